@@ -1,0 +1,15 @@
+"""Built-in datasets: scikit-learn digits (default), MNIST from IDX files, CSV and NPZ files."""
+
+from __future__ import annotations
+
+from qaudit import hookimpl
+
+QAUDIT_API = "1"
+
+
+@hookimpl
+def register_datasets(register):
+    from qaudit_datasets.sources import MNIST, CSVFile, Digits, NPZFile
+
+    for source in (Digits, MNIST, CSVFile, NPZFile):
+        register(source)

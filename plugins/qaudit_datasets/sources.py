@@ -1,0 +1,145 @@
+"""Dataset sources. Every source returns raw features; models own their preprocessing."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qaudit.data import Dataset
+from qaudit.errors import QauditError
+
+MNIST_ENV = "QAUDIT_MNIST_DIR"
+MNIST_FILES = {
+    "images": ("t10k-images-idx3-ubyte", "train-images-idx3-ubyte"),
+    "labels": ("t10k-labels-idx1-ubyte", "train-labels-idx1-ubyte"),
+}
+
+
+class Digits:
+    name = "digits"
+    description = "scikit-learn's bundled handwritten digits (1797 images, 8x8, 10 classes); no download"
+    suffixes: tuple[str, ...] = ()
+
+    def load(self, options: dict[str, Any]) -> Dataset:
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        return Dataset("digits", bunch.data, bunch.target, image_shape=(8, 8), description=self.description)
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (optionally gzip-compressed) with header validation."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as exc:
+        raise QauditError(f"cannot read IDX file {path}: {exc}") from exc
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
+        raise QauditError(f"{path}: not an unsigned-byte IDX file")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(raw) < header:
+        raise QauditError(f"{path}: truncated IDX header")
+    dims = struct.unpack(">" + "I" * ndim, raw[4:header])
+    size = int(np.prod(dims))
+    if len(raw) - header != size:
+        raise QauditError(f"{path}: IDX data has {len(raw) - header} bytes, header says {size}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _find(directory: Path, stems: tuple[str, ...]) -> Path | None:
+    for stem in stems:
+        for name in (stem + ".gz", stem, stem.replace("-idx", ".idx") + ".gz", stem.replace("-idx", ".idx")):
+            if (directory / name).is_file():
+                return directory / name
+    return None
+
+
+class MNIST:
+    name = "mnist"
+    description = f"MNIST from local IDX files (--data-dir or ${MNIST_ENV}); 28x28, 10 classes"
+    suffixes: tuple[str, ...] = ()
+
+    def load(self, options: dict[str, Any]) -> Dataset:
+        where = options.get("data_dir") or os.environ.get(MNIST_ENV)
+        if not where:
+            raise QauditError(
+                f"MNIST needs local IDX files: pass --data-dir DIR or set {MNIST_ENV} to a folder holding "
+                "t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (from yann.lecun.com/exdb/mnist "
+                "or any MNIST mirror)")
+        directory = Path(where)
+        if not directory.is_dir():
+            raise QauditError(f"MNIST data directory {directory} does not exist")
+        images_path = _find(directory, MNIST_FILES["images"])
+        labels_path = _find(directory, MNIST_FILES["labels"])
+        if images_path is None or labels_path is None:
+            raise QauditError(f"no MNIST IDX files in {directory} (expected t10k-images-idx3-ubyte[.gz] and "
+                              "t10k-labels-idx1-ubyte[.gz])")
+        images = read_idx(images_path)
+        labels = read_idx(labels_path)
+        if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
+            raise QauditError(f"MNIST files in {directory} have mismatched shapes {images.shape}/{labels.shape}")
+        return Dataset("mnist", images.reshape(len(images), -1).astype(np.float64), labels.astype(np.int64),
+                       image_shape=tuple(images.shape[1:]), options={"data_dir": str(directory)},
+                       description=self.description)
+
+
+class CSVFile:
+    name = "csv"
+    description = "a .csv file with a header row and a label column (--label-column, default 'label')"
+    suffixes = (".csv",)
+
+    def load(self, options: dict[str, Any]) -> Dataset:
+        import csv
+
+        path = Path(options["path"])
+        label = options.get("label_column", "label")
+        try:
+            with path.open(newline="", encoding="utf-8") as handle:
+                rows = list(csv.reader(handle))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise QauditError(f"cannot read {path}: {exc}") from exc
+        if not rows:
+            raise QauditError(f"{path}: empty CSV file")
+        header = [h.strip() for h in rows[0]]
+        if label not in header:
+            raise QauditError(f"{path}: no '{label}' column (columns: {', '.join(header[:10])}); "
+                              "pass --label-column NAME")
+        col = header.index(label)
+        try:
+            data = np.array([[float(v) for v in row] for row in rows[1:] if row], dtype=np.float64)
+        except ValueError as exc:
+            raise QauditError(f"{path}: non-numeric value ({exc})") from exc
+        if data.ndim != 2 or data.shape[1] != len(header):
+            raise QauditError(f"{path}: rows have inconsistent lengths")
+        y = data[:, col]
+        if not np.all(y == np.round(y)):
+            raise QauditError(f"{path}: label column '{label}' must hold integers")
+        X = np.delete(data, col, axis=1)
+        return Dataset(str(path), X, y.astype(np.int64), options={"path": str(path), "label_column": label})
+
+
+class NPZFile:
+    name = "npz"
+    description = "a .npz file with arrays X (n_samples, n_features) and y (n_samples,)"
+    suffixes = (".npz",)
+
+    def load(self, options: dict[str, Any]) -> Dataset:
+        path = Path(options["path"])
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                if "X" not in archive or "y" not in archive:
+                    raise QauditError(f"{path}: needs arrays 'X' and 'y' (found {', '.join(archive.files)})")
+                X, y = archive["X"], archive["y"]
+        except (OSError, ValueError) as exc:
+            raise QauditError(f"cannot read {path}: {exc}") from exc
+        shape = tuple(X.shape[1:]) if X.ndim == 3 else None
+        if y.dtype.kind == "f" and np.all(y == np.round(y)):
+            y = y.astype(np.int64)
+        return Dataset(str(path), X.reshape(len(X), -1), y, image_shape=shape, options={"path": str(path)})

@@ -1,0 +1,14 @@
+"""Built-in QNN model kinds (registered through the ``qaudit`` entry-point group)."""
+
+from __future__ import annotations
+
+from qaudit import hookimpl
+
+QAUDIT_API = "1"
+
+
+@hookimpl
+def register_models(register):
+    from qaudit_qnn.basic import BasicQNN
+
+    register(BasicQNN)

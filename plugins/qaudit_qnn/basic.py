@@ -1,0 +1,99 @@
+"""The paper's basic QNN: amplitude encoding, U3 + CNOT-ring layers, <Z> readout, dense head."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qaudit import preprocessing as pp
+from qaudit.errors import QauditError
+from qaudit.qnn import CircuitClassifier
+
+
+def u3_ring_layers(qubits: list, n_layers: int, prefix: str = "theta") -> tuple[Any, list[str]]:
+    """L layers of U3 on every qubit then CNOT(q, q+1 mod n) for q = 0..n-1.
+
+    U3(θ, φ, λ) is emitted as ``rz(λ)``, ``ry(θ)``, ``rz(φ)`` (equal up to a global
+    phase). Symbols: ``{prefix}_{l}_{q}_{k}`` with k = 0 (θ), 1 (φ), 2 (λ); the
+    returned name list is in (layer, qubit, k) order.
+    """
+    import cirq
+    import sympy
+
+    n = len(qubits)
+    circuit = cirq.Circuit()
+    names: list[str] = []
+    for layer in range(n_layers):
+        moment_rz1, moment_ry, moment_rz2 = [], [], []
+        for q in range(n):
+            sym = [f"{prefix}_{layer}_{q}_{k}" for k in range(3)]
+            names += sym
+            theta, phi, lam = (sympy.Symbol(s) for s in sym)
+            moment_rz1.append(cirq.rz(lam).on(qubits[q]))
+            moment_ry.append(cirq.ry(theta).on(qubits[q]))
+            moment_rz2.append(cirq.rz(phi).on(qubits[q]))
+        circuit.append([cirq.Moment(moment_rz1), cirq.Moment(moment_ry), cirq.Moment(moment_rz2)])
+        if n > 1:
+            pairs = [(q, (q + 1) % n) for q in range(n)] if n > 2 else [(0, 1)]
+            for a, b in pairs:
+                circuit.append(cirq.Moment([cirq.CNOT(qubits[a], qubits[b])]))
+    return circuit, names
+
+
+class BasicQNN(CircuitClassifier):
+    """Paper basic QNN. Preprocessing: scale pixels to [0, 1], PCA to 2**qubits
+    features when the input is wider (pad when narrower), L2-normalise."""
+
+    name = "basic-qnn"
+    description = "Paper's basic QNN: amplitude encoding, U3 + CNOT-ring layers, <Z_j> readout, dense head"
+    DEFAULTS = {
+        "qubits": 8,
+        "layers": 5,
+        "epochs": 10,
+        "lr": 0.05,
+        "batch_size": 32,
+        "momentum": 0.9,
+        "nesterov": True,
+        "seed": 0,
+        "pca": "auto",
+    }
+
+    def validate_options(self) -> None:
+        super().validate_options()
+        o = self.options
+        if not 1 <= o["qubits"] <= 24:
+            raise QauditError("basic-qnn: qubits must be between 1 and 24")
+        if not 1 <= o["layers"] <= 200:
+            raise QauditError("basic-qnn: layers must be between 1 and 200")
+        if o["epochs"] < 0 or o["batch_size"] < 1 or o["lr"] <= 0:
+            raise QauditError("basic-qnn: epochs >= 0, batch_size >= 1 and lr > 0 are required")
+        if o["pca"] not in ("auto", "always", "never"):
+            raise QauditError("basic-qnn: pca must be 'auto', 'always' or 'never'")
+
+    def build_circuit(self):
+        import cirq
+
+        self.validate_options()
+        qubits = cirq.LineQubit.range(self.options["qubits"])
+        circuit, names = u3_ring_layers(qubits, self.options["layers"])
+        return circuit, qubits, names, [], [f"Z{q}" for q in range(len(qubits))]
+
+    def fit_preprocessing(self, X: np.ndarray) -> list[dict[str, Any]]:
+        dim = 2 ** self.options["qubits"]
+        steps: list[dict[str, Any]] = []
+        peak = float(np.max(np.abs(X))) if X.size else 0.0
+        if peak > 1.0:
+            steps.append({"op": "scale", "factor": 1.0 / peak})
+        width = X.shape[1]
+        use_pca = self.options["pca"] == "always" or (self.options["pca"] == "auto" and width > dim)
+        if use_pca:
+            steps.append(pp.fit_pca(pp.apply(steps, X), dim, self.options["seed"]))
+            width = dim
+        if width < dim:
+            steps.append({"op": "pad", "size": dim})
+        elif width > dim:
+            raise QauditError(f"basic-qnn: {width} features do not fit {self.options['qubits']} qubits "
+                              f"(amplitude encoding takes {dim}); enable PCA")
+        steps.append({"op": "l2"})
+        return steps

@@ -1,0 +1,33 @@
+"""Backend lookup and capability checks shared by every command that evaluates a model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qaudit.errors import QauditError
+from qaudit.plugins import get_host
+
+MAX_SHOTS = 10_000_000
+
+
+def resolve_backend(name: str, shots: int | None, model: Any = None) -> tuple[Any, int | None]:
+    """Instantiate backend *name* and normalise *shots* (0/None = exact).
+
+    Refuses combinations the backend's declared capabilities do not support.
+    """
+    if shots is not None and shots < 0:
+        raise QauditError(f"--shots must be >= 0, got {shots}")
+    if shots is not None and shots > MAX_SHOTS:
+        raise QauditError(f"--shots {shots} is absurdly large (max {MAX_SHOTS})")
+    shots = shots or None
+    cls = get_host().get("backend", name)
+    caps = cls.capabilities
+    if shots is None and not caps.exact:
+        raise QauditError(f"backend {name!r} cannot compute exact expectation values; pass --shots N")
+    if shots is not None and not caps.shots:
+        raise QauditError(f"backend {name!r} is exact only; drop --shots or use --backend sampled")
+    if model is not None and caps.max_qubits is not None and getattr(model, "n_qubits", 0) > caps.max_qubits:
+        raise QauditError(f"model has {model.n_qubits} qubits, backend {name!r} supports at most {caps.max_qubits}")
+    argument = name.split(":", 1)[1] if ":" in name else None
+    backend = cls(argument) if getattr(cls, "takes_argument", False) else cls()
+    return backend, shots

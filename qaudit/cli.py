@@ -1,0 +1,280 @@
+"""The ``qaudit`` command line. Subcommands parse arguments, call the core and hand
+results to reporters; they hold no logic of their own."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from qaudit import __version__
+from qaudit.errors import QauditError
+
+app = typer.Typer(
+    name="qaudit",
+    help="Audit quantum neural networks for membership-privacy leakage and make them forget.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+err = Console(stderr=True)
+out = Console()
+
+DisableOpt = Annotated[
+    list[str] | None,
+    typer.Option("--disable-plugin", "-p", help="Do not load this plugin (repeatable; also $QAUDIT_DISABLE_PLUGINS)."),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"qaudit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    disable_plugin: DisableOpt = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """qaudit: does my QNN leak who was in its training set, and can I make it forget?"""
+    # --disable-plugin is applied before parsing, in main(), so plugin commands honour it.
+
+
+def host() -> Any:
+    from qaudit.plugins import get_host
+
+    return get_host()
+
+
+def command_line() -> str:
+    return "qaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values parsed as JSON when they parse, else kept as strings."""
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise QauditError(f"--option expects KEY=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            options[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip().replace("-", "_")] = value
+    return options
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Report to stdout, or atomically to *output*."""
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return
+    from qaudit.io import write_text_atomic
+
+    write_text_atomic(output, text)
+    err.print(f"wrote {output}")
+
+
+# --------------------------------------------------------------------------- plugins
+@app.command("plugins")
+def plugins_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List installed plugins, their versions, what they register and load failures."""
+    h = host()
+    errors = h.load_errors
+    rows = []
+    for name, info in sorted(h.plugins.items()):
+        rows.append({"name": name, "module": info.module, "version": info.version,
+                     "distribution": info.distribution, "registers": info.registers,
+                     "error": errors.get(name)})
+    if as_json:
+        print(json.dumps({"schema": "qaudit.plugins/1", "plugins": rows}, indent=1))
+        return
+    from rich.table import Table
+
+    table = Table(title="qaudit plugins")
+    for col in ("plugin", "version", "distribution", "registers", "status"):
+        table.add_column(col)
+    for row in rows:
+        regs = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(row["registers"].items()))
+        status = f"[red]failed: {row['error']}[/]" if row["error"] else "[green]ok[/]"
+        table.add_row(row["name"], row["version"], row["distribution"], regs, status)
+    out.print(table)
+
+
+def _list_kind(kind: str, title: str, as_json: bool, extra: Any = None) -> None:
+    h = host()
+    rows = []
+    for name, entry in sorted(h.registry(kind).items()):
+        row = {"name": name, "plugin": entry.plugin, "description": getattr(entry.obj, "description", "")}
+        if extra:
+            row.update(extra(entry.obj))
+        rows.append(row)
+    if as_json:
+        print(json.dumps({"schema": f"qaudit.{kind}s/1", "items": rows}, indent=1))
+        return
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in rows[0].keys() if rows else ("name",):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*[str(v) for v in row.values()])
+    out.print(table)
+
+
+@app.command("datasets")
+def datasets_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List registered datasets."""
+    _list_kind("dataset", "datasets", as_json)
+
+
+@app.command("models")
+def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List registered model kinds."""
+    _list_kind("model", "model kinds", as_json)
+
+
+# --------------------------------------------------------------------------- train
+@app.command("train")
+def train_cmd(
+    model: Annotated[str, typer.Option("--model", "-m", help="Model kind (see `qaudit models`).")] = "basic-qnn",
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset name or .csv/.npz path.")] = "digits",
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")] = Path("model.json"),
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
+    label_column: Annotated[str | None, typer.Option(help="Label column of a CSV dataset.")] = None,
+    n_train: Annotated[int | None, typer.Option("--n-train", help="Members (training samples).")] = None,
+    n_holdout: Annotated[int | None, typer.Option("--n-holdout", help="Holdout (non-member) samples.")] = None,
+    qubits: Annotated[int | None, typer.Option(help="Number of qubits.")] = None,
+    layers: Annotated[int | None, typer.Option(help="Number of circuit layers.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Minibatch size.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the split, initialisation and shuffling.")] = 0,
+    exclude_class: Annotated[list[int] | None, typer.Option(
+        help="Train without this class (retrain oracle; repeatable).")] = None,
+    exclude_indices: Annotated[str | None, typer.Option(
+        help="Train without the sample indices in this file.")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-O", help="Model-specific option KEY=VALUE (repeatable).")] = None,
+) -> None:
+    """Train a QNN and save it as a validated model file."""
+    from qaudit import model as model_io
+    from qaudit.data import load_dataset
+    from qaudit.progress import RichProgress
+    from qaudit.workflows import train_model
+
+    opts = parse_options(option)
+    for key, value in (("qubits", qubits), ("layers", layers), ("epochs", epochs), ("lr", lr),
+                       ("batch_size", batch_size)):
+        if value is not None:
+            opts[key] = value
+    data_opts = {k: v for k, v in (("data_dir", data_dir), ("label_column", label_column)) if v}
+    ds = load_dataset(dataset, data_opts)
+    with RichProgress(err) as progress:
+        mf = train_model(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
+                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress)
+    model_io.save(mf, out_path, command=command_line())
+    from qaudit.workflows import evaluate_model
+
+    mf.path = str(out_path)
+    ev = evaluate_model(mf, ds)
+    accs = ", ".join(f"{k} accuracy {v['accuracy']:.3f}" for k, v in ev.splits.items())
+    err.print(f"[bold green]trained[/] {model} on {ds.name} ({len(mf.data.members)} members, "
+              f"{len(mf.data.holdout)} holdout) in {mf.training['seconds']:.1f} s: {accs}")
+    err.print(f"wrote {out_path}")
+
+
+# --------------------------------------------------------------------------- evaluate
+@app.command("evaluate")
+def evaluate_cmd(
+    model_path: Annotated[Path, typer.Argument(help="Model file.")],
+    data_dir: Annotated[str | None, typer.Option("--data-dir")] = None,
+    backend: Annotated[str, typer.Option(help="Execution backend (see `qaudit backends`).")] = "exact",
+    shots: Annotated[int | None, typer.Option(help="Measurement shots (0 or omitted = exact).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for shot sampling.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    output: Annotated[Path | None, typer.Option("--output", help="Write the report here (atomic).")] = None,
+) -> None:
+    """Accuracy of a model on its members and holdout, overall and per class."""
+    from qaudit import model as model_io
+    from qaudit.backends import resolve_backend
+    from qaudit.workflows import dataset_for, evaluate_model
+
+    mf = model_io.load(model_path)
+    ds = dataset_for(mf, data_dir)
+    be, shots = resolve_backend(backend, shots, mf.model)
+    ev = evaluate_model(mf, ds, be, backend, shots, seed)
+    if as_json:
+        emit(json.dumps(ev.to_json(), indent=1), output)
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{model_path} ({mf.kind}, backend {backend}, shots {shots or 'exact'})")
+    table.add_column("class")
+    for name in ev.splits:
+        table.add_column(f"{name} acc")
+    classes = sorted({c for s in ev.splits.values() for c in s["per_class"]}, key=int)
+    for c in classes:
+        table.add_row(c, *[f"{s['per_class'][c]['accuracy']:.3f}" if c in s["per_class"] else "-"
+                           for s in ev.splits.values()])
+    table.add_row("[bold]all", *[f"[bold]{s['accuracy']:.3f}" for s in ev.splits.values()])
+    if output:
+        console = Console(record=True, width=100, file=open("/dev/null", "w"))  # noqa: SIM115
+        console.print(table)
+        emit(console.export_text(), output)
+    else:
+        out.print(table)
+
+
+# --------------------------------------------------------------------------- demo
+@app.command("demo")
+def demo_cmd(
+    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the demo's model files.")] = Path(
+        "qaudit-demo"),
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Run the whole pipeline on scikit-learn's bundled digits (no download, about a minute)."""
+    from qaudit.demo import run_demo
+
+    run_demo(out_dir, seed, err, out)
+
+
+def main() -> None:
+    """Console entry point: one-line errors with exit code 2, never a traceback."""
+    try:
+        _register_plugin_commands()
+        app(standalone_mode=True)
+    except QauditError as exc:
+        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/]")
+        sys.exit(130)
+
+
+def _register_plugin_commands() -> None:
+    """Plugins add subcommands before parsing (honours --disable-plugin / env)."""
+    from qaudit import plugins
+
+    disabled = []
+    argv = sys.argv[1:]
+    for i, arg in enumerate(argv):
+        if arg in ("--disable-plugin", "-p") and i + 1 < len(argv):
+            disabled.append(argv[i + 1])
+        elif arg.startswith("--disable-plugin="):
+            disabled.append(arg.split("=", 1)[1])
+    plugins.configure(disabled=disabled).commands(app)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,156 @@
+"""The exact engine: batched state vectors, shared unitaries and adjoint gradients.
+
+Two exact paths compute the same numbers:
+
+* **shared unitary** -- when every sample runs the same circuit on a different
+  amplitude-encoded input, build ``U`` once (cost independent of
+  batch size), then ``Ψ = X · Uᵀ`` is one matmul; the gradient contracts the
+  batch into a (2^n x 2^n) cotangent and does one adjoint sweep.
+* **batched** -- per-sample state vectors and a batched adjoint sweep; used for
+  small batches, per-sample gradients, input-dependent gates and registers too
+  wide for a 2^n x 2^n matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from qaudit.engine.observables import PauliObservables
+from qaudit.engine.program import Program
+from qaudit.engine.statevector import adjoint_sweep, resolve, run
+
+Method = Literal["auto", "unitary", "batched"]
+
+#: Largest register for which the shared-unitary path may build a 2^n x 2^n matrix.
+MAX_UNITARY_QUBITS = 11
+#: Memory budget (bytes) for one chunk of per-sample state vectors.
+CHUNK_BYTES = 1 << 27
+#: The shared-unitary path is chosen when batch >= dim / UNITARY_CROSSOVER
+#: (measured in benchmarks/engine_crossover.py).
+UNITARY_CROSSOVER = 8
+
+__all__ = [
+    "Program",
+    "PauliObservables",
+    "Evaluation",
+    "forward",
+    "backward",
+    "choose_method",
+    "zero_states",
+]
+
+
+def choose_method(program: Program, batch: int, per_sample: bool = False) -> str:
+    """Pick the fastest exact path for a batch (see module docstring)."""
+    if program.input_dependent or per_sample or program.n_qubits > MAX_UNITARY_QUBITS:
+        return "batched"
+    return "unitary" if batch * UNITARY_CROSSOVER >= program.dim else "batched"
+
+
+def zero_states(batch: int, n_qubits: int) -> np.ndarray:
+    """(batch, 2**n) states all equal to |0...0>."""
+    states = np.zeros((batch, 2**n_qubits), dtype=np.complex128)
+    states[:, 0] = 1.0
+    return states
+
+
+@dataclass
+class Evaluation:
+    """What :func:`backward` needs from a :func:`forward` call."""
+
+    program: Program
+    observables: PauliObservables
+    method: str
+    resolved: list
+    states: np.ndarray
+    psi: np.ndarray
+    unitary: np.ndarray | None = None  # the shared U (shared-unitary path)
+    features: np.ndarray | None = None
+    theta: np.ndarray | None = None
+
+
+def forward(
+    program: Program,
+    theta: np.ndarray,
+    observables: PauliObservables,
+    states: np.ndarray | None = None,
+    features: np.ndarray | None = None,
+    method: Method = "auto",
+) -> tuple[np.ndarray, Evaluation]:
+    """Expectation values (batch, n_obs) for initial *states* (rows; default |0>).
+
+    *features* (batch, n_features) bind the program's input symbols per sample.
+    """
+    theta = np.asarray(theta, dtype=float)
+    if states is None:
+        batch = features.shape[0] if features is not None else 1
+        states = zero_states(batch, program.n_qubits)
+    states = np.asarray(states, dtype=np.complex128)
+    if method == "auto":
+        method = choose_method(program, states.shape[0])
+    if method == "unitary":
+        if program.input_dependent:
+            raise ValueError("the shared-unitary path needs a circuit without input-dependent gates")
+        resolved = resolve(program, theta)
+        unitary = run(program, resolved, np.eye(program.dim, dtype=np.complex128))
+        psi = states @ unitary.T
+        ev = observables.expval(psi)
+        return ev, Evaluation(program, observables, method, resolved, states, psi, unitary, features, theta)
+    chunk = max(1, CHUNK_BYTES // (16 * program.dim))
+    psis = []
+    resolved_all = None if program.input_dependent else resolve(program, theta)
+    for start in range(0, states.shape[0], chunk):
+        part = states[start : start + chunk]
+        res = resolved_all
+        if res is None:
+            res = resolve(program, theta, features[start : start + chunk])
+        psis.append(run(program, res, np.ascontiguousarray(part.T)).T)
+    psi = np.concatenate(psis) if len(psis) != 1 else psis[0]
+    ev = observables.expval(psi)
+    return ev, Evaluation(program, observables, "batched", resolved_all, states, psi, None, features, theta)
+
+
+def backward(
+    evaluation: Evaluation,
+    d_ev: np.ndarray,
+    per_sample: bool = False,
+    input_grad: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Gradient of a loss through the circuit.
+
+    *d_ev* is dL/d<O> with shape (batch, n_obs). Returns ``(grad_theta,
+    grad_states)``: grad_theta is (n_params,) or (batch, n_params) if
+    *per_sample*; grad_states is dL/dψ0* (batch, 2**n) when *input_grad*
+    (for a real input x, dL/dx = 2·Re of it), else None.
+    """
+    ev = evaluation
+    program = ev.program
+    lam = ev.observables.cotangent(ev.psi, np.asarray(d_ev, dtype=float))
+    if ev.method == "unitary" and not per_sample:
+        # psi_n = U x_n, so dL/dU* = Σ_n λ_n x_n^H: one matmul, then one sweep on U.
+        lam_unitary = lam.T @ ev.states.conj()
+        grad, _ = adjoint_sweep(program, ev.resolved, ev.unitary, lam_unitary)
+        grad_states = lam @ ev.unitary.conj() if input_grad else None
+        return grad, grad_states
+    chunk = max(1, CHUNK_BYTES // (16 * program.dim))
+    grads, lams = [], []
+    for start in range(0, ev.psi.shape[0], chunk):
+        stop = start + chunk
+        res = ev.resolved
+        if res is None:
+            res = resolve(program, ev.theta, ev.features[start:stop])
+        g, l0 = adjoint_sweep(
+            program,
+            res,
+            np.ascontiguousarray(ev.psi[start:stop].T),
+            np.ascontiguousarray(lam[start:stop].T),
+            per_sample,
+        )
+        grads.append(g)
+        if input_grad:
+            lams.append(l0.T)
+    grad = np.concatenate(grads) if per_sample else np.sum(grads, axis=0)
+    return grad, (np.concatenate(lams) if input_grad else None)

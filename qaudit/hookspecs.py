@@ -1,0 +1,139 @@
+"""Every seam of qaudit, as pluggy hook specifications.
+
+A plugin is any importable module (or object) with functions decorated by
+``qaudit.hookimpl`` whose names match the specs below, advertised under the
+``qaudit`` entry-point group::
+
+    [project.entry-points.qaudit]
+    my_plugin = "my_package.plugin"
+
+The ``register_*`` hooks receive a ``register`` callback (as in simonw/llm): call it
+once per thing you provide. Each registered thing is a class following the
+matching protocol in :mod:`qaudit.protocols`; its ``name`` attribute is the name
+users type on the command line. Two plugins registering the same name is an
+error that names both plugins. Keep plugin modules light: import heavy libraries
+(Cirq, scikit-learn) inside methods, so ``qaudit --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("qaudit")
+hookimpl = pluggy.HookimplMarker("qaudit")
+
+Register = Callable[..., None]
+
+
+@hookspec
+def register_models(register: Register) -> None:
+    """Register model kinds (QNN architectures).
+
+    Call ``register(ModelClass)`` for each kind. ``ModelClass.name`` is the kind
+    written into ``model.json`` and accepted by ``qaudit train --model``. The class
+    follows :class:`qaudit.protocols.Model`: ``from_options(options)`` builds an
+    untrained estimator, ``fit(X, y)`` trains it and returns self,
+    ``predict_proba(X, backend=..., shots=...)`` evaluates it,
+    ``loss_and_grad``/``per_sample_grads`` give exact gradients, ``circuit()``
+    exports its parameterised ``cirq.Circuit``, and ``to_document()`` /
+    ``from_document()`` convert to and from the validated model-file sections.
+    """
+
+
+@hookspec
+def register_datasets(register: Register) -> None:
+    """Register datasets.
+
+    Call ``register(DatasetClass)`` for each dataset. ``DatasetClass.name`` is
+    accepted by ``--dataset``; the class follows :class:`qaudit.protocols.DatasetSource`:
+    ``load(options) -> qaudit.data.Dataset`` returns features ``X`` (n_samples,
+    n_features) float64, integer labels ``y`` and the image shape if any. A
+    dataset that needs files raises ``QauditError`` naming the flag or
+    environment variable that points to them. Sources that read user files
+    declare ``suffixes`` (e.g. ``(".csv",)``) and are chosen for paths with that
+    suffix.
+    """
+
+
+@hookspec
+def register_backends(register: Register) -> None:
+    """Register execution backends (simulators, noisy simulators, hardware).
+
+    Call ``register(BackendClass)`` for each backend. ``BackendClass.name`` is
+    accepted by ``--backend``; names may take an argument after a colon
+    (``google:rainbow``): register the prefix with ``takes_argument = True``.
+    The class follows :class:`qaudit.protocols.Backend`: it declares its
+    ``capabilities`` (exact, shots, noise, max_qubits, hardware) and implements
+    ``expectation(task, shots=None, seed=None)`` returning
+    ``(n_samples, n_observables)`` float64 expectation values for a
+    :class:`qaudit.protocols.QuantumTask` (a ``cirq.Circuit`` with its parameter
+    values, per-sample input states or feature bindings, and Pauli observables).
+    ``shots=None`` means exact. Backends that can return bit strings implement
+    ``sample(task, shots, seed)`` too.
+    """
+
+
+@hookspec
+def register_attacks(register: Register) -> None:
+    """Register membership-inference attacks.
+
+    Call ``register(AttackClass)`` for each attack. ``AttackClass.name`` is
+    accepted by ``qaudit leak --attack``. The class follows
+    :class:`qaudit.protocols.Attack` (scikit-learn conventions): ``__init__``
+    stores options only, ``fit(context) -> self`` prepares the attack from an
+    :class:`qaudit.protocols.AttackContext` (target model, backend, shots,
+    the attacker's known members/non-members, population data, seed),
+    ``score(context, X, y) -> ndarray`` returns one finite membership score per
+    sample, higher meaning "more likely a member". Attacks never compute
+    metrics: the core judges every attack's scores the same way.
+    """
+
+
+@hookspec
+def register_unlearning_methods(register: Register) -> None:
+    """Register machine-unlearning methods.
+
+    Call ``register(MethodClass)`` for each method. ``MethodClass.name`` is
+    accepted by ``qaudit unlearn --method``. The class follows
+    :class:`qaudit.protocols.UnlearningMethod`: it declares ``needs`` (a subset
+    of ``{"forget", "retain", "train"}``) and implements
+    ``unlearn(model, request) -> UnlearningOutcome`` that returns a *new* model
+    (the input is never modified) and the cost spent (circuit evaluations,
+    gradient evaluations, seconds).
+    """
+
+
+@hookspec
+def register_reporters(register: Register) -> None:
+    """Register report formats.
+
+    Call ``register(ReporterClass)`` for each format. ``ReporterClass.name`` is
+    accepted by ``--format``; ``suffix`` is the usual file suffix. The class
+    follows :class:`qaudit.protocols.Reporter`: ``render(result, stream)``
+    writes a result object (:mod:`qaudit.results`) to a text stream. Reporters
+    must not compute anything the result does not already hold.
+    """
+
+
+@hookspec
+def register_commands(app: Any) -> None:
+    """Add subcommands to the ``qaudit`` command line.
+
+    ``app`` is the root ``typer.Typer``; decorate functions with
+    ``@app.command()``. Raise ``qaudit.errors.QauditError`` for bad input so the
+    user sees a one-line message and exit code 2.
+    """
+
+
+@hookspec(firstresult=True)
+def load_model(path: str, document: Any) -> Any:
+    """Load a model file in a foreign format.
+
+    Called when a file is not a ``qaudit.model`` document. ``document`` is the
+    parsed JSON (or ``None`` if the file is not JSON). Return a model object
+    following :class:`qaudit.protocols.Model`, or ``None`` to let other plugins
+    try. Never unpickle or execute anything named by the file.
+    """

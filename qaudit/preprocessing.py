@@ -1,0 +1,109 @@
+"""Fitted, serialisable preprocessing steps that belong to a model.
+
+A pipeline is a list of steps applied in order to raw dataset features
+(n_samples, n_features) float64. Each step is saved in the model file as
+``{"op": ..., ...}``; see docs/model-format.md.
+
+* ``scale``  -- ``x * factor``                        (pixels to [0, 1])
+* ``pca``    -- ``(x - mean) @ components.T``          (components: k x n_features)
+* ``pad``    -- append zeros up to ``size`` features
+* ``l2``     -- ``x / ||x||`` per row (rows of norm 0 become e_0)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qaudit import arrays
+from qaudit.errors import QauditError
+
+OPS = ("scale", "pca", "pad", "l2")
+
+
+def apply(steps: list[dict[str, Any]], X: np.ndarray) -> np.ndarray:
+    """Apply fitted *steps* to raw features."""
+    X = np.asarray(X, dtype=np.float64)
+    for step in steps:
+        op = step["op"]
+        if op == "scale":
+            X = X * step["factor"]
+        elif op == "pca":
+            mean, comps = step["mean"], step["components"]
+            if X.shape[1] != mean.shape[0]:
+                raise QauditError(
+                    f"input has {X.shape[1]} features, the model's PCA expects {mean.shape[0]}"
+                )
+            X = (X - mean) @ comps.T
+        elif op == "pad":
+            if X.shape[1] > step["size"]:
+                raise QauditError(f"input has {X.shape[1]} features, the model expects at most {step['size']}")
+            X = np.pad(X, ((0, 0), (0, step["size"] - X.shape[1])))
+        elif op == "l2":
+            norms = np.linalg.norm(X, axis=1, keepdims=True)
+            zero = norms[:, 0] == 0
+            X = X / np.where(norms == 0, 1.0, norms)
+            if np.any(zero):
+                X[zero, 0] = 1.0
+    return X
+
+
+def fit_pca(X: np.ndarray, k: int, seed: int = 0) -> dict[str, Any]:
+    """Fit a PCA step with *k* components (scikit-learn's PCA, seeded)."""
+    from sklearn.decomposition import PCA
+
+    if k > min(X.shape):
+        raise QauditError(f"cannot fit PCA to {k} components on {X.shape[0]} samples of {X.shape[1]} features")
+    pca = PCA(n_components=k, random_state=seed).fit(X)
+    return {"op": "pca", "mean": pca.mean_.astype(np.float64), "components": pca.components_.astype(np.float64)}
+
+
+def to_json(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for step in steps:
+        item = {}
+        for key, value in step.items():
+            item[key] = arrays.encode(value) if isinstance(value, np.ndarray) else value
+        out.append(item)
+    return out
+
+
+def from_json(value: Any, where: str = "preprocessing") -> list[dict[str, Any]]:
+    """Validate and decode a saved pipeline."""
+    if not isinstance(value, list):
+        raise QauditError(f"{where}: expected a list of steps")
+    steps = []
+    for i, raw in enumerate(value):
+        here = f"{where}[{i}]"
+        if not isinstance(raw, dict) or raw.get("op") not in OPS:
+            raise QauditError(f"{here}: unknown preprocessing op (expected one of {', '.join(OPS)})")
+        op = raw["op"]
+        if op == "scale":
+            factor = raw.get("factor")
+            if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not np.isfinite(factor):
+                raise QauditError(f"{here}: 'factor' must be a finite number")
+            steps.append({"op": op, "factor": float(factor)})
+        elif op == "pca":
+            mean = arrays.decode(raw.get("mean"), f"{here}.mean", (None,))
+            comps = arrays.decode(raw.get("components"), f"{here}.components", (None, mean.shape[0]))
+            steps.append({"op": op, "mean": mean, "components": comps})
+        elif op == "pad":
+            size = raw.get("size")
+            if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= 1 << 20:
+                raise QauditError(f"{here}: 'size' must be a positive integer")
+            steps.append({"op": op, "size": size})
+        else:
+            steps.append({"op": op})
+    return steps
+
+
+def output_width(steps: list[dict[str, Any]], n_features: int) -> int:
+    """Number of features the pipeline produces from *n_features* inputs."""
+    width = n_features
+    for step in steps:
+        if step["op"] == "pca":
+            width = step["components"].shape[0]
+        elif step["op"] == "pad":
+            width = step["size"]
+    return width

@@ -1,0 +1,218 @@
+"""The protocols registered things follow. Plugin authors implement these.
+
+Everything here is typing only (``typing.Protocol``) plus small dataclasses
+passed across the seams; nothing imports Cirq at module import time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TextIO, runtime_checkable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; the CLI refuses combinations it lacks."""
+
+    exact: bool = True
+    shots: bool = False
+    noise: bool = False
+    hardware: bool = False
+    max_qubits: int | None = None
+
+
+@dataclass
+class QuantumTask:
+    """One batch of circuit executions, independent of any model class.
+
+    ``circuit`` is a parameterised ``cirq.Circuit`` on ``qubits`` (big-endian:
+    ``qubits[0]`` is the most significant bit of the state index).
+    ``param_values`` binds its trainable symbols. Each sample starts either
+    from ``states[i]`` (amplitude encoding; (n_samples, 2**n) complex128) or
+    from |0...0> with ``features[i]`` bound to ``feature_names`` (angle
+    encoding). ``observables`` are Pauli strings such as ``"Z0"`` or ``"X1 Z3"``.
+    """
+
+    circuit: Any
+    qubits: list
+    param_names: list[str]
+    param_values: np.ndarray
+    observables: list[str]
+    states: np.ndarray | None = None
+    feature_names: list[str] = field(default_factory=list)
+    features: np.ndarray | None = None
+
+    @property
+    def n_samples(self) -> int:
+        if self.states is not None:
+            return int(self.states.shape[0])
+        return int(self.features.shape[0]) if self.features is not None else 1
+
+    @property
+    def n_qubits(self) -> int:
+        return len(self.qubits)
+
+    def resolver(self) -> dict[str, float]:
+        """Trainable symbol -> value, ready for ``cirq.ParamResolver``."""
+        return {n: float(v) for n, v in zip(self.param_names, self.param_values)}
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Runs :class:`QuantumTask` batches. Registered via ``register_backends``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    capabilities: ClassVar[Capabilities]
+
+    def expectation(self, task: QuantumTask, shots: int | None = None, seed: int | None = None) -> np.ndarray:
+        """(n_samples, n_observables) float64 expectation values; ``shots=None`` is exact."""
+        ...
+
+
+@runtime_checkable
+class Model(Protocol):
+    """A trainable QNN classifier (scikit-learn conventions).
+
+    ``from_options`` stores options only; ``fit`` trains and returns self.
+    ``weights`` maps names to float64 arrays (everything trained);
+    ``loss_and_grad``/``per_sample_grads`` are exact and use the same names.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> Model:
+        """An untrained model with these hyper-parameters (unknown keys are an error)."""
+        ...
+
+    def get_params(self) -> dict[str, Any]:
+        """Hyper-parameters, JSON-serialisable (saved as the model file's ``config``)."""
+        ...
+
+    def fit(self, X: np.ndarray, y: np.ndarray, progress: Any = None) -> Model:
+        """Fit preprocessing and weights on raw features *X* and labels *y*; return self."""
+        ...
+
+    def predict_proba(self, X: np.ndarray, backend: Backend | None = None, shots: int | None = None,
+                      seed: int | None = None) -> np.ndarray:
+        """(n_samples, n_classes) class probabilities for raw features *X*."""
+        ...
+
+    def loss_and_grad(self, X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        """Mean cross-entropy over the batch and its exact gradient per weight."""
+        ...
+
+    def per_sample_grads(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-sample loss gradients, each (n_samples, *weight.shape)."""
+        ...
+
+    def circuit(self) -> Any:
+        """The parameterised ``cirq.Circuit`` (symbols named as in ``weights``)."""
+        ...
+
+    def to_document(self) -> dict[str, Any]:
+        """The model-file sections ``config``, ``params``, ``preprocessing``."""
+        ...
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> Model:
+        """Rebuild from validated model-file sections; raise QauditError on bad content."""
+        ...
+
+
+class DatasetSource(Protocol):
+    """Loads a dataset. Registered via ``register_datasets``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def load(self, options: dict[str, Any]) -> Any:
+        """Return a :class:`qaudit.data.Dataset`; raise QauditError if files are missing."""
+        ...
+
+
+@dataclass
+class AttackContext:
+    """Everything an attack may use. ``members``/``non_members`` are the attacker's
+    known examples (raw features and labels) for calibration."""
+
+    model: Any
+    backend: Any
+    shots: int | None
+    seed: int
+    X_members: np.ndarray
+    y_members: np.ndarray
+    X_non_members: np.ndarray
+    y_non_members: np.ndarray
+    population_X: np.ndarray | None = None
+    population_y: np.ndarray | None = None
+    progress: Any = None
+
+
+class Attack(Protocol):
+    """A membership-inference attack. Registered via ``register_attacks``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+
+    def fit(self, context: AttackContext) -> Attack:
+        """Prepare (train attack models, reference models...); return self."""
+        ...
+
+    def score(self, context: AttackContext, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """One finite membership score per sample, higher = more likely member."""
+        ...
+
+
+@dataclass
+class UnlearningRequest:
+    """Data handed to an unlearning method (only what it declared it ``needs``)."""
+
+    X_forget: np.ndarray
+    y_forget: np.ndarray
+    X_retain: np.ndarray | None = None
+    y_retain: np.ndarray | None = None
+    seed: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+    progress: Any = None
+
+
+@dataclass
+class UnlearningCost:
+    circuit_evaluations: int = 0
+    gradient_evaluations: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class UnlearningOutcome:
+    model: Any
+    cost: UnlearningCost
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class UnlearningMethod(Protocol):
+    """Removes data from a trained model. Registered via ``register_unlearning_methods``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    needs: ClassVar[frozenset[str]]
+
+    def unlearn(self, model: Model, request: UnlearningRequest) -> UnlearningOutcome:
+        """Return a new model (never modify *model*) and the cost spent."""
+        ...
+
+
+class Reporter(Protocol):
+    """Renders a result object. Registered via ``register_reporters``."""
+
+    name: ClassVar[str]
+    suffix: ClassVar[str]
+
+    def render(self, result: Any, stream: TextIO) -> None:
+        """Write *result* to *stream*."""
+        ...

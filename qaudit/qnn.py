@@ -1,0 +1,300 @@
+"""A reusable base for QNN classifiers: encoding -> circuit -> Pauli readout -> dense head.
+
+Model plugins (built-in or third-party) subclass :class:`CircuitClassifier` and
+provide the circuit; the base gives them exact training on the engine, backend
+execution, per-sample gradients and model-file (de)serialisation.
+
+Forward pass for raw features ``x``:
+
+1. ``z = preprocessing(x)`` (fitted steps saved in the model file)
+2. amplitude encoding: ``|ψ0> = Σ_i z_i |i>`` (z has 2**n entries, unit norm), or
+   angle encoding: ``|ψ0> = |0..0>`` with ``z_j`` bound to feature symbol j
+3. ``|ψ> = U(θ) |ψ0>`` with U the model's ``cirq.Circuit``
+4. ``e_j = <ψ|O_j|ψ>`` for the Pauli-string observables O_j
+5. ``logits = e @ W + b``; ``p = softmax(logits)``; loss = mean cross-entropy
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, ClassVar
+
+import numpy as np
+
+from qaudit import arrays
+from qaudit import preprocessing as pp
+from qaudit.errors import QauditError
+from qaudit.progress import SILENT, Progress
+from qaudit.protocols import QuantumTask
+from qaudit.training import SGD, run_epochs
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def cross_entropy_grad(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sample losses and d(mean loss)/dlogits (already divided by the batch size)."""
+    n = len(y)
+    losses = -np.log(np.clip(probs[np.arange(n), y], 1e-300, None))
+    d = probs.copy()
+    d[np.arange(n), y] -= 1.0
+    return losses, d / n
+
+
+class CircuitClassifier:
+    """Base class; see the module docstring for the forward pass.
+
+    Subclasses set ``name``, ``description``, ``DEFAULTS`` (every accepted
+    option with its default) and implement :meth:`build_circuit` and
+    :meth:`fit_preprocessing`; optionally :meth:`init_theta`.
+    """
+
+    name: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    encoding: ClassVar[str] = "amplitude"  # or "angle"
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+    TRAINING_KEYS: ClassVar[tuple[str, ...]] = (
+        "epochs", "lr", "batch_size", "momentum", "nesterov", "seed")
+
+    def __init__(self, **options: Any):
+        unknown = set(options) - set(self.DEFAULTS)
+        if unknown:
+            raise QauditError(f"{self.name}: unknown option(s) {', '.join(sorted(unknown))} "
+                              f"(accepted: {', '.join(sorted(self.DEFAULTS))})")
+        self.options = {**copy.deepcopy(self.DEFAULTS), **options}
+        self.weights: dict[str, np.ndarray] = {}
+        self.preprocessing: list[dict[str, Any]] = []
+        self.n_classes = 0
+        self.n_features_in = 0
+        self.history: list[float] = []
+        self._compiled: Any = None
+
+    # -- scikit-learn style ----------------------------------------------------
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> CircuitClassifier:
+        return cls(**options)
+
+    def get_params(self) -> dict[str, Any]:
+        return copy.deepcopy(self.options)
+
+    def clone(self) -> CircuitClassifier:
+        """An unfitted copy with the same options."""
+        return type(self)(**self.get_params())
+
+    def copy(self) -> CircuitClassifier:
+        """A deep copy, fitted state included."""
+        other = copy.copy(self)
+        other.options = copy.deepcopy(self.options)
+        other.weights = {k: v.copy() for k, v in self.weights.items()}
+        other.preprocessing = copy.deepcopy(self.preprocessing)
+        other.history = list(self.history)
+        return other
+
+    # -- to implement ----------------------------------------------------------
+    def build_circuit(self) -> tuple[Any, list, list[str], list[str], list[str]]:
+        """Return ``(circuit, qubits, param_names, feature_names, observables)``."""
+        raise NotImplementedError
+
+    def fit_preprocessing(self, X: np.ndarray) -> list[dict[str, Any]]:
+        """Fitted preprocessing steps for raw training features *X*."""
+        return []
+
+    def init_theta(self, rng: np.random.Generator, n_params: int) -> np.ndarray:
+        return rng.normal(size=n_params)
+
+    # -- compiled circuit ------------------------------------------------------
+    @property
+    def compiled(self) -> tuple[Any, Any, Any]:
+        """(cirq circuit, engine Program, PauliObservables), built once."""
+        if self._compiled is None:
+            from qaudit.engine import PauliObservables, Program
+
+            circuit, qubits, params, features, observables = self.build_circuit()
+            program = Program.from_circuit(circuit, qubits, params, features)
+            self._compiled = (circuit, qubits, program, PauliObservables(observables, len(qubits)), observables)
+        return self._compiled
+
+    def circuit(self) -> Any:
+        return self.compiled[0]
+
+    @property
+    def n_qubits(self) -> int:
+        return self.compiled[2].n_qubits
+
+    # -- forward -------------------------------------------------------------------
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Raw features -> encoded inputs (after preprocessing)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or (self.n_features_in and X.shape[1] != self.n_features_in):
+            got = X.shape[1] if X.ndim == 2 else X.shape
+            raise QauditError(f"{self.name}: model expects {self.n_features_in} features per sample, got {got}")
+        Z = pp.apply(self.preprocessing, X)
+        program = self.compiled[2]
+        want = program.dim if self.encoding == "amplitude" else len(program.feature_names)
+        if Z.shape[1] != want:
+            raise QauditError(f"{self.name}: encoding needs {want} features after preprocessing, got {Z.shape[1]}")
+        return Z
+
+    def task(self, Z: np.ndarray) -> QuantumTask:
+        """The :class:`QuantumTask` that evaluates encoded inputs *Z* on any backend."""
+        circuit, qubits, program, _, observables = self.compiled
+        if self.encoding == "amplitude":
+            return QuantumTask(circuit, list(qubits), program.param_names, self.weights["theta"],
+                               list(observables), states=Z.astype(np.complex128))
+        return QuantumTask(circuit, list(qubits), program.param_names, self.weights["theta"],
+                           list(observables), feature_names=program.feature_names, features=Z)
+
+    def expectations(self, Z: np.ndarray, backend: Any = None, shots: int | None = None,
+                     seed: int | None = None) -> np.ndarray:
+        if backend is None:
+            from qaudit.engine import forward
+
+            _, _, program, obs, _ = self.compiled
+            ev, _ = forward(program, self.weights["theta"], obs, **self._inputs(Z))
+            return ev
+        return np.asarray(backend.expectation(self.task(Z), shots=shots, seed=seed), dtype=np.float64)
+
+    def head(self, ev: np.ndarray) -> np.ndarray:
+        return softmax(ev @ self.weights["W"] + self.weights["b"])
+
+    def predict_proba(self, X: np.ndarray, backend: Any = None, shots: int | None = None,
+                      seed: int | None = None) -> np.ndarray:
+        self._check_fitted()
+        return self.head(self.expectations(self.transform(X), backend, shots, seed))
+
+    def predict(self, X: np.ndarray, **kwargs: Any) -> np.ndarray:
+        return np.argmax(self.predict_proba(X, **kwargs), axis=1)
+
+    def _inputs(self, Z: np.ndarray) -> dict[str, np.ndarray]:
+        if self.encoding == "amplitude":
+            return {"states": Z.astype(np.complex128)}
+        return {"features": Z}
+
+    def _check_fitted(self) -> None:
+        if "theta" not in self.weights:
+            raise QauditError(f"{self.name}: model is not trained")
+
+    # -- gradients -------------------------------------------------------------
+    def _loss_grad_encoded(self, Z: np.ndarray, y: np.ndarray, per_sample: bool = False) -> tuple[Any, dict]:
+        from qaudit.engine import backward, choose_method, forward
+
+        _, _, program, obs, _ = self.compiled
+        method = choose_method(program, len(Z), per_sample)
+        ev, cache = forward(program, self.weights["theta"], obs, method=method, **self._inputs(Z))
+        probs = self.head(ev)
+        losses, dlogits = cross_entropy_grad(probs, y)
+        if per_sample:
+            dlogits = dlogits * len(y)  # per-sample gradient of each sample's own loss
+            d_ev = dlogits @ self.weights["W"].T
+            g_theta, _ = backward(cache, d_ev, per_sample=True)
+            return losses, {"theta": g_theta, "W": ev[:, :, None] * dlogits[:, None, :], "b": dlogits}
+        d_ev = dlogits @ self.weights["W"].T
+        g_theta, _ = backward(cache, d_ev)
+        return float(losses.mean()), {"theta": g_theta, "W": ev.T @ dlogits, "b": dlogits.sum(axis=0)}
+
+    def loss_and_grad(self, X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        self._check_fitted()
+        return self._loss_grad_encoded(self.transform(X), np.asarray(y))
+
+    def per_sample_grads(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        self._check_fitted()
+        return self._loss_grad_encoded(self.transform(X), np.asarray(y), per_sample=True)[1]
+
+    def losses(self, X: np.ndarray, y: np.ndarray, **kwargs: Any) -> np.ndarray:
+        probs = self.predict_proba(X, **kwargs)
+        return cross_entropy_grad(probs, np.asarray(y))[0]
+
+    # -- training --------------------------------------------------------------
+    def initialise(self, X: np.ndarray, y: np.ndarray, n_classes: int | None = None) -> CircuitClassifier:
+        """Fit preprocessing and draw initial weights (seeded by option ``seed``)."""
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y)
+        self.n_features_in = X.shape[1]
+        self.n_classes = int(n_classes or (int(y.max()) + 1))
+        self.preprocessing = self.fit_preprocessing(X)
+        rng = np.random.default_rng(self.options.get("seed", 0))
+        program = self.compiled[2]
+        n_obs = len(self.compiled[3])
+        self.weights = {
+            "theta": self.init_theta(rng, len(program.param_names)),
+            "W": rng.normal(scale=1.0 / np.sqrt(n_obs), size=(n_obs, self.n_classes)),
+            "b": np.zeros(self.n_classes),
+        }
+        return self
+
+    def fit(self, X: np.ndarray, y: np.ndarray, progress: Progress = SILENT,
+            n_classes: int | None = None) -> CircuitClassifier:
+        """Train from scratch with the model's options; returns self."""
+        self.initialise(X, y, n_classes)
+        return self.partial_fit(X, y, epochs=self.options["epochs"], progress=progress)
+
+    def partial_fit(self, X: np.ndarray, y: np.ndarray, epochs: int = 1, progress: Progress = SILENT,
+                    rng: np.random.Generator | None = None, sign: float = 1.0,
+                    lr: float | None = None) -> CircuitClassifier:
+        """Continue training (or ascending with ``sign=-1``) for *epochs* epochs."""
+        self._check_fitted()
+        o = self.options
+        Z = self.transform(X)
+        y = np.asarray(y)
+        if rng is None:
+            rng = np.random.default_rng(o.get("seed", 0) + 1)
+        opt = SGD(lr=o["lr"] if lr is None else lr, momentum=o["momentum"], nesterov=o["nesterov"], sign=sign)
+        self.history += run_epochs(self.weights, self._loss_grad_encoded, Z, y, epochs, o["batch_size"], opt,
+                                   rng, progress, description=f"training {self.name}")
+        return self
+
+    # -- model file ------------------------------------------------------------
+    def to_document(self) -> dict[str, Any]:
+        self._check_fitted()
+        return {
+            "config": {**self.get_params(), "n_classes": self.n_classes, "n_features_in": self.n_features_in},
+            "params": {k: arrays.encode(v) for k, v in self.weights.items()},
+            "preprocessing": pp.to_json(self.preprocessing),
+        }
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> CircuitClassifier:
+        config = dict(document["config"])
+        n_classes = config.pop("n_classes", None)
+        n_features = config.pop("n_features_in", None)
+        for key, value in (("n_classes", n_classes), ("n_features_in", n_features)):
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 1 << 24:
+                raise QauditError(f"config.{key} must be a positive integer")
+        model = cls(**config)
+        model.validate_options()
+        model.n_classes, model.n_features_in = n_classes, n_features
+        model.preprocessing = pp.from_json(document.get("preprocessing", []))
+        program = model.compiled[2]
+        n_obs = len(model.compiled[3])
+        params = document["params"]
+        expected = {"theta": (len(program.param_names),), "W": (n_obs, n_classes), "b": (n_classes,)}
+        extra = set(params) - set(expected)
+        if extra:
+            raise QauditError(f"unknown params {', '.join(sorted(extra))}")
+        for key, shape in expected.items():
+            if key not in params:
+                raise QauditError(f"params.{key} is missing")
+            model.weights[key] = arrays.decode(params[key], f"params.{key}", shape).copy()
+        width = pp.output_width(model.preprocessing, n_features)
+        want = program.dim if cls.encoding == "amplitude" else len(program.feature_names)
+        if width != want:
+            raise QauditError(f"preprocessing yields {width} features but the encoding needs {want}")
+        return model
+
+    def validate_options(self) -> None:
+        """Check option types/ranges; subclasses extend. Raise QauditError."""
+        for key, default in self.DEFAULTS.items():
+            value = self.options[key]
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, int):
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            elif isinstance(default, float):
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+            else:
+                ok = True
+            if not ok:
+                raise QauditError(f"config.{key} has the wrong type ({value!r})")

@@ -1,0 +1,109 @@
+"""Command implementations that the CLI (and scripts) call: train, evaluate, data lookup."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qaudit.data import DataRecord, Dataset, load_dataset, read_indices, split
+from qaudit.errors import QauditError
+from qaudit.model import ModelFile
+from qaudit.plugins import get_host
+from qaudit.progress import SILENT, Progress
+
+
+def dataset_for(mf: ModelFile, data_dir: str | None = None) -> Dataset:
+    """Load the dataset a model file's data record names (``data_dir`` overrides)."""
+    if mf.data is None:
+        raise QauditError(f"{mf.path or 'model'} has no data record; pass the data explicitly")
+    options = dict(mf.data.options)
+    if data_dir:
+        options["data_dir"] = data_dir
+    dataset = load_dataset(mf.data.dataset, options)
+    top = max(int(mf.data.members.max(initial=-1)), int(mf.data.holdout.max(initial=-1)))
+    if top >= len(dataset):
+        raise QauditError(f"the model's data record indexes sample {top}, dataset "
+                          f"{mf.data.dataset!r} has only {len(dataset)}")
+    return dataset
+
+
+def train_model(
+    kind: str,
+    dataset: Dataset,
+    *,
+    n_train: int | None = None,
+    n_holdout: int | None = None,
+    seed: int = 0,
+    options: dict[str, Any] | None = None,
+    exclude_class: list[int] | None = None,
+    exclude_indices: str | None = None,
+    progress: Progress = SILENT,
+) -> ModelFile:
+    """Split *dataset*, train a model of *kind* on the members, return its ModelFile."""
+    cls = get_host().get("model", kind)
+    members, holdout = split(dataset.y, n_train, n_holdout, seed)
+    excluded: dict[str, Any] = {}
+    if exclude_class:
+        missing = [c for c in exclude_class if c not in set(dataset.y.tolist())]
+        if missing:
+            raise QauditError(f"class(es) {missing} do not exist in dataset {dataset.name!r}")
+        drop = np.isin(dataset.y[members], exclude_class)
+        excluded["classes"] = sorted(int(c) for c in exclude_class)
+        excluded["indices"] = members[drop].tolist()
+        members = members[~drop]
+    if exclude_indices:
+        idx = read_indices(exclude_indices, len(dataset))
+        excluded["indices"] = sorted(set(excluded.get("indices", [])) | set(idx.tolist()))
+        members = np.setdiff1d(members, idx)
+    if len(members) == 0:
+        raise QauditError("no training samples left after exclusions")
+    model = cls.from_options({**(options or {}), "seed": seed})
+    if hasattr(model, "validate_options"):
+        model.validate_options()
+    start = time.perf_counter()
+    model.fit(dataset.X[members], dataset.y[members], progress=progress, n_classes=dataset.n_classes)
+    seconds = time.perf_counter() - start
+    record = DataRecord(dataset.name, dataset.options, members, holdout, seed, excluded)
+    training = {"seconds": round(seconds, 3), "loss_history": [round(float(v), 6) for v in
+                                                              getattr(model, "history", [])]}
+    return ModelFile(model, kind, record, training)
+
+
+@dataclass
+class Evaluation:
+    """Accuracy of a model on its member and holdout sets, overall and per class."""
+
+    model_path: str
+    kind: str
+    backend: str
+    shots: int | None
+    splits: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"schema": "qaudit.evaluation/1", "model": self.model_path, "kind": self.kind,
+                "backend": self.backend, "shots": self.shots, "splits": self.splits}
+
+
+def accuracy_table(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, Any]:
+    per_class = {}
+    for c in range(n_classes):
+        mask = y_true == c
+        if mask.any():
+            per_class[str(c)] = {"n": int(mask.sum()), "accuracy": float(np.mean(y_pred[mask] == c))}
+    return {"n": int(len(y_true)), "accuracy": float(np.mean(y_pred == y_true)) if len(y_true) else float("nan"),
+            "per_class": per_class}
+
+
+def evaluate_model(mf: ModelFile, dataset: Dataset, backend: Any = None, backend_name: str = "exact",
+                   shots: int | None = None, seed: int = 0) -> Evaluation:
+    result = Evaluation(mf.path or "", mf.kind, backend_name, shots)
+    n_classes = getattr(mf.model, "n_classes", dataset.n_classes)
+    for name, idx in (("members", mf.data.members), ("holdout", mf.data.holdout)):
+        if len(idx) == 0:
+            continue
+        pred = np.argmax(mf.model.predict_proba(dataset.X[idx], backend=backend, shots=shots, seed=seed), axis=1)
+        result.splits[name] = accuracy_table(dataset.y[idx], pred, n_classes)
+    return result
