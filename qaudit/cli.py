@@ -249,6 +249,21 @@ def demo_cmd(
     run_demo(out_dir, seed, err, out)
 
 
+def _load_command_modules() -> None:
+    import importlib
+    import importlib.util
+
+    from qaudit.commands import MODULES
+
+    for name in MODULES:
+        module = f"qaudit.commands.{name}"
+        if importlib.util.find_spec(module) is not None:
+            importlib.import_module(module)
+
+
+_load_command_modules()
+
+
 def main() -> None:
     """Console entry point: one-line errors with exit code 2, never a traceback."""
     try:
