@@ -83,6 +83,15 @@ def emit(text: str, output: Path | None) -> None:
     err.print(f"wrote {output}")
 
 
+def render_text(renderable: Any, width: int = 100) -> str:
+    """Render a Rich object to plain text (for ``--output`` files)."""
+    import io
+
+    console = Console(file=io.StringIO(), width=width, record=True)
+    console.print(renderable)
+    return console.export_text()
+
+
 # --------------------------------------------------------------------------- plugins
 @app.command("plugins")
 def plugins_cmd(
@@ -229,9 +238,7 @@ def evaluate_cmd(
                            for s in ev.splits.values()])
     table.add_row("[bold]all", *[f"[bold]{s['accuracy']:.3f}" for s in ev.splits.values()])
     if output:
-        console = Console(record=True, width=100, file=open("/dev/null", "w"))  # noqa: SIM115
-        console.print(table)
-        emit(console.export_text(), output)
+        emit(render_text(table), output)
     else:
         out.print(table)
 
