@@ -1,0 +1,178 @@
+"""CI gating: thresholds (``--fail-above``) and baselines (``--baseline``) over Report measurements.
+
+Thresholds are ``metric=value`` pairs separated by commas, e.g.
+``auc=0.6,tpr@1%fpr=0.05,epsilon=2``; a metric may be restricted to one subject
+(attack) with ``subject:metric=value`` (``lira:auc=0.55``). Every gated value
+must be <= its threshold ("higher = worse" for all membership metrics).
+
+A baseline is a previous JSON report of the same command: a check fails only
+when a metric got worse (higher) by more than the tolerance. ``--tolerance``
+is a number for every metric or ``metric=value`` pairs (unnamed metrics fall
+back to :data:`DEFAULT_TOLERANCE`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qaudit.errors import QauditError
+from qaudit.results import Finding
+
+DEFAULT_TOLERANCE = 0.02
+#: Metrics compared against a baseline when no thresholds name them.
+DEFAULT_BASELINE_METRICS = ("auc", "tpr@1%fpr", "advantage", "epsilon")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """``metric`` must stay <= ``value`` (for ``subject`` only, when set)."""
+
+    metric: str
+    value: float
+    subject: str | None = None
+
+    def label(self) -> str:
+        return f"{self.subject + ':' if self.subject else ''}{self.metric}={self.value:g}"
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise QauditError(f"{where}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise QauditError(f"{where}: {text!r} is not a finite number")
+    return value
+
+
+def parse_thresholds(spec: str | dict[str, Any] | None, known: Iterable[str],
+                     option: str = "--fail-above") -> list[Threshold]:
+    """Parse ``auc=0.6,tpr@1%fpr=0.05`` (or a config table) against the *known* metric names."""
+    if spec is None or spec == "" or spec == {}:
+        return []
+    known = list(known)
+    if isinstance(spec, dict):
+        items = [(str(k), str(v)) for k, v in spec.items()]
+    elif isinstance(spec, str):
+        items = []
+        for part in spec.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "=" not in part:
+                raise QauditError(f"{option}: expected METRIC=VALUE, got {part!r}")
+            key, value = part.split("=", 1)
+            items.append((key.strip(), value.strip()))
+    else:
+        raise QauditError(f"{option}: expected a string like 'auc=0.6,epsilon=2'")
+    out = []
+    for key, value in items:
+        subject = None
+        if ":" in key:
+            subject, key = (s.strip() for s in key.split(":", 1))
+        metric = key.lower()
+        if metric not in known:
+            raise QauditError(f"{option}: unknown metric {key!r} (known: {', '.join(known)})")
+        out.append(Threshold(metric, _number(value, f"{option} {key}"), subject or None))
+    if not out:
+        raise QauditError(f"{option}: no thresholds given")
+    return out
+
+
+def check_thresholds(measurements: dict[str, dict[str, float]], thresholds: list[Threshold],
+                     rule_prefix: str, location: str = "") -> list[Finding]:
+    """One :class:`Finding` per (subject, threshold); a subject lacking the metric is skipped."""
+    findings = []
+    for t in thresholds:
+        subjects = [t.subject] if t.subject else sorted(measurements)
+        if t.subject and t.subject not in measurements:
+            raise QauditError(f"--fail-above names {t.subject!r}, which is not in this report "
+                              f"(have: {', '.join(sorted(measurements))})")
+        for subject in subjects:
+            value = measurements[subject].get(t.metric)
+            if value is None or not math.isfinite(value):
+                continue
+            passed = value <= t.value
+            op = "<=" if passed else ">"
+            findings.append(Finding(
+                rule_id=f"{rule_prefix}/{t.metric}", subject=subject, metric=t.metric, value=float(value),
+                threshold=t.value, passed=passed, location=location,
+                message=f"{subject} {t.metric} {value:.4g} {op} {t.value:g}"))
+    return findings
+
+
+def parse_tolerance(spec: str | float | dict[str, Any] | None, known: Iterable[str]) -> dict[str, float]:
+    """``0.02`` (every metric) or ``auc=0.02,epsilon=0.5`` -> metric -> tolerance (key ``*`` = default)."""
+    if spec is None or spec == "":
+        return {"*": DEFAULT_TOLERANCE}
+    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+        value = float(spec)
+        if not math.isfinite(value) or value < 0:
+            raise QauditError("--tolerance must be a non-negative number")
+        return {"*": value}
+    if isinstance(spec, str) and "=" not in spec:
+        value = _number(spec, "--tolerance")
+        if value < 0:
+            raise QauditError("--tolerance must be a non-negative number")
+        return {"*": value}
+    parsed = parse_thresholds(spec, known, option="--tolerance")
+    out = {"*": DEFAULT_TOLERANCE}
+    for t in parsed:
+        if t.value < 0:
+            raise QauditError("--tolerance values must be non-negative")
+        out[t.metric] = t.value
+    return out
+
+
+def read_baseline(path: str | Path, schema: str | None = None) -> dict[str, dict[str, float]]:
+    """Measurements of a previous JSON report (validated; one-line errors)."""
+    from qaudit.model import read_document
+
+    try:
+        doc = read_document(path)
+    except QauditError as exc:
+        raise QauditError(str(exc).replace("model file", "baseline")) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("measurements"), dict):
+        raise QauditError(f"{path}: not a qaudit JSON report (no 'measurements'); write one with --format json")
+    if schema and doc.get("schema") != schema:
+        raise QauditError(f"{path}: baseline schema {doc.get('schema')!r} does not match {schema!r}")
+    out: dict[str, dict[str, float]] = {}
+    for subject, values in doc["measurements"].items():
+        if not isinstance(values, dict):
+            raise QauditError(f"{path}: measurements.{subject} must be an object")
+        out[str(subject)] = {str(k): float(v) for k, v in values.items()
+                             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    return out
+
+
+def check_baseline(measurements: dict[str, dict[str, float]], baseline: dict[str, dict[str, float]],
+                   metrics: Iterable[str], tolerance: dict[str, float], rule_prefix: str,
+                   location: str = "") -> list[Finding]:
+    """Fail a (subject, metric) only when it rose above baseline + tolerance."""
+    findings = []
+    for subject in sorted(measurements):
+        if subject not in baseline:
+            continue
+        for metric in metrics:
+            now, before = measurements[subject].get(metric), baseline[subject].get(metric)
+            if now is None or before is None or not math.isfinite(now):
+                continue
+            tol = tolerance.get(metric, tolerance.get("*", DEFAULT_TOLERANCE))
+            limit = before + tol
+            passed = now <= limit
+            verb = "within" if passed else "regressed beyond"
+            findings.append(Finding(
+                rule_id=f"{rule_prefix}/regression/{metric}", subject=subject, metric=metric, value=float(now),
+                threshold=float(limit), passed=passed, location=location, kind="regression",
+                message=f"{subject} {metric} {now:.4g} vs baseline {before:.4g} ({verb} tolerance {tol:g})"))
+    return findings
+
+
+def dump_json(doc: dict[str, Any]) -> str:
+    """Stable JSON text for reports."""
+    return json.dumps(doc, indent=1, sort_keys=False, allow_nan=False)

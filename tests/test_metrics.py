@@ -1,0 +1,113 @@
+"""Metric code against hand-computed cases and independent formulas."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from qaudit import metrics
+from qaudit.errors import QauditError
+
+
+def test_auc_hand_computed():
+    # pairs (member, non-member): (0.35,0.1)+ (0.35,0.4)- (0.8,0.1)+ (0.8,0.4)+ -> 3/4
+    s = [0.1, 0.4, 0.35, 0.8]
+    m = [0, 0, 1, 1]
+    assert metrics.auc(s, m) == pytest.approx(0.75)
+    out = metrics.summarise(s, m, seed=0, n_bootstrap=200)
+    assert out["advantage"] == pytest.approx(0.5)  # threshold 0.8: TPR .5, FPR 0
+    assert out["balanced_accuracy"] == pytest.approx(0.75)
+    assert out["tpr@10%fpr"] == pytest.approx(0.5)
+    assert out["n_members"] == 2 and out["n_non_members"] == 2
+
+
+def test_tpr_at_fpr_picks_largest_tpr_under_fpr():
+    fpr = np.array([0.0, 0.0, 0.005, 0.02, 0.1, 1.0])
+    tpr = np.array([0.0, 0.1, 0.3, 0.4, 0.7, 1.0])
+    assert metrics.tpr_at_fpr(fpr, tpr, 0.001) == 0.1
+    assert metrics.tpr_at_fpr(fpr, tpr, 0.01) == 0.3
+    assert metrics.tpr_at_fpr(fpr, tpr, 0.1) == 0.7
+    assert metrics.fpr_key(0.001) == "tpr@0.1%fpr" and metrics.fpr_key(0.1) == "tpr@10%fpr"
+
+
+def test_rank_auc_matches_sklearn_with_ties():
+    rng = np.random.default_rng(1)
+    s = rng.integers(0, 5, size=(3, 40)).astype(float)
+    m = np.zeros((3, 40), bool)
+    m[:, :15] = True
+    got = metrics._rank_auc(s, m)
+    want = [roc_auc_score(m[i], s[i]) for i in range(3)]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+
+
+def test_clopper_pearson_closed_forms():
+    # k = 0: upper = 1 - (alpha/2)^(1/n); k = n: lower = (alpha/2)^(1/n)
+    lo, hi = metrics.clopper_pearson(np.array([0, 10]), 10, alpha=0.05)
+    assert lo[0] == 0.0 and hi[1] == 1.0
+    assert hi[0] == pytest.approx(1 - 0.025 ** 0.1, rel=1e-10)
+    assert lo[1] == pytest.approx(0.025 ** 0.1, rel=1e-10)
+    # k = 5 of 10 -- textbook value (0.187086, 0.812914)
+    lo, hi = metrics.clopper_pearson(5, 10)
+    assert float(lo) == pytest.approx(0.187086, abs=1e-6) and float(hi) == pytest.approx(0.812914, abs=1e-6)
+
+
+def test_epsilon_perfect_separation_hand_computed():
+    n = 100
+    s = np.r_[np.ones(n), np.zeros(n)]
+    m = np.r_[np.ones(n, bool), np.zeros(n, bool)]
+    bound = 1 - 0.025 ** (1 / n)  # CP upper bound for 0 errors out of n
+    want = math.log((1 - bound) / bound)
+    assert metrics.summarise(s, m, 0, n_bootstrap=50)["epsilon"] == pytest.approx(want, rel=1e-9)
+
+
+def test_epsilon_zero_for_useless_attack():
+    s = np.zeros(200)
+    m = np.r_[np.ones(100, bool), np.zeros(100, bool)]
+    out = metrics.summarise(s, m, 0, n_bootstrap=50)
+    assert out["epsilon"] == 0.0 and out["auc"] == 0.5 and out["advantage"] == 0.0
+
+
+def test_bootstrap_ci_seeded_and_about_the_right_width():
+    rng = np.random.default_rng(0)
+    n1, n0 = 1000, 500
+    s = np.r_[rng.normal(0.8, 1, n1), rng.normal(0, 1, n0)]
+    m = np.r_[np.ones(n1, bool), np.zeros(n0, bool)]
+    a = metrics.auc(s, m)
+    lo, hi = metrics.auc_ci(s, m, seed=3)
+    assert (lo, hi) == metrics.auc_ci(s, m, seed=3)
+    assert lo < a < hi
+    # Hanley & McNeil (1982) standard error, an independent formula
+    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
+    se = math.sqrt((a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n1 * n0))
+    assert (hi - lo) == pytest.approx(2 * 1.96 * se, rel=0.2)
+
+
+def test_random_scores_give_chance_metrics():
+    rng = np.random.default_rng(5)
+    s = rng.normal(size=1500)
+    m = np.r_[np.ones(1000, bool), np.zeros(500, bool)]
+    out = metrics.summarise(s, m, seed=0)
+    assert out["auc_low"] < 0.5 < out["auc_high"]
+    assert out["epsilon"] < 0.5
+
+
+def test_curve_points_keep_endpoints_and_monotone():
+    rng = np.random.default_rng(2)
+    s = rng.normal(size=3000)
+    m = rng.random(3000) < 0.5
+    fpr, tpr, _ = metrics.roc(s, m)
+    f, t = metrics.curve_points(fpr, tpr, max_points=100)
+    assert len(f) <= 100 and f[0] == 0.0 and f[-1] == 1.0
+    assert np.all(np.diff(f) >= 0) and np.all(np.diff(t) >= 0)
+
+
+def test_bad_inputs():
+    with pytest.raises(QauditError):
+        metrics.summarise([0.1, 0.2], [1, 1])
+    with pytest.raises(QauditError):
+        metrics.summarise([0.1, float("nan")], [1, 0])
+    with pytest.raises(QauditError):
+        metrics.summarise([0.1, 0.2, 0.3], [1, 0])
