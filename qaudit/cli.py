@@ -98,26 +98,25 @@ def plugins_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List installed plugins, their versions, what they register and load failures."""
-    h = host()
-    errors = h.load_errors
-    rows = []
-    for name, info in sorted(h.plugins.items()):
-        rows.append({"name": name, "module": info.module, "version": info.version,
-                     "distribution": info.distribution, "registers": info.registers,
-                     "error": errors.get(name)})
+    from rich.markup import escape
+
+    doc = host().describe()
     if as_json:
-        print(json.dumps({"schema": "qaudit.plugins/1", "plugins": rows}, indent=1))
+        print(json.dumps(doc, indent=1))
         return
     from rich.table import Table
 
-    table = Table(title="qaudit plugins")
+    table = Table(title=f"qaudit plugins (plugin API {doc['api_version']})")
     for col in ("plugin", "version", "distribution", "registers", "status"):
         table.add_column(col)
-    for row in rows:
+    for row in doc["plugins"]:
         regs = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(row["registers"].items()))
-        status = f"[red]failed: {row['error']}[/]" if row["error"] else "[green]ok[/]"
-        table.add_row(row["name"], row["version"], row["distribution"], regs, status)
+        status = {"ok": "[green]ok[/]", "disabled": "[dim]disabled[/]"}.get(
+            row["status"], f"[red]failed: {escape(row['error'] or '')}[/]")
+        table.add_row(row["name"], row["version"], row["distribution"], escape(regs), status)
     out.print(table)
+    for warning in doc["warnings"]:
+        err.print(f"[yellow]warning:[/] {escape(warning)}")
 
 
 def _list_kind(kind: str, title: str, as_json: bool, extra: Any = None) -> None:
@@ -288,14 +287,7 @@ def _register_plugin_commands() -> None:
     """Plugins add subcommands before parsing (honours --disable-plugin / env)."""
     from qaudit import plugins
 
-    disabled = []
-    argv = sys.argv[1:]
-    for i, arg in enumerate(argv):
-        if arg in ("--disable-plugin", "-p") and i + 1 < len(argv):
-            disabled.append(argv[i + 1])
-        elif arg.startswith("--disable-plugin="):
-            disabled.append(arg.split("=", 1)[1])
-    plugins.configure(disabled=disabled).commands(app)
+    plugins.configure(disabled=plugins.disabled_from_argv(sys.argv[1:])).commands(app)
 
 
 if __name__ == "__main__":
