@@ -1,26 +1,615 @@
-"""pytest plugin for qaudit plugin authors (registered under the ``pytest11`` entry point).
+"""Test helpers for qaudit plugin authors: a pytest plugin plus conformance checks.
 
-Fixtures:
+Installed with qaudit and registered under the ``pytest11`` entry point, so the
+fixtures are available in any project that has qaudit installed -- no
+``conftest.py`` import needed.
 
-* ``qaudit_host`` -- an isolated plugin host with the installed plugins loaded.
+Fixtures
+--------
+``qaudit_plugins``
+    Override it (e.g. in your ``conftest.py``) to return the plugin modules under
+    test -- ``[my_plugin]`` or ``{"my-plugin": my_plugin}``; default: none.
+``qaudit_host``
+    An isolated :class:`qaudit.plugins.Host` (installed entry points, the
+    environment's ``QAUDIT_*`` variables ignored) with ``qaudit_plugins``
+    registered, installed as the process-wide host for the test.
+``qaudit_register``
+    ``qaudit_register(module, name=None)`` registers one more plugin on
+    ``qaudit_host`` and fails the test if it does not load.
+``tiny_dataset``
+    scikit-learn's digits as a :class:`qaudit.data.Dataset` (1797 x 64).
+``tiny_model``
+    A :class:`TinyModel`: a 4-qubit, 1-layer ``basic-qnn`` trained on digits
+    (trained once per session, a fresh copy per test), its ``ModelFile`` and data
+    record, and ``path`` -- the model file saved in the test's ``tmp_path``.
+``cli_runner``
+    ``cli_runner.invoke(["leak", path, "--attack", "x"])`` runs the ``qaudit`` CLI
+    in-process against ``qaudit_host`` (plugin commands included) and returns a
+    :class:`CliResult` (``exit_code``, ``stdout``, ``stderr``).
+
+Conformance checks
+------------------
+:func:`check_model`, :func:`check_backend`, :func:`check_attack`,
+:func:`check_unlearning_method` and :func:`check_reporter` raise
+``AssertionError`` with a message naming the broken promise; they return what
+they computed so tests can assert more.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+import io
+import json
+import math
+import shlex
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from qaudit import plugins
+from qaudit.errors import QauditError
+
+#: Options of the tiny model: small enough to train in about a second.
+TINY_OPTIONS: dict[str, Any] = {"qubits": 4, "layers": 1, "epochs": 4, "batch_size": 16, "lr": 0.1}
+#: Members / holdout samples of the tiny model (a stratified split of digits).
+TINY_SIZES = (160, 160)
 
 
-@pytest.fixture
-def qaudit_host() -> Iterator[plugins.Host]:
-    """An isolated host (installed entry points loaded); restored afterwards."""
+# --------------------------------------------------------------------------- hosts
+def make_host(extra: Sequence[Any] | Mapping[str, Any] = (), disabled: Sequence[str] = (),
+              allow: Sequence[str] | None = None) -> plugins.Host:
+    """An isolated host: installed entry points plus *extra* plugin modules.
+
+    The ``QAUDIT_DISABLE_PLUGINS``/``QAUDIT_PLUGINS`` environment variables are
+    ignored, so tests do not depend on the developer's shell.
+    """
+    host = plugins.Host(disabled=disabled, allow=allow, env=False).load_entry_points()
+    items = extra.items() if isinstance(extra, Mapping) else ((None, m) for m in extra)
+    for name, module in items:
+        _register_or_fail(host, module, name)
+    return host
+
+
+def _register_or_fail(host: plugins.Host, module: Any, name: str | None = None) -> plugins.PluginInfo:
+    info = host.register(module, name=name)
+    errors = host.load_errors
+    if info.name in errors:
+        raise AssertionError(f"plugin {info.name!r} failed to load: {errors[info.name]}")
+    return info
+
+
+@contextmanager
+def using_host(host: plugins.Host) -> Iterator[plugins.Host]:
+    """Make *host* the process-wide host inside the ``with`` block."""
     previous = plugins._HOST
-    host = plugins.Host().load_entry_points()
     plugins.set_host(host)
     try:
         yield host
     finally:
         plugins.set_host(previous)
+
+
+# --------------------------------------------------------------------------- tiny model
+@dataclass
+class TinyModel:
+    """A small trained model, its model file (data record included) and dataset."""
+
+    model: Any
+    file: Any
+    dataset: Any
+    path: Path | None = None
+
+    @property
+    def members(self) -> tuple[np.ndarray, np.ndarray]:
+        """(X, y) of the training members."""
+        idx = self.file.data.members
+        return self.dataset.X[idx], self.dataset.y[idx]
+
+    @property
+    def holdout(self) -> tuple[np.ndarray, np.ndarray]:
+        """(X, y) of the holdout (non-members)."""
+        idx = self.file.data.holdout
+        return self.dataset.X[idx], self.dataset.y[idx]
+
+    def attack_split(self, seed: int = 0) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+        """An :class:`AttackContext` with half of the members/holdout as attacker knowledge,
+        plus the other halves as evaluation ``(X, y, is_member)``."""
+        from qaudit.protocols import AttackContext
+
+        Xm, ym = self.members
+        Xn, yn = self.holdout
+        hm, hn = len(ym) // 2, len(yn) // 2
+        backend = _exact_backend()
+        context = AttackContext(model=self.model, backend=backend, shots=None, seed=seed,
+                                X_members=Xm[:hm], y_members=ym[:hm], X_non_members=Xn[:hn],
+                                y_non_members=yn[:hn], population_X=None, population_y=None)
+        X = np.concatenate([Xm[hm:], Xn[hn:]])
+        y = np.concatenate([ym[hm:], yn[hn:]])
+        is_member = np.concatenate([np.ones(len(ym) - hm, bool), np.zeros(len(yn) - hn, bool)])
+        return context, X, y, is_member
+
+    def copy(self) -> TinyModel:
+        """A copy whose model can be modified freely."""
+        model = self.model.copy() if hasattr(self.model, "copy") else copy.deepcopy(self.model)
+        mf = copy.copy(self.file)
+        mf.model = model
+        return TinyModel(model, mf, self.dataset, self.path)
+
+
+_CACHE: dict[Any, Any] = {}
+
+
+def load_tiny_dataset() -> Any:
+    """scikit-learn's digits as a :class:`qaudit.data.Dataset` (cached)."""
+    if "digits" not in _CACHE:
+        from qaudit.data import load_dataset
+
+        with using_host(make_host()):
+            _CACHE["digits"] = load_dataset("digits", {})
+    return _CACHE["digits"]
+
+
+def train_tiny_model(seed: int = 0, **options: Any) -> TinyModel:
+    """Train (once per process and arguments) the tiny ``basic-qnn``; returns a fresh copy."""
+    key = ("tiny", seed, tuple(sorted(options.items())))
+    if key not in _CACHE:
+        from qaudit.workflows import train_model
+
+        dataset = load_tiny_dataset()
+        with using_host(make_host()):
+            mf = train_model("basic-qnn", dataset, n_train=TINY_SIZES[0], n_holdout=TINY_SIZES[1], seed=seed,
+                             options={**TINY_OPTIONS, **options})
+        _CACHE[key] = TinyModel(mf.model, mf, dataset)
+    return _CACHE[key].copy()
+
+
+def _exact_backend() -> Any:
+    """An instance of the built-in ``exact`` backend."""
+    return make_host().get("backend", "exact")()
+
+
+# --------------------------------------------------------------------------- CLI
+@dataclass
+class CliResult:
+    """Outcome of :meth:`QauditCliRunner.invoke`."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None = None
+
+    @property
+    def output(self) -> str:
+        """stdout (the report)."""
+        return self.stdout
+
+
+class QauditCliRunner:
+    """Runs the ``qaudit`` CLI in-process against an isolated host, like ``qaudit.cli.main``."""
+
+    def __init__(self, host: plugins.Host):
+        self.host = host
+
+    def invoke(self, args: str | Sequence[str], input: str | None = None,
+               env: Mapping[str, str | None] | None = None, catch_exceptions: bool = True) -> CliResult:
+        """Run ``qaudit ARGS``; ``--disable-plugin`` and ``QAUDIT_*`` in *env* are honoured."""
+        from typer.testing import CliRunner
+
+        from qaudit import cli
+
+        argv = shlex.split(args) if isinstance(args, str) else [str(a) for a in args]
+        env = dict(env or {})
+        disabled = plugins.disabled_from_argv(argv) + _split(env.get(plugins.DISABLE_ENV))
+        allow = _split(env.get(plugins.ALLOW_ENV)) or None
+        host = self.host.derive(disabled, allow) if disabled or allow else self.host
+        saved = list(cli.app.registered_commands), list(cli.app.registered_groups)
+        code, exception = 0, None
+        with CliRunner().isolation(input=input, env=env) as streams, using_host(host):
+            try:
+                host.commands(cli.app)
+                cli.app(argv, prog_name="qaudit", standalone_mode=True)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except QauditError as exc:  # what qaudit.cli.main does
+                cli.err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                code, exception = exc.exit_code, exc
+            except Exception as exc:
+                if not catch_exceptions:
+                    raise
+                code, exception = 1, exc
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                cli.app.registered_commands[:], cli.app.registered_groups[:] = saved
+            stdout = streams[0].getvalue().decode("utf-8", "replace")
+            stderr = streams[1].getvalue().decode("utf-8", "replace") if len(streams) > 2 else ""
+        return CliResult(code, stdout, stderr, exception)
+
+
+def _split(value: str | None) -> list[str]:
+    return [p.strip() for p in (value or "").split(",") if p.strip()]
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture
+def qaudit_plugins() -> Sequence[Any] | Mapping[str, Any]:
+    """The plugin modules under test; override to return ``[my_plugin]`` or ``{"name": module}``."""
+    return ()
+
+
+@pytest.fixture
+def qaudit_host(qaudit_plugins: Sequence[Any] | Mapping[str, Any]) -> Iterator[plugins.Host]:
+    """An isolated host with installed plugins plus ``qaudit_plugins``, set as the process host."""
+    with using_host(make_host(qaudit_plugins)) as host:
+        yield host
+
+
+@pytest.fixture
+def qaudit_register(qaudit_host: plugins.Host) -> Callable[..., plugins.PluginInfo]:
+    """``qaudit_register(module, name=None)``: register a plugin on ``qaudit_host`` or fail the test."""
+
+    def register(module: Any, name: str | None = None) -> plugins.PluginInfo:
+        return _register_or_fail(qaudit_host, module, name)
+
+    return register
+
+
+@pytest.fixture
+def tiny_dataset() -> Any:
+    """scikit-learn's digits (1797 samples x 64 features, 10 classes)."""
+    return load_tiny_dataset()
+
+
+@pytest.fixture
+def tiny_model(tmp_path: Path) -> TinyModel:
+    """A trained 4-qubit basic-qnn on digits, saved as ``tmp_path / "tiny-model.json"``."""
+    from qaudit import model as model_io
+
+    tiny = train_tiny_model()
+    tiny.path = tmp_path / "tiny-model.json"
+    model_io.save(tiny.file, tiny.path, command="qaudit.testing tiny_model")
+    tiny.file.path = str(tiny.path)
+    return tiny
+
+
+@pytest.fixture
+def cli_runner(qaudit_host: plugins.Host) -> QauditCliRunner:
+    """Runs ``qaudit`` in-process against ``qaudit_host``."""
+    return QauditCliRunner(qaudit_host)
+
+
+# --------------------------------------------------------------------------- checks
+def _fail(what: str, message: str) -> None:
+    raise AssertionError(f"{what}: {message}")
+
+
+def _check_named(cls: Any, attrs: Sequence[str] = ("name", "description")) -> str:
+    label = getattr(cls, "__name__", repr(cls))
+    for attr in attrs:
+        value = getattr(cls, attr, None)
+        if not isinstance(value, str) or not value:
+            _fail(label, f"class attribute {attr!r} must be a non-empty string")
+    return f"{label} ({cls.name!r})"
+
+
+def _weights_snapshot(model: Any) -> dict[str, np.ndarray]:
+    return {k: np.array(v, copy=True) for k, v in getattr(model, "weights", {}).items()}
+
+
+def _assert_probabilities(what: str, probs: Any, n: int) -> np.ndarray:
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[0] != n:
+        _fail(what, f"predict_proba must return (n_samples, n_classes), got shape {probs.shape} for {n} samples")
+    if not np.all(np.isfinite(probs)) or probs.min() < -1e-12:
+        _fail(what, "predict_proba returned negative or non-finite probabilities")
+    if not np.allclose(probs.sum(axis=1), 1.0, atol=1e-9):
+        _fail(what, f"predict_proba rows must sum to 1 (worst {np.abs(probs.sum(axis=1) - 1).max():.2e} off)")
+    return probs
+
+
+def check_model(model_cls: Any, options: Mapping[str, Any] | None = None, X: np.ndarray | None = None,
+                y: np.ndarray | None = None, *, n_checks: int = 4, h: float = 1e-5,
+                rtol: float = 1e-4, atol: float = 1e-6) -> Any:
+    """Check a :class:`qaudit.protocols.Model` class end to end; returns the fitted model.
+
+    * ``from_options(options)`` builds it, ``get_params()`` is JSON-serialisable;
+    * ``fit(X, y)`` returns self; ``predict_proba`` rows are probabilities summing to 1;
+    * ``loss_and_grad`` matches central finite differences of its own loss for
+      *n_checks* entries of every weight, on a batch of 4 samples;
+    * the mean of ``per_sample_grads`` equals the batch gradient;
+    * ``to_document`` survives JSON and ``from_document`` predicts identically.
+
+    Pass small *options* (few qubits, layers, epochs) to keep it fast. *X*, *y*
+    default to 120 digits samples.
+    """
+    what = _check_named(model_cls)
+    if X is None or y is None:
+        ds = load_tiny_dataset()
+        X, y = ds.X[:120], ds.y[:120]
+    model = model_cls.from_options(dict(options or {}))
+    try:
+        json.dumps(model.get_params())
+    except TypeError as exc:
+        _fail(what, f"get_params() must be JSON-serialisable ({exc})")
+    if model.fit(X, y) is not model:
+        _fail(what, "fit(X, y) must return self")
+    _assert_probabilities(what, model.predict_proba(X[:16]), 16)
+    Xb, yb = X[:4], y[:4]
+    loss, grad = model.loss_and_grad(Xb, yb)
+    if not math.isfinite(float(loss)):
+        _fail(what, f"loss_and_grad returned a non-finite loss {loss}")
+    if set(grad) != set(model.weights):
+        _fail(what, f"loss_and_grad keys {sorted(grad)} differ from weights {sorted(model.weights)}")
+    rng = np.random.default_rng(0)
+    for name, w in model.weights.items():
+        g = np.asarray(grad[name])
+        if g.shape != w.shape:
+            _fail(what, f"gradient of {name!r} has shape {g.shape}, weight has {w.shape}")
+        for i in rng.choice(w.size, size=min(n_checks, w.size), replace=False):
+            original = w.flat[i]
+            w.flat[i] = original + h
+            up = float(model.loss_and_grad(Xb, yb)[0])
+            w.flat[i] = original - h
+            down = float(model.loss_and_grad(Xb, yb)[0])
+            w.flat[i] = original
+            fd = (up - down) / (2 * h)
+            if not abs(fd - g.flat[i]) <= atol + rtol * abs(fd):
+                _fail(what, f"d loss / d {name}[{i}] = {g.flat[i]:.8g} but finite differences give {fd:.8g}")
+    per_sample = model.per_sample_grads(Xb, yb)
+    for name, g in grad.items():
+        ps = np.asarray(per_sample[name])
+        if ps.shape != (len(yb), *np.shape(g)):
+            _fail(what, f"per_sample_grads[{name!r}] has shape {ps.shape}, expected {(len(yb), *np.shape(g))}")
+        if not np.allclose(ps.mean(axis=0), g, atol=1e-9, rtol=1e-7):
+            _fail(what, f"mean of per_sample_grads[{name!r}] differs from loss_and_grad")
+    document = json.loads(json.dumps(model.to_document()))
+    clone = model_cls.from_document(document)
+    if not np.allclose(clone.predict_proba(X[:16]), model.predict_proba(X[:16]), atol=1e-12, rtol=0):
+        _fail(what, "from_document(to_document()) predicts differently")
+    return model
+
+
+def _angle_task() -> Any:
+    """A 3-qubit angle-encoded task with X/Y/Z observables (exercises feature binding)."""
+    import cirq
+    import sympy
+
+    from qaudit.protocols import QuantumTask
+
+    q = cirq.LineQubit.range(3)
+    f = [sympy.Symbol(f"x_{i}") for i in range(3)]
+    t = [sympy.Symbol(f"t_{i}") for i in range(6)]
+    circuit = cirq.Circuit(
+        [cirq.rx(f[i]).on(q[i]) for i in range(3)],
+        [cirq.ry(t[i]).on(q[i]) for i in range(3)],
+        cirq.CNOT(q[0], q[1]), cirq.CNOT(q[1], q[2]),
+        [cirq.rz(t[3 + i]).on(q[i]) for i in range(3)],
+        [cirq.ry(f[i] * 0.5).on(q[i]) for i in range(3)],
+    )
+    rng = np.random.default_rng(7)
+    return QuantumTask(circuit, q, [s.name for s in t], rng.uniform(-np.pi, np.pi, 6),
+                       ["Z0", "X1", "Y2", "Z0 Z2", "X0 Y1"], feature_names=[s.name for s in f],
+                       features=rng.uniform(-np.pi, np.pi, (5, 3)))
+
+
+def default_tasks(n_samples: int = 6) -> list[Any]:
+    """Tasks :func:`check_backend` runs: the tiny model's amplitude-encoded circuit and an
+    angle-encoded circuit with X/Y/Z observables."""
+    tiny = train_tiny_model()
+    X, _ = tiny.members
+    return [tiny.model.task(tiny.model.transform(X[:n_samples])), _angle_task()]
+
+
+def exact_reference(task: Any) -> np.ndarray:
+    """Exact expectation values of *task* from qaudit's numpy engine."""
+    from qaudit.engine import PauliObservables, Program, forward
+
+    program = Program.from_circuit(task.circuit, task.qubits, task.param_names, task.feature_names)
+    ev, _ = forward(program, task.param_values, PauliObservables(task.observables, task.n_qubits),
+                    states=task.states, features=task.features)
+    return np.asarray(ev)
+
+
+def check_backend(backend_cls: Any, argument: str | None = None, *, shots: int = 4000, seed: int = 0,
+                  atol: float = 1e-6, sigmas: float = 5.0, tasks: Sequence[Any] | None = None,
+                  reference: Callable[[Any], np.ndarray] = exact_reference) -> dict[str, np.ndarray]:
+    """Check a :class:`qaudit.protocols.Backend` class against exact expectation values.
+
+    For every task (default :func:`default_tasks`): values have shape
+    ``(n_samples, n_observables)``, are finite and within [-1, 1]; if the backend
+    declares ``capabilities.exact``, ``shots=None`` agrees with *reference* to
+    *atol*; if it declares ``capabilities.shots``, ``shots=N`` agrees within
+    *sigmas* standard errors (``sqrt((1 - <P>^2) / N)`` per Pauli expectation)
+    and repeats exactly with the same seed. For a noisy backend pass a noisy
+    *reference*. Returns the backend's values per mode.
+    """
+    what = _check_named(backend_cls)
+    caps = getattr(backend_cls, "capabilities", None)
+    if caps is None:
+        _fail(what, "missing class attribute 'capabilities' (qaudit.protocols.Capabilities)")
+    if not (caps.exact or caps.shots):
+        _fail(what, "capabilities declare neither exact nor shots")
+    backend = backend_cls(argument) if getattr(backend_cls, "takes_argument", False) else backend_cls()
+    tasks = list(default_tasks() if tasks is None else tasks)
+    results: dict[str, np.ndarray] = {}
+    for k, task in enumerate(tasks):
+        if caps.max_qubits is not None and task.n_qubits > caps.max_qubits:
+            continue
+        want = np.asarray(reference(task), dtype=np.float64)
+        modes = ([None] if caps.exact else []) + ([shots] if caps.shots else [])
+        for mode in modes:
+            label = f"task {k} ({task.n_qubits} qubits), shots={mode or 'exact'}"
+            got = np.asarray(backend.expectation(task, shots=mode, seed=seed), dtype=np.float64)
+            if got.shape != want.shape:
+                _fail(what, f"{label}: expected shape {want.shape}, got {got.shape}")
+            if not np.all(np.isfinite(got)) or np.abs(got).max() > 1 + 1e-9:
+                _fail(what, f"{label}: values must be finite and within [-1, 1]")
+            if mode is None:
+                err = np.abs(got - want).max()
+                if err > atol:
+                    _fail(what, f"{label}: differs from exact by {err:.3g} (> {atol})")
+            else:
+                sigma = np.sqrt(np.clip(1 - want**2, 0, None) / mode)
+                z = np.abs(got - want) / (sigma + 1.0 / mode)
+                if z.max() > sigmas:
+                    _fail(what, f"{label}: {z.max():.1f} standard errors from exact (> {sigmas})")
+                again = np.asarray(backend.expectation(task, shots=mode, seed=seed), dtype=np.float64)
+                if not np.array_equal(again, got):
+                    _fail(what, f"{label}: same seed gave different samples (must be deterministic)")
+            results[f"{k}:{mode or 'exact'}"] = got
+    return results
+
+
+@dataclass
+class AttackCheck:
+    """What :func:`check_attack` computed: scores and ground truth of the evaluation set."""
+
+    scores: np.ndarray
+    is_member: np.ndarray
+    auc: float = field(default=float("nan"))
+
+
+def check_attack(attack_cls: Any, options: Mapping[str, Any] | None = None, model: TinyModel | None = None,
+                 *, seed: int = 0, deterministic: bool = True) -> AttackCheck:
+    """Check a :class:`qaudit.protocols.Attack` class on the tiny model (or *model*).
+
+    ``attack_cls(**options)`` is fitted on an :class:`AttackContext` (half the
+    members/holdout as attacker knowledge) and must return self; ``score`` must
+    return one finite score per evaluation sample, leave the target model's
+    weights untouched and (if *deterministic*) repeat exactly for the same seed.
+    Returns the scores, ground truth and their ROC AUC (informative only).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    what = _check_named(attack_cls)
+    tiny = model or train_tiny_model()
+    before = _weights_snapshot(tiny.model)
+    context, X, y, is_member = tiny.attack_split(seed)
+    attack = attack_cls(**dict(options or {}))
+    if attack.fit(context) is not attack:
+        _fail(what, "fit(context) must return self")
+    scores = np.asarray(attack.score(context, X, y), dtype=np.float64)
+    if scores.shape != (len(X),):
+        _fail(what, f"score must return one score per sample: shape ({len(X)},), got {scores.shape}")
+    if not np.all(np.isfinite(scores)):
+        _fail(what, f"{int(np.sum(~np.isfinite(scores)))} of {len(scores)} scores are not finite")
+    after = _weights_snapshot(tiny.model)
+    if before.keys() != after.keys() or any(not np.array_equal(before[k], after[k]) for k in before):
+        _fail(what, "the attack modified the target model's weights")
+    if deterministic:
+        context2, _, _, _ = tiny.attack_split(seed)
+        again = np.asarray(attack_cls(**dict(options or {})).fit(context2).score(context2, X, y), dtype=np.float64)
+        if not np.allclose(again, scores, rtol=1e-9, atol=1e-12):
+            _fail(what, "two runs with the same seed gave different scores (seed every random step)")
+    auc = float(roc_auc_score(is_member, scores)) if len(set(scores.tolist())) > 1 else 0.5
+    return AttackCheck(scores, is_member, auc)
+
+
+def check_unlearning_method(method_cls: Any, options: Mapping[str, Any] | None = None,
+                            model: TinyModel | None = None, *, n_forget: int = 20, seed: int = 0) -> Any:
+    """Check a :class:`qaudit.protocols.UnlearningMethod` class on the tiny model (or *model*).
+
+    It must declare ``needs`` within ``{"forget", "retain", "train"}``; it gets
+    the first *n_forget* members as forget set (and the rest as retain set if it
+    needs one), with *options* in ``request.options``. ``unlearn`` must return an
+    outcome whose model is a new object (the input model's weights and document
+    unchanged, no shared arrays) that still predicts probabilities and saves, and
+    whose ``cost`` is finite, non-negative and not all zero. Returns the outcome.
+    """
+    from qaudit.protocols import UnlearningRequest
+
+    what = _check_named(method_cls)
+    needs = getattr(method_cls, "needs", None)
+    if not isinstance(needs, (set, frozenset, tuple, list)) or not set(needs) <= {"forget", "retain", "train"}:
+        _fail(what, f"'needs' must be a subset of {{'forget', 'retain', 'train'}}, got {needs!r}")
+    tiny = model or train_tiny_model()
+    Xm, ym = tiny.members
+    wants_retain = bool({"retain", "train"} & set(needs))
+    request = UnlearningRequest(X_forget=Xm[:n_forget], y_forget=ym[:n_forget],
+                                X_retain=Xm[n_forget:] if wants_retain else None,
+                                y_retain=ym[n_forget:] if wants_retain else None,
+                                seed=seed, options=dict(options or {}))
+    weights = _weights_snapshot(tiny.model)
+    document = json.dumps(tiny.model.to_document(), sort_keys=True)
+    outcome = method_cls().unlearn(tiny.model, request)
+    new = getattr(outcome, "model", None)
+    if new is None or new is tiny.model:
+        _fail(what, "unlearn must return an outcome with a *new* model object")
+    if any(not np.array_equal(weights[k], tiny.model.weights[k]) for k in weights) or \
+            json.dumps(tiny.model.to_document(), sort_keys=True) != document:
+        _fail(what, "unlearn modified its input model")
+    for k, w in getattr(new, "weights", {}).items():
+        if k in tiny.model.weights and np.shares_memory(np.asarray(w), tiny.model.weights[k]):
+            _fail(what, f"the new model shares the weight array {k!r} with the input model")
+    X_check = Xm[:16]
+    _assert_probabilities(what, new.predict_proba(X_check), len(X_check))
+    json.dumps(new.to_document())
+    cost = getattr(outcome, "cost", None)
+    fields = ("circuit_evaluations", "gradient_evaluations", "seconds")
+    if cost is None or any(not hasattr(cost, f) for f in fields):
+        _fail(what, f"outcome.cost must report {', '.join(fields)}")
+    values = [float(getattr(cost, f)) for f in fields]
+    if any(not math.isfinite(v) or v < 0 for v in values):
+        _fail(what, f"cost values must be finite and >= 0, got {dict(zip(fields, values))}")
+    if not any(values):
+        _fail(what, "cost is all zero: report the evaluations and seconds the method spent")
+    return outcome
+
+
+def sample_report() -> Any:
+    """A :class:`qaudit.results.Report` exercising every part (tables, curves, findings,
+    measurements, a non-finite cell) -- the default input of :func:`check_reporter`."""
+    from qaudit.results import Curve, Finding, Report, Table
+
+    report = Report(kind="leak", title="sample leak report", schema="qaudit.leak/1",
+                    verdict="sample verdict", summary={"model": "tiny-model.json", "auc": 0.61},
+                    seeds={"attack": 0}, settings={"backend": "exact", "shots": None},
+                    location="tiny-model.json")
+    report.tables.append(Table("attacks", ["attack", "auc", "tpr@1%fpr", "note"],
+                               [["loss", 0.61, 0.02, "a, \"quoted\" cell"], ["grad-norm", float("nan"), None, ""]]))
+    report.curves.append(Curve("loss", [0.0, 0.5, 1.0], [0.0, 0.7, 1.0], 0.61))
+    report.measurements = {"loss": {"auc": 0.61, "tpr@1%fpr": 0.02}}
+    report.apply_findings([Finding("leak/auc", "loss", "auc", 0.61, 0.6, False, "loss: auc 0.610 > 0.600",
+                                   "tiny-model.json")])
+    return report
+
+
+def check_reporter(reporter_cls: Any, result: Any = None) -> str:
+    """Check a :class:`qaudit.protocols.Reporter` class renders *result* to a stream.
+
+    *result* defaults to :func:`sample_report`. The output must be non-empty
+    text, identical when rendered twice (reporters compute nothing), and valid
+    JSON when the reporter's ``suffix`` is ``.json``. Returns the text.
+    """
+    what = _check_named(reporter_cls, ("name", "suffix"))
+    if not reporter_cls.suffix.startswith("."):
+        _fail(what, f"suffix must start with '.', got {reporter_cls.suffix!r}")
+    result = sample_report() if result is None else result
+    texts = []
+    for _ in range(2):
+        stream = io.StringIO()
+        reporter_cls().render(result, stream)
+        texts.append(stream.getvalue())
+    if not texts[0].strip():
+        _fail(what, "render wrote nothing")
+    if texts[0] != texts[1]:
+        _fail(what, "rendering the same result twice gave different output")
+    if reporter_cls.suffix == ".json":
+        try:
+            json.loads(texts[0])
+        except ValueError as exc:
+            _fail(what, f"output is not valid JSON ({exc})")
+    return texts[0]
+
+
+__all__ = [
+    "AttackCheck", "CliResult", "QauditCliRunner", "TinyModel", "TINY_OPTIONS", "check_attack", "check_backend",
+    "check_model", "check_reporter", "check_unlearning_method", "default_tasks", "exact_reference", "make_host",
+    "sample_report", "train_tiny_model", "using_host",
+]
