@@ -117,22 +117,33 @@ class TinyModel:
         idx = self.file.data.holdout
         return self.dataset.X[idx], self.dataset.y[idx]
 
-    def attack_split(self, seed: int = 0) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
-        """An :class:`AttackContext` with half of the members/holdout as attacker knowledge,
-        plus the other halves as evaluation ``(X, y, is_member)``."""
+    def attack_split(self, seed: int = 0, **overrides: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
+        """An :class:`AttackContext` plus the evaluation set ``(X, y, is_member)``.
+
+        The attacker knows the first half of the members and of the holdout; the
+        other halves are scored. Digits samples outside the model's data record
+        are the population. *overrides* set further context fields (e.g.
+        ``n_reference=2``, ``options={...}``).
+        """
+        import dataclasses
+
         from qaudit.protocols import AttackContext
 
         Xm, ym = self.members
         Xn, yn = self.holdout
         hm, hn = len(ym) // 2, len(yn) // 2
-        backend = _exact_backend()
-        context = AttackContext(model=self.model, backend=backend, shots=None, seed=seed,
-                                X_members=Xm[:hm], y_members=ym[:hm], X_non_members=Xn[:hn],
-                                y_non_members=yn[:hn], population_X=None, population_y=None)
         X = np.concatenate([Xm[hm:], Xn[hn:]])
         y = np.concatenate([ym[hm:], yn[hn:]])
         is_member = np.concatenate([np.ones(len(ym) - hm, bool), np.zeros(len(yn) - hn, bool)])
-        return context, X, y, is_member
+        rest = np.setdiff1d(np.arange(len(self.dataset)), np.concatenate([self.file.data.members,
+                                                                          self.file.data.holdout]))
+        values = dict(model=self.model, backend=_exact_backend(), shots=None, seed=seed, X_members=Xm[:hm],
+                      y_members=ym[:hm], X_non_members=Xn[:hn], y_non_members=yn[:hn],
+                      population_X=self.dataset.X[rest], population_y=self.dataset.y[rest], X_targets=X,
+                      y_targets=y, n_train=len(ym), n_classes=self.dataset.n_classes)
+        values.update(overrides)
+        known = {f.name for f in dataclasses.fields(AttackContext)}
+        return AttackContext(**{k: v for k, v in values.items() if k in known}), X, y, is_member
 
     def copy(self) -> TinyModel:
         """A copy whose model can be modified freely."""
@@ -476,7 +487,7 @@ class AttackCheck:
 
 
 def check_attack(attack_cls: Any, options: Mapping[str, Any] | None = None, model: TinyModel | None = None,
-                 *, seed: int = 0, deterministic: bool = True) -> AttackCheck:
+                 *, seed: int = 0, deterministic: bool = True, **context_fields: Any) -> AttackCheck:
     """Check a :class:`qaudit.protocols.Attack` class on the tiny model (or *model*).
 
     ``attack_cls(**options)`` is fitted on an :class:`AttackContext` (half the
@@ -484,13 +495,14 @@ def check_attack(attack_cls: Any, options: Mapping[str, Any] | None = None, mode
     return one finite score per evaluation sample, leave the target model's
     weights untouched and (if *deterministic*) repeat exactly for the same seed.
     Returns the scores, ground truth and their ROC AUC (informative only).
+    Extra keyword arguments set :class:`AttackContext` fields (``n_reference=2``).
     """
     from sklearn.metrics import roc_auc_score
 
     what = _check_named(attack_cls)
     tiny = model or train_tiny_model()
     before = _weights_snapshot(tiny.model)
-    context, X, y, is_member = tiny.attack_split(seed)
+    context, X, y, is_member = tiny.attack_split(seed, **context_fields)
     attack = attack_cls(**dict(options or {}))
     if attack.fit(context) is not attack:
         _fail(what, "fit(context) must return self")
@@ -503,7 +515,7 @@ def check_attack(attack_cls: Any, options: Mapping[str, Any] | None = None, mode
     if before.keys() != after.keys() or any(not np.array_equal(before[k], after[k]) for k in before):
         _fail(what, "the attack modified the target model's weights")
     if deterministic:
-        context2, _, _, _ = tiny.attack_split(seed)
+        context2, _, _, _ = tiny.attack_split(seed, **context_fields)
         again = np.asarray(attack_cls(**dict(options or {})).fit(context2).score(context2, X, y), dtype=np.float64)
         if not np.allclose(again, scores, rtol=1e-9, atol=1e-12):
             _fail(what, "two runs with the same seed gave different scores (seed every random step)")
