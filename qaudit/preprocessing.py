@@ -8,6 +8,8 @@ A pipeline is a list of steps applied in order to raw dataset features
 * ``pca``    -- ``(x - mean) @ components.T``          (components: k x n_features)
 * ``pad``    -- append zeros up to ``size`` features
 * ``l2``     -- ``x / ||x||`` per row (rows of norm 0 become e_0)
+* ``normalize`` -- ``(x - mean) / std``; mean and std are numbers or per-feature
+  arrays, std > 0 (HQNN images: mean 0.5, std 0.5 after ``scale``)
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 from qaudit import arrays
 from qaudit.errors import QauditError
 
-OPS = ("scale", "pca", "pad", "l2")
+OPS = ("scale", "pca", "pad", "l2", "normalize")
 
 
 def apply(steps: list[dict[str, Any]], X: np.ndarray) -> np.ndarray:
@@ -40,6 +42,13 @@ def apply(steps: list[dict[str, Any]], X: np.ndarray) -> np.ndarray:
             if X.shape[1] > step["size"]:
                 raise QauditError(f"input has {X.shape[1]} features, the model expects at most {step['size']}")
             X = np.pad(X, ((0, 0), (0, step["size"] - X.shape[1])))
+        elif op == "normalize":
+            mean, std = step["mean"], step["std"]
+            for value in (mean, std):
+                if isinstance(value, np.ndarray) and value.shape[0] != X.shape[1]:
+                    raise QauditError(f"input has {X.shape[1]} features, the model's normalisation expects "
+                                      f"{value.shape[0]}")
+            X = (X - mean) / std
         elif op == "l2":
             norms = np.linalg.norm(X, axis=1, keepdims=True)
             zero = norms[:, 0] == 0
@@ -93,9 +102,27 @@ def from_json(value: Any, where: str = "preprocessing") -> list[dict[str, Any]]:
             if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= 1 << 20:
                 raise QauditError(f"{here}: 'size' must be a positive integer")
             steps.append({"op": op, "size": size})
+        elif op == "normalize":
+            steps.append({"op": op, "mean": _number_or_vector(raw.get("mean"), f"{here}.mean"),
+                          "std": _number_or_vector(raw.get("std"), f"{here}.std", positive=True)})
         else:
             steps.append({"op": op})
     return steps
+
+
+def _number_or_vector(value: Any, where: str, positive: bool = False) -> float | np.ndarray:
+    """A finite number or a 1-D array of finite numbers (strictly positive if *positive*)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        out: float | np.ndarray = float(value)
+        ok = bool(np.isfinite(out))
+    else:
+        out = arrays.decode(value, where, (None,))
+        ok = True
+    if not ok:
+        raise QauditError(f"{where}: must be a finite number")
+    if positive and not np.all(np.asarray(out) > 0):
+        raise QauditError(f"{where}: must be > 0")
+    return out
 
 
 def output_width(steps: list[dict[str, Any]], n_features: int) -> int:

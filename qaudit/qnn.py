@@ -132,11 +132,21 @@ class CircuitClassifier:
             got = X.shape[1] if X.ndim == 2 else X.shape
             raise QauditError(f"{self.name}: model expects {self.n_features_in} features per sample, got {got}")
         Z = pp.apply(self.preprocessing, X)
-        program = self.compiled[2]
-        want = program.dim if self.encoding == "amplitude" else len(program.feature_names)
+        want = self.encoded_width()
         if Z.shape[1] != want:
             raise QauditError(f"{self.name}: encoding needs {want} features after preprocessing, got {Z.shape[1]}")
         return Z
+
+    def encoded_width(self) -> int:
+        """Width of the preprocessed input the model consumes (2**n amplitudes or n angle features)."""
+        program = self.compiled[2]
+        return program.dim if self.encoding == "amplitude" else len(program.feature_names)
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Expected shape of every weight; a loaded model file must match exactly."""
+        n_obs = len(self.compiled[3])
+        return {"theta": (len(self.compiled[2].param_names),), "W": (n_obs, self.n_classes),
+                "b": (self.n_classes,)}
 
     def task(self, Z: np.ndarray) -> QuantumTask:
         """The :class:`QuantumTask` that evaluates encoded inputs *Z* on any backend."""
@@ -267,10 +277,8 @@ class CircuitClassifier:
         model.validate_options()
         model.n_classes, model.n_features_in = n_classes, n_features
         model.preprocessing = pp.from_json(document.get("preprocessing", []))
-        program = model.compiled[2]
-        n_obs = len(model.compiled[3])
         params = document["params"]
-        expected = {"theta": (len(program.param_names),), "W": (n_obs, n_classes), "b": (n_classes,)}
+        expected = model.param_shapes()
         extra = set(params) - set(expected)
         if extra:
             raise QauditError(f"unknown params {', '.join(sorted(extra))}")
@@ -279,7 +287,7 @@ class CircuitClassifier:
                 raise QauditError(f"params.{key} is missing")
             model.weights[key] = arrays.decode(params[key], f"params.{key}", shape).copy()
         width = pp.output_width(model.preprocessing, n_features)
-        want = program.dim if cls.encoding == "amplitude" else len(program.feature_names)
+        want = model.encoded_width()
         if width != want:
             raise QauditError(f"preprocessing yields {width} features but the encoding needs {want}")
         return model

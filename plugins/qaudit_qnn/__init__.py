@@ -10,5 +10,7 @@ QAUDIT_API = "1"
 @hookimpl
 def register_models(register):
     from qaudit_qnn.basic import BasicQNN
+    from qaudit_qnn.hqnn import HQNN
 
     register(BasicQNN)
+    register(HQNN)

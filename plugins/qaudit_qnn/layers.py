@@ -1,0 +1,166 @@
+"""Classical neural-network layers in numpy, with hand-derived backward passes.
+
+Every layer is a pair of functions: ``<layer>_forward(...) -> (out, cache)`` and
+``<layer>_backward(d_out, cache) -> gradients``. Shapes and memory layouts follow
+PyTorch so weights can be compared with (or imported from) a ``torch.nn`` model:
+
+* images are NCHW float64 arrays ``(n, channels, height, width)``;
+* a convolution kernel is ``(out_channels, in_channels, k, k)``;
+* a linear layer's weight is ``(out_features, in_features)``: ``y = x @ W.T + b``.
+
+The convolution uses im2col built from a strided view of the padded input, so
+the forward pass and both weight gradients are single BLAS matmuls over the
+whole batch. Per-sample weight gradients (needed for Fisher information) are
+einsums over the same cached columns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+# ----------------------------------------------------------------------------- convolution
+
+
+def _im2col(x: np.ndarray, k: int, pad: int) -> np.ndarray:
+    """Columns ``(n, out_h, out_w, channels * k * k)`` for a stride-1 convolution."""
+    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
+    windows = sliding_window_view(padded, (k, k), axis=(2, 3))  # (n, c, oh, ow, k, k)
+    n, c, oh, ow = windows.shape[:4]
+    return np.ascontiguousarray(windows.transpose(0, 2, 3, 1, 4, 5)).reshape(n, oh, ow, c * k * k)
+
+
+def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, pad: int) -> tuple[np.ndarray, Any]:
+    """Stride-1 2-D convolution (cross-correlation, as ``torch.nn.Conv2d``).
+
+    *x* (n, c, h, w), *weight* (f, c, k, k), *bias* (f,) -> (n, f, h + 2·pad − k + 1, ...).
+    """
+    f, c, k, _ = weight.shape
+    cols = _im2col(x, k, pad)  # (n, oh, ow, c*k*k)
+    n, oh, ow, ckk = cols.shape
+    out = cols.reshape(-1, ckk) @ weight.reshape(f, ckk).T + bias  # (n*oh*ow, f)
+    out = out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(out), (cols, x.shape, weight, pad)
+
+
+def conv2d_backward(d_out: np.ndarray, cache: Any, per_sample: bool = False,
+                    input_grad: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(d_weight, d_bias, d_x)`` for the gradient *d_out* (n, f, oh, ow) of the output.
+
+    With *per_sample* the weight and bias gradients keep the batch axis:
+    (n, f, c, k, k) and (n, f). ``d_x`` is computed only if *input_grad*.
+    """
+    cols, x_shape, weight, pad = cache
+    f, c, k, _ = weight.shape
+    n, oh, ow, ckk = cols.shape
+    d_cols_out = d_out.transpose(0, 2, 3, 1)  # (n, oh, ow, f)
+    if per_sample:
+        d_w = np.einsum("npf,npk->nfk", d_cols_out.reshape(n, oh * ow, f), cols.reshape(n, oh * ow, ckk))
+        d_w = d_w.reshape(n, f, c, k, k)
+        d_b = d_out.sum(axis=(2, 3))
+    else:
+        d_w = (d_cols_out.reshape(-1, f).T @ cols.reshape(-1, ckk)).reshape(f, c, k, k)
+        d_b = d_out.sum(axis=(0, 2, 3))
+    d_x = None
+    if input_grad:
+        d_cols = (d_cols_out.reshape(-1, f) @ weight.reshape(f, ckk)).reshape(n, oh, ow, c, k, k)
+        h, w = x_shape[2], x_shape[3]
+        d_pad = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
+        for i in range(k):  # col2im: scatter each kernel offset back (k*k slice adds)
+            for j in range(k):
+                d_pad[:, :, i:i + oh, j:j + ow] += d_cols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+        d_x = d_pad[:, :, pad:pad + h, pad:pad + w] if pad else d_pad
+    return d_w, d_b, d_x
+
+
+# ----------------------------------------------------------------------------- pooling
+
+
+def maxpool2_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    """2x2 max pooling with stride 2 on (n, c, h, w), h and w even.
+
+    Ties go to the first element of the window in row-major order (as PyTorch).
+    """
+    n, c, h, w = x.shape
+    windows = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
+    arg = windows.argmax(axis=-1)
+    out = np.take_along_axis(windows, arg[..., None], axis=-1)[..., 0]
+    return out, (arg, x.shape)
+
+
+def maxpool2_backward(d_out: np.ndarray, cache: Any) -> np.ndarray:
+    """Route *d_out* (n, c, h/2, w/2) to the arg-max of each window."""
+    arg, (n, c, h, w) = cache
+    d_windows = np.zeros((n, c, h // 2, w // 2, 4))
+    np.put_along_axis(d_windows, arg[..., None], d_out[..., None], axis=-1)
+    return d_windows.reshape(n, c, h // 2, w // 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
+
+
+# ----------------------------------------------------------------------------- activations
+
+
+def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """max(x, 0); the cache is the mask x > 0."""
+    mask = x > 0
+    return x * mask, mask
+
+
+def relu_backward(d_out: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return d_out * mask
+
+
+def leaky_relu_forward(x: np.ndarray, slope: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """x for x > 0, slope·x otherwise; the cache is the local derivative."""
+    factor = np.where(x > 0, 1.0, slope)
+    return x * factor, factor
+
+
+def leaky_relu_backward(d_out: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    return d_out * factor
+
+
+# ----------------------------------------------------------------------------- linear
+
+
+def linear_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> tuple[np.ndarray, Any]:
+    """``x @ weight.T + bias`` for *x* (n, in), *weight* (out, in), *bias* (out,)."""
+    return x @ weight.T + bias, (x, weight)
+
+
+def linear_backward(d_out: np.ndarray, cache: Any, per_sample: bool = False,
+                    input_grad: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(d_weight, d_bias, d_x)``; per-sample gradients are (n, out, in) and (n, out)."""
+    x, weight = cache
+    if per_sample:
+        d_w = d_out[:, :, None] * x[:, None, :]
+        d_b = d_out.copy()
+    else:
+        d_w = d_out.T @ x
+        d_b = d_out.sum(axis=0)
+    return d_w, d_b, (d_out @ weight if input_grad else None)
+
+
+# ----------------------------------------------------------------------------- normalisation
+
+#: Norms below this are clamped (as ``torch.nn.functional.normalize``).
+L2_EPS = 1e-12
+
+
+def l2_normalise_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
+    """Rows divided by ``max(||x||, L2_EPS)``."""
+    norm = np.maximum(np.linalg.norm(x, axis=1, keepdims=True), L2_EPS)
+    out = x / norm
+    return out, (out, norm)
+
+
+def l2_normalise_backward(d_out: np.ndarray, cache: Any) -> np.ndarray:
+    """For z = x/||x||: dL/dx = (g − z·(z·g)) / ||x|| (clamped rows: g / eps)."""
+    out, norm = cache
+    clamped = norm[:, 0] <= L2_EPS
+    radial = np.sum(out * d_out, axis=1, keepdims=True)
+    d_x = (d_out - out * radial) / norm
+    if np.any(clamped):
+        d_x[clamped] = d_out[clamped] / L2_EPS
+    return d_x
