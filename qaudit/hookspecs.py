@@ -40,6 +40,8 @@ def register_models(register: Register) -> None:
     ``loss_and_grad``/``per_sample_grads`` give exact gradients, ``circuit()``
     exports its parameterised ``cirq.Circuit``, and ``to_document()`` /
     ``from_document()`` convert to and from the validated model-file sections.
+    Subclassing :class:`qaudit.qnn.CircuitClassifier` provides all of this from a
+    ``build_circuit()`` method. Check a model with :func:`qaudit.testing.check_model`.
     """
 
 
@@ -71,8 +73,9 @@ def register_backends(register: Register) -> None:
     ``(n_samples, n_observables)`` float64 expectation values for a
     :class:`qaudit.protocols.QuantumTask` (a ``cirq.Circuit`` with its parameter
     values, per-sample input states or feature bindings, and Pauli observables).
-    ``shots=None`` means exact. Backends that can return bit strings implement
-    ``sample(task, shots, seed)`` too.
+    ``shots=None`` means exact; with ``shots=N`` return the N-shot estimate,
+    reproducible for a given ``seed``. Check a backend with
+    :func:`qaudit.testing.check_backend`.
     """
 
 
@@ -82,13 +85,15 @@ def register_attacks(register: Register) -> None:
 
     Call ``register(AttackClass)`` for each attack. ``AttackClass.name`` is
     accepted by ``qaudit leak --attack``. The class follows
-    :class:`qaudit.protocols.Attack` (scikit-learn conventions): ``__init__``
-    stores options only, ``fit(context) -> self`` prepares the attack from an
-    :class:`qaudit.protocols.AttackContext` (target model, backend, shots,
-    the attacker's known members/non-members, population data, seed),
-    ``score(context, X, y) -> ndarray`` returns one finite membership score per
-    sample, higher meaning "more likely a member". Attacks never compute
-    metrics: the core judges every attack's scores the same way.
+    :class:`qaudit.protocols.Attack` (scikit-learn conventions): it is
+    instantiated without arguments, ``fit(context) -> self`` prepares the attack
+    from an :class:`qaudit.protocols.AttackContext` (target model, backend,
+    shots, the attacker's known members/non-members, population data, seed,
+    ``options`` from ``--attack-option``; query the target with
+    ``context.outputs(X)``), and ``score(context, X, y) -> ndarray`` returns one
+    finite membership score per sample, higher meaning "more likely a member".
+    Attacks never compute metrics: the core judges every attack's scores the
+    same way. Check an attack with :func:`qaudit.testing.check_attack`.
     """
 
 
@@ -98,11 +103,15 @@ def register_unlearning_methods(register: Register) -> None:
 
     Call ``register(MethodClass)`` for each method. ``MethodClass.name`` is
     accepted by ``qaudit unlearn --method``. The class follows
-    :class:`qaudit.protocols.UnlearningMethod`: it declares ``needs`` (a subset
-    of ``{"forget", "retain", "train"}``) and implements
-    ``unlearn(model, request) -> UnlearningOutcome`` that returns a *new* model
-    (the input is never modified) and the cost spent (circuit evaluations,
-    gradient evaluations, seconds).
+    :class:`qaudit.protocols.UnlearningMethod`: it is instantiated without
+    arguments, declares ``needs`` (a subset of ``{"forget", "retain", "train"}``;
+    only that data is handed over) and implements
+    ``unlearn(model, request) -> UnlearningOutcome``. Options (``-O key=value``)
+    arrive in ``request.options``; reject unknown keys with ``QauditError``. It
+    returns a *new* model (work on ``model.copy()``; the input is never
+    modified) and the cost spent (per-sample circuit evaluations, gradient
+    evaluations, seconds). Check a method with
+    :func:`qaudit.testing.check_unlearning_method`.
     """
 
 
@@ -111,10 +120,13 @@ def register_reporters(register: Register) -> None:
     """Register report formats.
 
     Call ``register(ReporterClass)`` for each format. ``ReporterClass.name`` is
-    accepted by ``--format``; ``suffix`` is the usual file suffix. The class
-    follows :class:`qaudit.protocols.Reporter`: ``render(result, stream)``
-    writes a result object (:mod:`qaudit.results`) to a text stream. Reporters
-    must not compute anything the result does not already hold.
+    accepted by ``--format``; ``suffix`` is the usual file suffix (``".csv"``).
+    The class follows :class:`qaudit.protocols.Reporter`: it is instantiated
+    without arguments and ``render(result, stream)`` writes a result object
+    (a :class:`qaudit.results.Report`: verdict, summary, tables, ROC curves,
+    findings, measurements) to a text stream. Reporters must not compute
+    anything the result does not already hold, and the same result must render
+    to the same text. Check a reporter with :func:`qaudit.testing.check_reporter`.
     """
 
 
@@ -123,8 +135,11 @@ def register_commands(app: Any) -> None:
     """Add subcommands to the ``qaudit`` command line.
 
     ``app`` is the root ``typer.Typer``; decorate functions with
-    ``@app.command()``. Raise ``qaudit.errors.QauditError`` for bad input so the
-    user sees a one-line message and exit code 2.
+    ``@app.command()``. Called before the command line is parsed, so import
+    heavy libraries inside the command function, not here. Raise
+    ``qaudit.errors.QauditError`` for bad input so the user sees a one-line
+    message and exit code 2. A hook that raises is reported by
+    ``qaudit plugins`` and the other commands keep working.
     """
 
 

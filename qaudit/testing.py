@@ -490,8 +490,9 @@ def check_attack(attack_cls: Any, options: Mapping[str, Any] | None = None, mode
                  *, seed: int = 0, deterministic: bool = True, **context_fields: Any) -> AttackCheck:
     """Check a :class:`qaudit.protocols.Attack` class on the tiny model (or *model*).
 
-    ``attack_cls(**options)`` is fitted on an :class:`AttackContext` (half the
-    members/holdout as attacker knowledge) and must return self; ``score`` must
+    ``attack_cls()`` (options arrive in ``context.options``, as ``qaudit leak
+    --attack-option`` passes them) is fitted on an :class:`AttackContext` (half
+    the members/holdout as attacker knowledge) and must return self; ``score`` must
     return one finite score per evaluation sample, leave the target model's
     weights untouched and (if *deterministic*) repeat exactly for the same seed.
     Returns the scores, ground truth and their ROC AUC (informative only).
@@ -502,8 +503,9 @@ def check_attack(attack_cls: Any, options: Mapping[str, Any] | None = None, mode
     what = _check_named(attack_cls)
     tiny = model or train_tiny_model()
     before = _weights_snapshot(tiny.model)
+    context_fields.setdefault("options", dict(options or {}))
     context, X, y, is_member = tiny.attack_split(seed, **context_fields)
-    attack = attack_cls(**dict(options or {}))
+    attack = attack_cls()
     if attack.fit(context) is not attack:
         _fail(what, "fit(context) must return self")
     scores = np.asarray(attack.score(context, X, y), dtype=np.float64)
@@ -516,7 +518,7 @@ def check_attack(attack_cls: Any, options: Mapping[str, Any] | None = None, mode
         _fail(what, "the attack modified the target model's weights")
     if deterministic:
         context2, _, _, _ = tiny.attack_split(seed, **context_fields)
-        again = np.asarray(attack_cls(**dict(options or {})).fit(context2).score(context2, X, y), dtype=np.float64)
+        again = np.asarray(attack_cls().fit(context2).score(context2, X, y), dtype=np.float64)
         if not np.allclose(again, scores, rtol=1e-9, atol=1e-12):
             _fail(what, "two runs with the same seed gave different scores (seed every random step)")
     auc = float(roc_auc_score(is_member, scores)) if len(set(scores.tolist())) > 1 else 0.5
