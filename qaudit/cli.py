@@ -111,10 +111,12 @@ def plugins_cmd(
         table.add_column(col)
     for row in doc["plugins"]:
         regs = "; ".join(f"{k}: {', '.join(v)}" for k, v in sorted(row["registers"].items()))
-        status = {"ok": "[green]ok[/]", "disabled": "[dim]disabled[/]"}.get(
-            row["status"], f"[red]failed: {escape(row['error'] or '')}[/]")
+        status = {"ok": "[green]ok[/]", "disabled": "[dim]disabled[/]"}.get(row["status"], "[red]failed[/]")
         table.add_row(row["name"], row["version"], row["distribution"], escape(regs), status)
     out.print(table)
+    for row in doc["plugins"]:
+        if row["status"] == "failed":
+            out.print(f"[red]failed[/] [bold]{escape(row['name'])}[/]: {escape(row['error'] or '')}", soft_wrap=True)
     for warning in doc["warnings"]:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
 
