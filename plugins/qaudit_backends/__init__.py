@@ -9,6 +9,10 @@ QAUDIT_API = "1"
 
 @hookimpl
 def register_backends(register):
+    from qaudit_backends.cirq_sim import CirqBackend, DensityMatrixBackend, NoisyBackend
     from qaudit_backends.exact import ExactBackend
+    from qaudit_backends.qsim_backend import QsimBackend
+    from qaudit_backends.sampled import SampledBackend
 
-    register(ExactBackend)
+    for backend in (ExactBackend, SampledBackend, CirqBackend, QsimBackend, DensityMatrixBackend, NoisyBackend):
+        register(backend)

@@ -543,12 +543,12 @@ def noisy_backward(evaluation: NoisyEvaluation, d_ev: np.ndarray) -> np.ndarray:
 def noisy_program_for(circuit: Any, qubits: list, param_names: list[str], noise: NoiseModel,
                       cache: dict | None = None) -> NoisyProgram:
     """Compile (and cache in *cache*, keyed by the noise spec) the noisy program of a circuit."""
-    key = (noise.spec, id(circuit))
+    key = (noise.spec, id(circuit), tuple(param_names))
     if cache is not None and key in cache:
-        return cache[key]
+        return cache[key][1]
     program = NoisyProgram.from_circuit(circuit, qubits, param_names, noise)
     if cache is not None:
-        cache[key] = program
+        cache[key] = (circuit, program)  # keeping the circuit alive keeps its id unique
     return program
 
 

@@ -1,0 +1,121 @@
+"""Cirq reference simulators: ``cirq`` (state vector) and ``density-matrix`` (with noise),
+plus ``noisy``, the exact Heisenberg-picture engine for the same noise model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qaudit.errors import QauditError
+from qaudit.protocols import Capabilities, QuantumTask
+from qaudit_backends.common import MeasuringBackend, check_shots, resolved_circuits, rotation_ops
+
+
+def _noise(argument: str | None, backend: str) -> Any:
+    from qaudit.engine.noise import NoiseModel
+
+    try:
+        return NoiseModel.parse("paper" if argument is None else argument)
+    except QauditError as exc:
+        raise QauditError(f"backend {backend}: {exc}") from None
+
+
+class CirqBackend(MeasuringBackend):
+    """``cirq.Simulator`` (complex128) on the model's own Cirq circuit; the reference."""
+
+    name = "cirq"
+    description = "cirq.Simulator state vector (reference; complex128); --shots samples its states"
+    capabilities = Capabilities(exact=True, shots=True, noise=False, hardware=False, max_qubits=20)
+
+    def _run(self, circuit: Any, task: QuantumTask) -> np.ndarray:
+        import cirq
+
+        sim = cirq.Simulator(dtype=np.complex128)
+        base, resolvers = resolved_circuits(task)
+        circuit = base + circuit if circuit is not None else base
+        out = np.empty((task.n_samples, 2**task.n_qubits), dtype=np.complex128)
+        for i in range(task.n_samples):
+            if resolvers is None:
+                result = sim.simulate(circuit, qubit_order=task.qubits,
+                                      initial_state=np.asarray(task.states[i], dtype=np.complex128))
+            else:
+                result = sim.simulate(circuit, cirq.ParamResolver(resolvers[i]), qubit_order=task.qubits)
+            out[i] = result.final_state_vector
+        return out
+
+    def probabilities(self, task: QuantumTask, basis: dict[int, str]) -> np.ndarray:
+        import cirq
+
+        psi = self._run(cirq.Circuit(rotation_ops(basis, task.qubits)), task)
+        return psi.real**2 + psi.imag**2
+
+
+class DensityMatrixBackend(MeasuringBackend):
+    """``cirq.DensityMatrixSimulator`` on the circuit with a noise model inserted.
+
+    ``--backend density-matrix`` uses the paper's noise; ``density-matrix:none``,
+    ``density-matrix:p1=1e-3,p2=1e-2,bitflip=0.02`` configure it. Slow (one density
+    matrix per sample): the ``noisy`` backend gives the same numbers exactly and fast.
+    """
+
+    name = "density-matrix"
+    description = "cirq.DensityMatrixSimulator with noise (default: paper; :p1=..,p2=..,bitflip=..)"
+    capabilities = Capabilities(exact=True, shots=True, noise=True, hardware=False, max_qubits=10)
+    takes_argument = True
+
+    def __init__(self, argument: str | None = None):
+        self.noise = _noise(argument, self.name)
+
+    def probabilities(self, task: QuantumTask, basis: dict[int, str]) -> np.ndarray:
+        import cirq
+
+        base, resolvers = resolved_circuits(task)
+        circuit = self.noise.apply(base) if self.noise is not None else base
+        circuit = circuit + cirq.Circuit(rotation_ops(basis, task.qubits))
+        sim = cirq.DensityMatrixSimulator(dtype=np.complex128)
+        out = np.empty((task.n_samples, 2**task.n_qubits))
+        for i in range(task.n_samples):
+            if resolvers is None:
+                result = sim.simulate(circuit, qubit_order=task.qubits,
+                                      initial_state=np.asarray(task.states[i], dtype=np.complex128))
+            else:
+                result = sim.simulate(circuit, cirq.ParamResolver(resolvers[i]), qubit_order=task.qubits)
+            out[i] = np.real(np.diagonal(result.final_density_matrix))
+        return out
+
+
+class NoisyBackend:
+    """Exact noisy expectation values from the Heisenberg-picture engine
+    (:mod:`qaudit.engine.noise`): the channel is applied to the observables once per
+    parameter set, each sample is a quadratic form. ``--shots`` draws the ±1
+    outcomes of each observable binomially from its exact noisy expectation
+    (each observable's marginal is exact; correlations between observables are not
+    modelled -- use ``density-matrix`` for joint bit strings)."""
+
+    name = "noisy"
+    description = "exact noisy <P> via the Heisenberg-picture engine (default: paper noise; :p1=..,p2=..,bitflip=..)"
+    capabilities = Capabilities(exact=True, shots=True, noise=True, hardware=False, max_qubits=11)
+    takes_argument = True
+
+    def __init__(self, argument: str | None = None):
+        from qaudit.engine.noise import NoiseModel
+
+        self.noise = _noise(argument, self.name) or NoiseModel(0.0, 0.0, 0.0)
+        self._programs: dict = {}
+
+    def expectation(self, task: QuantumTask, shots: int | None = None, seed: int | None = None) -> np.ndarray:
+        """Exact noisy values, or binomial shot estimates of each observable."""
+        from qaudit.engine.noise import noisy_forward, noisy_program_for
+
+        if task.states is None:
+            raise QauditError("backend noisy needs amplitude-encoded inputs (no input-dependent gates); "
+                              "use --backend density-matrix")
+        program = noisy_program_for(task.circuit, task.qubits, task.param_names, self.noise, self._programs)
+        ev, _ = noisy_forward(program, task.param_values, task.observables, task.states)
+        shots = check_shots(shots)
+        if shots is None:
+            return ev
+        rng = np.random.default_rng(seed)
+        plus = rng.binomial(shots, np.clip((1.0 + ev) / 2.0, 0.0, 1.0))
+        return (2.0 * plus - shots) / shots
