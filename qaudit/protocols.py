@@ -46,12 +46,14 @@ class QuantumTask:
 
     @property
     def n_samples(self) -> int:
+        """Number of samples (rows of ``states`` or ``features``; 1 if neither is given)."""
         if self.states is not None:
             return int(self.states.shape[0])
         return int(self.features.shape[0]) if self.features is not None else 1
 
     @property
     def n_qubits(self) -> int:
+        """Number of qubits of the circuit."""
         return len(self.qubits)
 
     def resolver(self) -> dict[str, float]:
