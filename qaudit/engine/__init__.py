@@ -20,7 +20,8 @@ import numpy as np
 
 from qaudit.engine.observables import PauliObservables
 from qaudit.engine.program import Program
-from qaudit.engine.statevector import adjoint_sweep, resolve, run
+from qaudit.engine.statevector import adjoint_sweep, resolve, run, single_thread_blas, unitary_sweep
+from qaudit.errors import QauditError
 
 Method = Literal["auto", "unitary", "batched"]
 
@@ -70,9 +71,19 @@ class Evaluation:
     unitary: np.ndarray | None = None  # the shared U (shared-unitary path)
     features: np.ndarray | None = None
     theta: np.ndarray | None = None
+    real_states: np.ndarray | None = None  # float64 copy of *states* when they are real
 
 
-def forward(
+def _real_part(states: np.ndarray) -> np.ndarray | None:
+    """The real part of *states* as a contiguous float64 array if the imaginary part is zero."""
+    if np.isrealobj(states):
+        return np.ascontiguousarray(states, dtype=np.float64)
+    if np.any(states.imag):
+        return None
+    return np.ascontiguousarray(states.real)
+
+
+def _forward(
     program: Program,
     theta: np.ndarray,
     observables: PauliObservables,
@@ -94,11 +105,21 @@ def forward(
     if method == "unitary":
         if program.input_dependent:
             raise ValueError("the shared-unitary path needs a circuit without input-dependent gates")
+        if program.n_qubits > MAX_UNITARY_QUBITS:
+            raise QauditError(f"the shared-unitary path is limited to {MAX_UNITARY_QUBITS} qubits "
+                              f"(got {program.n_qubits}); use method='batched'")
         resolved = resolve(program, theta)
         unitary = run(program, resolved, np.eye(program.dim, dtype=np.complex128))
-        psi = states @ unitary.T
+        real = _real_part(states)
+        if real is not None:
+            # Real inputs (amplitude encoding): one real GEMM on U's interleaved re/im parts.
+            u_t = np.ascontiguousarray(unitary.T).view(np.float64)
+            psi = (real @ u_t).view(np.complex128)
+        else:
+            psi = states @ unitary.T
         ev = observables.expval(psi)
-        return ev, Evaluation(program, observables, method, resolved, states, psi, unitary, features, theta)
+        return ev, Evaluation(program, observables, method, resolved, states, psi, unitary, features, theta,
+                              real)
     chunk = max(1, CHUNK_BYTES // (16 * program.dim))
     psis = []
     resolved_all = None if program.input_dependent else resolve(program, theta)
@@ -113,7 +134,7 @@ def forward(
     return ev, Evaluation(program, observables, "batched", resolved_all, states, psi, None, features, theta)
 
 
-def backward(
+def _backward(
     evaluation: Evaluation,
     d_ev: np.ndarray,
     per_sample: bool = False,
@@ -131,8 +152,11 @@ def backward(
     lam = ev.observables.cotangent(ev.psi, np.asarray(d_ev, dtype=float))
     if ev.method == "unitary" and not per_sample:
         # psi_n = U x_n, so dL/dU* = Σ_n λ_n x_n^H: one matmul, then one sweep on U.
-        lam_unitary = lam.T @ ev.states.conj()
-        grad, _ = adjoint_sweep(program, ev.resolved, ev.unitary, lam_unitary)
+        if ev.real_states is not None:
+            lam_unitary = (ev.real_states.T @ np.ascontiguousarray(lam).view(np.float64)).view(np.complex128).T
+        else:
+            lam_unitary = lam.T @ ev.states.conj()
+        grad = unitary_sweep(program, ev.resolved, ev.unitary, lam_unitary)
         grad_states = lam @ ev.unitary.conj() if input_grad else None
         return grad, grad_states
     chunk = max(1, CHUNK_BYTES // (16 * program.dim))
@@ -154,3 +178,38 @@ def backward(
             lams.append(l0.T)
     grad = np.concatenate(grads) if per_sample else np.sum(grads, axis=0)
     return grad, (np.concatenate(lams) if input_grad else None)
+
+
+def forward(
+    program: Program,
+    theta: np.ndarray,
+    observables: PauliObservables,
+    states: np.ndarray | None = None,
+    features: np.ndarray | None = None,
+    method: Method = "auto",
+) -> tuple[np.ndarray, Evaluation]:
+    """Expectation values (batch, n_obs) for initial *states* (rows; default |0>).
+
+    *features* (batch, n_features) bind the program's input symbols per sample.
+    *method* is ``"unitary"``, ``"batched"`` or ``"auto"`` (:func:`choose_method`).
+    Returns ``(ev, cache)``; pass the cache to :func:`backward`.
+    """
+    with single_thread_blas():
+        return _forward(program, theta, observables, states, features, method)
+
+
+def backward(
+    evaluation: Evaluation,
+    d_ev: np.ndarray,
+    per_sample: bool = False,
+    input_grad: bool = False,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Gradient of a loss through the circuit.
+
+    *d_ev* is dL/d<O> with shape (batch, n_obs). Returns ``(grad_theta,
+    grad_states)``: grad_theta is (n_params,) or (batch, n_params) if
+    *per_sample*; grad_states is dL/dψ0* (batch, 2**n) when *input_grad*
+    (for a real input x, dL/dx = 2·Re of it), else None.
+    """
+    with single_thread_blas():
+        return _backward(evaluation, d_ev, per_sample, input_grad)

@@ -41,13 +41,18 @@ class Factor:
             return self.fixed
         e = self.form.coef * np.asarray(value, dtype=float) + self.form.const
         phase = np.exp(1j * np.multiply.outer(e, self.phases))  # (..., k)
-        return np.tensordot(phase, self.projectors, axes=([-1], [0]))
+        return self._combine(phase)
+
+    def _combine(self, phase: np.ndarray) -> np.ndarray:
+        """Σ_k phase[..., k] · projectors[k] as one small matmul."""
+        k, d, _ = self.projectors.shape
+        return (phase @ self.projectors.reshape(k, d * d)).reshape(phase.shape[:-1] + (d, d))
 
     def derivative(self, value: Any) -> np.ndarray:
         """d U / d symbol, same shape as :meth:`matrix`."""
         e = self.form.coef * np.asarray(value, dtype=float) + self.form.const
         phase = 1j * self.phases * np.exp(1j * np.multiply.outer(e, self.phases)) * self.form.coef
-        return np.tensordot(phase, self.projectors, axes=([-1], [0]))
+        return self._combine(phase)
 
 
 @dataclass

@@ -1,0 +1,67 @@
+"""Shared fixtures for the qaudit test-suite (other test modules may add fixtures here)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED = Path(os.environ.get("QAUDIT_SHARED_DIR", "/work/shared"))
+MNIST_DIR = SHARED / "data" / "mnist"
+GOLDEN_DIR = SHARED / "data" / "golden"
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded generator (each test gets a fresh one)."""
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def mnist_dir() -> Path:
+    """The shared MNIST IDX folder; skips the test when it is absent."""
+    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"shared MNIST data not found in {MNIST_DIR}")
+    return MNIST_DIR
+
+
+@pytest.fixture
+def golden_basic() -> dict:
+    """The golden reference of the basic QNN (PennyLane); skips when absent."""
+    path = GOLDEN_DIR / "basic_qnn.json"
+    if not path.is_file():
+        pytest.skip(f"golden file {path} not found")
+    return json.loads(path.read_text())
+
+
+@pytest.fixture
+def host() -> Iterator:
+    """A fresh plugin host with the installed entry points, restored afterwards."""
+    from qaudit import plugins
+
+    previous = plugins._HOST
+    h = plugins.Host().load_entry_points()
+    plugins.set_host(h)
+    try:
+        yield h
+    finally:
+        plugins.set_host(previous)
+
+
+@pytest.fixture(scope="session")
+def digits_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small basic QNN trained on digits, saved as model.json (6 qubits, 1 layer, 2 epochs)."""
+    from qaudit import model as model_io
+    from qaudit.data import load_dataset
+    from qaudit.workflows import train_model
+
+    ds = load_dataset("digits")
+    mf = train_model("basic-qnn", ds, n_train=200, n_holdout=100, seed=3,
+                     options={"qubits": 6, "layers": 1, "epochs": 2})
+    path = tmp_path_factory.mktemp("model") / "model.json"
+    model_io.save(mf, path, command="pytest")
+    return path
