@@ -272,7 +272,7 @@ class Host:
         conflict: str | None = None
         for info in self.plugins.values():
             info.registers.pop(kind, None)
-        for impl in reversed(hook.get_hookimpls()):  # registration order
+        for impl in hook.get_hookimpls():  # registration order (pluggy calls them in reverse)
             plugin_name = impl.plugin_name
             collected: list[tuple[str, Any]] = []
 
@@ -345,9 +345,12 @@ class Host:
         return self.pm.hook.load_model(path=path, document=document)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+def _one_line(exc: BaseException, limit: int = 400) -> str:
+    """``Type: message`` on one line (a multi-line message is joined with ' | ')."""
+    text = " | ".join(line.strip() for line in str(exc).strip().splitlines() if line.strip())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}".rstrip(": ")
 
 
 _HOST: Host | None = None
