@@ -176,6 +176,8 @@ def train_cmd(
         help="Train without the sample indices in this file.")] = None,
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-O", help="Model-specific option KEY=VALUE (repeatable).")] = None,
+    noise: Annotated[str | None, typer.Option(
+        help="Train under a noise model with exact noisy gradients: 'paper' or p1=..,p2=..,bitflip=..")] = None,
 ) -> None:
     """Train a QNN and save it as a validated model file."""
     from qaudit import model as model_io
@@ -185,7 +187,7 @@ def train_cmd(
 
     opts = parse_options(option)
     for key, value in (("qubits", qubits), ("layers", layers), ("epochs", epochs), ("lr", lr),
-                       ("batch_size", batch_size)):
+                       ("batch_size", batch_size), ("noise", noise)):
         if value is not None:
             opts[key] = value
     data_opts = {k: v for k, v in (("data_dir", data_dir), ("label_column", label_column)) if v}

@@ -162,6 +162,8 @@ class CircuitClassifier:
         if backend is None:
             from qaudit.engine import forward
 
+            if self.options.get("noise"):  # trained/evaluated under a noise model (exact, Heisenberg picture)
+                return self._noisy_engine().forward(Z)[0]
             _, _, program, obs, _ = self.compiled
             ev, _ = forward(program, self.weights["theta"], obs, **self._inputs(Z))
             return ev
@@ -192,8 +194,13 @@ class CircuitClassifier:
         from qaudit.engine import backward, choose_method, forward
 
         _, _, program, obs, _ = self.compiled
-        method = choose_method(program, len(Z), per_sample)
-        ev, cache = forward(program, self.weights["theta"], obs, method=method, **self._inputs(Z))
+        noisy = self._noisy_engine() if self.options.get("noise") else None
+        if noisy is not None:
+            ev, cache = noisy.forward(Z, keep=True)
+            backward = lambda c, d, per_sample=False: (noisy.backward(c, d, per_sample), None)  # noqa: E731
+        else:
+            method = choose_method(program, len(Z), per_sample)
+            ev, cache = forward(program, self.weights["theta"], obs, method=method, **self._inputs(Z))
         probs = self.head(ev)
         losses, dlogits = cross_entropy_grad(probs, y)
         if per_sample:
@@ -204,6 +211,12 @@ class CircuitClassifier:
         d_ev = dlogits @ self.weights["W"].T
         g_theta, _ = backward(cache, d_ev)
         return float(losses.mean()), {"theta": g_theta, "W": ev.T @ dlogits, "b": dlogits.sum(axis=0)}
+
+    def _noisy_engine(self) -> Any:
+        """Exact noisy engine for option ``noise`` (see :mod:`qaudit.engine.noise`)."""
+        from qaudit.engine.noise import NoisyEngine
+
+        return NoisyEngine.for_model(self)
 
     def loss_and_grad(self, X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         self._check_fitted()

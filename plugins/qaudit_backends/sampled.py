@@ -32,6 +32,14 @@ class SampledBackend(MeasuringBackend):
         self._cache = (task, evaluation.psi)
         return evaluation.psi
 
+    def expectation(self, task: QuantumTask, shots: int | None = None, seed: int | None = None) -> np.ndarray:
+        """Exact values or shot estimates; the engine's final states are computed once per call."""
+        self._cache = None
+        try:
+            return super().expectation(task, shots, seed)
+        finally:
+            self._cache = None
+
     def probabilities(self, task: QuantumTask, basis: dict[int, str]) -> np.ndarray:
         psi = rotate_states(self.final_states(task), basis, task.n_qubits)
         return psi.real**2 + psi.imag**2

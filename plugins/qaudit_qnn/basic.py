@@ -57,6 +57,7 @@ class BasicQNN(CircuitClassifier):
         "nesterov": True,
         "seed": 0,
         "pca": "auto",
+        "noise": None,  # train/evaluate under a noise model: "paper" or "p1=..,p2=..,bitflip=.."
     }
 
     def validate_options(self) -> None:
@@ -70,6 +71,12 @@ class BasicQNN(CircuitClassifier):
             raise QauditError("basic-qnn: epochs >= 0, batch_size >= 1 and lr > 0 are required")
         if o["pca"] not in ("auto", "always", "never"):
             raise QauditError("basic-qnn: pca must be 'auto', 'always' or 'never'")
+        if o["noise"] is not None:
+            from qaudit.engine.noise import NoiseModel
+
+            if not isinstance(o["noise"], str):
+                raise QauditError("basic-qnn: noise must be a string ('paper' or p1=..,p2=..,bitflip=..)")
+            NoiseModel.parse(o["noise"])
 
     def build_circuit(self):
         import cirq

@@ -32,7 +32,7 @@ entangling gates, and at the end of the circuit).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -554,6 +554,7 @@ def noisy_program_for(circuit: Any, qubits: list, param_names: list[str], noise:
 
 __all__ = [
     "NoiseModel",
+    "NoisyEngine",
     "NoisyProgram",
     "noisy_forward",
     "noisy_backward",
@@ -563,3 +564,40 @@ __all__ = [
     "matrices_to_coeffs",
     "ptm",
 ]
+
+
+class NoisyEngine:
+    """The noisy engine for one model: ``forward(Z)`` / ``backward(cache, d_ev)`` mirror
+    :func:`qaudit.engine.forward` / :func:`qaudit.engine.backward` for amplitude-encoded
+    inputs, used by :class:`qaudit.qnn.CircuitClassifier` when its ``noise`` option is set."""
+
+    def __init__(self, program: NoisyProgram, theta_source: Any, terms: list[str]):
+        self.program = program
+        self._theta = theta_source
+        self.terms = list(terms)
+
+    @classmethod
+    def for_model(cls, model: Any) -> NoisyEngine:
+        """Build (cached on the model per noise spec) the engine of a fitted model."""
+        noise = NoiseModel.parse(model.options["noise"]) or NoiseModel(0.0, 0.0, 0.0)
+        if getattr(model, "encoding", "amplitude") != "amplitude":
+            raise QauditError(f"{model.name}: training under noise needs amplitude encoding")
+        circuit, qubits, program, _, observables = model.compiled
+        cache = model.__dict__.setdefault("_noisy_programs", {})
+        nprog = noisy_program_for(circuit, list(qubits), program.param_names, noise, cache)
+        return cls(nprog, lambda: model.weights["theta"], observables)
+
+    def forward(self, Z: np.ndarray, keep: bool = False) -> tuple[np.ndarray, NoisyEvaluation]:
+        """Exact noisy expectation values (batch, n_obs) of encoded inputs *Z*."""
+        return noisy_forward(self.program, self._theta(), self.terms, np.asarray(Z), keep=keep)
+
+    def backward(self, evaluation: NoisyEvaluation, d_ev: np.ndarray, per_sample: bool = False) -> np.ndarray:
+        """dL/dθ, or (batch, n_params) per-sample gradients (one adjoint sweep per sample)."""
+        if not per_sample:
+            return noisy_backward(evaluation, d_ev)
+        d_ev = np.asarray(d_ev, dtype=float)
+        out = np.zeros((d_ev.shape[0], len(self.program.param_names)))
+        for i in range(d_ev.shape[0]):
+            one = replace(evaluation, states=evaluation.states[i:i + 1], ev=evaluation.ev[i:i + 1])
+            out[i] = noisy_backward(one, d_ev[i:i + 1])
+        return out
