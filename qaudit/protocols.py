@@ -138,9 +138,38 @@ class DatasetSource(Protocol):
 
 
 @dataclass
+class Outputs:
+    """What querying a model on a batch reveals (rows follow the queried samples).
+
+    ``probs`` (n, n_classes) class probabilities; ``expectations`` (n, n_obs) the
+    (estimated, when ``shots``) readout expectation values before the classical
+    head, when the model exposes them; ``counts`` (n, 2**n_qubits) raw bit-string
+    counts (index = big-endian bit string) when a finite-shot run provides them.
+    """
+
+    probs: np.ndarray
+    expectations: np.ndarray | None = None
+    counts: np.ndarray | None = None
+    shots: int | None = None
+
+
+@dataclass
 class AttackContext:
     """Everything an attack may use. ``members``/``non_members`` are the attacker's
-    known examples (raw features and labels) for calibration."""
+    known examples (raw features and labels) for calibration.
+
+    ``population_X/y`` is data from the same distribution never used by the
+    target (for shadow/reference models and RMIA's z-samples). ``X_targets``/
+    ``y_targets`` are the samples that will be scored (online attacks such as
+    LiRA train reference models with and without them). ``n_train`` is the size
+    of the target's training set (reference models copy it), ``n_reference`` the
+    number of reference/shadow models, ``n_jobs`` the worker processes they may
+    use. ``options`` holds attack-specific settings (``--attack-option``),
+    ``cache`` is shared by all attacks of one audit (reference models are trained
+    once), and ``query`` -- set by the audit -- is ``query(model, X, exact)``
+    returning :class:`Outputs` (target on the audit's backend and shots; other
+    models or ``exact=True`` evaluated exactly).
+    """
 
     model: Any
     backend: Any
@@ -153,6 +182,25 @@ class AttackContext:
     population_X: np.ndarray | None = None
     population_y: np.ndarray | None = None
     progress: Any = None
+    X_targets: np.ndarray | None = None
+    y_targets: np.ndarray | None = None
+    n_train: int | None = None
+    n_classes: int | None = None
+    n_reference: int = 16
+    n_jobs: int = 1
+    options: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)
+    query: Any = None
+
+    def outputs(self, X: np.ndarray, model: Any = None, exact: bool = False) -> Outputs:
+        """Query *model* (default: the target) on raw features *X*; see the class docstring."""
+        model = self.model if model is None else model
+        if self.query is not None:
+            return self.query(model, X, exact)
+        target = model is self.model and not exact
+        probs = model.predict_proba(X, backend=self.backend if target else None,
+                                    shots=self.shots if target else None, seed=self.seed)
+        return Outputs(np.asarray(probs, dtype=np.float64), shots=self.shots if target else None)
 
 
 class Attack(Protocol):

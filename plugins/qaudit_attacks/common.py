@@ -1,0 +1,67 @@
+"""Shared pieces: output features, logit scaling, option handling."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qaudit.errors import QauditError
+
+EPS = 1e-12
+
+
+def true_class_prob(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """p_y for every row."""
+    return probs[np.arange(len(y)), np.asarray(y, dtype=np.int64)]
+
+
+def cross_entropy(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-sample cross-entropy -log p_y (clipped at 1e-12)."""
+    return -np.log(np.clip(true_class_prob(probs, y), EPS, None))
+
+
+def paper_features(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The paper's 13 gray-box features: probabilities, max probability, correctness, cross-entropy.
+
+    With fewer/more than 10 classes the first block has n_classes columns.
+    """
+    correct = (np.argmax(probs, axis=1) == y).astype(np.float64)
+    return np.column_stack([probs, probs.max(axis=1), correct, cross_entropy(probs, y)])
+
+
+def logit_confidence(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Carlini et al.'s logit-scaled confidence log(p_y / (1 - p_y)), stably."""
+    p = np.clip(true_class_prob(probs, y), EPS, 1 - EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def options(context: Any, attack: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    """``defaults`` overlaid with ``context.options`` for *attack* (keys ``name.key`` or ``key``);
+    unknown keys for this attack are an error; values are type-checked against the defaults."""
+    given = {}
+    for key, value in (getattr(context, "options", {}) or {}).items():
+        if "." in key:
+            owner, sub = key.split(".", 1)
+            if owner != attack:
+                continue
+            given[sub.replace("-", "_")] = value
+    unknown = set(given) - set(defaults)
+    if unknown:
+        raise QauditError(f"attack {attack}: unknown option(s) {', '.join(sorted(unknown))} "
+                          f"(accepted: {', '.join(sorted(defaults)) or 'none'})")
+    out = dict(defaults)
+    for key, value in given.items():
+        default = defaults[key]
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise QauditError(f"attack {attack}: option {key} must be true or false")
+        elif isinstance(default, int):
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise QauditError(f"attack {attack}: option {key} must be an integer")
+        elif isinstance(default, float):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+                raise QauditError(f"attack {attack}: option {key} must be a number")
+            value = float(value)
+        out[key] = value
+    return out

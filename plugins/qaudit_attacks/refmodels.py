@@ -1,0 +1,151 @@
+"""Reference (shadow) QNNs: training sets, parallel training, cached outputs.
+
+Reference models are trained by the target's own engine: a fresh estimator
+with the target's hyper-parameters (``type(model).from_options``, a new seed)
+fitted on a subset of the attacker's data. Several train at once in worker
+processes (``concurrent.futures.ProcessPoolExecutor`` with the ``spawn``
+start method and single-threaded BLAS in each worker, so two workers use two
+cores without oversubscription).
+
+LiRA/RMIA ("online"): the pool is the scored target samples plus filler (the
+attacker's known samples and population data). Every target sample is in the
+training set of exactly half of the K models (Carlini et al.'s balanced
+``keep`` matrix); each model is topped up with random filler to the target's
+training-set size.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from qaudit.errors import QauditError
+
+MIN_REFERENCE = 2
+
+
+@dataclass
+class ReferenceSet:
+    """K trained reference models and which scored targets each one trained on."""
+
+    models: list[Any]
+    keep: np.ndarray  # (K, n_targets) bool: target i in model k's training set
+    size: int
+    seconds: float
+    X_targets: np.ndarray
+    y_targets: np.ndarray
+
+
+def _train_one(cls: Any, params: dict[str, Any], X: np.ndarray, y: np.ndarray, n_classes: int | None,
+               seed: int) -> dict[str, Any]:
+    """Worker: fit one model, return its model-file sections (plain data)."""
+    model = cls.from_options({**params, "seed": seed})
+    try:
+        model.fit(X, y, n_classes=n_classes)
+    except TypeError:
+        model.fit(X, y)
+    return model.to_document()
+
+
+def train_models(model: Any, datasets: list[tuple[np.ndarray, np.ndarray]], seed: int, n_jobs: int,
+                 progress: Any = None, description: str = "reference models",
+                 n_classes: int | None = None) -> list[Any]:
+    """Fit one copy of *model*'s architecture per (X, y) in *datasets*, in parallel when n_jobs > 1."""
+    from qaudit.progress import SILENT
+
+    progress = progress or SILENT
+    cls = type(model)
+    params = model.get_params()
+    n_classes = n_classes or getattr(model, "n_classes", None)
+    seeds = [int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, size=len(datasets))]
+    docs: list[Any] = [None] * len(datasets)
+    with progress.track(description, len(datasets)) as task:
+        if n_jobs <= 1 or len(datasets) == 1:
+            for i, (X, y) in enumerate(datasets):
+                docs[i] = _train_one(cls, params, X, y, n_classes, seeds[i])
+                progress.advance(task)
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+            os.environ.update({k: "1" for k in saved})
+            try:
+                with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn")) as pool:
+                    futures = {pool.submit(_train_one, cls, params, X, y, n_classes, seeds[i]): i
+                               for i, (X, y) in enumerate(datasets)}
+                    for fut in as_completed(futures):
+                        docs[futures[fut]] = fut.result()
+                        progress.advance(task)
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+    return [cls.from_document(doc) for doc in docs]
+
+
+def filler(context: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Attacker data other than the scored targets: known members/non-members and population."""
+    parts_X = [context.X_members, context.X_non_members]
+    parts_y = [context.y_members, context.y_non_members]
+    if context.population_X is not None and len(context.population_X):
+        parts_X.append(context.population_X)
+        parts_y.append(context.population_y)
+    return np.vstack(parts_X), np.concatenate(parts_y)
+
+
+def reference_set(context: Any, attack: str) -> ReferenceSet:
+    """The audit's shared online reference models (trained once, cached in ``context.cache``)."""
+    cached = context.cache.get("reference_set")
+    if cached is not None:
+        return cached
+    if context.X_targets is None:
+        raise QauditError(f"attack {attack} needs the scored samples in advance (AttackContext.X_targets)")
+    K = int(context.n_reference)
+    if K < MIN_REFERENCE or K % 2:
+        raise QauditError(f"attack {attack}: --reference-models must be an even number >= {MIN_REFERENCE}, got {K}")
+    Xt, yt = np.asarray(context.X_targets), np.asarray(context.y_targets)
+    Xf, yf = filler(context)
+    n_t = len(Xt)
+    size = int(context.n_train or (len(context.X_members) * 2))
+    need_filler = size - n_t // 2
+    if need_filler > len(Xf) or size < 2:
+        raise QauditError(
+            f"attack {attack}: the dataset is too small for reference models: each of the {K} models needs "
+            f"{size} training samples (the target's training-set size) but only {n_t // 2 + len(Xf)} are "
+            f"available per model; use a larger dataset or fewer members")
+    rng = np.random.default_rng(context.seed + 7919)
+    # balanced inclusion: each target is IN for exactly K/2 models
+    order = np.argsort(rng.random((K, n_t)), axis=0)
+    keep = order < K // 2
+    datasets = []
+    for k in range(K):
+        idx_t = np.flatnonzero(keep[k])
+        take = max(0, size - len(idx_t))
+        idx_f = rng.choice(len(Xf), size=min(take, len(Xf)), replace=False)
+        datasets.append((np.vstack([Xt[idx_t], Xf[idx_f]]), np.concatenate([yt[idx_t], yf[idx_f]])))
+    start = time.perf_counter()
+    models = train_models(context.model, datasets, context.seed + 104729, context.n_jobs, context.progress,
+                          f"{K} reference QNNs", n_classes=context.n_classes)
+    refs = ReferenceSet(models, keep, size, time.perf_counter() - start, Xt, yt)
+    context.cache["reference_set"] = refs
+    return refs
+
+
+def same_samples(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when *a* and *b* are the same batch of samples."""
+    return a is b or (a.shape == b.shape and np.array_equal(a, b))
+
+
+def reference_probs(context: Any, refs: ReferenceSet, X: np.ndarray, key: str) -> np.ndarray:
+    """(K, n, n_classes) exact reference outputs on *X* (cached under *key*)."""
+    cache_key = f"reference_probs:{key}"
+    if cache_key not in context.cache:
+        context.cache[cache_key] = np.stack([context.outputs(X, model=m, exact=True).probs for m in refs.models])
+    return context.cache[cache_key]

@@ -1,0 +1,21 @@
+"""Built-in report formats: rich (terminal), json, markdown, html, sarif, junit.
+
+Every reporter renders a :class:`qaudit.results.Report` -- from ``qaudit leak``
+or any other command that builds one -- and computes nothing itself.
+"""
+
+from __future__ import annotations
+
+from qaudit import hookimpl
+
+QAUDIT_API = "1"
+
+
+@hookimpl
+def register_reporters(register):
+    from qaudit_reporters.html import HtmlReporter
+    from qaudit_reporters.machine import JsonReporter, JUnitReporter, SarifReporter
+    from qaudit_reporters.text import MarkdownReporter, RichReporter
+
+    for cls in (RichReporter, JsonReporter, MarkdownReporter, HtmlReporter, SarifReporter, JUnitReporter):
+        register(cls)

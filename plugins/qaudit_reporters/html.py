@@ -1,0 +1,109 @@
+"""Self-contained HTML report with ROC curves on log-log axes as inline SVG.
+
+The plot is hand-written SVG (no plotting dependency): FPR and TPR on log10
+axes from ``LOG_FLOOR`` to 1, zeros drawn at the floor, the chance diagonal
+dashed. Everything is escaped; the file has no external resources.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+from typing import ClassVar, TextIO
+
+from qaudit.results import Curve, Report, fmt
+
+LOG_FLOOR = 1e-3
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
+CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
+table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
+th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.pass{color:#070}.fail{color:#b00}
+.verdict{font-size:1.2em;font-weight:bold}caption{text-align:left;font-weight:bold}.note{color:#555;font-size:.9em}
+"""
+
+
+def roc_svg(curves: list[Curve], width: int = 460, height: int = 420, floor: float = LOG_FLOOR) -> str:
+    """An SVG document fragment plotting *curves* with log10 FPR (x) and log10 TPR (y)."""
+    left, right, top, bottom = 60, 20, 20, 50
+    pw, ph = width - left - right, height - top - bottom
+    lo = math.log10(floor)
+
+    def sx(v: float) -> float:
+        return left + (math.log10(max(v, floor)) - lo) / -lo * pw
+
+    def sy(v: float) -> float:
+        return top + ph - (math.log10(max(v, floor)) - lo) / -lo * ph
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="ROC curves, log-log axes">',
+             f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="white" stroke="#333"/>']
+    decade = 10.0 ** math.floor(lo)
+    while decade <= 1.0 + 1e-12:
+        if decade >= floor * (1 - 1e-9):
+            x, y = sx(decade), sy(decade)
+            label = f"{decade:g}"
+            parts.append(f'<line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{top + ph}" stroke="#ddd"/>')
+            parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#ddd"/>')
+            parts.append(f'<text x="{x:.1f}" y="{top + ph + 16}" font-size="11" text-anchor="middle">{label}</text>')
+            parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end">{label}</text>')
+        decade *= 10
+    parts.append(f'<line x1="{sx(floor):.1f}" y1="{sy(floor):.1f}" x2="{sx(1):.1f}" y2="{sy(1):.1f}" '
+                 'stroke="#999" stroke-dasharray="4 4"/>')
+    for i, c in enumerate(curves):
+        colour = COLOURS[i % len(COLOURS)]
+        pts = " ".join(f"{sx(f):.1f},{sy(t):.1f}" for f, t in zip(c.fpr, c.tpr))
+        parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{pts}"/>')
+        label = escape(c.label) + (f" (AUC {c.auc:.3f})" if c.auc is not None else "")
+        ly = top + 16 + 16 * i
+        parts.append(f'<line x1="{left + pw - 170}" y1="{ly - 4}" x2="{left + pw - 150}" y2="{ly - 4}" '
+                     f'stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<text x="{left + pw - 145}" y="{ly}" font-size="11">{label}</text>')
+    parts.append(f'<text x="{left + pw / 2}" y="{height - 10}" font-size="12" text-anchor="middle">'
+                 'false positive rate (log)</text>')
+    parts.append(f'<text transform="translate(14 {top + ph / 2}) rotate(-90)" font-size="12" '
+                 'text-anchor="middle">true positive rate (log)</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
+class HtmlReporter:
+    """A single self-contained HTML file."""
+
+    name: ClassVar[str] = "html"
+    suffix: ClassVar[str] = ".html"
+    description: ClassVar[str] = "self-contained HTML with log-log ROC curves (inline SVG)"
+
+    def render(self, result: Report, stream: TextIO) -> None:
+        """Write the HTML document."""
+        e = escape
+        out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+               f"<title>{e(result.title)}</title><style>{CSS}</style></head><body>",
+               f"<h1>{e(result.title)}</h1>", f'<p class="verdict {e(result.status)}">{e(result.verdict)}</p>']
+        out.append("<table><caption>summary</caption>")
+        for key, value in result.summary.items():
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {fmt(v)}" for k, v in value.items())
+            out.append(f"<tr><th>{e(key.replace('_', ' '))}</th><td>{e(fmt(value))}</td></tr>")
+        out.append("</table>")
+        if result.curves:
+            out.append("<h2>ROC curves</h2>")
+            out.append(roc_svg(result.curves))
+        for table in result.tables:
+            out.append(f"<table><caption>{e(table.title)}</caption><tr>"
+                       + "".join(f"<th>{e(c)}</th>" for c in table.columns) + "</tr>")
+            for row in table.rows:
+                out.append("<tr>" + "".join(f"<td>{e(fmt(c))}</td>" for c in row) + "</tr>")
+            out.append("</table>")
+            if table.note:
+                out.append(f'<p class="note">{e(table.note)}</p>')
+        if result.findings:
+            out.append("<h2>Gated checks</h2><table><tr><th>check</th><th>subject</th><th>value</th><th>limit</th>"
+                       "<th>result</th></tr>")
+            for f in result.findings:
+                cls = "pass" if f.passed else "fail"
+                out.append(f"<tr><td>{e(f.rule_id)}</td><td>{e(f.subject)}</td><td>{f.value:.4g}</td>"
+                           f"<td>{f.threshold:.4g}</td><td class='{cls}'>{'pass' if f.passed else 'FAIL'}</td></tr>")
+            out.append("</table>")
+        seeds = ", ".join(f"{k}={v}" for k, v in result.seeds.items())
+        out.append(f'<p class="note">schema {e(result.schema)}; seeds {e(seeds)}</p></body></html>')
+        stream.write("\n".join(out) + "\n")

@@ -1,0 +1,185 @@
+"""``qaudit leak``: membership-inference audit with CI gating (wiring only; logic in qaudit.leak)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from qaudit.cli import app, command_line, emit, err, parse_options
+from qaudit.errors import QauditError
+
+
+def _split_list(values: list[str] | None) -> list[str]:
+    out: list[str] = []
+    for value in values or []:
+        out += [v.strip() for v in str(value).split(",") if v.strip()]
+    return out
+
+
+def _config_list(value: Any, key: str, source: str) -> list[str]:
+    if isinstance(value, str):
+        return _split_list([value])
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return _split_list(value)
+    raise QauditError(f"{source}: '{key}' must be a string or a list of strings")
+
+
+def render_report(report: Any, fmt: str, output: Path | None) -> None:
+    """Render *report* with the reporter plugin *fmt* to stdout or *output* (atomic)."""
+    import io
+
+    from qaudit.plugins import get_host
+
+    reporter = get_host().get("reporter", fmt)()
+    if fmt == "rich" and output is None:
+        reporter.render(report, None)
+        return
+    buffer = io.StringIO()
+    reporter.render(report, buffer)
+    emit(buffer.getvalue(), output)
+
+
+@app.command("leak")
+def leak_cmd(
+    model_path: Annotated[Path | None, typer.Argument(help="Model file (default: 'model' from qaudit.toml).")] = None,
+    attack: Annotated[list[str] | None, typer.Option(
+        "--attack", "-a", help="Attack(s) to run, repeatable or comma-separated (see `qaudit attacks`). "
+        "Default: gray-box, loss, confidence, entropy.")] = None,
+    shots: Annotated[int | None, typer.Option(help="Measurement shots per query (0/omitted = exact).")] = None,
+    backend: Annotated[str | None, typer.Option(
+        help="Backend for the target's queries (default exact; 'sampled' when --shots is given).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for splits, attacks, shots and bootstrap.")] = None,
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", "-d", help="Dataset the index files refer to (default: the model's data record).")] = None,
+    members: Annotated[str | None, typer.Option(help="File of member sample indices.")] = None,
+    non_members: Annotated[str | None, typer.Option("--non-members", help="File of non-member indices.")] = None,
+    slice_: Annotated[list[str] | None, typer.Option(
+        "--slice", help="Slice metrics by class, correctness or loss-decile (repeatable).")] = None,
+    forget_class: Annotated[int | None, typer.Option(
+        "--forget-class", help="Class whose members the paper's member rate is computed on.")] = None,
+    reference_models: Annotated[int | None, typer.Option(
+        "--reference-models", "-K", help="Reference QNNs for lira/rmia/counts-lr (even; default 16).")] = None,
+    jobs: Annotated[int | None, typer.Option(help="Worker processes for reference models (default: cores, max 2).")
+                    ] = None,
+    attack_option: Annotated[list[str] | None, typer.Option(
+        "--attack-option", "-A", help="ATTACK.KEY=VALUE attack setting (repeatable).")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", "-f", help="Report format: rich, json, markdown, html, sarif, junit.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (atomic).")] = None,
+    scores: Annotated[bool, typer.Option("--scores", help="Include per-sample scores in JSON.")] = False,
+    top_k: Annotated[int, typer.Option("--top-k", help="Most exposed members listed.")] = 10,
+    fail_above: Annotated[str | None, typer.Option(
+        "--fail-above", help="Exit 1 if a metric exceeds its threshold, e.g. auc=0.6,tpr@1%fpr=0.05,epsilon=2.")
+    ] = None,
+    baseline: Annotated[Path | None, typer.Option(
+        help="Previous JSON report: exit 1 only on regression beyond --tolerance.")] = None,
+    tolerance: Annotated[str | None, typer.Option(
+        help="Allowed increase over the baseline: a number or metric=value pairs (default 0.02).")] = None,
+    eval_fraction: Annotated[float, typer.Option(
+        "--eval-fraction", help="Share of members/non-members held out for scoring.")] = 0.5,
+) -> None:
+    """Measure how much a QNN's outputs reveal about who was in its training set.
+
+    Exit codes: 0 within thresholds, 1 a threshold or baseline check failed, 2 usage/input error.
+    """
+    from qaudit import gating
+    from qaudit import model as model_io
+    from qaudit.backends import resolve_backend
+    from qaudit.config import load_config, pick, resolve_path
+    from qaudit.data import load_dataset
+    from qaudit.leak import DEFAULT_ATTACKS, GATE_METRICS, SCHEMA, AuditSettings, ground_truth, run_audit
+    from qaudit.plugins import get_host
+    from qaudit.progress import RichProgress
+    from qaudit.workflows import dataset_for
+
+    cfg = load_config("leak")
+    source = cfg.get("_file", "config")
+    path = model_path or (Path(resolve_path(cfg, cfg["model"])) if "model" in cfg else None)
+    if path is None:
+        raise QauditError("no model file: pass MODEL_PATH or set 'model' in qaudit.toml")
+    attacks = _split_list(attack) or (_config_list(cfg["attacks"], "attacks", source) if "attacks" in cfg
+                                      else list(DEFAULT_ATTACKS))
+    if len(set(attacks)) != len(attacks):
+        raise QauditError("an attack is listed twice")
+    shots = pick(shots, cfg, "shots", None, int)
+    seed = pick(seed, cfg, "seed", 0, int)
+    data_dir = pick(data_dir, cfg, "data_dir", None, str)
+    data_dir = resolve_path(cfg, data_dir) if data_dir and data_dir == cfg.get("data_dir") else data_dir
+    fmt = pick(fmt, cfg, "format", "rich", str)
+    fail_spec = pick(fail_above, cfg, "fail_above", None)
+    slices = _split_list(slice_) or (_config_list(cfg["slice"], "slice", source) if "slice" in cfg else [])
+    forget_class = pick(forget_class, cfg, "forget_class", None, int)
+    n_reference = pick(reference_models, cfg, "reference_models", 16, int)
+    n_jobs = pick(jobs, cfg, "jobs", min(2, os.cpu_count() or 1), int)
+    if n_jobs < 1:
+        raise QauditError("--jobs must be >= 1")
+    if top_k < 0:
+        raise QauditError("--top-k must be >= 0")
+    attack_opts = dict(cfg.get("attack_options", {}) or {})
+    attack_opts.update(parse_options(attack_option))
+    names = {a.replace("-", "_"): a for a in attacks}  # parse_options turns '-' into '_' in keys
+    attack_opts = {(names.get(k.split(".", 1)[0], k.split(".", 1)[0]) + "." + k.split(".", 1)[1]) if "." in k
+                   else k: v for k, v in attack_opts.items()}
+    thresholds = gating.parse_thresholds(fail_spec, GATE_METRICS)
+    base_path = baseline or (Path(resolve_path(cfg, cfg["baseline"])) if "baseline" in cfg else None)
+    tol = gating.parse_tolerance(pick(tolerance, cfg, "tolerance", None), GATE_METRICS)
+    base = gating.read_baseline(base_path, SCHEMA) if base_path else None
+    host = get_host()
+    host.get("reporter", fmt)  # unknown format: fail before the work
+    for name in attacks:
+        host.get("attack", name)
+
+    backend_name = pick(backend, cfg, "backend", None, str)
+    if backend_name is None:
+        backend_name = "sampled" if shots and "sampled" in host.registry("backend") else "exact"
+    mf = model_io.load(path)
+    if dataset:
+        ds = load_dataset(dataset, {"data_dir": data_dir} if data_dir else {})
+    elif mf.data is not None:
+        ds = dataset_for(mf, data_dir)
+    else:
+        raise QauditError(f"{path} has no data record: pass --dataset with --members/--non-members index files")
+    truth = ground_truth(mf, len(ds), resolve_path(cfg, members) if members else None,
+                         resolve_path(cfg, non_members) if non_members else None)
+    if backend_name.split(":")[0] == "exact" and shots:
+        be, shots_used = resolve_backend("exact", None, mf.model)
+        shots_used = shots
+    else:
+        be, shots_used = resolve_backend(backend_name, shots, mf.model)
+    settings = AuditSettings(attacks=attacks, backend=backend_name, shots=shots_used, seed=seed, slices=slices,
+                             forget_class=forget_class, n_reference=n_reference, n_jobs=n_jobs,
+                             attack_options=attack_opts, top_k=top_k, include_scores=scores,
+                             eval_fraction=eval_fraction)
+    with RichProgress(err) as progress:
+        report = run_audit(mf, ds, truth, settings, backend=be, progress=progress, location=str(path))
+    report.settings["command"] = command_line()
+    findings = gating.check_thresholds(report.measurements, thresholds, "leak", str(path))
+    if base is not None:
+        metrics_for_base = sorted({t.metric for t in thresholds}) or list(gating.DEFAULT_BASELINE_METRICS)
+        findings += gating.check_baseline(report.measurements, base, metrics_for_base, tol, "leak", str(path))
+    report.apply_findings(findings)
+    render_report(report, fmt, output)
+    if output is not None or fmt != "rich":
+        err.print(report.verdict, highlight=False, soft_wrap=True)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command("attacks")
+def attacks_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List registered membership-inference attacks."""
+    from qaudit.cli import _list_kind
+
+    _list_kind("attack", "membership-inference attacks", as_json)
+
+
+@app.command("reporters")
+def reporters_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List registered report formats."""
+    from qaudit.cli import _list_kind
+
+    _list_kind("reporter", "report formats", as_json, extra=lambda cls: {"suffix": getattr(cls, "suffix", "")})
