@@ -11,6 +11,8 @@ QAUDIT_API = "1"
 def register_models(register):
     from qaudit_qnn.basic import BasicQNN
     from qaudit_qnn.hqnn import HQNN
+    from qaudit_qnn.user_circuit import UserCircuit
 
     register(BasicQNN)
     register(HQNN)
+    register(UserCircuit)

@@ -145,7 +145,8 @@ class HQNN(CircuitClassifier):
         """Normalised images -> the amplitude vectors fed to the circuit, (n, 2**qubits) float64."""
         if len(Z) == 0:
             return np.zeros((0, self.hidden))
-        return np.concatenate([self._classical_forward(Z[s:s + CHUNK])[0] for s in range(0, len(Z), CHUNK)])
+        with layers.single_threaded():
+            return np.concatenate([self._classical_forward(Z[s:s + CHUNK])[0] for s in range(0, len(Z), CHUNK)])
 
     def _inputs(self, Z: np.ndarray) -> dict[str, np.ndarray]:
         return {"states": self.encode(Z).astype(np.complex128)}
@@ -158,6 +159,10 @@ class HQNN(CircuitClassifier):
     def _loss_grad_encoded(self, Z: np.ndarray, y: np.ndarray, per_sample: bool = False) -> tuple[Any, dict]:
         if len(Z) > CHUNK:
             return self._chunked(Z, y, per_sample)
+        with layers.single_threaded():
+            return self._loss_grad_chunk(Z, y, per_sample)
+
+    def _loss_grad_chunk(self, Z: np.ndarray, y: np.ndarray, per_sample: bool) -> tuple[Any, dict]:
         from qaudit.engine import backward, choose_method, forward
 
         _, _, program, obs, _ = self.compiled
@@ -217,17 +222,6 @@ class HQNN(CircuitClassifier):
             "b": uniform(n_obs, (self.n_classes,)),
         }
         return self
-
-    def partial_fit(self, *args: Any, **kwargs: Any) -> HQNN:
-        """As :meth:`CircuitClassifier.partial_fit`, with BLAS limited to one thread.
-
-        Minibatches of 8 make every matmul tiny; OpenBLAS worker threads then cost
-        more than they save (5x slower on 2 busy cores, see benchmarks/hqnn.py).
-        """
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(limits=1, user_api="blas"):
-            return super().partial_fit(*args, **kwargs)
 
     # -- model file ----------------------------------------------------------------
     @classmethod

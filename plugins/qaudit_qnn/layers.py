@@ -21,6 +21,24 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+_CONTROLLER: Any = None
+
+
+def single_threaded() -> Any:
+    """Context manager limiting BLAS to one thread.
+
+    The HQNN's matmuls are small (minibatches of 8); OpenBLAS worker threads then
+    cost more than they save -- about 5x slower on 2 busy cores (measured in
+    benchmarks/hqnn.py). Entering costs ~10 µs (the controller is built once).
+    """
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController
+
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=1, user_api="blas")
+
+
 # ----------------------------------------------------------------------------- convolution
 
 

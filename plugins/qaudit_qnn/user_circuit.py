@@ -1,0 +1,395 @@
+"""``user-circuit``: bring your own parameterised Cirq circuit as a QNN classifier.
+
+The circuit is serialised with ``cirq.to_json`` and embedded in the model file.
+A model config declares how inputs enter it and what is measured::
+
+    {"circuit": "my_circuit.json",          # Cirq JSON file (embedded on training)
+     "encoding": "angle",                   # or "amplitude"
+     "features": ["x0", "x1", "x2", "x3"],  # angle: symbols bound per sample, in input order
+     "readout": ["Z0", "Z1", "X0 X1"],      # Pauli strings over the circuit's qubits
+     "params": []}                          # trainable symbols (default: all other symbols)
+
+Qubit ``k`` in a readout string is the k-th qubit of the circuit in Cirq's
+sorted order (``sorted(circuit.all_qubits())``), which is also the amplitude
+order (qubit 0 = most significant bit). A dense head maps the readout values
+to class logits, as in every :class:`~qaudit.qnn.CircuitClassifier`.
+
+Preprocessing (fitted on the training data, saved in the model file):
+
+* amplitude -- pixels to [0, 1], PCA to 2**n features when wider (``pca``),
+  zero padding when narrower, L2 normalisation;
+* angle -- pixels to [0, 1], PCA to the number of feature symbols when wider,
+  then each feature mapped to [0, π] over the training range.
+
+Model files are untrusted, so the circuit JSON is checked against an allowlist
+of ``cirq_type`` values (circuit structure, qubits, common gates and the sympy
+nodes of linear parameter expressions) *before* Cirq sees it, and Cirq then
+deserialises it with a resolver limited to the same allowlist. Nothing is
+passed to ``eval`` or ``sympify``; the engine rejects gate parameters that are
+not linear in a single symbol.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qaudit import preprocessing as pp
+from qaudit.errors import QauditError
+from qaudit.qnn import CircuitClassifier
+
+#: Largest accepted circuit JSON (characters) and nesting / node budgets.
+MAX_CIRCUIT_CHARS = 8 * 1024 * 1024
+MAX_DEPTH = 64
+MAX_NODES = 500_000
+MAX_QUBITS = 20
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+# Field kinds: "expr" (number or sympy node), "number", "int", "name", "ident", or a callable.
+_POW = {"exponent": "expr", "global_shift": "number"}
+GATES: dict[str, dict[str, Any]] = {
+    **{name: _POW for name in (
+        "XPowGate", "YPowGate", "ZPowGate", "HPowGate", "_PauliX", "_PauliY", "_PauliZ",
+        "CXPowGate", "CZPowGate", "SwapPowGate", "ISwapPowGate", "XXPowGate", "YYPowGate", "ZZPowGate",
+        "CCXPowGate", "CCZPowGate")},
+    "Rx": {"rads": "expr"},
+    "Ry": {"rads": "expr"},
+    "Rz": {"rads": "expr"},
+    "PhasedXPowGate": {"phase_exponent": "expr", "exponent": "expr", "global_shift": "number"},
+    "FSimGate": {"theta": "expr", "phi": "expr"},
+    "CSwapGate": {},
+    "IdentityGate": {"num_qubits": "int", "qid_shape": "qid_shape"},
+}
+QUBITS: dict[str, dict[str, Any]] = {
+    "LineQubit": {"x": "int"},
+    "GridQubit": {"row": "int", "col": "int"},
+    "NamedQubit": {"name": "name"},
+}
+SYMPY: dict[str, dict[str, Any]] = {
+    "sympy.Symbol": {"name": "ident"},
+    "sympy.Add": {"args": "expr_list"},
+    "sympy.Mul": {"args": "expr_list"},
+    "sympy.Float": {"approx": "number"},
+    "sympy.Integer": {"i": "int"},
+    "sympy.Rational": {"p": "int", "q": "nonzero_int"},
+    "sympy.pi": {},
+}
+STRUCTURE: dict[str, dict[str, Any]] = {
+    "Circuit": {"moments": "moment_list"},
+    "Moment": {"operations": "operation_list"},
+    "GateOperation": {"gate": "gate", "qubits": "qubit_list"},
+}
+ALLOWED = {**STRUCTURE, **GATES, **QUBITS, **SYMPY}
+OPTIONAL_FIELDS = {"global_shift", "qid_shape"}
+
+
+# ----------------------------------------------------------------------------- JSON validation
+
+
+class _Walker:
+    """Checks a parsed Cirq JSON tree against the allowlist (one-line errors)."""
+
+    def __init__(self) -> None:
+        self.nodes = 0
+
+    def fail(self, where: str, message: str) -> None:
+        raise QauditError(f"user circuit {where}: {message}")
+
+    def node(self, value: Any, where: str, allowed: dict[str, dict[str, Any]], what: str, depth: int) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            self.fail(where, f"too large (more than {MAX_NODES} JSON nodes)")
+        if depth > MAX_DEPTH:
+            self.fail(where, f"nested deeper than {MAX_DEPTH} levels")
+        if not isinstance(value, dict):
+            self.fail(where, f"expected a {what} object, got {type(value).__name__}")
+        kind = value.get("cirq_type")
+        if not isinstance(kind, str):
+            self.fail(where, f"expected a {what} object with a 'cirq_type'")
+        if kind not in allowed:
+            hint = ""
+            if kind == "sympy.Pow" or kind.startswith("sympy."):
+                hint = " (gate parameters must be plain symbols or linear forms a*symbol + b)"
+            elif what == "gate":
+                hint = f" (supported gates: {', '.join(sorted(GATES))})"
+            self.fail(where, f"cirq_type {kind!r} is not allowed as a {what}{hint}")
+        fields = allowed[kind]
+        extra = set(value) - set(fields) - {"cirq_type"}
+        if extra:
+            self.fail(where, f"unexpected field(s) {', '.join(sorted(extra))} in {kind}")
+        for key, field_kind in fields.items():
+            if key in value:
+                self.field(value[key], f"{where}.{key}", field_kind, depth + 1)
+            elif key not in OPTIONAL_FIELDS:
+                self.fail(where, f"{kind} is missing field {key!r}")
+
+    def field(self, value: Any, where: str, kind: str, depth: int) -> None:
+        if kind == "expr":
+            if _is_number(value):
+                return
+            self.node(value, where, SYMPY, "parameter expression", depth)
+        elif kind == "number":
+            if not _is_number(value):
+                self.fail(where, "must be a finite number")
+        elif kind in ("int", "nonzero_int"):
+            if not (isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53):
+                self.fail(where, "must be an integer")
+            if kind == "nonzero_int" and value == 0:
+                self.fail(where, "must not be zero")
+        elif kind == "ident":
+            if not (isinstance(value, str) and _IDENT.match(value)):
+                self.fail(where, f"symbol name {value!r} must be an identifier (letters, digits, _)")
+        elif kind == "name":
+            if not (isinstance(value, str) and 0 < len(value) <= 100):
+                self.fail(where, "qubit name must be a string of 1 to 100 characters")
+        elif kind == "qid_shape":
+            if not (isinstance(value, list) and all(v == 2 and isinstance(v, int) for v in value)):
+                self.fail(where, "only qubits (dimension 2) are supported")
+        elif kind.endswith("_list"):
+            if not isinstance(value, list):
+                self.fail(where, "must be a list")
+            item = kind[: -len("_list")]
+            for i, element in enumerate(value):
+                self.field(element, f"{where}[{i}]", item, depth + 1)
+        elif kind == "moment":
+            self.node(value, where, {"Moment": STRUCTURE["Moment"]}, "moment", depth)
+        elif kind == "operation":
+            self.node(value, where, {"GateOperation": STRUCTURE["GateOperation"]}, "operation", depth)
+        elif kind == "gate":
+            self.node(value, where, GATES, "gate", depth)
+        elif kind == "qubit":
+            self.node(value, where, QUBITS, "qubit", depth)
+        else:  # pragma: no cover - schema typo
+            raise AssertionError(kind)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def validate_circuit_json(obj: Any) -> None:
+    """Raise :class:`QauditError` unless *obj* is a Cirq-JSON circuit made of allowed parts."""
+    _Walker().node(obj, "circuit", {"Circuit": STRUCTURE["Circuit"]}, "Circuit", 0)
+
+
+def _restricted_resolver() -> Callable[[str], Any]:
+    import cirq
+
+    def resolve(cirq_type: str) -> Any:
+        if cirq_type not in ALLOWED:
+            return None
+        for resolver in cirq.DEFAULT_RESOLVERS:
+            found = resolver(cirq_type)
+            if found is not None:
+                return found
+        return None
+
+    return resolve
+
+
+def load_circuit(obj: Any) -> Any:
+    """Validate the JSON tree *obj*, then deserialise it with an allowlist-only resolver."""
+    import cirq
+
+    validate_circuit_json(obj)
+    try:
+        circuit = cirq.read_json(json_text=json.dumps(obj), resolvers=[_restricted_resolver()])
+    except QauditError:
+        raise
+    except Exception as exc:  # Cirq raises ValueError/TypeError for inconsistent gates/qubits
+        raise QauditError(f"user circuit: Cirq could not build it ({type(exc).__name__}: {exc})") from exc
+    if not isinstance(circuit, cirq.Circuit):
+        raise QauditError("user circuit: the JSON is not a cirq.Circuit")
+    return circuit
+
+
+def read_circuit_file(path: str | Path) -> Any:
+    """Parse a Cirq JSON file into a JSON tree (validated later by :func:`load_circuit`)."""
+    p = Path(path)
+    try:
+        if p.stat().st_size > MAX_CIRCUIT_CHARS:
+            raise QauditError(f"circuit file {p} is too large")
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise QauditError(f"cannot read circuit file {p}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise QauditError(f"circuit file {p} is not UTF-8 text") from exc
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise QauditError(f"circuit file {p}: not valid JSON ({exc})") from exc
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-finite number {name}")
+
+
+def _name_list(value: Any, key: str) -> list[str]:
+    """A list of strings from a JSON list or a comma-separated string (CLI)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise QauditError(f"user-circuit: {key} must be a list of names (or a comma-separated string)")
+    return list(value)
+
+
+# ----------------------------------------------------------------------------- model
+
+
+class UserCircuit(CircuitClassifier):
+    """A user's Cirq circuit with a declared encoding and readout; see the module docstring."""
+
+    name = "user-circuit"
+    description = "Your own parameterised Cirq circuit (Cirq JSON) with amplitude or angle encoding"
+    DEFAULTS = {
+        "circuit": None,
+        "encoding": "amplitude",
+        "features": [],
+        "readout": [],
+        "params": [],
+        "init": "uniform",
+        "pca": "auto",
+        "epochs": 10,
+        "lr": 0.05,
+        "batch_size": 32,
+        "momentum": 0.9,
+        "nesterov": True,
+        "seed": 0,
+    }
+
+    def __init__(self, **options: Any):
+        super().__init__(**options)
+        for key in ("features", "readout", "params"):
+            self.options[key] = _name_list(self.options[key], key)
+        self.encoding = self.options["encoding"]
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> UserCircuit:
+        """Options from the CLI: ``config`` (a JSON file of options) and ``circuit`` may be paths.
+
+        Paths are read here and the circuit is embedded; a model file never names a path.
+        """
+        options = dict(options)
+        base = Path.cwd()
+        config = options.pop("config", None)
+        if config is not None:
+            if not isinstance(config, str):
+                raise QauditError("user-circuit: config must be the path of a JSON file")
+            path = Path(config)
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
+            except OSError as exc:
+                raise QauditError(f"cannot read model config {path}: {exc.strerror or exc}") from exc
+            except (ValueError, UnicodeDecodeError) as exc:
+                raise QauditError(f"model config {path}: not valid JSON ({exc})") from exc
+            if not isinstance(loaded, dict):
+                raise QauditError(f"model config {path}: expected a JSON object of options")
+            options = {**loaded, **options}
+            base = path.parent
+        circuit = options.get("circuit")
+        if circuit is None:
+            raise QauditError("user-circuit: pass the circuit: -O circuit=my_circuit.json (Cirq JSON from "
+                              "cirq.to_json) or -O config=my_model.json")
+        if isinstance(circuit, str):
+            path = Path(circuit)
+            options["circuit"] = read_circuit_file(path if path.is_absolute() else base / path)
+        return cls(**options)
+
+    # -- validation and circuit ----------------------------------------------------
+    def validate_options(self) -> None:
+        super().validate_options()
+        o = self.options
+        if not isinstance(o["circuit"], dict):
+            raise QauditError("user-circuit: config.circuit must be an embedded Cirq JSON object")
+        if o["encoding"] not in ("amplitude", "angle"):
+            raise QauditError(f"user-circuit: encoding must be 'amplitude' or 'angle', got {o['encoding']!r}")
+        if o["init"] not in ("uniform", "normal"):
+            raise QauditError("user-circuit: init must be 'uniform' (U(-pi, pi)) or 'normal' (N(0, 1))")
+        if o["pca"] not in ("auto", "always", "never"):
+            raise QauditError("user-circuit: pca must be 'auto', 'always' or 'never'")
+        if o["epochs"] < 0 or o["batch_size"] < 1 or o["lr"] <= 0:
+            raise QauditError("user-circuit: epochs >= 0, batch_size >= 1 and lr > 0 are required")
+        if o["encoding"] == "angle" and not o["features"]:
+            raise QauditError("user-circuit: angle encoding needs the feature symbols: -O features=x0,x1,...")
+        if o["encoding"] == "amplitude" and o["features"]:
+            raise QauditError("user-circuit: amplitude encoding binds no feature symbols; drop 'features' "
+                              "or use -O encoding=angle")
+        for key in ("features", "params"):
+            if len(set(o[key])) != len(o[key]):
+                raise QauditError(f"user-circuit: {key} lists a symbol twice")
+        both = set(o["features"]) & set(o["params"])
+        if both:
+            raise QauditError(f"user-circuit: {', '.join(sorted(both))} cannot be both a feature and a parameter")
+
+    def build_circuit(self):
+        import cirq
+
+        self.validate_options()
+        o = self.options
+        circuit = load_circuit(o["circuit"])
+        qubits = sorted(circuit.all_qubits())
+        if not qubits:
+            raise QauditError("user circuit has no qubits")
+        if len(qubits) > MAX_QUBITS:
+            raise QauditError(f"user circuit has {len(qubits)} qubits; at most {MAX_QUBITS} are supported")
+        symbols = sorted(str(s.name) for s in cirq.parameter_symbols(circuit))
+        missing = [f for f in o["features"] if f not in symbols]
+        if missing:
+            raise QauditError(f"user-circuit: feature symbol(s) {', '.join(missing)} do not appear in the circuit "
+                              f"(its symbols: {', '.join(symbols) or 'none'})")
+        if o["params"]:
+            unknown = [p for p in o["params"] if p not in symbols]
+            if unknown:
+                raise QauditError(f"user-circuit: parameter(s) {', '.join(unknown)} do not appear in the circuit")
+            unbound = [s for s in symbols if s not in set(o["params"]) | set(o["features"])]
+            if unbound:
+                raise QauditError(f"user-circuit: symbol(s) {', '.join(unbound)} are neither features nor "
+                                  "parameters")
+            params = list(o["params"])
+        else:
+            params = [s for s in symbols if s not in set(o["features"])]
+        readout = o["readout"] or [f"Z{k}" for k in range(len(qubits))]
+        return circuit, qubits, params, list(o["features"]), readout
+
+    # -- preprocessing ---------------------------------------------------------------
+    def fit_preprocessing(self, X: np.ndarray) -> list[dict[str, Any]]:
+        o = self.options
+        n_qubits = len(self.compiled[1])
+        want = 2**n_qubits if self.encoding == "amplitude" else len(o["features"])
+        steps: list[dict[str, Any]] = []
+        peak = float(np.max(np.abs(X))) if X.size else 0.0
+        if peak > 1.0:
+            steps.append({"op": "scale", "factor": 1.0 / peak})
+        width = X.shape[1]
+        if o["pca"] == "always" or (o["pca"] == "auto" and width > want):
+            steps.append(pp.fit_pca(pp.apply(steps, X), want, o["seed"]))
+            width = want
+        if self.encoding == "amplitude":
+            if width > want:
+                raise QauditError(f"user-circuit: {width} features do not fit {n_qubits} qubits (amplitude "
+                                  f"encoding takes {want}); use -O pca=auto or a wider circuit")
+            if width < want:
+                steps.append({"op": "pad", "size": want})
+            steps.append({"op": "l2"})
+            return steps
+        if width != want:
+            raise QauditError(f"user-circuit: angle encoding declares {want} feature symbols but the data has "
+                              f"{width} features{' (PCA disabled)' if o['pca'] == 'never' else ''}")
+        Z = pp.apply(steps, X)
+        low, high = Z.min(axis=0), Z.max(axis=0)
+        span = np.where(high > low, high - low, 1.0)
+        steps.append({"op": "normalize", "mean": low, "std": span / np.pi})
+        return steps
+
+    def init_theta(self, rng: np.random.Generator, n_params: int) -> np.ndarray:
+        if self.options["init"] == "normal":
+            return rng.normal(size=n_params)
+        return rng.uniform(-np.pi, np.pi, size=n_params)
