@@ -176,6 +176,10 @@ def train_cmd(
         help="Train without the sample indices in this file.")] = None,
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-O", help="Model-specific option KEY=VALUE (repeatable).")] = None,
+    sisa_shards: Annotated[int | None, typer.Option(
+        "--sisa-shards", help="Train a SISA ensemble of this many constituent models (exact unlearning).")] = None,
+    sisa_slices: Annotated[int | None, typer.Option(
+        "--sisa-slices", help="Slices (checkpoints) per SISA shard (default 1).")] = None,
     noise: Annotated[str | None, typer.Option(
         help="Train under a noise model with exact noisy gradients: 'paper' or p1=..,p2=..,bitflip=..")] = None,
 ) -> None:
@@ -194,7 +198,9 @@ def train_cmd(
     ds = load_dataset(dataset, data_opts)
     with RichProgress(err) as progress:
         mf = train_model(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
-                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress)
+                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress,
+                         sisa=None if sisa_shards is None and sisa_slices is None else (sisa_shards or 1,
+                                                                                       sisa_slices or 1))
     model_io.save(mf, out_path, command=command_line())
     from qaudit.workflows import evaluate_model
 

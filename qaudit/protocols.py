@@ -229,24 +229,47 @@ class UnlearningRequest:
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
     progress: Any = None
+    #: Dataset indices of the forget / retained samples (rows of X_forget / X_retain), when known.
+    forget_ids: np.ndarray | None = None
+    retain_ids: np.ndarray | None = None
+    #: Classes forgotten as a whole (``--forget-class``), empty for an index-based request.
+    forget_classes: list[int] = field(default_factory=list)
+    #: Number of classes of the model's task.
+    n_classes: int | None = None
 
 
 @dataclass
 class UnlearningCost:
+    """Work an unlearning method spent: per-sample circuit executions (forward passes),
+    per-sample gradient evaluations and wall-clock seconds."""
+
     circuit_evaluations: int = 0
     gradient_evaluations: int = 0
     seconds: float = 0.0
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        return {"circuit_evaluations": int(self.circuit_evaluations),
+                "gradient_evaluations": int(self.gradient_evaluations), "seconds": round(float(self.seconds), 4)}
+
 
 @dataclass
 class UnlearningOutcome:
+    """The new model, what producing it cost, and method-specific details (JSON-serialisable)."""
+
     model: Any
     cost: UnlearningCost
     details: dict[str, Any] = field(default_factory=dict)
 
 
 class UnlearningMethod(Protocol):
-    """Removes data from a trained model. Registered via ``register_unlearning_methods``."""
+    """Removes data from a trained model. Registered via ``register_unlearning_methods``.
+
+    ``needs`` is a subset of ``{"forget", "retain", "train"}``: ``retain`` means the
+    retained training data (``X_retain``), ``train`` the whole training set (forget +
+    retained, handed over as both parts). Methods take options as keyword arguments
+    (``qaudit unlearn -O key=value``) and reject unknown ones with ``QauditError``.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]

@@ -1,0 +1,34 @@
+"""Built-in unlearning methods (ga, ssd, rga, sisa, retrain, finetune) and the ``sisa`` model kind.
+
+Registered through the ``qaudit`` entry-point group exactly like a third-party
+plugin. Heavy imports happen inside the registered classes' methods.
+"""
+
+from __future__ import annotations
+
+from qaudit import hookimpl
+
+QAUDIT_API = "1"
+
+
+@hookimpl
+def register_unlearning_methods(register):
+    from qaudit_unlearning.methods import (
+        Finetune,
+        GradientAscent,
+        RelativeGradientAscent,
+        Retrain,
+        SelectiveSynapticDampening,
+        SisaUnlearning,
+    )
+
+    for cls in (GradientAscent, SelectiveSynapticDampening, RelativeGradientAscent, SisaUnlearning, Retrain,
+                Finetune):
+        register(cls)
+
+
+@hookimpl
+def register_models(register):
+    from qaudit.sisa import SisaEnsemble
+
+    register(SisaEnsemble)

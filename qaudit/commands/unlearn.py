@@ -1,0 +1,236 @@
+"""``qaudit unlearn`` and ``qaudit compare-unlearning``: parse, call :mod:`qaudit.unlearn`, report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from qaudit.cli import app, command_line, emit, err, parse_options
+from qaudit.errors import QauditError
+
+ForgetClass = Annotated[list[int] | None, typer.Option(
+    "--forget-class", help="Forget every training member of this class (repeatable).")]
+ForgetIndices = Annotated[str | None, typer.Option(
+    "--forget-indices", help="File of dataset indices (training members) to forget.")]
+Fmt = Annotated[str, typer.Option("--format", "-f", help="Report format: rich, json, or a reporter plugin's name.")]
+Output = Annotated[Path | None, typer.Option("--output", help="Write the report here (atomic).")]
+DataDir = Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")]
+FailAbove = Annotated[str | None, typer.Option(
+    "--fail-above", help="Exit 1 if a metric exceeds its threshold, e.g. forget_mia_auc=0.6,forget_accuracy=0.2.")]
+
+
+def render(report: Any, fmt: str, output: Path | None) -> None:
+    """Render *report* with the reporter plugin *fmt* (built-in fallbacks: rich, json, markdown)."""
+    import io
+
+    from qaudit.plugins import get_host
+
+    registry = get_host().registry("reporter")
+    if fmt in registry:
+        if fmt == "rich" and output is None:
+            registry[fmt].obj().render(report, sys.stdout)
+            return
+        stream = io.StringIO()
+        registry[fmt].obj().render(report, stream)
+        emit(stream.getvalue(), output)
+        return
+    if fmt == "json":
+        from qaudit.gating import dump_json
+
+        emit(dump_json(report.to_json()), output)
+        return
+    if fmt == "markdown":
+        emit(_markdown(report), output)
+        return
+    if fmt != "rich":
+        known = ", ".join(sorted(set(registry) | {"rich", "json", "markdown"}))
+        raise QauditError(f"unknown --format {fmt!r} (available: {known})")
+    from rich.console import Console
+    from rich.table import Table
+
+    from qaudit.results import fmt as cell
+
+    console = Console(record=True, width=140, file=io.StringIO()) if output else Console()
+    for t in report.tables:
+        table = Table(title=t.title, caption=t.note or None)
+        for c in t.columns:
+            table.add_column(c)
+        for row in t.rows:
+            table.add_row(*[cell(v) for v in row])
+        console.print(table)
+    for f in report.findings:
+        console.print(("[green]pass[/] " if f.passed else "[red]FAIL[/] ") + f.message)
+    console.print(report.verdict)
+    if output:
+        emit(console.export_text(), output)
+
+
+def _markdown(report: Any) -> str:
+    from qaudit.results import fmt as cell
+
+    lines = [f"# {report.title}", "", report.verdict, ""]
+    for t in report.tables:
+        lines += [f"## {t.title}", "", "| " + " | ".join(t.columns) + " |", "|" + "---|" * len(t.columns)]
+        lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in t.rows]
+        lines += ["", t.note, ""] if t.note else [""]
+    return "\n".join(lines)
+
+
+def _gate(report: Any, fail_above: str | None) -> int:
+    from qaudit.gating import check_thresholds, parse_thresholds
+    from qaudit.unlearn import METRICS
+
+    thresholds = parse_thresholds(fail_above, METRICS)
+    if thresholds:
+        report.apply_findings(check_thresholds(report.measurements, thresholds, "unlearn", report.location))
+    return 1 if report.failed else 0
+
+
+def _load(model_path: Path, data_dir: str | None) -> tuple[Any, Any]:
+    from qaudit import model as model_io
+    from qaudit.workflows import dataset_for
+
+    mf = model_io.load(model_path)
+    return mf, dataset_for(mf, data_dir)
+
+
+@app.command("unlearn")
+def unlearn_cmd(
+    model_path: Annotated[Path, typer.Argument(help="Trained model file (never modified).")],
+    method: Annotated[str, typer.Option("--method", "-m", help="ga, ssd, rga, sisa, retrain, finetune or a plugin's.")]
+    = "ga",
+    forget_class: ForgetClass = None,
+    forget_indices: ForgetIndices = None,
+    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Unlearned model file "
+                                                  "(default <input>.unlearned.json).")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", "-O", help="Method option KEY=VALUE.")] = None,
+    importance: Annotated[str | None, typer.Option(help="ssd importance: fisher or qfi.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for batches, subsampling and the attack.")] = 0,
+    oracle: Annotated[Path | None, typer.Option("--oracle", help="Retrain oracle model file (default: train it).")]
+    = None,
+    retain_fraction: Annotated[float, typer.Option(help="Fraction of the retained data the method may use.")] = 1.0,
+    backend: Annotated[str, typer.Option(help="Backend for the verification queries.")] = "exact",
+    shots: Annotated[int | None, typer.Option(help="Shots for the verification queries (default exact).")] = None,
+    forget_quality: Annotated[int, typer.Option(
+        "--forget-quality", help="Also compute the NeurIPS'23 forget quality with N unlearned/N retrained models.")]
+    = 0,
+    data_dir: DataDir = None,
+    fmt: Fmt = "rich",
+    output: Output = None,
+    fail_above: FailAbove = None,
+) -> None:
+    """Make a trained model forget a class or a set of samples, then verify it (accuracy, MIA, oracle)."""
+    from qaudit import model as model_io
+    from qaudit import unlearn as core
+    from qaudit.backends import resolve_backend
+    from qaudit.plugins import get_host
+    from qaudit.progress import RichProgress
+
+    get_host().get("unlearning", method)
+    opts = parse_options(option)
+    if importance is not None:
+        opts["importance"] = importance
+    out_path = out_path or model_path.with_name(model_path.name.removesuffix(".json") + ".unlearned.json")
+    if out_path.resolve() == model_path.resolve():
+        raise QauditError("--out must differ from the input model file (it is never modified)")
+    mf, ds = _load(model_path, data_dir)
+    fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
+    oracle_mf = model_io.load(oracle) if oracle else None
+    be, shots = resolve_backend(backend, shots, mf.model)
+    with RichProgress(err) as progress:
+        verifier = core.Verifier(mf, ds, fs, seed, be if shots else None, shots, progress=progress)
+        before = verifier.snapshot(mf.model)
+        if method == "retrain" and oracle_mf is None:
+            result = core.apply_method(method, mf, ds, fs, verifier, None, seed, opts, retain_fraction, progress)
+            orc = core.Oracle(result.model, result.after, result.cost.gradient_evaluations, "this run")
+        else:
+            orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress)
+            result = core.apply_method(method, mf, ds, fs, verifier, orc, seed, opts, retain_fraction, progress)
+        fq = None
+        if forget_quality:
+            from qaudit.forget_quality import forget_quality as fq_run
+
+            fq = fq_run(mf, ds, fs, method, opts, forget_quality, seed, progress)
+    new_mf = core.unlearned_model_file(mf, result, fs)
+    model_io.save(new_mf, out_path, command=command_line())
+    report = core.unlearn_report(mf, fs, before, orc, result, str(out_path),
+                                 {"backend": backend, "shots": shots, "retain_fraction": retain_fraction,
+                                  "attack": verifier.attack_name})
+    if fq is not None:
+        core.attach_forget_quality(report, method, fq)
+    code = _gate(report, fail_above)
+    render(report, fmt, output)
+    err.print(f"wrote {out_path}")
+    raise typer.Exit(code)
+
+
+@app.command("compare-unlearning")
+def compare_cmd(
+    model_path: Annotated[Path, typer.Argument(help="Trained model file (never modified).")],
+    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "ga,ssd,rga,retrain,finetune",
+    forget_class: ForgetClass = None,
+    forget_indices: ForgetIndices = None,
+    seeds: Annotated[str, typer.Option(help="Comma-separated seeds (robustness = mean ± std).")] = "0",
+    shots: Annotated[str | None, typer.Option(help="Comma-separated shot counts for the verification "
+                                              "queries (0 = exact).")] = None,
+    backend: Annotated[str, typer.Option(help="Backend for finite-shot verification queries.")] = "exact",
+    option: Annotated[list[str] | None, typer.Option("--option", "-O", help="METHOD.KEY=VALUE.")] = None,
+    oracle: Annotated[Path | None, typer.Option("--oracle", help="Retrain oracle model file.")] = None,
+    data_dir: DataDir = None,
+    fmt: Fmt = "rich",
+    output: Output = None,
+    fail_above: FailAbove = None,
+) -> None:
+    """The paper's comparative table: data needed, cost, forget/retained accuracy, forget MIA, distance to oracle."""
+    from qaudit import model as model_io
+    from qaudit import unlearn as core
+    from qaudit.backends import resolve_backend
+    from qaudit.plugins import get_host
+    from qaudit.progress import RichProgress
+
+    names = [m.strip() for m in methods.split(",") if m.strip()]
+    if not names:
+        raise QauditError("--methods is empty")
+    for name in names:
+        get_host().get("unlearning", name)
+    seed_list = _ints(seeds, "--seeds")
+    shot_list = [s or None for s in _ints(shots, "--shots")] if shots else [None]
+    per_method: dict[str, dict[str, Any]] = {n: {} for n in names}
+    for key, value in parse_options(option).items():
+        if "." not in key or key.split(".", 1)[0] not in per_method:
+            raise QauditError(f"-O {key}: write METHOD.KEY=VALUE with METHOD one of {', '.join(names)}")
+        m, k = key.split(".", 1)
+        per_method[m][k] = value
+    mf, ds = _load(model_path, data_dir)
+    fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
+    oracle_mf = model_io.load(oracle) if oracle else None
+    runs = []
+    with RichProgress(err) as progress:
+        for n_shots in shot_list:
+            be, n_shots = resolve_backend(backend, n_shots, mf.model)
+            verifier = core.Verifier(mf, ds, fs, seed_list[0], be if n_shots else None, n_shots, progress=progress)
+            before = core.public(verifier.snapshot(mf.model))
+            orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress)
+            for seed in seed_list:
+                for name in names:
+                    r = core.apply_method(name, mf, ds, fs, verifier, orc, seed, per_method[name], 1.0, progress)
+                    runs.append({**r.to_json(), "shots": n_shots, "distance": r.distance, "before": before,
+                                 "oracle": core.public(orc.snapshot)})
+    report = core.compare_report(mf, fs, runs, {"methods": names, "seeds": seed_list, "shots": shot_list,
+                                                "backend": backend})
+    code = _gate(report, fail_above)
+    render(report, fmt, output)
+    raise typer.Exit(code)
+
+
+def _ints(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise QauditError(f"{flag}: expected comma-separated integers, got {text!r}") from None
+    if not values or any(v < 0 for v in values):
+        raise QauditError(f"{flag}: expected non-negative integers")
+    return values

@@ -1,0 +1,505 @@
+"""Unlearning: resolve a forget request, run a method, verify the result the same way for every method.
+
+Verification (``Verifier``) measures, for the original, the unlearned and the
+retrain-oracle model alike:
+
+* accuracy on the forget set, the retained training set and the holdout (the
+  holdout also split into forget classes / other classes for class requests);
+* the paper's MIA number: the gray-box attack is fitted once on the ORIGINAL
+  model (its known members vs the holdout) and applied unchanged to each
+  model's outputs; ``forget_mia`` is the fraction of forget-set members it calls
+  "member" (score >= its decision threshold);
+* ``forget_mia_auc``: ROC AUC of the same scores, forget members vs the
+  class-matched holdout (holdout samples whose label occurs in the forget set;
+  the whole holdout if none) -- 0.5 means the forget set looks like unseen data;
+* distance to the oracle: prediction agreement and mean KL(oracle || model) of
+  the output distributions on the forget set and the holdout, and the gap in
+  forget MIA AUC;
+* cost relative to the oracle: per-sample gradient evaluations of the method
+  divided by those a retrain spends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qaudit.data import Dataset, read_indices
+from qaudit.errors import QauditError
+from qaudit.model import ModelFile
+from qaudit.plugins import get_host
+from qaudit.progress import SILENT, Progress
+from qaudit.protocols import AttackContext, UnlearningCost, UnlearningOutcome, UnlearningRequest
+
+SCHEMA = "qaudit.unlearn/1"
+COMPARE_SCHEMA = "qaudit.compare-unlearning/1"
+#: Gateable metrics (``--fail-above``); higher is worse for all of them.
+METRICS = ("forget_mia", "forget_mia_auc", "forget_accuracy", "retain_accuracy_drop", "holdout_accuracy_drop",
+           "oracle_disagreement", "oracle_kl", "mia_auc_gap", "cost_ratio")
+
+
+@dataclass
+class ForgetSet:
+    """Dataset indices to forget / retain (both subsets of the model's training members)."""
+
+    forget_ids: np.ndarray
+    retain_ids: np.ndarray
+    classes: list[int] = field(default_factory=list)
+    source: str = ""
+
+
+def resolve_forget(mf: ModelFile, dataset: Dataset, forget_class: list[int] | None = None,
+                   forget_indices: str | None = None) -> ForgetSet:
+    """Turn ``--forget-class`` / ``--forget-indices`` into a validated :class:`ForgetSet`."""
+    if mf.data is None:
+        raise QauditError("the model file has no data record, so its training members are unknown")
+    members = mf.data.members
+    if not forget_class and not forget_indices:
+        raise QauditError("say what to forget: --forget-class C or --forget-indices FILE")
+    if forget_class and forget_indices:
+        raise QauditError("use either --forget-class or --forget-indices, not both")
+    classes: list[int] = []
+    if forget_class:
+        present = set(dataset.y.tolist())
+        if len(set(forget_class)) != len(forget_class):
+            raise QauditError(f"--forget-class lists a class twice: {forget_class}")
+        missing = [c for c in forget_class if c not in present]
+        if missing:
+            raise QauditError(f"class(es) {missing} do not exist in dataset {dataset.name!r} "
+                              f"(classes {min(present)}..{max(present)})")
+        classes = sorted(int(c) for c in forget_class)
+        forget = members[np.isin(dataset.y[members], classes)]
+        if forget.size == 0:
+            raise QauditError(f"the model has no training members of class(es) {classes}: nothing to forget")
+        source = f"class {','.join(map(str, classes))}"
+    else:
+        idx = read_indices(forget_indices, len(dataset))
+        outside = np.setdiff1d(idx, members)
+        if outside.size:
+            raise QauditError(f"{forget_indices}: {outside.size} index(es) (e.g. {int(outside[0])}) are not "
+                              "training members of this model")
+        forget = np.sort(idx)
+        source = f"indices from {forget_indices}"
+    retain = np.setdiff1d(members, forget)
+    if retain.size == 0:
+        raise QauditError("the forget set covers every training member: nothing would remain "
+                          "(train a new model instead)")
+    return ForgetSet(np.sort(forget), retain, classes, source)
+
+
+def build_request(method: Any, dataset: Dataset, fs: ForgetSet, seed: int, options: dict[str, Any],
+                  n_classes: int, retain_fraction: float = 1.0, progress: Progress | None = None) -> UnlearningRequest:
+    """The data *method* declared it needs, and nothing else.
+
+    ``retain_fraction`` < 1 hands over only a seeded fraction of the retained data
+    (0 = none available): methods needing it then fail with a clear error.
+    """
+    needs = set(getattr(method, "needs", {"forget"}))
+    if not 0.0 <= retain_fraction <= 1.0:
+        raise QauditError("--retain-fraction must lie in [0, 1]")
+    retain = fs.retain_ids
+    if retain_fraction < 1.0:
+        k = int(round(retain_fraction * len(retain)))
+        retain = np.sort(np.random.default_rng(seed).choice(retain, k, replace=False)) if k else retain[:0]
+    request = UnlearningRequest(dataset.X[fs.forget_ids], dataset.y[fs.forget_ids], seed=seed,
+                                options=dict(options), progress=progress, forget_ids=fs.forget_ids,
+                                forget_classes=list(fs.classes), n_classes=n_classes)
+    if needs & {"retain", "train"}:
+        if len(retain) == 0:
+            what = "the retained training data" if "retain" in needs else "the training data"
+            raise QauditError(f"method {method.name!r} needs {what}, but no retained data is available "
+                              "(use a method that needs only the forget set, e.g. ga)")
+        request.X_retain, request.y_retain, request.retain_ids = dataset.X[retain], dataset.y[retain], retain
+    return request
+
+
+def run_method(name: str, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
+    """Run unlearning method *name*; checks the input model is left untouched."""
+    method = get_host().get("unlearning", name)()
+    before = {k: v.copy() for k, v in getattr(model, "weights", {}).items()}
+    start = time.perf_counter()
+    outcome = method.unlearn(model, request)
+    if not outcome.cost.seconds:
+        outcome.cost.seconds = time.perf_counter() - start
+    after = getattr(model, "weights", {})
+    if any(not np.array_equal(before[k], after[k]) for k in before):
+        raise QauditError(f"unlearning method {name!r} modified its input model (a plugin bug)")
+    if outcome.model is model:
+        raise QauditError(f"unlearning method {name!r} returned its input model instead of a new one")
+    return outcome
+
+
+def retrain_cost(mf: ModelFile, n_retain: int) -> int:
+    """Per-sample gradient evaluations of a retrain on *n_retain* samples (from the model's options)."""
+    model = mf.model
+    spent = getattr(model, "gradient_evaluations", None)
+    if spent:
+        n_members = len(mf.data.members) if mf.data is not None else n_retain
+        return int(round(spent * n_retain / max(n_members, 1)))
+    epochs = getattr(model, "get_params", dict)().get("epochs")
+    if epochs is None:
+        epochs = len(mf.training.get("loss_history", [])) or 1
+    return int(epochs) * int(n_retain)
+
+
+def _attack(name: str) -> Any:
+    return get_host().get("attack", name)()
+
+
+def _kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-12, 1.0)
+    q = np.clip(q, 1e-12, 1.0)
+    return np.sum(p * (np.log(p) - np.log(q)), axis=1)
+
+
+class Verifier:
+    """Measures any model against one forget request, with one attack fitted on the original."""
+
+    def __init__(self, original: ModelFile, dataset: Dataset, fs: ForgetSet, seed: int = 0,
+                 backend: Any = None, shots: int | None = None, attack: str = "gray-box",
+                 progress: Progress = SILENT):
+        self.dataset, self.fs, self.seed = dataset, fs, seed
+        self.backend, self.shots = backend, shots
+        self.holdout = original.data.holdout
+        y_hold = dataset.y[self.holdout]
+        forget_labels = np.unique(dataset.y[fs.forget_ids])
+        matched = self.holdout[np.isin(y_hold, forget_labels)]
+        self.matched_holdout = matched if matched.size else self.holdout
+        self.other_holdout = self.holdout[~np.isin(y_hold, fs.classes)] if fs.classes else self.holdout
+        rng = np.random.default_rng(seed)
+        members = original.data.members
+        k = min(len(members), len(self.holdout))
+        known = np.sort(rng.choice(members, k, replace=False))
+        self.attack_name = attack
+        self.attack = _attack(attack)
+        self.context = AttackContext(original.model, backend, shots, seed, dataset.X[known], dataset.y[known],
+                                     dataset.X[self.holdout], dataset.y[self.holdout], progress=progress,
+                                     n_classes=getattr(original.model, "n_classes", dataset.n_classes))
+        with progress.track(f"fitting {attack} attack on the original model", None):
+            self.attack.fit(self.context)
+        self.threshold = float(getattr(self.attack, "decision_threshold", 0.5))
+
+    def _probs(self, model: Any, ids: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict_proba(self.dataset.X[ids], backend=self.backend, shots=self.shots,
+                                              seed=self.seed), dtype=np.float64)
+
+    def snapshot(self, model: Any) -> dict[str, Any]:
+        """Accuracies, the forget MIA numbers and the raw outputs (key ``_probs``) of *model*."""
+        from qaudit import metrics
+
+        ds, fs = self.dataset, self.fs
+        probs = {name: self._probs(model, ids) for name, ids in
+                 (("forget", fs.forget_ids), ("retain", fs.retain_ids), ("holdout", self.holdout))}
+        acc = {name: float(np.mean(np.argmax(p, axis=1) == ds.y[ids])) for (name, p), ids in
+               zip(probs.items(), (fs.forget_ids, fs.retain_ids, self.holdout))}
+        hold_pred = np.argmax(probs["holdout"], axis=1)
+        hold_y = ds.y[self.holdout]
+        if fs.classes:
+            fc = np.isin(hold_y, fs.classes)
+            acc["holdout_forget_classes"] = float(np.mean(hold_pred[fc] == hold_y[fc])) if fc.any() else None
+            acc["holdout_other_classes"] = float(np.mean(hold_pred[~fc] == hold_y[~fc])) if (~fc).any() else None
+        ctx = dataclasses.replace(self.context, model=model, cache={})
+        s_forget = np.asarray(self.attack.score(ctx, ds.X[fs.forget_ids], ds.y[fs.forget_ids]), dtype=np.float64)
+        s_hold = np.asarray(self.attack.score(ctx, ds.X[self.matched_holdout], ds.y[self.matched_holdout]),
+                            dtype=np.float64)
+        summary = metrics.summarise(np.r_[s_forget, s_hold], np.r_[np.ones(len(s_forget), bool),
+                                                                    np.zeros(len(s_hold), bool)],
+                                    seed=self.seed, n_bootstrap=200)
+        return {"accuracy": acc,
+                "forget_mia": metrics.member_rate(s_forget, self.threshold),
+                "holdout_mia": metrics.member_rate(s_hold, self.threshold),
+                "forget_mia_auc": summary["auc"], "forget_mia_auc_ci": [summary["auc_low"], summary["auc_high"]],
+                "forget_mia_advantage": summary["advantage"],
+                "_probs": probs}
+
+    @staticmethod
+    def distance(snap: dict[str, Any], oracle: dict[str, Any]) -> dict[str, float]:
+        """Agreement / KL(oracle || model) on forget set and holdout, and the MIA AUC gap."""
+        out = {}
+        for part in ("forget", "holdout"):
+            p, q = oracle["_probs"][part], snap["_probs"][part]
+            out[f"{part}_agreement"] = float(np.mean(np.argmax(p, axis=1) == np.argmax(q, axis=1)))
+            out[f"{part}_kl"] = float(np.mean(_kl(p, q)))
+        out["mia_auc_gap"] = float(abs(snap["forget_mia_auc"] - oracle["forget_mia_auc"]))
+        out["forget_mia_gap"] = float(abs(snap["forget_mia"] - oracle["forget_mia"]))
+        return out
+
+
+def public(snap: dict[str, Any]) -> dict[str, Any]:
+    """A snapshot without its raw outputs (for JSON)."""
+    return {k: v for k, v in snap.items() if not k.startswith("_")}
+
+
+@dataclass
+class MethodResult:
+    """One method's run on one request: new model, cost, details and measurements."""
+
+    method: str
+    needs: list[str]
+    options: dict[str, Any]
+    seed: int
+    model: Any
+    cost: UnlearningCost
+    details: dict[str, Any]
+    after: dict[str, Any]
+    distance: dict[str, float]
+    cost_ratio: float
+
+    def measurements(self, before: dict[str, Any]) -> dict[str, float]:
+        """The gateable numbers (see :data:`METRICS`)."""
+        a, b = self.after["accuracy"], before["accuracy"]
+        return {"forget_mia": self.after["forget_mia"], "forget_mia_auc": self.after["forget_mia_auc"],
+                "forget_accuracy": a["forget"], "retain_accuracy_drop": b["retain"] - a["retain"],
+                "holdout_accuracy_drop": b["holdout"] - a["holdout"],
+                "oracle_disagreement": 1.0 - self.distance["forget_agreement"],
+                "oracle_kl": self.distance["forget_kl"], "mia_auc_gap": self.distance["mia_auc_gap"],
+                "cost_ratio": self.cost_ratio}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "needs": self.needs, "options": self.options, "seed": self.seed,
+                "cost": self.cost.to_json(), "cost_ratio": self.cost_ratio, "details": self.details,
+                "after": public(self.after), "distance_to_oracle": self.distance}
+
+
+@dataclass
+class Oracle:
+    """The retrain oracle: its model, snapshot and gradient cost."""
+
+    model: Any
+    snapshot: dict[str, Any]
+    gradient_evaluations: int
+    source: str
+
+
+def make_oracle(mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifier, seed: int,
+                oracle_mf: ModelFile | None = None, progress: Progress = SILENT, cache: bool = True) -> Oracle:
+    """Train the retrain oracle (same kind, options and seed, retained data only) or use *oracle_mf*.
+
+    A trained oracle is cached (see :func:`oracle_cache_path`) so repeated
+    requests on the same model file and forget set do not retrain it.
+    """
+    if oracle_mf is not None:
+        if oracle_mf.data is not None and np.intersect1d(oracle_mf.data.members, fs.forget_ids).size:
+            raise QauditError("--oracle was trained on samples of the forget set; train it with "
+                              "`qaudit train --exclude-class ...` or `--exclude-indices ...`")
+        cost = retrain_cost(oracle_mf, len(fs.retain_ids))
+        return Oracle(oracle_mf.model, verifier.snapshot(oracle_mf.model), cost, oracle_mf.path or "given")
+    cached = oracle_cache_path(mf, fs) if cache else None
+    if cached is not None and cached.is_file():
+        from qaudit import model as model_io
+
+        try:
+            hit = model_io.load(cached)
+            cost = int(hit.training.get("gradient_evaluations", 0))
+            if hit.data is not None and np.array_equal(hit.data.members, fs.retain_ids) and cost > 0:
+                return Oracle(hit.model, verifier.snapshot(hit.model), cost, f"cached {cached}")
+        except QauditError:
+            pass  # a corrupt cache entry is retrained and overwritten
+    request = build_request(get_host().get("unlearning", "retrain"), dataset, fs, seed, {},
+                            getattr(mf.model, "n_classes", dataset.n_classes), progress=progress)
+    outcome = run_method("retrain", mf.model, request)
+    if cached is not None and mf.data is not None:
+        from qaudit import model as model_io
+
+        record = dataclasses.replace(mf.data, members=fs.retain_ids,
+                                     excluded={"indices": fs.forget_ids.tolist()})
+        training = {"seconds": round(outcome.cost.seconds, 3),
+                    "gradient_evaluations": int(outcome.cost.gradient_evaluations)}
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            model_io.save(ModelFile(outcome.model, mf.kind, record, training,
+                                    {"oracle_for": mf.path}), cached, command="qaudit unlearn (retrain oracle)")
+        except OSError:
+            pass  # the cache is an optimisation only
+    return Oracle(outcome.model, verifier.snapshot(outcome.model), outcome.cost.gradient_evaluations, "retrained")
+
+
+def oracle_cache_path(mf: ModelFile, fs: ForgetSet) -> Any:
+    """Where the retrain oracle for (this model file's bytes, this forget set) is cached, or None.
+
+    Folder: ``$QAUDIT_CACHE_DIR/oracles`` (default ``~/.cache/qaudit/oracles``);
+    ``QAUDIT_CACHE_DIR=off`` disables the cache.
+    """
+    import hashlib
+    import os
+    from pathlib import Path
+
+    root = os.environ.get("QAUDIT_CACHE_DIR", str(Path.home() / ".cache" / "qaudit"))
+    if root.lower() in ("off", "0", "none", "") or not mf.path:
+        return None
+    try:
+        content = Path(mf.path).read_bytes()
+    except OSError:
+        return None
+    digest = hashlib.sha256(content + b"\0" + fs.forget_ids.astype("<i8").tobytes()).hexdigest()[:24]
+    return Path(root) / "oracles" / f"{digest}.json"
+
+
+def apply_method(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifier,
+                 oracle: Oracle | None, seed: int, options: dict[str, Any], retain_fraction: float = 1.0,
+                 progress: Progress = SILENT) -> MethodResult:
+    """Run *method* on the request and verify the result (``oracle=None``: the result is its own
+    oracle, as for ``retrain``)."""
+    cls = get_host().get("unlearning", method)
+    request = build_request(cls, dataset, fs, seed, options, getattr(mf.model, "n_classes", dataset.n_classes),
+                            retain_fraction, progress)
+    outcome = run_method(method, mf.model, request)
+    after = verifier.snapshot(outcome.model)
+    details = dict(outcome.details)
+    used = details.pop("options", options)
+    if oracle is None:
+        oracle = Oracle(outcome.model, after, outcome.cost.gradient_evaluations, "this run")
+    ratio = outcome.cost.gradient_evaluations / max(oracle.gradient_evaluations, 1)
+    return MethodResult(method, sorted(cls.needs), used, seed, outcome.model, outcome.cost, details, after,
+                        Verifier.distance(after, oracle.snapshot), float(ratio))
+
+
+def unlearned_model_file(mf: ModelFile, result: MethodResult, fs: ForgetSet) -> ModelFile:
+    """The output model file: same data record, provenance of the unlearning appended."""
+    prov = {k: v for k, v in mf.provenance.items() if k not in ("created", "command")}
+    history = list(prov.get("unlearning", []))
+    history.append({"method": result.method, "options": result.options, "seed": result.seed,
+                    "forget": {"source": fs.source, "classes": fs.classes, "indices": fs.forget_ids.tolist()},
+                    "cost": result.cost.to_json(), "from": mf.path})
+    prov["unlearning"] = history
+    data = mf.data
+    if data is not None:
+        excluded = dict(data.excluded)
+        excluded["unlearned_indices"] = sorted(set(excluded.get("unlearned_indices", [])) |
+                                               set(fs.forget_ids.tolist()))
+        data = dataclasses.replace(data, excluded=excluded)
+    return ModelFile(result.model, mf.kind, data, dict(mf.training), prov)
+
+
+# ----------------------------------------------------------------------------- reports
+def _pct(v: Any) -> Any:
+    return None if v is None else round(100.0 * float(v), 1)
+
+
+def unlearn_report(mf: ModelFile, fs: ForgetSet, before: dict[str, Any], oracle: Oracle, result: MethodResult,
+                   out_path: str, settings: dict[str, Any]) -> Any:
+    """A :class:`qaudit.results.Report` for one ``qaudit unlearn`` run."""
+    from qaudit.results import Report, Table
+
+    a, b, o = result.after, before, oracle.snapshot
+    rep = Report(kind="unlearn", title=f"unlearning {mf.path} with {result.method} ({fs.source})", schema=SCHEMA,
+                 location=mf.path or "", seeds={"seed": result.seed}, settings=settings)
+    acc = Table("accuracy and membership leakage (%)", ["measure", "before", "after", "oracle"])
+    rows = [("forget-set accuracy", "forget"), ("retained accuracy", "retain"), ("holdout accuracy", "holdout")]
+    if fs.classes:
+        rows += [("holdout accuracy, forget classes", "holdout_forget_classes"),
+                 ("holdout accuracy, other classes", "holdout_other_classes")]
+    for label, key in rows:
+        acc.rows.append([label, _pct(b["accuracy"].get(key)), _pct(a["accuracy"].get(key)),
+                         _pct(o["accuracy"].get(key))])
+    acc.rows.append(["forget MIA (paper: members called member)", _pct(b["forget_mia"]), _pct(a["forget_mia"]),
+                     _pct(o["forget_mia"])])
+    acc.rows.append(["holdout MIA (same classes called member)", _pct(b["holdout_mia"]), _pct(a["holdout_mia"]),
+                     _pct(o["holdout_mia"])])
+    acc.rows.append(["forget MIA AUC vs holdout (x100)", _pct(b["forget_mia_auc"]), _pct(a["forget_mia_auc"]),
+                     _pct(o["forget_mia_auc"])])
+    acc.note = ("gray-box attack fitted on the original model, applied to each model's outputs; AUC compares "
+                "forget members with holdout samples of the same classes (50 = indistinguishable)")
+    dist = Table("distance to the retrain oracle", ["measure", "value"], [
+        ["prediction agreement, forget set", result.distance["forget_agreement"]],
+        ["prediction agreement, holdout", result.distance["holdout_agreement"]],
+        ["mean KL(oracle || unlearned), forget set", result.distance["forget_kl"]],
+        ["mean KL(oracle || unlearned), holdout", result.distance["holdout_kl"]],
+        ["|forget MIA AUC - oracle's|", result.distance["mia_auc_gap"]]])
+    c = result.cost
+    cost = Table("cost", ["measure", result.method, f"retrain oracle ({oracle.source})"], [
+        ["gradient evaluations (per sample)", c.gradient_evaluations, oracle.gradient_evaluations],
+        ["circuit evaluations (per sample)", c.circuit_evaluations, None],
+        ["seconds", round(c.seconds, 3), None],
+        ["gradient evaluations relative to retraining", round(result.cost_ratio, 4), 1.0]])
+    rep.tables = [acc, dist, cost]
+    rep.summary = {"method": result.method, "forget_set": fs.source, "forget_samples": int(len(fs.forget_ids)),
+                   "forget_accuracy": [b["accuracy"]["forget"], a["accuracy"]["forget"]],
+                   "retain_accuracy": [b["accuracy"]["retain"], a["accuracy"]["retain"]],
+                   "forget_mia": [b["forget_mia"], a["forget_mia"]],
+                   "forget_mia_auc": [b["forget_mia_auc"], a["forget_mia_auc"]],
+                   "cost_ratio": result.cost_ratio, "output": out_path}
+    rep.measurements = {result.method: result.measurements(before)}
+    rep.verdict = (f"{result.method}: forget accuracy {100 * b['accuracy']['forget']:.1f}% -> "
+                   f"{100 * a['accuracy']['forget']:.1f}% (oracle {100 * o['accuracy']['forget']:.1f}%), retained "
+                   f"{100 * b['accuracy']['retain']:.1f}% -> {100 * a['accuracy']['retain']:.1f}%, forget MIA "
+                   f"{100 * b['forget_mia']:.1f}% -> {100 * a['forget_mia']:.1f}%, cost "
+                   f"{100 * result.cost_ratio:.1f}% of retraining")
+    rep.payload = {"model": mf.path, "output": out_path,
+                   "forget": {"source": fs.source, "classes": fs.classes, "n": int(len(fs.forget_ids)),
+                              "n_retain": int(len(fs.retain_ids))},
+                   "before": public(before), "oracle": {"source": oracle.source, "snapshot": public(o),
+                                                         "gradient_evaluations": oracle.gradient_evaluations},
+                   "result": result.to_json()}
+    return rep
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    if arr.size == 0:
+        return float("nan"), float("nan")
+    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
+
+
+def compare_report(mf: ModelFile, fs: ForgetSet, runs: list[dict[str, Any]], settings: dict[str, Any]) -> Any:
+    """The paper's comparative table over methods, mean ± std across seeds (and shot counts)."""
+    from qaudit.results import Report, Table
+
+    rep = Report(kind="compare-unlearning", title=f"unlearning methods on {mf.path} ({fs.source})",
+                 schema=COMPARE_SCHEMA, location=mf.path or "", settings=settings)
+    groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    for run in runs:
+        groups.setdefault((run["method"], run["shots"]), []).append(run)
+    cols = ["method", "shots", "data needed", "grad evals", "cost vs retrain %", "seconds", "forget acc %",
+            "retained acc %", "holdout acc %", "forget MIA %", "forget MIA AUC", "oracle agreement",
+            "oracle KL", "MIA AUC gap"]
+    table = Table("unlearning methods (mean ± std across seeds)", cols)
+    rows_json = []
+
+    def ms(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
+        m, s = _mean_std([None if v is None else v * scale for v in values])
+        return f"{m:.{digits}f} ± {s:.{digits}f}" if len(values) > 1 else f"{m:.{digits}f}"
+
+    for (method, shots), rs in groups.items():
+        def get(*path: str, rs: list[dict[str, Any]] = rs) -> list[Any]:
+            return [_dig(r, path) for r in rs]
+
+        table.rows.append([method, shots or "exact", ", ".join(rs[0]["needs"]),
+                           ms(get("cost", "gradient_evaluations"), digits=0), ms(get("cost_ratio"), 100),
+                           ms(get("cost", "seconds"), digits=2), ms(get("after", "accuracy", "forget"), 100),
+                           ms(get("after", "accuracy", "retain"), 100), ms(get("after", "accuracy", "holdout"), 100),
+                           ms(get("after", "forget_mia"), 100), ms(get("after", "forget_mia_auc"), digits=3),
+                           ms(get("distance", "forget_agreement"), digits=3),
+                           ms(get("distance", "forget_kl"), digits=3), ms(get("distance", "mia_auc_gap"), digits=3)])
+        summary = {k: _mean_std(get(*p)) for k, p in (
+            ("forget_accuracy", ("after", "accuracy", "forget")), ("retain_accuracy", ("after", "accuracy", "retain")),
+            ("forget_mia", ("after", "forget_mia")), ("forget_mia_auc", ("after", "forget_mia_auc")),
+            ("cost_ratio", ("cost_ratio",)), ("oracle_kl", ("distance", "forget_kl")))}
+        rows_json.append({"method": method, "shots": shots, "n_seeds": len(rs),
+                          "mean": {k: v[0] for k, v in summary.items()}, "std": {k: v[1] for k, v in summary.items()}})
+        rep.measurements[method if shots is None else f"{method}@{shots}"] = {
+            "forget_mia": summary["forget_mia"][0], "forget_mia_auc": summary["forget_mia_auc"][0],
+            "forget_accuracy": summary["forget_accuracy"][0], "cost_ratio": summary["cost_ratio"][0]}
+    base = runs[0]["before"]
+    orc = runs[0]["oracle"]
+    ref = Table("reference points (first seed)", ["model", "forget acc %", "retained acc %", "holdout acc %",
+                                                  "forget MIA %", "forget MIA AUC"])
+    for label, snap in (("original", base), ("retrain oracle", orc)):
+        ref.rows.append([label, _pct(snap["accuracy"]["forget"]), _pct(snap["accuracy"]["retain"]),
+                         _pct(snap["accuracy"]["holdout"]), _pct(snap["forget_mia"]), round(snap["forget_mia_auc"], 3)])
+    rep.tables = [ref, table]
+    rep.summary = {"methods": sorted({r["method"] for r in runs}), "seeds": sorted({r["seed"] for r in runs}),
+                   "forget_set": fs.source}
+    rep.verdict = f"compared {len(groups)} method/shot setting(s) over {len({r['seed'] for r in runs})} seed(s)"
+    rep.payload = {"model": mf.path, "rows": rows_json, "runs": runs}
+    return rep
+
+
+def _dig(d: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for p in path:
+        d = d.get(p) if isinstance(d, dict) else None
+    return d
