@@ -129,7 +129,7 @@ def test_check_backend_catches_wrong_qubit_order():
             ev = super().expectation(task, shots, seed)
             return ev[:, ::-1]
 
-    with pytest.raises(AssertionError, match="differs from exact"):
+    with pytest.raises(AssertionError, match="differs from the reference"):
         testing.check_backend(Reversed)
 
 
@@ -341,3 +341,25 @@ def test_sample_report_renders_through_check(capsys):
     stream = io.StringIO()
     JsonReporter().render(testing.sample_report(), stream)
     assert json.loads(stream.getvalue())["status"] == "fail"
+
+
+def test_check_backend_skips_declared_limitations_but_needs_one_task():
+    from qaudit.errors import QauditError
+
+    exact = _exact_cls()
+
+    class AmplitudeOnly(exact):
+        def expectation(self, task, shots=None, seed=None):
+            if task.states is None:
+                raise QauditError("amplitude-encoded inputs only")
+            return super().expectation(task, shots, seed)
+
+    values = testing.check_backend(AmplitudeOnly)
+    assert values["1:unsupported"].size == 0 and values["0:exact"].size > 0
+
+    class Nothing(exact):
+        def expectation(self, task, shots=None, seed=None):
+            raise QauditError("not today")
+
+    with pytest.raises(AssertionError, match="no task could be run"):
+        testing.check_backend(Nothing)
