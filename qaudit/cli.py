@@ -189,6 +189,9 @@ def train_cmd(
     from qaudit.progress import RichProgress
     from qaudit.workflows import train_model
 
+    out_dir = out_path.parent if str(out_path.parent) else Path(".")
+    if not out_dir.is_dir():  # fail before training, not after it
+        raise QauditError(f"output directory does not exist: {out_dir}")
     opts = parse_options(option)
     for key, value in (("qubits", qubits), ("layers", layers), ("epochs", epochs), ("lr", lr),
                        ("batch_size", batch_size), ("noise", noise)):

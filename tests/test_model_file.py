@@ -1,0 +1,241 @@
+"""Model file: validation of untrusted model.json, one-line errors with exit 2, atomic saves."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qaudit import arrays
+from qaudit import model as model_io
+from qaudit.errors import QauditError
+
+
+def run_cli(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
+    """Run ``qaudit.cli:main`` in-process; (exit code, stdout, stderr)."""
+    from qaudit import cli, plugins
+
+    monkeypatch.setattr(sys, "argv", ["qaudit", *args])
+    previous = plugins._HOST
+    code = 0
+    try:
+        cli.main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        plugins.set_host(previous)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected a one-line error, got: {err!r}"
+    assert lines[0].startswith("error:"), lines[0]
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def document(digits_model_file) -> dict:
+    return json.loads(Path(digits_model_file).read_text())
+
+
+def write(tmp_path: Path, doc, name: str = "bad.json") -> Path:
+    path = tmp_path / name
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return path
+
+
+def test_round_trip_preserves_predictions(digits_model_file, tmp_path):
+    from qaudit.data import load_dataset
+
+    mf = model_io.load(digits_model_file)
+    ds = load_dataset("digits")
+    X = ds.X[:50]
+    p1 = mf.model.predict_proba(X)
+    out = tmp_path / "copy.json"
+    model_io.save(mf, out, command="test")
+    mf2 = model_io.load(out)
+    np.testing.assert_array_equal(mf2.model.predict_proba(X), p1)
+    assert mf2.kind == "basic-qnn"
+    np.testing.assert_array_equal(mf2.data.members, mf.data.members)
+    np.testing.assert_array_equal(mf2.data.holdout, mf.data.holdout)
+    assert not np.intersect1d(mf2.data.members, mf2.data.holdout).size
+    doc = json.loads(out.read_text())
+    assert doc["format"] == "qaudit.model" and doc["version"] == model_io.VERSION
+    assert doc["provenance"]["command"] == "test"
+
+
+def test_base64_codec_round_trip_and_validation():
+    rng = np.random.default_rng(0)
+    for shape in [(100,), (7, 13), (2, 3, 20)]:
+        a = rng.normal(size=shape)
+        enc = arrays.encode(a)
+        assert isinstance(enc, dict) and enc["dtype"] == "float64"
+        np.testing.assert_array_equal(arrays.decode(json.loads(json.dumps(enc)), "x", shape), a)
+    small = arrays.encode(np.arange(5.0))
+    assert small == [0.0, 1.0, 2.0, 3.0, 4.0]
+    f32 = arrays.encode(np.linspace(0, 1, 100), dtype="float32")
+    np.testing.assert_allclose(arrays.decode(f32, "x"), np.linspace(0, 1, 100), rtol=1e-7)
+    raw = np.arange(100, dtype="<f8").tobytes()
+    bad_cases = [
+        {"dtype": "float64", "shape": [99], "base64": base64.b64encode(raw).decode()},  # size mismatch
+        {"dtype": "complex64", "shape": [100], "base64": base64.b64encode(raw).decode()},  # dtype
+        {"dtype": "float64", "shape": [100], "base64": "!!notbase64!!"},
+        {"dtype": "float64", "shape": [-1], "base64": ""},
+        {"dtype": "float64", "shape": [100000, 100000], "base64": ""},  # oversized
+        {"dtype": "float64", "shape": [2], "base64": base64.b64encode(np.array([1.0, np.nan]).tobytes()).decode()},
+        [[1.0, 2.0], [3.0]],  # ragged
+        "hello",
+        [1.0, float("inf")],
+    ]
+    for value in bad_cases:
+        with pytest.raises(QauditError):
+            arrays.decode(value, "params.theta")
+    with pytest.raises(QauditError, match="expected shape"):
+        arrays.decode([1.0, 2.0], "params.b", (3,))
+
+
+def _mutations(doc: dict) -> dict[str, tuple[object, str]]:
+    """name -> (bad document or text, expected message fragment)."""
+    out: dict[str, tuple[object, str]] = {}
+
+    def mutate(name, fn, fragment):
+        d = copy.deepcopy(doc)
+        fn(d)
+        out[name] = (d, fragment)
+
+    out["not json"] = ('{"format": "qaudit.model", ', "not valid JSON")
+    out["truncated"] = (json.dumps(doc)[: len(json.dumps(doc)) // 2], "not valid JSON")
+    out["json list"] = ("[1, 2, 3]", "not a qaudit model file")
+    out["nan literal"] = (json.dumps(doc).replace('"b": [', '"b": [NaN, ', 1), "")
+    mutate("wrong format", lambda d: d.update(format="something.else"), "not a qaudit model file")
+    mutate("wrong version", lambda d: d.update(version=99), "version 99")
+    mutate("string version", lambda d: d.update(version="1"), "version")
+    mutate("unknown kind", lambda d: d.update(kind="no-such-model"), "unknown model 'no-such-model'")
+    mutate("params not object", lambda d: d.update(params=[1, 2]), "params")
+    mutate("missing theta", lambda d: d["params"].pop("theta"), "params.theta")
+    mutate("theta wrong shape", lambda d: d["params"].update(theta=[0.1, 0.2, 0.3]), "params.theta")
+    mutate("W wrong shape", lambda d: d["params"].update(W=[[0.0] * 3] * 6), "params.W")
+    mutate("unknown param", lambda d: d["params"].update(extra=[1.0]), "unknown params")
+    mutate("b string", lambda d: d["params"].update(b="zero"), "params.b")
+
+    def nan_theta(d):
+        theta = arrays.decode(d["params"]["theta"], "t")
+        theta[0] = np.nan
+        d["params"]["theta"] = {"dtype": "float64", "shape": list(theta.shape),
+                                "base64": base64.b64encode(theta.astype("<f8").tobytes()).decode()}
+    mutate("nan theta (base64)", nan_theta, "NaN")
+    mutate("oversized array", lambda d: d["params"].update(
+        theta={"dtype": "float64", "shape": [10**5, 10**4], "base64": ""}), "too large")
+    mutate("overlap", lambda d: d["data"].update(holdout=d["data"]["holdout"][:5] + d["data"]["members"][:1]),
+           "overlap")
+    mutate("negative index", lambda d: d["data"].update(members=[-1] + d["data"]["members"][1:]), "negative")
+    mutate("duplicate index", lambda d: d["data"].update(members=d["data"]["members"][:3] * 2), "duplicate")
+    mutate("bad qubits option", lambda d: d["config"].update(qubits="eight"), "qubits")
+    mutate("unknown option", lambda d: d["config"].update(colour="blue"), "unknown option")
+    mutate("n_classes zero", lambda d: d["config"].update(n_classes=0), "n_classes")
+    mutate("bad preprocessing op", lambda d: d["preprocessing"].append({"op": "exec", "code": "rm -rf /"}),
+           "preprocessing")
+    mutate("preprocessing width", lambda d: d.update(preprocessing=[{"op": "pad", "size": 128}, {"op": "l2"}]),
+           "features")
+    mutate("qubits vs params", lambda d: d["config"].update(qubits=5), "")
+    return out
+
+
+def test_load_rejects_bad_documents(document, tmp_path):
+    for name, (bad, fragment) in _mutations(document).items():
+        path = write(tmp_path, bad, name.replace(" ", "_") + ".json")
+        with pytest.raises(QauditError) as info:
+            model_io.load(path)
+        message = str(info.value)
+        assert "\n" not in message, name
+        assert fragment in message, f"{name}: {message}"
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(QauditError, match="cannot read model file"):
+        model_io.load(tmp_path / "absent.json")
+    with pytest.raises(QauditError, match="not a file"):
+        model_io.load(tmp_path)
+    binary = tmp_path / "binary.json"
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(QauditError):
+        model_io.load(binary)
+
+
+@pytest.mark.parametrize("case", ["not json", "wrong version", "unknown kind", "nan theta (base64)", "overlap",
+                                  "theta wrong shape", "oversized array"])
+def test_cli_evaluate_bad_model_file_exits_2(case, document, tmp_path, monkeypatch, capsys):
+    bad, fragment = _mutations(document)[case]
+    path = write(tmp_path, bad)
+    code, out, err = run_cli(["evaluate", str(path)], monkeypatch, capsys)
+    assert code == 2
+    line = error_line(err)
+    assert fragment in line
+    assert out == ""
+
+
+def test_cli_missing_model_file(tmp_path, monkeypatch, capsys):
+    code, _, err = run_cli(["evaluate", str(tmp_path / "nope.json")], monkeypatch, capsys)
+    assert code == 2
+    assert "cannot read model file" in error_line(err)
+
+
+def test_wrong_feature_count_is_a_one_line_error(digits_model_file):
+    mf = model_io.load(digits_model_file)
+    with pytest.raises(QauditError, match="features"):
+        mf.model.predict_proba(np.zeros((3, 10)))
+
+
+def test_atomic_save_interrupted_leaves_nothing(digits_model_file, tmp_path, monkeypatch):
+    mf = model_io.load(digits_model_file)
+    target = tmp_path / "out.json"
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model_io, "to_document", lambda *a, **k: {"format": "qaudit.model", "x": _Exploding()})
+    with pytest.raises(TypeError):
+        model_io.save(mf, target)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    # an interrupt while writing: the previous file survives untouched, no temp file remains
+    model_io.save(mf, target)
+    before = target.read_bytes()
+    import qaudit.io as qio
+
+    original = qio.os.fsync
+    monkeypatch.setattr(qio.os, "fsync", boom)
+    with pytest.raises(KeyboardInterrupt):
+        model_io.save(mf, target)
+    monkeypatch.setattr(qio.os, "fsync", original)
+    assert target.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+
+
+class _Exploding:
+    """Not JSON-serialisable: json.dumps raises TypeError half way through the document."""
+
+
+def test_cli_train_failure_leaves_no_output(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "m.json"
+    code, _, err = run_cli(["train", "--dataset", "no-such-data", "--out", str(out)], monkeypatch, capsys)
+    assert code == 2 and "unknown dataset" in error_line(err)
+    code, _, err = run_cli(["train", "--model", "no-such-model", "--out", str(out), "--epochs", "1"],
+                           monkeypatch, capsys)
+    assert code == 2 and "unknown model" in error_line(err)
+    code, _, err = run_cli(["train", "--qubits", "3", "--out", str(out), "--option", "pca=never", "--epochs", "1"],
+                           monkeypatch, capsys)
+    assert code == 2 and "features" in error_line(err)
+    code, _, err = run_cli(["train", "--out", str(tmp_path / "missing-dir" / "m.json"), "--epochs", "0",
+                            "--qubits", "6", "--layers", "1", "--n-train", "20", "--n-holdout", "10"],
+                           monkeypatch, capsys)
+    assert code == 2 and "does not exist" in error_line(err)
+    assert list(tmp_path.iterdir()) == []
