@@ -13,7 +13,10 @@ MAX_SHOTS = 10_000_000
 def resolve_backend(name: str, shots: int | None, model: Any = None) -> tuple[Any, int | None]:
     """Instantiate backend *name* and normalise *shots* (0/None = exact).
 
-    Refuses combinations the backend's declared capabilities do not support.
+    Refuses combinations the backend's declared capabilities do not support, and
+    models wider than the backend instance's ``max_qubits()`` (device-specific limits,
+    e.g. a processor's qubit count). Backends take arguments as ``name:argument``
+    (``density-matrix:p1=1e-3``, ``qsim:threads=2``, ``google:rainbow``).
     """
     if shots is not None and shots < 0:
         raise QauditError(f"--shots must be >= 0, got {shots}")
@@ -30,4 +33,8 @@ def resolve_backend(name: str, shots: int | None, model: Any = None) -> tuple[An
         raise QauditError(f"model has {model.n_qubits} qubits, backend {name!r} supports at most {caps.max_qubits}")
     argument = name.split(":", 1)[1] if ":" in name else None
     backend = cls(argument) if getattr(cls, "takes_argument", False) else cls()
+    limit = getattr(backend, "max_qubits", None)
+    if model is not None and callable(limit) and getattr(model, "n_qubits", 0) > limit():
+        # the instance knows its device (e.g. google:PROCESSOR): too wide is an input error
+        raise QauditError(f"model has {model.n_qubits} qubits, too wide for backend {name!r} (at most {limit()})")
     return backend, shots

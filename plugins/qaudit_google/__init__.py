@@ -1,0 +1,16 @@
+"""Google Quantum AI backends: offline virtual processors (``google:PROCESSOR``) and real
+hardware through ``cirq_google.Engine`` (``google-engine:PROCESSOR``)."""
+
+from __future__ import annotations
+
+from qaudit import hookimpl
+
+QAUDIT_API = "1"
+
+
+@hookimpl
+def register_backends(register):
+    from qaudit_google.backends import GoogleEngineBackend, GoogleVirtualBackend
+
+    register(GoogleVirtualBackend)
+    register(GoogleEngineBackend)
