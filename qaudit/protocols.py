@@ -63,14 +63,37 @@ class QuantumTask:
 
 @runtime_checkable
 class Backend(Protocol):
-    """Runs :class:`QuantumTask` batches. Registered via ``register_backends``."""
+    """Runs :class:`QuantumTask` batches. Registered via ``register_backends``.
+
+    ``capabilities`` tells the CLI what to refuse (``--shots`` on an exact-only
+    backend, exact mode on a measuring one, too-wide models). A backend class that
+    sets ``takes_argument = True`` is constructed with the text after the colon of
+    ``--backend NAME:ARG`` (e.g. a noise spec or a processor name) and may define
+    ``max_qubits() -> int`` for instance-specific width limits. Backends that can
+    return raw measurement outcomes also implement :class:`SamplingBackend`.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
     capabilities: ClassVar[Capabilities]
 
     def expectation(self, task: QuantumTask, shots: int | None = None, seed: int | None = None) -> np.ndarray:
-        """(n_samples, n_observables) float64 expectation values; ``shots=None`` is exact."""
+        """(n_samples, n_observables) float64 expectation values.
+
+        ``shots=None`` is exact; ``shots=N`` estimates each observable from N
+        measured bit strings per sample and per measurement basis, as hardware
+        does, reproducibly for a given ``seed``.
+        """
+        ...
+
+
+@runtime_checkable
+class SamplingBackend(Backend, Protocol):
+    """A backend that also returns bit-string counts (optional extension of :class:`Backend`)."""
+
+    def sample(self, task: QuantumTask, shots: int, seed: int | None = None) -> np.ndarray:
+        """(n_samples, 2**n_qubits) int64 counts of *shots* computational-basis bit strings
+        per sample; index i is the bit string with qubit 0 as the most significant bit."""
         ...
 
 
