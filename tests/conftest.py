@@ -65,3 +65,39 @@ def digits_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("model") / "model.json"
     model_io.save(mf, path, command="pytest")
     return path
+
+
+@pytest.fixture
+def run_qaudit(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
+    """Run ``qaudit.cli:main`` in-process: ``run_qaudit([...]) -> (exit code, stdout, stderr)``.
+
+    Exercises the real entry point (plugin loading, ``--disable-plugin``, QauditError ->
+    one-line ``error:`` + exit 2); the process-wide plugin host is restored afterwards.
+    """
+    import sys
+
+    from qaudit import cli, plugins
+
+    def run(args: list[str]) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["qaudit", *args])
+        previous = plugins._HOST
+        code = 0
+        try:
+            cli.main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            plugins.set_host(previous)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
+
+
+def one_line_error(err: str) -> str:
+    """Assert *err* is exactly one ``error: ...`` line without a traceback; return it."""
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, f"expected a one-line error, got: {err!r}"
+    assert lines[0].startswith("error:"), lines[0]
+    assert "Traceback" not in err
+    return lines[0]

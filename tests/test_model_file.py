@@ -5,40 +5,15 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import one_line_error as error_line
 
 from qaudit import arrays
 from qaudit import model as model_io
 from qaudit.errors import QauditError
-
-
-def run_cli(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
-    """Run ``qaudit.cli:main`` in-process; (exit code, stdout, stderr)."""
-    from qaudit import cli, plugins
-
-    monkeypatch.setattr(sys, "argv", ["qaudit", *args])
-    previous = plugins._HOST
-    code = 0
-    try:
-        cli.main()
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    finally:
-        plugins.set_host(previous)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def error_line(err: str) -> str:
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, f"expected a one-line error, got: {err!r}"
-    assert lines[0].startswith("error:"), lines[0]
-    assert "Traceback" not in err
-    return lines[0]
 
 
 @pytest.fixture
@@ -172,18 +147,18 @@ def test_missing_file_and_directory(tmp_path):
 
 @pytest.mark.parametrize("case", ["not json", "wrong version", "unknown kind", "nan theta (base64)", "overlap",
                                   "theta wrong shape", "oversized array"])
-def test_cli_evaluate_bad_model_file_exits_2(case, document, tmp_path, monkeypatch, capsys):
+def test_cli_evaluate_bad_model_file_exits_2(case, document, tmp_path, run_qaudit):
     bad, fragment = _mutations(document)[case]
     path = write(tmp_path, bad)
-    code, out, err = run_cli(["evaluate", str(path)], monkeypatch, capsys)
+    code, out, err = run_qaudit(["evaluate", str(path)])
     assert code == 2
     line = error_line(err)
     assert fragment in line
     assert out == ""
 
 
-def test_cli_missing_model_file(tmp_path, monkeypatch, capsys):
-    code, _, err = run_cli(["evaluate", str(tmp_path / "nope.json")], monkeypatch, capsys)
+def test_cli_missing_model_file(tmp_path, run_qaudit):
+    code, _, err = run_qaudit(["evaluate", str(tmp_path / "nope.json")])
     assert code == 2
     assert "cannot read model file" in error_line(err)
 
@@ -224,18 +199,15 @@ class _Exploding:
     """Not JSON-serialisable: json.dumps raises TypeError half way through the document."""
 
 
-def test_cli_train_failure_leaves_no_output(tmp_path, monkeypatch, capsys):
+def test_cli_train_failure_leaves_no_output(tmp_path, run_qaudit):
     out = tmp_path / "m.json"
-    code, _, err = run_cli(["train", "--dataset", "no-such-data", "--out", str(out)], monkeypatch, capsys)
+    code, _, err = run_qaudit(["train", "--dataset", "no-such-data", "--out", str(out)])
     assert code == 2 and "unknown dataset" in error_line(err)
-    code, _, err = run_cli(["train", "--model", "no-such-model", "--out", str(out), "--epochs", "1"],
-                           monkeypatch, capsys)
+    code, _, err = run_qaudit(["train", "--model", "no-such-model", "--out", str(out), "--epochs", "1"])
     assert code == 2 and "unknown model" in error_line(err)
-    code, _, err = run_cli(["train", "--qubits", "3", "--out", str(out), "--option", "pca=never", "--epochs", "1"],
-                           monkeypatch, capsys)
+    code, _, err = run_qaudit(["train", "--qubits", "3", "--out", str(out), "--option", "pca=never", "--epochs", "1"])
     assert code == 2 and "features" in error_line(err)
-    code, _, err = run_cli(["train", "--out", str(tmp_path / "missing-dir" / "m.json"), "--epochs", "0",
-                            "--qubits", "6", "--layers", "1", "--n-train", "20", "--n-holdout", "10"],
-                           monkeypatch, capsys)
+    code, _, err = run_qaudit(["train", "--out", str(tmp_path / "missing-dir" / "m.json"), "--epochs", "0",
+                            "--qubits", "6", "--layers", "1", "--n-train", "20", "--n-holdout", "10"])
     assert code == 2 and "does not exist" in error_line(err)
     assert list(tmp_path.iterdir()) == []
