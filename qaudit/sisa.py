@@ -161,6 +161,7 @@ class SisaEnsemble:
                      progress: Progress) -> int:
         """(Re)train shard *s* from slice *first* (0 = from scratch); return gradient evaluations."""
         R = self.options["slices"]
+        progress = progress or SILENT
         row = {int(i): k for k, i in enumerate(ids)}
         in_shard = self.shard == s
         spent = 0
@@ -182,7 +183,11 @@ class SisaEnsemble:
             Xs, ys = X[rows], y[rows]
             if model is None:
                 model = self._template(s)
-                model.initialise(Xs, ys, n_classes=self.n_classes)
+                try:
+                    model.initialise(Xs, ys, n_classes=self.n_classes)
+                except QauditError as exc:
+                    raise QauditError(f"sisa shard {s}: {exc} (the first slice of a shard fits the "
+                                      "preprocessing; use fewer shards or slices)") from None
             rng = np.random.default_rng([self._seed(s) & 0xFFFFFFFF, r])
             epochs = self._slice_epochs()
             model.partial_fit(Xs, ys, epochs=epochs, rng=rng, progress=progress)

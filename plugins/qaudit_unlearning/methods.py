@@ -68,9 +68,11 @@ class GradientAscent:
 
     Paper defaults per model kind: basic QNN — Nesterov momentum 0.9, lr 0.05,
     batch 16, 10 steps; HQNN — SGD lr 0.01, momentum 0.9, batch 16, 6 epochs over
-    the forget set. ``epochs`` (if set) overrides ``steps``; ``target`` stops early
-    once the forget-set accuracy is ≤ target (checked after every step, forward
-    passes counted as circuit evaluations).
+    the forget set. ``epochs`` (if set) overrides ``steps``. Ours: ``target``
+    (default 0.1) stops early once the forget-set accuracy is ≤ target (checked
+    after every step, forward passes counted as circuit evaluations); unbounded
+    ascent otherwise keeps destroying the retained classes after the forget class
+    is gone. ``-O target=null`` runs the paper's full schedule.
     """
 
     name: ClassVar[str] = "ga"
@@ -78,9 +80,9 @@ class GradientAscent:
     needs: ClassVar[frozenset[str]] = frozenset({"forget"})
     DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {
         "default": {"lr": 0.05, "momentum": 0.9, "nesterov": True, "batch_size": 16, "steps": 10,
-                    "epochs": None, "target": None},
+                    "epochs": None, "target": 0.1},
         "hqnn": {"lr": 0.01, "momentum": 0.9, "nesterov": False, "batch_size": 16, "steps": None,
-                 "epochs": 6, "target": None},
+                 "epochs": 6, "target": 0.1},
     }
 
     def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
