@@ -112,6 +112,10 @@ class CSVFile:
             raise QauditError(f"{path}: no '{label}' column (columns: {', '.join(header[:10])}); "
                               "pass --label-column NAME")
         col = header.index(label)
+        ragged = next((i + 2 for i, row in enumerate(rows[1:]) if row and len(row) != len(header)), None)
+        if ragged is not None:
+            raise QauditError(f"{path}: rows have inconsistent lengths (line {ragged} has "
+                              f"{len(rows[ragged - 1])} fields, the header {len(header)})")
         try:
             data = np.array([[float(v) for v in row] for row in rows[1:] if row], dtype=np.float64)
         except ValueError as exc:
