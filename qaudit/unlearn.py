@@ -117,6 +117,18 @@ def build_request(method: Any, dataset: Dataset, fs: ForgetSet, seed: int, optio
     return request
 
 
+def preflight(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, seed: int, options: dict[str, Any],
+              retain_fraction: float = 1.0) -> None:
+    """Reject a request before any expensive work: unknown method, unusable model or options
+    (methods may define ``check(model, options)``), missing retained data."""
+    cls = get_host().get("unlearning", method)
+    instance = cls()
+    if hasattr(instance, "check"):
+        instance.check(mf.model, dict(options))
+    build_request(cls, dataset, fs, seed, options, getattr(mf.model, "n_classes", dataset.n_classes),
+                  retain_fraction)
+
+
 def run_method(name: str, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
     """Run unlearning method *name*; checks the input model is left untouched."""
     method = get_host().get("unlearning", name)()

@@ -85,6 +85,11 @@ class GradientAscent:
                  "epochs": 6, "target": 0.1},
     }
 
+    def check(self, model: Any, options: dict[str, Any]) -> None:
+        """Fail fast (before any work) on a model or options this method cannot use."""
+        _require_gradients(self.name, model)
+        _options(self.name, _kind_defaults(self.DEFAULTS, model), options)
+
     def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
         """Ascend the forget loss on a copy of *model*."""
         _require_gradients(self.name, model)
@@ -147,6 +152,11 @@ class RelativeGradientAscent:
                  "gamma_scale": 0.5},
     }
 
+    def check(self, model: Any, options: dict[str, Any]) -> None:
+        """Fail fast (before any work) on a model or options this method cannot use."""
+        _require_gradients(self.name, model)
+        _options(self.name, _kind_defaults(self.DEFAULTS, model), options)
+
     def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
         """Balanced forget ascent / retain descent on a copy of *model*."""
         _require_gradients(self.name, model)
@@ -206,6 +216,12 @@ class SelectiveSynapticDampening:
     DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {
         "default": {"alpha": 2.0, "lam": 1.0, "importance": "fisher", "fisher_samples": 500},
     }
+
+    def check(self, model: Any, options: dict[str, Any]) -> None:
+        """Fail fast (before any work) on a model or options this method cannot use."""
+        _require_gradients(self.name, model)
+        given = {("lam" if k == "lambda" else k): v for k, v in options.items()}
+        _options(self.name, _kind_defaults(self.DEFAULTS, model), given)
 
     def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
         """Dampen the weights specialised to the forget set, on a copy of *model*."""
@@ -331,6 +347,10 @@ class Retrain:
     description: ClassVar[str] = "Retrain from scratch on the retained data (the oracle; expensive)"
     needs: ClassVar[frozenset[str]] = frozenset({"retain"})
 
+    def check(self, model: Any, options: dict[str, Any]) -> None:
+        """Retrain takes no options."""
+        _options(self.name, {}, options)
+
     def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
         """A fresh model of the same kind and options fitted on the retained data."""
         _options(self.name, {}, request.options)
@@ -356,6 +376,11 @@ class Finetune:
     needs: ClassVar[frozenset[str]] = frozenset({"retain"})
     DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {"default": {"epochs": 2, "lr": None}}
 
+    def check(self, model: Any, options: dict[str, Any]) -> None:
+        """Fail fast (before any work) on a model or options this method cannot use."""
+        _require_gradients(self.name, model)
+        _options(self.name, _kind_defaults(self.DEFAULTS, model), options)
+
     def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
         """Fine-tuned copy of *model*."""
         _require_gradients(self.name, model)
@@ -377,12 +402,16 @@ class SisaUnlearning:
     description: ClassVar[str] = "Exact SISA unlearning: retrain affected shards from the last clean checkpoint"
     needs: ClassVar[frozenset[str]] = frozenset({"forget", "retain"})
 
-    def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
-        """Copy of the ensemble with the affected shards retrained."""
-        _options(self.name, {}, request.options)
+    def check(self, model: Any, options: dict[str, Any]) -> None:
+        """The model must be a SISA ensemble; no options."""
+        _options(self.name, {}, options)
         if getattr(model, "name", "") != "sisa":
             raise QauditError(f"--method sisa needs a SISA ensemble, this model is {getattr(model, 'name', '?')!r}; "
                               "train one with `qaudit train --sisa-shards S --sisa-slices R --model KIND ...`")
+
+    def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
+        """Copy of the ensemble with the affected shards retrained."""
+        self.check(model, request.options)
         if request.forget_ids is None or request.retain_ids is None:
             raise QauditError("--method sisa needs the dataset indices of the forget and retained samples")
         start = time.perf_counter()

@@ -138,6 +138,7 @@ def unlearn_cmd(
         raise QauditError("--out must differ from the input model file (it is never modified)")
     mf, ds = _load(model_path, data_dir)
     fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
+    core.preflight(method, mf, ds, fs, seed, opts, retain_fraction)
     oracle_mf = model_io.load(oracle) if oracle else None
     be, shots = resolve_backend(backend, shots, mf.model)
     with RichProgress(err) as progress:
@@ -206,6 +207,8 @@ def compare_cmd(
         per_method[m][k] = value
     mf, ds = _load(model_path, data_dir)
     fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
+    for name in names:
+        core.preflight(name, mf, ds, fs, seed_list[0], per_method[name])
     oracle_mf = model_io.load(oracle) if oracle else None
     runs = []
     with RichProgress(err) as progress:
