@@ -36,6 +36,27 @@ class Curve:
 
 
 @dataclass
+class Series:
+    """One line of a :class:`Plot`: ``y`` values (None = missing) with symmetric error bars ``err``."""
+
+    label: str
+    y: list[float | None]
+    err: list[float | None] = field(default_factory=list)
+
+
+@dataclass
+class Plot:
+    """A line plot over categorical x positions (e.g. shot counts) with error bars."""
+
+    title: str
+    x_label: str
+    y_label: str
+    x: list[str]
+    series: list[Series] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
 class Finding:
     """One gated check: ``metric`` of ``subject`` compared with ``threshold``.
 
@@ -69,6 +90,7 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     measurements: dict[str, dict[str, float]] = field(default_factory=dict)
     payload: dict[str, Any] = field(default_factory=dict)
+    plots: list[Plot] = field(default_factory=list)
     seeds: dict[str, int] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     location: str = ""
@@ -109,6 +131,8 @@ class Report:
         }
         body.update(self.payload)
         body.setdefault("curves", [asdict(c) for c in self.curves])
+        if self.plots:
+            body.setdefault("plots", [asdict(p) for p in self.plots])
         return clean_json(body)
 
 

@@ -11,7 +11,7 @@ import math
 from html import escape
 from typing import ClassVar, TextIO
 
-from qaudit.results import Curve, Report, fmt
+from qaudit.results import Curve, Plot, Report, fmt
 
 LOG_FLOOR = 1e-3
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
@@ -66,6 +66,64 @@ def roc_svg(curves: list[Curve], width: int = 460, height: int = 420, floor: flo
     return "\n".join(parts)
 
 
+def plot_svg(plot: Plot, width: int = 520, height: int = 360) -> str:
+    """An SVG line plot of *plot*: categorical x positions, linear y, ±err error bars, legend."""
+    left, right, top, bottom = 60, 170, 30, 50
+    pw, ph = width - left - right, height - top - bottom
+    vals = [v + sgn * (e or 0.0) for s in plot.series for v, e in zip(s.y, s.err or [None] * len(s.y))
+            if v is not None and math.isfinite(v) for sgn in (-1, 1)]
+    lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
+    if hi - lo < 1e-9:
+        lo, hi = lo - 0.5, hi + 0.5
+    pad = 0.05 * (hi - lo)
+    lo, hi = lo - pad, hi + pad
+    n = max(len(plot.x), 1)
+
+    def sx(i: int) -> float:
+        return left + (i + 0.5) / n * pw
+
+    def sy(v: float) -> float:
+        return top + ph - (v - lo) / (hi - lo) * ph
+
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(plot.title)}">',
+             f'<text x="{left}" y="18" font-size="13" font-weight="bold">{escape(plot.title)}</text>',
+             f'<rect x="{left}" y="{top}" width="{pw}" height="{ph}" fill="white" stroke="#333"/>']
+    for k in range(6):
+        v = lo + (hi - lo) * k / 5
+        parts.append(f'<line x1="{left}" y1="{sy(v):.1f}" x2="{left + pw}" y2="{sy(v):.1f}" stroke="#eee"/>')
+        parts.append(f'<text x="{left - 6}" y="{sy(v) + 4:.1f}" font-size="11" text-anchor="end">{v:.2f}</text>')
+    for i, label in enumerate(plot.x):
+        parts.append(f'<text x="{sx(i):.1f}" y="{top + ph + 16}" font-size="11" text-anchor="middle">'
+                     f"{escape(label)}</text>")
+    for j, s in enumerate(plot.series):
+        colour = COLOURS[j % len(COLOURS)]
+        errs = list(s.err) + [None] * (len(s.y) - len(s.err))
+        pts = [(sx(i), v, e) for i, (v, e) in enumerate(zip(s.y, errs)) if v is not None and math.isfinite(v)]
+        if pts:
+            line = " ".join(f"{x:.1f},{sy(v):.1f}" for x, v, _ in pts)
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{line}"/>')
+        for x, v, e in pts:
+            parts.append(f'<circle cx="{x:.1f}" cy="{sy(v):.1f}" r="3" fill="{colour}"/>')
+            if e:
+                y0, y1 = sy(v - e), sy(v + e)
+                parts.append(f'<line class="errorbar" x1="{x:.1f}" y1="{y0:.1f}" x2="{x:.1f}" y2="{y1:.1f}" '
+                             f'stroke="{colour}"/>')
+                for yy in (y0, y1):
+                    parts.append(f'<line x1="{x - 4:.1f}" y1="{yy:.1f}" x2="{x + 4:.1f}" y2="{yy:.1f}" '
+                                 f'stroke="{colour}"/>')
+        ly = top + 12 + 16 * j
+        parts.append(f'<line x1="{left + pw + 10}" y1="{ly - 4}" x2="{left + pw + 28}" y2="{ly - 4}" '
+                     f'stroke="{colour}" stroke-width="2"/>')
+        parts.append(f'<text x="{left + pw + 32}" y="{ly}" font-size="11">{escape(s.label)}</text>')
+    parts.append(f'<text x="{left + pw / 2}" y="{height - 10}" font-size="12" text-anchor="middle">'
+                 f"{escape(plot.x_label)}</text>")
+    parts.append(f'<text transform="translate(14 {top + ph / 2}) rotate(-90)" font-size="12" '
+                 f'text-anchor="middle">{escape(plot.y_label)}</text>')
+    parts.append("</svg>")
+    return "\n".join(parts)
+
+
 class HtmlReporter:
     """A single self-contained HTML file."""
 
@@ -88,6 +146,10 @@ class HtmlReporter:
         if result.curves:
             out.append("<h2>ROC curves</h2>")
             out.append(roc_svg(result.curves))
+        for plot in getattr(result, "plots", []):
+            out.append(plot_svg(plot))
+            if plot.note:
+                out.append(f'<p class="note">{e(plot.note)}</p>')
         for table in result.tables:
             out.append(f"<table><caption>{e(table.title)}</caption><tr>"
                        + "".join(f"<th>{e(c)}</th>" for c in table.columns) + "</tr>")

@@ -1,0 +1,70 @@
+"""``qaudit shots``: leakage and unlearning stability across shot counts (wiring only; logic in qaudit.shots)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qaudit.cli import app, command_line, err, parse_options
+from qaudit.errors import QauditError
+
+
+@app.command("shots")
+def shots_cmd(
+    model_path: Annotated[Path, typer.Argument(help="Trained model file (with its data record).")],
+    shots: Annotated[str, typer.Option(
+        help="Increasing comma-separated shot counts; 'exact' (no shot noise) may come last.")
+    ] = "16,64,256,1024,4096,exact",
+    repeats: Annotated[int, typer.Option("--repeats", "-R", help="Repeats per shot count (seeds seed..seed+R-1).")
+                       ] = 5,
+    backend: Annotated[str, typer.Option(help="Shot-capable backend (sampled, cirq, qsim, noisy:paper, ...).")
+                       ] = "sampled",
+    seed: Annotated[int, typer.Option(help="First repeat seed.")] = 0,
+    attack: Annotated[str, typer.Option("--attack", "-a", help="Attack for the leakage metrics.")] = "gray-box",
+    forget_class: Annotated[int | None, typer.Option(
+        "--forget-class", help="Class whose members the paper's MIA accuracy counts (and --unlearn forgets).")
+    ] = None,
+    unlearn: Annotated[str | None, typer.Option(
+        "--unlearn", help="Also run this unlearning method under every shot count (gradients from shots).")] = None,
+    option: Annotated[list[str] | None, typer.Option("--option", "-O", help="KEY=VALUE for the --unlearn method.")
+                      ] = None,
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for each AUC CI.")] = 200,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Report format: rich, json, markdown, html, ...")
+                   ] = "rich",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (atomic).")] = None,
+) -> None:
+    """How the shot count shapes leakage (mean ± std over repeats) and the stability of unlearning."""
+    from qaudit import model as model_io
+    from qaudit.commands.leak import render_report
+    from qaudit.plugins import get_host
+    from qaudit.progress import RichProgress
+    from qaudit.shots import ShotSettings, parse_shots, repeat_seeds, run_study
+    from qaudit.workflows import dataset_for
+
+    shot_list = parse_shots(shots)
+    repeat_seeds(seed, repeats)
+    if bootstrap < 10:
+        raise QauditError("--bootstrap must be >= 10")
+    if forget_class is None and unlearn:
+        raise QauditError("--unlearn needs --forget-class C (the class to forget)")
+    if option and not unlearn:
+        raise QauditError("--option sets the --unlearn method's options: pass --unlearn METHOD too")
+    host = get_host()
+    host.get("reporter", fmt)
+    host.get("attack", attack)
+    if unlearn:
+        host.get("unlearning", unlearn)
+    mf = model_io.load(model_path)
+    ds = dataset_for(mf, data_dir)
+    settings = ShotSettings(shots=shot_list, repeats=repeats, seed=seed, backend=backend, attack=attack,
+                            forget_class=forget_class, unlearn=unlearn, unlearn_options=parse_options(option),
+                            n_bootstrap=bootstrap)
+    with RichProgress(err) as progress:
+        report = run_study(mf, ds, settings, progress=progress, location=str(model_path))
+    report.settings["command"] = command_line()
+    render_report(report, fmt, output)
+    if output is not None or fmt != "rich":
+        err.print(report.verdict, highlight=False, soft_wrap=True)

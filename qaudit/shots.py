@@ -1,0 +1,503 @@
+"""``qaudit shots``: how the measurement shot count shapes leakage and the stability of unlearning.
+
+For every shot count S of the study (finite counts in increasing order, then
+optionally ``exact`` = infinitely many shots on the same backend) and every
+repeat r = 0..R-1 (seed ``seed + r``; the same seeds for every S, so shot counts
+are compared on common random numbers):
+
+* **leakage** -- the leak audit (:func:`qaudit.leak.run_audit`, the chosen
+  attack, default the paper's gray-box MLP) with the target queried with S shots:
+  ROC AUC with its bootstrap CI, TPR at 0.1 % / 1 % / 10 % FPR, membership
+  advantage and the paper's MIA accuracy (``member_rate``: the fraction of
+  forget-class training members the attack calls "member"). The repeat seed
+  drives the attacker's split, the attack's initialisation and the shot draws.
+* **output jitter** -- on a fixed probe set of training members, the standard
+  deviation across repeats of the model's true-class probability, averaged
+  over the probe samples (0 for ``exact``; shrinks like 1/sqrt(S)).
+* **unlearning stability** (``--unlearn METHOD``) -- the method runs on a
+  :class:`ShotEstimatedModel`: every loss gradient it asks for is estimated
+  from S shots the way hardware would -- the circuit parameters by the
+  parameter-shift rule (two shifted circuits per parameter, each measured with S
+  shots), the dense head's weights from the same sampled expectation values --
+  and every forward pass it makes (e.g. RGA's stopping test) is sampled too.
+  The unlearned model is then verified with S shots (a gray-box attack fitted on
+  the original model's S-shot outputs, as :class:`qaudit.unlearn.Verifier`) and
+  exactly (forget/retained accuracy without measurement noise, isolating the
+  noise of the updates). The spread (std) across repeats is the "stability".
+
+The parameter-shift estimator is checked against the model's exact adjoint
+gradient before the study starts (:func:`check_parameter_shift`); a circuit for
+which the two-term rule does not hold is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qaudit.errors import QauditError
+from qaudit.progress import SILENT, Progress
+from qaudit.results import Plot, Report, Series, Table
+
+SCHEMA = "qaudit.shots/1"
+DEFAULT_SHOTS = "16,64,256,1024,4096,exact"
+DEFAULT_REPEATS = 5
+#: Leak metrics aggregated per shot count (``member_rate`` = the paper's MIA accuracy).
+LEAK_METRICS = ("auc", "auc_low", "auc_high", "tpr@0.1%fpr", "tpr@1%fpr", "tpr@10%fpr", "advantage",
+                "member_rate")
+#: Unlearning metrics aggregated per shot count.
+UNLEARN_METRICS = ("forget_accuracy", "retain_accuracy", "holdout_accuracy", "forget_mia_before", "forget_mia",
+                   "forget_mia_auc", "forget_accuracy_exact", "retain_accuracy_exact", "seconds")
+EXACT_WORDS = ("exact", "inf", "infinite")
+SHIFT = np.pi / 2
+
+
+# --------------------------------------------------------------------------- input checks
+def parse_shots(text: str) -> list[int | None]:
+    """``"16,64,exact"`` -> ``[16, 64, None]``; strictly increasing positive counts, ``exact`` last."""
+    parts = [p.strip().lower() for p in str(text).split(",")]
+    if not text or not str(text).strip() or any(not p for p in parts):
+        raise QauditError(f"--shots {text!r}: expected comma-separated shot counts, e.g. {DEFAULT_SHOTS}")
+    out: list[int | None] = []
+    for i, part in enumerate(parts):
+        if part in EXACT_WORDS:
+            if i != len(parts) - 1:
+                raise QauditError(f"--shots {text!r}: 'exact' (infinitely many shots) must come last")
+            out.append(None)
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            raise QauditError(f"--shots {text!r}: {part!r} is neither a shot count nor 'exact'") from None
+        if value <= 0:
+            raise QauditError(f"--shots {text!r}: shot counts must be positive (write 'exact' for no shot noise)")
+        out.append(value)
+    finite = [s for s in out if s is not None]
+    if len(set(finite)) != len(finite):
+        raise QauditError(f"--shots {text!r}: a shot count is listed twice")
+    if finite != sorted(finite):
+        raise QauditError(f"--shots {text!r}: list the shot counts in increasing order")
+    from qaudit.backends import MAX_SHOTS
+
+    if finite and finite[-1] > MAX_SHOTS:
+        raise QauditError(f"--shots {text!r}: {finite[-1]} is absurdly large (max {MAX_SHOTS})")
+    return out
+
+
+def shot_label(shots: int | None) -> str:
+    """``16`` -> ``"16"``, ``None`` -> ``"exact"``."""
+    return "exact" if shots is None else str(shots)
+
+
+def repeat_seeds(seed: int, repeats: int) -> list[int]:
+    """The seed of every repeat (``seed + r``); the same for every shot count."""
+    if repeats < 1:
+        raise QauditError(f"--repeats must be >= 1, got {repeats}")
+    return [int(seed) + r for r in range(repeats)]
+
+
+def mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (ddof 1; 0 for one value) of the finite *values*."""
+    v = np.array([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
+    if v.size == 0:
+        return None, None
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else 0.0
+
+
+# --------------------------------------------------------------------------- shot-estimated gradients
+def _is_circuit_classifier(model: Any) -> bool:
+    w = getattr(model, "weights", None)
+    return (isinstance(w, dict) and set(w) == {"theta", "W", "b"} and all(
+        hasattr(model, a) for a in ("transform", "head", "expectations", "copy")))
+
+
+def require_shot_gradients(model: Any, kind: str) -> None:
+    """Refuse models whose gradient a QPU cannot estimate by parameter shift + a classical head."""
+    if not _is_circuit_classifier(model):
+        raise QauditError(f"shot-estimated unlearning needs a circuit classifier (circuit parameters + dense head, "
+                          f"e.g. basic-qnn); model kind {kind!r} has other trainable weights")
+
+
+class ShotEstimatedModel:
+    """A circuit classifier seen through finite shots on *backend*.
+
+    ``loss_and_grad``/``per_sample_grads`` estimate the cross-entropy gradient
+    from S-shot expectation values: d<Z_j>/dθ_k by the parameter-shift rule
+    ``(<Z_j>(θ + π/2 e_k) - <Z_j>(θ - π/2 e_k)) / 2`` with fresh shots for each
+    shifted circuit, the head's gradient and dL/d<Z> from the unshifted S-shot
+    values. ``predict_proba`` is S-shot too. ``shots=None`` gives the exact
+    parameter-shift gradient (used to check the rule). Every other attribute is
+    the wrapped model's; ``copy()`` wraps a copy and shares the random stream.
+    """
+
+    def __init__(self, model: Any, backend: Any, backend_name: str, shots: int | None, seed: int):
+        self._model = model
+        self.backend, self.backend_name, self.shots = backend, backend_name, shots
+        self._rng = np.random.default_rng(seed)
+        self.circuit_runs = [0]  # shared with copies: circuits executed (each with ``shots`` shots)
+        self._fast = self._fast_path()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "_model":
+            raise AttributeError(name)
+        return getattr(self._model, name)
+
+    @property
+    def weights(self) -> dict[str, np.ndarray]:
+        """The wrapped model's weights (updated in place by optimisers)."""
+        return self._model.weights
+
+    def unwrap(self) -> Any:
+        """The wrapped model."""
+        return self._model
+
+    def copy(self) -> ShotEstimatedModel:
+        """A wrapper around a copy of the model, sharing the shot stream and the run counter."""
+        other = object.__new__(ShotEstimatedModel)
+        other.__dict__.update(self.__dict__)
+        other._model = self._model.copy()
+        return other
+
+    def _fast_path(self) -> Any:
+        """(program, obs, Z signs) when shots can be drawn from the engine's exact distribution."""
+        from qaudit.leak import SELF_SAMPLED, z_readout_signs
+
+        m = self._model
+        if self.backend_name.split(":")[0] not in SELF_SAMPLED or m.options.get("noise"):
+            return None
+        signs = z_readout_signs(m)
+        if signs is None:
+            return None
+        return m.compiled[2], m.compiled[3], signs
+
+    def _expectations(self, Z: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        self.circuit_runs[0] += len(Z)
+        if self._fast is not None:
+            from qaudit.engine import forward
+            from qaudit.leak import sample_counts
+
+            program, obs, signs = self._fast
+            ev, cache = forward(program, theta, obs, **self._model._inputs(Z))
+            if self.shots is None:
+                return ev
+            probs = np.abs(cache.psi) ** 2
+            counts = sample_counts(probs / probs.sum(axis=1, keepdims=True), self.shots, self._rng)
+            return counts @ signs / self.shots
+        probe = self._model.copy()
+        probe.weights["theta"] = np.asarray(theta, dtype=np.float64)
+        seed = int(self._rng.integers(0, 2**31 - 1))
+        return np.asarray(probe.expectations(Z, self.backend, self.shots, seed), dtype=np.float64)
+
+    def predict_proba(self, X: np.ndarray, **_: Any) -> np.ndarray:
+        """S-shot class probabilities (what an unlearning method sees on hardware)."""
+        m = self._model
+        return m.head(self._expectations(m.transform(X), m.weights["theta"]))
+
+    def _grads(self, X: np.ndarray, y: np.ndarray, per_sample: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        from qaudit.qnn import cross_entropy_grad
+
+        m = self._model
+        y = np.asarray(y)
+        Z = m.transform(X)
+        theta = m.weights["theta"]
+        ev = self._expectations(Z, theta)
+        losses, dlogits = cross_entropy_grad(m.head(ev), y)
+        if per_sample:
+            dlogits = dlogits * len(y)
+        d_ev = dlogits @ m.weights["W"].T  # (n, n_obs)
+        g_theta = np.zeros((len(y), theta.size)) if per_sample else np.zeros(theta.size)
+        for k in range(theta.size):
+            plus, minus = theta.copy(), theta.copy()
+            plus[k] += SHIFT
+            minus[k] -= SHIFT
+            dev = (self._expectations(Z, plus) - self._expectations(Z, minus)) / 2.0  # d<Z_j>/dθ_k per sample
+            contrib = np.sum(d_ev * dev, axis=1)
+            if per_sample:
+                g_theta[:, k] = contrib
+            else:
+                g_theta[k] = contrib.sum()
+        if per_sample:
+            return losses, {"theta": g_theta, "W": ev[:, :, None] * dlogits[:, None, :], "b": dlogits}
+        return losses, {"theta": g_theta, "W": ev.T @ dlogits, "b": dlogits.sum(axis=0)}
+
+    def loss_and_grad(self, X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
+        """Mean cross-entropy and its shot-estimated gradient (parameter shift for θ)."""
+        losses, grads = self._grads(X, y, per_sample=False)
+        return float(np.mean(losses)), grads
+
+    def per_sample_grads(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+        """Shot-estimated gradient of every sample's own loss (for Fisher importances)."""
+        return self._grads(X, y, per_sample=True)[1]
+
+    def losses(self, X: np.ndarray, y: np.ndarray, **_: Any) -> np.ndarray:
+        """S-shot per-sample cross-entropies."""
+        from qaudit.qnn import cross_entropy_grad
+
+        return cross_entropy_grad(self.predict_proba(X), np.asarray(y))[0]
+
+
+def check_parameter_shift(model: Any, X: np.ndarray, y: np.ndarray, backend: Any, backend_name: str,
+                          tol: float = 1e-6) -> float:
+    """Relative error of the exact parameter-shift gradient against the model's adjoint gradient.
+
+    Raises :class:`QauditError` when it exceeds *tol* (the two-term rule does not hold).
+    """
+    shift = ShotEstimatedModel(model, backend, backend_name, None, 0)
+    _, g_ps = shift.loss_and_grad(X, y)
+    _, g_ad = model.loss_and_grad(X, y)
+    num = np.sqrt(sum(float(np.sum((g_ps[k] - g_ad[k]) ** 2)) for k in g_ad))
+    den = max(np.sqrt(sum(float(np.sum(g_ad[k] ** 2)) for k in g_ad)), 1e-12)
+    rel = float(num / den)
+    if not rel <= tol:
+        raise QauditError(f"the parameter-shift rule does not reproduce this model's exact gradient (relative "
+                          f"error {rel:.2e}); shot-estimated unlearning needs gates exp(-i θ P / 2)")
+    return rel
+
+
+# --------------------------------------------------------------------------- the study
+@dataclass
+class ShotSettings:
+    """What ``qaudit shots`` runs; recorded in the report."""
+
+    shots: list[int | None] = field(default_factory=lambda: parse_shots(DEFAULT_SHOTS))
+    repeats: int = DEFAULT_REPEATS
+    seed: int = 0
+    backend: str = "sampled"
+    attack: str = "gray-box"
+    forget_class: int | None = None
+    unlearn: str | None = None
+    unlearn_options: dict[str, Any] = field(default_factory=dict)
+    n_bootstrap: int = 200
+    probe_size: int = 200
+
+
+def _leak_run(mf: Any, dataset: Any, truth: Any, settings: ShotSettings, shots: int | None, seed: int,
+              backend: Any) -> dict[str, Any]:
+    from qaudit.leak import AuditSettings, run_audit
+
+    audit = AuditSettings(attacks=[settings.attack], backend=settings.backend, shots=shots, seed=seed,
+                          forget_class=settings.forget_class, n_bootstrap=settings.n_bootstrap)
+    report = run_audit(mf, dataset, truth, audit, backend=backend)
+    m = report.payload["attacks"][settings.attack]
+    out = {k: m["metrics"].get(k) for k in LEAK_METRICS if k != "member_rate"}
+    out["member_rate"] = m["details"].get("member_rate")
+    out["target_queries"] = report.summary.get("target_queries")
+    return out
+
+
+def _unlearn_run(mf: Any, dataset: Any, fs: Any, settings: ShotSettings, shots: int | None, seed: int,
+                 backend: Any, exact_verifier: Any) -> dict[str, Any]:
+    from qaudit import unlearn as core
+    from qaudit.plugins import get_host
+
+    model = mf.model
+    target = ShotEstimatedModel(model, backend, settings.backend, shots, seed) if shots else model
+    cls = get_host().get("unlearning", settings.unlearn)
+    request = core.build_request(cls, dataset, fs, seed, settings.unlearn_options,
+                                 getattr(model, "n_classes", dataset.n_classes))
+    start = time.perf_counter()
+    outcome = core.run_method(settings.unlearn, target, request)
+    seconds = time.perf_counter() - start
+    new = outcome.model.unwrap() if isinstance(outcome.model, ShotEstimatedModel) else outcome.model
+    verifier = core.Verifier(mf, dataset, fs, seed, backend if shots else None, shots)
+    before = verifier.snapshot(model)
+    after = verifier.snapshot(new)
+    exact = exact_verifier.snapshot(new) if shots else after
+    return {"forget_accuracy": after["accuracy"]["forget"], "retain_accuracy": after["accuracy"]["retain"],
+            "holdout_accuracy": after["accuracy"]["holdout"], "forget_mia_before": before["forget_mia"],
+            "forget_mia": after["forget_mia"], "forget_mia_auc": after["forget_mia_auc"],
+            "forget_accuracy_exact": exact["accuracy"]["forget"], "retain_accuracy_exact": exact["accuracy"]["retain"],
+            "seconds": round(seconds, 3), "gradient_evaluations": outcome.cost.gradient_evaluations,
+            "circuit_runs": target.circuit_runs[0] if isinstance(target, ShotEstimatedModel) else None,
+            "steps": outcome.details.get("steps")}
+
+
+def _probe_outputs(mf: Any, X: np.ndarray, y: np.ndarray, settings: ShotSettings, shots: int | None, seed: int,
+                   backend: Any) -> np.ndarray:
+    from qaudit.leak import Oracle
+
+    oracle = Oracle(mf.model, backend, settings.backend, shots, seed)
+    probs = oracle(mf.model, X).probs
+    return probs[np.arange(len(y)), y]
+
+
+def run_study(mf: Any, dataset: Any, settings: ShotSettings, progress: Progress = SILENT,
+              location: str = "") -> Report:
+    """Run the shot study on ``mf`` and build its :class:`Report` (see the module docstring)."""
+    from qaudit.backends import resolve_backend
+    from qaudit.leak import ground_truth
+    from qaudit.plugins import get_host
+
+    host = get_host()
+    host.get("attack", settings.attack)
+    seeds = repeat_seeds(settings.seed, settings.repeats)
+    if not settings.shots:
+        raise QauditError("no shot counts given")
+    cls = host.get("backend", settings.backend.split(":")[0] if ":" in settings.backend else settings.backend)
+    caps = cls.capabilities
+    if not caps.shots:
+        raise QauditError(f"backend {settings.backend!r} cannot sample shots; use a shot-capable backend "
+                          "(e.g. sampled, cirq, qsim, noisy:paper)")
+    truth = ground_truth(mf, len(dataset))
+    rng = np.random.default_rng(settings.seed)
+    probe = np.sort(rng.choice(truth.members, min(settings.probe_size, len(truth.members)), replace=False))
+    X_probe, y_probe = dataset.X[probe], dataset.y[probe]
+    fs = exact_verifier = None
+    if settings.unlearn:
+        from qaudit import unlearn as core
+
+        host.get("unlearning", settings.unlearn)
+        if settings.forget_class is None:
+            raise QauditError("--unlearn needs --forget-class C (the class to forget)")
+        require_shot_gradients(mf.model, mf.kind)
+        fs = core.resolve_forget(mf, dataset, [settings.forget_class])
+        check_idx = fs.forget_ids[:4]
+        be0, _ = resolve_backend(settings.backend, None, mf.model)
+        check_parameter_shift(mf.model, dataset.X[check_idx], dataset.y[check_idx], be0, settings.backend)
+        exact_verifier = core.Verifier(mf, dataset, fs, settings.seed, None, None)
+    runs: list[dict[str, Any]] = []
+    jitter: dict[str, float] = {}
+    total = len(settings.shots) * len(seeds)
+    with progress.track("shot study", total) as task:
+        for shots in settings.shots:
+            backend, used = resolve_backend(settings.backend, shots, mf.model)
+            true_probs = []
+            for seed in seeds:
+                t0 = time.perf_counter()
+                run: dict[str, Any] = {"shots": used, "seed": seed}
+                run["leak"] = _leak_run(mf, dataset, truth, settings, used, seed, backend)
+                true_probs.append(_probe_outputs(mf, X_probe, y_probe, settings, used, seed, backend))
+                if settings.unlearn:
+                    run["unlearn"] = _unlearn_run(mf, dataset, fs, settings, used, seed, backend, exact_verifier)
+                run["seconds"] = round(time.perf_counter() - t0, 3)
+                runs.append(run)
+                progress.advance(task, shots=shot_label(used))
+            stack = np.vstack(true_probs)
+            jitter[shot_label(used)] = float(np.mean(stack.std(axis=0, ddof=1))) if len(seeds) > 1 else 0.0
+    return build_report(mf, settings, seeds, runs, jitter, location, len(probe), fs)
+
+
+def aggregate(runs: list[dict[str, Any]], shots: list[int | None], part: str, names: tuple[str, ...]
+              ) -> dict[str, dict[str, dict[str, Any]]]:
+    """shot label -> metric -> {mean, std, values} over the repeats of *part* (``leak``/``unlearn``)."""
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for s in shots:
+        rows = [r[part] for r in runs if r["shots"] == s and part in r]
+        entry = {}
+        for name in names:
+            values = [row.get(name) for row in rows]
+            mean, std = mean_std(values)
+            entry[name] = {"mean": mean, "std": std, "values": values}
+        out[shot_label(s)] = entry
+    return out
+
+
+def _pm(entry: dict[str, Any], digits: int = 3) -> str:
+    if entry["mean"] is None:
+        return "-"
+    return f"{entry['mean']:.{digits}f} ± {entry['std']:.{digits}f}"
+
+
+def trend(values: list[float | None]) -> float | None:
+    """Spearman rank correlation of *values* with their position (the shot order), or None."""
+    pts = [(i, v) for i, v in enumerate(values) if v is not None]
+    if len(pts) < 3:
+        return None
+    from scipy.stats import spearmanr
+
+    rho = spearmanr([p[0] for p in pts], [p[1] for p in pts]).statistic
+    return None if not np.isfinite(rho) else float(rho)
+
+
+def build_report(mf: Any, settings: ShotSettings, seeds: list[int], runs: list[dict[str, Any]],
+                 jitter: dict[str, float], location: str, n_probe: int, fs: Any = None) -> Report:
+    """The shot-study Report: tables, error-bar plots, measurements per shot count, the raw runs."""
+    labels = [shot_label(s) for s in settings.shots]
+    leak = aggregate(runs, settings.shots, "leak", LEAK_METRICS)
+    unl = aggregate(runs, settings.shots, "unlearn", UNLEARN_METRICS) if settings.unlearn else {}
+    report = Report(kind="shots", title=f"Shot study of {location or 'model'}", schema=SCHEMA, location=location)
+    auc_means = [leak[s]["auc"]["mean"] for s in labels]
+    rate_means = [leak[s]["member_rate"]["mean"] for s in labels]
+    rho_auc, rho_rate = trend(auc_means), trend(rate_means)
+    first, last = labels[0], labels[-1]
+    report.verdict = (f"{settings.attack} AUC {_pm(leak[first]['auc'])} at {first} shots vs "
+                      f"{_pm(leak[last]['auc'])} at {last}; paper MIA accuracy {_pm(leak[first]['member_rate'])} vs "
+                      f"{_pm(leak[last]['member_rate'])} (mean ± std over {len(seeds)} repeats)")
+    if settings.unlearn:
+        report.verdict += (f"; {settings.unlearn} forget-accuracy spread {unl[first]['forget_accuracy']['std']:.3f} at "
+                           f"{first} vs {unl[last]['forget_accuracy']['std']:.3f} at {last}")
+    report.summary = {"model": location, "kind": getattr(mf, "kind", ""), "backend": settings.backend,
+                      "shots": ",".join(labels), "repeats": len(seeds), "attack": settings.attack,
+                      "forget_class": settings.forget_class, "unlearn": settings.unlearn,
+                      "auc_trend_spearman": rho_auc, "mia_trend_spearman": rho_rate}
+    rows = []
+    for s in labels:
+        e = leak[s]
+        ci = (f"[{e['auc_low']['mean']:.3f}, {e['auc_high']['mean']:.3f}]" if e["auc_low"]["mean"] is not None
+              else "-")
+        rows.append([s, _pm(e["auc"]), ci, _pm(e["tpr@0.1%fpr"]), _pm(e["tpr@1%fpr"]), _pm(e["tpr@10%fpr"]),
+                     _pm(e["advantage"]), _pm(e["member_rate"]), jitter.get(s)])
+    scope = f"class {settings.forget_class}" if settings.forget_class is not None else "all"
+    report.tables.append(Table("leakage vs shots", ["shots", "AUC", "AUC 95% CI (mean bounds)", "TPR@0.1%FPR",
+                                                    "TPR@1%FPR", "TPR@10%FPR", "advantage", "MIA accuracy (paper)",
+                                                    "output jitter"], rows,
+                               f"mean ± std over {len(seeds)} repeats (seeds {seeds}); MIA accuracy = fraction of "
+                               f"{scope} training members the {settings.attack} attack calls member; output jitter = "
+                               f"std across repeats of p(true class) on {n_probe} members, averaged"))
+    if settings.unlearn:
+        rows = []
+        for s in labels:
+            e = unl[s]
+            rows.append([s, _pm(e["forget_accuracy"]), _pm(e["retain_accuracy"]), _pm(e["forget_mia_before"]),
+                         _pm(e["forget_mia"]), _pm(e["forget_accuracy_exact"]), _pm(e["retain_accuracy_exact"]),
+                         _pm(e["seconds"], 1)])
+        report.tables.append(Table(f"unlearning stability vs shots ({settings.unlearn}, forget class "
+                                   f"{settings.forget_class})",
+                                   ["shots", "forget acc", "retained acc", "forget MIA before", "forget MIA after",
+                                    "forget acc (exact eval)", "retained acc (exact eval)", "seconds"], rows,
+                                   "gradients estimated from the shots (parameter shift for the circuit, sampled "
+                                   "<Z> for the head); measured with the same shots, and exactly; mean ± std over "
+                                   "repeats -- the std is the stability"))
+    cols = ["shots", "seed", "AUC", "MIA acc"] + (["forget acc", "retained acc", "forget MIA"] if settings.unlearn
+                                                 else []) + ["seconds"]
+    raw = []
+    for r in runs:
+        row = [shot_label(r["shots"]), r["seed"], r["leak"]["auc"], r["leak"]["member_rate"]]
+        if settings.unlearn:
+            row += [r["unlearn"]["forget_accuracy"], r["unlearn"]["retain_accuracy"], r["unlearn"]["forget_mia"]]
+        raw.append(row + [r["seconds"]])
+    report.tables.append(Table("every run", cols, raw))
+    report.plots.append(Plot("leakage vs shots", "shots", "attack metric", labels, [
+        Series(f"{settings.attack} AUC", [leak[s]["auc"]["mean"] for s in labels],
+               [leak[s]["auc"]["std"] for s in labels]),
+        Series("MIA accuracy (paper)", rate_means, [leak[s]["member_rate"]["std"] for s in labels]),
+        Series("TPR@10%FPR", [leak[s]["tpr@10%fpr"]["mean"] for s in labels],
+               [leak[s]["tpr@10%fpr"]["std"] for s in labels])],
+        note="mean ± 1 std over repeats"))
+    if settings.unlearn:
+        report.plots.append(Plot(f"unlearning stability vs shots ({settings.unlearn})", "shots", "after unlearning",
+                                 labels, [Series(name, [unl[s][key]["mean"] for s in labels],
+                                                 [unl[s][key]["std"] for s in labels])
+                                          for name, key in (("forget accuracy", "forget_accuracy"),
+                                                            ("retained accuracy", "retain_accuracy"),
+                                                            ("forget MIA", "forget_mia"))],
+                                 note="error bars: ±1 std over repeats (the stability)"))
+    for s in labels:
+        m = {f"{k}_mean": leak[s][k]["mean"] for k in LEAK_METRICS}
+        m.update({f"{k}_std": leak[s][k]["std"] for k in LEAK_METRICS})
+        m["output_jitter"] = jitter.get(s)
+        if settings.unlearn:
+            m.update({f"unlearn_{k}_mean": unl[s][k]["mean"] for k in UNLEARN_METRICS})
+            m.update({f"unlearn_{k}_std": unl[s][k]["std"] for k in UNLEARN_METRICS})
+        report.measurements[f"shots={s}"] = {k: float(v) for k, v in m.items() if v is not None}
+    report.seeds = {"study": settings.seed, **{f"repeat_{i}": s for i, s in enumerate(seeds)}}
+    report.settings = {"shots": labels, "repeats": len(seeds), "backend": settings.backend,
+                       "attack": settings.attack, "forget_class": settings.forget_class, "unlearn": settings.unlearn,
+                       "unlearn_options": settings.unlearn_options, "bootstrap": settings.n_bootstrap,
+                       "probe_size": n_probe, "repeat_seeds": seeds}
+    report.payload = {"leak": leak, "unlearn": unl, "output_jitter": jitter, "runs": runs,
+                      "forget_set_size": int(len(fs.forget_ids)) if fs is not None else None}
+    return report
