@@ -99,6 +99,35 @@ class QsimBackend(MeasuringBackend):
         return total
 
     def expectation(self, task: QuantumTask, shots: int | None = None, seed: int | None = None) -> np.ndarray:
-        """Exact (noiseless), trajectory-averaged (noisy) or shot-sampled expectation values."""
+        """Exact (noiseless) or shot-sampled values; with noise, qsim averages ``trajectories``
+        trajectories per sample in C++ (``ev_noisy_repetitions``) and ``--shots`` draws each
+        observable's ±1 outcomes binomially from that average."""
         self.seed = 0 if seed is None else int(seed)
-        return super().expectation(task, shots, seed)
+        if self.noise is None:
+            return super().expectation(task, shots, seed)
+        import cirq
+        import qsimcirq
+
+        from qaudit_backends.common import check_shots, cirq_observables
+
+        circuit, resolvers = self.circuit_for(task, {})
+        options = qsimcirq.QSimOptions(cpu_threads=self.threads, max_fused_gate_size=self.fuse,
+                                       ev_noisy_repetitions=self.trajectories)
+        sim = qsimcirq.QSimSimulator(options, seed=self.seed, circuit_memoization_size=4)
+        observables = cirq_observables(task.observables, task.qubits)
+        out = np.empty((task.n_samples, len(observables)))
+        for i in range(task.n_samples):
+            if resolvers is None:
+                x = np.ascontiguousarray(task.states[i], dtype=np.complex64)
+                values = sim.simulate_expectation_values(circuit, observables, qubit_order=task.qubits,
+                                                         initial_state=x)
+            else:
+                values = sim.simulate_expectation_values(circuit, observables, cirq.ParamResolver(resolvers[i]),
+                                                         qubit_order=task.qubits)
+            out[i] = np.real(values)
+        out = np.clip(out, -1.0, 1.0)
+        shots = check_shots(shots)
+        if shots is None:
+            return out
+        plus = np.random.default_rng(seed).binomial(shots, (1.0 + out) / 2.0)
+        return (2.0 * plus - shots) / shots
