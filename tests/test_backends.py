@@ -16,8 +16,9 @@ cirq = pytest.importorskip("cirq")
 
 
 def _ring_task(n: int = 4, layers: int = 2, batch: int = 5, terms=None, seed: int = 3):
-    from qaudit.protocols import QuantumTask
     from qaudit_qnn.basic import u3_ring_layers
+
+    from qaudit.protocols import QuantumTask
 
     rng = np.random.default_rng(seed)
     qubits = cirq.LineQubit.range(n)
