@@ -74,6 +74,10 @@ def split(y: np.ndarray, n_train: int | None, n_holdout: int | None, seed: int) 
     from sklearn.model_selection import train_test_split
 
     n = len(y)
+    for flag, value in (("--n-train", n_train), ("--n-holdout", n_holdout)):
+        if value is not None and value >= n:
+            raise QauditError(f"{flag} {value} exceeds the dataset's {n} samples "
+                              "(members and holdout must both be non-empty)")
     if n_train is None and n_holdout is None:
         n_train = int(round(0.6 * n))
         n_holdout = n - n_train
