@@ -179,3 +179,41 @@ def test_model_file_round_trip_and_validation(trained, tmp_path):
     broken(lambda d: d["config"].update(n_features_in=64), "784")
     broken(lambda d: d["config"].update(layers=3), "theta")
     broken(lambda d: d["params"].update(extra=[1.0]), "unknown params")
+
+
+def test_noisy_quantum_layer_matches_density_matrix_simulator_and_finite_differences(mnist):
+    """Option noise='paper': <Z> vs cirq.DensityMatrixSimulator; gradients (CNN included) vs finite differences."""
+    import cirq
+
+    from qaudit.engine.noise import NoiseModel
+
+    model = HQNN(layers=2, epochs=0, noise="paper", seed=1).fit(mnist.X[:20], mnist.y[:20], n_classes=10)
+    Z = model.transform(mnist.X[600:602])
+    states = model.encode(Z)
+    circuit, qubits, program, _, _ = model.compiled
+    resolved = cirq.resolve_parameters(NoiseModel.parse("paper").apply(circuit),
+                                       dict(zip(program.param_names, model.weights["theta"])))
+    simulator = cirq.DensityMatrixSimulator(dtype=np.complex128)
+    reference = []
+    for z in states:
+        rho = simulator.simulate(resolved, qubit_order=qubits, initial_state=np.outer(z, z).astype(np.complex128))
+        diag = np.real(np.diag(rho.final_density_matrix)).reshape((2,) * 8)
+        reference.append([np.sum(diag.take(0, axis=q)) - np.sum(diag.take(1, axis=q)) for q in range(8)])
+    np.testing.assert_allclose(model.expectations(Z), np.array(reference), atol=1e-6)
+    noiseless = HQNN.from_document({**model.to_document(), "config": {
+        **model.to_document()["config"], "noise": None}})
+    assert np.max(np.abs(noiseless.expectations(Z) - model.expectations(Z))) > 1e-4  # noise changes the numbers
+
+    X, y = mnist.X[610:613], mnist.y[610:613]
+    _, grad = model.loss_and_grad(X, y)
+    h = 1e-6
+    for name, i in (("conv_weight", 3), ("conv_bias", 1), ("fc_weight", 12345), ("theta", 30), ("W", 5)):
+        w = model.weights[name]
+        old = w.flat[i]
+        w.flat[i] = old + h
+        up = model.loss_and_grad(X, y)[0]
+        w.flat[i] = old - h
+        down = model.loss_and_grad(X, y)[0]
+        w.flat[i] = old
+        fd = (up - down) / (2 * h)
+        assert abs(fd - grad[name].flat[i]) <= 1e-7 + 1e-4 * abs(fd), (name, fd, grad[name].flat[i])

@@ -53,6 +53,7 @@ class HQNN(CircuitClassifier):
         "momentum": 0.9,
         "nesterov": False,
         "seed": 0,
+        "noise": None,  # the quantum layer under a noise model: "paper" or "p1=..,p2=..,bitflip=.."
     }
     CLASSICAL = ("conv_weight", "conv_bias", "fc_weight", "fc_bias")
 
@@ -66,6 +67,14 @@ class HQNN(CircuitClassifier):
             raise QauditError("hqnn: layers must be between 1 and 50 (the paper uses 1 to 5)")
         if o["epochs"] < 0 or o["batch_size"] < 1 or o["lr"] <= 0 or not 0 <= o["momentum"] < 1:
             raise QauditError("hqnn: epochs >= 0, batch_size >= 1, lr > 0 and 0 <= momentum < 1 are required")
+        if o["noise"] is not None:
+            from qaudit.engine.noise import MAX_NOISY_QUBITS, NoiseModel
+
+            if not isinstance(o["noise"], str):
+                raise QauditError("hqnn: noise must be a string ('paper' or p1=..,p2=..,bitflip=..)")
+            NoiseModel.parse(o["noise"])
+            if o["qubits"] > MAX_NOISY_QUBITS:
+                raise QauditError(f"hqnn: noise needs at most {MAX_NOISY_QUBITS} qubits")
 
     def build_circuit(self):
         import cirq
@@ -151,6 +160,13 @@ class HQNN(CircuitClassifier):
     def _inputs(self, Z: np.ndarray) -> dict[str, np.ndarray]:
         return {"states": self.encode(Z).astype(np.complex128)}
 
+    def expectations(self, Z: np.ndarray, backend: Any = None, shots: int | None = None,
+                     seed: int | None = None) -> np.ndarray:
+        """<Z_q> for normalised images *Z* (exact engine, noisy engine if ``noise``, or *backend*)."""
+        if backend is None and self.options.get("noise"):
+            return self._noisy_engine().forward(self.encode(Z))[0]
+        return super().expectations(Z, backend, shots, seed)
+
     def task(self, Z: np.ndarray):
         """QuantumTask for normalised images *Z*: the CNN runs here, the circuit on the backend."""
         return super().task(self.encode(Z))
@@ -167,14 +183,24 @@ class HQNN(CircuitClassifier):
 
         _, _, program, obs, _ = self.compiled
         z, cache = self._classical_forward(Z)
-        method = choose_method(program, len(Z), per_sample)
-        ev, qcache = forward(program, self.weights["theta"], obs, states=z.astype(np.complex128), method=method)
+        noisy = self._noisy_engine() if self.options.get("noise") else None
+        if noisy is not None:
+            ev, qcache = noisy.forward(z, keep=True)
+        else:
+            method = choose_method(program, len(Z), per_sample)
+            ev, qcache = forward(program, self.weights["theta"], obs, states=z.astype(np.complex128), method=method)
         losses, dlogits = cross_entropy_grad(self.head(ev), y)
         if per_sample:
             dlogits = dlogits * len(y)  # each sample's gradient of its own loss
         d_ev = dlogits @ self.weights["W"].T
-        g_theta, d_psi0 = backward(qcache, d_ev, per_sample=per_sample, input_grad=True)
-        grads = self._classical_backward(2.0 * d_psi0.real, cache, per_sample)
+        if noisy is not None:
+            # <O_j> = z^T Re(M_j) z with M_j = E†(O_j) Hermitian, so d<O_j>/dz = 2 Re(M_j) z.
+            g_theta = noisy.backward(qcache, d_ev, per_sample=per_sample)
+            d_z = 2.0 * np.einsum("nj,jab,nb->na", d_ev, qcache.matrices.real, z, optimize=True)
+        else:
+            g_theta, d_psi0 = backward(qcache, d_ev, per_sample=per_sample, input_grad=True)
+            d_z = 2.0 * d_psi0.real
+        grads = self._classical_backward(d_z, cache, per_sample)
         grads["theta"] = g_theta
         if per_sample:
             grads.update(W=ev[:, :, None] * dlogits[:, None, :], b=dlogits)
