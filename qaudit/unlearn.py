@@ -515,3 +515,88 @@ def _dig(d: dict[str, Any], path: tuple[str, ...]) -> Any:
     for p in path:
         d = d.get(p) if isinstance(d, dict) else None
     return d
+
+
+# ----------------------------------------------------------------------------- forget quality
+FQ_BIN_WIDTH = 0.5
+
+
+def _epsilon(a: np.ndarray, b: np.ndarray, delta: float = 0.0) -> float:
+    """Largest ε any threshold on a 1-D statistic separates samples *a* from *b* with:
+    max over thresholds and both directions of log((1 - δ - FPR) / FNR), FPR and FNR
+    estimated as (k + 0.5) / (N + 1) so that ε stays finite with few models."""
+    values = np.unique(np.r_[a, b])
+    cuts = np.r_[values - 1e-12, values[-1] + 1e-12]
+    best = 0.0
+    for t in cuts:
+        for lo, hi in ((a, b), (b, a)):  # "positive" = above the threshold
+            fpr = (np.sum(lo >= t) + 0.5) / (len(lo) + 1)
+            fnr = (np.sum(hi < t) + 0.5) / (len(hi) + 1)
+            for x, y in ((fpr, fnr), (fnr, fpr)):
+                if 1 - delta - x > 0:
+                    best = max(best, float(np.log((1 - delta - x) / y)))
+    return best
+
+
+def forget_quality(mf: ModelFile, dataset: Dataset, fs: ForgetSet, method: str, options: dict[str, Any],
+                   n_models: int, seed: int = 0, progress: Progress = SILENT) -> dict[str, Any]:
+    """The NeurIPS 2023 machine-unlearning challenge's forget quality, on a small scale.
+
+    N original models are trained on the model's members with seeds seed..seed+N-1
+    (same options), each is unlearned with *method*, and N oracles are retrained on
+    the retained data with the same seeds. For every forget example the statistic is
+    the logit-scaled true-class confidence log(p_y / (1 - p_y)); ε_i is the largest
+    privacy loss a threshold on it achieves between the N unlearned and the N
+    retrained models (:func:`_epsilon`). As in the challenge, ε_i falls into bins of
+    width 0.5 (bin n = floor(ε_i / 0.5) + 1) and scores 2 / 2^n; the forget quality
+    is the mean score (1 = indistinguishable from retraining). With few models the
+    estimate is coarse: ε cannot exceed log(N + 1) - log(0.5).
+    """
+    if n_models < 2:
+        raise QauditError("--forget-quality needs at least 2 models per side")
+    if mf.kind == "sisa":
+        raise QauditError("--forget-quality is not available for sisa ensembles (sisa unlearning is exact)")
+    if mf.data is None:
+        raise QauditError("the model file has no data record")
+    X_m, y_m = dataset.X[mf.data.members], dataset.y[mf.data.members]
+    X_r, y_r = dataset.X[fs.retain_ids], dataset.y[fs.retain_ids]
+    X_f, y_f = dataset.X[fs.forget_ids], dataset.y[fs.forget_ids]
+    n_classes = getattr(mf.model, "n_classes", dataset.n_classes)
+    params = mf.model.get_params()
+    cls = type(mf.model)
+
+    def stat(model: Any) -> np.ndarray:
+        p = np.clip(model.predict_proba(X_f)[np.arange(len(y_f)), y_f], 1e-12, 1 - 1e-12)
+        return np.log(p) - np.log1p(-p)
+
+    unlearned, retrained = [], []
+    with progress.track(f"forget quality: {n_models} x (train, {method}, retrain)", 3 * n_models) as task:
+        for k in range(n_models):
+            s = int(seed) + k
+            original = cls(**{**params, "seed": s}).fit(X_m, y_m, n_classes=n_classes)
+            progress.advance(task)
+            req = build_request(get_host().get("unlearning", method), dataset, fs, s, options, n_classes)
+            unlearned.append(stat(run_method(method, original, req).model))
+            progress.advance(task)
+            retrained.append(stat(cls(**{**params, "seed": s}).fit(X_r, y_r, n_classes=n_classes)))
+            progress.advance(task)
+    U, R = np.array(unlearned), np.array(retrained)  # (N, n_forget)
+    eps = np.array([_epsilon(U[:, i], R[:, i]) for i in range(U.shape[1])])
+    bins = np.floor(eps / FQ_BIN_WIDTH).astype(int) + 1
+    scores = 2.0 / 2.0 ** bins
+    return {"n_models": int(n_models), "forget_quality": float(scores.mean()),
+            "epsilon_mean": float(eps.mean()), "epsilon_max": float(eps.max()),
+            "epsilon_cap": float(np.log((n_models + 1) / 0.5)), "seeds": [int(seed) + k for k in range(n_models)]}
+
+
+def attach_forget_quality(report: Any, method: str, fq: dict[str, Any]) -> None:
+    """Add the forget-quality numbers to an unlearn report."""
+    from qaudit.results import Table
+
+    report.tables.append(Table("forget quality (NeurIPS 2023 unlearning challenge measure)", ["measure", "value"], [
+        ["models per side (seeds)", f"{fq['n_models']} ({', '.join(map(str, fq['seeds']))})"],
+        ["forget quality (1 = like retraining)", fq["forget_quality"]],
+        ["mean per-example epsilon", fq["epsilon_mean"]], ["max per-example epsilon", fq["epsilon_max"]],
+        ["largest epsilon measurable with this N", fq["epsilon_cap"]]]))
+    report.payload["forget_quality"] = fq
+    report.summary["forget_quality"] = fq["forget_quality"]

@@ -211,3 +211,24 @@ def test_request_without_retained_data_is_rejected_for_methods_needing_it():
         core.build_request(get_host().get("unlearning", "rga"), tiny.dataset, fs, 0, {}, 10, retain_fraction=0.0)
     req = core.build_request(get_host().get("unlearning", "ga"), tiny.dataset, fs, 0, {}, 10, retain_fraction=0.0)
     assert req.X_retain is None  # ga gets the forget set only
+
+
+def test_epsilon_of_threshold_attacks():
+    from qaudit.unlearn import _epsilon
+
+    a = np.array([0.1, 0.2, 0.3, 0.4])
+    assert _epsilon(a, a.copy()) == pytest.approx(0.0, abs=1e-12)
+    # perfectly separated: FPR = FNR = 0.5 / 5, ε = log((1 - 0.1) / 0.1)
+    assert _epsilon(a, a + 10) == pytest.approx(np.log(0.9 / 0.1))
+
+
+def test_forget_quality_of_retraining_is_one_and_of_doing_nothing_is_lower():
+    from qaudit import unlearn as core
+
+    tiny = train_tiny_model()
+    fs = core.resolve_forget(tiny.file, tiny.dataset, [0], None)
+    fq = core.forget_quality(tiny.file, tiny.dataset, fs, "retrain", {}, 2)
+    assert fq["forget_quality"] == 1.0 and fq["epsilon_max"] == pytest.approx(0.0, abs=1e-12)
+    # finetune for zero epochs leaves the forget class in: clearly distinguishable from retraining
+    fq0 = core.forget_quality(tiny.file, tiny.dataset, fs, "finetune", {"epochs": 0}, 2)
+    assert fq0["forget_quality"] < 0.5

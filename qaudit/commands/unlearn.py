@@ -152,9 +152,7 @@ def unlearn_cmd(
             result = core.apply_method(method, mf, ds, fs, verifier, orc, seed, opts, retain_fraction, progress)
         fq = None
         if forget_quality:
-            from qaudit.forget_quality import forget_quality as fq_run
-
-            fq = fq_run(mf, ds, fs, method, opts, forget_quality, seed, progress)
+            fq = core.forget_quality(mf, ds, fs, method, opts, forget_quality, seed, progress)
     new_mf = core.unlearned_model_file(mf, result, fs)
     model_io.save(new_mf, out_path, command=command_line())
     report = core.unlearn_report(mf, fs, before, orc, result, str(out_path),
