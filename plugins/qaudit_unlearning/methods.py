@@ -218,6 +218,9 @@ class SelectiveSynapticDampening:
     needs: ClassVar[frozenset[str]] = frozenset({"forget", "train"})
     DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {
         "default": {"alpha": 2.0, "lam": 1.0, "importance": "fisher", "fisher_samples": 500},
+        # measured on MNIST: alpha <= 3.5 also dampens a conv filter and the HQNN collapses to chance,
+        # alpha 4 with lam 1 leaves 17 % forget accuracy; alpha 4, lam 0.5 forgets and keeps the rest
+        "hqnn": {"alpha": 4.0, "lam": 0.5, "importance": "fisher", "fisher_samples": 500},
     }
 
     def check(self, model: Any, options: dict[str, Any]) -> None:
