@@ -211,3 +211,108 @@ def test_cli_train_failure_leaves_no_output(tmp_path, run_qaudit):
                             "--qubits", "6", "--layers", "1", "--n-train", "20", "--n-holdout", "10"])
     assert code == 2 and "does not exist" in error_line(err)
     assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- docs/model-format.md
+DOC = Path(__file__).resolve().parents[1] / "docs" / "model-format.md"
+
+
+def _doc_array(value) -> np.ndarray:
+    """Decode an array exactly as the doc describes (plain base64 + numpy, no qaudit)."""
+    if isinstance(value, dict):
+        dtype = {"float64": "<f8", "float32": "<f4", "int64": "<i8"}[value["dtype"]]
+        return np.frombuffer(base64.b64decode(value["base64"]), dtype=dtype).reshape(value["shape"]).astype(float)
+    return np.asarray(value, dtype=float)
+
+
+def _doc_preprocess(steps, X):
+    X = np.asarray(X, dtype=float)
+    for step in steps:
+        op = step["op"]
+        if op == "scale":
+            X = X * step["factor"]
+        elif op == "pca":
+            X = (X - _doc_array(step["mean"])) @ _doc_array(step["components"]).T
+        elif op == "pad":
+            X = np.hstack([X, np.zeros((len(X), step["size"] - X.shape[1]))])
+        elif op == "normalize":
+            X = (X - _doc_array(step["mean"])) / _doc_array(step["std"])
+        elif op == "l2":
+            norms = np.linalg.norm(X, axis=1)
+            X = np.array([row / nrm if nrm > 0 else np.eye(len(row))[0] for row, nrm in zip(X, norms)])
+        else:
+            raise AssertionError(f"op {op} is not in the doc")
+    return X
+
+
+def _doc_u3(t, p, lam):
+    return np.array([[np.cos(t / 2), -np.exp(1j * lam) * np.sin(t / 2)],
+                     [np.exp(1j * p) * np.sin(t / 2), np.exp(1j * (p + lam)) * np.cos(t / 2)]])
+
+
+def _doc_cnot(n, control, target):
+    """Full 2^n permutation matrix of CNOT(control -> target), qubit 0 = most significant bit."""
+    dim = 2**n
+    m = np.zeros((dim, dim))
+    for i in range(dim):
+        j = i ^ (1 << (n - 1 - target)) if (i >> (n - 1 - control)) & 1 else i
+        m[j, i] = 1.0
+    return m
+
+
+def doc_predict_proba(doc: dict, X: np.ndarray) -> np.ndarray:
+    """The basic-qnn forward pass re-implemented from docs/model-format.md alone."""
+    assert doc["format"] == "qaudit.model" and doc["version"] == 1 and doc["kind"] == "basic-qnn"
+    n, layers = doc["config"]["qubits"], doc["config"]["layers"]
+    theta = _doc_array(doc["params"]["theta"])
+    W, b = _doc_array(doc["params"]["W"]), _doc_array(doc["params"]["b"])
+    Z = _doc_preprocess(doc["preprocessing"], X)
+    assert Z.shape[1] == 2**n
+    ring = [(q, q + 1) for q in range(n - 1)] + ([(n - 1, 0)] if n > 2 else [])
+    unitary = np.eye(2**n, dtype=complex)
+    for layer in range(layers):
+        rot = np.ones((1, 1))
+        for q in range(n):
+            k = (layer * n + q) * 3
+            rot = np.kron(rot, _doc_u3(*theta[k : k + 3]))
+        unitary = rot @ unitary
+        for c, t in ring:
+            unitary = _doc_cnot(n, c, t) @ unitary
+    psi = Z @ unitary.T
+    probs = np.abs(psi) ** 2
+    bits = (np.arange(2**n)[:, None] >> (n - 1 - np.arange(n))[None, :]) & 1
+    e = probs @ (1 - 2 * bits)
+    logits = e @ W + b
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def test_forward_pass_from_the_doc(digits_model_file, tmp_path):
+    from qaudit.data import load_dataset
+    from qaudit.workflows import train_model
+
+    if not DOC.is_file():
+        pytest.skip("docs/model-format.md not found")
+    ds = load_dataset("digits")
+    X = ds.X[:40]
+    # 1. a saved 6-qubit model (scale + l2) and a 4-qubit 2-layer model with PCA (scale + pca + l2)
+    pca_model = train_model("basic-qnn", ds, n_train=150, n_holdout=50, seed=1,
+                            options={"qubits": 4, "layers": 2, "epochs": 1})
+    pca_path = tmp_path / "pca.json"
+    model_io.save(pca_model, pca_path)
+    for path in (digits_model_file, pca_path):
+        doc = json.loads(Path(path).read_text())
+        ours = doc_predict_proba(doc, X)
+        np.testing.assert_allclose(ours, model_io.load(path).model.predict_proba(X), atol=1e-10)
+    assert any(step["op"] == "pca" for step in json.loads(pca_path.read_text())["preprocessing"])
+    # 2. the worked example in the doc: its JSON loads and reproduces the printed probabilities
+    text = DOC.read_text()
+    block = next(b.split("```", 1)[0] for b in text.split("```json")[1:] if '"theta": [' in b
+                 and '"params"' in b)
+    example = json.loads(block)
+    path = write(tmp_path, example, "example.json")
+    x = np.array([[3.0, 0.0, 4.0, 0.0]])
+    p_qaudit = model_io.load(path).model.predict_proba(x)
+    np.testing.assert_allclose(doc_predict_proba(example, x), p_qaudit, atol=1e-12)
+    np.testing.assert_allclose(p_qaudit[0], [0.169706, 0.830294], atol=1e-6)
+    assert "p = [0.169706, 0.830294]" in text
