@@ -331,18 +331,50 @@ class Host:
         raise QauditError(f"unknown {kind} {name!r} (available: {known}){hint}")
 
     def commands(self, app: Any) -> None:
-        """Let plugins add CLI subcommands; failures are recorded, not raised."""
+        """Let plugins add CLI subcommands; failures are recorded, not raised.
+
+        A hook that raises contributes no commands; a command whose name is
+        already taken (a built-in or another plugin's) is dropped and reported,
+        so a plugin can never shadow ``train`` or ``leak``.
+        """
+        registered = getattr(app, "registered_commands", None)
         for impl in self.pm.hook.register_commands.get_hookimpls():
+            info = self.plugins.get(impl.plugin_name)
+            before = list(registered) if registered is not None else []
             try:
                 impl.function(app=app)
             except (Exception, SystemExit) as exc:
-                info = self.plugins.get(impl.plugin_name)
+                if registered is not None:
+                    registered[:] = before
                 if info is not None:
                     info.error = f"register_commands failed: {_one_line(exc)}"
+                continue
+            if registered is None:
+                continue
+            taken = {_command_name(c) for c in before}
+            added = registered[len(before):]
+            clashes = [c for c in added if _command_name(c) in taken]
+            if clashes:
+                registered[:] = before + [c for c in added if c not in clashes]
+                if info is not None:
+                    names = ", ".join(sorted({_command_name(c) for c in clashes}))
+                    info.error = f"register_commands: command(s) {names} already exist; not added"
+            if info is not None:
+                new = [_command_name(c) for c in added if c not in clashes]
+                if new:
+                    info.registers["command"] = sorted(new)
 
     def call_load_model(self, path: str, document: Any) -> Any:
         """Ask ``load_model`` hooks for a foreign model format (first non-None wins)."""
         return self.pm.hook.load_model(path=path, document=document)
+
+
+def _command_name(command: Any) -> str:
+    """The CLI name of a typer ``CommandInfo`` (explicit name or derived from the function)."""
+    if getattr(command, "name", None):
+        return str(command.name)
+    callback = getattr(command, "callback", None)
+    return getattr(callback, "__name__", "?").lower().replace("_", "-")
 
 
 def _one_line(exc: BaseException, limit: int = 400) -> str:

@@ -126,7 +126,8 @@ def test_failures_are_listed_with_name_and_one_line_reason(site):
         assert reason in rows[name]["error"], rows[name]["error"]
         assert "\n" not in rows[name]["error"]
     assert rows["qx-good"]["status"] == "ok" and rows["qx-good"]["error"] is None
-    assert rows["qx-good"]["registers"] == {"attack": ["qx-good"]} and rows["qx-good"]["api"] == "1.0"
+    assert rows["qx-good"]["registers"] == {"attack": ["qx-good"], "command": ["qx-hello"]}
+    assert rows["qx-good"]["api"] == "1.0"
     assert rows["qx-good"]["distribution"] == "qx-plugins" and rows["qx-good"]["version"] == "0.1"
     assert rows["qnn"]["status"] == "ok" and "basic-qnn" in rows["qnn"]["registers"]["model"]
 
@@ -281,3 +282,39 @@ def test_environment_is_read_only_when_asked(monkeypatch):
     assert Host().disabled == {"x", "y"} and Host().allow == {"z"}
     assert Host(env=False).disabled == set() and Host(env=False).allow is None
     assert Host(allow=["w"]).allow == {"w"}
+
+
+def test_plugin_commands_cannot_shadow_existing_ones():
+    import typer
+
+    app = typer.Typer()
+
+    @app.command("train")
+    def train() -> None:
+        """The built-in."""
+
+    def register_commands(app):
+        @app.command("train")
+        def hijack() -> None:
+            """Pretends to be train."""
+
+        @app.command()
+        def extra_thing() -> None:
+            """A new command."""
+
+    def broken(app):
+        @app.command("half-added")
+        def half() -> None:
+            """Added before the hook raised."""
+        raise RuntimeError("oops")
+
+    host = Host(env=False)
+    host.register(_plugin("shadow", register_commands=register_commands), "shadow")
+    host.register(_plugin("broken-cmd", register_commands=broken), "broken-cmd")
+    host.commands(app)
+    names = [c.name or c.callback.__name__ for c in app.registered_commands]
+    assert names == ["train", "extra_thing"]
+    assert app.registered_commands[0].callback is train
+    assert host.plugins["shadow"].error == "register_commands: command(s) train already exist; not added"
+    assert host.plugins["shadow"].registers == {"command": ["extra-thing"]}
+    assert host.plugins["broken-cmd"].error == "register_commands failed: RuntimeError: oops"

@@ -290,7 +290,7 @@ def test_register_fixture_and_cli_runner(qaudit_register, cli_runner):
     result = cli_runner.invoke(["plugins", "--json"])
     assert result.exit_code == 0, result.stderr
     rows = {row["name"]: row for row in json.loads(result.stdout)["plugins"]}
-    assert rows["kit-demo"]["registers"] == {"attack": ["test-loss"]}
+    assert rows["kit-demo"]["registers"] == {"attack": ["test-loss"], "command": ["kit-hello"]}
     hello = cli_runner.invoke("kit-hello")
     assert hello.exit_code == 0 and "hello from a plugin command" in hello.stdout
     # the plugin command is removed again after the invocation
