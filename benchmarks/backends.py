@@ -36,12 +36,12 @@ def timed(fn, repeat: int = 3):
 def main() -> None:
     import cirq
     import qsimcirq
+    from qaudit_backends.common import cirq_observables
+    from qaudit_qnn.basic import u3_ring_layers
 
     from qaudit.backends import resolve_backend
     from qaudit.engine.noise import NoiseModel, NoisyProgram, noisy_forward
     from qaudit.protocols import QuantumTask
-    from qaudit_backends.common import cirq_observables
-    from qaudit_qnn.basic import u3_ring_layers
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=1000)
@@ -113,6 +113,30 @@ def main() -> None:
                  "reference_seconds": t_dm, "ratio": per_dm / per_noisy,
                  "floor": "<= 1 s and >= 1000x per sample", "pass": t_noisy <= 1.0 and per_dm / per_noisy >= 1000,
                  "note": f"max |Heisenberg - DM| on {m} samples {np.abs(ev_noisy[:m] - ev_dm).max():.1e}"})
+    # noisy gradient (adjoint bookkeeping) for a training batch vs the noiseless engine's gradient
+    from qaudit.engine import PauliObservables, Program, backward, forward
+    from qaudit.engine.noise import noisy_backward
+
+    batch = X[:32]
+    d_ev = rng.normal(size=(32, n))
+
+    def noisy_grad():
+        _, cache = noisy_forward(program, theta, terms, batch, keep=True)
+        return noisy_backward(cache, d_ev)
+
+    clean_program = Program.from_circuit(circuit, qubits, names)
+    observables = PauliObservables(terms, n)
+
+    def clean_grad():
+        _, cache = forward(clean_program, theta, observables, states=batch.astype(np.complex128))
+        return backward(cache, d_ev)[0]
+
+    t_ng, _ = timed(noisy_grad)
+    t_cg, _ = timed(clean_grad)
+    rows.append({"benchmark": "noisy loss gradient, batch of 32 (adjoint)", "seconds": t_ng,
+                 "reference": "noiseless engine gradient, same batch", "reference_seconds": t_cg,
+                 "ratio": t_ng / t_cg, "floor": "(no floor)", "pass": True,
+                 "note": "checked against finite differences in tests/test_noise.py"})
     if GOLDEN.exists():
         g = json.loads(GOLDEN.read_text())["basic_qnn_paper_noise_8q_2l"]
         gq = cirq.LineQubit.range(g["n_qubits"])
@@ -130,7 +154,8 @@ def main() -> None:
         print(json.dumps({"format": "qaudit.benchmark", "version": 1, "qubits": n, "layers": args.layers,
                           "samples": N, "rows": rows}, indent=1))
         return
-    print(f"| benchmark ({n} qubits, {args.layers} layers) | seconds | reference | ref. seconds | ratio | floor | ok | note |")
+    print(f"| benchmark ({n} qubits, {args.layers} layers) | seconds | reference | ref. seconds | ratio | floor "
+          "| ok | note |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         sec = "-" if r["seconds"] is None else f"{r['seconds']:.3f}"

@@ -178,15 +178,24 @@ def _embed(matrix: np.ndarray, positions: tuple[int, ...], k: int) -> np.ndarray
     return full.transpose(axes).reshape(2**k, 2**k)
 
 
+def single_threaded_blas() -> Any:
+    """Context limiting BLAS to one thread: the sweeps are many small products, for which
+    multi-threaded BLAS mostly spins (10x slower on a loaded machine, measured)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        from contextlib import nullcontext
+
+        return nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
+
 def _apply_axis(view: np.ndarray, R: np.ndarray) -> np.ndarray:
     """out[x, a, r] = Σ_b R[a, b] view[x, b, r] with the fastest numpy kernel for the shape."""
     x, d, r = view.shape
-    if r >= 16:
-        return np.matmul(R, view)
-    if r == 1:
+    if r == 1:  # one gemm (fast with single-threaded BLAS, see single_threaded_blas)
         return (view.reshape(x, d) @ R.T).reshape(x, d, 1)
-    moved = np.ascontiguousarray(view.transpose(0, 2, 1)).reshape(x * r, d) @ R.T
-    return moved.reshape(x, r, d).transpose(0, 2, 1)
+    return np.matmul(R, view)  # broadcast over x: small products, no copies
 
 
 def apply_local(coeffs: np.ndarray, n: int, qubits: tuple[int, ...], R: np.ndarray) -> np.ndarray:
@@ -504,9 +513,10 @@ def noisy_forward(program: NoisyProgram, theta: np.ndarray, terms: list[str], st
                   keep: bool = False) -> tuple[np.ndarray, NoisyEvaluation]:
     """Exact noisy expectation values (batch, n_obs) for amplitude-encoded rows *states*."""
     theta = np.asarray(theta, dtype=float)
-    resolved = program.resolve(theta, derivatives=keep)
-    coeffs, saved = program.heisenberg(resolved, program.initial(terms), keep=keep)
-    matrices = coeffs_to_matrices(coeffs, program.n_qubits)
+    with single_threaded_blas():
+        resolved = program.resolve(theta, derivatives=keep)
+        coeffs, saved = program.heisenberg(resolved, program.initial(terms), keep=keep)
+        matrices = coeffs_to_matrices(coeffs, program.n_qubits)
     states = np.asarray(states)
     ev = quadratic_forms(states, matrices)
     return ev, NoisyEvaluation(program, resolved, saved, matrices, states, ev)
@@ -525,7 +535,13 @@ def noisy_backward(evaluation: NoisyEvaluation, d_ev: np.ndarray) -> np.ndarray:
     weighted = d_ev.T[:, :, None] * x[None, :, :]  # (n_obs, batch, dim)
     M = np.einsum("jnr,nc->jrc", weighted, x.conj()) if np.iscomplexobj(x) else \
         np.matmul(weighted.transpose(0, 2, 1), x[None, :, :])
-    mu = matrices_to_coeffs(M, n)
+    with single_threaded_blas():
+        return _adjoint_sweep(program, ev, matrices_to_coeffs(M, n))
+
+
+def _adjoint_sweep(program: NoisyProgram, ev: NoisyEvaluation, mu: np.ndarray) -> np.ndarray:
+    """Forward (Schrödinger) sweep of the cotangent, collecting dF/dθ at parametrised stages."""
+    n = program.n_qubits
     grad = np.zeros(len(program.param_names))
     for s, stage in enumerate(program.stages):
         R, dlist = ev.resolved[s]
