@@ -363,3 +363,31 @@ def test_check_backend_skips_declared_limitations_but_needs_one_task():
 
     with pytest.raises(AssertionError, match="no task could be run"):
         testing.check_backend(Nothing)
+
+
+# --------------------------------------------------------------------------- the built-ins conform
+def _builtin(kind, name):
+    host = testing.make_host()
+    if name not in host.names(kind):
+        pytest.skip(f"built-in {kind} {name!r} is not installed")
+    return host.get(kind, name)
+
+
+@pytest.mark.parametrize("name", ["rich", "json", "markdown", "html", "sarif", "junit"])
+def test_builtin_reporters_conform(name):
+    testing.check_reporter(_builtin("reporter", name))
+
+
+@pytest.mark.parametrize("name", ["loss", "confidence", "entropy", "gray-box"])
+def test_builtin_attacks_conform(name):
+    testing.check_attack(_builtin("attack", name))
+
+
+@pytest.mark.parametrize("name", ["ga", "ssd", "rga", "retrain", "finetune"])
+def test_builtin_unlearning_methods_conform(name):
+    testing.check_unlearning_method(_builtin("unlearning", name))
+
+
+@pytest.mark.parametrize("name", ["sampled", "qsim"])
+def test_builtin_backends_conform(name):
+    testing.check_backend(_builtin("backend", name), shots=2000)
