@@ -532,10 +532,10 @@ def noisy_backward(evaluation: NoisyEvaluation, d_ev: np.ndarray) -> np.ndarray:
     x = ev.states
     d_ev = np.asarray(d_ev, dtype=float)
     # M_j = Σ_n d[n, j] x_n x_n†  ->  Pauli coefficients m_j (so F = Σ_j <m_j, c_j>).
-    weighted = d_ev.T[:, :, None] * x[None, :, :]  # (n_obs, batch, dim)
-    M = np.einsum("jnr,nc->jrc", weighted, x.conj()) if np.iscomplexobj(x) else \
-        np.matmul(weighted.transpose(0, 2, 1), x[None, :, :])
     with single_threaded_blas():
+        xc = np.ascontiguousarray(x.conj())
+        xt = np.ascontiguousarray(x.T)
+        M = np.stack([(xt * d_ev[:, j]) @ xc for j in range(d_ev.shape[1])])  # (n_obs, dim, dim)
         return _adjoint_sweep(program, ev, matrices_to_coeffs(M, n))
 
 
