@@ -29,9 +29,14 @@ Method = Literal["auto", "unitary", "batched"]
 MAX_UNITARY_QUBITS = 11
 #: Memory budget (bytes) for one chunk of per-sample state vectors.
 CHUNK_BYTES = 1 << 27
-#: The shared-unitary path is chosen when batch >= dim / UNITARY_CROSSOVER
-#: (measured in benchmarks/engine_crossover.py).
-UNITARY_CROSSOVER = 8
+#: Default rule: the shared-unitary path is chosen when batch * UNITARY_CROSSOVER >= 2**n.
+#: Measured with benchmarks/engine_crossover.py (basic QNN, 5 layers, loss + gradient; see
+#: benchmarks/README.md): from 7 qubits on, the per-sample batched path wins until the batch
+#: reaches about the dimension 2**n.
+UNITARY_CROSSOVER = 1
+#: Measured smallest batch from which the shared-unitary path is faster, per register width
+#: (small registers: the unitary path has less per-sample Python overhead).
+UNITARY_MIN_BATCH = {1: 1, 2: 1, 3: 1, 4: 1, 5: 2, 6: 8, 7: 128, 8: 256, 9: 512}
 
 __all__ = [
     "Program",
@@ -48,7 +53,8 @@ def choose_method(program: Program, batch: int, per_sample: bool = False) -> str
     """Pick the fastest exact path for a batch (see module docstring)."""
     if program.input_dependent or per_sample or program.n_qubits > MAX_UNITARY_QUBITS:
         return "batched"
-    return "unitary" if batch * UNITARY_CROSSOVER >= program.dim else "batched"
+    threshold = UNITARY_MIN_BATCH.get(program.n_qubits, program.dim / UNITARY_CROSSOVER)
+    return "unitary" if batch >= threshold else "batched"
 
 
 def zero_states(batch: int, n_qubits: int) -> np.ndarray:
