@@ -79,7 +79,9 @@ def register_backends(register: Register) -> None:
     :class:`qaudit.protocols.QuantumTask` (a ``cirq.Circuit`` with its parameter
     values, per-sample input states or feature bindings, and Pauli observables).
     ``shots=None`` means exact; with ``shots=N`` return the N-shot estimate,
-    reproducible for a given ``seed``. Check a backend with
+    reproducible for a given ``seed``. Backends that can return raw bit-string
+    counts also implement ``sample(task, shots, seed)``
+    (:class:`qaudit.protocols.SamplingBackend`). Check a backend with
     :func:`qaudit.testing.check_backend`.
     """
 

@@ -448,6 +448,8 @@ def check_backend(backend_cls: Any, argument: str | None = None, *, shots: int =
     and repeats exactly with the same seed. For a noisy backend pass a noisy
     *reference* (:func:`backend_reference`). A task the backend refuses with a
     ``QauditError`` (a declared limitation) is skipped; at least one must run.
+    A backend with a ``sample`` method (:class:`qaudit.protocols.SamplingBackend`)
+    must return reproducible integer counts whose Z parities match too.
     Returns the backend's values per ``"task:mode"`` (empty for skipped tasks).
     """
     what = _check_named(backend_cls)
@@ -492,9 +494,42 @@ def check_backend(backend_cls: Any, argument: str | None = None, *, shots: int =
                 if not np.array_equal(again, got):
                     _fail(what, f"{label}: same seed gave different samples (must be deterministic)")
             results[f"{k}:{mode or 'exact'}"] = got
+        if caps.shots and callable(getattr(backend, "sample", None)) and f"{k}:unsupported" not in results:
+            results[f"{k}:counts"] = _check_counts(what, backend, task, want, shots, seed, sigmas)
     if not any(v.size for v in results.values()):
         _fail(what, "no task could be run: " + "; ".join(skipped or ["all tasks exceed max_qubits"]))
     return results
+
+
+def _check_counts(what: str, backend: Any, task: Any, want: np.ndarray, shots: int, seed: int,
+                  sigmas: float) -> np.ndarray:
+    """``SamplingBackend.sample``: integer counts per bit string summing to *shots*, reproducible,
+    and Z-string parities of the counts within shot noise of the reference."""
+    from qaudit.engine.observables import parse_pauli
+
+    label = f"sample() on a {task.n_qubits}-qubit task"
+    counts = np.asarray(backend.sample(task, shots, seed))
+    if counts.shape != (task.n_samples, 2**task.n_qubits):
+        _fail(what, f"{label}: expected counts of shape {(task.n_samples, 2**task.n_qubits)}, got {counts.shape}")
+    if counts.dtype.kind not in "iu" or counts.min() < 0 or np.any(counts.sum(axis=1) != shots):
+        _fail(what, f"{label}: counts must be non-negative integers summing to shots={shots} per sample")
+    if not np.array_equal(np.asarray(backend.sample(task, shots, seed)), counts):
+        _fail(what, f"{label}: same seed gave different counts")
+    index = np.arange(2**task.n_qubits)
+    for j, term in enumerate(task.observables):
+        paulis = parse_pauli(term, task.n_qubits)
+        if set(paulis.values()) - {"Z"}:
+            continue
+        parity = np.ones(len(index))
+        for q in paulis:
+            parity *= 1 - 2 * ((index >> (task.n_qubits - 1 - q)) & 1)
+        estimate = counts @ parity / shots
+        sigma = np.sqrt(np.clip(1 - want[:, j] ** 2, 0, None) / shots) + 1.0 / shots
+        z = np.abs(estimate - want[:, j]) / sigma
+        if z.max() > sigmas:
+            _fail(what, f"{label}: <{term}> from the counts is {z.max():.1f} standard errors from the reference "
+                        "(bit order: qubit 0 is the most significant bit)")
+    return counts
 
 
 @dataclass

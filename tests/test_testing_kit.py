@@ -391,3 +391,19 @@ def test_builtin_unlearning_methods_conform(name):
 @pytest.mark.parametrize("name", ["sampled", "qsim"])
 def test_builtin_backends_conform(name):
     testing.check_backend(_builtin("backend", name), shots=2000)
+
+
+def test_check_backend_checks_sample_counts_and_bit_order():
+    base = _builtin("backend", "sampled")
+    values = testing.check_backend(base, shots=2000)
+    assert values["0:counts"].sum(axis=1).tolist() == [2000] * len(values["0:counts"])
+
+    class LittleEndian(base):
+        def sample(self, task, shots, seed=None):
+            counts = super().sample(task, shots, seed)
+            n = task.n_qubits
+            reverse = [int(format(i, f"0{n}b")[::-1], 2) for i in range(2**n)]
+            return counts[:, reverse]
+
+    with pytest.raises(AssertionError, match="standard errors from the reference"):
+        testing.check_backend(LittleEndian, shots=2000)
