@@ -144,7 +144,21 @@ def pennylane_lightning(theta, x, d_ev):
     return step, np.asarray(step())
 
 
-def quantum_layer(pl_batches: int, engine_calls: int) -> dict:
+def quantum_layer(pl_batches: int, engine_calls: int, threads: int) -> dict:
+    """All contenders with BLAS/OpenMP limited to *threads* (load the libraries first so the limit applies)."""
+    from threadpoolctl import threadpool_limits
+
+    with contextlib.suppress(ImportError):
+        import pennylane as qml
+
+        qml.device("lightning.qubit", wires=1)  # loads lightning's OpenMP runtime
+    with threadpool_limits(limits=threads):
+        out = _quantum_layer(pl_batches, engine_calls)
+    out["threads"] = threads
+    return out
+
+
+def _quantum_layer(pl_batches: int, engine_calls: int) -> dict:
     program, obs, theta, x, d_ev = quantum_layer_inputs()
     ev, g_theta, g_x = engine_step(program, obs, theta, x, d_ev)
     out: dict = {"engine_ms_per_batch": 1e3 * time_per_call(lambda: engine_step(program, obs, theta, x, d_ev),
@@ -199,6 +213,8 @@ def main() -> None:
     parser.add_argument("--basic-epochs", type=int, default=10, help="basic QNN epochs (paper config: 10)")
     parser.add_argument("--pl-batches", type=int, default=20, help="PennyLane batches timed")
     parser.add_argument("--engine-batches", type=int, default=300, help="engine batches timed")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS/OpenMP threads for the quantum-layer comparison (all contenders)")
     parser.add_argument("--skip-training", action="store_true", help="only the quantum-layer comparison")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -221,7 +237,7 @@ def main() -> None:
             result["runs"].append(train_and_score("hqnn", dataset, {"layers": n_layers, "epochs": args.epochs}))
         result["runs"].append(train_and_score("basic-qnn", dataset, {"epochs": args.basic_epochs}))
         result["blas_threads"] = blas_threads_effect(dataset)
-    result["quantum_layer"] = quantum_layer(args.pl_batches, args.engine_batches)
+    result["quantum_layer"] = quantum_layer(args.pl_batches, args.engine_batches, args.threads)
     result["load_after"] = os.getloadavg()[0]
 
     if args.json:
@@ -241,7 +257,8 @@ def main() -> None:
         print(f"HQNN epoch with BLAS limited to 1 thread {bt['one_thread_s']:.2f} s vs library default "
               f"{bt['blas_default_s']:.2f} s ({bt['slowdown']:.1f}x)")
     q = result["quantum_layer"]
-    print("HQNN quantum layer, 8 qubits x 1 layer, batch 8, forward + backward (θ and input):")
+    print(f"HQNN quantum layer, 8 qubits x 1 layer, batch 8, forward + backward (θ and input), "
+          f"{q['threads']} BLAS/OpenMP thread(s):")
     print(f"  qaudit engine: {q['engine_ms_per_batch']:.3f} ms/batch")
     if "default_qubit_ms_per_batch" in q:
         print(f"  PennyLane default.qubit backprop (broadcast): {q['default_qubit_ms_per_batch']:.1f} ms/batch "
