@@ -347,16 +347,16 @@ def build_report(config: ReproduceConfig, results: dict[str, Any], compare_table
     """Assemble the reproduction Report (rendered by the markdown and html reporters)."""
     rep = Report(kind="reproduce", title="Reproduction of arXiv 2509.06086 (QNN membership leakage and unlearning)",
                  schema=SCHEMA)
-    rows = claims(config, results)
-    n_ok = sum(r[-1] == "agrees" for r in rows)
-    n_diff = sum(r[-1] == "differs" for r in rows)
-    rep.verdict = f"{n_ok} of {len(rows)} checks agree with the paper, {n_diff} differ (runtime {total:.0f} s)"
+    claim_rows = claims(config, results)
+    n_ok = sum(r[-1] == "agrees" for r in claim_rows)
+    n_diff = sum(r[-1] == "differs" for r in claim_rows)
+    rep.verdict = f"{n_ok} of {len(claim_rows)} checks agree with the paper, {n_diff} differ (runtime {total:.0f} s)"
     rep.summary = {"dataset": config.dataset, "members": config.n_train, "holdout": config.n_holdout,
                    "forget_class": config.forget_class, "seed": config.seed, "runtime_seconds": total,
                    "cpu_count": os.cpu_count(), "command": command}
     rep.tables.append(Table("paper claims vs this run", ["claim", "paper", "this run", "criterion (ours)", "verdict"],
-                            rows, "criteria and tolerances are ours (the paper gives single numbers); every 'this run' "
-                            "value is computed by this run"))
+                            claim_rows, "criteria and tolerances are ours (the paper gives single numbers); every "
+                            "'this run' value is computed by this run"))
     paper_settings = config.dataset == "mnist" and config.n_train == 1000
     title = "models" + (" (paper settings)" if paper_settings else " (reduced settings, not the paper's)")
     rep.tables.append(Table(title, ["model", "options", "train s", f"digit {config.forget_class} acc %",
@@ -407,7 +407,7 @@ def build_report(config: ReproduceConfig, results: dict[str, Any], compare_table
     cfg["shots"] = ["exact" if s is None else s for s in config.shots]
     rep.settings = {"config": cfg, "command": command}
     rep.payload = {"results": results, "claims": [dict(zip(["claim", "paper", "measured", "criterion", "verdict"], r))
-                                                  for r in rows],
+                                                  for r in claim_rows],
                    "versions": vers, "stage_seconds": stages, "runtime_seconds": total, "paper_claims": CLAIMS}
     return rep
 
