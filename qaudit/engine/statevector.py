@@ -79,6 +79,11 @@ def local_overlap(
 
     Returns (d, d), or (batch, d, d) when *per_sample*.
     """
+    if not per_sample and len(qubits) == 1:
+        q = qubits[0]
+        lam = cotangent.reshape(2**q, 2, -1)
+        st = states.reshape(2**q, 2, -1)
+        return np.matmul(lam.conj(), st.transpose(0, 2, 1)).sum(axis=0)
     lam = _front(cotangent, n_qubits, qubits)
     st = _front(states, n_qubits, qubits)
     if per_sample:
@@ -126,7 +131,7 @@ def resolve(
     """Evaluate every block for parameter vector *theta* (and per-sample *features*)."""
     pindex = {name: i for i, name in enumerate(program.param_names)}
     findex = {name: i for i, name in enumerate(program.feature_names)}
-    resolved = []
+    resolved = Resolved()
     for block in program.blocks:
         values = []
         for factor in block.factors:
@@ -184,8 +189,10 @@ class Stage:
                     continue
                 lo, hi = present[0], present[-1] + 1
                 matrix = np.ones((1, 1), dtype=np.complex128)
-                for q in range(lo, hi):
-                    matrix = np.kron(matrix, by_qubit.get(q, _EYE2))
+                for q in range(lo, hi):  # Kronecker product, qubit lo leftmost (most significant)
+                    m = by_qubit.get(q, _EYE2)
+                    matrix = (matrix[:, None, :, None] * m[None, :, None, :]).reshape(
+                        2 * matrix.shape[0], 2 * matrix.shape[1])
                 self.chunks.append((lo, hi - lo, matrix))
 
     def apply(self, program: Program, states: np.ndarray, inverse: bool = False) -> np.ndarray:
@@ -216,8 +223,17 @@ class Stage:
 _EYE2 = np.eye(2, dtype=np.complex128)
 
 
+class Resolved(list):
+    """The resolved blocks of a program (a list) with their stages, built once and cached."""
+
+    staged: list[Stage] | None = None
+
+
 def stages(program: Program, resolved: list[ResolvedBlock]) -> list[Stage]:
     """Group consecutive single-qubit blocks with shared (2-D) matrices on distinct qubits."""
+    cached = getattr(resolved, "staged", None)
+    if cached is not None:
+        return cached
     out: list[Stage] = []
     group: list[ResolvedBlock] = []
     used: set[int] = set()
@@ -242,6 +258,8 @@ def stages(program: Program, resolved: list[ResolvedBlock]) -> list[Stage]:
         group.append(rb)
         used.add(block.qubits[0])
     flush()
+    if isinstance(resolved, Resolved):
+        resolved.staged = out
     return out
 
 
