@@ -22,12 +22,19 @@ import numpy as np
 
 
 def best_and_median(fn, repeat: int) -> tuple[float, float]:
-    times = []
+    """(best, median) wall-clock seconds of *repeat* calls."""
+    return timed(fn, repeat)[:2]
+
+
+def timed(fn, repeat: int) -> tuple[float, float, float]:
+    """(best wall, median wall, median CPU seconds) of *repeat* calls (CPU = process time, all threads)."""
+    wall, cpu = [], []
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
-    return min(times), float(np.median(times))
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return min(wall), float(np.median(wall)), float(np.median(cpu))
 
 
 def make_model(n_qubits: int, n_layers: int, n_samples: int, seed: int):
@@ -75,11 +82,11 @@ def pennylane_loss_and_grad(model, Z: np.ndarray, y: np.ndarray):
     b = pnp.array(model.weights["b"], requires_grad=True)
     grad_fn = qml.grad(cost, argnums=[0, 1, 2])
     grad_fn(theta, W, b, Z[:1], y[:1])  # warm-up (device, caches)
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     grads = grad_fn(theta, W, b, Z, y)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - start_cpu
     loss = float(cost(theta, W, b, Z, y))
-    return seconds, loss, {"theta": np.asarray(grads[0]), "W": np.asarray(grads[1]), "b": np.asarray(grads[2])}
+    return seconds, cpu, loss, {"theta": np.asarray(grads[0]), "W": np.asarray(grads[1]), "b": np.asarray(grads[2])}
 
 
 def qsim_forward(model, Z: np.ndarray) -> float:
@@ -113,17 +120,18 @@ def main() -> None:
 
     model, Z, y = make_model(args.qubits, args.layers, args.samples, args.seed)
     model._loss_grad_encoded(Z, y)  # warm-up (compiles the circuit)
-    q_best, q_median = best_and_median(lambda: model._loss_grad_encoded(Z, y), args.repeat)
+    q_best, q_median, q_cpu = timed(lambda: model._loss_grad_encoded(Z, y), args.repeat)
 
     result = {
         "workload": f"W1: basic QNN {args.qubits} qubits x {args.layers} layers, loss + grad, {args.samples} samples",
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
         "qaudit_best_s": q_best,
         "qaudit_median_s": q_median,
+        "qaudit_cpu_s": q_cpu,
     }
     sub = slice(0, min(args.pl_subset, args.samples))
     try:
-        pl_seconds, pl_loss, pl_grads = pennylane_loss_and_grad(model, Z[sub], y[sub])
+        pl_seconds, pl_cpu, pl_loss, pl_grads = pennylane_loss_and_grad(model, Z[sub], y[sub])
     except ImportError as exc:
         result["pennylane"] = f"not installed ({exc}); pip install pennylane pennylane-lightning"
     else:
@@ -135,6 +143,8 @@ def main() -> None:
             "pennylane_scaled_s": pl_seconds * scale,
             "ratio_vs_best": pl_seconds * scale / q_best,
             "ratio_vs_median": pl_seconds * scale / q_median,
+            "pennylane_cpu_scaled_s": pl_cpu * scale,
+            "ratio_cpu": pl_cpu * scale / q_cpu,
             "agreement_loss": abs(pl_loss - ql),
             "agreement_grad": max(float(np.max(np.abs(pl_grads[k] - qg[k]))) for k in qg),
         })
@@ -155,11 +165,13 @@ def main() -> None:
         return
     print(result["workload"])
     print(f"machine: {result['machine']}")
-    print(f"qaudit (shared unitary + adjoint): best {q_best * 1e3:.1f} ms, median {q_median * 1e3:.1f} ms")
+    print(f"qaudit (shared unitary + adjoint): best {q_best * 1e3:.1f} ms, median {q_median * 1e3:.1f} ms, "
+          f"CPU {q_cpu * 1e3:.1f} ms")
     if "pennylane_scaled_s" in result:
         print(f"PennyLane lightning.qubit adjoint: {result['pennylane_subset_s']:.2f} s on "
               f"{result['pennylane_subset']} samples -> {result['pennylane_scaled_s']:.1f} s for {args.samples}")
-        print(f"ratio: {result['ratio_vs_best']:.0f}x (best), {result['ratio_vs_median']:.0f}x (median)")
+        print(f"ratio: {result['ratio_vs_best']:.0f}x (best), {result['ratio_vs_median']:.0f}x (median), "
+              f"{result['ratio_cpu']:.0f}x (CPU time: PennyLane {result['pennylane_cpu_scaled_s']:.1f} s)")
         print(f"agreement on the subset: |loss diff| {result['agreement_loss']:.1e}, "
               f"max |grad diff| {result['agreement_grad']:.1e}")
     else:
