@@ -316,10 +316,10 @@ def _attack_details(name: str, attack: Any, context: AttackContext, truth: Groun
                     eval_idx: np.ndarray) -> dict[str, Any]:
     """Attack-specific extras: the paper's member rate for attacks with a decision threshold."""
     details: dict[str, Any] = {}
-    for attr in ("epochs_", "shot_noise_modelled_"):
+    for attr in ("epochs_", "shot_noise_modelled_", "global_variance_"):
         if hasattr(attack, attr):
             details[attr.rstrip("_")] = getattr(attack, attr)
-    refs = context.cache.get("reference_set")
+    refs = getattr(attack, "refs_", None)
     if refs is not None and getattr(attack, "needs_reference", False) and name != "shadow":
         details["reference_models"] = len(refs.models)
         details["reference_train_size"] = refs.size

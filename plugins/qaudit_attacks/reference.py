@@ -19,7 +19,11 @@
 * ``counts-lr`` -- a likelihood-ratio test on raw bit strings: with the
   reference models' exact measurement distributions q_in(x), q_out(x) (averaged
   over IN / OUT models), score = Σ_b c_b · log(q_in,b / q_out,b) for the
-  target's observed counts c (needs ``--shots``).
+  target's observed counts c (needs ``--shots``). Circuits trained from
+  different random initialisations are not comparable bit string by bit string
+  (the dense head absorbs any relabelling), so its reference QNNs start from the
+  target's own initial weights (an auditor who controls training knows them);
+  with independently initialised references the test is at chance.
 * ``shadow`` -- Shokri et al. 2017: ``n_shadow`` shadow QNNs of the target's
   kind trained on disjoint halves of population data the target never saw; an
   MLP on the paper's 13 output features learns IN vs OUT from them and scores
@@ -96,12 +100,18 @@ class LiRAAttack:
     description: ClassVar[str] = "online LiRA (Carlini et al. 2022) with K reference QNNs; shot-aware Gaussians"
     needs_reference: ClassVar[bool] = True
     online: ClassVar[bool] = True
-    DEFAULTS: ClassVar[dict[str, Any]] = {"shot_noise": True, "global_variance": False}
+    #: global_variance: "auto" pools the per-example variances across samples when K < 64, as Carlini et al.
+    #: recommend for few reference models; true/false force it.
+    DEFAULTS: ClassVar[dict[str, Any]] = {"shot_noise": True, "global_variance": "auto"}
 
     def fit(self, context: Any) -> LiRAAttack:
         """Train (or reuse) the audit's reference QNNs."""
         self.options_ = options(context, self.name, self.DEFAULTS)
+        gv = self.options_["global_variance"]
+        if gv not in ("auto", True, False):
+            raise QauditError(f"attack {self.name}: option global_variance must be auto, true or false")
         self.refs_ = reference_set(context, self.name)
+        self.global_variance_ = bool(len(self.refs_.models) < 64 if gv == "auto" else gv)
         return self
 
     def score(self, context: Any, X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -117,13 +127,13 @@ class LiRAAttack:
         extra = 0.0 if shot_var is None else shot_var
         self.shot_noise_modelled_ = shot_var is not None
         mu_out, var_out = _masked_stats(phi_ref, ~keep)
-        if self.options_["global_variance"]:
+        if self.global_variance_:
             var_out = np.full_like(var_out, np.nanmean(var_out))
         var_out = np.maximum(np.nan_to_num(var_out, nan=1.0), VAR_FLOOR) + extra
         if not self.online or not keep.any():
             return (phi - mu_out) / np.sqrt(var_out)
         mu_in, var_in = _masked_stats(phi_ref, keep)
-        if self.options_["global_variance"]:
+        if self.global_variance_:
             var_in = np.full_like(var_in, np.nanmean(var_in))
         var_in = np.maximum(np.nan_to_num(var_in, nan=1.0), VAR_FLOOR) + extra
         return _gauss_logpdf(phi, mu_in, var_in) - _gauss_logpdf(phi, mu_out, var_out)
@@ -196,7 +206,7 @@ class CountsLRAttack:
         options(context, self.name, self.DEFAULTS)
         if not context.shots:
             raise QauditError("attack counts-lr scores raw bit strings: pass --shots N")
-        self.refs_ = reference_set(context, self.name)
+        self.refs_ = reference_set(context, self.name, same_init=True)
         return self
 
     def score(self, context: Any, X: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -53,8 +53,11 @@ def _train_one(cls: Any, params: dict[str, Any], X: np.ndarray, y: np.ndarray, n
 
 def train_models(model: Any, datasets: list[tuple[np.ndarray, np.ndarray]], seed: int, n_jobs: int,
                  progress: Any = None, description: str = "reference models",
-                 n_classes: int | None = None) -> list[Any]:
-    """Fit one copy of *model*'s architecture per (X, y) in *datasets*, in parallel when n_jobs > 1."""
+                 n_classes: int | None = None, same_init: bool = False) -> list[Any]:
+    """Fit one copy of *model*'s architecture per (X, y) in *datasets*, in parallel when n_jobs > 1.
+
+    Each copy gets a fresh seed, or the target's own seed (same initial weights) with *same_init*.
+    """
     from qaudit.progress import SILENT
 
     progress = progress or SILENT
@@ -62,6 +65,8 @@ def train_models(model: Any, datasets: list[tuple[np.ndarray, np.ndarray]], seed
     params = model.get_params()
     n_classes = n_classes or getattr(model, "n_classes", None)
     seeds = [int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, size=len(datasets))]
+    if same_init:
+        seeds = [int(params.get("seed", 0))] * len(datasets)
     docs: list[Any] = [None] * len(datasets)
     with progress.track(description, len(datasets)) as task:
         if n_jobs <= 1 or len(datasets) == 1:
@@ -100,9 +105,15 @@ def filler(context: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.vstack(parts_X), np.concatenate(parts_y)
 
 
-def reference_set(context: Any, attack: str) -> ReferenceSet:
-    """The audit's shared online reference models (trained once, cached in ``context.cache``)."""
-    cached = context.cache.get("reference_set")
+def reference_set(context: Any, attack: str, same_init: bool = False) -> ReferenceSet:
+    """The audit's shared online reference models (trained once, cached in ``context.cache``).
+
+    *same_init* trains them from the target's own initial weights (its ``seed``
+    option): an auditor who controls training can do this, and it makes the
+    models' circuits comparable bit string by bit string (``counts-lr``).
+    """
+    cache_key = "reference_set_same_init" if same_init else "reference_set"
+    cached = context.cache.get(cache_key)
     if cached is not None:
         return cached
     if context.X_targets is None:
@@ -132,9 +143,10 @@ def reference_set(context: Any, attack: str) -> ReferenceSet:
         datasets.append((np.vstack([Xt[idx_t], Xf[idx_f]]), np.concatenate([yt[idx_t], yf[idx_f]])))
     start = time.perf_counter()
     models = train_models(context.model, datasets, context.seed + 104729, context.n_jobs, context.progress,
-                          f"{K} reference QNNs", n_classes=context.n_classes)
+                          f"{K} reference QNNs{' (same init)' if same_init else ''}", n_classes=context.n_classes,
+                          same_init=same_init)
     refs = ReferenceSet(models, keep, size, time.perf_counter() - start, Xt, yt)
-    context.cache["reference_set"] = refs
+    context.cache[cache_key] = refs
     return refs
 
 
