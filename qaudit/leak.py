@@ -458,3 +458,34 @@ def _build_report(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSett
                              "label": y_eval.tolist(), **{r.name: r.scores.tolist() for r in runs}}
     report.payload = payload
     return report
+
+
+def demo_step(mf: Any, dataset: Any, out_dir: Any, seed: int, err: Any, out: Any) -> None:
+    """``qaudit demo`` stage: a fast leak audit (threshold + gray-box attacks), HTML and JSON reports."""
+    import io
+    from pathlib import Path
+
+    from qaudit.io import write_text_atomic
+    from qaudit.plugins import get_host
+    from qaudit.progress import RichProgress
+
+    path = getattr(mf, "path", None) or "model.json"
+    err.print(f"[bold]leak[/] audit of {path}: attacks {', '.join(DEMO_ATTACKS)}, 1024 shots")
+    settings = AuditSettings(attacks=list(DEMO_ATTACKS), shots=1024, seed=seed, slices=["class"])
+    with RichProgress(err) as progress:
+        report = run_audit(mf, dataset, ground_truth(mf, len(dataset)), settings, progress=progress,
+                           location=str(path))
+    host = get_host()
+    for fmt, name in (("html", "leak.html"), ("json", "leak.json")):
+        buffer = io.StringIO()
+        host.get("reporter", fmt)().render(report, buffer)
+        write_text_atomic(Path(out_dir) / name, buffer.getvalue())
+    out.print(f"[bold]leak[/] {report.verdict}", highlight=False)
+    for row in report.tables[0].rows:
+        out.print(f"  {row[0]:<12} AUC {row[1]:.3f} {row[2]}  TPR@1%FPR {row[4]:.3f}  epsilon >= {row[8]:.2f}",
+                  highlight=False)
+    err.print(f"wrote {Path(out_dir) / 'leak.html'} and {Path(out_dir) / 'leak.json'}")
+
+
+#: Attacks the demo runs (fast: no reference models).
+DEMO_ATTACKS = ("gray-box", "loss", "confidence", "entropy")

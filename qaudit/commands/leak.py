@@ -183,3 +183,14 @@ def reporters_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
     from qaudit.cli import _list_kind
 
     _list_kind("reporter", "report formats", as_json, extra=lambda cls: {"suffix": getattr(cls, "suffix", "")})
+
+
+def _register_demo_step() -> None:
+    from qaudit.demo import DEMO_STEPS
+    from qaudit.leak import demo_step
+
+    if demo_step not in DEMO_STEPS:
+        DEMO_STEPS.insert(0, demo_step)  # the audit comes before unlearning
+
+
+_register_demo_step()
