@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ from qaudit_qnn.hqnn import HQNN
 from qaudit.errors import QauditError
 from qaudit.testing import check_model, make_host, using_host
 
-MNIST_DIR = Path("/work/shared/data/mnist")
+MNIST_DIR = Path(os.environ.get("QAUDIT_SHARED_DIR", "/work/shared")) / "data" / "mnist"
 
 
 @pytest.fixture(scope="module")
