@@ -53,28 +53,30 @@ def _copy_mnist(mnist_dir, tmp_path):
 
 def test_corrupt_and_truncated_idx(mnist_dir, tmp_path):
     d = _copy_mnist(mnist_dir, tmp_path)
-    images = d / "t10k-images-idx3-ubyte.gz"
-    raw = gzip.open(images).read()
-    cases = {
-        "truncated data": gzip.compress(raw[: len(raw) // 2]),
-        "bad magic": gzip.compress(b"\x12\x34" + raw[2:]),
-        "truncated header": gzip.compress(raw[:6]),
-    }
-    for name, data in cases.items():
-        images.write_bytes(data)
-        with pytest.raises(QauditError) as info:
-            load_dataset("mnist", {"data_dir": str(d)})
-        assert "\n" not in str(info.value), name
-    images.write_bytes(gzip.compress(raw)[:5000])  # truncated gzip stream
+    gz = d / "t10k-images-idx3-ubyte.gz"
+    original = gz.read_bytes()
+    raw = gzip.decompress(original)
+    gz.write_bytes(original[:5000])  # truncated gzip stream
     with pytest.raises(QauditError, match="cannot read IDX"):
         load_dataset("mnist", {"data_dir": str(d)})
-    images.write_bytes(b"this is not gzip at all")
+    gz.write_bytes(b"this is not gzip at all")
     with pytest.raises(QauditError):
         load_dataset("mnist", {"data_dir": str(d)})
-    # labels and images disagree in count
-    images.write_bytes(gzip.compress(struct.pack(">IIII", 2051, 5, 28, 28) + raw[16 : 16 + 5 * 784]))
-    with pytest.raises(QauditError, match="mismatched"):
-        load_dataset("mnist", {"data_dir": str(d)})
+    gz.unlink()
+    plain = d / "t10k-images-idx3-ubyte"  # uncompressed IDX files are accepted too
+    cases = {
+        "truncated data": (raw[: len(raw) // 2], "header says"),
+        "bad magic": (b"\x12\x34" + raw[2:], "not an unsigned-byte IDX"),
+        "truncated header": (raw[:6], "truncated IDX header"),
+        "count mismatch": (struct.pack(">IIII", 2051, 5, 28, 28) + raw[16 : 16 + 5 * 784], "mismatched"),
+    }
+    for name, (data, fragment) in cases.items():
+        plain.write_bytes(data)
+        with pytest.raises(QauditError, match=fragment) as info:
+            load_dataset("mnist", {"data_dir": str(d)})
+        assert "\n" not in str(info.value), name
+    plain.write_bytes(raw)
+    assert len(load_dataset("mnist", {"data_dir": str(d)})) == 10_000
 
 
 def test_splits_are_disjoint_stratified_and_seeded(mnist_dir):
