@@ -186,3 +186,28 @@ def test_engine_network_failure_is_one_line(no_google_credentials, monkeypatch, 
             backend, _ = resolve_backend("google-engine:rainbow", 10)
             backend.expectation(_task(n=3, batch=1), 10)
     assert "\n" not in str(info.value)
+
+
+def test_virtual_device_noise_matches_density_matrix():
+    """qsim trajectories of the noisy compiled circuit agree with a density-matrix simulation of
+    the same circuit (checks noise insertion, measured-qubit mapping and shot estimates)."""
+    from qaudit_backends.common import parity_table
+    from qaudit_google.compile import prep_resolvers
+
+    task = _task(n=3, layers=1, batch=2, terms=["Z0", "Z1", "Z2", "Z0 Z2"])
+    backend, shots = resolve_backend("google:rainbow", 3000)
+    got = backend.expectation(task, shots, seed=9)
+    compiled = backend.compiled(task, {0: "Z", 1: "Z", 2: "Z"})  # the basis group of these observables
+    noisy, measured = backend.noisy_circuit(compiled), compiled.measured
+    sim = cirq.DensityMatrixSimulator(dtype=np.complex128)
+    table = parity_table(task.observables, list(range(4)), 3)
+    want = []
+    for resolver in prep_resolvers(task):
+        rho = sim.simulate(cirq.resolve_parameters(noisy, cirq.ParamResolver(resolver)),
+                           qubit_order=measured).final_density_matrix
+        want.append(np.real(np.diagonal(rho)) @ table)
+    want = np.array(want)
+    sigma = np.sqrt(np.clip(1 - want**2, 1e-12, None) / shots) + 1 / shots
+    assert (np.abs(got - want) / sigma).max() < 5
+    clean = resolve_backend("exact", None)[0].expectation(task)
+    assert np.abs(want - clean).max() > 0.01  # the device noise is visible
