@@ -93,3 +93,18 @@ def test_config_qaudit_toml_and_pyproject(tmp_path, monkeypatch):
     empty.mkdir(exist_ok=True)
     monkeypatch.setenv("QAUDIT_CONFIG", str(tmp_path / "pyproject.toml"))
     assert load_config("leak", start=empty)["model"] == "py.json"
+
+
+def test_example_ci_config_is_valid(monkeypatch):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "ci" / "qaudit.toml"
+    if not example.exists():
+        pytest.skip("examples/ci not present")
+    monkeypatch.setenv("QAUDIT_CONFIG", str(example))
+    cfg = load_config("leak")
+    assert cfg["model"] == "models/model.json" and cfg["shots"] == 1024
+    assert len(gating.parse_thresholds(cfg["fail_above"], GATE_METRICS)) == 3
+    assert load_config("unlearn")["method"] == "sisa"
+    workflow = (example.parent / "privacy-audit.yml").read_text()
+    assert "upload-sarif" in workflow and "qaudit leak --format sarif" in workflow

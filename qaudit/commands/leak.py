@@ -70,6 +70,8 @@ def leak_cmd(
     fmt: Annotated[str | None, typer.Option(
         "--format", "-f", help="Report format: rich, json, markdown, html, sarif, junit.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (atomic).")] = None,
+    extra_report: Annotated[list[str] | None, typer.Option(
+        "--report", help="Also write FORMAT=PATH (repeatable), e.g. --report html=leak.html.")] = None,
     scores: Annotated[bool, typer.Option("--scores", help="Include per-sample scores in JSON.")] = False,
     top_k: Annotated[int, typer.Option("--top-k", help="Most exposed members listed.")] = 10,
     fail_above: Annotated[str | None, typer.Option(
@@ -130,6 +132,13 @@ def leak_cmd(
     base = gating.read_baseline(base_path, SCHEMA) if base_path else None
     host = get_host()
     host.get("reporter", fmt)  # unknown format: fail before the work
+    extras = []
+    for item in extra_report or []:
+        if "=" not in item:
+            raise QauditError(f"--report expects FORMAT=PATH, got {item!r}")
+        extra_fmt, extra_path = item.split("=", 1)
+        host.get("reporter", extra_fmt.strip())
+        extras.append((extra_fmt.strip(), Path(extra_path)))
     for name in attacks:
         host.get("attack", name)
 
@@ -163,6 +172,8 @@ def leak_cmd(
         findings += gating.check_baseline(report.measurements, base, metrics_for_base, tol, "leak", str(path))
     report.apply_findings(findings)
     render_report(report, fmt, output)
+    for extra_fmt, extra_path in extras:
+        render_report(report, extra_fmt, extra_path)
     if output is not None or fmt != "rich":
         err.print(report.verdict, highlight=False, soft_wrap=True)
     if report.failed:
