@@ -389,7 +389,13 @@ def unlearned_model_file(mf: ModelFile, result: MethodResult, fs: ForgetSet) -> 
 
 # ----------------------------------------------------------------------------- reports
 def _pct(v: Any) -> Any:
-    return None if v is None else round(100.0 * float(v), 1)
+    return None if v is None else f"{100.0 * float(v):.1f}"
+
+
+def _arrow(before: float, after: float, percent: bool = True) -> str:
+    if percent:
+        return f"{100 * before:.1f}% -> {100 * after:.1f}%"
+    return f"{before:.3f} -> {after:.3f}"
 
 
 def unlearn_report(mf: ModelFile, fs: ForgetSet, before: dict[str, Any], oracle: Oracle, result: MethodResult,
@@ -430,11 +436,11 @@ def unlearn_report(mf: ModelFile, fs: ForgetSet, before: dict[str, Any], oracle:
         ["gradient evaluations relative to retraining", round(result.cost_ratio, 4), 1.0]])
     rep.tables = [acc, dist, cost]
     rep.summary = {"method": result.method, "forget_set": fs.source, "forget_samples": int(len(fs.forget_ids)),
-                   "forget_accuracy": [b["accuracy"]["forget"], a["accuracy"]["forget"]],
-                   "retain_accuracy": [b["accuracy"]["retain"], a["accuracy"]["retain"]],
-                   "forget_mia": [b["forget_mia"], a["forget_mia"]],
-                   "forget_mia_auc": [b["forget_mia_auc"], a["forget_mia_auc"]],
-                   "cost_ratio": result.cost_ratio, "output": out_path}
+                   "forget_accuracy": _arrow(b["accuracy"]["forget"], a["accuracy"]["forget"]),
+                   "retain_accuracy": _arrow(b["accuracy"]["retain"], a["accuracy"]["retain"]),
+                   "forget_mia": _arrow(b["forget_mia"], a["forget_mia"]),
+                   "forget_mia_auc": _arrow(b["forget_mia_auc"], a["forget_mia_auc"], percent=False),
+                   "cost_vs_retraining": f"{100 * result.cost_ratio:.2f}%", "output": out_path}
     rep.measurements = {result.method: result.measurements(before)}
     rep.verdict = (f"{result.method}: forget accuracy {100 * b['accuracy']['forget']:.1f}% -> "
                    f"{100 * a['accuracy']['forget']:.1f}% (oracle {100 * o['accuracy']['forget']:.1f}%), retained "
@@ -502,7 +508,7 @@ def compare_report(mf: ModelFile, fs: ForgetSet, runs: list[dict[str, Any]], set
                                                   "forget MIA %", "forget MIA AUC"])
     for label, snap in (("original", base), ("retrain oracle", orc)):
         ref.rows.append([label, _pct(snap["accuracy"]["forget"]), _pct(snap["accuracy"]["retain"]),
-                         _pct(snap["accuracy"]["holdout"]), _pct(snap["forget_mia"]), round(snap["forget_mia_auc"], 3)])
+                         _pct(snap["accuracy"]["holdout"]), _pct(snap["forget_mia"]), f"{snap['forget_mia_auc']:.3f}"])
     rep.tables = [ref, table]
     rep.summary = {"methods": sorted({r["method"] for r in runs}), "seeds": sorted({r["seed"] for r in runs}),
                    "forget_set": fs.source}
