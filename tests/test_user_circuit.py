@@ -252,3 +252,25 @@ def test_tampered_model_file_is_rejected_on_load(cli_runner, tmp_path):
     out.write_text(json.dumps(doc))
     result = cli_runner.invoke(["evaluate", str(out)])
     assert result.exit_code == 2 and "embedded Cirq JSON object" in result.stderr
+
+
+def test_noise_option_matches_density_matrix_simulator(digits):
+    """Amplitude-encoded user circuit under the paper's noise model vs cirq.DensityMatrixSimulator."""
+    from qaudit.engine.noise import NoiseModel
+
+    X, y = digits
+    model = UserCircuit.from_options({**AMPLITUDE, "noise": "paper"}).fit(X, y, n_classes=10)
+    Z = model.transform(X[:3])
+    circuit, qubits, program, _, readout = model.compiled
+    noisy = cirq.resolve_parameters(NoiseModel.parse("paper").apply(circuit),
+                                    dict(zip(program.param_names, model.weights["theta"])))
+    simulator = cirq.DensityMatrixSimulator(dtype=np.complex128)
+    qubit_map = {q: i for i, q in enumerate(qubits)}
+    reference = []
+    for z in Z:
+        rho = simulator.simulate(noisy, qubit_order=qubits,
+                                 initial_state=np.outer(z, z).astype(np.complex128)).final_density_matrix
+        reference.append([pauli(t, qubits).expectation_from_density_matrix(rho, qubit_map).real for t in readout])
+    np.testing.assert_allclose(model.expectations(Z), np.array(reference), atol=1e-6)
+    with pytest.raises(QauditError, match="amplitude encoding only"):
+        UserCircuit.from_options({**ANGLE, "noise": "paper"}).fit(X, y, n_classes=10)

@@ -7,7 +7,8 @@ A model config declares how inputs enter it and what is measured::
      "encoding": "angle",                   # or "amplitude"
      "features": ["x0", "x1", "x2", "x3"],  # angle: symbols bound per sample, in input order
      "readout": ["Z0", "Z1", "X0 X1"],      # Pauli strings over the circuit's qubits
-     "params": []}                          # trainable symbols (default: all other symbols)
+     "params": [],                          # trainable symbols (default: all other symbols)
+     "noise": null}                         # amplitude only: "paper" noise model on the circuit
 
 Qubit ``k`` in a readout string is the k-th qubit of the circuit in Cirq's
 sorted order (``sorted(circuit.all_qubits())``), which is also the amplitude
@@ -263,6 +264,7 @@ class UserCircuit(CircuitClassifier):
         "momentum": 0.9,
         "nesterov": True,
         "seed": 0,
+        "noise": None,  # amplitude encoding only: "paper" or "p1=..,p2=..,bitflip=.."
     }
 
     def __init__(self, **options: Any):
@@ -322,6 +324,14 @@ class UserCircuit(CircuitClassifier):
         if o["encoding"] == "amplitude" and o["features"]:
             raise QauditError("user-circuit: amplitude encoding binds no feature symbols; drop 'features' "
                               "or use -O encoding=angle")
+        if o["noise"] is not None:
+            from qaudit.engine.noise import NoiseModel
+
+            if not isinstance(o["noise"], str):
+                raise QauditError("user-circuit: noise must be a string ('paper' or p1=..,p2=..,bitflip=..)")
+            if o["encoding"] != "amplitude":
+                raise QauditError("user-circuit: noise is supported with amplitude encoding only")
+            NoiseModel.parse(o["noise"])
         for key in ("features", "params"):
             if len(set(o[key])) != len(o[key]):
                 raise QauditError(f"user-circuit: {key} lists a symbol twice")
