@@ -232,3 +232,60 @@ def test_forget_quality_of_retraining_is_one_and_of_doing_nothing_is_lower():
     # finetune for zero epochs leaves the forget class in: clearly distinguishable from retraining
     fq0 = core.forget_quality(tiny.file, tiny.dataset, fs, "finetune", {"epochs": 0}, 2)
     assert fq0["forget_quality"] < 0.5
+
+
+# ----------------------------------------------------------------------------- HQNN
+@pytest.fixture(scope="module")
+def hqnn_tiny():
+    """An HQNN after one epoch on 120 MNIST images (skips without the shared MNIST files)."""
+    import os
+    from pathlib import Path
+
+    from qaudit.data import load_dataset
+    from qaudit.testing import make_host, using_host
+
+    mnist_dir = Path(os.environ.get("QAUDIT_SHARED_DIR", "/work/shared")) / "data" / "mnist"
+    if not (mnist_dir / "t10k-images-idx3-ubyte.gz").is_file():
+        pytest.skip(f"MNIST IDX files not found in {mnist_dir}")
+    with using_host(make_host()):
+        ds = load_dataset("mnist", {"data_dir": str(mnist_dir)})
+        model = make_host().get("model", "hqnn")(layers=1, epochs=1, seed=1)
+        model.fit(ds.X[:120], ds.y[:120], n_classes=10)
+    return model, ds
+
+
+@pytest.mark.parametrize("cls,options", [(GradientAscent, {"epochs": 1}), (RelativeGradientAscent, {"max_steps": 2}),
+                                         (SelectiveSynapticDampening, {"importance": "qfi"})])
+def test_methods_on_the_hqnn(hqnn_tiny, cls, options):
+    from qaudit.testing import TinyModel
+
+    model, ds = hqnn_tiny
+    from qaudit.data import DataRecord
+    from qaudit.model import ModelFile
+
+    record = DataRecord("mnist", {}, np.arange(120), np.arange(120, 160), 0)
+    tiny = TinyModel(model.copy(), ModelFile(model, "hqnn", record), ds)
+    outcome = check_unlearning_method(cls, options, tiny, n_forget=16)
+    # every HQNN weight (convolution, linear, circuit, head) is a candidate
+    if cls is not SelectiveSynapticDampening:
+        assert any(not np.array_equal(outcome.model.weights[k], model.weights[k]) for k in ("conv_weight", "theta"))
+
+
+def test_qfi_on_the_hqnn_uses_the_encoded_state(hqnn_tiny):
+    from qaudit.engine import forward
+
+    model, ds = hqnn_tiny
+    X = ds.X[200:202]
+    _, _, program, obs, _ = model.compiled
+    states = model._inputs(model.transform(X))["states"]
+    theta = model.weights["theta"]
+    h, i = 1e-4, 4
+    f = []
+    for s in (h, -h):
+        t = theta.copy()
+        t[i] += s
+        _, e0 = forward(program, theta, obs, states=states, method="batched")
+        _, e1 = forward(program, t, obs, states=states, method="batched")
+        f.append(np.abs(np.sum(e0.psi.conj() * e1.psi, axis=1)) ** 2)
+    want = np.mean((2.0 - f[0] - f[1]) / (2 * h * h))
+    assert qfi_diagonal(model, X)[i] == pytest.approx(want, rel=1e-5, abs=1e-8)
