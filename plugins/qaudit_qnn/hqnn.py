@@ -12,6 +12,12 @@ the exact engine, whose ``backward(..., input_grad=True)`` returns dL/dψ0* so t
 gradient flows back into the CNN (for a real input, dL/dψ0 = 2·Re dL/dψ0*).
 Trained with SGD (lr 0.1, momentum 0.9, not Nesterov), batch 8, 25 epochs.
 
+Option ``noise`` ("paper" or ``p1=..,p2=..,bitflip=..``) runs the quantum layer under
+the paper's noise model on the exact Heisenberg-picture engine
+(:mod:`qaudit.engine.noise`); the input gradient is then ``2 Re(M_j) z`` with
+``M_j = E†(Z_j)``. It costs about 0.5 s per minibatch of 8 (the engine's cost does
+not shrink with the batch), so noisy training at paper scale takes tens of minutes.
+
 Initialisation follows PyTorch's defaults for the classical layers
 (U(±1/sqrt(fan_in)) for weights and biases) and the paper's U(−π, π) for the
 circuit angles.
