@@ -211,3 +211,20 @@ def test_virtual_device_noise_matches_density_matrix():
     assert (np.abs(got - want) / sigma).max() < 5
     clean = resolve_backend("exact", None)[0].expectation(task)
     assert np.abs(want - clean).max() > 0.01  # the device noise is visible
+
+
+def test_merging_device_noise_channels_is_exact():
+    from qaudit_google.compile import merge_single_qubit_channels, prep_resolvers
+
+    task = _task(n=3, layers=1, batch=1)
+    backend, _ = resolve_backend("google:weber", 100)
+    compiled = backend.compiled(task, {0: "Z", 1: "Z", 2: "Z"})
+    raw = cirq.Circuit(backend.noise_model().noisy_moments(compiled.circuit.moments,
+                                                           sorted(compiled.circuit.all_qubits())))
+    merged = merge_single_qubit_channels(raw)
+    assert len(list(merged.all_operations())) < 0.8 * len(list(raw.all_operations()))
+    sim = cirq.DensityMatrixSimulator(dtype=np.complex128)
+    resolver = cirq.ParamResolver(prep_resolvers(task)[0])
+    a, b = (sim.simulate(cirq.resolve_parameters(c, resolver), qubit_order=compiled.measured).final_density_matrix
+            for c in (raw, merged))
+    assert np.abs(a - b).max() < 1e-10

@@ -153,7 +153,10 @@ class GoogleVirtualBackend(GoogleBackendBase):
             return compiled.circuit
         if getattr(compiled, "noisy", None) is None:
             qubits = sorted(compiled.circuit.all_qubits())
-            compiled.noisy = cirq.Circuit(self.noise_model().noisy_moments(compiled.circuit.moments, qubits))
+            from qaudit_google.compile import merge_single_qubit_channels
+
+            noisy = cirq.Circuit(self.noise_model().noisy_moments(compiled.circuit.moments, qubits))
+            compiled.noisy = merge_single_qubit_channels(noisy)
         return compiled.noisy
 
     def simulator(self, seed: int | None) -> Any:
