@@ -34,9 +34,10 @@ CHUNK_BYTES = 1 << 27
 #: benchmarks/README.md): from 7 qubits on, the per-sample batched path wins until the batch
 #: reaches about the dimension 2**n.
 UNITARY_CROSSOVER = 1
-#: Measured smallest batch from which the shared-unitary path is faster, per register width
-#: (small registers: the unitary path has less per-sample Python overhead).
-UNITARY_MIN_BATCH = {1: 1, 2: 1, 3: 1, 4: 1, 5: 2, 6: 8, 7: 128, 8: 256, 9: 512}
+#: Measured smallest batch from which the shared-unitary path is faster (CPU time) at every
+#: larger measured batch, per register width. Up to 6 qubits both paths cost 2-4 ms per call
+#: (Python overhead) and are within ~10 % of each other at every batch size.
+UNITARY_MIN_BATCH = {4: 64, 5: 4, 6: 32, 7: 128, 8: 256, 9: 512}
 
 __all__ = [
     "Program",
