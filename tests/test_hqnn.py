@@ -189,7 +189,7 @@ def test_noisy_quantum_layer_matches_density_matrix_simulator_and_finite_differe
     from qaudit.engine.noise import NoiseModel
 
     model = HQNN(layers=2, epochs=0, noise="paper", seed=1).fit(mnist.X[:20], mnist.y[:20], n_classes=10)
-    Z = model.transform(mnist.X[600:602])
+    Z = model.transform(mnist.X[600:601])
     states = model.encode(Z)
     circuit, qubits, program, _, _ = model.compiled
     resolved = cirq.resolve_parameters(NoiseModel.parse("paper").apply(circuit),
@@ -205,10 +205,13 @@ def test_noisy_quantum_layer_matches_density_matrix_simulator_and_finite_differe
         **model.to_document()["config"], "noise": None}})
     assert np.max(np.abs(noiseless.expectations(Z) - model.expectations(Z))) > 1e-4  # noise changes the numbers
 
+    # Gradients on a 4-qubit HQNN (same code path, 256x cheaper noisy engine).
+    model = HQNN(qubits=4, layers=2, epochs=0, noise="paper", seed=1).fit(mnist.X[:20], mnist.y[:20], n_classes=10)
     X, y = mnist.X[610:613], mnist.y[610:613]
     _, grad = model.loss_and_grad(X, y)
     h = 1e-6
-    for name, i in (("conv_weight", 3), ("conv_bias", 1), ("fc_weight", 12345), ("theta", 30), ("W", 5)):
+    for name, i in (("conv_weight", 3), ("conv_bias", 1), ("fc_weight", 12345), ("fc_bias", 7), ("theta", 20),
+                    ("W", 5)):
         w = model.weights[name]
         old = w.flat[i]
         w.flat[i] = old + h

@@ -55,7 +55,7 @@ def test_hqnn_trains_from_the_cli_on_a_subset(cli_runner, tmp_path, mnist_dir):
 
 def test_retrain_oracle_excludes_the_forget_class(cli_runner, tmp_path, mnist_dir):
     common = ["--model", "basic-qnn", "--dataset", "mnist", "--data-dir", mnist_dir, "--n-train", "300",
-              "--n-holdout", "100", "--epochs", "1", "--layers", "1", "--seed", "5"]
+              "--n-holdout", "100", "--epochs", "1", "--qubits", "4", "--layers", "1", "--seed", "5"]
     original = train(cli_runner, tmp_path, "original", *common)
     oracle = train(cli_runner, tmp_path, "oracle", *common, "--exclude-class", "4")
     y = labels(mnist_dir)
