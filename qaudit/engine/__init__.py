@@ -29,15 +29,16 @@ Method = Literal["auto", "unitary", "batched"]
 MAX_UNITARY_QUBITS = 11
 #: Memory budget (bytes) for one chunk of per-sample state vectors.
 CHUNK_BYTES = 1 << 27
-#: Default rule: the shared-unitary path is chosen when batch * UNITARY_CROSSOVER >= 2**n.
-#: Measured with benchmarks/engine_crossover.py (basic QNN, 5 layers, loss + gradient; see
-#: benchmarks/README.md): from 7 qubits on, the per-sample batched path wins until the batch
-#: reaches about the dimension 2**n.
-UNITARY_CROSSOVER = 1
-#: Measured smallest batch from which the shared-unitary path is faster (CPU time) at every
-#: larger measured batch, per register width. Up to 6 qubits both paths cost 2-4 ms per call
-#: (Python overhead) and are within ~10 % of each other at every batch size.
-UNITARY_MIN_BATCH = {4: 64, 5: 4, 6: 32, 7: 128, 8: 256, 9: 512}
+#: Default rule (registers not in UNITARY_MIN_BATCH: n <= 3 and the unmeasured n = 11): the
+#: shared-unitary path is chosen when batch * UNITARY_CROSSOVER >= 2**n, i.e. batch >= 2 * 2**n,
+#: extrapolated from n = 10 where the crossover lies between 2**n and 2 * 2**n.
+UNITARY_CROSSOVER = 0.5
+#: Measured with benchmarks/engine_crossover.py (basic QNN, 5 layers, loss + gradient, median CPU
+#: time; benchmarks/README.md): smallest batch from which the shared-unitary path is faster at
+#: every larger measured batch. Up to 6 qubits both paths cost 2-4 ms per call (Python
+#: overhead) and are within ~10 % of each other at every batch size; from 7 qubits on the
+#: per-sample batched path wins until the batch reaches about the dimension 2**n.
+UNITARY_MIN_BATCH = {4: 64, 5: 4, 6: 32, 7: 128, 8: 256, 9: 512, 10: 2048}
 
 __all__ = [
     "Program",
