@@ -121,6 +121,14 @@ def test_gradient_matches_finite_differences(rng):
                  - np.sum(noisy_forward(program, theta - e, terms, x)[0] * d)) / (2 * eps)
     assert np.abs(grad - fd).max() < 1e-7
     assert np.abs(grad).max() > 1e-3
+    from dataclasses import replace
+
+    from qaudit.engine.noise import noisy_per_sample_grads
+
+    per = noisy_per_sample_grads(cache, d, chunk=3)
+    single = [noisy_backward(replace(cache, states=x[i:i + 1], ev=ev[i:i + 1]), d[i:i + 1]) for i in range(7)]
+    assert np.abs(per - np.array(single)).max() < 1e-12
+    assert np.abs(per.sum(axis=0) - grad).max() < 1e-12
 
 
 def test_zero_noise_equals_exact_engine(rng):
