@@ -95,7 +95,7 @@ class NoisyBackend:
 
     name = "noisy"
     description = "exact noisy <P> via the Heisenberg-picture engine (default: paper noise; :p1=..,p2=..,bitflip=..)"
-    capabilities = Capabilities(exact=True, shots=True, noise=True, hardware=False, max_qubits=11)
+    capabilities = Capabilities(exact=True, shots=True, noise=True, hardware=False, max_qubits=10)
     takes_argument = True
 
     def __init__(self, argument: str | None = None):

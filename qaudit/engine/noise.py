@@ -39,8 +39,9 @@ import numpy as np
 
 from qaudit.errors import QauditError
 
-#: Widest register for the Heisenberg engine (observables are n_obs x 4^n reals).
-MAX_NOISY_QUBITS = 11
+#: Widest register for the Heisenberg engine (observables are n_obs x 4^n reals: 8 MB each
+#: at 10 qubits; gradients keep one copy per parametrised stage).
+MAX_NOISY_QUBITS = 10
 
 _PAULI_1 = np.array(
     [[[1, 0], [0, 1]], [[0, 1], [1, 0]], [[0, -1j], [1j, 0]], [[1, 0], [0, -1]]], dtype=np.complex128
