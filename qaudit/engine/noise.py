@@ -39,8 +39,8 @@ import numpy as np
 
 from qaudit.errors import QauditError
 
-#: Widest register for the Heisenberg engine (observables are n_obs x 4^n reals: 8 MB each
-#: at 10 qubits; gradients keep one copy per parametrised stage).
+#: Widest register for the Heisenberg engine (observables are n_obs x 4^n float64: 67 MB for
+#: 8 observables at 10 qubits; gradients keep one copy per parametrised stage).
 MAX_NOISY_QUBITS = 10
 
 _PAULI_1 = np.array(
