@@ -124,7 +124,8 @@ def main() -> None:
 
     result = {
         "workload": f"W1: basic QNN {args.qubits} qubits x {args.layers} layers, loss + grad, {args.samples} samples",
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, "
+                   f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}",
         "qaudit_best_s": q_best,
         "qaudit_median_s": q_median,
         "qaudit_cpu_s": q_cpu,
