@@ -46,6 +46,9 @@ SELF_SAMPLED = ("exact", "sampled")
 
 # --------------------------------------------------------------------------- quantum sampling helpers
 def _inputs(model: Any, Z: np.ndarray) -> dict[str, np.ndarray]:
+    own = getattr(model, "_inputs", None)
+    if callable(own):  # CircuitClassifier: hybrid models run their classical encoder here
+        return own(Z)
     if getattr(model, "encoding", "amplitude") == "amplitude":
         return {"states": Z.astype(np.complex128)}
     return {"features": Z}
@@ -110,8 +113,12 @@ class Oracle:
         self._cache: dict[tuple, Outputs] = {}
         self._keep: list[Any] = []
         self.queries = 0
+        noisy = bool(getattr(target, "options", {}).get("noise"))
         self.self_sampled = bool(shots) and backend_name.split(":")[0] in SELF_SAMPLED and \
-            z_readout_signs(target) is not None
+            z_readout_signs(target) is not None and not noisy
+        if shots and backend_name.split(":")[0] == "exact" and not self.self_sampled:
+            raise QauditError("this model cannot be shot-sampled from its pure state (noise or non-Z readout); "
+                              "pass --backend sampled (or another shot-capable backend) with --shots")
 
     def __call__(self, model: Any, X: np.ndarray, exact: bool = False) -> Outputs:
         X = np.asarray(X, dtype=np.float64)

@@ -139,3 +139,17 @@ def test_attack_errors(random_label_model):
         run_audit(mf_small, small, truth, AuditSettings(attacks=["lira"], n_reference=4))
     with pytest.raises(QauditError, match="population data"):
         run_audit(mf_small, small, truth, AuditSettings(attacks=["shadow"]))
+
+
+def test_hybrid_model_sampling_runs_its_encoder():
+    """Shot sampling of the HQNN must use its CNN encoder before the circuit."""
+    from pathlib import Path
+
+    mnist = Path("/work/shared/data/mnist")
+    if not mnist.is_dir():
+        pytest.skip("needs /work/shared/data/mnist")
+    ds = load_dataset("mnist", {"data_dir": str(mnist)})
+    mf = train_model("hqnn", ds, n_train=40, n_holdout=20, seed=0, options={"epochs": 1})
+    X = ds.X[:10]
+    exact = mf.model.expectations(mf.model.transform(X))
+    np.testing.assert_allclose(basis_probabilities(mf.model, X) @ z_readout_signs(mf.model), exact, atol=1e-12)
