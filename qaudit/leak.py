@@ -348,7 +348,11 @@ def _attack_details(name: str, attack: Any, context: AttackContext, truth: Groun
         len(eval_members), bool)
     if sel.any():
         details["member_rate_eval"] = metrics.member_rate(scores[is_member][sel], threshold)
-    details["non_member_rate_eval"] = metrics.member_rate(scores[~is_member], threshold)
+    non_scores = scores[~is_member]
+    if settings.forget_class is not None:
+        non_scores = non_scores[y[eval_idx[~is_member]] == settings.forget_class]
+    if non_scores.size:
+        details["non_member_rate_eval"] = metrics.member_rate(non_scores, threshold)
     details["decision_threshold"] = threshold
     return details
 
@@ -392,17 +396,18 @@ def _build_report(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSett
         "strongest_attack": best.name, "leaks": bool(leaks), "target_queries": oracle.queries,
     }
     cols = ["attack", "AUC", "AUC 95% CI", "TPR@0.1%FPR", "TPR@1%FPR", "TPR@10%FPR", "bal. acc", "advantage",
-            "epsilon LB", "member rate", "seconds"]
+            "epsilon LB", "member rate", "non-member rate", "seconds"]
     rows = []
     for r in runs:
         mm = r.metrics
         rows.append([r.name, mm["auc"], f"[{mm['auc_low']:.3f}, {mm['auc_high']:.3f}]", mm["tpr@0.1%fpr"],
                      mm["tpr@1%fpr"], mm["tpr@10%fpr"], mm["balanced_accuracy"], mm["advantage"], mm["epsilon"],
-                     r.details.get("member_rate"), round(r.seconds, 2)])
+                     r.details.get("member_rate"), r.details.get("non_member_rate_eval"), round(r.seconds, 2)])
     note = (f"{int(is_member.sum())} members vs {int((~is_member).sum())} non-members scored (held out from "
             f"attack training); member rate = fraction of "
             f"{'class ' + str(settings.forget_class) if settings.forget_class is not None else 'all'} members "
-            f"called member at the attack's own decision threshold (the paper's MIA accuracy).")
+            f"called member at the attack's own decision threshold (the paper's MIA accuracy); "
+            f"non-member rate = the same for the scored non-members (its false-positive rate).")
     report.tables.append(Table("attacks", cols, rows, note))
 
     slices_payload: dict[str, list[dict[str, Any]]] = {}
