@@ -109,8 +109,8 @@ def leak_cmd(
         raise QauditError("an attack is listed twice")
     shots = pick(shots, cfg, "shots", None, int)
     seed = pick(seed, cfg, "seed", 0, int)
-    data_dir = pick(data_dir, cfg, "data_dir", None, str)
-    data_dir = resolve_path(cfg, data_dir) if data_dir and data_dir == cfg.get("data_dir") else data_dir
+    if data_dir is None and "data_dir" in cfg:  # config paths are relative to the config file
+        data_dir = resolve_path(cfg, pick(None, cfg, "data_dir", None, str))
     fmt = pick(fmt, cfg, "format", "rich", str)
     fail_spec = pick(fail_above, cfg, "fail_above", None)
     slices = _split_list(slice_) or (_config_list(cfg["slice"], "slice", source) if "slice" in cfg else [])
@@ -142,6 +142,11 @@ def leak_cmd(
     for name in attacks:
         host.get("attack", name)
 
+    dataset = pick(dataset, cfg, "dataset", None, str)
+    if members is None and "members" in cfg:
+        members = resolve_path(cfg, pick(None, cfg, "members", None, str))
+    if non_members is None and "non_members" in cfg:
+        non_members = resolve_path(cfg, pick(None, cfg, "non_members", None, str))
     backend_name = pick(backend, cfg, "backend", None, str)
     if backend_name is None:
         backend_name = "sampled" if shots and "sampled" in host.registry("backend") else "exact"
@@ -152,8 +157,7 @@ def leak_cmd(
         ds = dataset_for(mf, data_dir)
     else:
         raise QauditError(f"{path} has no data record: pass --dataset with --members/--non-members index files")
-    truth = ground_truth(mf, len(ds), resolve_path(cfg, members) if members else None,
-                         resolve_path(cfg, non_members) if non_members else None)
+    truth = ground_truth(mf, len(ds), members, non_members)
     if backend_name.split(":")[0] == "exact" and shots:
         be, shots_used = resolve_backend("exact", None, mf.model)
         shots_used = shots
