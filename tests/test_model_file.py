@@ -316,3 +316,21 @@ def test_forward_pass_from_the_doc(digits_model_file, tmp_path):
     np.testing.assert_allclose(doc_predict_proba(example, x), p_qaudit, atol=1e-12)
     np.testing.assert_allclose(p_qaudit[0], [0.169706, 0.830294], atol=1e-6)
     assert "p = [0.169706, 0.830294]" in text
+
+
+def test_atomic_write_gives_normal_file_mode(tmp_path):
+    """Atomic outputs are readable like files opened normally (mkstemp would leave 0600)."""
+    import os
+
+    from qaudit.io import write_text_atomic
+
+    umask = os.umask(0o022)
+    try:
+        target = tmp_path / "report.txt"
+        write_text_atomic(target, "x")
+        assert target.stat().st_mode & 0o777 == 0o644
+        target.chmod(0o600)
+        write_text_atomic(target, "y")
+        assert target.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.umask(umask)
