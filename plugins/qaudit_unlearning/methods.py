@@ -63,7 +63,22 @@ def _batches(rng: np.random.Generator, n: int, batch: int):
             yield order[start : start + batch]
 
 
-class GradientAscent:
+class _GradientMethod:
+    """Shared by methods that need exact gradients and take per-kind default options."""
+
+    name: ClassVar[str]
+    DEFAULTS: ClassVar[dict[str, dict[str, Any]]]
+
+    def check(self, model: Any, options: dict[str, Any]) -> None:
+        """Fail fast (before any work) on a model or options this method cannot use."""
+        self._resolved_options(model, options)
+
+    def _resolved_options(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:
+        _require_gradients(self.name, model)
+        return _options(self.name, _kind_defaults(self.DEFAULTS, model), options)
+
+
+class GradientAscent(_GradientMethod):
     """``ga``: gradient ascent on the forget set (minimise −CE on forget batches).
 
     Paper defaults per model kind: basic QNN — Nesterov momentum 0.9, lr 0.05,
@@ -88,15 +103,9 @@ class GradientAscent:
                  "epochs": 6, "target": 0.1},
     }
 
-    def check(self, model: Any, options: dict[str, Any]) -> None:
-        """Fail fast (before any work) on a model or options this method cannot use."""
-        _require_gradients(self.name, model)
-        _options(self.name, _kind_defaults(self.DEFAULTS, model), options)
-
     def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
         """Ascend the forget loss on a copy of *model*."""
-        _require_gradients(self.name, model)
-        o = _options(self.name, _kind_defaults(self.DEFAULTS, model), request.options)
+        o = self._resolved_options(model, request.options)
         start = time.perf_counter()
         new = model.copy()
         X, y = request.X_forget, request.y_forget
@@ -129,7 +138,7 @@ class GradientAscent:
         return UnlearningOutcome(new, cost, {"steps": done, "options": o})
 
 
-class RelativeGradientAscent:
+class RelativeGradientAscent(_GradientMethod):
     """``rga``: relative gradient ascent (ours; the paper names it without a formula).
 
     Each step draws a forget batch B_F and a retained batch B_R (``batch_size``
@@ -155,15 +164,9 @@ class RelativeGradientAscent:
                  "gamma_scale": 1.0},
     }
 
-    def check(self, model: Any, options: dict[str, Any]) -> None:
-        """Fail fast (before any work) on a model or options this method cannot use."""
-        _require_gradients(self.name, model)
-        _options(self.name, _kind_defaults(self.DEFAULTS, model), options)
-
     def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
         """Balanced forget ascent / retain descent on a copy of *model*."""
-        _require_gradients(self.name, model)
-        o = _options(self.name, _kind_defaults(self.DEFAULTS, model), request.options)
+        o = self._resolved_options(model, request.options)
         start = time.perf_counter()
         new = model.copy()
         Xf, yf, Xr, yr = request.X_forget, request.y_forget, request.X_retain, request.y_retain
@@ -373,7 +376,7 @@ class Retrain:
         return UnlearningOutcome(new, cost, {"retained_samples": len(request.X_retain)})
 
 
-class Finetune:
+class Finetune(_GradientMethod):
     """``finetune``: continue training the model on the retained data for ``epochs``
     epochs with its own optimiser settings (``lr`` overrides)."""
 
@@ -382,15 +385,9 @@ class Finetune:
     needs: ClassVar[frozenset[str]] = frozenset({"retain"})
     DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {"default": {"epochs": 2, "lr": None}}
 
-    def check(self, model: Any, options: dict[str, Any]) -> None:
-        """Fail fast (before any work) on a model or options this method cannot use."""
-        _require_gradients(self.name, model)
-        _options(self.name, _kind_defaults(self.DEFAULTS, model), options)
-
     def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
         """Fine-tuned copy of *model*."""
-        _require_gradients(self.name, model)
-        o = _options(self.name, _kind_defaults(self.DEFAULTS, model), request.options)
+        o = self._resolved_options(model, request.options)
         start = time.perf_counter()
         new = model.copy()
         kwargs = {"progress": request.progress} if request.progress is not None else {}

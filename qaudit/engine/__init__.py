@@ -148,13 +148,7 @@ def _backward(
     per_sample: bool = False,
     input_grad: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Gradient of a loss through the circuit.
-
-    *d_ev* is dL/d<O> with shape (batch, n_obs). Returns ``(grad_theta,
-    grad_states)``: grad_theta is (n_params,) or (batch, n_params) if
-    *per_sample*; grad_states is dL/dψ0* (batch, 2**n) when *input_grad*
-    (for a real input x, dL/dx = 2·Re of it), else None.
-    """
+    """:func:`backward` without the BLAS thread limit."""
     ev = evaluation
     program = ev.program
     lam = ev.observables.cotangent(ev.psi, np.asarray(d_ev, dtype=float))
