@@ -3,6 +3,7 @@ plus ``noisy``, the exact Heisenberg-picture engine for the same noise model."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,19 @@ def _noise(argument: str | None, backend: str) -> Any:
         raise QauditError(f"backend {backend}: {exc}") from None
 
 
+def simulate_each(sim: Any, circuit: Any, task: QuantumTask, resolvers: list | None) -> Iterator[Any]:
+    """One Cirq ``simulate`` per sample, yielded one at a time (density matrices are large):
+    from its amplitude-encoded state, or from |0..0> with its feature resolver (angle encoding)."""
+    import cirq
+
+    for i in range(task.n_samples):
+        if resolvers is None:
+            yield sim.simulate(circuit, qubit_order=task.qubits,
+                               initial_state=np.asarray(task.states[i], dtype=np.complex128))
+        else:
+            yield sim.simulate(circuit, cirq.ParamResolver(resolvers[i]), qubit_order=task.qubits)
+
+
 class CirqBackend(MeasuringBackend):
     """``cirq.Simulator`` (complex128) on the model's own Cirq circuit; the reference."""
 
@@ -34,15 +48,8 @@ class CirqBackend(MeasuringBackend):
         sim = cirq.Simulator(dtype=np.complex128)
         base, resolvers = resolved_circuits(task)
         circuit = base + circuit if circuit is not None else base
-        out = np.empty((task.n_samples, 2**task.n_qubits), dtype=np.complex128)
-        for i in range(task.n_samples):
-            if resolvers is None:
-                result = sim.simulate(circuit, qubit_order=task.qubits,
-                                      initial_state=np.asarray(task.states[i], dtype=np.complex128))
-            else:
-                result = sim.simulate(circuit, cirq.ParamResolver(resolvers[i]), qubit_order=task.qubits)
-            out[i] = result.final_state_vector
-        return out
+        results = simulate_each(sim, circuit, task, resolvers)
+        return np.array([r.final_state_vector for r in results], dtype=np.complex128)
 
     def probabilities(self, task: QuantumTask, basis: dict[int, str]) -> np.ndarray:
         import cirq
@@ -74,15 +81,8 @@ class DensityMatrixBackend(MeasuringBackend):
         circuit = self.noise.apply(base) if self.noise is not None else base
         circuit = circuit + cirq.Circuit(rotation_ops(basis, task.qubits))
         sim = cirq.DensityMatrixSimulator(dtype=np.complex128)
-        out = np.empty((task.n_samples, 2**task.n_qubits))
-        for i in range(task.n_samples):
-            if resolvers is None:
-                result = sim.simulate(circuit, qubit_order=task.qubits,
-                                      initial_state=np.asarray(task.states[i], dtype=np.complex128))
-            else:
-                result = sim.simulate(circuit, cirq.ParamResolver(resolvers[i]), qubit_order=task.qubits)
-            out[i] = np.real(np.diagonal(result.final_density_matrix))
-        return out
+        results = simulate_each(sim, circuit, task, resolvers)
+        return np.array([np.real(np.diagonal(r.final_density_matrix)) for r in results])
 
 
 class NoisyBackend:
