@@ -412,6 +412,13 @@ def trend(values: list[float | None]) -> float | None:
     return None if not np.isfinite(rho) else float(rho)
 
 
+def gated_metrics() -> tuple[str, ...]:
+    """Measurement names ``--fail-above`` accepts (checked at every shot count)."""
+    names = [f"{k}_{stat}" for k in LEAK_METRICS for stat in ("mean", "std")] + ["output_jitter"]
+    names += [f"unlearn_{k}_{stat}" for k in UNLEARN_METRICS for stat in ("mean", "std")]
+    return tuple(names)
+
+
 def build_report(mf: Any, settings: ShotSettings, seeds: list[int], runs: list[dict[str, Any]],
                  jitter: dict[str, float], location: str, n_probe: int, fs: Any = None) -> Report:
     """The shot-study Report: tables, error-bar plots, measurements per shot count, the raw runs."""

@@ -159,6 +159,7 @@ def test_reporters_render_the_study(study, host):
 @pytest.mark.parametrize("args, message", [
     (["--shots", "256,64"], "increasing"), (["--shots", "64,64"], "twice"), (["--shots", "-1"], "positive"),
     (["--repeats", "0"], "repeats"), (["--unlearn", "ga"], "--forget-class"),
+    (["--fail-above", "auc=0.5"], "unknown metric"),
 ])
 def test_cli_bad_input_one_line_exit_2(study, run_qaudit, args, message):
     _, path = study
@@ -176,3 +177,19 @@ def test_cli_json_output(study, run_qaudit, tmp_path):
     doc = json.loads(out.read_text())
     assert doc["settings"]["shots"] == ["32", "exact"] and doc["output_jitter"]["exact"] < 1e-12
     assert "qaudit shots" in doc["settings"]["command"]
+
+
+def test_cli_fail_above_gates_every_shot_count(study, run_qaudit, tmp_path):
+    """Exit 1 when any shot count breaches a threshold, 0 when none does; findings name the metric."""
+    _, path = study
+    args = ["shots", str(path), "--shots", "32,exact", "--repeats", "2", "--forget-class", "3",
+            "--bootstrap", "20", "-f", "json"]
+    out = tmp_path / "gate.json"
+    code, _, err = run_qaudit([*args, "-o", str(out), "--fail-above", "auc_mean=0.0"])
+    assert code == 1, err
+    doc = json.loads(out.read_text())
+    aucs = {s: m["auc_mean"] for s, m in doc["measurements"].items()}
+    failed = [f for f in doc["findings"] if not f["passed"]]
+    assert {f["metric"] for f in failed} == {"auc_mean"} and len(failed) == len(aucs)
+    code, _, err = run_qaudit([*args, "-o", str(out), "--fail-above", "auc_mean=1.0"])
+    assert code == 0, err

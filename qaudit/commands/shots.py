@@ -35,6 +35,9 @@ def shots_cmd(
     fmt: Annotated[str, typer.Option("--format", "-f", help="Report format: rich, json, markdown, html, ...")
                    ] = "rich",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (atomic).")] = None,
+    fail_above: Annotated[str | None, typer.Option(
+        "--fail-above", help="Exit 1 if any shot count exceeds a threshold, e.g. auc_mean=0.6,mia_accuracy_mean=0.8."
+    )] = None,
 ) -> None:
     """How the shot count shapes leakage (mean ± std over repeats) and the stability of unlearning."""
     from qaudit import model as model_io
@@ -44,6 +47,10 @@ def shots_cmd(
     from qaudit.shots import ShotSettings, parse_shots, repeat_seeds, run_study
     from qaudit.workflows import dataset_for
 
+    from qaudit.gating import check_thresholds, parse_thresholds
+    from qaudit.shots import gated_metrics
+
+    thresholds = parse_thresholds(fail_above, gated_metrics()) if fail_above else []
     shot_list = parse_shots(shots)
     repeat_seeds(seed, repeats)
     if bootstrap < 10:
@@ -65,6 +72,10 @@ def shots_cmd(
     with RichProgress(err) as progress:
         report = run_study(mf, ds, settings, progress=progress, location=str(model_path))
     report.settings["command"] = command_line()
+    if thresholds:
+        report.apply_findings(check_thresholds(report.measurements, thresholds, "shots", report.location))
     render_report(report, fmt, output)
     if output is not None or fmt != "rich":
         err.print(report.verdict, highlight=False, soft_wrap=True)
+    if report.failed:
+        raise typer.Exit(1)
