@@ -42,13 +42,11 @@ def shots_cmd(
     """How the shot count shapes leakage (mean ± std over repeats) and the stability of unlearning."""
     from qaudit import model as model_io
     from qaudit.commands.leak import render_report
+    from qaudit.gating import check_thresholds, parse_thresholds
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
-    from qaudit.shots import ShotSettings, parse_shots, repeat_seeds, run_study
+    from qaudit.shots import ShotSettings, gated_metrics, parse_shots, repeat_seeds, run_study
     from qaudit.workflows import dataset_for
-
-    from qaudit.gating import check_thresholds, parse_thresholds
-    from qaudit.shots import gated_metrics
 
     thresholds = parse_thresholds(fail_above, gated_metrics()) if fail_above else []
     shot_list = parse_shots(shots)
