@@ -105,6 +105,14 @@ class CircuitClassifier:
     def init_theta(self, rng: np.random.Generator, n_params: int) -> np.ndarray:
         return rng.normal(size=n_params)
 
+    def init_head(self, rng: np.random.Generator, n_obs: int) -> dict[str, np.ndarray]:
+        """Initial dense head. Option ``head_init``: ``"scaled"`` (default, ours): W ~ N(0, 1/n_obs),
+        b = 0; ``"normal"`` (the paper's basic QNN: every parameter N(0, 1)): W, b ~ N(0, 1)."""
+        if self.options.get("head_init", "scaled") == "normal":
+            return {"W": rng.normal(size=(n_obs, self.n_classes)), "b": rng.normal(size=self.n_classes)}
+        return {"W": rng.normal(scale=1.0 / np.sqrt(n_obs), size=(n_obs, self.n_classes)),
+                "b": np.zeros(self.n_classes)}
+
     # -- compiled circuit ------------------------------------------------------
     @property
     def compiled(self) -> tuple[Any, Any, Any]:
@@ -243,8 +251,7 @@ class CircuitClassifier:
         n_obs = len(self.compiled[3])
         self.weights = {
             "theta": self.init_theta(rng, len(program.param_names)),
-            "W": rng.normal(scale=1.0 / np.sqrt(n_obs), size=(n_obs, self.n_classes)),
-            "b": np.zeros(self.n_classes),
+            **self.init_head(rng, n_obs),
         }
         return self
 

@@ -57,6 +57,7 @@ class BasicQNN(CircuitClassifier):
         "nesterov": True,
         "seed": 0,
         "pca": "auto",
+        "head_init": "scaled",  # "normal": the paper's N(0, 1) for the head too (see CircuitClassifier.init_head)
         "noise": None,  # train/evaluate under a noise model: "paper" or "p1=..,p2=..,bitflip=.."
     }
 
@@ -69,6 +70,8 @@ class BasicQNN(CircuitClassifier):
             raise QauditError("basic-qnn: layers must be between 1 and 200")
         if o["epochs"] < 0 or o["batch_size"] < 1 or o["lr"] <= 0:
             raise QauditError("basic-qnn: epochs >= 0, batch_size >= 1 and lr > 0 are required")
+        if o["head_init"] not in ("scaled", "normal"):
+            raise QauditError("basic-qnn: head_init must be 'scaled' or 'normal'")
         if o["pca"] not in ("auto", "always", "never"):
             raise QauditError("basic-qnn: pca must be 'auto', 'always' or 'never'")
         if o["noise"] is not None:
