@@ -14,6 +14,7 @@ def resolve_backend(name: str, shots: int | None, model: Any = None) -> tuple[An
     """Instantiate backend *name* and normalise *shots* (0/None = exact).
 
     Refuses combinations the backend's declared capabilities do not support, and
+    exact mode on an instance whose ``exact`` attribute is False (e.g. noisy qsim), and
     models wider than the backend instance's ``max_qubits()`` (device-specific limits,
     e.g. a processor's qubit count). Backends take arguments as ``name:argument``
     (``density-matrix:p1=1e-3``, ``qsim:threads=2``, ``google:rainbow``).
@@ -33,6 +34,10 @@ def resolve_backend(name: str, shots: int | None, model: Any = None) -> tuple[An
         raise QauditError(f"model has {model.n_qubits} qubits, backend {name!r} supports at most {caps.max_qubits}")
     argument = name.split(":", 1)[1] if ":" in name else None
     backend = cls(argument) if getattr(cls, "takes_argument", False) else cls()
+    if shots is None and getattr(backend, "exact", True) is False:
+        # the instance knows its configuration (e.g. qsim with noise averages trajectories)
+        raise QauditError(f"backend {name!r} is not exact in this configuration; pass --shots N "
+                          "(or use --backend noisy:SPEC for exact noisy values)")
     limit = getattr(backend, "max_qubits", None)
     if model is not None and callable(limit) and getattr(model, "n_qubits", 0) > limit():
         # the instance knows its device (e.g. google:PROCESSOR): too wide is an input error

@@ -110,6 +110,7 @@ def test_qsim_trajectories_agree_with_density_matrix():
     ("qsim:colour=red", None, "unknown option"),
     ("density-matrix:p9=0.1", None, "unknown rate"),
     ("noisy:p1=1.5", None, "probability"),
+    ("qsim:noise=paper", None, "not exact in this configuration"),
 ])
 def test_bad_backend_input(name, shots, message):
     with pytest.raises(QauditError, match=message.replace("(", r"\(").replace(")", r"\)")) as info:
