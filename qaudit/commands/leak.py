@@ -201,11 +201,10 @@ def reporters_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
 
 
 def _register_demo_step() -> None:
-    from qaudit.demo import DEMO_STEPS
+    from qaudit.demo import register_step
     from qaudit.leak import demo_step
 
-    if demo_step not in DEMO_STEPS:
-        DEMO_STEPS.insert(0, demo_step)  # the audit comes before unlearning
+    register_step(demo_step, order=10)  # the audit comes first
 
 
 _register_demo_step()

@@ -282,8 +282,7 @@ def demo_step(mf: Any, dataset: Any, out_dir: Path, seed: int, err: Any, out: An
 def _register_demo_step() -> None:
     from qaudit import demo
 
-    if demo_step not in demo.DEMO_STEPS:
-        demo.DEMO_STEPS.append(demo_step)
+    demo.register_step(demo_step, order=30)  # unlearning ends the demo
 
 
 _register_demo_step()
