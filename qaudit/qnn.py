@@ -28,6 +28,11 @@ from qaudit.progress import SILENT, Progress
 from qaudit.protocols import QuantumTask
 from qaudit.training import SGD, run_epochs
 
+#: The paper's basic-QNN optimiser (Nesterov momentum, lr 0.05, batch 32); 10 epochs is ours.
+NESTEROV_TRAINING: dict[str, Any] = {
+    "epochs": 10, "lr": 0.05, "batch_size": 32, "momentum": 0.9, "nesterov": True, "seed": 0,
+}
+
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     z = logits - logits.max(axis=1, keepdims=True)

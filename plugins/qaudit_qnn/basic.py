@@ -8,7 +8,7 @@ import numpy as np
 
 from qaudit import preprocessing as pp
 from qaudit.errors import QauditError
-from qaudit.qnn import CircuitClassifier
+from qaudit.qnn import NESTEROV_TRAINING, CircuitClassifier
 
 
 def u3_ring_layers(qubits: list, n_layers: int, prefix: str = "theta") -> tuple[Any, list[str]]:
@@ -50,12 +50,7 @@ class BasicQNN(CircuitClassifier):
     DEFAULTS = {
         "qubits": 8,
         "layers": 5,
-        "epochs": 10,
-        "lr": 0.05,
-        "batch_size": 32,
-        "momentum": 0.9,
-        "nesterov": True,
-        "seed": 0,
+        **NESTEROV_TRAINING,
         "pca": "auto",
         "head_init": "scaled",  # "normal": the paper's N(0, 1) for the head too (see CircuitClassifier.init_head)
         "noise": None,  # train/evaluate under a noise model: "paper" or "p1=..,p2=..,bitflip=.."

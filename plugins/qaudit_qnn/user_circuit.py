@@ -43,7 +43,7 @@ import numpy as np
 
 from qaudit import preprocessing as pp
 from qaudit.errors import QauditError
-from qaudit.qnn import CircuitClassifier
+from qaudit.qnn import NESTEROV_TRAINING, CircuitClassifier
 
 #: Largest accepted circuit JSON (characters) and nesting / node budgets.
 MAX_CIRCUIT_CHARS = 8 * 1024 * 1024
@@ -258,12 +258,7 @@ class UserCircuit(CircuitClassifier):
         "params": [],
         "init": "uniform",
         "pca": "auto",
-        "epochs": 10,
-        "lr": 0.05,
-        "batch_size": 32,
-        "momentum": 0.9,
-        "nesterov": True,
-        "seed": 0,
+        **NESTEROV_TRAINING,
         "noise": None,  # amplitude encoding only: "paper" or "p1=..,p2=..,bitflip=.."
     }
 
