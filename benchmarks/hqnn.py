@@ -77,6 +77,17 @@ def time_per_call(fn, calls: int) -> float:
     return (time.perf_counter() - start) / calls
 
 
+def _ring_layer(qml, n, state, angles):
+    """The HQNN quantum layer in PennyLane: amplitude-encode, one U3 + CNOT-ring layer, <Z_q>."""
+    qml.StatePrep(state, wires=range(n))
+    t = angles.reshape(1, n, 3)
+    for q in range(n):
+        qml.U3(t[0, q, 0], t[0, q, 1], t[0, q, 2], wires=q)
+    for q in range(n):
+        qml.CNOT(wires=[q, (q + 1) % n])
+    return [qml.expval(qml.PauliZ(q)) for q in range(n)]
+
+
 def pennylane_default_qubit(theta, x, d_ev):
     """default.qubit + autograd backprop, broadcast over the batch: (step function, results)."""
     import pennylane as qml
@@ -87,13 +98,7 @@ def pennylane_default_qubit(theta, x, d_ev):
 
     @qml.qnode(dev, interface="autograd", diff_method="backprop")
     def circuit(states, angles):
-        qml.StatePrep(states, wires=range(n))
-        t = angles.reshape(1, n, 3)
-        for q in range(n):
-            qml.U3(t[0, q, 0], t[0, q, 1], t[0, q, 2], wires=q)
-        for q in range(n):
-            qml.CNOT(wires=[q, (q + 1) % n])
-        return [qml.expval(qml.PauliZ(q)) for q in range(n)]
+        return _ring_layer(qml, n, states, angles)
 
     def objective(states, angles):
         ev = pnp.stack(circuit(states, angles), axis=-1)  # (batch, 8)
@@ -121,13 +126,7 @@ def pennylane_lightning(theta, x, d_ev):
 
     @qml.qnode(dev, diff_method="adjoint")
     def circuit(state, angles):
-        qml.StatePrep(state, wires=range(n))
-        t = angles.reshape(1, n, 3)
-        for q in range(n):
-            qml.U3(t[0, q, 0], t[0, q, 1], t[0, q, 2], wires=q)
-        for q in range(n):
-            qml.CNOT(wires=[q, (q + 1) % n])
-        return [qml.expval(qml.PauliZ(q)) for q in range(n)]
+        return _ring_layer(qml, n, state, angles)
 
     def objective(angles):
         total = 0.0

@@ -17,6 +17,18 @@ from qaudit.testing import check_model, make_host, using_host
 MNIST_DIR = Path(os.environ.get("QAUDIT_SHARED_DIR", "/work/shared")) / "data" / "mnist"
 
 
+def central_difference(model, X, y, name: str, i: int, h: float) -> float:
+    """(L(w_i + h) - L(w_i - h)) / 2h for entry *i* of weight *name*; the weight is restored."""
+    w = model.weights[name]
+    old = w.flat[i]
+    w.flat[i] = old + h
+    up = model.loss_and_grad(X, y)[0]
+    w.flat[i] = old - h
+    down = model.loss_and_grad(X, y)[0]
+    w.flat[i] = old
+    return (up - down) / (2 * h)
+
+
 @pytest.fixture(scope="module")
 def mnist():
     if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
@@ -51,15 +63,8 @@ def test_gradient_matches_finite_differences_densely(trained, mnist):
     checks = {"conv_weight": range(25 * 5), "conv_bias": range(5), "theta": range(48), "W": range(0, 80, 7),
               "b": range(10), "fc_weight": range(0, 256 * 980, 4999), "fc_bias": range(0, 256, 11)}
     for name, entries in checks.items():
-        w = model.weights[name]
         for i in entries:
-            old = w.flat[i]
-            w.flat[i] = old + h
-            up = model.loss_and_grad(X, y)[0]
-            w.flat[i] = old - h
-            down = model.loss_and_grad(X, y)[0]
-            w.flat[i] = old
-            fd = (up - down) / (2 * h)
+            fd = central_difference(model, X, y, name, i, h)
             assert abs(fd - grad[name].flat[i]) <= 1e-6 + 1e-4 * abs(fd), (name, i, fd, grad[name].flat[i])
 
 
@@ -212,12 +217,5 @@ def test_noisy_quantum_layer_matches_density_matrix_simulator_and_finite_differe
     h = 1e-6
     for name, i in (("conv_weight", 3), ("conv_bias", 1), ("fc_weight", 12345), ("fc_bias", 7), ("theta", 20),
                     ("W", 5)):
-        w = model.weights[name]
-        old = w.flat[i]
-        w.flat[i] = old + h
-        up = model.loss_and_grad(X, y)[0]
-        w.flat[i] = old - h
-        down = model.loss_and_grad(X, y)[0]
-        w.flat[i] = old
-        fd = (up - down) / (2 * h)
+        fd = central_difference(model, X, y, name, i, h)
         assert abs(fd - grad[name].flat[i]) <= 1e-7 + 1e-4 * abs(fd), (name, fd, grad[name].flat[i])
