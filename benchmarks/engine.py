@@ -94,7 +94,7 @@ def qsim_forward(model, Z: np.ndarray) -> float:
     import cirq
     import qsimcirq
 
-    circuit, qubits, program, _, _ = model.compiled
+    circuit, qubits, program, _, _ = model.compiled[:5]
     resolved = cirq.resolve_parameters(circuit, dict(zip(program.param_names, model.weights["theta"])))
     sim = qsimcirq.QSimSimulator()
     start = time.perf_counter()
@@ -155,7 +155,7 @@ def main() -> None:
         result["qsim_forward_scaled_s"] = qsim_s * args.samples / n_q
         from qaudit.engine import forward
 
-        _, _, program, obs, _ = model.compiled
+        _, _, program, obs, _ = model.compiled[:5]
         f_best, _ = best_and_median(lambda: forward(program, model.weights["theta"], obs, states=Z), args.repeat)
         result["qaudit_forward_best_s"] = f_best
     except ImportError as exc:

@@ -35,7 +35,7 @@ def measure(n: int, layers: int, batches: list[int], repeat: int, seed: int = 0)
     from qaudit.engine import backward, forward
 
     model = BasicQNN(qubits=n, layers=layers)
-    _, _, program, obs, _ = model.compiled
+    _, _, program, obs, _ = model.compiled[:5]
     rng = np.random.default_rng(seed)
     theta = rng.normal(size=len(program.param_names))
     rows = []

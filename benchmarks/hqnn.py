@@ -53,7 +53,7 @@ def quantum_layer_inputs(seed: int = 0, batch: int = 8):
 
     rng = np.random.default_rng(seed)
     model = HQNN(layers=1)
-    _, _, program, obs, _ = model.compiled
+    _, _, program, obs, _ = model.compiled[:5]
     theta = rng.uniform(-np.pi, np.pi, len(program.param_names))
     x = np.abs(rng.normal(size=(batch, 256))) * (rng.random((batch, 256)) > 0.3)  # LeakyReLU-like features
     x /= np.linalg.norm(x, axis=1, keepdims=True)

@@ -47,7 +47,7 @@ def shot_aware() -> None:
     import numpy as np
 
     from qaudit.data import Dataset, load_dataset
-    from qaudit.leak import AuditSettings, ground_truth, run_audit
+    from qaudit.audit import AuditSettings, ground_truth, run_audit
     from qaudit.workflows import train_model
 
     digits = load_dataset("digits")

@@ -2,7 +2,7 @@
 
 For every setting: train the model (1000 members / 500 holdout), train the retrain oracle,
 run ga, ssd, rga and finetune with their defaults, verify each the same way
-(qaudit.unlearn.Verifier) and check the floors of issue 6:
+(qaudit.unlearning.Verifier) and check the floors of issue 6:
 
 * forget-set accuracy <= oracle's + 10 points, retained accuracy within 5 points of the original
   (ga, ssd, rga);
@@ -34,7 +34,7 @@ MNIST_DIR = os.environ.get("QAUDIT_MNIST_DIR", "/work/shared/data/mnist")
 
 def run_setting(name: str, work: Path) -> list[dict]:
     from qaudit import model as model_io
-    from qaudit import unlearn as core
+    from qaudit import unlearning as core
     from qaudit.data import load_dataset
     from qaudit.workflows import train_model
 

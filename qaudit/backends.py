@@ -10,7 +10,12 @@ from qaudit.plugins import get_host
 MAX_SHOTS = 10_000_000
 
 
-def resolve_backend(name: str, shots: int | None, model: Any = None) -> tuple[Any, int | None]:
+def default_backend(shots: int | None) -> str:
+    """The backend a plugin declares for this case: role ``shots`` when *shots* are asked, else ``exact``."""
+    return get_host().role("backend", "shots" if shots else "exact")
+
+
+def resolve_backend(name: str | None, shots: int | None, model: Any = None) -> tuple[Any, int | None]:
     """Instantiate backend *name* and normalise *shots* (0/None = exact).
 
     Refuses combinations the backend's declared capabilities do not support, and
@@ -24,22 +29,23 @@ def resolve_backend(name: str, shots: int | None, model: Any = None) -> tuple[An
     if shots is not None and shots > MAX_SHOTS:
         raise QauditError(f"--shots {shots} is absurdly large (max {MAX_SHOTS})")
     shots = shots or None
+    name = name or default_backend(shots)
     cls = get_host().get("backend", name)
     caps = cls.capabilities
     if shots is None and not caps.exact:
         raise QauditError(f"backend {name!r} cannot compute exact expectation values; pass --shots N")
     if shots is not None and not caps.shots:
         raise QauditError(f"backend {name!r} is exact only; drop --shots or use --backend sampled")
-    if model is not None and caps.max_qubits is not None and getattr(model, "n_qubits", 0) > caps.max_qubits:
+    if model is not None and caps.max_qubits is not None and model.n_qubits > caps.max_qubits:
         raise QauditError(f"model has {model.n_qubits} qubits, backend {name!r} supports at most {caps.max_qubits}")
     argument = name.split(":", 1)[1] if ":" in name else None
-    backend = cls(argument) if getattr(cls, "takes_argument", False) else cls()
+    backend = cls(argument) if getattr(cls, "takes_argument", False) else cls()  # optional Backend members
     if shots is None and getattr(backend, "exact", True) is False:
         # the instance knows its configuration (e.g. qsim with noise averages trajectories)
         raise QauditError(f"backend {name!r} is not exact in this configuration; pass --shots N "
                           "(or use --backend noisy:SPEC for exact noisy values)")
     limit = getattr(backend, "max_qubits", None)
-    if model is not None and callable(limit) and getattr(model, "n_qubits", 0) > limit():
+    if model is not None and callable(limit) and model.n_qubits > limit():
         # the instance knows its device (e.g. google:PROCESSOR): too wide is an input error
         raise QauditError(f"model has {model.n_qubits} qubits, too wide for backend {name!r} (at most {limit()})")
     return backend, shots

@@ -267,47 +267,74 @@ class Host:
             return self._registries[kind]
         if kind not in KINDS:
             raise QauditError(f"unknown plugin kind {kind!r} (kinds: {', '.join(KINDS)})")
-        hook = getattr(self.pm.hook, KINDS[kind])
         entries: dict[str, Entry] = {}
         conflict: str | None = None
         for info in self.plugins.values():
             info.registers.pop(kind, None)
-        for impl in hook.get_hookimpls():  # registration order (pluggy calls them in reverse)
-            plugin_name = impl.plugin_name
-            collected: list[tuple[str, Any]] = []
-
-            def register(obj: Any, name: str | None = None, _c: list = collected) -> None:
-                label = name or getattr(obj, "name", None)
-                if not isinstance(label, str) or not label:
-                    raise PluginError(f"registered {kind} {obj!r} has no name")
-                _c.append((label, obj))
-
-            try:
-                impl.function(register=register)
-            except (Exception, SystemExit) as exc:
-                info = self.plugins.get(plugin_name)
-                if info is not None:
-                    info.error = f"{KINDS[kind]} failed: {_one_line(exc)}"
-                continue
-            for label, obj in collected:
-                if label in entries:
-                    other = entries[label].plugin
-                    conflict = conflict or (f"{kind} {label!r} is registered by two plugins: {other!r} and "
-                                            f"{plugin_name!r}; disable one with --disable-plugin")
-                    for who in (other, plugin_name):
-                        if who in self.plugins:
-                            self.plugins[who].error = conflict
-                    continue
-                entries[label] = Entry(obj, plugin_name)
-                info = self.plugins.get(plugin_name)
-                if info is not None:
-                    info.registers.setdefault(kind, []).append(label)
+        for impl in getattr(self.pm.hook, KINDS[kind]).get_hookimpls():  # registration order
+            for label, obj in self._collect(kind, impl):
+                clash = self._add_entry(entries, kind, label, obj, impl.plugin_name)
+                conflict = conflict or clash
         if conflict:
             for info in self.plugins.values():
                 info.registers.pop(kind, None)
             raise PluginError(conflict)
         self._registries[kind] = entries
         return entries
+
+    def _collect(self, kind: str, impl: Any) -> list[tuple[str, Any]]:
+        """What one plugin's register hook registers; a failing hook marks the plugin failed."""
+        collected: list[tuple[str, Any]] = []
+
+        def register(obj: Any, name: str | None = None) -> None:
+            label = name or getattr(obj, "name", None)
+            if not isinstance(label, str) or not label:
+                raise PluginError(f"registered {kind} {obj!r} has no name")
+            collected.append((label, obj))
+
+        try:
+            impl.function(register=register)
+        except (Exception, SystemExit) as exc:
+            info = self.plugins.get(impl.plugin_name)
+            if info is not None:
+                info.error = f"{KINDS[kind]} failed: {_one_line(exc)}"
+            return []
+        return collected
+
+    def _add_entry(self, entries: dict[str, Entry], kind: str, label: str, obj: Any, plugin_name: str) -> str | None:
+        """Add one registration; return the conflict message when *label* is taken."""
+        if label in entries:
+            other = entries[label].plugin
+            conflict = (f"{kind} {label!r} is registered by two plugins: {other!r} and {plugin_name!r}; "
+                        "disable one with --disable-plugin")
+            for who in (other, plugin_name):
+                if who in self.plugins:
+                    self.plugins[who].error = conflict
+            return conflict
+        entries[label] = Entry(obj, plugin_name)
+        info = self.plugins.get(plugin_name)
+        if info is not None:
+            info.registers.setdefault(kind, []).append(label)
+        return None
+
+    def with_role(self, kind: str, role: str) -> list[str]:
+        """Registered names of *kind* whose class declares *role* in ``roles`` (sorted).
+
+        Roles are how plugins declare the host's defaults: attacks ``default`` /
+        ``fast`` / ``verification``, backends ``exact`` / ``shots``, unlearning
+        methods ``oracle``, models and datasets ``default``, reporters ``console``.
+        """
+        return sorted(name for name, entry in self.registry(kind).items()
+                      if role in (getattr(entry.obj, "roles", None) or ()))
+
+    def role(self, kind: str, role: str) -> str:
+        """The one registered name of *kind* declaring *role*; a one-line error if none or several do."""
+        names = self.with_role(kind, role)
+        if len(names) != 1:
+            found = f"several ({', '.join(names)})" if names else "none"
+            raise QauditError(f"no single {kind} declares the role {role!r} ({found}): install or enable the "
+                              f"plugin that provides it, or name the {kind} explicitly")
+        return names[0]
 
     def names(self, kind: str) -> list[str]:
         """Sorted registered names of one kind."""

@@ -43,6 +43,13 @@ class QuantumTask:
     states: np.ndarray | None = None
     feature_names: list[str] = field(default_factory=list)
     features: np.ndarray | None = None
+    #: The noise model the model was trained under (``"paper"`` or ``"p1=..,p2=..,bitflip=.."``), or None.
+    #: Backends that cannot simulate noise (``capabilities.noise`` False) are refused for such tasks.
+    noise: str | None = None
+    #: Optional cache for backends built on qaudit's engine: an object with ``program``
+    #: (:class:`qaudit.engine.Program`) and ``observables`` (:class:`qaudit.engine.PauliObservables`)
+    #: compiled from ``circuit``. Other backends ignore it; it never changes a result.
+    engine_program: Any = None
 
     @property
     def n_samples(self) -> int:
@@ -55,6 +62,13 @@ class QuantumTask:
     def n_qubits(self) -> int:
         """Number of qubits of the circuit."""
         return len(self.qubits)
+
+    @property
+    def diagonal_readout(self) -> bool:
+        """True when every observable is a product of Z (readable from computational-basis counts)."""
+        from qaudit.engine.observables import parse_pauli
+
+        return all(set(parse_pauli(term, self.n_qubits).values()) <= {"Z"} for term in self.observables)
 
     def resolver(self) -> dict[str, float]:
         """Trainable symbol -> value, ready for ``cirq.ParamResolver``."""
@@ -76,6 +90,16 @@ class Backend(Protocol):
     name: ClassVar[str]
     description: ClassVar[str]
     capabilities: ClassVar[Capabilities]
+    #: ``{"exact"}`` for the default backend, ``{"shots"}`` for the default backend when ``--shots`` is given.
+    roles: ClassVar[frozenset[str]]
+    #: Optional (default False): the class is constructed with the text after ``NAME:``.
+    takes_argument: ClassVar[bool]
+    #: Optional instance attribute (default True): False when this configuration cannot compute exact values.
+    exact: bool
+
+    def max_qubits(self) -> int | None:
+        """Optional: the widest circuit this instance can run (e.g. a processor's qubit count), or None."""
+        ...
 
     def expectation(self, task: QuantumTask, shots: int | None = None, seed: int | None = None) -> np.ndarray:
         """(n_samples, n_observables) float64 expectation values.
@@ -101,30 +125,63 @@ class SamplingBackend(Backend, Protocol):
 class Model(Protocol):
     """A trainable QNN classifier (scikit-learn conventions).
 
-    ``from_options`` stores options only; ``fit`` trains and returns self.
-    ``weights`` maps names to float64 arrays (everything trained);
+    A model is classical pre-processing + a parameterised circuit (:meth:`task`) +
+    a classical head (:meth:`head`). The host evaluates it only through
+    :func:`qaudit.query.query`: ``head(backend.run(task(X)))``, so any backend can
+    run any model. ``from_options`` stores options only; ``fit`` trains and returns
+    self. ``weights`` maps names to float64 arrays (everything trained);
     ``loss_and_grad``/``per_sample_grads`` are exact and use the same names.
+    :class:`qaudit.qnn.CircuitClassifier` implements all of it for a circuit
+    classifier; a plugin only provides the circuit.
     """
 
     name: ClassVar[str]
     description: ClassVar[str]
+    #: ``{"default"}`` for the model kind ``qaudit train`` uses when none is named.
+    roles: ClassVar[frozenset[str]]
+    #: Number of classes (set by ``fit`` / ``from_document``).
+    n_classes: int
+    #: Trained weights, name -> float64 array.
+    weights: dict[str, np.ndarray]
+    #: Optional: per-sample gradient evaluations the last ``fit`` spent (default: epochs x training samples);
+    #: the unlearning report compares a method's cost with it.
+    gradient_evaluations: int
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Model:
-        """An untrained model with these hyper-parameters (unknown keys are an error)."""
+        """An untrained model with these hyper-parameters; unknown keys or bad values raise QauditError."""
         ...
 
     def get_params(self) -> dict[str, Any]:
         """Hyper-parameters, JSON-serialisable (saved as the model file's ``config``)."""
         ...
 
-    def fit(self, X: np.ndarray, y: np.ndarray, progress: Any = None) -> Model:
-        """Fit preprocessing and weights on raw features *X* and labels *y*; return self."""
+    def fit(self, X: np.ndarray, y: np.ndarray, *, n_classes: int | None = None,
+            sample_ids: np.ndarray | None = None, progress: Any = None) -> Model:
+        """Fit preprocessing and weights on raw features *X* and labels *y*; return self.
+
+        ``n_classes`` is the task's class count (labels may not cover every class);
+        ``sample_ids`` are the dataset indices of the rows (models that unlearn
+        exactly, e.g. SISA, remember which sample went where); ``progress`` is a
+        :class:`qaudit.progress.Progress`."""
         ...
 
-    def predict_proba(self, X: np.ndarray, backend: Backend | None = None, shots: int | None = None,
-                      seed: int | None = None) -> np.ndarray:
-        """(n_samples, n_classes) class probabilities for raw features *X*."""
+    def copy(self) -> Model:
+        """A deep copy, fitted state included (unlearning methods work on copies)."""
+        ...
+
+    def task(self, X: np.ndarray) -> QuantumTask:
+        """The :class:`QuantumTask` evaluating raw features *X* (n, n_features): pre-processing and any
+        classical encoder run here; the circuit's parameters are the current weights."""
+        ...
+
+    def head(self, expectations: np.ndarray) -> np.ndarray:
+        """(n, n_classes) class probabilities from the task's (n, n_observables) expectation values."""
+        ...
+
+    @property
+    def n_qubits(self) -> int:
+        """Width of the circuit."""
         ...
 
     def loss_and_grad(self, X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
@@ -149,11 +206,28 @@ class Model(Protocol):
         ...
 
 
+class EnsembleModel(Model, Protocol):
+    """A model made of several models (optional extension of :class:`Model`, e.g. SISA).
+
+    :func:`qaudit.query.query` queries every part on the same backend and combines
+    their probabilities; ``task``/``head`` are not used for an ensemble."""
+
+    def parts(self) -> list[Model]:
+        """The constituent models, in a fixed order."""
+        ...
+
+    def combine(self, probs: list[np.ndarray]) -> np.ndarray:
+        """(n, n_classes) ensemble probabilities from the parts' probabilities (same order as ``parts``)."""
+        ...
+
+
 class DatasetSource(Protocol):
     """Loads a dataset. Registered via ``register_datasets``."""
 
     name: ClassVar[str]
     description: ClassVar[str]
+    #: ``{"default"}`` for the dataset ``qaudit train`` uses when none is named.
+    roles: ClassVar[frozenset[str]]
 
     def load(self, options: dict[str, Any]) -> Any:
         """Return a :class:`qaudit.data.Dataset`; raise QauditError if files are missing."""
@@ -174,6 +248,9 @@ class Outputs:
     expectations: np.ndarray | None = None
     counts: np.ndarray | None = None
     shots: int | None = None
+    #: The readout observables behind ``expectations`` and the circuit width (for shot-noise models).
+    observables: list[str] | None = None
+    n_qubits: int | None = None
 
 
 @dataclass
@@ -217,20 +294,32 @@ class AttackContext:
 
     def outputs(self, X: np.ndarray, model: Any = None, exact: bool = False) -> Outputs:
         """Query *model* (default: the target) on raw features *X*; see the class docstring."""
-        model = self.model if model is None else model
-        if self.query is not None:
-            return self.query(model, X, exact)
-        target = model is self.model and not exact
-        probs = model.predict_proba(X, backend=self.backend if target else None,
-                                    shots=self.shots if target else None, seed=self.seed)
-        return Outputs(np.asarray(probs, dtype=np.float64), shots=self.shots if target else None)
+        if self.query is None:
+            from qaudit.query import TargetQueries
+
+            self.query = TargetQueries(self.model, self.backend, self.shots, self.seed)
+        return self.query(self.model if model is None else model, X, exact)
 
 
 class Attack(Protocol):
-    """A membership-inference attack. Registered via ``register_attacks``."""
+    """A membership-inference attack. Registered via ``register_attacks``.
+
+    Optional members (the host uses the default when a class leaves them out):
+    ``roles`` (default empty), ``needs_shots`` (False), ``decision_threshold``
+    (None) and ``details()`` (``{}``).
+    """
 
     name: ClassVar[str]
     description: ClassVar[str]
+    #: Host defaults this attack belongs to: ``"default"`` (``qaudit leak`` with no ``--attack``), ``"fast"``
+    #: (no reference models; demos and quick checks), ``"verification"`` (the one attack the unlearning
+    #: verification fits on the original model).
+    roles: ClassVar[frozenset[str]]
+    #: True when the attack scores raw bit-string counts and so needs ``--shots``.
+    needs_shots: ClassVar[bool]
+    #: After ``fit``: the score at or above which the attack calls a sample "member" (the paper's MIA
+    #: accuracy is the fraction of members at or above it), or None when the attack has no decision rule.
+    decision_threshold: float | None
 
     def fit(self, context: AttackContext) -> Attack:
         """Prepare (train attack models, reference models...); return self."""
@@ -238,6 +327,10 @@ class Attack(Protocol):
 
     def score(self, context: AttackContext, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """One finite membership score per sample, higher = more likely member."""
+        ...
+
+    def details(self) -> dict[str, Any]:
+        """JSON-serialisable facts about the fitted attack for the report (epochs, reference models...)."""
         ...
 
 
@@ -297,6 +390,12 @@ class UnlearningMethod(Protocol):
     name: ClassVar[str]
     description: ClassVar[str]
     needs: ClassVar[frozenset[str]]
+    #: ``{"oracle"}`` for the method that retrains from scratch (the verification's retrain oracle).
+    roles: ClassVar[frozenset[str]]
+
+    def check(self, model: Model, options: dict[str, Any]) -> None:
+        """Optional: refuse an unusable model or options with QauditError before any work starts."""
+        ...
 
     def unlearn(self, model: Model, request: UnlearningRequest) -> UnlearningOutcome:
         """Return a new model (never modify *model*) and the cost spent."""
@@ -308,7 +407,10 @@ class Reporter(Protocol):
 
     name: ClassVar[str]
     suffix: ClassVar[str]
+    #: ``{"console"}`` for the reporter used on a terminal when no ``--format`` is given.
+    roles: ClassVar[frozenset[str]]
 
-    def render(self, result: Any, stream: TextIO) -> None:
-        """Write *result* to *stream*."""
+    def render(self, result: Any, stream: TextIO | None) -> None:
+        """Write *result* (a :class:`qaudit.results.Report`) to *stream*; ``None`` means the terminal
+        (only a ``console`` reporter is asked to do that)."""
         ...

@@ -17,7 +17,7 @@ Forward pass for raw features ``x``:
 from __future__ import annotations
 
 import copy
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -32,6 +32,17 @@ from qaudit.training import SGD, run_epochs
 NESTEROV_TRAINING: dict[str, Any] = {
     "epochs": 10, "lr": 0.05, "batch_size": 32, "momentum": 0.9, "nesterov": True, "seed": 0,
 }
+
+
+class Compiled(NamedTuple):
+    """A circuit classifier's circuit, compiled once."""
+
+    circuit: Any
+    qubits: list
+    program: Any
+    observables: Any  # PauliObservables
+    terms: list[str]
+    engine: Any  # qaudit.engine.tasks.EngineProgram (handed to backends on every task)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -120,22 +131,23 @@ class CircuitClassifier:
 
     # -- compiled circuit ------------------------------------------------------
     @property
-    def compiled(self) -> tuple[Any, Any, Any]:
-        """(cirq circuit, engine Program, PauliObservables), built once."""
+    def compiled(self) -> Compiled:
+        """The circuit compiled once: :class:`Compiled` (circuit, qubits, engine program, observables, terms)."""
         if self._compiled is None:
-            from qaudit.engine import PauliObservables, Program
+            from qaudit.engine.tasks import EngineProgram
 
             circuit, qubits, params, features, observables = self.build_circuit()
-            program = Program.from_circuit(circuit, qubits, params, features)
-            self._compiled = (circuit, qubits, program, PauliObservables(observables, len(qubits)), observables)
+            engine = EngineProgram.compile(circuit, qubits, params, features, observables)
+            self._compiled = Compiled(circuit, list(qubits), engine.program, engine.observables, list(observables),
+                                      engine)
         return self._compiled
 
     def circuit(self) -> Any:
-        return self.compiled[0]
+        return self.compiled.circuit
 
     @property
     def n_qubits(self) -> int:
-        return self.compiled[2].n_qubits
+        return self.compiled.program.n_qubits
 
     # -- forward -------------------------------------------------------------------
     def transform(self, X: np.ndarray) -> np.ndarray:
@@ -152,51 +164,63 @@ class CircuitClassifier:
 
     def encoded_width(self) -> int:
         """Width of the preprocessed input the model consumes (2**n amplitudes or n angle features)."""
-        program = self.compiled[2]
+        program = self.compiled.program
         return program.dim if self.encoding == "amplitude" else len(program.feature_names)
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Expected shape of every weight; a loaded model file must match exactly."""
-        n_obs = len(self.compiled[3])
-        return {"theta": (len(self.compiled[2].param_names),), "W": (n_obs, self.n_classes),
+        n_obs = len(self.compiled.observables)
+        return {"theta": (len(self.compiled.program.param_names),), "W": (n_obs, self.n_classes),
                 "b": (self.n_classes,)}
 
-    def task(self, Z: np.ndarray) -> QuantumTask:
-        """The :class:`QuantumTask` that evaluates encoded inputs *Z* on any backend."""
-        circuit, qubits, program, _, observables = self.compiled
+    def encode(self, Z: np.ndarray) -> np.ndarray:
+        """Classical encoder between pre-processing and the circuit (identity here; the HQNN's CNN)."""
+        return Z
+
+    def task(self, X: np.ndarray) -> QuantumTask:
+        """The :class:`QuantumTask` evaluating raw features *X* on any backend."""
+        self._check_fitted()
+        return self.task_for(self.encode(self.transform(X)))
+
+    def task_for(self, inputs: np.ndarray, theta: np.ndarray | None = None) -> QuantumTask:
+        """The task for circuit inputs (after :meth:`encode`), optionally with other circuit parameters."""
+        c = self.compiled
+        theta = self.weights["theta"] if theta is None else np.asarray(theta, dtype=np.float64)
+        common = {"noise": self.options.get("noise") or None, "engine_program": c.engine}
         if self.encoding == "amplitude":
-            return QuantumTask(circuit, list(qubits), program.param_names, self.weights["theta"],
-                               list(observables), states=Z.astype(np.complex128))
-        return QuantumTask(circuit, list(qubits), program.param_names, self.weights["theta"],
-                           list(observables), feature_names=program.feature_names, features=Z)
+            return QuantumTask(c.circuit, list(c.qubits), c.program.param_names, theta, list(c.terms),
+                               states=np.asarray(inputs).astype(np.complex128), **common)
+        return QuantumTask(c.circuit, list(c.qubits), c.program.param_names, theta, list(c.terms),
+                           feature_names=c.program.feature_names, features=np.asarray(inputs), **common)
 
     def expectations(self, Z: np.ndarray, backend: Any = None, shots: int | None = None,
                      seed: int | None = None) -> np.ndarray:
-        if backend is None:
-            from qaudit.engine import forward
+        """Expectation values for pre-processed inputs *Z* (through :func:`qaudit.query.run_task`)."""
+        from qaudit.query import exact_backend, run_task
 
-            if self.options.get("noise"):  # trained/evaluated under a noise model (exact, Heisenberg picture)
-                return self._noisy_engine().forward(Z)[0]
-            _, _, program, obs, _ = self.compiled
-            ev, _ = forward(program, self.weights["theta"], obs, **self._inputs(Z))
-            return ev
-        return np.asarray(backend.expectation(self.task(Z), shots=shots, seed=seed), dtype=np.float64)
+        self._check_fitted()
+        task = self.task_for(self.encode(Z))
+        return run_task(task, exact_backend() if backend is None else backend, shots, seed)[0]
 
     def head(self, ev: np.ndarray) -> np.ndarray:
         return softmax(ev @ self.weights["W"] + self.weights["b"])
 
     def predict_proba(self, X: np.ndarray, backend: Any = None, shots: int | None = None,
-                      seed: int | None = None) -> np.ndarray:
-        self._check_fitted()
-        return self.head(self.expectations(self.transform(X), backend, shots, seed))
+                      seed: int | None = 0) -> np.ndarray:
+        """Class probabilities through :func:`qaudit.query.query` (exact backend by default)."""
+        from qaudit.query import predict_proba
+
+        return predict_proba(self, X, backend, shots, seed)
 
     def predict(self, X: np.ndarray, **kwargs: Any) -> np.ndarray:
         return np.argmax(self.predict_proba(X, **kwargs), axis=1)
 
-    def _inputs(self, Z: np.ndarray) -> dict[str, np.ndarray]:
+    def engine_inputs(self, Z: np.ndarray) -> dict[str, np.ndarray]:
+        """Keyword inputs of :func:`qaudit.engine.forward` for pre-processed inputs *Z* (encoder applied)."""
+        inputs = self.encode(Z)
         if self.encoding == "amplitude":
-            return {"states": Z.astype(np.complex128)}
-        return {"features": Z}
+            return {"states": np.asarray(inputs).astype(np.complex128)}
+        return {"features": inputs}
 
     def _check_fitted(self) -> None:
         if "theta" not in self.weights:
@@ -206,14 +230,14 @@ class CircuitClassifier:
     def _loss_grad_encoded(self, Z: np.ndarray, y: np.ndarray, per_sample: bool = False) -> tuple[Any, dict]:
         from qaudit.engine import backward, choose_method, forward
 
-        _, _, program, obs, _ = self.compiled
+        program, obs = self.compiled.program, self.compiled.observables
         noisy = self._noisy_engine() if self.options.get("noise") else None
         if noisy is not None:
             ev, cache = noisy.forward(Z, keep=True)
             backward = lambda c, d, per_sample=False: (noisy.backward(c, d, per_sample), None)  # noqa: E731
         else:
             method = choose_method(program, len(Z), per_sample)
-            ev, cache = forward(program, self.weights["theta"], obs, method=method, **self._inputs(Z))
+            ev, cache = forward(program, self.weights["theta"], obs, method=method, **self.engine_inputs(Z))
         probs = self.head(ev)
         losses, dlogits = cross_entropy_grad(probs, y)
         if per_sample:
@@ -252,17 +276,17 @@ class CircuitClassifier:
         self.n_classes = int(n_classes or (int(y.max()) + 1))
         self.preprocessing = self.fit_preprocessing(X)
         rng = np.random.default_rng(self.options.get("seed", 0))
-        program = self.compiled[2]
-        n_obs = len(self.compiled[3])
+        program = self.compiled.program
+        n_obs = len(self.compiled.observables)
         self.weights = {
             "theta": self.init_theta(rng, len(program.param_names)),
             **self.init_head(rng, n_obs),
         }
         return self
 
-    def fit(self, X: np.ndarray, y: np.ndarray, progress: Progress = SILENT,
-            n_classes: int | None = None) -> CircuitClassifier:
-        """Train from scratch with the model's options; returns self."""
+    def fit(self, X: np.ndarray, y: np.ndarray, *, n_classes: int | None = None,
+            sample_ids: np.ndarray | None = None, progress: Progress = SILENT) -> CircuitClassifier:
+        """Train from scratch with the model's options; returns self (``sample_ids`` is not needed here)."""
         self.initialise(X, y, n_classes)
         return self.partial_fit(X, y, epochs=self.options["epochs"], progress=progress)
 

@@ -6,10 +6,10 @@ numbers are the only constants, in :data:`CLAIMS`):
 1. train the basic QNN and the HQNN at the paper's settings (MNIST, 1000
    members / 500 holdout drawn with the seed, forget class 4);
 2. gray-box MIA (plus the loss attack) on each model before unlearning
-   (:func:`qaudit.leak.run_audit`);
+   (:func:`qaudit.audit.run_audit`);
 3. GA, SSD and RGA on each model against the retrain oracle, verified the same
-   way (:mod:`qaudit.unlearn`; the comparison table of ``compare-unlearning``);
-4. the shot study on the basic QNN (:func:`qaudit.shots.run_study`, GA under shots);
+   way (:mod:`qaudit.unlearning`; the comparison table of ``compare-unlearning``);
+4. the shot study on the basic QNN (:func:`qaudit.shot_study.run_study`, GA under shots);
 5. the paper's noise model on the basic QNN: leakage and accuracy on
    ``--backend noisy:paper`` (exact density-matrix semantics in the Heisenberg
    picture), before and after GA;
@@ -139,11 +139,11 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
         say: Any = None) -> Report:
     """Run every stage (module docstring), save the models into *out_dir*, return the Report."""
     from qaudit import model as model_io
-    from qaudit import unlearn as core
+    from qaudit import unlearning as core
+    from qaudit.audit import AuditSettings, ground_truth, run_audit
     from qaudit.backends import resolve_backend
     from qaudit.data import load_dataset
-    from qaudit.leak import AuditSettings, ground_truth, run_audit
-    from qaudit.shots import ShotSettings, run_study
+    from qaudit.shot_study import ShotSettings, run_study
     from qaudit.workflows import train_model
 
     say = say or (lambda text: None)
@@ -242,9 +242,9 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
 
 def _noise_stage(mf: Any, ds: Any, config: ReproduceConfig, results: dict[str, Any], progress: Progress
                  ) -> dict[str, Any]:
-    from qaudit import unlearn as core
+    from qaudit import unlearning as core
+    from qaudit.audit import AuditSettings, ground_truth, run_audit
     from qaudit.backends import resolve_backend
-    from qaudit.leak import AuditSettings, ground_truth, run_audit
 
     name = f"noisy:{config.noise}"
     be, _ = resolve_backend(name, None, mf.model)

@@ -414,7 +414,7 @@ def default_tasks(n_samples: int = 6) -> list[Any]:
     angle-encoded circuit with X/Y/Z observables."""
     tiny = train_tiny_model()
     X, _ = tiny.members
-    return [tiny.model.task(tiny.model.transform(X[:n_samples])), _angle_task()]
+    return [tiny.model.task(X[:n_samples]), _angle_task()]
 
 
 def exact_reference(task: Any) -> np.ndarray:

@@ -12,17 +12,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from qaudit.audit import AuditSettings, GroundTruth, ground_truth, run_audit
+from qaudit.engine.tasks import readout_table
+from qaudit.query import TargetQueries, basis_distribution
 from qaudit.data import Dataset, load_dataset
 from qaudit.errors import QauditError
-from qaudit.leak import (
-    AuditSettings,
-    GroundTruth,
-    Oracle,
-    basis_probabilities,
-    ground_truth,
-    run_audit,
-    z_readout_signs,
-)
 from qaudit.workflows import train_model
 
 OPTS = {"qubits": 5, "layers": 4, "epochs": 60, "lr": 0.2, "batch_size": 20}
@@ -77,13 +71,24 @@ def test_disjoint_holdouts_give_chance(honest_model):
         assert abs(m["auc"] - 0.5) < 0.08, (name, m)
 
 
+def _signs(model):
+    task = model.task(np.zeros((1, model.n_features_in)) + 0.1)
+    return readout_table(task.observables, task.n_qubits)
+
+
+def _sampled():
+    from qaudit.backends import resolve_backend
+
+    return resolve_backend("sampled", 1)[0]
+
+
 def test_sampled_counts_match_exact_expectations(honest_model):
     mf, ds = honest_model
     X = ds.X[:50]
-    signs = z_readout_signs(mf.model)
+    signs = _signs(mf.model)
     exact = mf.model.expectations(mf.model.transform(X))
-    np.testing.assert_allclose(basis_probabilities(mf.model, X) @ signs, exact, atol=1e-12)
-    oracle = Oracle(mf.model, None, "exact", 200_000, seed=0)
+    np.testing.assert_allclose(basis_distribution(mf.model, X) @ signs, exact, atol=1e-12)
+    oracle = TargetQueries(mf.model, _sampled(), 200_000, seed=0)
     out = oracle(mf.model, X)
     assert out.counts.sum(axis=1).tolist() == [200_000] * 50
     assert np.max(np.abs(out.expectations - exact)) < 0.02  # ~ 4.5 standard errors
@@ -100,13 +105,14 @@ def test_shot_noise_variance_matches_monte_carlo(honest_model):
     shots = 4096
     draws = []
     for s in range(300):
-        out = Oracle(mf.model, None, "exact", shots, seed=s)(mf.model, X)
+        out = TargetQueries(mf.model, _sampled(), shots, seed=s)(mf.model, X)
         draws.append(logit_confidence(out.probs, y))
     mc_var = np.var(np.array(draws), axis=0, ddof=1)
-    out = Oracle(mf.model, None, "exact", shots, seed=999)(mf.model, X)
+    out = TargetQueries(mf.model, _sampled(), shots, seed=999)(mf.model, X)
     analytic = phi_shot_variance(mf.model, out, y)
     np.testing.assert_allclose(analytic, mc_var, rtol=0.35)
-    diag = phi_shot_variance(mf.model, type(out)(out.probs, out.expectations, None, shots), y)
+    diag = phi_shot_variance(mf.model, type(out)(out.probs, out.expectations, None, shots, out.observables,
+                                                 out.n_qubits), y)
     assert diag.shape == analytic.shape and np.all(diag > 0)
 
 
@@ -118,7 +124,7 @@ def test_shot_aware_attacks_run(random_label_model):
     # counts-lr is experimental: bit-string distributions carry little membership signal here (measured
     # AUC ~0.6 at 4096 shots where LiRA reaches ~0.96); it must run and give valid metrics
     assert 0.0 <= rep.measurements["counts-lr"]["auc"] <= 1.0
-    assert rep.settings["self_sampled_shots"] is True
+    assert rep.summary["backend"] == "sampled"  # --shots without --backend: the plugin-declared shot backend
 
 
 def test_attack_errors(random_label_model):
@@ -152,4 +158,4 @@ def test_hybrid_model_sampling_runs_its_encoder():
     mf = train_model("hqnn", ds, n_train=40, n_holdout=20, seed=0, options={"epochs": 1})
     X = ds.X[:10]
     exact = mf.model.expectations(mf.model.transform(X))
-    np.testing.assert_allclose(basis_probabilities(mf.model, X) @ z_readout_signs(mf.model), exact, atol=1e-12)
+    np.testing.assert_allclose(basis_distribution(mf.model, X) @ _signs(mf.model), exact, atol=1e-12)

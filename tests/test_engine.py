@@ -246,7 +246,7 @@ def test_golden_basic_qnn(golden_basic, key, method, monkeypatch):
     model = _golden_model(entry)
     X = np.asarray(entry["x_unnormalised"], dtype=float)
     y = np.asarray(entry["y"])
-    _, _, program, obs, _ = model.compiled
+    _, _, program, obs, _ = model.compiled[:5]
     Z = model.transform(X)
     ev, _ = forward(program, model.weights["theta"], obs, states=Z, method=method)
     np.testing.assert_allclose(ev, entry["expval_z"], atol=1e-10)

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from qaudit import gating
+from qaudit.audit import GATE_METRICS
 from qaudit.config import load_config, pick, resolve_path
 from qaudit.errors import QauditError
-from qaudit.leak import GATE_METRICS
 
 M = {"lira": {"auc": 0.7, "tpr@1%fpr": 0.02, "epsilon": 2.5}, "loss": {"auc": 0.55, "tpr@1%fpr": 0.0,
                                                                        "epsilon": 0.1}}

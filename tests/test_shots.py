@@ -26,7 +26,7 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def study(tiny, tmp_path_factory):
-    from qaudit.shots import ShotSettings, run_study
+    from qaudit.shot_study import ShotSettings, run_study
 
     mf, ds, model_io = tiny
     path = tmp_path_factory.mktemp("shots") / "tiny.json"
@@ -42,14 +42,14 @@ def study(tiny, tmp_path_factory):
     ("exact,16", "must come last"), ("16,abc", "neither"), ("", "comma-separated"), ("16,,64", "comma-separated"),
 ])
 def test_parse_shots_rejects_bad_lists(text, message):
-    from qaudit.shots import parse_shots
+    from qaudit.shot_study import parse_shots
 
     with pytest.raises(QauditError, match=message):
         parse_shots(text)
 
 
 def test_parse_shots_and_seeds():
-    from qaudit.shots import mean_std, parse_shots, repeat_seeds
+    from qaudit.shot_study import mean_std, parse_shots, repeat_seeds
 
     assert parse_shots("16, 64,256,exact") == [16, 64, 256, None]
     assert parse_shots("5") == [5]
@@ -63,19 +63,19 @@ def test_parse_shots_and_seeds():
 def test_parameter_shift_matches_adjoint_gradient(tiny):
     """Exact parameter shift (an independent path: 2 shifted circuits per parameter) == adjoint engine."""
     from qaudit.backends import resolve_backend
-    from qaudit.shots import ShotEstimatedModel, check_parameter_shift
+    from qaudit.shot_study import ShotEstimatedModel, check_parameter_shift
 
     mf, ds, _ = tiny
     X, y = ds.X[:12], ds.y[:12]
     be, _ = resolve_backend("sampled", None, mf.model)
-    assert check_parameter_shift(mf.model, X, y, be, "sampled") < 1e-9
-    exact = ShotEstimatedModel(mf.model, be, "sampled", None, 0)
+    assert check_parameter_shift(mf.model, X, y, be) < 1e-9
+    exact = ShotEstimatedModel(mf.model, be, None, 0)
     ps = exact.per_sample_grads(X, y)
     ad = mf.model.per_sample_grads(X, y)
     for k in ad:
         np.testing.assert_allclose(ps[k], ad[k], atol=1e-10)
     # the generic path through backend.expectation (no engine shortcut) agrees as well
-    generic = ShotEstimatedModel(mf.model, be, "sampled", None, 0)
+    generic = ShotEstimatedModel(mf.model, be, None, 0)
     generic._fast = None
     _, g = generic.loss_and_grad(X, y)
     np.testing.assert_allclose(g["theta"], mf.model.loss_and_grad(X, y)[1]["theta"], atol=1e-10)
@@ -83,7 +83,7 @@ def test_parameter_shift_matches_adjoint_gradient(tiny):
 
 def test_shot_gradient_is_unbiased_and_noisier_with_fewer_shots(tiny):
     from qaudit.backends import resolve_backend
-    from qaudit.shots import ShotEstimatedModel
+    from qaudit.shot_study import ShotEstimatedModel
 
     mf, ds, _ = tiny
     X, y = ds.X[20:28], ds.y[20:28]
@@ -91,7 +91,7 @@ def test_shot_gradient_is_unbiased_and_noisier_with_fewer_shots(tiny):
     exact = mf.model.loss_and_grad(X, y)[1]["theta"]
     errors = {}
     for shots in (64, 4096):
-        est = ShotEstimatedModel(mf.model, be, "sampled", shots, 11)
+        est = ShotEstimatedModel(mf.model, be, shots, 11)
         draws = np.array([est.loss_and_grad(X, y)[1]["theta"] for _ in range(12)])
         errors[shots] = float(np.sqrt(np.mean((draws - exact) ** 2)))
         # the mean of 12 draws lies within 5 standard errors of the exact gradient, per parameter

@@ -114,7 +114,7 @@ def test_model_file_round_trip(tmp_path):
 
 
 def test_train_workflow_and_sisa_method(tmp_path):
-    from qaudit import unlearn as core
+    from qaudit import unlearning as core
     from qaudit.workflows import train_model
 
     ds = load_tiny_dataset()

@@ -113,7 +113,7 @@ def test_qfi_diagonal_matches_fidelity_finite_differences():
     tiny = train_tiny_model()
     model = tiny.model
     X = tiny.members[0][:3]
-    _, _, program, obs, _ = model.compiled
+    _, _, program, obs, _ = model.compiled[:5]
     states = model.transform(X).astype(np.complex128)
     theta = model.weights["theta"]
     metric = np.zeros_like(theta)
@@ -147,7 +147,7 @@ def test_unknown_option_is_rejected():
 
 # ----------------------------------------------------------------------------- verification core
 def test_resolve_forget_errors():
-    from qaudit import unlearn as core
+    from qaudit import unlearning as core
 
     tiny = train_tiny_model()
     mf, ds = tiny.file, tiny.dataset
@@ -163,7 +163,7 @@ def test_resolve_forget_errors():
 
 
 def test_retrain_method_equals_the_oracle_and_verification_is_consistent():
-    from qaudit import unlearn as core
+    from qaudit import unlearning as core
 
     tiny = train_tiny_model()
     mf, ds = tiny.file, tiny.dataset
@@ -185,7 +185,7 @@ def test_retrain_method_equals_the_oracle_and_verification_is_consistent():
 
 def test_oracle_cache_round_trip(tmp_path):
     from qaudit import model as model_io
-    from qaudit import unlearn as core
+    from qaudit import unlearning as core
 
     tiny = train_tiny_model()
     path = tmp_path / "m.json"
@@ -202,7 +202,7 @@ def test_oracle_cache_round_trip(tmp_path):
 
 
 def test_request_without_retained_data_is_rejected_for_methods_needing_it():
-    from qaudit import unlearn as core
+    from qaudit import unlearning as core
     from qaudit.plugins import get_host
 
     tiny = train_tiny_model()
@@ -214,7 +214,7 @@ def test_request_without_retained_data_is_rejected_for_methods_needing_it():
 
 
 def test_epsilon_of_threshold_attacks():
-    from qaudit.unlearn import _epsilon
+    from qaudit.unlearning import _epsilon
 
     a = np.array([0.1, 0.2, 0.3, 0.4])
     assert _epsilon(a, a.copy()) == pytest.approx(0.0, abs=1e-12)
@@ -223,7 +223,7 @@ def test_epsilon_of_threshold_attacks():
 
 
 def test_forget_quality_of_retraining_is_one_and_of_doing_nothing_is_lower():
-    from qaudit import unlearn as core
+    from qaudit import unlearning as core
 
     tiny = train_tiny_model()
     fs = core.resolve_forget(tiny.file, tiny.dataset, [0], None)
@@ -276,8 +276,8 @@ def test_qfi_on_the_hqnn_uses_the_encoded_state(hqnn_tiny):
 
     model, ds = hqnn_tiny
     X = ds.X[200:202]
-    _, _, program, obs, _ = model.compiled
-    states = model._inputs(model.transform(X))["states"]
+    _, _, program, obs, _ = model.compiled[:5]
+    states = model.engine_inputs(model.transform(X))["states"]
     theta = model.weights["theta"]
     h, i = 1e-4, 4
     f = []

@@ -93,7 +93,7 @@ def test_expectations_match_cirq_simulator(options, digits):
     X, y = digits
     model = UserCircuit.from_options(options).fit(X, y, n_classes=10)
     Z = model.transform(X[:6])
-    task = model.task(Z)
+    task = model.task(X[:6])
     np.testing.assert_allclose(model.expectations(Z), cirq_expectations(task), atol=1e-6)
 
 
@@ -261,7 +261,7 @@ def test_noise_option_matches_density_matrix_simulator(digits):
     X, y = digits
     model = UserCircuit.from_options({**AMPLITUDE, "noise": "paper"}).fit(X, y, n_classes=10)
     Z = model.transform(X[:3])
-    circuit, qubits, program, _, readout = model.compiled
+    circuit, qubits, program, _, readout = model.compiled[:5]
     noisy = cirq.resolve_parameters(NoiseModel.parse("paper").apply(circuit),
                                     dict(zip(program.param_names, model.weights["theta"])))
     simulator = cirq.DensityMatrixSimulator(dtype=np.complex128)

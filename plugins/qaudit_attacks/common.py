@@ -65,3 +65,18 @@ def options(context: Any, attack: str, defaults: dict[str, Any]) -> dict[str, An
             value = float(value)
         out[key] = value
     return out
+
+
+def fitted_details(attack: Any) -> dict[str, Any]:
+    """The report's details of a fitted built-in attack: training epochs, whether shot noise and a
+    global variance were modelled, and the reference models it trained (``Attack.details``)."""
+    details: dict[str, Any] = {}
+    for attr in ("epochs_", "shot_noise_modelled_", "global_variance_"):
+        if attr in vars(attack):
+            details[attr.rstrip("_")] = vars(attack)[attr]
+    refs = vars(attack).get("refs_")
+    if refs is not None:
+        details["reference_models"] = len(refs.models)
+        details["reference_train_size"] = refs.size
+        details["reference_seconds"] = round(refs.seconds, 2)
+    return details

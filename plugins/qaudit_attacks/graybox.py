@@ -30,6 +30,7 @@ class GrayBoxAttack:
     """Paper gray-box MIA: 13 output features -> MLP 64-64."""
 
     name: ClassVar[str] = "gray-box"
+    roles: ClassVar[frozenset[str]] = frozenset({'default', 'fast', 'verification'})
     description: ClassVar[str] = "paper's gray-box MIA: 13 output features, MLP 64-64, trained on known members"
     needs_reference: ClassVar[bool] = False
     decision_threshold: ClassVar[float] = 0.5
@@ -65,3 +66,11 @@ class GrayBoxAttack:
         """The MLP's member probability for each sample."""
         feats = paper_features(context.outputs(X).probs, np.asarray(y))
         return self.model_.predict_proba(feats)[:, 1]
+
+    def details(self) -> dict[str, Any]:
+        """Epochs, shot-noise modelling and reference models of the fitted attack (for the report)."""
+        from qaudit_attacks.common import fitted_details
+
+        return fitted_details(self)
+
+

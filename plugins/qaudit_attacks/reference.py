@@ -69,7 +69,7 @@ def phi_shot_variance(model: Any, outputs: Any, y: np.ndarray) -> np.ndarray | N
     Needs the model's dense head (``weights["W"]``) and the estimated
     expectation values; uses the bit-string covariance when counts are present.
     """
-    from qaudit.leak import z_readout_signs
+    from qaudit.engine.tasks import readout_table
 
     if not outputs.shots or outputs.expectations is None:
         return None
@@ -84,8 +84,8 @@ def phi_shot_variance(model: Any, outputs: Any, y: np.ndarray) -> np.ndarray | N
     onehot[np.arange(n), y] = 1.0
     dphi_dlogit = (onehot - probs) / (1 - py)[:, None]  # (n, C)
     g = dphi_dlogit @ W.T  # (n, n_obs): dφ/d⟨O_j⟩
-    signs = z_readout_signs(model)
-    if outputs.counts is not None and signs is not None:
+    if outputs.counts is not None and outputs.observables is not None:
+        signs = readout_table(outputs.observables, int(outputs.n_qubits))
         freq = outputs.counts / outputs.counts.sum(axis=1, keepdims=True)
         second = np.einsum("nb,bi,bj->nij", freq, signs, signs)  # E[z_i z_j]
         cov = (second - ev[:, :, None] * ev[:, None, :]) / outputs.shots
@@ -137,6 +137,12 @@ class LiRAAttack:
             var_in = np.full_like(var_in, np.nanmean(var_in))
         var_in = np.maximum(np.nan_to_num(var_in, nan=1.0), VAR_FLOOR) + extra
         return _gauss_logpdf(phi, mu_in, var_in) - _gauss_logpdf(phi, mu_out, var_out)
+
+    def details(self) -> dict[str, Any]:
+        """Epochs, shot-noise modelling and reference models of the fitted attack (for the report)."""
+        from qaudit_attacks.common import fitted_details
+
+        return fitted_details(self)
 
 
 class LiRAOfflineAttack(LiRAAttack):
@@ -191,6 +197,12 @@ class RMIAAttack:
         dominated = np.searchsorted(self.ratio_z_, ratio_x / self.options_["gamma"], side="left")
         return dominated / len(self.ratio_z_)
 
+    def details(self) -> dict[str, Any]:
+        """Epochs, shot-noise modelling and reference models of the fitted attack (for the report)."""
+        from qaudit_attacks.common import fitted_details
+
+        return fitted_details(self)
+
 
 class CountsLRAttack:
     """Likelihood-ratio test on raw bit-string counts (finite shots only)."""
@@ -211,14 +223,14 @@ class CountsLRAttack:
 
     def score(self, context: Any, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Σ_b c_b log(q_in,b / q_out,b) over the target's bit-string counts."""
-        from qaudit.leak import basis_probabilities
+        from qaudit.query import basis_distribution
 
         out = context.outputs(X)
         if out.counts is None:
             raise QauditError("attack counts-lr: this backend does not return bit-string counts")
         refs = self.refs_
         keep = _target_keep(refs, X)
-        q = np.stack([basis_probabilities(m, X) for m in refs.models])  # (K, n, 2**q)
+        q = np.stack([basis_distribution(m, X) for m in refs.models])  # (K, n, 2**q)
         w_in = keep / np.maximum(keep.sum(axis=0), 1)
         w_out = ~keep / np.maximum((~keep).sum(axis=0), 1)
         q_in = np.einsum("kn,knb->nb", w_in, q)
@@ -228,6 +240,12 @@ class CountsLRAttack:
         if not keep.any():
             return np.sum(out.counts * np.log(q_out), axis=1) * -1.0
         return np.sum(out.counts * (np.log(q_in) - np.log(q_out)), axis=1)
+
+    def details(self) -> dict[str, Any]:
+        """Epochs, shot-noise modelling and reference models of the fitted attack (for the report)."""
+        from qaudit_attacks.common import fitted_details
+
+        return fitted_details(self)
 
 
 class ShadowAttack:

@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from qaudit.protocols import Capabilities, QuantumTask
 
 
-def compile_task(task: QuantumTask):
-    """Engine Program and observables for a task (compiled from its Cirq circuit)."""
-    from qaudit.engine import PauliObservables, Program
-
-    program = Program.from_circuit(task.circuit, task.qubits, task.param_names, task.feature_names)
-    return program, PauliObservables(task.observables, task.n_qubits)
-
-
 class ExactBackend:
+    """Exact expectation values from the engine; a task's own noise model (a model trained with
+    ``--noise``) is applied exactly in the Heisenberg picture."""
+
     name = "exact"
-    description = "built-in exact state-vector engine (numpy); the default"
-    capabilities = Capabilities(exact=True, shots=False, noise=False, hardware=False, max_qubits=24)
+    roles: ClassVar[frozenset[str]] = frozenset({"exact"})
+    description = "built-in exact state-vector engine (numpy; the model's own noise model exactly); the default"
+    capabilities = Capabilities(exact=True, shots=False, noise=True, hardware=False, max_qubits=24)
 
     def expectation(self, task: QuantumTask, shots: int | None = None, seed: int | None = None) -> np.ndarray:
-        from qaudit.engine import forward
+        """(n_samples, n_observables) exact values (``shots`` must be None: this backend does not measure)."""
+        from qaudit.engine.tasks import exact_expectations
+        from qaudit.errors import QauditError
 
-        program, observables = compile_task(task)
-        ev, _ = forward(program, task.param_values, observables, states=task.states, features=task.features)
-        return ev
+        if shots:
+            raise QauditError("backend 'exact' does not measure: drop --shots or use a sampling backend")
+        return exact_expectations(task)

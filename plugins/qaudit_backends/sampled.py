@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
 from qaudit.protocols import Capabilities, QuantumTask
@@ -13,6 +15,7 @@ class SampledBackend(MeasuringBackend):
     measured basis, drawn from the exact engine's probabilities."""
 
     name = "sampled"
+    roles: ClassVar[frozenset[str]] = frozenset({'shots'})
     description = "exact engine probabilities + multinomial shot sampling per basis (seeded)"
     capabilities = Capabilities(exact=True, shots=True, noise=False, hardware=False, max_qubits=24)
 
@@ -21,22 +24,25 @@ class SampledBackend(MeasuringBackend):
 
     def final_states(self, task: QuantumTask) -> np.ndarray:
         """(n_samples, 2**n) final state vectors from the exact engine (cached per task)."""
-        if self._cache is not None and self._cache[0] is task:
-            return self._cache[1]
-        from qaudit.engine import forward
-        from qaudit_backends.exact import compile_task
+        from qaudit.engine.tasks import final_states
 
-        program, observables = compile_task(task)
-        _, evaluation = forward(program, task.param_values, observables, states=task.states,
-                                features=task.features)
-        self._cache = (task, evaluation.psi)
-        return evaluation.psi
+        if self._cache is None or self._cache[0] is not task:
+            self._cache = (task, final_states(task))
+        return self._cache[1]
 
     def expectation(self, task: QuantumTask, shots: int | None = None, seed: int | None = None) -> np.ndarray:
         """Exact values or shot estimates; the engine's final states are computed once per call."""
         self._cache = None
         try:
             return super().expectation(task, shots, seed)
+        finally:
+            self._cache = None
+
+    def sample(self, task: QuantumTask, shots: int, seed: int | None = None) -> np.ndarray:
+        """(n_samples, 2**n) counts of *shots* computational-basis bit strings per sample."""
+        self._cache = None
+        try:
+            return super().sample(task, shots, seed)
         finally:
             self._cache = None
 

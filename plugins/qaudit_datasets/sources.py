@@ -6,7 +6,7 @@ import gzip
 import os
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -22,6 +22,7 @@ MNIST_FILES = {
 
 class Digits:
     name = "digits"
+    roles: ClassVar[frozenset[str]] = frozenset({'default'})
     description = "scikit-learn's bundled handwritten digits (1797 images, 8x8, 10 classes); no download"
     suffixes: tuple[str, ...] = ()
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -46,6 +46,7 @@ class BasicQNN(CircuitClassifier):
     features when the input is wider (pad when narrower), L2-normalise."""
 
     name = "basic-qnn"
+    roles: ClassVar[frozenset[str]] = frozenset({'default'})
     description = "Paper's basic QNN: amplitude encoding, U3 + CNOT-ring layers, <Z_j> readout, dense head"
     DEFAULTS = {
         "qubits": 8,

@@ -163,20 +163,6 @@ class HQNN(CircuitClassifier):
         with layers.single_threaded():
             return np.concatenate([self._classical_forward(Z[s:s + CHUNK])[0] for s in range(0, len(Z), CHUNK)])
 
-    def _inputs(self, Z: np.ndarray) -> dict[str, np.ndarray]:
-        return {"states": self.encode(Z).astype(np.complex128)}
-
-    def expectations(self, Z: np.ndarray, backend: Any = None, shots: int | None = None,
-                     seed: int | None = None) -> np.ndarray:
-        """<Z_q> for normalised images *Z* (exact engine, noisy engine if ``noise``, or *backend*)."""
-        if backend is None and self.options.get("noise"):
-            return self._noisy_engine().forward(self.encode(Z))[0]
-        return super().expectations(Z, backend, shots, seed)
-
-    def task(self, Z: np.ndarray):
-        """QuantumTask for normalised images *Z*: the CNN runs here, the circuit on the backend."""
-        return super().task(self.encode(Z))
-
     # -- gradients ---------------------------------------------------------------
     def _loss_grad_encoded(self, Z: np.ndarray, y: np.ndarray, per_sample: bool = False) -> tuple[Any, dict]:
         if len(Z) > CHUNK:
@@ -187,7 +173,7 @@ class HQNN(CircuitClassifier):
     def _loss_grad_chunk(self, Z: np.ndarray, y: np.ndarray, per_sample: bool) -> tuple[Any, dict]:
         from qaudit.engine import backward, choose_method, forward
 
-        _, _, program, obs, _ = self.compiled
+        program, obs = self.compiled.program, self.compiled.observables
         z, cache = self._classical_forward(Z)
         noisy = self._noisy_engine() if self.options.get("noise") else None
         if noisy is not None:
@@ -238,7 +224,7 @@ class HQNN(CircuitClassifier):
         self.n_classes = int(n_classes or (int(y.max()) + 1))
         self.preprocessing = self.fit_preprocessing(X)
         rng = np.random.default_rng(self.options["seed"])
-        n_obs = len(self.compiled[3])
+        n_obs = len(self.compiled.observables)
 
         def uniform(fan_in: int, shape: tuple[int, ...]) -> np.ndarray:
             bound = 1.0 / np.sqrt(fan_in)
@@ -249,7 +235,7 @@ class HQNN(CircuitClassifier):
             "conv_bias": uniform(KERNEL * KERNEL, (CHANNELS,)),
             "fc_weight": uniform(POOLED, (self.hidden, POOLED)),
             "fc_bias": uniform(POOLED, (self.hidden,)),
-            "theta": self.init_theta(rng, len(self.compiled[2].param_names)),
+            "theta": self.init_theta(rng, len(self.compiled.program.param_names)),
             "W": uniform(n_obs, (n_obs, self.n_classes)),
             "b": uniform(n_obs, (self.n_classes,)),
         }

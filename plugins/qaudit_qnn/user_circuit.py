@@ -367,7 +367,7 @@ class UserCircuit(CircuitClassifier):
     # -- preprocessing ---------------------------------------------------------------
     def fit_preprocessing(self, X: np.ndarray) -> list[dict[str, Any]]:
         o = self.options
-        n_qubits = len(self.compiled[1])
+        n_qubits = len(self.compiled.qubits)
         want = 2**n_qubits if self.encoding == "amplitude" else len(o["features"])
         steps: list[dict[str, Any]] = []
         peak = float(np.max(np.abs(X))) if X.size else 0.0

@@ -298,22 +298,16 @@ def qfi_diagonal(model: Any, X: np.ndarray) -> np.ndarray:
     in one forward sweep over per-sample state vectors. A parameter that enters
     several gates is an error (its diagonal needs cross terms).
     """
-    from qaudit.engine.statevector import apply_matrix, local_overlap, resolve
-
-    if not hasattr(model, "compiled") or not hasattr(model, "transform"):
-        raise QauditError(f"--importance qfi needs a circuit model with amplitude/angle inputs; "
-                          f"{getattr(model, 'name', '?')!r} has none")
-    _, _, program, _, _ = model.compiled
-    Z = model.transform(X)
-    inputs = model._inputs(Z)
-    n = program.n_qubits
     from qaudit.engine import zero_states
+    from qaudit.engine.statevector import apply_matrix, local_overlap, resolve
+    from qaudit.engine.tasks import engine_program
 
-    states = inputs.get("states")
-    if states is None:
-        states = zero_states(len(Z), n)
-    features = inputs.get("features")
-    resolved = resolve(program, model.weights["theta"], features)
+    task = model.task(X)
+    program = engine_program(task).program
+    n = program.n_qubits
+    states = task.states if task.states is not None else zero_states(task.n_samples, n)
+    features = task.features
+    resolved = resolve(program, task.param_values, features)
     pindex = {name: i for i, name in enumerate(program.param_names)}
     seen: set[str] = set()
     metric = np.zeros(len(program.param_names))
@@ -353,6 +347,7 @@ class Retrain:
     data, with the same options and seed."""
 
     name: ClassVar[str] = "retrain"
+    roles: ClassVar[frozenset[str]] = frozenset({'oracle'})
     description: ClassVar[str] = "Retrain from scratch on the retained data (the oracle; expensive)"
     needs: ClassVar[frozenset[str]] = frozenset({"retain"})
 

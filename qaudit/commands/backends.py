@@ -36,21 +36,19 @@ def describe_backend(name: str, model_path: Path | None) -> dict[str, Any]:
     """Instantiate *name* and ask it to describe itself (compiled depth etc. for a model)."""
     from qaudit.backends import resolve_backend
 
-    model = None
+    model = task = None
     if model_path is not None:
         from qaudit import model as model_io
+        from qaudit.workflows import dataset_for
 
-        model = model_io.load(model_path).model
+        mf = model_io.load(model_path)
+        model = mf.model
+        dataset = dataset_for(mf)
+        task = model.task(dataset.X[mf.data.members[:1]])  # one real training input
     backend, _ = resolve_backend(name, None if _cls(name).capabilities.exact else 1, model)
     info: dict[str, Any] = {"backend": name}
-    describe = getattr(backend, "describe", None)
+    describe = getattr(backend, "describe", None)  # optional: backends that can describe a compiled task
     if callable(describe):
-        task = None
-        if model is not None and getattr(model, "encoding", "amplitude") == "amplitude":
-            import numpy as np
-
-            dim = 2**model.n_qubits
-            task = model.task(np.full((1, dim), 1 / np.sqrt(dim)))
         info.update(describe(task) if task is not None else describe())
     return info
 

@@ -1,4 +1,4 @@
-"""``qaudit leak``: membership-inference audit with CI gating (wiring only; logic in qaudit.leak)."""
+"""``qaudit leak``: membership-inference audit with CI gating (wiring only; logic in qaudit.audit)."""
 
 from __future__ import annotations
 
@@ -90,10 +90,10 @@ def leak_cmd(
     """
     from qaudit import gating
     from qaudit import model as model_io
-    from qaudit.backends import resolve_backend
+    from qaudit.audit import GATE_METRICS, SCHEMA, AuditSettings, default_attacks, ground_truth, run_audit
+    from qaudit.backends import default_backend, resolve_backend
     from qaudit.config import load_config, pick, resolve_path
     from qaudit.data import load_dataset
-    from qaudit.leak import DEFAULT_ATTACKS, GATE_METRICS, SCHEMA, AuditSettings, ground_truth, run_audit
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
     from qaudit.workflows import dataset_for
@@ -104,7 +104,7 @@ def leak_cmd(
     if path is None:
         raise QauditError("no model file: pass MODEL_PATH or set 'model' in qaudit.toml")
     attacks = _split_list(attack) or (_config_list(cfg["attacks"], "attacks", source) if "attacks" in cfg
-                                      else list(DEFAULT_ATTACKS))
+                                      else default_attacks("default"))
     if len(set(attacks)) != len(attacks):
         raise QauditError("an attack is listed twice")
     shots = pick(shots, cfg, "shots", None, int)
@@ -147,9 +147,7 @@ def leak_cmd(
         members = resolve_path(cfg, pick(None, cfg, "members", None, str))
     if non_members is None and "non_members" in cfg:
         non_members = resolve_path(cfg, pick(None, cfg, "non_members", None, str))
-    backend_name = pick(backend, cfg, "backend", None, str)
-    if backend_name is None:
-        backend_name = "sampled" if shots and "sampled" in host.registry("backend") else "exact"
+    backend_name = pick(backend, cfg, "backend", None, str) or default_backend(shots)
     mf = model_io.load(path)
     if dataset:
         ds = load_dataset(dataset, {"data_dir": data_dir} if data_dir else {})
@@ -158,11 +156,7 @@ def leak_cmd(
     else:
         raise QauditError(f"{path} has no data record: pass --dataset with --members/--non-members index files")
     truth = ground_truth(mf, len(ds), members, non_members)
-    if backend_name.split(":")[0] == "exact" and shots:
-        be, shots_used = resolve_backend("exact", None, mf.model)
-        shots_used = shots
-    else:
-        be, shots_used = resolve_backend(backend_name, shots, mf.model)
+    be, shots_used = resolve_backend(backend_name, shots, mf.model)
     settings = AuditSettings(attacks=attacks, backend=backend_name, shots=shots_used, seed=seed, slices=slices,
                              forget_class=forget_class, n_reference=n_reference, n_jobs=n_jobs,
                              attack_options=attack_opts, top_k=top_k, include_scores=scores,
@@ -198,13 +192,3 @@ def reporters_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
     from qaudit.cli import _list_kind
 
     _list_kind("reporter", "report formats", as_json, extra=lambda cls: {"suffix": getattr(cls, "suffix", "")})
-
-
-def _register_demo_step() -> None:
-    from qaudit.demo import register_step
-    from qaudit.leak import demo_step
-
-    register_step(demo_step, order=10)  # the audit comes first
-
-
-_register_demo_step()

@@ -27,7 +27,7 @@ def reproduce_cmd(
     """Run the paper's experiments (basic QNN + HQNN on MNIST) and report them beside the paper's claims."""
     from qaudit.progress import RichProgress
     from qaudit.reproduce import ReproduceConfig, check_mnist, run, write_outputs
-    from qaudit.shots import parse_shots, repeat_seeds
+    from qaudit.shot_study import parse_shots, repeat_seeds
 
     if quick:
         config = ReproduceConfig.quick(data_dir, "mnist" if data_dir else "digits")

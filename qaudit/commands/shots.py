@@ -1,4 +1,4 @@
-"""``qaudit shots``: leakage and unlearning stability across shot counts (wiring only; logic in qaudit.shots)."""
+"""``qaudit shots``: leakage and unlearning stability across shot counts (wiring only; logic in qaudit.shot_study)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def shots_cmd(
     from qaudit.gating import check_thresholds, parse_thresholds
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
-    from qaudit.shots import ShotSettings, gated_metrics, parse_shots, repeat_seeds, run_study
+    from qaudit.shot_study import ShotSettings, gated_metrics, parse_shots, repeat_seeds, run_study
     from qaudit.workflows import dataset_for
 
     thresholds = parse_thresholds(fail_above, gated_metrics()) if fail_above else []
@@ -86,7 +86,7 @@ def demo_step(mf, dataset, out_dir, seed, err, out) -> None:  # noqa: ANN001 - d
     """Demo stage: the loss attack's AUC at a few shot counts (3 seeded repeats each)."""
     from rich.table import Table
 
-    from qaudit.shots import ShotSettings, parse_shots, run_study
+    from qaudit.shot_study import ShotSettings, parse_shots, run_study
 
     err.print(f"[bold]shots[/] leakage of the loss attack at {DEMO_SHOTS} shots, 3 repeats each")
     settings = ShotSettings(shots=parse_shots(DEMO_SHOTS), repeats=3, seed=seed, backend="sampled", attack="loss",

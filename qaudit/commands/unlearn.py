@@ -1,4 +1,4 @@
-"""``qaudit unlearn`` and ``qaudit compare-unlearning``: parse, call :mod:`qaudit.unlearn`, report."""
+"""``qaudit unlearn`` and ``qaudit compare-unlearning``: parse, call :mod:`qaudit.unlearning`, report."""
 
 from __future__ import annotations
 
@@ -81,7 +81,7 @@ def _markdown(report: Any) -> str:
 
 def _gate(report: Any, fail_above: str | None) -> int:
     from qaudit.gating import check_thresholds, parse_thresholds
-    from qaudit.unlearn import METRICS
+    from qaudit.unlearning import METRICS
 
     thresholds = parse_thresholds(fail_above, METRICS)
     if thresholds:
@@ -124,7 +124,7 @@ def unlearn_cmd(
 ) -> None:
     """Make a trained model forget a class or a set of samples, then verify it (accuracy, MIA, oracle)."""
     from qaudit import model as model_io
-    from qaudit import unlearn as core
+    from qaudit import unlearning as core
     from qaudit.backends import resolve_backend
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
@@ -185,7 +185,7 @@ def compare_cmd(
 ) -> None:
     """The paper's comparative table: data needed, cost, forget/retained accuracy, forget MIA, distance to oracle."""
     from qaudit import model as model_io
-    from qaudit import unlearn as core
+    from qaudit import unlearning as core
     from qaudit.backends import resolve_backend
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
@@ -246,7 +246,7 @@ def demo_step(mf: Any, dataset: Any, out_dir: Path, seed: int, err: Any, out: An
     import time
 
     from qaudit import model as model_io
-    from qaudit import unlearn as core
+    from qaudit import unlearning as core
 
     start = time.perf_counter()
     err.print("[bold]unlearn[/] forget digit 4 with ssd (Fisher dampening), verify with the gray-box MIA")

@@ -640,12 +640,11 @@ class NoisyEngine:
     def for_model(cls, model: Any) -> NoisyEngine:
         """Build (cached on the model per noise spec) the engine of a fitted model."""
         noise = NoiseModel.parse(model.options["noise"]) or NoiseModel(0.0, 0.0, 0.0)
-        if getattr(model, "encoding", "amplitude") != "amplitude":
+        if model.encoding != "amplitude":
             raise QauditError(f"{model.name}: training under noise needs amplitude encoding")
-        circuit, qubits, program, _, observables = model.compiled
-        cache = model.__dict__.setdefault("_noisy_programs", {})
-        nprog = noisy_program_for(circuit, list(qubits), program.param_names, noise, cache)
-        return cls(nprog, lambda: model.weights["theta"], observables)
+        c = model.compiled
+        nprog = noisy_program_for(c.circuit, list(c.qubits), c.program.param_names, noise, c.engine.noisy)
+        return cls(nprog, lambda: model.weights["theta"], c.terms)
 
     def forward(self, Z: np.ndarray, keep: bool = False) -> tuple[np.ndarray, NoisyEvaluation]:
         """Exact noisy expectation values (batch, n_obs) of encoded inputs *Z*."""

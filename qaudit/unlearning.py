@@ -98,7 +98,7 @@ def build_request(method: Any, dataset: Dataset, fs: ForgetSet, seed: int, optio
     ``retain_fraction`` < 1 hands over only a seeded fraction of the retained data
     (0 = none available): methods needing it then fail with a clear error.
     """
-    needs = set(getattr(method, "needs", {"forget"}))
+    needs = set(method.needs)
     if not 0.0 <= retain_fraction <= 1.0:
         raise QauditError("--retain-fraction must lie in [0, 1]")
     retain = fs.retain_ids
@@ -123,21 +123,21 @@ def preflight(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, seed:
     (methods may define ``check(model, options)``), missing retained data."""
     cls = get_host().get("unlearning", method)
     instance = cls()
-    if hasattr(instance, "check"):
+    if callable(getattr(instance, "check", None)):  # optional UnlearningMethod member
         instance.check(mf.model, dict(options))
-    build_request(cls, dataset, fs, seed, options, getattr(mf.model, "n_classes", dataset.n_classes),
+    build_request(cls, dataset, fs, seed, options, mf.model.n_classes or dataset.n_classes,
                   retain_fraction)
 
 
 def run_method(name: str, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
     """Run unlearning method *name*; checks the input model is left untouched."""
     method = get_host().get("unlearning", name)()
-    before = {k: v.copy() for k, v in getattr(model, "weights", {}).items()}
+    before = {k: v.copy() for k, v in model.weights.items()}
     start = time.perf_counter()
     outcome = method.unlearn(model, request)
     if not outcome.cost.seconds:
         outcome.cost.seconds = time.perf_counter() - start
-    after = getattr(model, "weights", {})
+    after = model.weights
     if any(not np.array_equal(before[k], after[k]) for k in before):
         raise QauditError(f"unlearning method {name!r} modified its input model (a plugin bug)")
     if outcome.model is model:
@@ -148,11 +148,11 @@ def run_method(name: str, model: Any, request: UnlearningRequest) -> UnlearningO
 def retrain_cost(mf: ModelFile, n_retain: int) -> int:
     """Per-sample gradient evaluations of a retrain on *n_retain* samples (from the model's options)."""
     model = mf.model
-    spent = getattr(model, "gradient_evaluations", None)
+    spent = getattr(model, "gradient_evaluations", None)  # optional Model member
     if spent:
         n_members = len(mf.data.members) if mf.data is not None else n_retain
         return int(round(spent * n_retain / max(n_members, 1)))
-    epochs = getattr(model, "get_params", dict)().get("epochs")
+    epochs = model.get_params().get("epochs")
     if epochs is None:
         epochs = len(mf.training.get("loss_history", [])) or 1
     return int(epochs) * int(n_retain)
@@ -172,7 +172,7 @@ class Verifier:
     """Measures any model against one forget request, with one attack fitted on the original."""
 
     def __init__(self, original: ModelFile, dataset: Dataset, fs: ForgetSet, seed: int = 0,
-                 backend: Any = None, shots: int | None = None, attack: str = "gray-box",
+                 backend: Any = None, shots: int | None = None, attack: str | None = None,
                  progress: Progress = SILENT):
         self.dataset, self.fs, self.seed = dataset, fs, seed
         self.backend, self.shots = backend, shots
@@ -186,18 +186,20 @@ class Verifier:
         members = original.data.members
         k = min(len(members), len(self.holdout))
         known = np.sort(rng.choice(members, k, replace=False))
-        self.attack_name = attack
-        self.attack = _attack(attack)
+        self.attack_name = attack or get_host().role("attack", "verification")
+        self.attack = _attack(self.attack_name)
         self.context = AttackContext(original.model, backend, shots, seed, dataset.X[known], dataset.y[known],
                                      dataset.X[self.holdout], dataset.y[self.holdout], progress=progress,
-                                     n_classes=getattr(original.model, "n_classes", dataset.n_classes))
-        with progress.track(f"fitting {attack} attack on the original model", None):
+                                     n_classes=original.model.n_classes or dataset.n_classes)
+        with progress.track(f"fitting {self.attack_name} attack on the original model", None):
             self.attack.fit(self.context)
-        self.threshold = float(getattr(self.attack, "decision_threshold", 0.5))
+        threshold = getattr(self.attack, "decision_threshold", None)  # optional Attack member
+        self.threshold = 0.5 if threshold is None else float(threshold)
 
     def _probs(self, model: Any, ids: np.ndarray) -> np.ndarray:
-        return np.asarray(model.predict_proba(self.dataset.X[ids], backend=self.backend, shots=self.shots,
-                                              seed=self.seed), dtype=np.float64)
+        from qaudit.query import predict_proba
+
+        return predict_proba(model, self.dataset.X[ids], self.backend, self.shots, self.seed)
 
     def snapshot(self, model: Any) -> dict[str, Any]:
         """Accuracies, the forget MIA numbers and the raw outputs (key ``_probs``) of *model*."""
@@ -311,9 +313,10 @@ def make_oracle(mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifi
                 return Oracle(hit.model, verifier.snapshot(hit.model), cost, f"cached {cached}")
         except QauditError:
             pass  # a corrupt cache entry is retrained and overwritten
-    request = build_request(get_host().get("unlearning", "retrain"), dataset, fs, seed, {},
-                            getattr(mf.model, "n_classes", dataset.n_classes), progress=progress)
-    outcome = run_method("retrain", mf.model, request)
+    oracle_method = get_host().role("unlearning", "oracle")
+    request = build_request(get_host().get("unlearning", oracle_method), dataset, fs, seed, {},
+                            mf.model.n_classes or dataset.n_classes, progress=progress)
+    outcome = run_method(oracle_method, mf.model, request)
     if cached is not None and mf.data is not None:
         from qaudit import model as model_io
 
@@ -357,7 +360,7 @@ def apply_method(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, ve
     """Run *method* on the request and verify the result (``oracle=None``: the result is its own
     oracle, as for ``retrain``)."""
     cls = get_host().get("unlearning", method)
-    request = build_request(cls, dataset, fs, seed, options, getattr(mf.model, "n_classes", dataset.n_classes),
+    request = build_request(cls, dataset, fs, seed, options, mf.model.n_classes or dataset.n_classes,
                             retain_fraction, progress)
     outcome = run_method(method, mf.model, request)
     after = verifier.snapshot(outcome.model)
@@ -558,33 +561,35 @@ def forget_quality(mf: ModelFile, dataset: Dataset, fs: ForgetSet, method: str, 
     is the mean score (1 = indistinguishable from retraining). With few models the
     estimate is coarse: ε cannot exceed log(N + 1) - log(0.5).
     """
+    from qaudit.query import predict_proba
+
     if n_models < 2:
         raise QauditError("--forget-quality needs at least 2 models per side")
-    if mf.kind == "sisa":
-        raise QauditError("--forget-quality is not available for sisa ensembles (sisa unlearning is exact)")
     if mf.data is None:
         raise QauditError("the model file has no data record")
     X_m, y_m = dataset.X[mf.data.members], dataset.y[mf.data.members]
     X_r, y_r = dataset.X[fs.retain_ids], dataset.y[fs.retain_ids]
     X_f, y_f = dataset.X[fs.forget_ids], dataset.y[fs.forget_ids]
-    n_classes = getattr(mf.model, "n_classes", dataset.n_classes)
+    n_classes = mf.model.n_classes or dataset.n_classes
     params = mf.model.get_params()
     cls = type(mf.model)
 
     def stat(model: Any) -> np.ndarray:
-        p = np.clip(model.predict_proba(X_f)[np.arange(len(y_f)), y_f], 1e-12, 1 - 1e-12)
+        p = np.clip(predict_proba(model, X_f)[np.arange(len(y_f)), y_f], 1e-12, 1 - 1e-12)
         return np.log(p) - np.log1p(-p)
 
     unlearned, retrained = [], []
     with progress.track(f"forget quality: {n_models} x (train, {method}, retrain)", 3 * n_models) as task:
         for k in range(n_models):
             s = int(seed) + k
-            original = cls(**{**params, "seed": s}).fit(X_m, y_m, n_classes=n_classes)
+            original = cls.from_options({**params, "seed": s}).fit(X_m, y_m, n_classes=n_classes,
+                                                                  sample_ids=mf.data.members)
             progress.advance(task)
             req = build_request(get_host().get("unlearning", method), dataset, fs, s, options, n_classes)
             unlearned.append(stat(run_method(method, original, req).model))
             progress.advance(task)
-            retrained.append(stat(cls(**{**params, "seed": s}).fit(X_r, y_r, n_classes=n_classes)))
+            retrained.append(stat(cls.from_options({**params, "seed": s}).fit(X_r, y_r, n_classes=n_classes,
+                                                                              sample_ids=fs.retain_ids)))
             progress.advance(task)
     U, R = np.array(unlearned), np.array(retrained)  # (N, n_forget)
     eps = np.array([_epsilon(U[:, i], R[:, i]) for i in range(U.shape[1])])

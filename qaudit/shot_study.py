@@ -5,7 +5,7 @@ optionally ``exact`` = infinitely many shots on the same backend) and every
 repeat r = 0..R-1 (seed ``seed + r``; the same seeds for every S, so shot counts
 are compared on common random numbers):
 
-* **leakage** -- the leak audit (:func:`qaudit.leak.run_audit`, the chosen
+* **leakage** -- the leak audit (:func:`qaudit.audit.run_audit`, the chosen
   attack, default the paper's gray-box MLP) with the target queried with S shots:
   ROC AUC with its bootstrap CI, TPR at 0.1 % / 1 % / 10 % FPR, membership
   advantage and the paper's MIA accuracy (``member_rate``: the fraction of
@@ -21,7 +21,7 @@ are compared on common random numbers):
   shots), the dense head's weights from the same sampled expectation values --
   and every forward pass it makes (e.g. RGA's stopping test) is sampled too.
   The unlearned model is then verified with S shots (a gray-box attack fitted on
-  the original model's S-shot outputs, as :class:`qaudit.unlearn.Verifier`) and
+  the original model's S-shot outputs, as :class:`qaudit.unlearning.Verifier`) and
   exactly (forget/retained accuracy without measurement noise, isolating the
   noise of the updates). The spread (std) across repeats is the "stability".
 
@@ -32,6 +32,7 @@ which the two-term rule does not hold is refused.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,9 +110,9 @@ def mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
 
 # --------------------------------------------------------------------------- shot-estimated gradients
 def _is_circuit_classifier(model: Any) -> bool:
-    w = getattr(model, "weights", None)
-    return (isinstance(w, dict) and set(w) == {"theta", "W", "b"} and all(
-        hasattr(model, a) for a in ("transform", "head", "expectations", "copy")))
+    from qaudit.qnn import CircuitClassifier
+
+    return isinstance(model, CircuitClassifier) and set(model.weights) == {"theta", "W", "b"}
 
 
 def require_shot_gradients(model: Any, kind: str) -> None:
@@ -133,12 +134,14 @@ class ShotEstimatedModel:
     the wrapped model's; ``copy()`` wraps a copy and shares the random stream.
     """
 
-    def __init__(self, model: Any, backend: Any, backend_name: str, shots: int | None, seed: int):
+    def __init__(self, model: Any, backend: Any, shots: int | None, seed: int):
+        from qaudit.query import exact_backend
+
         self._model = model
-        self.backend, self.backend_name, self.shots = backend, backend_name, shots
+        self.backend = exact_backend() if backend is None else backend
+        self.shots = shots
         self._rng = np.random.default_rng(seed)
         self.circuit_runs = [0]  # shared with copies: circuits executed (each with ``shots`` shots)
-        self._fast = self._fast_path()
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name == "_model":
@@ -161,49 +164,28 @@ class ShotEstimatedModel:
         other._model = self._model.copy()
         return other
 
-    def _fast_path(self) -> Any:
-        """(program, obs, Z signs) when shots can be drawn from the engine's exact distribution."""
-        from qaudit.leak import SELF_SAMPLED, z_readout_signs
+    def _expectations(self, task: Any, theta: np.ndarray) -> np.ndarray:
+        """S-shot expectation values of *task* with circuit parameters *theta* (one backend run)."""
+        from qaudit.query import run_task
 
-        m = self._model
-        if self.backend_name.split(":")[0] not in SELF_SAMPLED or m.options.get("noise"):
-            return None
-        signs = z_readout_signs(m)
-        if signs is None:
-            return None
-        return m.compiled[2], m.compiled[3], signs
-
-    def _expectations(self, Z: np.ndarray, theta: np.ndarray) -> np.ndarray:
-        self.circuit_runs[0] += len(Z)
-        if self._fast is not None:
-            from qaudit.engine import forward
-            from qaudit.leak import sample_counts
-
-            program, obs, signs = self._fast
-            ev, cache = forward(program, theta, obs, **self._model._inputs(Z))
-            if self.shots is None:
-                return ev
-            probs = np.abs(cache.psi) ** 2
-            counts = sample_counts(probs / probs.sum(axis=1, keepdims=True), self.shots, self._rng)
-            return counts @ signs / self.shots
-        probe = self._model.copy()
-        probe.weights["theta"] = np.asarray(theta, dtype=np.float64)
+        self.circuit_runs[0] += task.n_samples
         seed = int(self._rng.integers(0, 2**31 - 1))
-        return np.asarray(probe.expectations(Z, self.backend, self.shots, seed), dtype=np.float64)
+        shifted = dataclasses.replace(task, param_values=np.asarray(theta, dtype=np.float64))
+        return run_task(shifted, self.backend, self.shots, seed)[0]
 
     def predict_proba(self, X: np.ndarray, **_: Any) -> np.ndarray:
         """S-shot class probabilities (what an unlearning method sees on hardware)."""
         m = self._model
-        return m.head(self._expectations(m.transform(X), m.weights["theta"]))
+        return m.head(self._expectations(m.task(X), m.weights["theta"]))
 
     def _grads(self, X: np.ndarray, y: np.ndarray, per_sample: bool) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         from qaudit.qnn import cross_entropy_grad
 
         m = self._model
         y = np.asarray(y)
-        Z = m.transform(X)
+        task = m.task(X)
         theta = m.weights["theta"]
-        ev = self._expectations(Z, theta)
+        ev = self._expectations(task, theta)
         losses, dlogits = cross_entropy_grad(m.head(ev), y)
         if per_sample:
             dlogits = dlogits * len(y)
@@ -213,7 +195,7 @@ class ShotEstimatedModel:
             plus, minus = theta.copy(), theta.copy()
             plus[k] += SHIFT
             minus[k] -= SHIFT
-            dev = (self._expectations(Z, plus) - self._expectations(Z, minus)) / 2.0  # d<Z_j>/dθ_k per sample
+            dev = (self._expectations(task, plus) - self._expectations(task, minus)) / 2.0  # d<Z_j>/dθ_k per sample
             contrib = np.sum(d_ev * dev, axis=1)
             if per_sample:
                 g_theta[:, k] = contrib
@@ -239,13 +221,13 @@ class ShotEstimatedModel:
         return cross_entropy_grad(self.predict_proba(X), np.asarray(y))[0]
 
 
-def check_parameter_shift(model: Any, X: np.ndarray, y: np.ndarray, backend: Any, backend_name: str,
+def check_parameter_shift(model: Any, X: np.ndarray, y: np.ndarray, backend: Any,
                           tol: float = 1e-6) -> float:
     """Relative error of the exact parameter-shift gradient against the model's adjoint gradient.
 
     Raises :class:`QauditError` when it exceeds *tol* (the two-term rule does not hold).
     """
-    shift = ShotEstimatedModel(model, backend, backend_name, None, 0)
+    shift = ShotEstimatedModel(model, backend, None, 0)
     _, g_ps = shift.loss_and_grad(X, y)
     _, g_ad = model.loss_and_grad(X, y)
     num = np.sqrt(sum(float(np.sum((g_ps[k] - g_ad[k]) ** 2)) for k in g_ad))
@@ -265,8 +247,9 @@ class ShotSettings:
     shots: list[int | None] = field(default_factory=lambda: parse_shots(DEFAULT_SHOTS))
     repeats: int = DEFAULT_REPEATS
     seed: int = 0
-    backend: str = "sampled"
-    attack: str = "gray-box"
+    #: Empty: the backend declaring the role ``shots``; the attack declaring the role ``verification``.
+    backend: str = ""
+    attack: str = ""
     forget_class: int | None = None
     unlearn: str | None = None
     unlearn_options: dict[str, Any] = field(default_factory=dict)
@@ -276,7 +259,7 @@ class ShotSettings:
 
 def _leak_run(mf: Any, dataset: Any, truth: Any, settings: ShotSettings, shots: int | None, seed: int,
               backend: Any) -> dict[str, Any]:
-    from qaudit.leak import AuditSettings, run_audit
+    from qaudit.audit import AuditSettings, run_audit
 
     audit = AuditSettings(attacks=[settings.attack], backend=settings.backend, shots=shots, seed=seed,
                           forget_class=settings.forget_class, n_bootstrap=settings.n_bootstrap)
@@ -290,14 +273,14 @@ def _leak_run(mf: Any, dataset: Any, truth: Any, settings: ShotSettings, shots: 
 
 def _unlearn_run(mf: Any, dataset: Any, fs: Any, settings: ShotSettings, shots: int | None, seed: int,
                  backend: Any, exact_verifier: Any) -> dict[str, Any]:
-    from qaudit import unlearn as core
+    from qaudit import unlearning as core
     from qaudit.plugins import get_host
 
     model = mf.model
-    target = ShotEstimatedModel(model, backend, settings.backend, shots, seed) if shots else model
+    target = ShotEstimatedModel(model, backend, shots, seed) if shots else model
     cls = get_host().get("unlearning", settings.unlearn)
     request = core.build_request(cls, dataset, fs, seed, settings.unlearn_options,
-                                 getattr(model, "n_classes", dataset.n_classes))
+                                 model.n_classes or dataset.n_classes)
     start = time.perf_counter()
     outcome = core.run_method(settings.unlearn, target, request)
     seconds = time.perf_counter() - start
@@ -317,37 +300,36 @@ def _unlearn_run(mf: Any, dataset: Any, fs: Any, settings: ShotSettings, shots: 
 
 def _probe_outputs(mf: Any, X: np.ndarray, y: np.ndarray, settings: ShotSettings, shots: int | None, seed: int,
                    backend: Any) -> np.ndarray:
-    from qaudit.leak import Oracle
+    from qaudit.query import TargetQueries
 
-    oracle = Oracle(mf.model, backend, settings.backend, shots, seed)
-    probs = oracle(mf.model, X).probs
+    probs = TargetQueries(mf.model, backend, shots, seed)(mf.model, X).probs
     return probs[np.arange(len(y)), y]
 
 
 def run_study(mf: Any, dataset: Any, settings: ShotSettings, progress: Progress = SILENT,
               location: str = "") -> Report:
     """Run the shot study on ``mf`` and build its :class:`Report` (see the module docstring)."""
+    from qaudit.audit import ground_truth
     from qaudit.backends import resolve_backend
-    from qaudit.leak import ground_truth
     from qaudit.plugins import get_host
 
     host = get_host()
+    settings.backend = settings.backend or host.role("backend", "shots")
+    settings.attack = settings.attack or host.role("attack", "verification")
     host.get("attack", settings.attack)
     seeds = repeat_seeds(settings.seed, settings.repeats)
     if not settings.shots:
         raise QauditError("no shot counts given")
-    cls = host.get("backend", settings.backend.split(":")[0] if ":" in settings.backend else settings.backend)
-    caps = cls.capabilities
-    if not caps.shots:
+    if not host.get("backend", settings.backend).capabilities.shots:
         raise QauditError(f"backend {settings.backend!r} cannot sample shots; use a shot-capable backend "
-                          "(e.g. sampled, cirq, qsim, noisy:paper)")
+                          "(`qaudit backends`, column shots)")
     truth = ground_truth(mf, len(dataset))
     rng = np.random.default_rng(settings.seed)
     probe = np.sort(rng.choice(truth.members, min(settings.probe_size, len(truth.members)), replace=False))
     X_probe, y_probe = dataset.X[probe], dataset.y[probe]
     fs = exact_verifier = None
     if settings.unlearn:
-        from qaudit import unlearn as core
+        from qaudit import unlearning as core
 
         host.get("unlearning", settings.unlearn)
         if settings.forget_class is None:
@@ -356,7 +338,7 @@ def run_study(mf: Any, dataset: Any, settings: ShotSettings, progress: Progress 
         fs = core.resolve_forget(mf, dataset, [settings.forget_class])
         check_idx = fs.forget_ids[:4]
         be0, _ = resolve_backend(settings.backend, None, mf.model)
-        check_parameter_shift(mf.model, dataset.X[check_idx], dataset.y[check_idx], be0, settings.backend)
+        check_parameter_shift(mf.model, dataset.X[check_idx], dataset.y[check_idx], be0)
         exact_verifier = core.Verifier(mf, dataset, fs, settings.seed, None, None)
     runs: list[dict[str, Any]] = []
     jitter: dict[str, float] = {}

@@ -11,16 +11,13 @@
    scores (:mod:`qaudit.metrics`), slices them, lists the most exposed members
    and builds a :class:`qaudit.results.Report`.
 
-Querying the target goes through :class:`Oracle`: exact, or with finite shots.
-For the built-in noiseless simulators (``exact``/``sampled``) finite shots are
-drawn here from the exact measurement distribution (numpy multinomial over
-bit strings), so attacks also see the raw counts; other backends are called
-through ``Backend.expectation(task, shots, seed)``.
+Every query of the target (and of the attacker's reference models) goes through
+:class:`qaudit.query.TargetQueries`, i.e. :func:`qaudit.query.query`: the
+model's task on the audit's backend, sampled when ``shots`` are given.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,135 +27,15 @@ import numpy as np
 from qaudit import metrics
 from qaudit.errors import QauditError
 from qaudit.progress import SILENT, Progress
-from qaudit.protocols import AttackContext, Outputs
+from qaudit.protocols import AttackContext
+from qaudit.query import TargetQueries
 from qaudit.results import Curve, Report, Table
 
 SCHEMA = "qaudit.leak/1"
 SLICES = ("class", "correctness", "loss-decile")
-FAST_ATTACKS = ("gray-box", "loss", "confidence")
-DEFAULT_ATTACKS = ("gray-box", "loss", "confidence", "entropy")
 #: Metrics ``--fail-above`` accepts for leak reports.
 GATE_METRICS = (*metrics.METRICS, "member_rate")
 MIN_SLICE = 5
-#: Backends whose finite-shot runs qaudit samples itself (noiseless simulators of the exact engine).
-SELF_SAMPLED = ("exact", "sampled")
-
-
-# --------------------------------------------------------------------------- quantum sampling helpers
-def _inputs(model: Any, Z: np.ndarray) -> dict[str, np.ndarray]:
-    own = getattr(model, "_inputs", None)
-    if callable(own):  # CircuitClassifier: hybrid models run their classical encoder here
-        return own(Z)
-    if getattr(model, "encoding", "amplitude") == "amplitude":
-        return {"states": Z.astype(np.complex128)}
-    return {"features": Z}
-
-
-def basis_probabilities(model: Any, X: np.ndarray) -> np.ndarray:
-    """(n, 2**n_qubits) exact measurement distribution of the model's circuit on raw features *X*.
-
-    Index = bit string, qubit 0 the most significant bit. Needs a
-    :class:`qaudit.qnn.CircuitClassifier`-like model (``transform``, ``compiled``).
-    """
-    from qaudit.engine import forward
-
-    if not hasattr(model, "compiled") or not hasattr(model, "transform"):
-        raise QauditError(f"model {getattr(model, 'name', '?')} does not expose its circuit for shot sampling")
-    Z = model.transform(X)
-    _, _, program, obs, _ = model.compiled[:5]
-    _, cache = forward(program, model.weights["theta"], obs, **_inputs(model, Z))
-    probs = np.abs(cache.psi) ** 2
-    return probs / probs.sum(axis=1, keepdims=True)
-
-
-def z_readout_signs(model: Any) -> np.ndarray | None:
-    """(2**n, n_obs) ±1 eigenvalues when every observable is a single-qubit Z, else None."""
-    compiled = getattr(model, "compiled", None)
-    if compiled is None or len(compiled) < 5:
-        return None
-    qubits, observables = compiled[1], compiled[4]
-    n = len(qubits)
-    cols = []
-    for ob in observables:
-        text = str(ob).strip()
-        if not (text.startswith("Z") and text[1:].isdigit()):
-            return None
-        q = int(text[1:])
-        bits = (np.arange(2**n) >> (n - 1 - q)) & 1
-        cols.append(1.0 - 2.0 * bits)
-    return np.column_stack(cols)
-
-
-def sample_counts(probs: np.ndarray, shots: int, rng: np.random.Generator) -> np.ndarray:
-    """(n, 2**q) int64 bit-string counts: one multinomial draw of *shots* per row."""
-    return rng.multinomial(shots, np.clip(probs, 0, None) / probs.sum(axis=1, keepdims=True))
-
-
-def _digest(X: np.ndarray) -> int:
-    return int.from_bytes(hashlib.blake2b(np.ascontiguousarray(X).tobytes(), digest_size=8).digest(), "little")
-
-
-class Oracle:
-    """``query(model, X, exact) -> Outputs`` with caching (see module docstring).
-
-    The target runs on ``backend`` with ``shots``; any other model (the
-    attacker's own reference models) and ``exact=True`` queries run exactly on
-    the built-in engine. Shot noise is seeded from (seed, digest of X), so the
-    same batch always gets the same draw.
-    """
-
-    def __init__(self, target: Any, backend: Any, backend_name: str, shots: int | None, seed: int):
-        self.target, self.backend, self.backend_name = target, backend, backend_name
-        self.shots, self.seed = shots, seed
-        self._cache: dict[tuple, Outputs] = {}
-        self._keep: list[Any] = []
-        self.queries = 0
-        noisy = bool(getattr(target, "options", {}).get("noise"))
-        self.self_sampled = bool(shots) and backend_name.split(":")[0] in SELF_SAMPLED and \
-            z_readout_signs(target) is not None and not noisy
-        if shots and backend_name.split(":")[0] == "exact" and not self.self_sampled:
-            raise QauditError("this model cannot be shot-sampled from its pure state (noise or non-Z readout); "
-                              "pass --backend sampled (or another shot-capable backend) with --shots")
-
-    def __call__(self, model: Any, X: np.ndarray, exact: bool = False) -> Outputs:
-        X = np.asarray(X, dtype=np.float64)
-        is_target = model is self.target and not exact
-        key = (id(model), is_target, X.shape, _digest(X))
-        hit = self._cache.get(key)
-        if hit is not None:
-            return hit
-        self._keep.append(model)
-        out = self._run(model, X) if is_target else self._exact(model, X)
-        self.queries += len(X) if is_target else 0
-        self._cache[key] = out
-        return out
-
-    @staticmethod
-    def _exact(model: Any, X: np.ndarray) -> Outputs:
-        if hasattr(model, "expectations") and hasattr(model, "head"):
-            ev = model.expectations(model.transform(X))
-            return Outputs(model.head(ev), expectations=ev)
-        return Outputs(np.asarray(model.predict_proba(X), dtype=np.float64))
-
-    def _run(self, model: Any, X: np.ndarray) -> Outputs:
-        if not self.shots:
-            if self.backend_name.split(":")[0] == "exact" or self.backend is None:
-                return self._exact(model, X)
-            if hasattr(model, "expectations") and hasattr(model, "head"):
-                ev = model.expectations(model.transform(X), self.backend, None, self.seed)
-                return Outputs(model.head(ev), expectations=ev)
-            return Outputs(np.asarray(model.predict_proba(X, backend=self.backend), dtype=np.float64))
-        rng = np.random.default_rng([self.seed, _digest(X) % (2**63)])
-        if self.self_sampled:
-            counts = sample_counts(basis_probabilities(model, X), self.shots, rng)
-            ev = counts @ z_readout_signs(model) / self.shots
-            return Outputs(model.head(ev), expectations=ev, counts=counts, shots=self.shots)
-        seed = int(rng.integers(0, 2**31 - 1))
-        if hasattr(model, "expectations") and hasattr(model, "head"):
-            ev = model.expectations(model.transform(X), self.backend, self.shots, seed)
-            return Outputs(model.head(ev), expectations=ev, shots=self.shots)
-        probs = model.predict_proba(X, backend=self.backend, shots=self.shots, seed=seed)
-        return Outputs(np.asarray(probs, dtype=np.float64), shots=self.shots)
 
 
 # --------------------------------------------------------------------------- ground truth
@@ -213,12 +90,22 @@ def ground_truth(mf: Any, n_samples: int, members_file: str | None = None,
 
 
 # --------------------------------------------------------------------------- the audit
+def default_attacks(role: str = "default") -> list[str]:
+    """The attacks plugins declare for *role* (``default``, ``fast``, ``verification``)."""
+    from qaudit.plugins import get_host
+
+    names = get_host().with_role("attack", role)
+    if not names:
+        raise QauditError(f"no installed attack declares the role {role!r}; name attacks with --attack")
+    return names
+
+
 @dataclass
 class AuditSettings:
     """What to run; every field is recorded in the report."""
 
-    attacks: list[str] = field(default_factory=lambda: list(DEFAULT_ATTACKS))
-    backend: str = "exact"
+    attacks: list[str] = field(default_factory=lambda: default_attacks("default"))
+    backend: str = ""
     shots: int | None = None
     seed: int = 0
     slices: list[str] = field(default_factory=list)
@@ -265,9 +152,14 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
     if not 0 < settings.eval_fraction < 1:
         raise QauditError("the evaluation fraction must lie strictly between 0 and 1")
     for name, cls in classes.items():
-        if getattr(cls, "needs_shots", False) and not settings.shots:
+        if getattr(cls, "needs_shots", False) and not settings.shots:  # optional Attack member
             raise QauditError(f"attack {name} scores raw bit strings: pass --shots N")
     model = mf.model
+    if backend is None:  # resolved here when a caller passes only names (same rules as the CLI)
+        from qaudit.backends import default_backend, resolve_backend
+
+        settings.backend = settings.backend or default_backend(settings.shots)
+        backend, settings.shots = resolve_backend(settings.backend, settings.shots, model)
     X, y = dataset.X, dataset.y
     rng = np.random.default_rng(settings.seed)
     known_m, eval_m = _split(truth.members, settings.eval_fraction, rng)
@@ -276,14 +168,14 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
     is_member = np.r_[np.ones(len(eval_m), bool), np.zeros(len(eval_n), bool)]
     X_eval, y_eval = X[eval_idx], y[eval_idx]
     n_train = int(len(mf.data.members)) if getattr(mf, "data", None) is not None else len(truth.members)
-    oracle = Oracle(model, backend, settings.backend, settings.shots, settings.seed)
+    oracle = TargetQueries(model, backend, settings.shots, settings.seed)
     pop = truth.population
     context = AttackContext(
         model=model, backend=backend, shots=settings.shots, seed=settings.seed,
         X_members=X[known_m], y_members=y[known_m], X_non_members=X[known_n], y_non_members=y[known_n],
         population_X=X[pop] if len(pop) else None, population_y=y[pop] if len(pop) else None,
         progress=progress, X_targets=X_eval, y_targets=y_eval, n_train=n_train,
-        n_classes=getattr(model, "n_classes", None) or dataset.n_classes, n_reference=settings.n_reference,
+        n_classes=model.n_classes or dataset.n_classes, n_reference=settings.n_reference,
         n_jobs=settings.n_jobs, options=dict(settings.attack_options), query=oracle)
     _check_options(settings.attack_options, settings.attacks)
 
@@ -322,16 +214,8 @@ def _attack_details(name: str, attack: Any, context: AttackContext, truth: Groun
                     y: np.ndarray, settings: AuditSettings, scores: np.ndarray, is_member: np.ndarray,
                     eval_idx: np.ndarray) -> dict[str, Any]:
     """Attack-specific extras: the paper's member rate for attacks with a decision threshold."""
-    details: dict[str, Any] = {}
-    for attr in ("epochs_", "shot_noise_modelled_", "global_variance_"):
-        if hasattr(attack, attr):
-            details[attr.rstrip("_")] = getattr(attack, attr)
-    refs = getattr(attack, "refs_", None)
-    if refs is not None and getattr(attack, "needs_reference", False) and name != "shadow":
-        details["reference_models"] = len(refs.models)
-        details["reference_train_size"] = refs.size
-        details["reference_seconds"] = round(refs.seconds, 2)
-    threshold = getattr(attack, "decision_threshold", None)
+    details: dict[str, Any] = dict(attack.details()) if callable(getattr(attack, "details", None)) else {}
+    threshold = getattr(attack, "decision_threshold", None)  # optional Attack member
     if threshold is None:
         return details
     members = truth.members
@@ -369,7 +253,7 @@ def _slice_groups(kind: str, y: np.ndarray, loss: np.ndarray, correct: np.ndarra
 
 def _build_report(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings, runs: list[AttackRun],
                   eval_idx: np.ndarray, is_member: np.ndarray, y_eval: np.ndarray, loss: np.ndarray,
-                  correct: np.ndarray, oracle: Oracle, location: str, n_known_m: int, n_known_n: int) -> Report:
+                  correct: np.ndarray, oracle: TargetQueries, location: str, n_known_m: int, n_known_n: int) -> Report:
     best = max(runs, key=lambda r: r.metrics["auc"])
     measurements: dict[str, dict[str, float]] = {}
     for r in runs:
@@ -393,7 +277,7 @@ def _build_report(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSett
         "attacker_known_non_members": n_known_n, "ground_truth": truth.source,
         "backend": settings.backend, "shots": settings.shots, "member_accuracy": acc_m,
         "non_member_accuracy": acc_n, "generalisation_gap": acc_m - acc_n,
-        "strongest_attack": best.name, "leaks": bool(leaks), "target_queries": oracle.queries,
+        "strongest_attack": best.name, "leaks": bool(leaks), "target_queries": oracle.count,
     }
     cols = ["attack", "AUC", "AUC 95% CI", "TPR@0.1%FPR", "TPR@1%FPR", "TPR@10%FPR", "bal. acc", "advantage",
             "epsilon LB", "member rate", "non-member rate", "seconds"]
@@ -458,7 +342,7 @@ def _build_report(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSett
                        "slices": list(settings.slices), "forget_class": settings.forget_class,
                        "reference_models": settings.n_reference, "jobs": settings.n_jobs,
                        "attack_options": settings.attack_options, "eval_fraction": settings.eval_fraction,
-                       "bootstrap": settings.n_bootstrap, "self_sampled_shots": oracle.self_sampled}
+                       "bootstrap": settings.n_bootstrap}
     payload: dict[str, Any] = {
         "attacks": {r.name: {"metrics": r.metrics, "seconds": round(r.seconds, 3), "details": r.details}
                     for r in runs},
@@ -470,34 +354,3 @@ def _build_report(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSett
                              "label": y_eval.tolist(), **{r.name: r.scores.tolist() for r in runs}}
     report.payload = payload
     return report
-
-
-def demo_step(mf: Any, dataset: Any, out_dir: Any, seed: int, err: Any, out: Any) -> None:
-    """``qaudit demo`` stage: a fast leak audit (threshold + gray-box attacks), HTML and JSON reports."""
-    import io
-    from pathlib import Path
-
-    from qaudit.io import write_text_atomic
-    from qaudit.plugins import get_host
-    from qaudit.progress import RichProgress
-
-    path = getattr(mf, "path", None) or "model.json"
-    err.print(f"[bold]leak[/] audit of {path}: attacks {', '.join(DEMO_ATTACKS)}, 1024 shots")
-    settings = AuditSettings(attacks=list(DEMO_ATTACKS), shots=1024, seed=seed, slices=["class"])
-    with RichProgress(err) as progress:
-        report = run_audit(mf, dataset, ground_truth(mf, len(dataset)), settings, progress=progress,
-                           location=str(path))
-    host = get_host()
-    for fmt, name in (("html", "leak.html"), ("json", "leak.json")):
-        buffer = io.StringIO()
-        host.get("reporter", fmt)().render(report, buffer)
-        write_text_atomic(Path(out_dir) / name, buffer.getvalue())
-    out.print(f"[bold]leak[/] {report.verdict}", highlight=False)
-    for row in report.tables[0].rows:
-        out.print(f"  {row[0]:<12} AUC {row[1]:.3f} {row[2]}  TPR@1%FPR {row[4]:.3f}  epsilon >= {row[8]:.2f}",
-                  highlight=False)
-    err.print(f"wrote {Path(out_dir) / 'leak.html'} and {Path(out_dir) / 'leak.json'}")
-
-
-#: Attacks the demo runs (fast: no reference models).
-DEMO_ATTACKS = ("gray-box", "loss", "confidence", "entropy")

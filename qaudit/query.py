@@ -1,0 +1,132 @@
+"""The one path that evaluates a model: task -> backend -> head.
+
+Every command (``evaluate``, the leak audit's target and reference queries, the
+unlearning verification, shot studies and shot-estimated gradients) reaches a
+model's outputs through :func:`query` (or :func:`run_task` for the quantum part
+alone). The model builds its :class:`~qaudit.protocols.QuantumTask` (classical
+pre-processing and encoders run there), the backend executes it and the model's
+classical head turns expectation values into class probabilities:
+
+* ``shots=None`` -- ``backend.expectation(task)``: exact values.
+* ``shots=N`` and a backend with ``sample`` and a Z-product readout --
+  ``backend.sample(task, N, seed)`` gives bit-string counts; the expectation
+  values are read from them (so shot-aware attacks see the raw counts).
+* ``shots=N`` otherwise -- ``backend.expectation(task, N, seed)``.
+
+Models made of several models (ensembles) declare ``parts()`` and ``combine``;
+each part is queried on the same backend and their probabilities combined.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+from qaudit.errors import QauditError
+from qaudit.protocols import Outputs, QuantumTask
+
+
+def exact_backend() -> Any:
+    """An instance of the backend a plugin declares with role ``exact`` (the default backend)."""
+    from qaudit.plugins import get_host
+
+    return get_host().get("backend", get_host().role("backend", "exact"))()
+
+
+def run_task(task: QuantumTask, backend: Any, shots: int | None = None,
+             seed: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Execute *task*: ``(expectations (n, n_obs), counts (n, 2**n) or None)``; see the module docstring."""
+    if task.noise and not backend.capabilities.noise:
+        raise QauditError(f"the model was trained under noise {task.noise!r}; backend {backend.name!r} simulates "
+                          "no noise: use a backend that does (`qaudit backends`, column noise)")
+    if shots and callable(getattr(backend, "sample", None)) and task.diagonal_readout:
+        from qaudit.engine.tasks import readout_table
+
+        counts = np.asarray(backend.sample(task, int(shots), seed), dtype=np.int64)
+        if counts.shape != (task.n_samples, 2**task.n_qubits):
+            raise QauditError(f"backend {backend.name!r} returned counts of shape {counts.shape}, "
+                              f"expected {(task.n_samples, 2**task.n_qubits)}")
+        return counts @ readout_table(task.observables, task.n_qubits) / shots, counts
+    ev = np.asarray(backend.expectation(task, shots=shots or None, seed=seed), dtype=np.float64)
+    if ev.shape != (task.n_samples, len(task.observables)):
+        raise QauditError(f"backend {backend.name!r} returned expectation values of shape {ev.shape}, "
+                          f"expected {(task.n_samples, len(task.observables))}")
+    return ev, None
+
+
+def query(model: Any, X: np.ndarray, backend: Any = None, shots: int | None = None,
+          seed: int | None = 0) -> Outputs:
+    """Outputs of *model* on raw features *X* run on *backend* (default: the exact backend)."""
+    backend = exact_backend() if backend is None else backend
+    parts = model.parts() if callable(getattr(model, "parts", None)) else None
+    if parts:
+        outs = [query(part, X, backend, shots, None if seed is None else _mix(seed, i))
+                for i, part in enumerate(parts)]
+        return Outputs(np.asarray(model.combine([o.probs for o in outs]), dtype=np.float64), shots=shots or None)
+    task = model.task(np.asarray(X, dtype=np.float64))
+    ev, counts = run_task(task, backend, shots, seed)
+    probs = np.asarray(model.head(ev), dtype=np.float64)
+    if not np.all(np.isfinite(probs)):
+        raise QauditError(f"model {model.name!r} produced non-finite probabilities (numerically unstable "
+                          "parameters)")
+    return Outputs(probs, expectations=ev, counts=counts, shots=shots or None, observables=list(task.observables),
+                   n_qubits=task.n_qubits)
+
+
+def predict_proba(model: Any, X: np.ndarray, backend: Any = None, shots: int | None = None,
+                  seed: int | None = 0) -> np.ndarray:
+    """(n, n_classes) class probabilities through :func:`query`."""
+    return query(model, X, backend, shots, seed).probs
+
+
+def basis_distribution(model: Any, X: np.ndarray) -> np.ndarray:
+    """(n, 2**n_qubits) exact measurement distribution of *model*'s circuit on raw features *X*."""
+    from qaudit.engine.tasks import basis_distribution as distribution
+
+    return distribution(model.task(np.asarray(X, dtype=np.float64)))
+
+
+def digest(X: np.ndarray) -> int:
+    """A 63-bit content digest of an array (seeds shot noise per batch)."""
+    raw = hashlib.blake2b(np.ascontiguousarray(X).tobytes(), digest_size=8).digest()
+    return int.from_bytes(raw, "little") % (2**63)
+
+
+def _mix(seed: int, index: int) -> int:
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1)[0])
+
+
+class TargetQueries:
+    """``queries(model, X, exact=False) -> Outputs``: the audit's view of models, cached.
+
+    The *target* runs on the audit's backend with its shots; any other model (the
+    attacker's own reference models) and ``exact=True`` queries run on the exact
+    backend. Shot noise is seeded from (seed, digest of X), so the same batch
+    always gets the same draw. ``count`` is the number of target samples queried.
+    """
+
+    def __init__(self, target: Any, backend: Any, shots: int | None, seed: int):
+        self.target, self.backend, self.shots, self.seed = target, backend, shots or None, int(seed)
+        self.exact = exact_backend()
+        self._cache: dict[tuple, Outputs] = {}
+        self._keep: list[Any] = []
+        self.count = 0
+
+    def __call__(self, model: Any, X: np.ndarray, exact: bool = False) -> Outputs:
+        X = np.asarray(X, dtype=np.float64)
+        is_target = model is self.target and not exact
+        key = (id(model), is_target, X.shape, digest(X))
+        hit = self._cache.get(key)
+        if hit is not None:
+            return hit
+        self._keep.append(model)  # keeps id(model) unique while cached
+        if is_target:
+            seed = int(np.random.SeedSequence([self.seed, digest(X)]).generate_state(1)[0])
+            out = query(model, X, self.backend, self.shots, seed)
+            self.count += len(X)
+        else:
+            out = query(model, X, self.exact, None, self.seed)
+        self._cache[key] = out
+        return out
