@@ -46,8 +46,8 @@ def shot_aware() -> None:
     """Section 3: AUC of LiRA with and without the shot-noise variance term."""
     import numpy as np
 
-    from qaudit.data import Dataset, load_dataset
     from qaudit.audit import AuditSettings, ground_truth, run_audit
+    from qaudit.data import Dataset, load_dataset
     from qaudit.workflows import train_model
 
     digits = load_dataset("digits")

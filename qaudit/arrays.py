@@ -33,46 +33,67 @@ def decode(value: Any, where: str, shape: tuple[int | None, ...] | None = None,
            integer: bool = False) -> np.ndarray:
     """Decode and validate an array; *shape* entries of None match any length."""
     if isinstance(value, dict):
-        dtype = value.get("dtype")
-        if dtype not in _DTYPES:
-            raise QauditError(f"{where}: unsupported dtype {dtype!r} (use {', '.join(_DTYPES)})")
-        dims = value.get("shape")
-        if not isinstance(dims, list) or not all(isinstance(d, int) and d >= 0 for d in dims):
-            raise QauditError(f"{where}: 'shape' must be a list of non-negative integers")
-        if int(np.prod(dims, dtype=np.int64)) > MAX_ELEMENTS:
-            raise QauditError(f"{where}: array too large ({dims})")
-        data = value.get("base64")
-        if not isinstance(data, str):
-            raise QauditError(f"{where}: 'base64' must be a string")
-        try:
-            raw = base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise QauditError(f"{where}: invalid base64 data") from exc
-        expected = int(np.prod(dims, dtype=np.int64)) * np.dtype(_DTYPES[dtype]).itemsize
-        if len(raw) != expected:
-            raise QauditError(f"{where}: {len(raw)} bytes do not match shape {dims} of {dtype}")
-        array = np.frombuffer(raw, dtype=_DTYPES[dtype]).reshape(dims)
+        array = _decode_base64(value, where)
     elif isinstance(value, (list, int, float)) and not isinstance(value, bool):
-        try:
-            array = np.asarray(value, dtype=np.int64 if integer else np.float64)
-        except (TypeError, ValueError) as exc:
-            raise QauditError(f"{where}: not a rectangular numeric array") from exc
-        if array.size > MAX_ELEMENTS:
-            raise QauditError(f"{where}: array too large")
+        array = _decode_nested(value, where, integer)
     else:
         raise QauditError(f"{where}: expected a numeric array")
+    array = _convert(array, where, integer)
+    if shape is not None:
+        _check_shape(array, where, shape)
+    return array
+
+
+def _decode_base64(value: dict, where: str) -> np.ndarray:
+    """Decode the compact ``{"dtype", "shape", "base64"}`` form."""
+    dtype = value.get("dtype")
+    if dtype not in _DTYPES:
+        raise QauditError(f"{where}: unsupported dtype {dtype!r} (use {', '.join(_DTYPES)})")
+    dims = value.get("shape")
+    if not isinstance(dims, list) or not all(isinstance(d, int) and d >= 0 for d in dims):
+        raise QauditError(f"{where}: 'shape' must be a list of non-negative integers")
+    if int(np.prod(dims, dtype=np.int64)) > MAX_ELEMENTS:
+        raise QauditError(f"{where}: array too large ({dims})")
+    data = value.get("base64")
+    if not isinstance(data, str):
+        raise QauditError(f"{where}: 'base64' must be a string")
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise QauditError(f"{where}: invalid base64 data") from exc
+    expected = int(np.prod(dims, dtype=np.int64)) * np.dtype(_DTYPES[dtype]).itemsize
+    if len(raw) != expected:
+        raise QauditError(f"{where}: {len(raw)} bytes do not match shape {dims} of {dtype}")
+    return np.frombuffer(raw, dtype=_DTYPES[dtype]).reshape(dims)
+
+
+def _decode_nested(value: Any, where: str, integer: bool) -> np.ndarray:
+    """Decode the nested-lists (or scalar) form."""
+    try:
+        array = np.asarray(value, dtype=np.int64 if integer else np.float64)
+    except (TypeError, ValueError) as exc:
+        raise QauditError(f"{where}: not a rectangular numeric array") from exc
+    if array.size > MAX_ELEMENTS:
+        raise QauditError(f"{where}: array too large")
+    return array
+
+
+def _convert(array: np.ndarray, where: str, integer: bool) -> np.ndarray:
+    """Cast to int64 (exact integers only) or to finite float64."""
     if integer:
         if array.dtype.kind == "f":
             if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
                 raise QauditError(f"{where}: expected integers")
-        array = array.astype(np.int64)
-    else:
-        array = array.astype(np.float64)
-        if not np.all(np.isfinite(array)):
-            raise QauditError(f"{where}: contains NaN or infinite values")
-    if shape is not None:
-        if array.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, array.shape)):
-            want = "x".join("?" if s is None else str(s) for s in shape)
-            got = "x".join(str(d) for d in array.shape) or "scalar"
-            raise QauditError(f"{where}: expected shape {want}, got {got}")
+        return array.astype(np.int64)
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise QauditError(f"{where}: contains NaN or infinite values")
     return array
+
+
+def _check_shape(array: np.ndarray, where: str, shape: tuple[int | None, ...]) -> None:
+    """Require *array* to have *shape* (None entries match any length)."""
+    if array.ndim != len(shape) or any(s is not None and s != d for s, d in zip(shape, array.shape)):
+        want = "x".join("?" if s is None else str(s) for s in shape)
+        got = "x".join(str(d) for d in array.shape) or "scalar"
+        raise QauditError(f"{where}: expected shape {want}, got {got}")

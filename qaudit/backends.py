@@ -11,8 +11,8 @@ MAX_SHOTS = 10_000_000
 
 
 def default_backend(shots: int | None) -> str:
-    """The backend a plugin declares for this case: role ``shots`` when *shots* are asked, else ``exact``."""
-    return get_host().role("backend", "shots" if shots else "exact")
+    """The backend a plugin declares for this case: role ``shots`` when *shots* are asked, else ``default``."""
+    return get_host().role("backend", "shots" if shots else "default")
 
 
 def resolve_backend(name: str | None, shots: int | None, model: Any = None) -> tuple[Any, int | None]:
@@ -35,7 +35,8 @@ def resolve_backend(name: str | None, shots: int | None, model: Any = None) -> t
     if shots is None and not caps.exact:
         raise QauditError(f"backend {name!r} cannot compute exact expectation values; pass --shots N")
     if shots is not None and not caps.shots:
-        raise QauditError(f"backend {name!r} is exact only; drop --shots or use --backend sampled")
+        raise QauditError(f"backend {name!r} is exact only; drop --shots, or choose a backend that measures "
+                          "(`qaudit backends`, column shots)")
     if model is not None and caps.max_qubits is not None and model.n_qubits > caps.max_qubits:
         raise QauditError(f"model has {model.n_qubits} qubits, backend {name!r} supports at most {caps.max_qubits}")
     argument = name.split(":", 1)[1] if ":" in name else None

@@ -74,13 +74,9 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
 
 def emit(text: str, output: Path | None) -> None:
     """Report to stdout, or atomically to *output*."""
-    if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        return
-    from qaudit.io import write_text_atomic
+    from qaudit.reporting import emit as emit_text
 
-    write_text_atomic(output, text)
-    err.print(f"wrote {output}")
+    emit_text(text, output)
 
 
 def render_text(renderable: Any, width: int = 100) -> str:
@@ -220,7 +216,8 @@ def train_cmd(
 def evaluate_cmd(
     model_path: Annotated[Path, typer.Argument(help="Model file.")],
     data_dir: Annotated[str | None, typer.Option("--data-dir")] = None,
-    backend: Annotated[str, typer.Option(help="Execution backend (see `qaudit backends`).")] = "exact",
+    backend: Annotated[str | None, typer.Option(
+        help="Execution backend (see `qaudit backends`; default: exact, or the shot backend with --shots).")] = None,
     shots: Annotated[int | None, typer.Option(help="Measurement shots (0 or omitted = exact).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for shot sampling.")] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -228,11 +225,12 @@ def evaluate_cmd(
 ) -> None:
     """Accuracy of a model on its members and holdout, overall and per class."""
     from qaudit import model as model_io
-    from qaudit.backends import resolve_backend
+    from qaudit.backends import default_backend, resolve_backend
     from qaudit.workflows import dataset_for, evaluate_model
 
     mf = model_io.load(model_path)
     ds = dataset_for(mf, data_dir)
+    backend = backend or default_backend(shots)
     be, shots = resolve_backend(backend, shots, mf.model)
     ev = evaluate_model(mf, ds, be, backend, shots, seed)
     if as_json:
@@ -240,7 +238,8 @@ def evaluate_cmd(
         return
     from rich.table import Table
 
-    table = Table(title=f"{model_path} ({mf.kind}, backend {backend}, shots {shots or 'exact'})")
+    noise = f"{shots} shots" if shots else "no shot noise"
+    table = Table(title=f"{model_path} ({mf.kind}, backend {backend}, {noise})")
     table.add_column("class")
     for name in ev.splits:
         table.add_column(f"{name} acc")

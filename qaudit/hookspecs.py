@@ -15,7 +15,7 @@ error that names both plugins. Keep plugin modules light: import heavy libraries
 (Cirq, scikit-learn) inside methods, so ``qaudit --help`` stays fast.
 
 These hooks and the protocols form the plugin API, version ``qaudit.API_VERSION``
-(1.0). A plugin declares the version it targets as ``QAUDIT_API = "1"``; see
+(2.0). A plugin declares the version it targets as ``QAUDIT_API = "2"``; see
 docs/plugins.md (the guide and the reference generated from these docstrings)
 and :mod:`qaudit.testing` for fixtures and conformance checks.
 """

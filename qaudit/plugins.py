@@ -8,7 +8,7 @@ plugin that fails to import or register is recorded (``load_errors``) and
 reported by ``qaudit plugins``; it never stops other plugins or commands.
 
 A plugin may declare the plugin API it targets as a module attribute
-``QAUDIT_API = "1"`` (or ``"1.0"``); a different major version, or a newer minor
+``QAUDIT_API = "2"`` (or ``"2.0"``); a different major version, or a newer minor
 version than this qaudit provides, is refused with a message naming both.
 """
 
@@ -321,8 +321,8 @@ class Host:
         """Registered names of *kind* whose class declares *role* in ``roles`` (sorted).
 
         Roles are how plugins declare the host's defaults: attacks ``default`` /
-        ``fast`` / ``verification``, backends ``exact`` / ``shots``, unlearning
-        methods ``oracle``, models and datasets ``default``, reporters ``console``.
+        ``fast`` / ``verification``, backends ``default`` / ``shots``, unlearning
+        methods ``default`` / ``oracle``, models and datasets ``default``, reporters ``console``.
         """
         return sorted(name for name, entry in self.registry(kind).items()
                       if role in (getattr(entry.obj, "roles", None) or ()))

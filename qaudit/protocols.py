@@ -90,7 +90,7 @@ class Backend(Protocol):
     name: ClassVar[str]
     description: ClassVar[str]
     capabilities: ClassVar[Capabilities]
-    #: ``{"exact"}`` for the default backend, ``{"shots"}`` for the default backend when ``--shots`` is given.
+    #: ``{"default"}`` for the default (exact) backend, ``{"shots"}`` for the default when ``--shots`` is given.
     roles: ClassVar[frozenset[str]]
     #: Optional (default False): the class is constructed with the text after ``NAME:``.
     takes_argument: ClassVar[bool]

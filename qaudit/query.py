@@ -29,10 +29,10 @@ from qaudit.protocols import Outputs, QuantumTask
 
 
 def exact_backend() -> Any:
-    """An instance of the backend a plugin declares with role ``exact`` (the default backend)."""
+    """An instance of the backend a plugin declares with role ``default`` (exact values; the default)."""
     from qaudit.plugins import get_host
 
-    return get_host().get("backend", get_host().role("backend", "exact"))()
+    return get_host().get("backend", get_host().role("backend", "default"))()
 
 
 def run_task(task: QuantumTask, backend: Any, shots: int | None = None,

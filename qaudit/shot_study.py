@@ -320,7 +320,7 @@ def run_study(mf: Any, dataset: Any, settings: ShotSettings, progress: Progress 
     seeds = repeat_seeds(settings.seed, settings.repeats)
     if not settings.shots:
         raise QauditError("no shot counts given")
-    if not host.get("backend", settings.backend).capabilities.shots:
+    if any(s is not None for s in settings.shots) and not host.get("backend", settings.backend).capabilities.shots:
         raise QauditError(f"backend {settings.backend!r} cannot sample shots; use a shot-capable backend "
                           "(`qaudit backends`, column shots)")
     truth = ground_truth(mf, len(dataset))

@@ -108,13 +108,17 @@ def accuracy_table(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> di
             "per_class": per_class}
 
 
-def evaluate_model(mf: ModelFile, dataset: Dataset, backend: Any = None, backend_name: str = "exact",
+def evaluate_model(mf: ModelFile, dataset: Dataset, backend: Any = None, backend_name: str = "",
                    shots: int | None = None, seed: int = 0) -> Evaluation:
-    result = Evaluation(mf.path or "", mf.kind, backend_name, shots)
-    n_classes = getattr(mf.model, "n_classes", dataset.n_classes)
+    """Accuracy on members and holdout through :func:`qaudit.query.query` (default: the exact backend)."""
+    from qaudit.query import exact_backend, predict_proba
+
+    backend = exact_backend() if backend is None else backend
+    result = Evaluation(mf.path or "", mf.kind, backend_name or backend.name, shots)
+    n_classes = mf.model.n_classes or dataset.n_classes
     for name, idx in (("members", mf.data.members), ("holdout", mf.data.holdout)):
         if len(idx) == 0:
             continue
-        pred = np.argmax(mf.model.predict_proba(dataset.X[idx], backend=backend, shots=shots, seed=seed), axis=1)
+        pred = np.argmax(predict_proba(mf.model, dataset.X[idx], backend, shots, seed), axis=1)
         result.splits[name] = accuracy_table(dataset.y[idx], pred, n_classes)
     return result

@@ -34,7 +34,7 @@ MODULES = {
     """,
     "qx_future": """
         from qaudit import hookimpl
-        QAUDIT_API = "2"
+        QAUDIT_API = "3"
 
         @hookimpl
         def register_attacks(register):
@@ -58,7 +58,7 @@ MODULES = {
         import os
         from pathlib import Path
         from qaudit import hookimpl
-        QAUDIT_API = "1.0"
+        QAUDIT_API = "2.0"
         if os.environ.get("QX_MARKER"):
             Path(os.environ["QX_MARKER"]).write_text("imported")
 
@@ -117,7 +117,7 @@ def test_failures_are_listed_with_name_and_one_line_reason(site):
         "qx-import-error": "RuntimeError: boom at import",
         "qx-exit": "SystemExit: 3",
         "qx-register-error": "register_attacks failed: ValueError: no attacks today",
-        "qx-future": "targets qaudit plugin API 2, this qaudit provides " + API_VERSION,
+        "qx-future": "targets qaudit plugin API 3, this qaudit provides " + API_VERSION,
         "qx-bad-signature": "callback",
         "qx-command-error": "register_commands failed: KeyError",
     }
@@ -127,7 +127,7 @@ def test_failures_are_listed_with_name_and_one_line_reason(site):
         assert "\n" not in rows[name]["error"]
     assert rows["qx-good"]["status"] == "ok" and rows["qx-good"]["error"] is None
     assert rows["qx-good"]["registers"] == {"attack": ["qx-good"], "command": ["qx-hello"]}
-    assert rows["qx-good"]["api"] == "1.0"
+    assert rows["qx-good"]["api"] == "2.0"
     assert rows["qx-good"]["distribution"] == "qx-plugins" and rows["qx-good"]["version"] == "0.1"
     assert rows["qnn"]["status"] == "ok" and "basic-qnn" in rows["qnn"]["registers"]["model"]
 
@@ -250,8 +250,8 @@ def test_failed_register_hook_contributes_nothing_but_other_hooks_of_the_plugin_
 
 
 @pytest.mark.parametrize("declared, ok", [
-    (None, True), ("1", True), (1, True), ("1.0", True), (API_VERSION, True),
-    ("2", False), ("0", False), ("1.99", False), ("one", False), ("1.0.0", False), ("", False),
+    (None, True), ("2", True), (2, True), ("2.0", True), (API_VERSION, True),
+    ("1", False), ("3", False), ("0", False), ("2.99", False), ("one", False), ("2.0.0", False), ("", False),
 ])
 def test_api_version_check(declared, ok):
     if ok:
@@ -264,7 +264,7 @@ def test_api_version_check(declared, ok):
 def test_incompatible_plugin_is_refused_and_never_called():
     called = []
     module = _plugin("future", register_attacks=lambda register: called.append(1))
-    module.QAUDIT_API = "2"
+    module.QAUDIT_API = "3"
     host = Host(env=False)
     info = host.register(module, "future")
     assert host.names("attack") == [] and not called

@@ -303,8 +303,8 @@ def test_register_fixture_and_cli_runner(qaudit_register, cli_runner):
 
 def test_register_fixture_fails_loudly_for_broken_plugin(qaudit_register):
     module = types.ModuleType("kit_broken")
-    module.QAUDIT_API = "2"
-    with pytest.raises(AssertionError, match="targets qaudit plugin API 2"):
+    module.QAUDIT_API = "3"
+    with pytest.raises(AssertionError, match="targets qaudit plugin API 3"):
         qaudit_register(module, name="kit-broken")
 
 

@@ -30,7 +30,7 @@ class GrayBoxAttack:
     """Paper gray-box MIA: 13 output features -> MLP 64-64."""
 
     name: ClassVar[str] = "gray-box"
-    roles: ClassVar[frozenset[str]] = frozenset({'default', 'fast', 'verification'})
+    roles: ClassVar[frozenset[str]] = frozenset({"default", "fast", "verification"})
     description: ClassVar[str] = "paper's gray-box MIA: 13 output features, MLP 64-64, trained on known members"
     needs_reference: ClassVar[bool] = False
     decision_threshold: ClassVar[float] = 0.5

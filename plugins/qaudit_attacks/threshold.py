@@ -45,7 +45,7 @@ class LossAttack(_ThresholdAttack):
     """Yeom et al. loss threshold."""
 
     name = "loss"
-    roles: ClassVar[frozenset[str]] = frozenset({'default', 'fast'})
+    roles: ClassVar[frozenset[str]] = frozenset({"default", "fast"})
     description = "loss threshold (Yeom et al. 2018): lower cross-entropy = member"
 
     def statistic(self, probs: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -56,7 +56,7 @@ class ConfidenceAttack(_ThresholdAttack):
     """True-class confidence threshold."""
 
     name = "confidence"
-    roles: ClassVar[frozenset[str]] = frozenset({'default', 'fast'})
+    roles: ClassVar[frozenset[str]] = frozenset({"default", "fast"})
     description = "confidence threshold: higher probability of the true class = member"
 
     def statistic(self, probs: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -67,7 +67,7 @@ class EntropyAttack(_ThresholdAttack):
     """Song & Mittal modified-entropy threshold."""
 
     name = "entropy"
-    roles: ClassVar[frozenset[str]] = frozenset({'default'})
+    roles: ClassVar[frozenset[str]] = frozenset({"default"})
     description = "modified-entropy threshold (Song & Mittal 2021): lower Mentr = member"
 
     def statistic(self, probs: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from qaudit import hookimpl
 
-QAUDIT_API = "1"
+QAUDIT_API = "2"
 
 
 @hookimpl

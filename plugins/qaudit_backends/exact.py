@@ -14,7 +14,7 @@ class ExactBackend:
     ``--noise``) is applied exactly in the Heisenberg picture."""
 
     name = "exact"
-    roles: ClassVar[frozenset[str]] = frozenset({"exact"})
+    roles: ClassVar[frozenset[str]] = frozenset({"default"})
     description = "built-in exact state-vector engine (numpy; the model's own noise model exactly); the default"
     capabilities = Capabilities(exact=True, shots=False, noise=True, hardware=False, max_qubits=24)
 

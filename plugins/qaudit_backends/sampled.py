@@ -15,7 +15,7 @@ class SampledBackend(MeasuringBackend):
     measured basis, drawn from the exact engine's probabilities."""
 
     name = "sampled"
-    roles: ClassVar[frozenset[str]] = frozenset({'shots'})
+    roles: ClassVar[frozenset[str]] = frozenset({"shots"})
     description = "exact engine probabilities + multinomial shot sampling per basis (seeded)"
     capabilities = Capabilities(exact=True, shots=True, noise=False, hardware=False, max_qubits=24)
 

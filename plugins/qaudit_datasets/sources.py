@@ -22,7 +22,7 @@ MNIST_FILES = {
 
 class Digits:
     name = "digits"
-    roles: ClassVar[frozenset[str]] = frozenset({'default'})
+    roles: ClassVar[frozenset[str]] = frozenset({"default"})
     description = "scikit-learn's bundled handwritten digits (1797 images, 8x8, 10 classes); no download"
     suffixes: tuple[str, ...] = ()
 

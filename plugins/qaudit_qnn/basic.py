@@ -46,7 +46,7 @@ class BasicQNN(CircuitClassifier):
     features when the input is wider (pad when narrower), L2-normalise."""
 
     name = "basic-qnn"
-    roles: ClassVar[frozenset[str]] = frozenset({'default'})
+    roles: ClassVar[frozenset[str]] = frozenset({"default"})
     description = "Paper's basic QNN: amplitude encoding, U3 + CNOT-ring layers, <Z_j> readout, dense head"
     DEFAULTS = {
         "qubits": 8,

@@ -135,39 +135,53 @@ class _Walker:
             if _is_number(value):
                 return
             self.node(value, where, SYMPY, "parameter expression", depth)
-        elif kind == "number":
-            if not _is_number(value):
-                self.fail(where, "must be a finite number")
-        elif kind in ("int", "nonzero_int"):
-            if not (isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53):
-                self.fail(where, "must be an integer")
-            if kind == "nonzero_int" and value == 0:
-                self.fail(where, "must not be zero")
-        elif kind == "ident":
-            if not (isinstance(value, str) and _IDENT.match(value)):
-                self.fail(where, f"symbol name {value!r} must be an identifier (letters, digits, _)")
-        elif kind == "name":
-            if not (isinstance(value, str) and 0 < len(value) <= 100):
-                self.fail(where, "qubit name must be a string of 1 to 100 characters")
-        elif kind == "qid_shape":
-            if not (isinstance(value, list) and all(v == 2 and isinstance(v, int) for v in value)):
-                self.fail(where, "only qubits (dimension 2) are supported")
         elif kind.endswith("_list"):
             if not isinstance(value, list):
                 self.fail(where, "must be a list")
             item = kind[: -len("_list")]
             for i, element in enumerate(value):
                 self.field(element, f"{where}[{i}]", item, depth + 1)
-        elif kind == "moment":
-            self.node(value, where, {"Moment": STRUCTURE["Moment"]}, "moment", depth)
-        elif kind == "operation":
-            self.node(value, where, {"GateOperation": STRUCTURE["GateOperation"]}, "operation", depth)
-        elif kind == "gate":
-            self.node(value, where, GATES, "gate", depth)
-        elif kind == "qubit":
-            self.node(value, where, QUBITS, "qubit", depth)
-        else:  # pragma: no cover - schema typo
-            raise AssertionError(kind)
+        elif kind in _NODE_FIELDS:
+            allowed, what = _NODE_FIELDS[kind]
+            self.node(value, where, allowed, what, depth)
+        else:
+            message = _scalar_field_error(value, kind)
+            if message is not None:
+                self.fail(where, message)
+
+
+#: Field kinds that are nested Cirq JSON objects: (allowed cirq_types, description).
+_NODE_FIELDS: dict[str, tuple[dict[str, dict[str, Any]], str]] = {
+    "moment": ({"Moment": STRUCTURE["Moment"]}, "moment"),
+    "operation": ({"GateOperation": STRUCTURE["GateOperation"]}, "operation"),
+    "gate": (GATES, "gate"),
+    "qubit": (QUBITS, "qubit"),
+}
+
+
+def _scalar_field_error(value: Any, kind: str) -> str | None:
+    """Error message for a scalar field *value* of *kind*, or None when it is valid."""
+    if kind == "number":
+        return None if _is_number(value) else "must be a finite number"
+    if kind in ("int", "nonzero_int"):
+        if not (isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53):
+            return "must be an integer"
+        if kind == "nonzero_int" and value == 0:
+            return "must not be zero"
+        return None
+    if kind == "ident":
+        if not (isinstance(value, str) and _IDENT.match(value)):
+            return f"symbol name {value!r} must be an identifier (letters, digits, _)"
+        return None
+    if kind == "name":
+        if not (isinstance(value, str) and 0 < len(value) <= 100):
+            return "qubit name must be a string of 1 to 100 characters"
+        return None
+    if kind == "qid_shape":
+        if not (isinstance(value, list) and all(v == 2 and isinstance(v, int) for v in value)):
+            return "only qubits (dimension 2) are supported"
+        return None
+    raise AssertionError(kind)  # pragma: no cover - schema typo
 
 
 def _is_number(value: Any) -> bool:

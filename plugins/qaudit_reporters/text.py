@@ -22,7 +22,7 @@ class RichReporter:
     """Terminal report: verdict line, summary, every table, findings."""
 
     name: ClassVar[str] = "rich"
-    roles: ClassVar[frozenset[str]] = frozenset({'console'})
+    roles: ClassVar[frozenset[str]] = frozenset({"console"})
     suffix: ClassVar[str] = ".txt"
     description: ClassVar[str] = "terminal tables (default)"
 

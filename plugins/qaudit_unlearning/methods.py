@@ -92,6 +92,7 @@ class GradientAscent(_GradientMethod):
     """
 
     name: ClassVar[str] = "ga"
+    roles: ClassVar[frozenset[str]] = frozenset({"default"})
     description: ClassVar[str] = "Gradient ascent on the forget set (paper's GA; needs the forget set only)"
     needs: ClassVar[frozenset[str]] = frozenset({"forget"})
     DEFAULTS: ClassVar[dict[str, dict[str, Any]]] = {
@@ -347,7 +348,7 @@ class Retrain:
     data, with the same options and seed."""
 
     name: ClassVar[str] = "retrain"
-    roles: ClassVar[frozenset[str]] = frozenset({'oracle'})
+    roles: ClassVar[frozenset[str]] = frozenset({"oracle"})
     description: ClassVar[str] = "Retrain from scratch on the retained data (the oracle; expensive)"
     needs: ClassVar[frozenset[str]] = frozenset({"retain"})
 

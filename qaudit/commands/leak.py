@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qaudit.cli import app, command_line, emit, err, parse_options
+from qaudit.cli import app, command_line, err, parse_options
 from qaudit.errors import QauditError
 
 
@@ -19,27 +19,39 @@ def _split_list(values: list[str] | None) -> list[str]:
     return out
 
 
+def _attack_options(cfg: dict[str, Any], pairs: list[str] | None, attacks: list[str]) -> dict[str, Any]:
+    """``ATTACK.KEY=VALUE`` settings from the config file, overridden by ``--attack-option``."""
+    opts = dict(cfg.get("attack_options", {}) or {})
+    opts.update(parse_options(pairs))
+    names = {a.replace("-", "_"): a for a in attacks}  # parse_options turns '-' into '_' in keys
+    out = {}
+    for key, value in opts.items():
+        if "." in key:
+            owner, rest = key.split(".", 1)
+            key = f"{names.get(owner, owner)}.{rest}"
+        out[key] = value
+    return out
+
+
+def _extra_reports(items: list[str] | None) -> list[tuple[str, Path]]:
+    """``--report FORMAT=PATH`` pairs, formats checked before any work."""
+    from qaudit.reporting import check_format
+
+    extras = []
+    for item in items or []:
+        if "=" not in item:
+            raise QauditError(f"--report expects FORMAT=PATH, got {item!r}")
+        extra_fmt, extra_path = item.split("=", 1)
+        extras.append((check_format(extra_fmt.strip()), Path(extra_path)))
+    return extras
+
+
 def _config_list(value: Any, key: str, source: str) -> list[str]:
     if isinstance(value, str):
         return _split_list([value])
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return _split_list(value)
     raise QauditError(f"{source}: '{key}' must be a string or a list of strings")
-
-
-def render_report(report: Any, fmt: str, output: Path | None) -> None:
-    """Render *report* with the reporter plugin *fmt* to stdout or *output* (atomic)."""
-    import io
-
-    from qaudit.plugins import get_host
-
-    reporter = get_host().get("reporter", fmt)()
-    if fmt == "rich" and output is None:
-        reporter.render(report, None)
-        return
-    buffer = io.StringIO()
-    reporter.render(report, buffer)
-    emit(buffer.getvalue(), output)
 
 
 @app.command("leak")
@@ -68,7 +80,7 @@ def leak_cmd(
     attack_option: Annotated[list[str] | None, typer.Option(
         "--attack-option", "-A", help="ATTACK.KEY=VALUE attack setting (repeatable).")] = None,
     fmt: Annotated[str | None, typer.Option(
-        "--format", "-f", help="Report format: rich, json, markdown, html, sarif, junit.")] = None,
+        "--format", "-f", help="Report format (see `qaudit reporters`; default: the terminal report).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (atomic).")] = None,
     extra_report: Annotated[list[str] | None, typer.Option(
         "--report", help="Also write FORMAT=PATH (repeatable), e.g. --report html=leak.html.")] = None,
@@ -96,6 +108,7 @@ def leak_cmd(
     from qaudit.data import load_dataset
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
+    from qaudit.reporting import check_format, is_console, render_report
     from qaudit.workflows import dataset_for
 
     cfg = load_config("leak")
@@ -111,7 +124,7 @@ def leak_cmd(
     seed = pick(seed, cfg, "seed", 0, int)
     if data_dir is None and "data_dir" in cfg:  # config paths are relative to the config file
         data_dir = resolve_path(cfg, pick(None, cfg, "data_dir", None, str))
-    fmt = pick(fmt, cfg, "format", "rich", str)
+    fmt = check_format(pick(fmt, cfg, "format", None, str))
     fail_spec = pick(fail_above, cfg, "fail_above", None)
     slices = _split_list(slice_) or (_config_list(cfg["slice"], "slice", source) if "slice" in cfg else [])
     forget_class = pick(forget_class, cfg, "forget_class", None, int)
@@ -121,24 +134,13 @@ def leak_cmd(
         raise QauditError("--jobs must be >= 1")
     if top_k < 0:
         raise QauditError("--top-k must be >= 0")
-    attack_opts = dict(cfg.get("attack_options", {}) or {})
-    attack_opts.update(parse_options(attack_option))
-    names = {a.replace("-", "_"): a for a in attacks}  # parse_options turns '-' into '_' in keys
-    attack_opts = {(names.get(k.split(".", 1)[0], k.split(".", 1)[0]) + "." + k.split(".", 1)[1]) if "." in k
-                   else k: v for k, v in attack_opts.items()}
+    attack_opts = _attack_options(cfg, attack_option, attacks)
     thresholds = gating.parse_thresholds(fail_spec, GATE_METRICS)
     base_path = baseline or (Path(resolve_path(cfg, cfg["baseline"])) if "baseline" in cfg else None)
     tol = gating.parse_tolerance(pick(tolerance, cfg, "tolerance", None), GATE_METRICS)
     base = gating.read_baseline(base_path, SCHEMA) if base_path else None
     host = get_host()
-    host.get("reporter", fmt)  # unknown format: fail before the work
-    extras = []
-    for item in extra_report or []:
-        if "=" not in item:
-            raise QauditError(f"--report expects FORMAT=PATH, got {item!r}")
-        extra_fmt, extra_path = item.split("=", 1)
-        host.get("reporter", extra_fmt.strip())
-        extras.append((extra_fmt.strip(), Path(extra_path)))
+    extras = _extra_reports(extra_report)
     for name in attacks:
         host.get("attack", name)
 
@@ -172,7 +174,7 @@ def leak_cmd(
     render_report(report, fmt, output)
     for extra_fmt, extra_path in extras:
         render_report(report, extra_fmt, extra_path)
-    if output is not None or fmt != "rich":
+    if not is_console(fmt, output):
         err.print(report.verdict, highlight=False, soft_wrap=True)
     if report.failed:
         raise typer.Exit(1)

@@ -19,10 +19,11 @@ def shots_cmd(
     ] = "16,64,256,1024,4096,exact",
     repeats: Annotated[int, typer.Option("--repeats", "-R", help="Repeats per shot count (seeds seed..seed+R-1).")
                        ] = 5,
-    backend: Annotated[str, typer.Option(help="Shot-capable backend (sampled, cirq, qsim, noisy:paper, ...).")
-                       ] = "sampled",
+    backend: Annotated[str | None, typer.Option(
+        help="Shot-capable backend (see `qaudit backends`; default: the shot backend).")] = None,
     seed: Annotated[int, typer.Option(help="First repeat seed.")] = 0,
-    attack: Annotated[str, typer.Option("--attack", "-a", help="Attack for the leakage metrics.")] = "gray-box",
+    attack: Annotated[str | None, typer.Option(
+        "--attack", "-a", help="Attack for the leakage metrics (default: the verification attack).")] = None,
     forget_class: Annotated[int | None, typer.Option(
         "--forget-class", help="Class whose members the paper's MIA accuracy counts (and --unlearn forgets).")
     ] = None,
@@ -32,8 +33,8 @@ def shots_cmd(
                       ] = None,
     data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for each AUC CI.")] = 200,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="Report format: rich, json, markdown, html, ...")
-                   ] = "rich",
+    fmt: Annotated[str | None, typer.Option(
+        "--format", "-f", help="Report format (see `qaudit reporters`; default: the terminal report).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (atomic).")] = None,
     fail_above: Annotated[str | None, typer.Option(
         "--fail-above", help="Exit 1 if any shot count exceeds a threshold, e.g. auc_mean=0.6,mia_accuracy_mean=0.8."
@@ -41,10 +42,10 @@ def shots_cmd(
 ) -> None:
     """How the shot count shapes leakage (mean ± std over repeats) and the stability of unlearning."""
     from qaudit import model as model_io
-    from qaudit.commands.leak import render_report
     from qaudit.gating import check_thresholds, parse_thresholds
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
+    from qaudit.reporting import check_format, is_console, render_report
     from qaudit.shot_study import ShotSettings, gated_metrics, parse_shots, repeat_seeds, run_study
     from qaudit.workflows import dataset_for
 
@@ -58,13 +59,14 @@ def shots_cmd(
     if option and not unlearn:
         raise QauditError("--option sets the --unlearn method's options: pass --unlearn METHOD too")
     host = get_host()
-    host.get("reporter", fmt)
-    host.get("attack", attack)
+    check_format(fmt)
+    if attack:
+        host.get("attack", attack)
     if unlearn:
         host.get("unlearning", unlearn)
     mf = model_io.load(model_path)
     ds = dataset_for(mf, data_dir)
-    settings = ShotSettings(shots=shot_list, repeats=repeats, seed=seed, backend=backend, attack=attack,
+    settings = ShotSettings(shots=shot_list, repeats=repeats, seed=seed, backend=backend or "", attack=attack or "",
                             forget_class=forget_class, unlearn=unlearn, unlearn_options=parse_options(option),
                             n_bootstrap=bootstrap)
     with RichProgress(err) as progress:
@@ -73,7 +75,7 @@ def shots_cmd(
     if thresholds:
         report.apply_findings(check_thresholds(report.measurements, thresholds, "shots", report.location))
     render_report(report, fmt, output)
-    if output is not None or fmt != "rich":
+    if not is_console(fmt, output):
         err.print(report.verdict, highlight=False, soft_wrap=True)
     if report.failed:
         raise typer.Exit(1)

@@ -2,81 +2,24 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from qaudit.cli import app, command_line, emit, err, parse_options
+from qaudit.cli import app, command_line, err, parse_options
 from qaudit.errors import QauditError
 
 ForgetClass = Annotated[list[int] | None, typer.Option(
     "--forget-class", help="Forget every training member of this class (repeatable).")]
 ForgetIndices = Annotated[str | None, typer.Option(
     "--forget-indices", help="File of dataset indices (training members) to forget.")]
-Fmt = Annotated[str, typer.Option("--format", "-f", help="Report format: rich, json, or a reporter plugin's name.")]
+Fmt = Annotated[str | None, typer.Option(
+    "--format", "-f", help="Report format (see `qaudit reporters`; default: the terminal report).")]
 Output = Annotated[Path | None, typer.Option("--output", help="Write the report here (atomic).")]
 DataDir = Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")]
 FailAbove = Annotated[str | None, typer.Option(
     "--fail-above", help="Exit 1 if a metric exceeds its threshold, e.g. forget_mia_auc=0.6,forget_accuracy=0.2.")]
-
-
-def render(report: Any, fmt: str, output: Path | None) -> None:
-    """Render *report* with the reporter plugin *fmt* (built-in fallbacks: rich, json, markdown)."""
-    import io
-
-    from qaudit.plugins import get_host
-
-    registry = get_host().registry("reporter")
-    if fmt in registry:
-        if fmt == "rich" and output is None:
-            registry[fmt].obj().render(report, sys.stdout)
-            return
-        stream = io.StringIO()
-        registry[fmt].obj().render(report, stream)
-        emit(stream.getvalue(), output)
-        return
-    if fmt == "json":
-        from qaudit.gating import dump_json
-
-        emit(dump_json(report.to_json()), output)
-        return
-    if fmt == "markdown":
-        emit(_markdown(report), output)
-        return
-    if fmt != "rich":
-        known = ", ".join(sorted(set(registry) | {"rich", "json", "markdown"}))
-        raise QauditError(f"unknown --format {fmt!r} (available: {known})")
-    from rich.console import Console
-    from rich.table import Table
-
-    from qaudit.results import fmt as cell
-
-    console = Console(record=True, width=140, file=io.StringIO()) if output else Console()
-    for t in report.tables:
-        table = Table(title=t.title, caption=t.note or None)
-        for c in t.columns:
-            table.add_column(c)
-        for row in t.rows:
-            table.add_row(*[cell(v) for v in row])
-        console.print(table)
-    for f in report.findings:
-        console.print(("[green]pass[/] " if f.passed else "[red]FAIL[/] ") + f.message)
-    console.print(report.verdict)
-    if output:
-        emit(console.export_text(), output)
-
-
-def _markdown(report: Any) -> str:
-    from qaudit.results import fmt as cell
-
-    lines = [f"# {report.title}", "", report.verdict, ""]
-    for t in report.tables:
-        lines += [f"## {t.title}", "", "| " + " | ".join(t.columns) + " |", "|" + "---|" * len(t.columns)]
-        lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in t.rows]
-        lines += ["", t.note, ""] if t.note else [""]
-    return "\n".join(lines)
 
 
 def _gate(report: Any, fail_above: str | None) -> int:
@@ -100,8 +43,9 @@ def _load(model_path: Path, data_dir: str | None) -> tuple[Any, Any]:
 @app.command("unlearn")
 def unlearn_cmd(
     model_path: Annotated[Path, typer.Argument(help="Trained model file (never modified).")],
-    method: Annotated[str, typer.Option("--method", "-m", help="ga, ssd, rga, sisa, retrain, finetune or a plugin's.")]
-    = "ga",
+    method: Annotated[str | None, typer.Option(
+        "--method", "-m", help="Unlearning method (see `qaudit plugins`; default: the plugin-declared default).")
+    ] = None,
     forget_class: ForgetClass = None,
     forget_indices: ForgetIndices = None,
     out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Unlearned model file "
@@ -112,24 +56,28 @@ def unlearn_cmd(
     oracle: Annotated[Path | None, typer.Option("--oracle", help="Retrain oracle model file (default: train it).")]
     = None,
     retain_fraction: Annotated[float, typer.Option(help="Fraction of the retained data the method may use.")] = 1.0,
-    backend: Annotated[str, typer.Option(help="Backend for the verification queries.")] = "exact",
+    backend: Annotated[str | None, typer.Option(
+        help="Backend for the verification queries (default: exact, or the shot backend with --shots).")] = None,
     shots: Annotated[int | None, typer.Option(help="Shots for the verification queries (default exact).")] = None,
     forget_quality: Annotated[int, typer.Option(
         "--forget-quality", help="Also compute the NeurIPS'23 forget quality with N unlearned/N retrained models.")]
     = 0,
     data_dir: DataDir = None,
-    fmt: Fmt = "rich",
+    fmt: Fmt = None,
     output: Output = None,
     fail_above: FailAbove = None,
 ) -> None:
     """Make a trained model forget a class or a set of samples, then verify it (accuracy, MIA, oracle)."""
     from qaudit import model as model_io
     from qaudit import unlearning as core
-    from qaudit.backends import resolve_backend
+    from qaudit.backends import default_backend, resolve_backend
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
+    from qaudit.reporting import check_format, render_report
 
+    method = method or get_host().role("unlearning", "default")
     get_host().get("unlearning", method)
+    check_format(fmt)
     opts = parse_options(option)
     if importance is not None:
         opts["importance"] = importance
@@ -140,11 +88,12 @@ def unlearn_cmd(
     fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
     core.preflight(method, mf, ds, fs, seed, opts, retain_fraction)
     oracle_mf = model_io.load(oracle) if oracle else None
+    backend = backend or default_backend(shots)
     be, shots = resolve_backend(backend, shots, mf.model)
     with RichProgress(err) as progress:
-        verifier = core.Verifier(mf, ds, fs, seed, be if shots else None, shots, progress=progress)
+        verifier = core.Verifier(mf, ds, fs, seed, be, shots, progress=progress)
         before = verifier.snapshot(mf.model)
-        if method == "retrain" and oracle_mf is None:
+        if method == get_host().role("unlearning", "oracle") and oracle_mf is None:
             result = core.apply_method(method, mf, ds, fs, verifier, None, seed, opts, retain_fraction, progress)
             orc = core.Oracle(result.model, result.after, result.cost.gradient_evaluations, "this run")
         else:
@@ -161,7 +110,7 @@ def unlearn_cmd(
     if fq is not None:
         core.attach_forget_quality(report, method, fq)
     code = _gate(report, fail_above)
-    render(report, fmt, output)
+    render_report(report, fmt, output)
     err.print(f"wrote {out_path}")
     raise typer.Exit(code)
 
@@ -175,21 +124,24 @@ def compare_cmd(
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds (robustness = mean ± std).")] = "0",
     shots: Annotated[str | None, typer.Option(help="Comma-separated shot counts for the verification "
                                               "queries (0 = exact).")] = None,
-    backend: Annotated[str, typer.Option(help="Backend for finite-shot verification queries.")] = "exact",
+    backend: Annotated[str | None, typer.Option(
+        help="Backend for the verification queries (default: exact, or the shot backend with --shots).")] = None,
     option: Annotated[list[str] | None, typer.Option("--option", "-O", help="METHOD.KEY=VALUE.")] = None,
     oracle: Annotated[Path | None, typer.Option("--oracle", help="Retrain oracle model file.")] = None,
     data_dir: DataDir = None,
-    fmt: Fmt = "rich",
+    fmt: Fmt = None,
     output: Output = None,
     fail_above: FailAbove = None,
 ) -> None:
     """The paper's comparative table: data needed, cost, forget/retained accuracy, forget MIA, distance to oracle."""
     from qaudit import model as model_io
     from qaudit import unlearning as core
-    from qaudit.backends import resolve_backend
+    from qaudit.backends import default_backend, resolve_backend
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
+    from qaudit.reporting import check_format, render_report
 
+    check_format(fmt)
     names = [m.strip() for m in methods.split(",") if m.strip()]
     if not names:
         raise QauditError("--methods is empty")
@@ -211,8 +163,8 @@ def compare_cmd(
     runs = []
     with RichProgress(err) as progress:
         for n_shots in shot_list:
-            be, n_shots = resolve_backend(backend, n_shots, mf.model)
-            verifier = core.Verifier(mf, ds, fs, seed_list[0], be if n_shots else None, n_shots, progress=progress)
+            be, n_shots = resolve_backend(backend or default_backend(n_shots), n_shots, mf.model)
+            verifier = core.Verifier(mf, ds, fs, seed_list[0], be, n_shots, progress=progress)
             before = core.public(verifier.snapshot(mf.model))
             orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress)
             for seed in seed_list:
@@ -221,9 +173,9 @@ def compare_cmd(
                     runs.append({**r.to_json(), "shots": n_shots, "distance": r.distance, "before": before,
                                  "oracle": core.public(orc.snapshot)})
     report = core.compare_report(mf, fs, runs, {"methods": names, "seeds": seed_list, "shots": shot_list,
-                                                "backend": backend})
+                                                "backend": backend or default_backend(None)})
     code = _gate(report, fail_above)
-    render(report, fmt, output)
+    render_report(report, fmt, output)
     raise typer.Exit(code)
 
 

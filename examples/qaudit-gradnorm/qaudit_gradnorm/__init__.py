@@ -9,7 +9,7 @@ from typing import Any
 
 from qaudit import hookimpl
 
-QAUDIT_API = "1"
+QAUDIT_API = "2"
 
 
 class GradNormAttack:
