@@ -254,19 +254,6 @@ def evaluate_cmd(
         out.print(table)
 
 
-# --------------------------------------------------------------------------- demo
-@app.command("demo")
-def demo_cmd(
-    out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the demo's model files.")] = Path(
-        "qaudit-demo"),
-    seed: Annotated[int, typer.Option()] = 0,
-) -> None:
-    """Run the whole pipeline on scikit-learn's bundled digits (no download, about a minute)."""
-    from qaudit.demo import run_demo
-
-    run_demo(out_dir, seed, err, out)
-
-
 def _load_command_modules() -> None:
     import importlib
     import importlib.util

@@ -72,7 +72,8 @@ def run_qaudit(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
     """Run ``qaudit.cli:main`` in-process: ``run_qaudit([...]) -> (exit code, stdout, stderr)``.
 
     Exercises the real entry point (plugin loading, ``--disable-plugin``, QauditError ->
-    one-line ``error:`` + exit 2); the process-wide plugin host is restored afterwards.
+    one-line ``error:`` + exit 2); the process-wide plugin host and the commands plugins
+    added to ``cli.app`` are restored afterwards (so each run registers them afresh).
     """
     import sys
 
@@ -81,6 +82,7 @@ def run_qaudit(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
     def run(args: list[str]) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["qaudit", *args])
         previous = plugins._HOST
+        saved = list(cli.app.registered_commands), list(cli.app.registered_groups)
         code = 0
         try:
             cli.main()
@@ -88,6 +90,7 @@ def run_qaudit(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         finally:
             plugins.set_host(previous)
+            cli.app.registered_commands[:], cli.app.registered_groups[:] = saved
         captured = capsys.readouterr()
         return code, captured.out, captured.err
 

@@ -119,8 +119,9 @@ def test_usage_errors_exit_2(tmp_path, run_qaudit):
 
 def test_demo_settings_reach_80_percent_on_digits():
     """Issue 3 floor: the 6-qubit basic QNN with the demo's settings, >= 80 % holdout accuracy."""
+    from qaudit_paper.demo import DEMO_MODEL, DEMO_OPTIONS
+
     from qaudit.data import load_dataset
-    from qaudit.demo import DEMO_MODEL, DEMO_OPTIONS
     from qaudit.workflows import evaluate_model, train_model
 
     ds = load_dataset("digits")

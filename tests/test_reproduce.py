@@ -12,7 +12,7 @@ from conftest import one_line_error
 
 
 def tiny_config(**changes):
-    from qaudit.reproduce import ReproduceConfig
+    from qaudit_paper.reproduce import ReproduceConfig
 
     cfg = ReproduceConfig(dataset="digits", n_train=160, n_holdout=100, forget_class=4, seed=2,
                           models={"basic-qnn": {"qubits": 4, "layers": 2, "epochs": 5}}, methods=["ga", "ssd"],
@@ -24,7 +24,7 @@ def tiny_config(**changes):
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from qaudit.reproduce import run, write_outputs
+    from qaudit_paper.reproduce import run, write_outputs
 
     out = tmp_path_factory.mktemp("repro")
     report = run(tiny_config(), out, command="qaudit reproduce (test)")
@@ -32,8 +32,9 @@ def tiny_run(tmp_path_factory):
 
 
 def test_missing_mnist_is_a_one_line_error(tmp_path, monkeypatch, run_qaudit):
+    from qaudit_paper.reproduce import check_mnist
+
     from qaudit.errors import QauditError
-    from qaudit.reproduce import check_mnist
 
     monkeypatch.delenv("QAUDIT_MNIST_DIR", raising=False)
     with pytest.raises(QauditError, match="--data-dir"):
@@ -81,7 +82,7 @@ def test_every_stage_runs_and_outputs_are_written(tiny_run):
 
 def test_claims_are_computed_from_the_results(tiny_run):
     """Recompute each verdict from the stored results with the stated criteria."""
-    from qaudit.reproduce import CLAIMS, TOL_AFTER, TOL_RATE, TOL_RETAIN_DROP
+    from qaudit_paper.reproduce import CLAIMS, TOL_AFTER, TOL_RATE, TOL_RETAIN_DROP
 
     report, _, _ = tiny_run
     res = report.payload["results"]
@@ -111,7 +112,7 @@ def test_claims_are_computed_from_the_results(tiny_run):
 
 @pytest.mark.slow
 def test_rerun_gives_the_same_numbers(tmp_path):
-    from qaudit.reproduce import run
+    from qaudit_paper.reproduce import run
 
     def strip(value):
         if isinstance(value, dict):

@@ -1,4 +1,4 @@
 """Subcommand modules. Each module imports ``qaudit.cli.app`` and adds commands with
 ``@app.command``; ``qaudit.cli`` imports every module listed in ``MODULES`` that exists."""
 
-MODULES = ("backends", "leak", "unlearn", "shots", "reproduce")
+MODULES = ("backends", "leak", "unlearn", "shots")

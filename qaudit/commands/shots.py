@@ -79,35 +79,3 @@ def shots_cmd(
         err.print(report.verdict, highlight=False, soft_wrap=True)
     if report.failed:
         raise typer.Exit(1)
-
-
-DEMO_SHOTS = "16,256,exact"
-
-
-def demo_step(mf, dataset, out_dir, seed, err, out) -> None:  # noqa: ANN001 - demo step signature
-    """Demo stage: the loss attack's AUC at a few shot counts (3 seeded repeats each)."""
-    from rich.table import Table
-
-    from qaudit.shot_study import ShotSettings, parse_shots, run_study
-
-    err.print(f"[bold]shots[/] leakage of the loss attack at {DEMO_SHOTS} shots, 3 repeats each")
-    settings = ShotSettings(shots=parse_shots(DEMO_SHOTS), repeats=3, seed=seed, backend="sampled", attack="loss",
-                            forget_class=None, unlearn=None, unlearn_options={}, n_bootstrap=100)
-    report = run_study(mf, dataset, settings, location=str(mf.path))
-    table = Table(title="leakage vs shots (mean ± std over repeats)")
-    for col in ("shots", "loss-attack AUC", "output jitter"):
-        table.add_column(col)
-    for subject, m in report.measurements.items():
-        table.add_row(subject.split("=", 1)[1], f"{m['auc_mean']:.3f} ± {m['auc_std']:.3f}",
-                      f"{m.get('output_jitter', 0.0):.4f}")
-    out.print(table)
-    out.print(f"full study: qaudit shots {mf.path} --shots 16,64,256,1024,4096,exact --forget-class 4")
-
-
-def _register_demo_step() -> None:
-    from qaudit import demo
-
-    demo.register_step(demo_step, order=20)
-
-
-_register_demo_step()

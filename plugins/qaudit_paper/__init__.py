@@ -1,0 +1,73 @@
+"""The paper's experiments and the demo: ``qaudit reproduce`` and ``qaudit demo``.
+
+Registered through the ``qaudit`` entry-point group exactly like a third-party
+plugin, and adds its commands with the ``register_commands`` hook. Only the
+host's public workflow functions are used; heavy imports happen inside the
+command functions so ``qaudit --help`` stays fast.
+"""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from qaudit import hookimpl
+
+QAUDIT_API = "1"
+
+
+@hookimpl
+def register_commands(app: Any) -> None:
+    import typer  # annotations are evaluated here (no ``from __future__ import annotations``), not at import
+
+    @app.command("demo")
+    def demo_cmd(
+        out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the demo's model files.")] = Path(
+            "qaudit-demo"),
+        seed: Annotated[int, typer.Option()] = 0,
+    ) -> None:
+        """Run the whole pipeline on scikit-learn's bundled digits (no download, about a minute)."""
+        from qaudit.cli import err, out
+        from qaudit_paper.demo import run_demo
+
+        run_demo(out_dir, seed, err, out)
+
+    @app.command("reproduce")
+    def reproduce_cmd(
+        data_dir: Annotated[str | None, typer.Option(
+            "--data-dir", help="Folder with the MNIST test-set IDX files (t10k-images/labels, .gz or not).")] = None,
+        out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for report.md/html/json and model files.")
+                           ] = Path("paper-reproduction"),
+        seed: Annotated[int, typer.Option(help="Seed of the split, training, attacks and unlearning.")] = 0,
+        repeats: Annotated[int | None, typer.Option("--repeats", "-R", help="Shot-study repeats (default 3).")
+                           ] = None,
+        shots: Annotated[str | None, typer.Option(help="Shot-study shot counts (default 16,256,4096,exact).")
+                         ] = None,
+        quick: Annotated[bool, typer.Option(
+            "--quick", help="Tiny settings on the embedded digits data (or MNIST with --data-dir): wiring check "
+            "only, not the paper's settings.")] = False,
+    ) -> None:
+        """Run the paper's experiments (basic QNN + HQNN on MNIST) and report them beside the paper's claims."""
+        from qaudit.cli import command_line, err
+        from qaudit.errors import QauditError
+        from qaudit.progress import RichProgress
+        from qaudit.shot_study import parse_shots, repeat_seeds
+        from qaudit_paper.reproduce import ReproduceConfig, check_mnist, run, write_outputs
+
+        if quick:
+            config = ReproduceConfig.quick(data_dir, "mnist" if data_dir else "digits")
+        else:
+            config = ReproduceConfig(data_dir=check_mnist(data_dir))
+        config.seed = seed
+        if shots is not None:
+            config.shots = parse_shots(shots)
+        if repeats is not None:
+            repeat_seeds(seed, repeats)
+            config.repeats = repeats
+        if out_dir.exists() and not out_dir.is_dir():
+            raise QauditError(f"--out-dir {out_dir} exists and is not a folder")
+        with RichProgress(err) as progress:
+            report = run(config, out_dir, command=command_line(), progress=progress,
+                         say=lambda text: err.print(f"[bold]reproduce[/] {text}", highlight=False))
+        paths = write_outputs(report, out_dir)
+        err.print(report.verdict, highlight=False, soft_wrap=True)
+        for p in paths:
+            err.print(f"wrote {p}", highlight=False)
