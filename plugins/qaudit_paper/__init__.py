@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from qaudit import hookimpl
 
-QAUDIT_API = "1"
+QAUDIT_API = "2"
 
 
 @hookimpl
