@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from qaudit.audit import AuditSettings, GroundTruth, ground_truth, run_audit
-from qaudit.engine.tasks import readout_table
-from qaudit.query import TargetQueries, basis_distribution
 from qaudit.data import Dataset, load_dataset
+from qaudit.engine.tasks import readout_table
 from qaudit.errors import QauditError
+from qaudit.query import TargetQueries, basis_distribution
 from qaudit.workflows import train_model
 
 OPTS = {"qubits": 5, "layers": 4, "epochs": 60, "lr": 0.2, "batch_size": 20}
