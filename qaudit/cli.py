@@ -153,8 +153,10 @@ def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 # --------------------------------------------------------------------------- train
 @app.command("train")
 def train_cmd(
-    model: Annotated[str, typer.Option("--model", "-m", help="Model kind (see `qaudit models`).")] = "basic-qnn",
-    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Dataset name or .csv/.npz path.")] = "digits",
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="Model kind (see `qaudit models`; default: the plugins' default model).")] = None,
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", "-d", help="Dataset name or .csv/.npz path (default: the plugins' default dataset).")] = None,
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")] = Path("model.json"),
     data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
     label_column: Annotated[str | None, typer.Option(help="Label column of a CSV dataset.")] = None,
@@ -171,19 +173,20 @@ def train_cmd(
     exclude_indices: Annotated[str | None, typer.Option(
         help="Train without the sample indices in this file.")] = None,
     option: Annotated[list[str] | None, typer.Option(
-        "--option", "-O", help="Model-specific option KEY=VALUE (repeatable).")] = None,
-    sisa_shards: Annotated[int | None, typer.Option(
-        "--sisa-shards", help="Train a SISA ensemble of this many constituent models (exact unlearning).")] = None,
-    sisa_slices: Annotated[int | None, typer.Option(
-        "--sisa-slices", help="Slices (checkpoints) per SISA shard (default 1).")] = None,
+        "--option", "-O", help="Model-specific option KEY=VALUE (repeatable; VALUE is JSON or a string), e.g. "
+        "`--model sisa -O shards=4 -O slices=3 -O constituent=basic-qnn`.")] = None,
     noise: Annotated[str | None, typer.Option(
         help="Train under a noise model with exact noisy gradients: 'paper' or p1=..,p2=..,bitflip=..")] = None,
 ) -> None:
     """Train a QNN and save it as a validated model file."""
     from qaudit import model as model_io
     from qaudit.data import load_dataset
+    from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
     from qaudit.workflows import train_model
+
+    model = model or get_host().role("model", "default")
+    dataset = dataset or get_host().role("dataset", "default")
 
     out_dir = out_path.parent if str(out_path.parent) else Path(".")
     if not out_dir.is_dir():  # fail before training, not after it
@@ -197,9 +200,7 @@ def train_cmd(
     ds = load_dataset(dataset, data_opts)
     with RichProgress(err) as progress:
         mf = train_model(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
-                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress,
-                         sisa=None if sisa_shards is None and sisa_slices is None else (sisa_shards or 1,
-                                                                                       sisa_slices or 1))
+                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress)
     model_io.save(mf, out_path, command=command_line())
     from qaudit.workflows import evaluate_model
 

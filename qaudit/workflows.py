@@ -41,18 +41,11 @@ def train_model(
     exclude_class: list[int] | None = None,
     exclude_indices: str | None = None,
     progress: Progress = SILENT,
-    sisa: tuple[int, int] | None = None,
 ) -> ModelFile:
     """Split *dataset*, train a model of *kind* on the members, return its ModelFile.
 
-    ``sisa=(S, R)`` trains a SISA ensemble (kind ``sisa``) of S constituents of *kind*
-    with R slices each instead (see :mod:`qaudit.sisa`).
+    The model's ``fit`` gets the members' dataset indices as ``sample_ids``.
     """
-    if sisa is not None:
-        get_host().get("model", kind)
-        options = {"constituent": kind, "constituent_options": dict(options or {}), "shards": int(sisa[0]),
-                   "slices": int(sisa[1])}
-        kind = "sisa"
     cls = get_host().get("model", kind)
     members, holdout = split(dataset.y, n_train, n_holdout, seed)
     excluded: dict[str, Any] = {}
@@ -74,8 +67,8 @@ def train_model(
     if hasattr(model, "validate_options"):
         model.validate_options()
     start = time.perf_counter()
-    extra = {"sample_ids": members} if kind == "sisa" else {}
-    model.fit(dataset.X[members], dataset.y[members], progress=progress, n_classes=dataset.n_classes, **extra)
+    model.fit(dataset.X[members], dataset.y[members], n_classes=dataset.n_classes, sample_ids=members,
+              progress=progress)
     seconds = time.perf_counter() - start
     record = DataRecord(dataset.name, dataset.options, members, holdout, seed, excluded)
     training = {"seconds": round(seconds, 3), "loss_history": [round(float(v), 6) for v in

@@ -128,4 +128,6 @@ def test_cli_plugins_json_and_disable(monkeypatch, run_qaudit):
     by_name = {p["name"]: p for p in json.loads(out)["plugins"]}
     assert by_name["datasets"]["status"] == "disabled"
     code, _, err = run_qaudit(["--disable-plugin", "datasets", "train", "--epochs", "1"])
+    assert code == 2 and "no single dataset declares the role 'default'" in err
+    code, _, err = run_qaudit(["--disable-plugin", "datasets", "train", "--dataset", "digits", "--epochs", "1"])
     assert code == 2 and "unknown dataset 'digits'" in err

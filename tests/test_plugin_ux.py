@@ -196,6 +196,8 @@ def test_builtins_are_disabled_like_any_plugin(site):
     assert proc.returncode == 0
     assert "basic-qnn" not in {item["name"] for item in json.loads(proc.stdout)["items"]}
     proc = run(site, "-p", "qnn", "train", "--out", "never-written.json")
+    assert proc.returncode == 2 and "no single model declares the role 'default'" in proc.stderr
+    proc = run(site, "-p", "qnn", "train", "--model", "basic-qnn", "--out", "never-written.json")
     assert proc.returncode == 2 and "unknown model 'basic-qnn'" in proc.stderr
     assert not Path("never-written.json").exists()
 

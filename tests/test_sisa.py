@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from qaudit_unlearning.sisa import SisaEnsemble, assign
 
 from qaudit.errors import QauditError
-from qaudit.sisa import SisaEnsemble, assign
 from qaudit.testing import load_tiny_dataset
 
 OPTS = {"constituent": "basic-qnn", "constituent_options": {"qubits": 4, "layers": 1, "epochs": 2, "lr": 0.1,
@@ -118,8 +118,9 @@ def test_train_workflow_and_sisa_method(tmp_path):
     from qaudit.workflows import train_model
 
     ds = load_tiny_dataset()
-    mf = train_model("basic-qnn", ds, n_train=120, n_holdout=60, seed=3, options=OPTS["constituent_options"],
-                     sisa=(2, 2))
+    mf = train_model("sisa", ds, n_train=120, n_holdout=60, seed=3,
+                     options={"constituent": "basic-qnn", "constituent_options": OPTS["constituent_options"],
+                              "shards": 2, "slices": 2})
     assert mf.kind == "sisa" and mf.model.options["constituent"] == "basic-qnn"
     assert set(mf.model.ids.tolist()) == set(mf.data.members.tolist())
     fs = core.ForgetSet(mf.data.members[:3], mf.data.members[3:])
@@ -128,3 +129,42 @@ def test_train_workflow_and_sisa_method(tmp_path):
     assert not np.isin(fs.forget_ids, outcome.model.ids).any()
     assert len(outcome.model.ids) == len(mf.model.ids) - 3
     assert outcome.cost.gradient_evaluations > 0
+
+
+def test_ensemble_protocol_parts_combine_and_required_sample_ids():
+    from qaudit.query import query
+
+    ds, ids = _data()
+    ens = _train(ids, ds)
+    assert SisaEnsemble.roles == frozenset() and ens.n_qubits == 4
+    parts = ens.parts()
+    assert parts == ens.members and len(parts) == OPTS["shards"]
+    X = ds.X[:10]
+    mean = np.mean([m.predict_proba(X) for m in parts], axis=0)
+    np.testing.assert_allclose(ens.combine([m.predict_proba(X) for m in parts]), mean, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ens.predict_proba(X), mean, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(query(ens, X).probs, mean, rtol=0, atol=1e-12)
+    with pytest.raises(QauditError, match="sample_ids"):
+        SisaEnsemble(**OPTS).fit(ds.X[ids], ds.y[ids], n_classes=10)
+    with pytest.raises(TypeError):
+        SisaEnsemble(**OPTS).fit(ds.X[ids], ds.y[ids], None, 10)  # keyword-only after y
+    with pytest.raises(QauditError, match="not trained"):
+        SisaEnsemble(**OPTS).parts()
+
+
+def test_train_cli_trains_a_sisa_ensemble_through_options(tmp_path, cli_runner):
+    import json
+
+    out = tmp_path / "sisa.json"
+    res = cli_runner.invoke(["train", "--model", "sisa", "-O", "shards=2", "-O", "slices=2",
+                             "-O", "constituent=basic-qnn",
+                             "-O", 'constituent_options={"qubits": 4, "layers": 1, "epochs": 2}',
+                             "--n-train", "120", "--n-holdout", "30", "-o", str(out)])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(out.read_text())
+    assert doc["kind"] == "sisa"
+    assert doc["config"]["shards"] == 2 and doc["config"]["slices"] == 2
+    assert doc["config"]["constituent"] == "basic-qnn" and doc["config"]["constituent_options"]["qubits"] == 4
+    assert sorted(doc["config"]["assignment"]["ids"]) == sorted(doc["data"]["members"])
+    gone = cli_runner.invoke(["train", "--sisa-shards", "2", "-o", str(tmp_path / "x.json")])
+    assert gone.exit_code == 2 and not (tmp_path / "x.json").exists()

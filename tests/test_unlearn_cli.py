@@ -63,7 +63,7 @@ def test_default_output_path_and_gating(cli_runner, tiny_model):
     ("", [], "no indices"),
     (None, ["--forget-class", "12"], "do not exist"),
     (None, ["--forget-class", "4", "--method", "rga", "--retain-fraction", "0"], "no retained data"),
-    (None, ["--forget-class", "4", "--method", "sisa"], "--sisa-shards"),
+    (None, ["--forget-class", "4", "--method", "sisa"], "--model sisa -O shards="),
     (None, [], "say what to forget"),
     (None, ["--forget-class", "4", "-O", "bogus=1"], "unknown option"),
 ])

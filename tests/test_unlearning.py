@@ -135,7 +135,7 @@ def test_qfi_diagonal_matches_fidelity_finite_differences():
 
 def test_sisa_method_on_plain_model_is_a_clear_error():
     tiny, Xf, yf, Xr, yr = _split()
-    with pytest.raises(QauditError, match="--sisa-shards"):
+    with pytest.raises(QauditError, match="--model sisa -O shards="):
         SisaUnlearning().unlearn(tiny.model, UnlearningRequest(Xf, yf, Xr, yr))
 
 

@@ -29,6 +29,6 @@ def register_unlearning_methods(register):
 
 @hookimpl
 def register_models(register):
-    from qaudit.sisa import SisaEnsemble
+    from qaudit_unlearning.sisa import SisaEnsemble
 
     register(SisaEnsemble)

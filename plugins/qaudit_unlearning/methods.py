@@ -42,7 +42,9 @@ def _kind_defaults(table: dict[str, dict[str, Any]], model: Any) -> dict[str, An
 
 
 def _require_gradients(method: str, model: Any) -> None:
-    if not (hasattr(model, "loss_and_grad") and hasattr(model, "weights")) or getattr(model, "name", "") == "sisa":
+    from qaudit_unlearning.sisa import SisaEnsemble
+
+    if not (hasattr(model, "loss_and_grad") and hasattr(model, "weights")) or isinstance(model, SisaEnsemble):
         raise QauditError(f"unlearning method {method!r} needs a model with exact gradients; "
                           f"model kind {getattr(model, 'name', '?')!r} supports --method sisa or retrain")
 
@@ -361,12 +363,9 @@ class Retrain:
         _options(self.name, {}, request.options)
         start = time.perf_counter()
         new = model.clone()
-        if getattr(new, "name", "") == "sisa":
-            new.fit(request.X_retain, request.y_retain, progress=request.progress,
-                    n_classes=request.n_classes or model.n_classes, sample_ids=request.retain_ids)
-        else:
-            kwargs = {"progress": request.progress} if request.progress is not None else {}
-            new.fit(request.X_retain, request.y_retain, n_classes=request.n_classes or model.n_classes, **kwargs)
+        kwargs = {"progress": request.progress} if request.progress is not None else {}
+        new.fit(request.X_retain, request.y_retain, n_classes=request.n_classes or model.n_classes,
+                sample_ids=request.retain_ids, **kwargs)
         grads = _fit_cost(new, len(request.X_retain))
         cost = UnlearningCost(grads, grads, time.perf_counter() - start)
         return UnlearningOutcome(new, cost, {"retained_samples": len(request.X_retain)})
@@ -404,9 +403,12 @@ class SisaUnlearning:
     def check(self, model: Any, options: dict[str, Any]) -> None:
         """The model must be a SISA ensemble; no options."""
         _options(self.name, {}, options)
-        if getattr(model, "name", "") != "sisa":
+        from qaudit_unlearning.sisa import SisaEnsemble
+
+        if not isinstance(model, SisaEnsemble):
             raise QauditError(f"--method sisa needs a SISA ensemble, this model is {getattr(model, 'name', '?')!r}; "
-                              "train one with `qaudit train --sisa-shards S --sisa-slices R --model KIND ...`")
+                              "train one with `qaudit train --model sisa -O shards=S -O slices=R "
+                              "-O constituent=KIND ...`")
 
     def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
         """Copy of the ensemble with the affected shards retrained."""

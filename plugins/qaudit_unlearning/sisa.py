@@ -48,6 +48,7 @@ class SisaEnsemble:
     """
 
     name: ClassVar[str] = "sisa"
+    roles: ClassVar[frozenset[str]] = frozenset()
     description: ClassVar[str] = "SISA ensemble of any model kind (shards x slices, per-slice checkpoints)"
     DEFAULTS: ClassVar[dict[str, Any]] = {"constituent": "basic-qnn", "constituent_options": {}, "shards": 4,
                                           "slices": 2, "slice_epochs": None, "seed": 0}
@@ -132,14 +133,17 @@ class SisaEnsemble:
         return other
 
     # -- training ----------------------------------------------------------------
-    def fit(self, X: np.ndarray, y: np.ndarray, progress: Progress = SILENT, n_classes: int | None = None,
-            sample_ids: np.ndarray | None = None) -> SisaEnsemble:
-        """Train all shards from scratch. *sample_ids* are the samples' dataset indices
-        (default 0..n-1); they decide the shard/slice assignment."""
+    def fit(self, X: np.ndarray, y: np.ndarray, *, n_classes: int | None = None,
+            sample_ids: np.ndarray | None = None, progress: Progress | None = None) -> SisaEnsemble:
+        """Train all shards from scratch. *sample_ids* (required) are the samples' dataset
+        indices; they decide the shard/slice assignment, so unlearning can find them again."""
+        if sample_ids is None:
+            raise QauditError("sisa: fit needs sample_ids (the dataset index of every training row); "
+                              "they decide each sample's shard and slice")
         self.validate_options()
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y)
-        ids = np.arange(len(X)) if sample_ids is None else np.asarray(sample_ids, dtype=np.int64)
+        ids = np.asarray(sample_ids, dtype=np.int64)
         if len(ids) != len(X) or len(np.unique(ids)) != len(ids):
             raise QauditError("sisa: sample ids must be unique, one per sample")
         self.n_classes = int(n_classes or int(y.max()) + 1)
@@ -154,7 +158,7 @@ class SisaEnsemble:
         self.checkpoints = [[] for _ in range(S)]
         self.gradient_evaluations = 0
         for s in range(S):
-            self._train_shard(s, 0, X, y, ids, progress)
+            self._train_shard(s, 0, X, y, ids, progress or SILENT)
         return self
 
     def _train_shard(self, s: int, first: int, X: np.ndarray, y: np.ndarray, ids: np.ndarray,
@@ -223,18 +227,31 @@ class SisaEnsemble:
                 "gradient_evaluations": self.gradient_evaluations - before}
 
     # -- inference ---------------------------------------------------------------
-    def predict_proba(self, X: np.ndarray, backend: Any = None, shots: int | None = None,
-                      seed: int | None = None) -> np.ndarray:
-        """Mean of the constituents' class probabilities."""
+    def parts(self) -> list[Any]:
+        """The constituent models, one per shard, in shard order."""
         if not self.members:
             raise QauditError("sisa: model is not trained")
-        probs = [m.predict_proba(X, backend=backend, shots=shots, seed=None if seed is None else seed + k)
-                 for k, m in enumerate(self.members)]
-        return np.mean(probs, axis=0)
+        return list(self.members)
+
+    def combine(self, probs: list[np.ndarray]) -> np.ndarray:
+        """Mean of the constituents' class probabilities."""
+        return np.mean(np.asarray(probs, dtype=np.float64), axis=0)
+
+    def predict_proba(self, X: np.ndarray, backend: Any = None, shots: int | None = None,
+                      seed: int | None = 0) -> np.ndarray:
+        """Class probabilities through :func:`qaudit.query.query` (parts queried, then combined)."""
+        from qaudit.query import predict_proba
+
+        return predict_proba(self, X, backend, shots, seed)
 
     def predict(self, X: np.ndarray, **kwargs: Any) -> np.ndarray:
         """Most probable class."""
         return np.argmax(self.predict_proba(X, **kwargs), axis=1)
+
+    @property
+    def weights(self) -> dict[str, np.ndarray]:
+        """All constituents' trained weights, ``"<shard>.<name>"`` -> array (the arrays themselves, not copies)."""
+        return {f"{s}.{k}": v for s, m in enumerate(self.members) if m is not None for k, v in m.weights.items()}
 
     def circuit(self) -> Any:
         """The first constituent's circuit (all constituents share the architecture)."""
