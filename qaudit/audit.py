@@ -54,7 +54,7 @@ def ground_truth(mf: Any, n_samples: int, members_file: str | None = None,
     """Members/non-members from index files, else from the model's data record; validated."""
     from qaudit.data import read_indices
 
-    record = getattr(mf, "data", None)
+    record = mf.data
     if members_file:
         members = read_indices(members_file, n_samples)
         source = "index files"
@@ -167,7 +167,7 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
     eval_idx = np.concatenate([eval_m, eval_n])
     is_member = np.r_[np.ones(len(eval_m), bool), np.zeros(len(eval_n), bool)]
     X_eval, y_eval = X[eval_idx], y[eval_idx]
-    n_train = int(len(mf.data.members)) if getattr(mf, "data", None) is not None else len(truth.members)
+    n_train = int(len(mf.data.members)) if mf.data is not None else len(truth.members)
     oracle = TargetQueries(model, backend, settings.shots, settings.seed)
     pop = truth.population
     context = AttackContext(
@@ -270,7 +270,7 @@ def _build_report(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSett
     acc_m = float(np.mean(correct[is_member]))
     acc_n = float(np.mean(correct[~is_member]))
     report.summary = {
-        "model": location, "kind": getattr(mf, "kind", ""), "dataset": dataset.name,
+        "model": location, "kind": mf.kind, "dataset": dataset.name,
         "members": int(len(truth.members)), "non_members": int(len(truth.non_members)),
         "population": int(len(truth.population)), "evaluated_members": int(is_member.sum()),
         "evaluated_non_members": int((~is_member).sum()), "attacker_known_members": n_known_m,

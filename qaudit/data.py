@@ -145,7 +145,7 @@ def load_dataset(name_or_path: str, options: dict[str, Any] | None = None, host:
         return registry[name_or_path].obj().load(options)
     suffix = Path(name_or_path).suffix.lower()
     for entry in registry.values():
-        if suffix and suffix in getattr(entry.obj, "suffixes", ()):
+        if suffix and suffix in getattr(entry.obj, "suffixes", ()):  # optional DatasetSource member
             return entry.obj().load({**options, "path": name_or_path})
     known = ", ".join(sorted(n for n, e in registry.items() if not getattr(e.obj, "suffixes", ())))
     raise QauditError(f"unknown dataset {name_or_path!r} (available: {known}, or a .csv/.npz file)")

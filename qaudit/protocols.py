@@ -101,6 +101,10 @@ class Backend(Protocol):
         """Optional: the widest circuit this instance can run (e.g. a processor's qubit count), or None."""
         ...
 
+    def describe(self, task: QuantumTask | None = None) -> dict[str, Any]:
+        """Optional: facts for ``qaudit backends --describe`` (device, compiled depth of *task*...)."""
+        ...
+
     def expectation(self, task: QuantumTask, shots: int | None = None, seed: int | None = None) -> np.ndarray:
         """(n_samples, n_observables) float64 expectation values.
 
@@ -143,6 +147,8 @@ class Model(Protocol):
     n_classes: int
     #: Trained weights, name -> float64 array.
     weights: dict[str, np.ndarray]
+    #: Optional: the training loss after every epoch of ``fit`` (saved in the model file's ``training``).
+    history: list[float]
     #: Optional: per-sample gradient evaluations the last ``fit`` spent (default: epochs x training samples);
     #: the unlearning report compares a method's cost with it.
     gradient_evaluations: int
@@ -228,6 +234,8 @@ class DatasetSource(Protocol):
     description: ClassVar[str]
     #: ``{"default"}`` for the dataset ``qaudit train`` uses when none is named.
     roles: ClassVar[frozenset[str]]
+    #: Optional: file suffixes (``(".csv",)``) this source loads when ``--dataset`` is a path.
+    suffixes: ClassVar[tuple[str, ...]]
 
     def load(self, options: dict[str, Any]) -> Any:
         """Return a :class:`qaudit.data.Dataset`; raise QauditError if files are missing."""

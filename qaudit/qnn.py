@@ -91,7 +91,10 @@ class CircuitClassifier:
     # -- scikit-learn style ----------------------------------------------------
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> CircuitClassifier:
-        return cls(**options)
+        """An untrained model with these options, type- and range-checked (:meth:`validate_options`)."""
+        model = cls(**options)
+        model.validate_options()
+        return model
 
     def get_params(self) -> dict[str, Any]:
         return copy.deepcopy(self.options)

@@ -41,7 +41,7 @@ def run_task(task: QuantumTask, backend: Any, shots: int | None = None,
     if task.noise and not backend.capabilities.noise:
         raise QauditError(f"the model was trained under noise {task.noise!r}; backend {backend.name!r} simulates "
                           "no noise: use a backend that does (`qaudit backends`, column noise)")
-    if shots and callable(getattr(backend, "sample", None)) and task.diagonal_readout:
+    if shots and callable(getattr(backend, "sample", None)) and task.diagonal_readout:  # SamplingBackend
         from qaudit.engine.tasks import readout_table
 
         counts = np.asarray(backend.sample(task, int(shots), seed), dtype=np.int64)
@@ -60,7 +60,7 @@ def query(model: Any, X: np.ndarray, backend: Any = None, shots: int | None = No
           seed: int | None = 0) -> Outputs:
     """Outputs of *model* on raw features *X* run on *backend* (default: the exact backend)."""
     backend = exact_backend() if backend is None else backend
-    parts = model.parts() if callable(getattr(model, "parts", None)) else None
+    parts = model.parts() if callable(getattr(model, "parts", None)) else None  # EnsembleModel
     if parts:
         outs = [query(part, X, backend, shots, None if seed is None else _mix(seed, i))
                 for i, part in enumerate(parts)]

@@ -418,7 +418,7 @@ def build_report(mf: Any, settings: ShotSettings, seeds: list[int], runs: list[d
     if settings.unlearn:
         report.verdict += (f"; {settings.unlearn} forget-accuracy spread {unl[first]['forget_accuracy']['std']:.3f} at "
                            f"{first} vs {unl[last]['forget_accuracy']['std']:.3f} at {last}")
-    report.summary = {"model": location, "kind": getattr(mf, "kind", ""), "backend": settings.backend,
+    report.summary = {"model": location, "kind": mf.kind, "backend": settings.backend,
                       "shots": ",".join(labels), "repeats": len(seeds), "attack": settings.attack,
                       "forget_class": settings.forget_class, "unlearn": settings.unlearn,
                       "auc_trend_spearman": rho_auc, "mia_trend_spearman": rho_rate}

@@ -64,15 +64,13 @@ def train_model(
     if len(members) == 0:
         raise QauditError("no training samples left after exclusions")
     model = cls.from_options({**(options or {}), "seed": seed})
-    if hasattr(model, "validate_options"):
-        model.validate_options()
     start = time.perf_counter()
     model.fit(dataset.X[members], dataset.y[members], n_classes=dataset.n_classes, sample_ids=members,
               progress=progress)
     seconds = time.perf_counter() - start
     record = DataRecord(dataset.name, dataset.options, members, holdout, seed, excluded)
     training = {"seconds": round(seconds, 3), "loss_history": [round(float(v), 6) for v in
-                                                              getattr(model, "history", [])]}
+                                                              getattr(model, "history", [])]}  # optional Model member
     return ModelFile(model, kind, record, training)
 
 

@@ -25,7 +25,7 @@ def register_commands(app: Any) -> None:
         seed: Annotated[int, typer.Option()] = 0,
     ) -> None:
         """Run the whole pipeline on scikit-learn's bundled digits (no download, about a minute)."""
-        from qaudit.cli import err, out
+        from qaudit.commands.common import err, out
         from qaudit_paper.demo import run_demo
 
         run_demo(out_dir, seed, err, out)
@@ -46,7 +46,7 @@ def register_commands(app: Any) -> None:
             "only, not the paper's settings.")] = False,
     ) -> None:
         """Run the paper's experiments (basic QNN + HQNN on MNIST) and report them beside the paper's claims."""
-        from qaudit.cli import command_line, err
+        from qaudit.commands.common import command_line, err
         from qaudit.errors import QauditError
         from qaudit.progress import RichProgress
         from qaudit.shot_study import parse_shots, repeat_seeds

@@ -312,7 +312,9 @@ class UserCircuit(CircuitClassifier):
         if isinstance(circuit, str):
             path = Path(circuit)
             options["circuit"] = read_circuit_file(path if path.is_absolute() else base / path)
-        return cls(**options)
+        model = cls(**options)
+        model.validate_options()
+        return model
 
     # -- validation and circuit ----------------------------------------------------
     def validate_options(self) -> None:

@@ -72,8 +72,10 @@ class SisaEnsemble:
     # -- options -----------------------------------------------------------------
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> SisaEnsemble:
-        """An untrained ensemble with these options."""
-        return cls(**options)
+        """An untrained ensemble with these options, checked (:meth:`validate_options`)."""
+        model = cls(**options)
+        model.validate_options()
+        return model
 
     def get_params(self) -> dict[str, Any]:
         """Ensemble options (JSON)."""

@@ -1,4 +1,8 @@
-"""Subcommand modules. Each module imports ``qaudit.cli.app`` and adds commands with
-``@app.command``; ``qaudit.cli`` imports every module listed in ``MODULES`` that exists."""
+"""The built-in commands, one module per command family.
 
-MODULES = ("backends", "leak", "unlearn", "shots")
+Each module parses its options, calls one workflow function and renders the result; it
+adds its commands with ``register_commands(app)`` -- the same signature as the plugin hook
+``register_commands`` -- called by :mod:`qaudit.cli` in the order of ``MODULES``.
+"""
+
+MODULES = ("train", "evaluate", "leak", "unlearn", "shots", "backends", "listing")

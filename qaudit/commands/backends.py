@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qaudit.cli import app, emit, out
+from qaudit.commands.common import emit, out
 
 SCHEMA = "qaudit.backends/1"
 
@@ -47,7 +47,7 @@ def describe_backend(name: str, model_path: Path | None) -> dict[str, Any]:
         task = model.task(dataset.X[mf.data.members[:1]])  # one real training input
     backend, _ = resolve_backend(name, None if _cls(name).capabilities.exact else 1, model)
     info: dict[str, Any] = {"backend": name}
-    describe = getattr(backend, "describe", None)  # optional: backends that can describe a compiled task
+    describe = getattr(backend, "describe", None)  # optional Backend member
     if callable(describe):
         info.update(describe(task) if task is not None else describe())
     return info
@@ -63,7 +63,6 @@ def _yes(value: bool) -> str:
     return "[green]yes[/]" if value else "-"
 
 
-@app.command("backends")
 def backends_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output (qaudit.backends/1).")] = False,
     describe: Annotated[str | None, typer.Option(
@@ -94,7 +93,7 @@ def backends_cmd(
                       _yes(caps.get("noise", False)), _yes(caps.get("hardware", False)),
                       str(caps.get("max_qubits") or "-"), row["description"])
     if output:
-        from qaudit.cli import render_text
+        from qaudit.commands.common import render_text
 
         text = render_text(table)
         if describe:
@@ -105,3 +104,8 @@ def backends_cmd(
     if describe:
         for key, value in document["described"].items():
             out.print(f"  {key}: {value}")
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add this module's commands (the same hook signature a plugin's ``register_commands`` has)."""
+    app.command("backends")(backends_cmd)

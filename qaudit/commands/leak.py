@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qaudit.cli import app, command_line, err, parse_options
+from qaudit.commands.common import command_line, err, parse_options
 from qaudit.errors import QauditError
 
 
@@ -54,7 +54,6 @@ def _config_list(value: Any, key: str, source: str) -> list[str]:
     raise QauditError(f"{source}: '{key}' must be a string or a list of strings")
 
 
-@app.command("leak")
 def leak_cmd(
     model_path: Annotated[Path | None, typer.Argument(help="Model file (default: 'model' from qaudit.toml).")] = None,
     attack: Annotated[list[str] | None, typer.Option(
@@ -180,17 +179,6 @@ def leak_cmd(
         raise typer.Exit(1)
 
 
-@app.command("attacks")
-def attacks_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List registered membership-inference attacks."""
-    from qaudit.cli import _list_kind
-
-    _list_kind("attack", "membership-inference attacks", as_json)
-
-
-@app.command("reporters")
-def reporters_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """List registered report formats."""
-    from qaudit.cli import _list_kind
-
-    _list_kind("reporter", "report formats", as_json, extra=lambda cls: {"suffix": getattr(cls, "suffix", "")})
+def register_commands(app: typer.Typer) -> None:
+    """Add this module's commands (the same hook signature a plugin's ``register_commands`` has)."""
+    app.command("leak")(leak_cmd)

@@ -7,11 +7,10 @@ from typing import Annotated
 
 import typer
 
-from qaudit.cli import app, command_line, err, parse_options
+from qaudit.commands.common import command_line, err, parse_options
 from qaudit.errors import QauditError
 
 
-@app.command("shots")
 def shots_cmd(
     model_path: Annotated[Path, typer.Argument(help="Trained model file (with its data record).")],
     shots: Annotated[str, typer.Option(
@@ -79,3 +78,8 @@ def shots_cmd(
         err.print(report.verdict, highlight=False, soft_wrap=True)
     if report.failed:
         raise typer.Exit(1)
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add this module's commands (the same hook signature a plugin's ``register_commands`` has)."""
+    app.command("shots")(shots_cmd)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qaudit.cli import app, command_line, err, parse_options
+from qaudit.commands.common import command_line, err, parse_options
 from qaudit.errors import QauditError
 
 ForgetClass = Annotated[list[int] | None, typer.Option(
@@ -40,7 +40,6 @@ def _load(model_path: Path, data_dir: str | None) -> tuple[Any, Any]:
     return mf, dataset_for(mf, data_dir)
 
 
-@app.command("unlearn")
 def unlearn_cmd(
     model_path: Annotated[Path, typer.Argument(help="Trained model file (never modified).")],
     method: Annotated[str | None, typer.Option(
@@ -115,7 +114,6 @@ def unlearn_cmd(
     raise typer.Exit(code)
 
 
-@app.command("compare-unlearning")
 def compare_cmd(
     model_path: Annotated[Path, typer.Argument(help="Trained model file (never modified).")],
     methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "ga,ssd,rga,retrain,finetune",
@@ -187,3 +185,9 @@ def _ints(text: str, flag: str) -> list[int]:
     if not values or any(v < 0 for v in values):
         raise QauditError(f"{flag}: expected non-negative integers")
     return values
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add this module's commands (the same hook signature a plugin's ``register_commands`` has)."""
+    app.command("unlearn")(unlearn_cmd)
+    app.command("compare-unlearning")(compare_cmd)

@@ -1,0 +1,79 @@
+"""What every command module shares: the consoles, option parsing, the command line, output."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from qaudit.errors import QauditError
+
+#: Progress, logs and errors (stderr); reports go to stdout or --output.
+err = Console(stderr=True)
+out = Console()
+
+
+def host() -> Any:
+    from qaudit.plugins import get_host
+
+    return get_host()
+
+
+def command_line() -> str:
+    return "qaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def parse_options(pairs: list[str] | None) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values parsed as JSON when they parse, else kept as strings."""
+    options: dict[str, Any] = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise QauditError(f"--option expects KEY=VALUE, got {pair!r}")
+        key, value = pair.split("=", 1)
+        try:
+            options[key.strip().replace("-", "_")] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip().replace("-", "_")] = value
+    return options
+
+
+def emit(text: str, output: Path | None) -> None:
+    """Report to stdout, or atomically to *output*."""
+    from qaudit.reporting import emit as emit_text
+
+    emit_text(text, output)
+
+
+def render_text(renderable: Any, width: int = 100) -> str:
+    """Render a Rich object to plain text (for ``--output`` files)."""
+    import io
+
+    console = Console(file=io.StringIO(), width=width, record=True)
+    console.print(renderable)
+    return console.export_text()
+
+
+def list_kind(kind: str, title: str, as_json: bool, extra: Any = None) -> None:
+    """Print the registered things of one kind as a table, or as JSON (``qaudit.<kind>s/1``)."""
+    h = host()
+    rows = []
+    for name, entry in sorted(h.registry(kind).items()):
+        row = {"name": name, "plugin": entry.plugin, "description": getattr(entry.obj, "description", "")}
+        if extra:
+            row.update(extra(entry.obj))
+        rows.append(row)
+    if as_json:
+        print(json.dumps({"schema": f"qaudit.{kind}s/1", "items": rows}, indent=1))
+        return
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in rows[0].keys() if rows else ("name",):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*[str(v) for v in row.values()])
+    out.print(table)

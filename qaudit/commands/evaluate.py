@@ -1,0 +1,57 @@
+"""``qaudit evaluate``: accuracy on members and holdout, through the query path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qaudit.commands.common import emit, out, render_text
+
+
+def evaluate_cmd(
+    model_path: Annotated[Path, typer.Argument(help="Model file.")],
+    data_dir: Annotated[str | None, typer.Option("--data-dir")] = None,
+    backend: Annotated[str | None, typer.Option(
+        help="Execution backend (see `qaudit backends`; default: exact, or the shot backend with --shots).")] = None,
+    shots: Annotated[int | None, typer.Option(help="Measurement shots (0 or omitted = exact).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for shot sampling.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    output: Annotated[Path | None, typer.Option("--output", help="Write the report here (atomic).")] = None,
+) -> None:
+    """Accuracy of a model on its members and holdout, overall and per class."""
+    from qaudit import model as model_io
+    from qaudit.backends import default_backend, resolve_backend
+    from qaudit.workflows import dataset_for, evaluate_model
+
+    mf = model_io.load(model_path)
+    ds = dataset_for(mf, data_dir)
+    backend = backend or default_backend(shots)
+    be, shots = resolve_backend(backend, shots, mf.model)
+    ev = evaluate_model(mf, ds, be, backend, shots, seed)
+    if as_json:
+        emit(json.dumps(ev.to_json(), indent=1), output)
+        return
+    from rich.table import Table
+
+    noise = f"{shots} shots" if shots else "no shot noise"
+    table = Table(title=f"{model_path} ({mf.kind}, backend {backend}, {noise})")
+    table.add_column("class")
+    for name in ev.splits:
+        table.add_column(f"{name} acc")
+    classes = sorted({c for s in ev.splits.values() for c in s["per_class"]}, key=int)
+    for c in classes:
+        table.add_row(c, *[f"{s['per_class'][c]['accuracy']:.3f}" if c in s["per_class"] else "-"
+                           for s in ev.splits.values()])
+    table.add_row("[bold]all", *[f"[bold]{s['accuracy']:.3f}" for s in ev.splits.values()])
+    if output:
+        emit(render_text(table), output)
+    else:
+        out.print(table)
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add this module's commands (the same hook signature a plugin's ``register_commands`` has)."""
+    app.command("evaluate")(evaluate_cmd)

@@ -1,0 +1,76 @@
+"""``qaudit train``: train a QNN on a dataset and save a validated model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qaudit.commands.common import command_line, err, parse_options
+from qaudit.errors import QauditError
+
+
+def train_cmd(
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="Model kind (see `qaudit models`; default: the plugins' default model).")] = None,
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", "-d", help="Dataset name or .csv/.npz path (default: the plugins' default dataset).")] = None,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")] = Path("model.json"),
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
+    label_column: Annotated[str | None, typer.Option(help="Label column of a CSV dataset.")] = None,
+    n_train: Annotated[int | None, typer.Option("--n-train", help="Members (training samples).")] = None,
+    n_holdout: Annotated[int | None, typer.Option("--n-holdout", help="Holdout (non-member) samples.")] = None,
+    qubits: Annotated[int | None, typer.Option(help="Number of qubits.")] = None,
+    layers: Annotated[int | None, typer.Option(help="Number of circuit layers.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Training epochs.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Learning rate.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Minibatch size.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for the split, initialisation and shuffling.")] = 0,
+    exclude_class: Annotated[list[int] | None, typer.Option(
+        help="Train without this class (retrain oracle; repeatable).")] = None,
+    exclude_indices: Annotated[str | None, typer.Option(
+        help="Train without the sample indices in this file.")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-O", help="Model-specific option KEY=VALUE (repeatable; VALUE is JSON or a string), e.g. "
+        "`--model sisa -O shards=4 -O slices=3 -O constituent=basic-qnn`.")] = None,
+    noise: Annotated[str | None, typer.Option(
+        help="Train under a noise model with exact noisy gradients: 'paper' or p1=..,p2=..,bitflip=..")] = None,
+) -> None:
+    """Train a QNN and save it as a validated model file."""
+    from qaudit import model as model_io
+    from qaudit.data import load_dataset
+    from qaudit.plugins import get_host
+    from qaudit.progress import RichProgress
+    from qaudit.workflows import train_model
+
+    model = model or get_host().role("model", "default")
+    dataset = dataset or get_host().role("dataset", "default")
+
+    out_dir = out_path.parent if str(out_path.parent) else Path(".")
+    if not out_dir.is_dir():  # fail before training, not after it
+        raise QauditError(f"output directory does not exist: {out_dir}")
+    opts = parse_options(option)
+    for key, value in (("qubits", qubits), ("layers", layers), ("epochs", epochs), ("lr", lr),
+                       ("batch_size", batch_size), ("noise", noise)):
+        if value is not None:
+            opts[key] = value
+    data_opts = {k: v for k, v in (("data_dir", data_dir), ("label_column", label_column)) if v}
+    ds = load_dataset(dataset, data_opts)
+    with RichProgress(err) as progress:
+        mf = train_model(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
+                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress)
+    model_io.save(mf, out_path, command=command_line())
+    from qaudit.workflows import evaluate_model
+
+    mf.path = str(out_path)
+    ev = evaluate_model(mf, ds)
+    accs = ", ".join(f"{k} accuracy {v['accuracy']:.3f}" for k, v in ev.splits.items())
+    err.print(f"[bold green]trained[/] {model} on {ds.name} ({len(mf.data.members)} members, "
+              f"{len(mf.data.holdout)} holdout) in {mf.training['seconds']:.1f} s: {accs}")
+    err.print(f"wrote {out_path}")
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add this module's commands (the same hook signature a plugin's ``register_commands`` has)."""
+    app.command("train")(train_cmd)
