@@ -330,7 +330,13 @@ def check_model(model_cls: Any, options: Mapping[str, Any] | None = None, X: np.
     """Check a :class:`qaudit.protocols.Model` class end to end; returns the fitted model.
 
     * ``from_options(options)`` builds it, ``get_params()`` is JSON-serialisable;
-    * ``fit(X, y)`` returns self; ``predict_proba`` rows are probabilities summing to 1;
+    * ``fit(X, y, n_classes=, sample_ids=, progress=)`` (as the host calls it) returns self;
+      ``n_classes`` and ``n_qubits`` are positive integers; ``copy()`` is independent;
+    * the host's query path works (:func:`qaudit.query.query`): ``task(X)`` is a
+      :class:`~qaudit.protocols.QuantumTask` with one row per sample, ``head`` gives
+      probabilities summing to 1, exactly on the default backend and with 4096 shots through
+      the plugin-declared shot backend (``sample()`` for Z readouts), the shot estimates within
+      6 standard errors of the exact values -- or, for an ensemble, ``parts``/``combine``;
     * ``loss_and_grad`` matches central finite differences of its own loss for
       *n_checks* entries of every weight, on a batch of 4 samples;
     * the mean of ``per_sample_grads`` equals the batch gradient;
@@ -348,9 +354,17 @@ def check_model(model_cls: Any, options: Mapping[str, Any] | None = None, X: np.
         json.dumps(model.get_params())
     except TypeError as exc:
         _fail(what, f"get_params() must be JSON-serialisable ({exc})")
-    if model.fit(X, y) is not model:
-        _fail(what, "fit(X, y) must return self")
-    _assert_probabilities(what, model.predict_proba(X[:16]), 16)
+    from qaudit.progress import SILENT
+    from qaudit.query import predict_proba
+
+    n_classes = int(np.max(y)) + 1
+    try:
+        fitted = model.fit(X, y, n_classes=n_classes, sample_ids=np.arange(len(X)), progress=SILENT)
+    except TypeError as exc:
+        _fail(what, f"fit(X, y, *, n_classes=, sample_ids=, progress=) is how the host calls it ({exc})")
+    if fitted is not model:
+        _fail(what, "fit(X, y, n_classes=, sample_ids=, progress=) must return self")
+    _check_query_path(what, model, X[:16])
     Xb, yb = X[:4], y[:4]
     loss, grad = model.loss_and_grad(Xb, yb)
     if not math.isfinite(float(loss)):
@@ -381,9 +395,40 @@ def check_model(model_cls: Any, options: Mapping[str, Any] | None = None, X: np.
             _fail(what, f"mean of per_sample_grads[{name!r}] differs from loss_and_grad")
     document = json.loads(json.dumps(model.to_document()))
     clone = model_cls.from_document(document)
-    if not np.allclose(clone.predict_proba(X[:16]), model.predict_proba(X[:16]), atol=1e-12, rtol=0):
+    if not np.allclose(predict_proba(clone, X[:16]), predict_proba(model, X[:16]), atol=1e-12, rtol=0):
         _fail(what, "from_document(to_document()) predicts differently")
     return model
+
+
+def _check_query_path(what: str, model: Any, X: np.ndarray) -> None:
+    """What the host calls on a fitted model: n_classes, n_qubits, copy, task/head or parts/combine, shots."""
+    from qaudit.backends import default_backend, resolve_backend
+    from qaudit.protocols import QuantumTask
+    from qaudit.query import query
+
+    for attr in ("n_classes", "n_qubits"):
+        value = getattr(model, attr, None)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            _fail(what, f"{attr} must be a positive integer after fit, got {value!r}")
+    other = model.copy()
+    if other is model or any(other.weights[k] is v for k, v in model.weights.items()):
+        _fail(what, "copy() must return an independent deep copy (weights included)")
+    exact = query(model, X)
+    _assert_probabilities(what, exact.probs, len(X))
+    if callable(getattr(model, "parts", None)):
+        return  # an ensemble: its parts are checked as models of their own kind
+    task = model.task(X)
+    if not isinstance(task, QuantumTask) or task.n_samples != len(X):
+        _fail(what, f"task(X) must return a QuantumTask with {len(X)} samples")
+    _assert_probabilities(what, model.head(exact.expectations), len(X))
+    shots = 4096
+    backend, _ = resolve_backend(default_backend(shots), shots, model)
+    sampled = query(model, X, backend, shots, seed=0)
+    _assert_probabilities(what, sampled.probs, len(X))
+    worst = float(np.max(np.abs(sampled.expectations - exact.expectations)))
+    if worst > 6.0 / np.sqrt(shots):
+        _fail(what, f"{shots}-shot expectation values differ from the exact ones by {worst:.3g} "
+                    f"(> 6 standard errors): task() and the exact path disagree")
 
 
 def _angle_task() -> Any:

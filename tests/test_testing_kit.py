@@ -60,6 +60,33 @@ def test_check_model_catches_fit_not_returning_self_and_bad_round_trip():
         testing.check_model(ScaledHead, QNN_OPTIONS)
 
 
+def test_check_model_exercises_what_the_host_calls():
+    base = _basic_qnn()
+
+    class SharedCopy(base):
+        def copy(self):
+            other = super().copy()
+            other.weights = self.weights  # unlearning methods would modify the original
+            return other
+
+    with pytest.raises(AssertionError, match="independent deep copy"):
+        testing.check_model(SharedCopy, QNN_OPTIONS)
+
+    class OldFit(base):  # the pre-2.0 signature: the host passes n_classes/sample_ids by keyword
+        def fit(self, X, y, progress=None):
+            return super().fit(X, y)
+
+    with pytest.raises(AssertionError, match="how the host calls it"):
+        testing.check_model(OldFit, QNN_OPTIONS)
+
+    class BadHead(base):
+        def head(self, ev):
+            return super().head(ev) * 2.0
+
+    with pytest.raises(AssertionError, match="sum to 1"):
+        testing.check_model(BadHead, QNN_OPTIONS)
+
+
 # --------------------------------------------------------------------------- backends
 def _cirq_reference(task):
     """Independent path: cirq.Simulator final state and cirq's own Pauli expectations."""
