@@ -157,32 +157,35 @@ _CACHE: dict[Any, Any] = {}
 
 
 def load_tiny_dataset() -> Any:
-    """scikit-learn's digits as a :class:`qaudit.data.Dataset` (cached)."""
-    if "digits" not in _CACHE:
+    """The default dataset (role ``default``: scikit-learn's digits) as a :class:`qaudit.data.Dataset` (cached)."""
+    if "tiny-dataset" not in _CACHE:
         from qaudit.data import load_dataset
 
-        with using_host(make_host()):
-            _CACHE["digits"] = load_dataset("digits", {})
-    return _CACHE["digits"]
+        host = make_host()
+        with using_host(host):
+            _CACHE["tiny-dataset"] = load_dataset(host.role("dataset", "default"), {})
+    return _CACHE["tiny-dataset"]
 
 
 def train_tiny_model(seed: int = 0, **options: Any) -> TinyModel:
-    """Train (once per process and arguments) the tiny ``basic-qnn``; returns a fresh copy."""
+    """Train (once per process and arguments) the tiny default model (``basic-qnn``); returns a fresh copy."""
     key = ("tiny", seed, tuple(sorted(options.items())))
     if key not in _CACHE:
         from qaudit.workflows import train_model
 
         dataset = load_tiny_dataset()
-        with using_host(make_host()):
-            mf = train_model("basic-qnn", dataset, n_train=TINY_SIZES[0], n_holdout=TINY_SIZES[1], seed=seed,
+        host = make_host()
+        with using_host(host):
+            mf = train_model(host.role("model", "default"), dataset, n_train=TINY_SIZES[0], n_holdout=TINY_SIZES[1], seed=seed,
                              options={**TINY_OPTIONS, **options})
         _CACHE[key] = TinyModel(mf.model, mf, dataset)
     return _CACHE[key].copy()
 
 
 def _exact_backend() -> Any:
-    """An instance of the built-in ``exact`` backend."""
-    return make_host().get("backend", "exact")()
+    """An instance of the default backend (role ``default``: the built-in exact engine)."""
+    host = make_host()
+    return host.get("backend", host.role("backend", "default"))()
 
 
 # --------------------------------------------------------------------------- CLI
@@ -683,13 +686,13 @@ def sample_report() -> Any:
 
     report = Report(kind="leak", title="sample leak report", schema="qaudit.leak/1",
                     verdict="sample verdict", summary={"model": "tiny-model.json", "auc": 0.61},
-                    seeds={"attack": 0}, settings={"backend": "exact", "shots": None},
+                    seeds={"attack": 0}, settings={"backend": "engine", "shots": None},
                     location="tiny-model.json")
     report.tables.append(Table("attacks", ["attack", "auc", "tpr@1%fpr", "note"],
-                               [["loss", 0.61, 0.02, "a, \"quoted\" cell"], ["grad-norm", float("nan"), None, ""]]))
-    report.curves.append(Curve("loss", [0.0, 0.5, 1.0], [0.0, 0.7, 1.0], 0.61))
-    report.measurements = {"loss": {"auc": 0.61, "tpr@1%fpr": 0.02}}
-    report.apply_findings([Finding("leak/auc", "loss", "auc", 0.61, 0.6, False, "loss: auc 0.610 > 0.600",
+                               [["attack-a", 0.61, 0.02, "a, \"quoted\" cell"], ["attack-b", float("nan"), None, ""]]))
+    report.curves.append(Curve("attack-a", [0.0, 0.5, 1.0], [0.0, 0.7, 1.0], 0.61))
+    report.measurements = {"attack-a": {"auc": 0.61, "tpr@1%fpr": 0.02}}
+    report.apply_findings([Finding("leak/auc", "attack-a", "auc", 0.61, 0.6, False, "attack-a: auc 0.610 > 0.600",
                                    "tiny-model.json")])
     return report
 
