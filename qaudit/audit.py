@@ -3,13 +3,14 @@
 1. Ground truth: members / non-members from the model file's data record or
    index files. The rest of the dataset is *population* (data the target never
    saw) for shadow/reference models.
-2. Each population (members, non-members) is split at random (seeded) into an
-   attacker-*known* part (``AttackContext.X_members``/``X_non_members``: what
-   calibrated attacks such as gray-box train on) and an *evaluation* part; only
-   the evaluation samples are scored for metrics, identically for every attack.
-3. Attacks (plugins) fit and score; the core computes every metric from the
-   scores (:mod:`qaudit.metrics`), slices them, lists the most exposed members
-   and builds a :class:`qaudit.results.Report`.
+2. Every member and non-member is scored *out of fold* (:mod:`qaudit.crossfit`):
+   attacks that calibrate on attacker-known samples (gray-box) are fitted k times,
+   each on the other folds; attacks that do not (threshold, reference-model) once.
+3. The core computes every metric from the held-out scores (:mod:`qaudit.metrics`),
+   tests "no membership signal" per attack and slice and controls the family-wise
+   error of the LEAKS verdict (:mod:`qaudit.verdict`), lists the most exposed
+   members and builds a :class:`qaudit.results.Report`. ``docs/statistics.md``
+   states every convention.
 
 Every query of the target (and of the attacker's reference models) goes through
 :class:`qaudit.query.TargetQueries`, i.e. :func:`qaudit.query.query`: the
@@ -24,18 +25,19 @@ from typing import Any
 
 import numpy as np
 
-from qaudit import metrics
+from qaudit import metrics, verdict
+from qaudit.crossfit import DEFAULT_FOLDS, audit_plans, check_folds, fit_folds, split_folds
+from qaudit.crossfit import score as score_folds
 from qaudit.errors import QauditError
 from qaudit.progress import SILENT, Progress
 from qaudit.protocols import AttackContext
 from qaudit.query import TargetQueries
 from qaudit.results import Curve, Report, Table
+from qaudit.verdict import SLICES
 
 SCHEMA = "qaudit.leak/1"
-SLICES = ("class", "correctness", "loss-decile")
 #: Metrics ``--fail-above`` accepts for leak reports.
 GATE_METRICS = (*metrics.METRICS, "member_rate")
-MIN_SLICE = 5
 
 
 # --------------------------------------------------------------------------- ground truth
@@ -115,13 +117,27 @@ class AuditSettings:
     attack_options: dict[str, Any] = field(default_factory=dict)
     top_k: int = 10
     include_scores: bool = False
-    eval_fraction: float = 0.5
+    folds: int = DEFAULT_FOLDS
+    alpha: float = metrics.DEFAULT_ALPHA
+    delta: float = metrics.DEFAULT_DELTA
     n_bootstrap: int = metrics.DEFAULT_BOOTSTRAP
+
+    def validate(self) -> None:
+        """One-line errors for settings out of range (before any work)."""
+        if not self.attacks:
+            raise QauditError("no attacks selected")
+        for bad in self.slices:
+            if bad not in SLICES:
+                raise QauditError(f"unknown slice {bad!r} (choose from {', '.join(SLICES)})")
+        if not 0 < self.alpha < 0.5:
+            raise QauditError(f"--alpha must lie in (0, 0.5), got {self.alpha}")
+        if not 0 <= self.delta < 1:
+            raise QauditError(f"--delta must lie in [0, 1), got {self.delta}")
 
 
 @dataclass
 class AttackRun:
-    """One attack's scores on the evaluation samples and its metrics."""
+    """One attack's held-out scores on every scored sample and its metrics."""
 
     name: str
     scores: np.ndarray
@@ -130,30 +146,34 @@ class AttackRun:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def _split(idx: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    perm = rng.permutation(idx)
-    n_eval = int(round(len(perm) * fraction))
-    n_eval = min(max(n_eval, 2), len(perm) - 2)
-    return np.sort(perm[n_eval:]), np.sort(perm[:n_eval])  # known, evaluation
+@dataclass
+class Scored:
+    """The scored samples: dataset indices, membership, labels and the target's outputs on them."""
+
+    ids: np.ndarray
+    is_member: np.ndarray
+    y: np.ndarray
+    loss: np.ndarray
+    correct: np.ndarray
 
 
 def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings, backend: Any = None,
               progress: Progress = SILENT, location: str = "") -> Report:
-    """Run every attack in *settings* against ``mf.model`` and build the leak Report."""
+    """Run every attack in *settings* against ``mf.model`` and build the leak Report.
+
+    Every member and non-member is scored out of fold (:mod:`qaudit.crossfit`); the metrics
+    and the verdict use held-out scores only (:mod:`qaudit.metrics`, :mod:`qaudit.verdict`).
+    """
     from qaudit.plugins import get_host
 
-    if not settings.attacks:
-        raise QauditError("no attacks selected")
+    settings.validate()
     host = get_host()
     classes = {name: host.get("attack", name) for name in settings.attacks}
-    for bad in settings.slices:
-        if bad not in SLICES:
-            raise QauditError(f"unknown slice {bad!r} (choose from {', '.join(SLICES)})")
-    if not 0 < settings.eval_fraction < 1:
-        raise QauditError("the evaluation fraction must lie strictly between 0 and 1")
     for name, cls in classes.items():
         if getattr(cls, "needs_shots", False) and not settings.shots:  # optional Attack member
             raise QauditError(f"attack {name} scores raw bit strings: pass --shots N")
+    check_folds(settings.folds, len(truth.members), len(truth.non_members))
+    _check_options(settings.attack_options, settings.attacks)
     model = mf.model
     if backend is None:  # resolved here when a caller passes only names (same rules as the CLI)
         from qaudit.backends import default_backend, resolve_backend
@@ -162,43 +182,36 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
         backend, settings.shots = resolve_backend(settings.backend, settings.shots, model)
     X, y = dataset.X, dataset.y
     rng = np.random.default_rng(settings.seed)
-    known_m, eval_m = _split(truth.members, settings.eval_fraction, rng)
-    known_n, eval_n = _split(truth.non_members, settings.eval_fraction, rng)
-    eval_idx = np.concatenate([eval_m, eval_n])
-    is_member = np.r_[np.ones(len(eval_m), bool), np.zeros(len(eval_n), bool)]
-    X_eval, y_eval = X[eval_idx], y[eval_idx]
-    n_train = int(len(mf.data.members)) if mf.data is not None else len(truth.members)
+    member_folds = split_folds(truth.members, settings.folds, rng)
+    non_member_folds = split_folds(truth.non_members, settings.folds, rng)
+    ids = np.concatenate([truth.members, truth.non_members])
+    is_member = np.r_[np.ones(len(truth.members), bool), np.zeros(len(truth.non_members), bool)]
     oracle = TargetQueries(model, backend, settings.shots, settings.seed)
     pop = truth.population
+    n_train = int(len(mf.data.members)) if mf.data is not None else len(truth.members)
     context = AttackContext(
         model=model, backend=backend, shots=settings.shots, seed=settings.seed,
-        X_members=X[known_m], y_members=y[known_m], X_non_members=X[known_n], y_non_members=y[known_n],
+        X_members=X[:0], y_members=y[:0], X_non_members=X[:0], y_non_members=y[:0],
         population_X=X[pop] if len(pop) else None, population_y=y[pop] if len(pop) else None,
-        progress=progress, X_targets=X_eval, y_targets=y_eval, n_train=n_train,
-        n_classes=model.n_classes or dataset.n_classes, n_reference=settings.n_reference,
-        n_jobs=settings.n_jobs, options=dict(settings.attack_options), query=oracle)
-    _check_options(settings.attack_options, settings.attacks)
-
+        progress=progress, n_train=n_train, n_classes=model.n_classes or dataset.n_classes,
+        n_reference=settings.n_reference, n_jobs=settings.n_jobs, options=dict(settings.attack_options),
+        query=oracle)
+    plans = {name: audit_plans(cls, member_folds, non_member_folds) for name, cls in classes.items()}
     runs: list[AttackRun] = []
-    with progress.track("attacks", len(classes)) as task:
+    with progress.track("attacks (fits)", sum(len(p) for p in plans.values())) as task:
         for name, cls in classes.items():
             start = time.perf_counter()
-            attack = cls()
-            attack.fit(context)
-            scores = np.asarray(attack.score(context, X_eval, y_eval), dtype=np.float64)
-            if scores.shape != (len(eval_idx),) or not np.all(np.isfinite(scores)):
-                raise QauditError(f"attack {name} returned invalid scores (need {len(eval_idx)} finite values)")
-            summary = metrics.summarise(scores, is_member, seed=settings.seed, n_bootstrap=settings.n_bootstrap)
-            details = _attack_details(name, attack, context, truth, X, y, settings, scores, is_member, eval_idx)
+            fitted = fit_folds(cls, context, X, y, plans[name], progress, task)
+            scores, called = score_folds(fitted, name, X, y, ids)
+            summary = metrics.summarise(scores, is_member, seed=settings.seed, n_bootstrap=settings.n_bootstrap,
+                                        delta=settings.delta, alpha=settings.alpha)
+            details = _attack_details(fitted, called, is_member, y[ids], settings)
             runs.append(AttackRun(name, scores, summary, time.perf_counter() - start, details))
-            progress.advance(task, attack=name, auc=summary["auc"])
-
-    target_out = oracle(model, X_eval)
-    probs = target_out.probs
-    loss = -np.log(np.clip(probs[np.arange(len(y_eval)), y_eval], 1e-12, None))
-    correct = np.argmax(probs, axis=1) == y_eval
-    return _build_report(mf, dataset, truth, settings, runs, eval_idx, is_member, y_eval, loss, correct,
-                         oracle, location, len(known_m), len(known_n))
+    probs = oracle(model, X[ids]).probs
+    y_ids = y[ids]
+    loss = -np.log(np.clip(probs[np.arange(len(ids)), y_ids], 1e-12, None))
+    scored = Scored(ids, is_member, y_ids, loss, np.argmax(probs, axis=1) == y_ids)
+    return _build_report(mf, dataset, truth, settings, runs, scored, oracle, location)
 
 
 def _check_options(opts: dict[str, Any], attacks: list[str]) -> None:
@@ -210,124 +223,133 @@ def _check_options(opts: dict[str, Any], attacks: list[str]) -> None:
             raise QauditError(f"--attack-option {key!r} names attack {owner!r}, which is not selected")
 
 
-def _attack_details(name: str, attack: Any, context: AttackContext, truth: GroundTruth, X: np.ndarray,
-                    y: np.ndarray, settings: AuditSettings, scores: np.ndarray, is_member: np.ndarray,
-                    eval_idx: np.ndarray) -> dict[str, Any]:
-    """Attack-specific extras: the paper's member rate for attacks with a decision threshold."""
-    details: dict[str, Any] = dict(attack.details()) if callable(getattr(attack, "details", None)) else {}
-    threshold = getattr(attack, "decision_threshold", None)  # optional Attack member
-    if threshold is None:
+def _attack_details(fitted: list[Any], called: np.ndarray | None, is_member: np.ndarray, y: np.ndarray,
+                    settings: AuditSettings) -> dict[str, Any]:
+    """The attack's own report extras, its fits, and -- for attacks with a decision threshold -- the
+    paper's member rate (fraction of members called member, every member scored out of fold) and the
+    same rate on non-members (the false-positive rate the paper does not report)."""
+    first = fitted[0].attack
+    details: dict[str, Any] = dict(first.details()) if callable(getattr(first, "details", None)) else {}
+    details["fits"] = len(fitted)
+    details["cross_fitted"] = len(fitted) > 1
+    if called is None:
         return details
-    members = truth.members
-    label = "all classes"
-    if settings.forget_class is not None:
-        members = members[y[members] == settings.forget_class]
-        label = f"class {settings.forget_class}"
-    if len(members):
-        all_scores = np.asarray(attack.score(context, X[members], y[members]), dtype=np.float64)
-        details["member_rate"] = metrics.member_rate(all_scores, threshold)
-        details["member_rate_scope"] = f"{label}, all {len(members)} members (the paper's number)"
-    eval_members = eval_idx[is_member]
-    sel = y[eval_members] == settings.forget_class if settings.forget_class is not None else np.ones(
-        len(eval_members), bool)
-    if sel.any():
-        details["member_rate_eval"] = metrics.member_rate(scores[is_member][sel], threshold)
-    non_scores = scores[~is_member]
-    if settings.forget_class is not None:
-        non_scores = non_scores[y[eval_idx[~is_member]] == settings.forget_class]
-    if non_scores.size:
-        details["non_member_rate_eval"] = metrics.member_rate(non_scores, threshold)
-    details["decision_threshold"] = threshold
+    scope = np.ones(len(y), bool) if settings.forget_class is None else y == settings.forget_class
+    label = "all classes" if settings.forget_class is None else f"class {settings.forget_class}"
+    if (scope & is_member).any():
+        details["member_rate"] = float(called[scope & is_member].mean())
+        details["member_rate_scope"] = f"{label}, all {int((scope & is_member).sum())} members, out of fold"
+    if (scope & ~is_member).any():
+        details["non_member_rate"] = float(called[scope & ~is_member].mean())
+    details["decision_threshold"] = getattr(first, "decision_threshold", None)
     return details
 
 
-def _slice_groups(kind: str, y: np.ndarray, loss: np.ndarray, correct: np.ndarray) -> list[tuple[str, np.ndarray]]:
-    if kind == "class":
-        return [(f"class {c}", y == c) for c in np.unique(y)]
-    if kind == "correctness":
-        return [("correct", correct), ("misclassified", ~correct)]
-    edges = np.quantile(loss, np.linspace(0, 1, 11))
-    decile = np.clip(np.searchsorted(edges, loss, side="right") - 1, 0, 9)
-    return [(f"loss decile {d + 1}", decile == d) for d in range(10)]
+def _verdict(settings: AuditSettings, runs: list[AttackRun], scored: Scored) -> verdict.Verdict:
+    scores = {r.name: r.scores for r in runs}
+    cells = verdict.slice_cells(settings.slices, scores, scored.is_member, scored.y, scored.loss, scored.correct)
+    masks = {(kind, label): mask for kind in settings.slices
+             for label, mask in verdict.slice_groups(kind, scored.y, scored.loss, scored.correct)}
+    return verdict.decide({r.name: r.metrics["p_value"] for r in runs}, cells, scores, scored.is_member, masks,
+                          settings.alpha)
+
+
+def _verdict_line(decision: verdict.Verdict, best: AttackRun, settings: AuditSettings) -> str:
+    m = best.metrics
+    word = "LEAKS" if decision.leaks else "no significant leakage"
+    test = (f"{decision.hypotheses} one-sided test{'s' if decision.hypotheses > 1 else ''}, Holm, "
+            f"family-wise alpha {settings.alpha:g}")
+    return (f"{word} ({test}): strongest attack {best.name} AUC {m['auc']:.3f} [{m['auc_low']:.3f}, "
+            f"{m['auc_high']:.3f}], adjusted p {decision.adjusted[best.name]:.2g}, TPR@1%FPR {m['tpr@1%fpr']:.3f}, "
+            f"epsilon >= {m['epsilon']:.2f} at {m['epsilon_confidence']:.0%} confidence (delta {settings.delta:g})")
+
+
+def _attack_table(runs: list[AttackRun], decision: verdict.Verdict, scored: Scored,
+                  settings: AuditSettings) -> Table:
+    cols = ["attack", "AUC", "AUC 95% CI", "adj. p", "TPR@0.1%FPR", "TPR@1%FPR", "TPR@10%FPR", "bal. acc",
+            "advantage", "epsilon LB", "member rate", "non-member rate", "seconds"]
+    rows = []
+    for r in runs:
+        mm = r.metrics
+        rows.append([r.name, mm["auc"], f"[{mm['auc_low']:.3f}, {mm['auc_high']:.3f}]", decision.adjusted[r.name],
+                     mm["tpr@0.1%fpr"], mm["tpr@1%fpr"], mm["tpr@10%fpr"], mm["balanced_accuracy"], mm["advantage"],
+                     mm["epsilon"], r.details.get("member_rate"), r.details.get("non_member_rate"),
+                     round(r.seconds, 2)])
+    first = runs[0].metrics
+    scope = "class " + str(settings.forget_class) if settings.forget_class is not None else "all"
+    note = (f"{int(scored.is_member.sum())} members vs {int((~scored.is_member).sum())} non-members, every one "
+            f"scored out of fold ({settings.folds}-fold cross-fitting); adj. p = Holm-adjusted one-sided "
+            f"Mann-Whitney p-value; TPR@FPR, bal. acc, advantage and epsilon use thresholds chosen on a "
+            f"calibration half ({first['calibration_members']} + {first['calibration_non_members']}) and evaluated "
+            f"on the other ({first['test_members']} + {first['test_non_members']}); epsilon LB at "
+            f"{first['epsilon_confidence']:.0%} confidence, delta {settings.delta:g}; member rate = fraction of "
+            f"{scope} members called member at the attack's own decision threshold (the paper's MIA accuracy); "
+            f"non-member rate = the same for non-members (its false-positive rate).")
+    return Table("attacks", cols, rows, note)
+
+
+def _slice_tables(settings: AuditSettings, runs: list[AttackRun], decision: verdict.Verdict,
+                  scored: Scored) -> tuple[list[Table], dict[str, list[dict[str, Any]]]]:
+    by_cell = {(c.kind, c.label, c.attack): c for c in decision.cells}
+    level = 1.0 - settings.alpha / max(len(decision.cells), 1)
+    tables, payload = [], {}
+    for kind in settings.slices:
+        rows, entries = [], []
+        for label, mask in verdict.slice_groups(kind, scored.y, scored.loss, scored.correct):
+            nm, nn = int((mask & scored.is_member).sum()), int((mask & ~scored.is_member).sum())
+            row: list[Any] = [label, nm, nn]
+            entry: dict[str, Any] = {"slice": label, "members": nm, "non_members": nn, "auc": {}, "ci": {},
+                                     "p_adjusted": {}}
+            for r in runs:
+                cell = by_cell.get((kind, label, r.name))
+                row.append(None if cell is None else f"{cell.auc:.3f} [{cell.ci[0]:.2f}, {cell.ci[1]:.2f}]")
+                if cell is not None:
+                    entry["auc"][r.name], entry["ci"][r.name] = cell.auc, list(cell.ci)
+                    entry["p_adjusted"][r.name] = cell.p_adjusted
+            rows.append(row)
+            entries.append(entry)
+        payload[kind] = entries
+        tables.append(Table(f"AUC by {kind}", ["slice", "members", "non-members", *[r.name for r in runs]], rows,
+                            f"AUC [simultaneous {level:.2%} interval: Bonferroni over {len(decision.cells)} slice "
+                            f"cells, DeLong variance]; slices with fewer than {verdict.MIN_SLICE} members or "
+                            "non-members are not tested"))
+    return tables, payload
+
+
+def _most_exposed(best: AttackRun, scored: Scored, top_k: int) -> list[dict[str, Any]]:
+    m = scored.is_member
+    order = np.argsort(-best.scores[m], kind="stable")[:top_k]
+    return [{"index": int(scored.ids[m][i]), "label": int(scored.y[m][i]), "score": float(best.scores[m][i]),
+             "loss": float(scored.loss[m][i]), "correct": bool(scored.correct[m][i])} for i in order]
 
 
 def _build_report(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings, runs: list[AttackRun],
-                  eval_idx: np.ndarray, is_member: np.ndarray, y_eval: np.ndarray, loss: np.ndarray,
-                  correct: np.ndarray, oracle: TargetQueries, location: str, n_known_m: int, n_known_n: int) -> Report:
+                  scored: Scored, oracle: TargetQueries, location: str) -> Report:
+    decision = _verdict(settings, runs, scored)
     best = max(runs, key=lambda r: r.metrics["auc"])
-    measurements: dict[str, dict[str, float]] = {}
-    for r in runs:
-        measurements[r.name] = {k: float(r.metrics[k]) for k in metrics.METRICS}
-        if "member_rate" in r.details:
-            measurements[r.name]["member_rate"] = float(r.details["member_rate"])
     report = Report(kind="leak", title=f"Membership-inference audit of {location or 'model'}", schema=SCHEMA,
                     location=location)
-    m = best.metrics
-    leaks = m["auc_low"] > 0.5
-    report.verdict = (f"{'LEAKS' if leaks else 'no significant leakage'}: strongest attack {best.name} "
-                      f"AUC {m['auc']:.3f} [{m['auc_low']:.3f}, {m['auc_high']:.3f}], "
-                      f"TPR@1%FPR {m['tpr@1%fpr']:.3f}, epsilon >= {m['epsilon']:.2f}")
-    acc_m = float(np.mean(correct[is_member]))
-    acc_n = float(np.mean(correct[~is_member]))
+    report.verdict = _verdict_line(decision, best, settings)
+    is_member = scored.is_member
+    acc_m, acc_n = float(np.mean(scored.correct[is_member])), float(np.mean(scored.correct[~is_member]))
     report.summary = {
         "model": location, "kind": mf.kind, "dataset": dataset.name,
         "members": int(len(truth.members)), "non_members": int(len(truth.non_members)),
         "population": int(len(truth.population)), "evaluated_members": int(is_member.sum()),
-        "evaluated_non_members": int((~is_member).sum()), "attacker_known_members": n_known_m,
-        "attacker_known_non_members": n_known_n, "ground_truth": truth.source,
+        "evaluated_non_members": int((~is_member).sum()), "folds": settings.folds, "ground_truth": truth.source,
         "backend": settings.backend, "shots": settings.shots, "member_accuracy": acc_m,
         "non_member_accuracy": acc_n, "generalisation_gap": acc_m - acc_n,
-        "strongest_attack": best.name, "leaks": bool(leaks), "target_queries": oracle.count,
+        "strongest_attack": best.name, "leaks": decision.leaks, "verdict_test": verdict.TEST_NAME,
+        "alpha": settings.alpha, "hypotheses": decision.hypotheses, "target_queries": oracle.count,
     }
-    cols = ["attack", "AUC", "AUC 95% CI", "TPR@0.1%FPR", "TPR@1%FPR", "TPR@10%FPR", "bal. acc", "advantage",
-            "epsilon LB", "member rate", "non-member rate", "seconds"]
-    rows = []
-    for r in runs:
-        mm = r.metrics
-        rows.append([r.name, mm["auc"], f"[{mm['auc_low']:.3f}, {mm['auc_high']:.3f}]", mm["tpr@0.1%fpr"],
-                     mm["tpr@1%fpr"], mm["tpr@10%fpr"], mm["balanced_accuracy"], mm["advantage"], mm["epsilon"],
-                     r.details.get("member_rate"), r.details.get("non_member_rate_eval"), round(r.seconds, 2)])
-    note = (f"{int(is_member.sum())} members vs {int((~is_member).sum())} non-members scored (held out from "
-            f"attack training); member rate = fraction of "
-            f"{'class ' + str(settings.forget_class) if settings.forget_class is not None else 'all'} members "
-            f"called member at the attack's own decision threshold (the paper's MIA accuracy); "
-            f"non-member rate = the same for the scored non-members (its false-positive rate).")
-    report.tables.append(Table("attacks", cols, rows, note))
-
-    slices_payload: dict[str, list[dict[str, Any]]] = {}
-    worst: tuple[float, str, str] | None = None
-    for kind in settings.slices:
-        groups = _slice_groups(kind, y_eval, loss, correct)
-        rows = []
-        entries = []
-        for label, mask in groups:
-            nm, nn = int((mask & is_member).sum()), int((mask & ~is_member).sum())
-            row: list[Any] = [label, nm, nn]
-            entry: dict[str, Any] = {"slice": label, "members": nm, "non_members": nn, "auc": {}}
-            for r in runs:
-                if nm >= MIN_SLICE and nn >= MIN_SLICE:
-                    value = metrics.auc(r.scores[mask], is_member[mask])
-                    entry["auc"][r.name] = value
-                    if worst is None or value > worst[0]:
-                        worst = (value, f"{kind}: {label}", r.name)
-                else:
-                    value = None
-                row.append(value)
-            rows.append(row)
-            entries.append(entry)
-        slices_payload[kind] = entries
-        report.tables.append(Table(f"AUC by {kind}", ["slice", "members", "non-members", *[r.name for r in runs]],
-                                   rows, f"slices with fewer than {MIN_SLICE} members or non-members are skipped"))
-    if worst is not None:
-        report.summary["worst_slice"] = {"slice": worst[1], "attack": worst[2], "auc": worst[0]}
-
-    order = np.argsort(-best.scores[is_member], kind="stable")[: settings.top_k]
-    member_idx = eval_idx[is_member]
-    exposed = []
-    for i in order:
-        exposed.append({"index": int(member_idx[i]), "label": int(y_eval[is_member][i]),
-                        "score": float(best.scores[is_member][i]), "loss": float(loss[is_member][i]),
-                        "correct": bool(correct[is_member][i])})
+    report.tables.append(_attack_table(runs, decision, scored, settings))
+    slice_tables, slices_payload = _slice_tables(settings, runs, decision, scored)
+    report.tables += slice_tables
+    if decision.cells:
+        worst = max(decision.cells, key=lambda c: c.auc)
+        report.summary["worst_slice"] = {"slice": f"{worst.kind}: {worst.label}", "attack": worst.attack,
+                                         "auc": worst.auc, "ci": list(worst.ci), "p_adjusted": worst.p_adjusted}
+    exposed = _most_exposed(best, scored, settings.top_k)
     report.tables.append(Table(f"most exposed members ({best.name})", ["dataset index", "label", "score", "loss",
                                                                        "correct"],
                                [[e["index"], e["label"], e["score"], e["loss"], e["correct"]] for e in exposed]))
@@ -335,22 +357,32 @@ def _build_report(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSett
         fpr, tpr, _ = metrics.roc(r.scores, is_member)
         f, t = metrics.curve_points(fpr, tpr)
         report.curves.append(Curve(r.name, f, t, r.metrics["auc"]))
-    report.measurements = measurements
-    report.seeds = {"audit": settings.seed, "split": settings.seed, "bootstrap": settings.seed,
-                    "shots": settings.seed}
+    report.measurements = _measurements(runs)
+    report.seeds = {"audit": settings.seed, "folds": settings.seed, "calibration_split": settings.seed,
+                    "bootstrap": settings.seed, "shots": settings.seed}
     report.settings = {"attacks": list(settings.attacks), "backend": settings.backend, "shots": settings.shots,
                        "slices": list(settings.slices), "forget_class": settings.forget_class,
                        "reference_models": settings.n_reference, "jobs": settings.n_jobs,
-                       "attack_options": settings.attack_options, "eval_fraction": settings.eval_fraction,
-                       "bootstrap": settings.n_bootstrap}
+                       "attack_options": settings.attack_options, "folds": settings.folds, "alpha": settings.alpha,
+                       "delta": settings.delta, "bootstrap": settings.n_bootstrap}
     payload: dict[str, Any] = {
         "attacks": {r.name: {"metrics": r.metrics, "seconds": round(r.seconds, 3), "details": r.details}
                     for r in runs},
+        "verdict": decision.to_json(),
         "slices": slices_payload,
         "most_exposed": exposed,
     }
     if settings.include_scores:
-        payload["scores"] = {"index": eval_idx.tolist(), "is_member": is_member.tolist(),
-                             "label": y_eval.tolist(), **{r.name: r.scores.tolist() for r in runs}}
+        payload["scores"] = {"index": scored.ids.tolist(), "is_member": is_member.tolist(),
+                             "label": scored.y.tolist(), **{r.name: r.scores.tolist() for r in runs}}
     report.payload = payload
     return report
+
+
+def _measurements(runs: list[AttackRun]) -> dict[str, dict[str, float]]:
+    out: dict[str, dict[str, float]] = {}
+    for r in runs:
+        out[r.name] = {k: float(r.metrics[k]) for k in metrics.METRICS}
+        if "member_rate" in r.details:
+            out[r.name]["member_rate"] = float(r.details["member_rate"])
+    return out

@@ -1,26 +1,34 @@
 """Membership-inference metrics computed from scores, the same way for every attack.
 
 Inputs everywhere: ``scores`` (n,) float, higher = "more likely a member", and
-``is_member`` (n,) bool ground truth. ROC curves come from
-``sklearn.metrics.roc_curve``; nothing here knows which attack produced the scores.
+``is_member`` (n,) bool ground truth. The scores must be *held out*: computed by an
+attack that was not fitted on these samples (``qaudit.audit`` cross-fits).
+ROC curves come from ``sklearn.metrics.roc_curve``; nothing here knows which attack
+produced the scores. Every convention below is written out, with citations, in
+``docs/statistics.md``.
 
-Definitions (all "best threshold" quantities pick the threshold on the same
-scores they are reported for, as TF Privacy and ML Privacy Meter do; they are
-an auditor's upper estimate, not a held-out attack accuracy):
+Threshold-free:
 
 * ``auc`` -- area under the ROC curve; ``auc_low``/``auc_high`` a seeded
-  stratified bootstrap percentile 95 % interval.
-* ``tpr@X%fpr`` -- the largest TPR among ROC points with FPR <= X % (Carlini et
-  al. 2022 report the low-FPR regime; at 0.1 % FPR with 500 non-members this
-  is the TPR at zero false positives).
-* ``balanced_accuracy`` -- max over thresholds of (TPR + TNR) / 2.
-* ``advantage`` -- membership advantage max(TPR - FPR) (Yeom et al. 2018).
-* ``epsilon`` -- a lower bound on the differential-privacy epsilon any
-  (epsilon, delta)-DP training would need to allow this attack, from
-  Clopper-Pearson upper confidence bounds on FPR and FNR (Jagielski et al. 2020,
-  Nasr et al. 2021): max over thresholds of
-  ``max(log((1 - delta - FPR_hi) / FNR_hi), log((1 - delta - FNR_hi) / FPR_hi))``,
-  each one-sided bound at 1 - alpha/2 so the pair holds with >= 1 - alpha confidence.
+  stratified percentile-bootstrap 95 % interval.
+* ``p_value`` -- one-sided Mann-Whitney U test of "no membership signal"
+  (AUC = 0.5) against AUC > 0.5 (the AUC *is* the normalised U statistic).
+
+Threshold-based figures are *held out too*: the scored samples are split
+(stratified, seeded) into a calibration half, on which every threshold is chosen,
+and a test half, on which it is evaluated:
+
+* ``tpr@X%fpr`` -- the threshold admits at most X % of the calibration
+  non-members (Carlini et al. 2022's low-FPR regime); the reported TPR and the
+  realised FPR (``operating_points``) are the test half's, with the number of
+  test false positives it rests on.
+* ``balanced_accuracy`` (TPR + TNR) / 2 and ``advantage`` TPR - FPR (Yeom et al.
+  2018) at the threshold maximising TPR - FPR on the calibration half.
+* ``epsilon`` -- an empirical lower bound on the epsilon of any (epsilon, delta)-DP
+  training (Jagielski et al. 2020; Nasr et al. 2021): for a threshold and direction
+  fixed on the calibration half, one-sided Clopper-Pearson upper bounds FPR+ and FNR+
+  on the test half, each at 1 - beta/2, give with confidence >= 1 - beta
+  ``epsilon >= log((1 - delta - FPR+) / FNR+)`` (or the mirrored inequality).
 """
 
 from __future__ import annotations
@@ -39,6 +47,12 @@ METRICS = ("auc", "auc_low", "auc_high", "tpr@0.1%fpr", "tpr@1%fpr", "tpr@10%fpr
            "balanced_accuracy", "advantage", "epsilon")
 
 DEFAULT_BOOTSTRAP = 1000
+#: Family-wise error rate of the LEAKS verdict and 1 - confidence of the epsilon bound.
+DEFAULT_ALPHA = 0.05
+#: delta of the empirical (epsilon, delta) bound.
+DEFAULT_DELTA = 1e-5
+#: Share of the scored samples used to choose thresholds (the rest evaluates them).
+CALIBRATION_FRACTION = 0.5
 
 
 def fpr_key(fpr: float) -> str:
@@ -129,31 +143,6 @@ def clopper_pearson(k: np.ndarray | int, n: int, alpha: float = 0.05) -> tuple[n
     return np.nan_to_num(low, nan=0.0), np.nan_to_num(high, nan=1.0)
 
 
-def epsilon_lower_bound(fpr: np.ndarray, tpr: np.ndarray, n_members: int, n_non_members: int,
-                        delta: float = 0.0, alpha: float = 0.05) -> float:
-    """DP epsilon lower bound from ROC points with Clopper-Pearson bounds (see module doc).
-
-    ``fpr``/``tpr`` are the ROC points; the counts they came from are recovered
-    as ``fpr * n_non_members`` and ``(1 - tpr) * n_members``. Returns 0.0 when no
-    threshold gives a positive bound.
-    """
-    fp = np.rint(np.asarray(fpr) * n_non_members)
-    fn = np.rint((1 - np.asarray(tpr)) * n_members)
-    fpr_hi = clopper_pearson(fp, n_non_members, alpha)[1]
-    fnr_hi = clopper_pearson(fn, n_members, alpha)[1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a = np.log(np.clip(1 - delta - fpr_hi, 0, None) / fnr_hi)
-        b = np.log(np.clip(1 - delta - fnr_hi, 0, None) / fpr_hi)
-    best = np.nanmax(np.concatenate([a, b]))
-    return float(max(best, 0.0)) if np.isfinite(best) else 0.0
-
-
-def best_threshold(fpr: np.ndarray, tpr: np.ndarray, thresholds: np.ndarray) -> tuple[float, float, float]:
-    """``(threshold, tpr, fpr)`` at the ROC point maximising TPR - FPR."""
-    i = int(np.argmax(tpr - fpr))
-    return float(thresholds[i]), float(tpr[i]), float(fpr[i])
-
-
 def curve_points(fpr: np.ndarray, tpr: np.ndarray, max_points: int = 200) -> tuple[list[float], list[float]]:
     """A thinned ROC curve for reports: log-spaced in FPR (keeps the low-FPR corner)."""
     if fpr.size <= max_points:
@@ -164,22 +153,138 @@ def curve_points(fpr: np.ndarray, tpr: np.ndarray, max_points: int = 200) -> tup
     return [float(v) for v in fpr[idx]], [float(v) for v in tpr[idx]]
 
 
-def summarise(scores: Any, is_member: Any, seed: int = 0, n_bootstrap: int = DEFAULT_BOOTSTRAP,
-              delta: float = 0.0) -> dict[str, Any]:
-    """Every metric in :data:`METRICS` plus counts and the best threshold, as plain floats."""
+def auc_p_value(scores: Any, is_member: Any) -> float:
+    """One-sided Mann-Whitney U p-value of H0 "AUC = 0.5" against "members score higher"."""
+    from scipy.stats import mannwhitneyu
+
     s, m = _check(scores, is_member)
-    fpr, tpr, thr = roc(s, m)
-    n1, n0 = int(m.sum()), int((~m).sum())
-    lo, hi = auc_ci(s, m, seed=seed, n_bootstrap=n_bootstrap)
-    threshold, t_tpr, t_fpr = best_threshold(fpr, tpr, thr)
-    result: dict[str, Any] = {"n_members": n1, "n_non_members": n0, "auc": auc(s, m), "auc_low": lo, "auc_high": hi}
+    if np.ptp(s) == 0:
+        return 1.0  # constant scores carry no evidence
+    return float(mannwhitneyu(s[m], s[~m], alternative="greater").pvalue)
+
+
+def delong_ci(scores: Any, is_member: Any, level: float = 0.95) -> tuple[float, float]:
+    """Normal-approximation interval of the AUC with DeLong et al.'s (1988) variance, clipped to [0, 1].
+
+    Used where many intervals are reported at once (slices), each at a Bonferroni-adjusted
+    *level*; the bootstrap would need far more resamples for such extreme quantiles."""
+    from scipy.stats import norm, rankdata
+
+    s, m = _check(scores, is_member)
+    pos, neg = s[m], s[~m]
+    n1, n0 = pos.size, neg.size
+    ranks_all = rankdata(s)
+    value = (ranks_all[m].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
+    v10 = (ranks_all[m] - rankdata(pos)) / n0  # placement of each member among non-members
+    v01 = 1.0 - (ranks_all[~m] - rankdata(neg)) / n1
+    var = (np.var(v10, ddof=1) / n1 if n1 > 1 else 0.0) + (np.var(v01, ddof=1) / n0 if n0 > 1 else 0.0)
+    half = float(norm.ppf(0.5 + level / 2) * np.sqrt(max(var, 0.0)))
+    return float(max(value - half, 0.0)), float(min(value + half, 1.0))
+
+
+def holm(p_values: dict[Any, float], alpha: float = DEFAULT_ALPHA) -> dict[Any, tuple[float, bool]]:
+    """Holm-Bonferroni (Holm 1979): key -> (adjusted p-value, rejected at family-wise level *alpha*)."""
+    keys = sorted(p_values, key=lambda k: (p_values[k], str(k)))
+    m = len(keys)
+    out: dict[Any, tuple[float, bool]] = {}
+    running = 0.0
+    still_rejecting = True
+    for i, key in enumerate(keys):
+        running = max(running, min(1.0, (m - i) * p_values[key]))
+        still_rejecting = still_rejecting and p_values[key] <= alpha / (m - i)
+        out[key] = (running, still_rejecting)
+    return out
+
+
+def calibration_split(is_member: np.ndarray, seed: int,
+                      fraction: float = CALIBRATION_FRACTION) -> tuple[np.ndarray, np.ndarray]:
+    """Boolean masks (calibration, test), stratified by membership, seeded."""
+    rng = np.random.default_rng([int(seed), 104729])
+    cal = np.zeros(is_member.size, bool)
+    for group in (np.flatnonzero(is_member), np.flatnonzero(~is_member)):
+        k = int(round(fraction * group.size))
+        cal[rng.choice(group, size=min(max(k, 1), group.size - 1), replace=False)] = True
+    return cal, ~cal
+
+
+def _rates(s: np.ndarray, m: np.ndarray, threshold: float) -> tuple[float, float, int]:
+    """(TPR, FPR, false positives) of "member if score > threshold"."""
+    called = s > threshold
+    return float(called[m].mean()), float(called[~m].mean()), int(called[~m].sum())
+
+
+def _fpr_threshold(neg: np.ndarray, target: float) -> float:
+    """The smallest threshold t with at most floor(target * n) of *neg* strictly above it."""
+    allowed = int(np.floor(target * neg.size + 1e-9))
+    ordered = np.sort(neg)[::-1]
+    return float(ordered[allowed]) if allowed < ordered.size else float(ordered[-1]) - 1.0
+
+
+def _epsilon_terms(fp: Any, n0: int, fn: Any, n1: int, delta: float, beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """(epsilon bound from FPR+/FNR+, mirrored bound) with one-sided CP bounds at 1 - beta/2 each."""
+    fpr_hi = clopper_pearson(fp, n0, beta)[1]  # two-sided alpha=beta gives one-sided 1 - beta/2
+    fnr_hi = clopper_pearson(fn, n1, beta)[1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.log(np.clip(1 - delta - fpr_hi, 0, None) / fnr_hi)
+        b = np.log(np.clip(1 - delta - fnr_hi, 0, None) / fpr_hi)
+    return np.nan_to_num(a, nan=-np.inf), np.nan_to_num(b, nan=-np.inf)
+
+
+def held_out_epsilon(s_cal: np.ndarray, m_cal: np.ndarray, s_test: np.ndarray, m_test: np.ndarray,
+                     delta: float, beta: float) -> dict[str, Any]:
+    """Empirical epsilon lower bound: threshold and direction fixed on calibration, bound on test."""
+    fpr, tpr, thr = roc(s_cal, m_cal)
+    n1, n0 = int(m_cal.sum()), int((~m_cal).sum())
+    a, b = _epsilon_terms(np.rint(fpr * n0), n0, np.rint((1 - tpr) * n1), n1, delta, beta)
+    i_a, i_b = int(np.argmax(a)), int(np.argmax(b))
+    mirrored = bool(b[i_b] > a[i_a])
+    threshold = float(thr[i_b if mirrored else i_a])
+    called = s_test >= threshold
+    fp, fn = int(called[~m_test].sum()), int((~called[m_test]).sum())
+    ta, tb = _epsilon_terms(fp, int((~m_test).sum()), fn, int(m_test.sum()), delta, beta)
+    value = float(tb if mirrored else ta)
+    return {"epsilon": max(value, 0.0) if np.isfinite(value) else 0.0, "epsilon_threshold": threshold,
+            "epsilon_confidence": 1.0 - beta, "delta": delta}
+
+
+def held_out_operating_points(s: np.ndarray, m: np.ndarray, seed: int, delta: float,
+                              beta: float) -> dict[str, Any]:
+    """TPR at low FPR, balanced accuracy, advantage and epsilon with thresholds chosen on a calibration
+    half and evaluated on the test half (see the module docstring)."""
+    cal, test = calibration_split(m, seed)
+    s_cal, m_cal, s_test, m_test = s[cal], m[cal], s[test], m[test]
+    out: dict[str, Any] = {"calibration_members": int(m_cal.sum()), "calibration_non_members": int((~m_cal).sum()),
+                           "test_members": int(m_test.sum()), "test_non_members": int((~m_test).sum())}
+    points = {}
     for point in FPR_POINTS:
-        result[fpr_key(point)] = tpr_at_fpr(fpr, tpr, point)
-    result["balanced_accuracy"] = float(np.max((tpr + 1 - fpr) / 2))
-    result["advantage"] = float(np.max(tpr - fpr))
-    result["epsilon"] = epsilon_lower_bound(fpr, tpr, n1, n0, delta=delta)
-    result["threshold"] = threshold if np.isfinite(threshold) else None
-    result["threshold_tpr"], result["threshold_fpr"] = t_tpr, t_fpr
+        threshold = _fpr_threshold(s_cal[~m_cal], point)
+        tpr, fpr, fp = _rates(s_test, m_test, threshold)
+        out[fpr_key(point)] = tpr
+        points[fpr_key(point)] = {"threshold": threshold, "tpr": tpr, "fpr": fpr, "false_positives": fp}
+    out["operating_points"] = points
+    fpr_c, tpr_c, thr_c = roc(s_cal, m_cal)
+    i = int(np.argmax(tpr_c - fpr_c))
+    threshold = float(thr_c[i]) if np.isfinite(thr_c[i]) else float(np.max(s_cal)) + 1.0
+    called = s_test >= threshold
+    tpr, fpr = float(called[m_test].mean()), float(called[~m_test].mean())
+    out["balanced_accuracy"] = (tpr + 1.0 - fpr) / 2.0
+    out["advantage"] = tpr - fpr
+    out["threshold"], out["threshold_tpr"], out["threshold_fpr"] = threshold, tpr, fpr
+    out.update(held_out_epsilon(s_cal, m_cal, s_test, m_test, delta, beta))
+    return out
+
+
+def summarise(scores: Any, is_member: Any, seed: int = 0, n_bootstrap: int = DEFAULT_BOOTSTRAP,
+              delta: float = DEFAULT_DELTA, alpha: float = DEFAULT_ALPHA) -> dict[str, Any]:
+    """Every metric in :data:`METRICS` plus the p-value, counts and operating points, as plain values."""
+    s, m = _check(scores, is_member)
+    n1, n0 = int(m.sum()), int((~m).sum())
+    if n1 < 2 or n0 < 2:
+        raise QauditError("membership metrics need at least 2 members and 2 non-members")
+    lo, hi = auc_ci(s, m, seed=seed, n_bootstrap=n_bootstrap)
+    result: dict[str, Any] = {"n_members": n1, "n_non_members": n0, "auc": auc(s, m), "auc_low": lo, "auc_high": hi,
+                              "p_value": auc_p_value(s, m)}
+    result.update(held_out_operating_points(s, m, seed, delta, alpha))
     return result
 
 

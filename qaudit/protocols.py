@@ -313,8 +313,8 @@ class Attack(Protocol):
     """A membership-inference attack. Registered via ``register_attacks``.
 
     Optional members (the host uses the default when a class leaves them out):
-    ``roles`` (default empty), ``needs_shots`` (False), ``decision_threshold``
-    (None) and ``details()`` (``{}``).
+    ``roles`` (default empty), ``needs_shots`` (False), ``uses_known_labels`` (True),
+    ``decision_threshold`` (None) and ``details()`` (``{}``).
     """
 
     name: ClassVar[str]
@@ -325,6 +325,10 @@ class Attack(Protocol):
     roles: ClassVar[frozenset[str]]
     #: True when the attack scores raw bit-string counts and so needs ``--shots``.
     needs_shots: ClassVar[bool]
+    #: Optional (default True): ``fit`` reads the attacker-known ``X_members``/``X_non_members``; the audit then
+    #: cross-fits it (k fits, each scoring the fold it did not see). False: fitted once, known sets empty,
+    #: every scored sample in ``X_targets`` (threshold and reference-model attacks).
+    uses_known_labels: ClassVar[bool]
     #: After ``fit``: the score at or above which the attack calls a sample "member" (the paper's MIA
     #: accuracy is the fraction of members at or above it), or None when the attack has no decision rule.
     decision_threshold: float | None

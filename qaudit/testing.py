@@ -157,7 +157,8 @@ _CACHE: dict[Any, Any] = {}
 
 
 def load_tiny_dataset() -> Any:
-    """The default dataset (role ``default``: scikit-learn's digits) as a :class:`qaudit.data.Dataset` (cached)."""
+    """The default dataset (role ``default``: scikit-learn's digits) as a :class:`qaudit.data.Dataset`
+    (cached)."""
     if "tiny-dataset" not in _CACHE:
         from qaudit.data import load_dataset
 
@@ -176,8 +177,8 @@ def train_tiny_model(seed: int = 0, **options: Any) -> TinyModel:
         dataset = load_tiny_dataset()
         host = make_host()
         with using_host(host):
-            mf = train_model(host.role("model", "default"), dataset, n_train=TINY_SIZES[0], n_holdout=TINY_SIZES[1], seed=seed,
-                             options={**TINY_OPTIONS, **options})
+            mf = train_model(host.role("model", "default"), dataset, n_train=TINY_SIZES[0],
+                             n_holdout=TINY_SIZES[1], seed=seed, options={**TINY_OPTIONS, **options})
         _CACHE[key] = TinyModel(mf.model, mf, dataset)
     return _CACHE[key].copy()
 

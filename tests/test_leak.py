@@ -49,7 +49,13 @@ def test_json_report_and_exit_zero(model_file, tmp_path):
     doc = json.loads(out.read_text())
     assert doc["schema"] == "qaudit.leak/1" and doc["status"] == "pass"
     assert set(doc["attacks"]) == {"loss", "confidence", "gray-box"}
-    assert len(doc["scores"]["index"]) == 250 and sum(doc["scores"]["is_member"]) == 150
+    # every member and non-member is scored, out of fold
+    assert len(doc["scores"]["index"]) == 500 and sum(doc["scores"]["is_member"]) == 300
+    assert doc["attacks"]["gray-box"]["details"]["fits"] == 5 and doc["attacks"]["loss"]["details"]["fits"] == 1
+    assert doc["verdict"]["test"].startswith("one-sided Mann-Whitney") and doc["verdict"]["alpha"] == 0.05
+    # the family: 3 attacks overall + 3 attacks x every testable slice, Holm-adjusted
+    cells = sum(len(e["auc"]) for kind in doc["slices"].values() for e in kind)
+    assert doc["verdict"]["hypotheses"] == 3 + cells
     assert "member_rate" in doc["measurements"]["gray-box"]
     assert len(doc["most_exposed"]) == 10 and {"class", "loss-decile"} == set(doc["slices"])
     # loss and confidence are monotone transforms of p_y: identical ROC metrics
@@ -113,6 +119,11 @@ def test_index_files_and_shots(model_file, tmp_path):
     (["-a", "nope"], "unknown attack"),
     (["-a", "lira", "-K", "3"], "even number"),
     (["--slice", "colour"], "unknown slice"),
+    (["--alpha", "0.5"], "--alpha must lie in"),
+    (["--alpha", "0"], "--alpha must lie in"),
+    (["--delta", "1"], "--delta must lie in"),
+    (["--folds", "1"], "--folds must lie in"),
+    (["--folds", "400"], "--folds must lie in"),
     (["-A", "gray-box.dropout=0.3", "-a", "gray-box"], "unknown option"),
 ])
 def test_bad_input_is_a_qaudit_error(model_file, extra, needle):

@@ -18,10 +18,21 @@ def test_auc_hand_computed():
     m = [0, 0, 1, 1]
     assert metrics.auc(s, m) == pytest.approx(0.75)
     out = metrics.summarise(s, m, seed=0, n_bootstrap=200)
-    assert out["advantage"] == pytest.approx(0.5)  # threshold 0.8: TPR .5, FPR 0
-    assert out["balanced_accuracy"] == pytest.approx(0.75)
-    assert out["tpr@10%fpr"] == pytest.approx(0.5)
     assert out["n_members"] == 2 and out["n_non_members"] == 2
+    assert out["calibration_members"] == 1 and out["test_members"] == 1  # thresholds never see the test half
+
+
+def test_threshold_metrics_are_chosen_on_calibration_and_evaluated_on_test():
+    s = np.r_[np.arange(10, 20), np.arange(10)].astype(float)  # perfectly separated
+    m = np.r_[np.ones(10, bool), np.zeros(10, bool)]
+    out = metrics.summarise(s, m, seed=0, n_bootstrap=50)
+    cal, test = metrics.calibration_split(m, 0)
+    assert not (cal & test).any() and (cal | test).all() and cal[m].sum() == 5 and cal[~m].sum() == 5
+    thr = out["threshold"]
+    assert thr > s[cal & ~m].max() and thr <= s[cal & m].min()  # separates the calibration half
+    assert out["advantage"] == 1.0 and out["balanced_accuracy"] == 1.0 and out["tpr@10%fpr"] == 1.0
+    # the 10 %-FPR threshold admits floor(0.1 * 5) = 0 calibration non-members
+    assert out["operating_points"]["tpr@10%fpr"]["threshold"] == s[cal & ~m].max()
 
 
 def test_tpr_at_fpr_picks_largest_tpr_under_fpr():
@@ -58,9 +69,11 @@ def test_epsilon_perfect_separation_hand_computed():
     n = 100
     s = np.r_[np.ones(n), np.zeros(n)]
     m = np.r_[np.ones(n, bool), np.zeros(n, bool)]
-    bound = 1 - 0.025 ** (1 / n)  # CP upper bound for 0 errors out of n
-    want = math.log((1 - bound) / bound)
-    assert metrics.summarise(s, m, 0, n_bootstrap=50)["epsilon"] == pytest.approx(want, rel=1e-9)
+    out = metrics.summarise(s, m, 0, n_bootstrap=50, delta=1e-5, alpha=0.05)
+    bound = 1 - 0.025 ** (1 / (n // 2))  # one-sided 97.5 % CP upper bound for 0 errors out of the 50 test samples
+    want = math.log((1 - 1e-5 - bound) / bound)
+    assert out["epsilon"] == pytest.approx(want, rel=1e-9)
+    assert out["epsilon_confidence"] == 0.95 and out["delta"] == 1e-5
 
 
 def test_epsilon_zero_for_useless_attack():
@@ -92,6 +105,52 @@ def test_random_scores_give_chance_metrics():
     out = metrics.summarise(s, m, seed=0)
     assert out["auc_low"] < 0.5 < out["auc_high"]
     assert out["epsilon"] < 0.5
+
+
+def test_null_scores_rarely_reject_or_bound_epsilon():
+    """Under the null (members and non-members exchangeable) the one-sided test rejects at about its
+    level and the held-out epsilon bound is positive at most about beta of the time."""
+    from scipy.stats import binom
+
+    rng = np.random.default_rng(11)
+    runs, rejected, positive = 400, 0, 0
+    m = np.r_[np.ones(120, bool), np.zeros(80, bool)]
+    for _ in range(runs):
+        out = metrics.summarise(rng.normal(size=200), m, seed=int(rng.integers(1 << 30)), n_bootstrap=10)
+        rejected += out["p_value"] <= 0.05
+        positive += out["epsilon"] > 0
+    limit = binom.ppf(0.999, runs, 0.05)  # a correct 5 % test exceeds this once in 1000 suites
+    assert rejected <= limit and positive <= limit, (rejected, positive)
+
+
+def test_p_value_and_epsilon_detect_a_real_signal():
+    rng = np.random.default_rng(3)
+    m = np.r_[np.ones(200, bool), np.zeros(200, bool)]
+    s = np.r_[rng.normal(2.0, 1, 200), rng.normal(0, 1, 200)]
+    out = metrics.summarise(s, m, seed=0, n_bootstrap=100)
+    assert out["p_value"] < 1e-10 and out["epsilon"] > 0.5
+
+
+def test_holm_hand_computed():
+    p = {"a": 0.01, "b": 0.04, "c": 0.03, "d": 0.2}
+    out = metrics.holm(p, alpha=0.05)
+    # sorted: a .01*4=.04 (reject: .01 <= .0125), c .03*3=.09 (.03 > .05/3: stop), b, d
+    assert out["a"] == (pytest.approx(0.04), True)
+    assert out["c"] == (pytest.approx(0.09), False)
+    assert out["b"] == (pytest.approx(0.09), False)  # monotone: max(.04*2=.08, .09)
+    assert out["d"] == (pytest.approx(0.2), False)
+
+
+def test_delong_interval_matches_bootstrap_width():
+    rng = np.random.default_rng(4)
+    m = np.r_[np.ones(300, bool), np.zeros(200, bool)]
+    s = np.r_[rng.normal(0.5, 1, 300), rng.normal(0, 1, 200)]
+    lo, hi = metrics.delong_ci(s, m, 0.95)
+    blo, bhi = metrics.auc_ci(s, m, seed=0, n_bootstrap=2000)
+    assert lo < metrics.auc(s, m) < hi
+    assert (hi - lo) == pytest.approx(bhi - blo, rel=0.15)
+    wide = metrics.delong_ci(s, m, 1 - 0.05 / 40)
+    assert wide[0] < lo and wide[1] > hi
 
 
 def test_curve_points_keep_endpoints_and_monotone():

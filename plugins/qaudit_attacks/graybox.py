@@ -30,6 +30,7 @@ class GrayBoxAttack:
     """Paper gray-box MIA: 13 output features -> MLP 64-64."""
 
     name: ClassVar[str] = "gray-box"
+    uses_known_labels: ClassVar[bool] = True
     roles: ClassVar[frozenset[str]] = frozenset({"default", "fast", "verification"})
     description: ClassVar[str] = "paper's gray-box MIA: 13 output features, MLP 64-64, trained on known members"
     needs_reference: ClassVar[bool] = False

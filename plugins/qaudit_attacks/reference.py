@@ -97,6 +97,7 @@ class LiRAAttack:
     """Online LiRA (Carlini et al. 2022) with a shot-noise term."""
 
     name: ClassVar[str] = "lira"
+    uses_known_labels: ClassVar[bool] = False
     description: ClassVar[str] = "online LiRA (Carlini et al. 2022) with K reference QNNs; shot-aware Gaussians"
     needs_reference: ClassVar[bool] = True
     online: ClassVar[bool] = True
@@ -157,6 +158,7 @@ class RMIAAttack:
     """RMIA (Zarifzadeh et al. 2024)."""
 
     name: ClassVar[str] = "rmia"
+    uses_known_labels: ClassVar[bool] = False
     description: ClassVar[str] = "RMIA (Zarifzadeh et al. 2024): likelihood ratios against population z-samples"
     needs_reference: ClassVar[bool] = True
     DEFAULTS: ClassVar[dict[str, Any]] = {"gamma": 1.0, "offline": False, "a": 0.3, "n_z": 2000}
@@ -208,6 +210,7 @@ class CountsLRAttack:
     """Likelihood-ratio test on raw bit-string counts (finite shots only)."""
 
     name: ClassVar[str] = "counts-lr"
+    uses_known_labels: ClassVar[bool] = False
     description: ClassVar[str] = "shot-level likelihood ratio on raw bit-string counts vs reference QNNs (--shots)"
     needs_reference: ClassVar[bool] = True
     needs_shots: ClassVar[bool] = True
@@ -252,6 +255,7 @@ class ShadowAttack:
     """Shokri et al. shadow-model attack on disjoint population data."""
 
     name: ClassVar[str] = "shadow"
+    uses_known_labels: ClassVar[bool] = False
     description: ClassVar[str] = "shadow models (Shokri et al. 2017) on population data the target never saw + MLP"
     needs_reference: ClassVar[bool] = True
     DEFAULTS: ClassVar[dict[str, Any]] = {"n_shadow": 4, "epochs": 500, "alpha": 1e-3}

@@ -19,6 +19,7 @@ from qaudit_attacks.common import EPS, cross_entropy, true_class_prob
 
 class _ThresholdAttack:
     name: ClassVar[str] = ""
+    uses_known_labels: ClassVar[bool] = False
     description: ClassVar[str] = ""
     needs_reference: ClassVar[bool] = False
 

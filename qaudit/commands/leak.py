@@ -92,8 +92,14 @@ def leak_cmd(
         help="Previous JSON report: exit 1 only on regression beyond --tolerance.")] = None,
     tolerance: Annotated[str | None, typer.Option(
         help="Allowed increase over the baseline: a number or metric=value pairs (default 0.02).")] = None,
-    eval_fraction: Annotated[float, typer.Option(
-        "--eval-fraction", help="Share of members/non-members held out for scoring.")] = 0.5,
+    folds: Annotated[int | None, typer.Option(
+        "--folds", help="Cross-fitting folds: every sample is scored by attacks fitted on the others (default 5).")
+    ] = None,
+    alpha: Annotated[float | None, typer.Option(
+        "--alpha", help="Family-wise error rate of the LEAKS verdict and 1 - confidence of epsilon (default 0.05).")
+    ] = None,
+    delta: Annotated[float | None, typer.Option(
+        "--delta", help="delta of the empirical (epsilon, delta) lower bound (default 1e-5).")] = None,
 ) -> None:
     """Measure how much a QNN's outputs reveal about who was in its training set.
 
@@ -104,7 +110,9 @@ def leak_cmd(
     from qaudit.audit import GATE_METRICS, SCHEMA, AuditSettings, default_attacks, ground_truth, run_audit
     from qaudit.backends import default_backend, resolve_backend
     from qaudit.config import load_config, pick, resolve_path
+    from qaudit.crossfit import DEFAULT_FOLDS
     from qaudit.data import load_dataset
+    from qaudit.metrics import DEFAULT_ALPHA, DEFAULT_DELTA
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format, is_console, render_report
@@ -149,6 +157,13 @@ def leak_cmd(
     if non_members is None and "non_members" in cfg:
         non_members = resolve_path(cfg, pick(None, cfg, "non_members", None, str))
     backend_name = pick(backend, cfg, "backend", None, str) or default_backend(shots)
+    settings = AuditSettings(attacks=attacks, backend=backend_name, shots=shots, seed=seed, slices=slices,
+                             forget_class=forget_class, n_reference=n_reference, n_jobs=n_jobs,
+                             attack_options=attack_opts, top_k=top_k, include_scores=scores,
+                             folds=pick(folds, cfg, "folds", DEFAULT_FOLDS, int),
+                             alpha=pick(alpha, cfg, "alpha", DEFAULT_ALPHA, float),
+                             delta=pick(delta, cfg, "delta", DEFAULT_DELTA, float))
+    settings.validate()
     mf = model_io.load(path)
     if dataset:
         ds = load_dataset(dataset, {"data_dir": data_dir} if data_dir else {})
@@ -158,10 +173,7 @@ def leak_cmd(
         raise QauditError(f"{path} has no data record: pass --dataset with --members/--non-members index files")
     truth = ground_truth(mf, len(ds), members, non_members)
     be, shots_used = resolve_backend(backend_name, shots, mf.model)
-    settings = AuditSettings(attacks=attacks, backend=backend_name, shots=shots_used, seed=seed, slices=slices,
-                             forget_class=forget_class, n_reference=n_reference, n_jobs=n_jobs,
-                             attack_options=attack_opts, top_k=top_k, include_scores=scores,
-                             eval_fraction=eval_fraction)
+    settings.shots = shots_used
     with RichProgress(err) as progress:
         report = run_audit(mf, ds, truth, settings, backend=be, progress=progress, location=str(path))
     report.settings["command"] = command_line()

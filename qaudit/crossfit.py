@@ -1,0 +1,126 @@
+"""Held-out attack scores by cross-fitting: no sample is scored by an attack fitted on it.
+
+The scored samples are split into k folds (members and non-members separately, so
+every fold keeps the membership ratio). For fold f an attack is fitted on the
+attacker-known members and non-members *outside* fold f and scores fold f; the
+out-of-fold scores are pooled, so every sample is scored once and none is wasted
+(Chernozhukov et al. 2018's cross-fitting; Carlini et al. 2022 score held-out data).
+
+Attacks whose ``fit`` does not read the attacker's known samples (``uses_known_labels =
+False``: threshold and reference-model attacks) are fitted once, with empty known sets
+and every scored sample as a target; an attack that does not declare it is cross-fitted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from qaudit.errors import QauditError
+from qaudit.protocols import AttackContext
+
+DEFAULT_FOLDS = 5
+MAX_FOLDS = 20
+
+
+@dataclass
+class FoldPlan:
+    """Dataset indices an attack is fitted on (known members / non-members) and then scores (targets)."""
+
+    known_members: np.ndarray
+    known_non_members: np.ndarray
+    targets: np.ndarray
+
+
+@dataclass
+class FittedFold:
+    """One fitted attack, the context it was fitted in and the targets it scores."""
+
+    attack: Any
+    context: AttackContext
+    targets: np.ndarray
+
+
+def uses_known_labels(cls: Any) -> bool:
+    """Whether an attack class's ``fit`` reads the attacker's known members/non-members (default True)."""
+    return bool(getattr(cls, "uses_known_labels", True))  # optional Attack member
+
+
+def split_folds(idx: np.ndarray, k: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """*idx* shuffled (seeded) into k nearly equal folds, each sorted."""
+    return [np.sort(part) for part in np.array_split(rng.permutation(np.asarray(idx)), k)]
+
+
+def check_folds(k: int, n_members: int, n_non_members: int) -> None:
+    """Refuse fold counts that cannot give every fold a member and a non-member."""
+    if not 2 <= k <= MAX_FOLDS:
+        raise QauditError(f"--folds must lie in 2..{MAX_FOLDS}, got {k}")
+    if min(n_members, n_non_members) < k:
+        raise QauditError(f"--folds {k} needs at least {k} members and {k} non-members "
+                          f"(have {n_members} and {n_non_members}); use fewer folds")
+
+
+def audit_plans(cls: Any, member_folds: list[np.ndarray], non_member_folds: list[np.ndarray]) -> list[FoldPlan]:
+    """The fold plans of a leak audit: cross-fitted, or one plan scoring everything."""
+    everything = np.concatenate(member_folds + non_member_folds)
+    if not uses_known_labels(cls):
+        empty = everything[:0]
+        return [FoldPlan(empty, empty, everything)]
+    plans = []
+    for f in range(len(member_folds)):
+        known_m = np.concatenate([p for j, p in enumerate(member_folds) if j != f])
+        known_n = np.concatenate([p for j, p in enumerate(non_member_folds) if j != f])
+        plans.append(FoldPlan(known_m, known_n, np.concatenate([member_folds[f], non_member_folds[f]])))
+    return plans
+
+
+def fit_folds(cls: Any, context: AttackContext, X: np.ndarray, y: np.ndarray, plans: list[FoldPlan],
+              progress: Any = None, task: Any = None) -> list[FittedFold]:
+    """Fit one attack per plan. A cross-fitted plan gets its own ``cache`` (reference models trained
+    for other targets must not be reused); a single plan shares the audit's cache."""
+    fitted = []
+    for plan in plans:
+        ctx = dataclasses.replace(
+            context, X_members=X[plan.known_members], y_members=y[plan.known_members],
+            X_non_members=X[plan.known_non_members], y_non_members=y[plan.known_non_members],
+            X_targets=X[plan.targets], y_targets=y[plan.targets],
+            cache=context.cache if len(plans) == 1 else {})
+        attack = cls()
+        attack.fit(ctx)
+        fitted.append(FittedFold(attack, ctx, plan.targets))
+        if progress is not None and task is not None:
+            progress.advance(task)
+    return fitted
+
+
+def score(fitted: list[FittedFold], name: str, X: np.ndarray, y: np.ndarray, ids: np.ndarray,
+          model: Any = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Out-of-fold scores of the dataset indices *ids* (each scored by the fold that holds it) and
+    the attack's own decisions (score >= that fold's ``decision_threshold``), or None without one.
+
+    *model* (default: the audit's target) lets the same fitted attacks score another model's outputs.
+    """
+    position = {int(i): p for p, i in enumerate(ids)}
+    scores = np.full(len(ids), np.nan)
+    called: np.ndarray | None = np.zeros(len(ids), bool)
+    for fold in fitted:
+        ctx = fold.context if model is None else dataclasses.replace(fold.context, model=model, cache={}, query=None)
+        where = np.array([position[int(i)] for i in fold.targets if int(i) in position], dtype=np.int64)
+        if where.size == 0:
+            continue
+        rows = ids[where]
+        s = np.asarray(fold.attack.score(ctx, X[rows], y[rows]), dtype=np.float64)
+        if s.shape != (len(rows),) or not np.all(np.isfinite(s)):
+            raise QauditError(f"attack {name} returned invalid scores (need {len(rows)} finite values)")
+        scores[where] = s
+        threshold = getattr(fold.attack, "decision_threshold", None)  # optional Attack member
+        if threshold is None or called is None:
+            called = None
+        else:
+            called[where] = s >= float(threshold)
+    if np.isnan(scores).any():
+        raise QauditError(f"attack {name}: some samples belong to no fold (internal error)")
+    return scores, called
