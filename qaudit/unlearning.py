@@ -1,22 +1,10 @@
-"""Unlearning: resolve a forget request, run a method, verify the result the same way for every method.
+"""Unlearning: resolve a forget request, run a method, build the oracle and the reports.
 
-Verification (``Verifier``) measures, for the original, the unlearned and the
-retrain-oracle model alike:
-
-* accuracy on the forget set, the retained training set and the holdout (the
-  holdout also split into forget classes / other classes for class requests);
-* the paper's MIA number: the gray-box attack is fitted once on the ORIGINAL
-  model (its known members vs the holdout) and applied unchanged to each
-  model's outputs; ``forget_mia`` is the fraction of forget-set members it calls
-  "member" (score >= its decision threshold);
-* ``forget_mia_auc``: ROC AUC of the same scores, forget members vs the
-  class-matched holdout (holdout samples whose label occurs in the forget set;
-  the whole holdout if none) -- 0.5 means the forget set looks like unseen data;
-* distance to the oracle: prediction agreement and mean KL(oracle || model) of
-  the output distributions on the forget set and the holdout, and the gap in
-  forget MIA AUC;
-* cost relative to the oracle: per-sample gradient evaluations of the method
-  divided by those a retrain spends.
+Every method is verified the same way (:mod:`qaudit.verification`: accuracies, the
+cross-fitted forget-set MIA, distance to the retrain oracle) and judged the same way
+(:func:`qaudit.verification.judge`: forget accuracy and forget-MIA AUC within tolerance of
+the oracle); cost is reported relative to the oracle (per-sample gradient evaluations of the
+method divided by those a retrain spends).
 """
 
 from __future__ import annotations
@@ -33,7 +21,8 @@ from qaudit.errors import QauditError
 from qaudit.model import ModelFile
 from qaudit.plugins import get_host
 from qaudit.progress import SILENT, Progress
-from qaudit.protocols import AttackContext, UnlearningCost, UnlearningOutcome, UnlearningRequest
+from qaudit.protocols import UnlearningCost, UnlearningOutcome, UnlearningRequest
+from qaudit.verification import Judgement, Verifier, judge, public
 
 SCHEMA = "qaudit.unlearn/1"
 COMPARE_SCHEMA = "qaudit.compare-unlearning/1"
@@ -158,96 +147,6 @@ def retrain_cost(mf: ModelFile, n_retain: int) -> int:
     return int(epochs) * int(n_retain)
 
 
-def _attack(name: str) -> Any:
-    return get_host().get("attack", name)()
-
-
-def _kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-12, 1.0)
-    q = np.clip(q, 1e-12, 1.0)
-    return np.sum(p * (np.log(p) - np.log(q)), axis=1)
-
-
-class Verifier:
-    """Measures any model against one forget request, with one attack fitted on the original."""
-
-    def __init__(self, original: ModelFile, dataset: Dataset, fs: ForgetSet, seed: int = 0,
-                 backend: Any = None, shots: int | None = None, attack: str | None = None,
-                 progress: Progress = SILENT):
-        self.dataset, self.fs, self.seed = dataset, fs, seed
-        self.backend, self.shots = backend, shots
-        self.holdout = original.data.holdout
-        y_hold = dataset.y[self.holdout]
-        forget_labels = np.unique(dataset.y[fs.forget_ids])
-        matched = self.holdout[np.isin(y_hold, forget_labels)]
-        self.matched_holdout = matched if matched.size else self.holdout
-        self.other_holdout = self.holdout[~np.isin(y_hold, fs.classes)] if fs.classes else self.holdout
-        rng = np.random.default_rng(seed)
-        members = original.data.members
-        k = min(len(members), len(self.holdout))
-        known = np.sort(rng.choice(members, k, replace=False))
-        self.attack_name = attack or get_host().role("attack", "verification")
-        self.attack = _attack(self.attack_name)
-        self.context = AttackContext(original.model, backend, shots, seed, dataset.X[known], dataset.y[known],
-                                     dataset.X[self.holdout], dataset.y[self.holdout], progress=progress,
-                                     n_classes=original.model.n_classes or dataset.n_classes)
-        with progress.track(f"fitting {self.attack_name} attack on the original model", None):
-            self.attack.fit(self.context)
-        threshold = getattr(self.attack, "decision_threshold", None)  # optional Attack member
-        self.threshold = 0.5 if threshold is None else float(threshold)
-
-    def _probs(self, model: Any, ids: np.ndarray) -> np.ndarray:
-        from qaudit.query import predict_proba
-
-        return predict_proba(model, self.dataset.X[ids], self.backend, self.shots, self.seed)
-
-    def snapshot(self, model: Any) -> dict[str, Any]:
-        """Accuracies, the forget MIA numbers and the raw outputs (key ``_probs``) of *model*."""
-        from qaudit import metrics
-
-        ds, fs = self.dataset, self.fs
-        probs = {name: self._probs(model, ids) for name, ids in
-                 (("forget", fs.forget_ids), ("retain", fs.retain_ids), ("holdout", self.holdout))}
-        acc = {name: float(np.mean(np.argmax(p, axis=1) == ds.y[ids])) for (name, p), ids in
-               zip(probs.items(), (fs.forget_ids, fs.retain_ids, self.holdout))}
-        hold_pred = np.argmax(probs["holdout"], axis=1)
-        hold_y = ds.y[self.holdout]
-        if fs.classes:
-            fc = np.isin(hold_y, fs.classes)
-            acc["holdout_forget_classes"] = float(np.mean(hold_pred[fc] == hold_y[fc])) if fc.any() else None
-            acc["holdout_other_classes"] = float(np.mean(hold_pred[~fc] == hold_y[~fc])) if (~fc).any() else None
-        ctx = dataclasses.replace(self.context, model=model, cache={})
-        s_forget = np.asarray(self.attack.score(ctx, ds.X[fs.forget_ids], ds.y[fs.forget_ids]), dtype=np.float64)
-        s_hold = np.asarray(self.attack.score(ctx, ds.X[self.matched_holdout], ds.y[self.matched_holdout]),
-                            dtype=np.float64)
-        summary = metrics.summarise(np.r_[s_forget, s_hold], np.r_[np.ones(len(s_forget), bool),
-                                                                    np.zeros(len(s_hold), bool)],
-                                    seed=self.seed, n_bootstrap=200)
-        return {"accuracy": acc,
-                "forget_mia": metrics.member_rate(s_forget, self.threshold),
-                "holdout_mia": metrics.member_rate(s_hold, self.threshold),
-                "forget_mia_auc": summary["auc"], "forget_mia_auc_ci": [summary["auc_low"], summary["auc_high"]],
-                "forget_mia_advantage": summary["advantage"],
-                "_probs": probs}
-
-    @staticmethod
-    def distance(snap: dict[str, Any], oracle: dict[str, Any]) -> dict[str, float]:
-        """Agreement / KL(oracle || model) on forget set and holdout, and the MIA AUC gap."""
-        out = {}
-        for part in ("forget", "holdout"):
-            p, q = oracle["_probs"][part], snap["_probs"][part]
-            out[f"{part}_agreement"] = float(np.mean(np.argmax(p, axis=1) == np.argmax(q, axis=1)))
-            out[f"{part}_kl"] = float(np.mean(_kl(p, q)))
-        out["mia_auc_gap"] = float(abs(snap["forget_mia_auc"] - oracle["forget_mia_auc"]))
-        out["forget_mia_gap"] = float(abs(snap["forget_mia"] - oracle["forget_mia"]))
-        return out
-
-
-def public(snap: dict[str, Any]) -> dict[str, Any]:
-    """A snapshot without its raw outputs (for JSON)."""
-    return {k: v for k, v in snap.items() if not k.startswith("_")}
-
-
 @dataclass
 class MethodResult:
     """One method's run on one request: new model, cost, details and measurements."""
@@ -260,23 +159,50 @@ class MethodResult:
     cost: UnlearningCost
     details: dict[str, Any]
     after: dict[str, Any]
-    distance: dict[str, float]
+    distance: dict[str, float | None]
     cost_ratio: float
+    judgement: Judgement | None = None
 
     def measurements(self, before: dict[str, Any]) -> dict[str, float]:
         """The gateable numbers (see :data:`METRICS`)."""
         a, b = self.after["accuracy"], before["accuracy"]
-        return {"forget_mia": self.after["forget_mia"], "forget_mia_auc": self.after["forget_mia_auc"],
-                "forget_accuracy": a["forget"], "retain_accuracy_drop": b["retain"] - a["retain"],
-                "holdout_accuracy_drop": b["holdout"] - a["holdout"],
-                "oracle_disagreement": 1.0 - self.distance["forget_agreement"],
-                "oracle_kl": self.distance["forget_kl"], "mia_auc_gap": self.distance["mia_auc_gap"],
-                "cost_ratio": self.cost_ratio}
+        values = {"forget_mia": self.after["forget_mia"], "forget_mia_auc": self.after["forget_mia_auc"],
+                  "forget_accuracy": a["forget"], "retain_accuracy_drop": b["retain"] - a["retain"],
+                  "holdout_accuracy_drop": b["holdout"] - a["holdout"],
+                  "oracle_disagreement": 1.0 - self.distance["forget_agreement"],
+                  "oracle_kl": self.distance["forget_kl"], "mia_auc_gap": self.distance["mia_auc_gap"],
+                  "cost_ratio": self.cost_ratio}
+        return {k: float(v) for k, v in values.items() if v is not None}
 
     def to_json(self) -> dict[str, Any]:
         return {"method": self.method, "needs": self.needs, "options": self.options, "seed": self.seed,
                 "cost": self.cost.to_json(), "cost_ratio": self.cost_ratio, "details": self.details,
-                "after": public(self.after), "distance_to_oracle": self.distance}
+                "after": public(self.after), "distance_to_oracle": self.distance,
+                "judgement": self.judgement.to_json() if self.judgement is not None else None}
+
+    def findings(self, location: str) -> list[Any]:
+        """The forget-request checks as gate findings (exit 1 when a check fails)."""
+        from qaudit.results import Finding
+
+        j = self.judgement
+        if j is None:
+            return []
+        out = []
+        checks = (("forget-accuracy", "forget_accuracy_vs_oracle", self.distance_value("accuracy"), "accuracy"),
+                  ("forget-mia-auc", "forget_mia_auc_vs_oracle", self.distance.get("mia_auc_gap"), "auc"))
+        for rule, metric, value, key in checks:
+            if value is None:
+                continue
+            ok = value <= j.tolerance[key]
+            message = (f"{self.method}: {metric.replace('_', ' ')} {value:.3f} "
+                       f"{'<=' if ok else '>'} tolerance {j.tolerance[key]:g}" + ("" if ok else f" ({j.reason})"))
+            out.append(Finding(f"unlearn/{rule}", self.method, metric, float(value), float(j.tolerance[key]), ok,
+                               message, location))
+        return out
+
+    def distance_value(self, key: str) -> float | None:
+        """|forget accuracy - oracle's| (key ``accuracy``)."""
+        return self.distance.get("forget_accuracy_gap") if key == "accuracy" else None
 
 
 @dataclass
@@ -356,9 +282,9 @@ def oracle_cache_path(mf: ModelFile, fs: ForgetSet) -> Any:
 
 def apply_method(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifier,
                  oracle: Oracle | None, seed: int, options: dict[str, Any], retain_fraction: float = 1.0,
-                 progress: Progress = SILENT) -> MethodResult:
-    """Run *method* on the request and verify the result (``oracle=None``: the result is its own
-    oracle, as for ``retrain``)."""
+                 progress: Progress = SILENT, tolerance: dict[str, float] | None = None) -> MethodResult:
+    """Run *method* on the request, verify and judge the result (``oracle=None``: the result is its
+    own oracle, as for ``retrain``)."""
     cls = get_host().get("unlearning", method)
     request = build_request(cls, dataset, fs, seed, options, mf.model.n_classes or dataset.n_classes,
                             retain_fraction, progress)
@@ -369,8 +295,10 @@ def apply_method(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, ve
     if oracle is None:
         oracle = Oracle(outcome.model, after, outcome.cost.gradient_evaluations, "this run")
     ratio = outcome.cost.gradient_evaluations / max(oracle.gradient_evaluations, 1)
+    distance = Verifier.distance(after, oracle.snapshot)
+    judgement = judge(method, after, oracle.snapshot, mf.model, outcome.model, tolerance)
     return MethodResult(method, sorted(cls.needs), used, seed, outcome.model, outcome.cost, details, after,
-                        Verifier.distance(after, oracle.snapshot), float(ratio))
+                        distance, float(ratio), judgement)
 
 
 def unlearned_model_file(mf: ModelFile, result: MethodResult, fs: ForgetSet) -> ModelFile:
@@ -395,7 +323,9 @@ def _pct(v: Any) -> Any:
     return None if v is None else f"{100.0 * float(v):.1f}"
 
 
-def _arrow(before: float, after: float, percent: bool = True) -> str:
+def _arrow(before: float | None, after: float | None, percent: bool = True) -> str:
+    if before is None or after is None:
+        return "n/a"
     if percent:
         return f"{100 * before:.1f}% -> {100 * after:.1f}%"
     return f"{before:.3f} -> {after:.3f}"
@@ -423,13 +353,17 @@ def unlearn_report(mf: ModelFile, fs: ForgetSet, before: dict[str, Any], oracle:
                      _pct(o["holdout_mia"])])
     acc.rows.append(["forget MIA AUC vs holdout (x100)", _pct(b["forget_mia_auc"]), _pct(a["forget_mia_auc"]),
                      _pct(o["forget_mia_auc"])])
-    acc.note = ("gray-box attack fitted on the original model, applied to each model's outputs; AUC compares "
-                "forget members with holdout samples of the same classes (50 = indistinguishable)")
+    folds = b.get("mia_folds", 1)
+    acc.note = (f"{settings.get('attack', 'verification')} attack fitted on the original model ({folds}-fold "
+                "cross-fitting: no forget or holdout sample is scored by an attack that saw it), applied to each "
+                "model's outputs; AUC compares forget members with holdout samples of the same classes "
+                "(50 = indistinguishable)")
     dist = Table("distance to the retrain oracle", ["measure", "value"], [
         ["prediction agreement, forget set", result.distance["forget_agreement"]],
         ["prediction agreement, holdout", result.distance["holdout_agreement"]],
         ["mean KL(oracle || unlearned), forget set", result.distance["forget_kl"]],
         ["mean KL(oracle || unlearned), holdout", result.distance["holdout_kl"]],
+        ["|forget accuracy - oracle's|", result.distance["forget_accuracy_gap"]],
         ["|forget MIA AUC - oracle's|", result.distance["mia_auc_gap"]]])
     c = result.cost
     cost = Table("cost", ["measure", result.method, f"retrain oracle ({oracle.source})"], [
@@ -444,11 +378,16 @@ def unlearn_report(mf: ModelFile, fs: ForgetSet, before: dict[str, Any], oracle:
                    "forget_mia": _arrow(b["forget_mia"], a["forget_mia"]),
                    "forget_mia_auc": _arrow(b["forget_mia_auc"], a["forget_mia_auc"], percent=False),
                    "cost_vs_retraining": f"{100 * result.cost_ratio:.2f}%", "output": out_path}
+    if result.judgement is not None:
+        rep.summary["forget_request"] = "met" if result.judgement.met else "not met"
     rep.measurements = {result.method: result.measurements(before)}
-    rep.verdict = (f"{result.method}: forget accuracy {100 * b['accuracy']['forget']:.1f}% -> "
-                   f"{100 * a['accuracy']['forget']:.1f}% (oracle {100 * o['accuracy']['forget']:.1f}%), retained "
-                   f"{100 * b['accuracy']['retain']:.1f}% -> {100 * a['accuracy']['retain']:.1f}%, forget MIA "
-                   f"{100 * b['forget_mia']:.1f}% -> {100 * a['forget_mia']:.1f}%, cost "
+    judged = f"{result.judgement.reason}. " if result.judgement is not None else ""
+    forget_acc = _arrow(b["accuracy"]["forget"], a["accuracy"]["forget"])
+    rep.verdict = (f"{judged}{result.method}: forget accuracy {forget_acc}"
+                   f" (oracle {100 * o['accuracy']['forget']:.1f}%), retained "
+                   f"{_arrow(b['accuracy']['retain'], a['accuracy']['retain'])}, forget MIA AUC "
+                   f"{_arrow(b['forget_mia_auc'], a['forget_mia_auc'], percent=False)} (oracle "
+                   f"{'n/a' if o['forget_mia_auc'] is None else format(o['forget_mia_auc'], '.3f')}), cost "
                    f"{100 * result.cost_ratio:.1f}% of retraining")
     rep.payload = {"model": mf.path, "output": out_path,
                    "forget": {"source": fs.source, "classes": fs.classes, "n": int(len(fs.forget_ids)),

@@ -61,7 +61,7 @@ def _command(name, model, backend, shots):
         return ["leak", model, "--backend", backend, *shot_args, "--attack", "loss,gray-box", "--format", "json"]
     if name == "unlearn":
         return ["unlearn", model, "--method", "ga", "--forget-class", "3", "-O", "steps=2", "--backend", backend,
-                *shot_args, "--format", "json"]
+                *shot_args, "--format", "json", "--no-forget-gate"]
     return ["shots", model, "--backend", backend, "--shots", str(shots) if shots else "exact", "-R", "1",
             "--attack", "loss", "--format", "json"]
 

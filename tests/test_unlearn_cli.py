@@ -53,8 +53,29 @@ def test_default_output_path_and_gating(cli_runner, tiny_model):
     assert res.exit_code == 1
     assert tiny_model.path.with_name(tiny_model.path.stem + ".unlearned.json").is_file()
     res = cli_runner.invoke(["unlearn", str(tiny_model.path), "--method", "ga", "--forget-class", "1",
-                             "--fail-above", "forget_mia_auc=1.0", "--format", "markdown"])
+                             "--fail-above", "forget_mia_auc=1.0", "--format", "markdown", "--no-forget-gate"])
     assert res.exit_code == 0 and "| measure |" in res.stdout
+
+
+def test_a_method_that_changes_nothing_is_judged_not_met(cli_runner, tiny_model, tmp_path, monkeypatch):
+    """Unlearning that leaves the model as it was must not pass silently (exit 1, one-line reason)."""
+    import json
+
+    monkeypatch.setenv("QAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "r.json"
+    res = cli_runner.invoke(["unlearn", str(tiny_model.path), "--method", "ga", "-O", "steps=0", "--forget-class",
+                             "1", "--format", "json", "--output", str(out), "--out", str(tmp_path / "u.json")])
+    assert res.exit_code == 1, res.stderr
+    doc = json.loads(out.read_text())
+    judgement = doc["result"]["judgement"]
+    assert judgement["met"] is False and judgement["changed_parameters"] == 0
+    assert "ga changed 0 of" in judgement["reason"] and "vs oracle" in judgement["reason"]
+    assert any(f["metric"] == "forget_accuracy_vs_oracle" and not f["passed"] for f in doc["findings"])
+    res = cli_runner.invoke(["unlearn", str(tiny_model.path), "--method", "ga", "-O", "steps=0", "--forget-class",
+                             "1", "--no-forget-gate", "--out", str(tmp_path / "u2.json")])
+    assert res.exit_code == 0  # the judgement is still reported, but does not gate
+    res = cli_runner.invoke(["unlearn", str(tiny_model.path), "--forget-class", "1", "--forget-tolerance", "acc=2"])
+    assert res.exit_code == 2 and "must lie in [0, 1]" in res.stderr
 
 
 @pytest.mark.parametrize("content,extra,message", [

@@ -22,14 +22,40 @@ FailAbove = Annotated[str | None, typer.Option(
     "--fail-above", help="Exit 1 if a metric exceeds its threshold, e.g. forget_mia_auc=0.6,forget_accuracy=0.2.")]
 
 
-def _gate(report: Any, fail_above: str | None) -> int:
+def _gate(report: Any, fail_above: str | None, judged: list[Any] | None = None) -> int:
+    """Apply ``--fail-above`` thresholds and the forget-request checks; 1 when any fails."""
     from qaudit.gating import check_thresholds, parse_thresholds
     from qaudit.unlearning import METRICS
 
     thresholds = parse_thresholds(fail_above, METRICS)
+    findings = list(judged or [])
     if thresholds:
-        report.apply_findings(check_thresholds(report.measurements, thresholds, "unlearn", report.location))
+        findings += check_thresholds(report.measurements, thresholds, "unlearn", report.location)
+    if findings:
+        report.apply_findings(findings)
     return 1 if report.failed else 0
+
+
+def parse_tolerance(text: str | None) -> dict[str, float]:
+    """``acc=0.1,auc=0.05`` -> the forget-request tolerances (accuracy as a fraction, AUC)."""
+    from qaudit.verification import DEFAULT_TOLERANCE
+
+    out = dict(DEFAULT_TOLERANCE)
+    names = {"acc": "accuracy", "accuracy": "accuracy", "auc": "auc"}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, _, value = part.partition("=")
+        if key.strip() not in names:
+            raise QauditError(f"--forget-tolerance: unknown key {key.strip()!r} (use acc=..., auc=...)")
+        try:
+            number = float(value)
+        except ValueError:
+            raise QauditError(f"--forget-tolerance {part.strip()!r}: not a number") from None
+        if not 0 <= number <= 1:
+            raise QauditError(f"--forget-tolerance {part.strip()!r}: must lie in [0, 1]")
+        out[names[key.strip()]] = number
+    return out
 
 
 def _load(model_path: Path, data_dir: str | None) -> tuple[Any, Any]:
@@ -65,8 +91,14 @@ def unlearn_cmd(
     fmt: Fmt = None,
     output: Output = None,
     fail_above: FailAbove = None,
+    forget_tolerance: Annotated[str | None, typer.Option(
+        "--forget-tolerance", help="How close to the retrain oracle counts as forgotten: acc=0.10,auc=0.05 "
+        "(the defaults).")] = None,
+    forget_gate: Annotated[bool, typer.Option(
+        "--forget-gate/--no-forget-gate", help="Exit 1 when the forget request was not met (default on).")] = True,
 ) -> None:
-    """Make a trained model forget a class or a set of samples, then verify it (accuracy, MIA, oracle)."""
+    """Make a trained model forget a class or a set of samples, then verify and judge it (accuracy, held-out
+    MIA, retrain oracle). Exit 0 request met, 1 not met or a --fail-above threshold breached, 2 input error."""
     from qaudit import model as model_io
     from qaudit import unlearning as core
     from qaudit.backends import default_backend, resolve_backend
@@ -77,6 +109,7 @@ def unlearn_cmd(
     method = method or get_host().role("unlearning", "default")
     get_host().get("unlearning", method)
     check_format(fmt)
+    tolerance = parse_tolerance(forget_tolerance)
     opts = parse_options(option)
     if importance is not None:
         opts["importance"] = importance
@@ -93,11 +126,13 @@ def unlearn_cmd(
         verifier = core.Verifier(mf, ds, fs, seed, be, shots, progress=progress)
         before = verifier.snapshot(mf.model)
         if method == get_host().role("unlearning", "oracle") and oracle_mf is None:
-            result = core.apply_method(method, mf, ds, fs, verifier, None, seed, opts, retain_fraction, progress)
+            result = core.apply_method(method, mf, ds, fs, verifier, None, seed, opts, retain_fraction, progress,
+                                       tolerance)
             orc = core.Oracle(result.model, result.after, result.cost.gradient_evaluations, "this run")
         else:
             orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress)
-            result = core.apply_method(method, mf, ds, fs, verifier, orc, seed, opts, retain_fraction, progress)
+            result = core.apply_method(method, mf, ds, fs, verifier, orc, seed, opts, retain_fraction, progress,
+                                       tolerance)
         fq = None
         if forget_quality:
             fq = core.forget_quality(mf, ds, fs, method, opts, forget_quality, seed, progress)
@@ -108,7 +143,7 @@ def unlearn_cmd(
                                   "attack": verifier.attack_name})
     if fq is not None:
         core.attach_forget_quality(report, method, fq)
-    code = _gate(report, fail_above)
+    code = _gate(report, fail_above, result.findings(report.location) if forget_gate else None)
     render_report(report, fmt, output)
     err.print(f"wrote {out_path}")
     raise typer.Exit(code)
