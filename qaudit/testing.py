@@ -176,8 +176,8 @@ def train_tiny_model(seed: int = 0, **options: Any) -> TinyModel:
         dataset = load_tiny_dataset()
         host = make_host()
         with using_host(host):
-            mf = train_model(host.role("model", "default"), dataset, n_train=TINY_SIZES[0], n_holdout=TINY_SIZES[1], seed=seed,
-                             options={**TINY_OPTIONS, **options})
+            mf = train_model(host.role("model", "default"), dataset, n_train=TINY_SIZES[0],
+                             n_holdout=TINY_SIZES[1], seed=seed, options={**TINY_OPTIONS, **options})
         _CACHE[key] = TinyModel(mf.model, mf, dataset)
     return _CACHE[key].copy()
 
