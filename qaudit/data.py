@@ -9,10 +9,23 @@ import numpy as np
 
 from qaudit.errors import QauditError
 
+#: Dataset kinds: pixels (models may scale by the pixel range) or a table of features (standardised).
+KINDS = ("image", "tabular")
+#: Option keys of a data record that hold file-system paths (saved relative to the model file).
+PATH_OPTIONS = ("path", "data_dir")
+FINGERPRINT_ALGORITHM = "sha256(int64 [n, d] || float64 X || int64 y), little-endian, C order"
+
 
 @dataclass
 class Dataset:
-    """Raw features ``X`` (n_samples, n_features) float64 and labels ``y`` int64."""
+    """Raw features ``X`` (n_samples, n_features) float64 and labels ``y`` int64.
+
+    ``kind`` is ``"image"`` or ``"tabular"`` (default: ``"image"`` when ``image_shape`` is
+    given, else ``"tabular"``). ``label_names[c]`` is the original label of class ``c`` when
+    the source mapped labels (e.g. strings in a CSV) to 0..C-1. ``data_change`` is set by
+    :func:`qaudit.workflows.dataset_for` when the data no longer matches the model's
+    recorded fingerprint and the caller allowed it: ``{"recorded": ..., "found": ...}``.
+    """
 
     name: str
     X: np.ndarray
@@ -20,8 +33,15 @@ class Dataset:
     image_shape: tuple[int, ...] | None = None
     options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    kind: str | None = None
+    label_names: list[str] | None = None
+    data_change: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        if self.kind is None:
+            self.kind = "image" if self.image_shape is not None else "tabular"
+        if self.kind not in KINDS:
+            raise QauditError(f"dataset {self.name!r}: kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         self.X = np.asarray(self.X, dtype=np.float64)
         self.y = np.asarray(self.y)
         if self.X.ndim != 2:
@@ -43,10 +63,36 @@ class Dataset:
     def __len__(self) -> int:
         return int(self.X.shape[0])
 
+    def fingerprint(self) -> dict[str, Any]:
+        """A content fingerprint: SHA-256 over the shape, the features and the labels."""
+        return fingerprint(self.X, self.y)
+
+
+def fingerprint(X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """``{"sha256", "shape", "algorithm"}`` over a canonical encoding of *X* and *y*:
+    the shape as two little-endian int64, then *X* as little-endian float64 in C order,
+    then *y* as little-endian int64."""
+    import hashlib
+
+    X = np.ascontiguousarray(X, dtype="<f8")
+    y = np.ascontiguousarray(y, dtype="<i8")
+    digest = hashlib.sha256()
+    digest.update(np.asarray(X.shape, dtype="<i8").tobytes())
+    digest.update(X.tobytes(order="C"))
+    digest.update(y.tobytes())
+    return {"sha256": digest.hexdigest(), "shape": [int(v) for v in X.shape], "algorithm": FINGERPRINT_ALGORITHM}
+
 
 @dataclass
 class DataRecord:
-    """Where a model's training data came from: indices into a named dataset."""
+    """Where a model's training data came from: indices into a named dataset or a user file.
+
+    In memory, file paths (``dataset`` of a file source and the ``options`` in
+    :data:`PATH_OPTIONS`) are as usable from the current directory; in the model file
+    they are relative to the model file's directory (``"paths": "model-relative"``).
+    ``fingerprint`` (None in old model files) pins the content; ``kind`` and
+    ``label_names`` are copied from the :class:`Dataset`.
+    """
 
     dataset: str
     options: dict[str, Any]
@@ -54,16 +100,64 @@ class DataRecord:
     holdout: np.ndarray
     seed: int
     excluded: dict[str, Any] = field(default_factory=dict)
+    fingerprint: dict[str, Any] | None = None
+    kind: str | None = None
+    label_names: list[str] | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "dataset": self.dataset,
-            "options": self.options,
+    def is_file(self) -> bool:
+        """True when ``dataset`` is a user file (a source loaded by path), not a registered name."""
+        return "path" in self.options
+
+    def map_paths(self, convert: Any) -> DataRecord:
+        """A copy whose path-valued fields are passed through *convert* (a ``str -> str`` function)."""
+        import copy
+
+        other = copy.copy(self)
+        other.options = {k: convert(v) if k in PATH_OPTIONS and isinstance(v, str) and v else v
+                         for k, v in self.options.items()}
+        if self.is_file():
+            other.dataset = convert(self.dataset)
+        return other
+
+    def to_json(self, base_dir: str | None = None) -> dict[str, Any]:
+        """The JSON data record; with *base_dir*, paths are written relative to it."""
+        record = self.map_paths(lambda p: relative_path(p, base_dir)) if base_dir is not None else self
+        doc: dict[str, Any] = {
+            "dataset": record.dataset,
+            "options": record.options,
             "seed": self.seed,
             "members": self.members.tolist(),
             "holdout": self.holdout.tolist(),
             "excluded": self.excluded,
         }
+        if base_dir is not None:
+            doc["paths"] = "model-relative"
+        if self.kind is not None:
+            doc["kind"] = self.kind
+        if self.label_names is not None:
+            doc["label_names"] = list(self.label_names)
+        if self.fingerprint is not None:
+            doc["fingerprint"] = dict(self.fingerprint)
+        return doc
+
+
+def relative_path(path: str, base_dir: str) -> str:
+    """*path* (absolute or relative to the current directory) relative to *base_dir* (POSIX separators)."""
+    import os
+    from pathlib import PurePath
+
+    try:
+        rel = os.path.relpath(os.path.abspath(path), os.path.abspath(base_dir))
+    except ValueError:  # another drive on Windows
+        return os.path.abspath(path)
+    return PurePath(rel).as_posix()
+
+
+def resolve_path(path: str, base_dir: str) -> str:
+    """A path saved relative to *base_dir*, as usable from the current directory."""
+    import os
+
+    return path if os.path.isabs(path) else os.path.normpath(os.path.join(base_dir, path))
 
 
 def split(y: np.ndarray, n_train: int | None, n_holdout: int | None, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,8 @@ Layout (see docs/model-format.md)::
 
     {"format": "qaudit.model", "version": 1, "kind": "<registered model name>",
      "config": {...}, "params": {...}, "preprocessing": [...],
-     "data": {"dataset", "options", "seed", "members", "holdout", "excluded"},
+     "data": {"dataset", "options", "seed", "members", "holdout", "excluded",
+              "paths", "kind", "label_names", "fingerprint"},
      "training": {...}, "provenance": {"qaudit", "created", "command"}}
 
 Model files are untrusted: JSON only, every field validated, no pickle, no
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from qaudit import __version__, arrays
-from qaudit.data import DataRecord
+from qaudit.data import KINDS, DataRecord, resolve_path
 from qaudit.errors import QauditError
 from qaudit.io import write_json_atomic
 
@@ -51,6 +52,34 @@ def _require(cond: bool, message: str) -> None:
         raise QauditError(message)
 
 
+def _validate_fingerprint(raw: Any, where: str) -> dict[str, Any] | None:
+    if raw is None:
+        return None
+    _require(isinstance(raw, dict), f"{where}: data.fingerprint must be an object")
+    digest, shape, algorithm = raw.get("sha256"), raw.get("shape"), raw.get("algorithm")
+    _require(isinstance(digest, str) and len(digest) == 64 and all(c in "0123456789abcdef" for c in digest),
+             f"{where}: data.fingerprint.sha256 must be 64 lower-case hex digits")
+    _require(isinstance(shape, list) and len(shape) == 2 and all(
+        isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in shape),
+        f"{where}: data.fingerprint.shape must be [n_samples, n_features]")
+    _require(isinstance(algorithm, str) and len(algorithm) < 256,
+             f"{where}: data.fingerprint.algorithm must be a string")
+    return {"sha256": digest, "shape": list(shape), "algorithm": algorithm}
+
+
+def _validate_data_extras(raw: dict[str, Any], where: str) -> dict[str, Any]:
+    """The optional data-record fields: kind, label_names, fingerprint, paths."""
+    kind = raw.get("kind")
+    _require(kind is None or kind in KINDS, f"{where}: data.kind must be one of {', '.join(KINDS)}")
+    names = raw.get("label_names")
+    _require(names is None or (isinstance(names, list) and all(isinstance(n, str) for n in names)
+                               and len(set(names)) == len(names)),
+             f"{where}: data.label_names must be a list of distinct strings")
+    paths = raw.get("paths")
+    _require(paths in (None, "model-relative"), f"{where}: data.paths must be \"model-relative\"")
+    return {"kind": kind, "label_names": names, "fingerprint": _validate_fingerprint(raw.get("fingerprint"), where)}
+
+
 def _validate_data(raw: Any, where: str) -> DataRecord | None:
     if raw is None:
         return None
@@ -74,7 +103,12 @@ def _validate_data(raw: Any, where: str) -> DataRecord | None:
              f"{where}: data.members and data.holdout overlap")
     excluded = raw.get("excluded", {})
     _require(isinstance(excluded, dict), f"{where}: data.excluded must be an object")
-    return DataRecord(name, options, sets["members"], sets["holdout"], seed, excluded)
+    record = DataRecord(name, options, sets["members"], sets["holdout"], seed, excluded,
+                        **_validate_data_extras(raw, where))
+    if raw.get("paths") == "model-relative":  # written relative to the model file's directory
+        base = str(Path(where).parent)
+        record = record.map_paths(lambda p: resolve_path(p, base))
+    return record
 
 
 def read_document(path: str | os.PathLike[str]) -> Any:
@@ -137,12 +171,13 @@ def load(path: str | os.PathLike[str], host: Any = None) -> ModelFile:
     return ModelFile(model, kind, data, training, provenance, where)
 
 
-def to_document(mf: ModelFile, command: str | None = None) -> dict[str, Any]:
-    """Assemble the JSON document for *mf*."""
+def to_document(mf: ModelFile, command: str | None = None, base_dir: str | None = None) -> dict[str, Any]:
+    """Assemble the JSON document for *mf*; with *base_dir* (the model file's directory),
+    user-file paths of the data record are written relative to it."""
     doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "kind": mf.kind}
     doc.update(mf.model.to_document())
     if mf.data is not None:
-        doc["data"] = mf.data.to_json()
+        doc["data"] = mf.data.to_json(base_dir)
     doc["training"] = mf.training
     provenance = dict(mf.provenance)
     provenance.setdefault("qaudit", __version__)
@@ -154,5 +189,5 @@ def to_document(mf: ModelFile, command: str | None = None) -> dict[str, Any]:
 
 
 def save(mf: ModelFile, path: str | os.PathLike[str], command: str | None = None) -> None:
-    """Write *mf* to *path* atomically."""
-    write_json_atomic(path, to_document(mf, command))
+    """Write *mf* to *path* atomically (data paths relative to *path*'s directory)."""
+    write_json_atomic(path, to_document(mf, command, str(Path(path).parent)))

@@ -9,7 +9,9 @@ A pipeline is a list of steps applied in order to raw dataset features
 * ``pad``    -- append zeros up to ``size`` features
 * ``l2``     -- ``x / ||x||`` per row (rows of norm 0 become e_0)
 * ``normalize`` -- ``(x - mean) / std``; mean and std are numbers or per-feature
-  arrays, std > 0 (HQNN images: mean 0.5, std 0.5 after ``scale``)
+  arrays, std > 0 (HQNN images: mean 0.5, std 0.5 after ``scale``; tabular data: per-feature
+  standardisation fitted on the training members, see :func:`fit_standardize`)
+* ``bias``   -- append one constant feature ``value`` (keeps a row's norm information through ``l2``)
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import numpy as np
 from qaudit import arrays
 from qaudit.errors import QauditError
 
-OPS = ("scale", "pca", "pad", "l2", "normalize")
+OPS = ("scale", "pca", "pad", "l2", "normalize", "bias")
+#: Standard deviations below this are treated as 1 (constant columns map to 0, not to infinity).
+STD_FLOOR = 1e-8
 
 
 def apply(steps: list[dict[str, Any]], X: np.ndarray) -> np.ndarray:
@@ -49,6 +53,8 @@ def apply(steps: list[dict[str, Any]], X: np.ndarray) -> np.ndarray:
                     raise QauditError(f"input has {X.shape[1]} features, the model's normalisation expects "
                                       f"{value.shape[0]}")
             X = (X - mean) / std
+        elif op == "bias":
+            X = np.hstack([X, np.full((X.shape[0], 1), step["value"])])
         elif op == "l2":
             norms = np.linalg.norm(X, axis=1, keepdims=True)
             zero = norms[:, 0] == 0
@@ -66,6 +72,14 @@ def fit_pca(X: np.ndarray, k: int, seed: int = 0) -> dict[str, Any]:
         raise QauditError(f"cannot fit PCA to {k} components on {X.shape[0]} samples of {X.shape[1]} features")
     pca = PCA(n_components=k, random_state=seed).fit(X)
     return {"op": "pca", "mean": pca.mean_.astype(np.float64), "components": pca.components_.astype(np.float64)}
+
+
+def fit_standardize(X: np.ndarray) -> dict[str, Any]:
+    """A per-feature ``normalize`` step: the mean and standard deviation of *X*'s columns
+    (standard deviations below :data:`STD_FLOOR` -- constant columns -- become 1)."""
+    X = np.asarray(X, dtype=np.float64)
+    std = X.std(axis=0)
+    return {"op": "normalize", "mean": X.mean(axis=0), "std": np.where(std < STD_FLOOR, 1.0, std)}
 
 
 def to_json(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -93,6 +107,11 @@ def from_json(value: Any, where: str = "preprocessing") -> list[dict[str, Any]]:
             if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not np.isfinite(factor):
                 raise QauditError(f"{here}: 'factor' must be a finite number")
             steps.append({"op": op, "factor": float(factor)})
+        elif op == "bias":
+            value = raw.get("value")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+                raise QauditError(f"{here}: 'value' must be a finite number")
+            steps.append({"op": op, "value": float(value)})
         elif op == "pca":
             mean = arrays.decode(raw.get("mean"), f"{here}.mean", (None,))
             comps = arrays.decode(raw.get("components"), f"{here}.components", (None, mean.shape[0]))
@@ -133,4 +152,6 @@ def output_width(steps: list[dict[str, Any]], n_features: int) -> int:
             width = step["components"].shape[0]
         elif step["op"] == "pad":
             width = step["size"]
+        elif step["op"] == "bias":
+            width += 1
     return width

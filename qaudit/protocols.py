@@ -149,6 +149,10 @@ class Model(Protocol):
     weights: dict[str, np.ndarray]
     #: Optional: the training loss after every epoch of ``fit`` (saved in the model file's ``training``).
     history: list[float]
+    #: Optional: when a model has this attribute, the host sets it before ``fit`` to the kind of the
+    #: training data (``"image"`` or ``"tabular"``, :attr:`qaudit.data.Dataset.kind`); a model may choose its
+    #: preprocessing by it (e.g. standardise tables, scale images) and should record its choice in its options.
+    data_kind: str | None
     #: Optional: per-sample gradient evaluations the last ``fit`` spent (default: epochs x training samples);
     #: the unlearning report compares a method's cost with it.
     gradient_evaluations: int

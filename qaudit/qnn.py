@@ -86,6 +86,9 @@ class CircuitClassifier:
         self.n_classes = 0
         self.n_features_in = 0
         self.history: list[float] = []
+        #: The training data's kind (``"image"``/``"tabular"``), set by the host before ``fit``; subclasses'
+        #: :meth:`fit_preprocessing` may choose by it (None: unknown, e.g. a retrain from options).
+        self.data_kind: str | None = None
         self._compiled: Any = None
 
     # -- scikit-learn style ----------------------------------------------------

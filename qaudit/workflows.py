@@ -15,14 +15,29 @@ from qaudit.plugins import get_host
 from qaudit.progress import SILENT, Progress
 
 
-def dataset_for(mf: ModelFile, data_dir: str | None = None) -> Dataset:
-    """Load the dataset a model file's data record names (``data_dir`` overrides)."""
+def dataset_for(mf: ModelFile, data_dir: str | None = None, allow_data_change: bool = False) -> Dataset:
+    """Load the dataset a model file's data record names (``data_dir`` overrides).
+
+    When the record holds a fingerprint, the loaded data must match it: a mismatch raises
+    QauditError, or -- with *allow_data_change* -- is recorded in ``dataset.data_change``
+    (``{"recorded": ..., "found": ...}`` sha256 digests) for the command to report.
+    Model files without a fingerprint are not checked.
+    """
     if mf.data is None:
         raise QauditError(f"{mf.path or 'model'} has no data record; pass the data explicitly")
     options = dict(mf.data.options)
     if data_dir:
         options["data_dir"] = data_dir
     dataset = load_dataset(mf.data.dataset, options)
+    recorded = (mf.data.fingerprint or {}).get("sha256")
+    if recorded:
+        found = dataset.fingerprint()["sha256"]
+        if found != recorded and not allow_data_change:
+            raise QauditError(f"dataset {mf.data.dataset!r} changed since the model was trained: fingerprint "
+                              f"{recorded[:12]} recorded, {found[:12]} found; re-train, or pass "
+                              "--allow-data-change to use the changed data anyway")
+        if found != recorded:
+            dataset.data_change = {"recorded": recorded, "found": found}
     top = max(int(mf.data.members.max(initial=-1)), int(mf.data.holdout.max(initial=-1)))
     if top >= len(dataset):
         raise QauditError(f"the model's data record indexes sample {top}, dataset "
@@ -64,11 +79,14 @@ def train_model(
     if len(members) == 0:
         raise QauditError("no training samples left after exclusions")
     model = cls.from_options({**(options or {}), "seed": seed})
+    if hasattr(model, "data_kind"):  # optional Model member: preprocessing may depend on the data's kind
+        model.data_kind = dataset.kind
     start = time.perf_counter()
     model.fit(dataset.X[members], dataset.y[members], n_classes=dataset.n_classes, sample_ids=members,
               progress=progress)
     seconds = time.perf_counter() - start
-    record = DataRecord(dataset.name, dataset.options, members, holdout, seed, excluded)
+    record = DataRecord(dataset.name, dataset.options, members, holdout, seed, excluded,
+                        fingerprint=dataset.fingerprint(), kind=dataset.kind, label_names=dataset.label_names)
     training = {"seconds": round(seconds, 3), "loss_history": [round(float(v), 6) for v in
                                                               getattr(model, "history", [])]}  # optional Model member
     return ModelFile(model, kind, record, training)
@@ -83,10 +101,32 @@ class Evaluation:
     backend: str
     shots: int | None
     splits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Original label of each class, when the dataset mapped labels (e.g. CSV strings).
+    label_names: list[str] | None = None
+    #: ``{"recorded", "found"}`` fingerprints when evaluated on changed data (``--allow-data-change``).
+    data_change: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": "qaudit.evaluation/1", "model": self.model_path, "kind": self.kind,
-                "backend": self.backend, "shots": self.shots, "splits": self.splits}
+        doc = {"schema": "qaudit.evaluation/1", "model": self.model_path, "kind": self.kind,
+               "backend": self.backend, "shots": self.shots, "splits": self.splits}
+        if self.label_names is not None:
+            doc["label_names"] = self.label_names
+        doc["data_change"] = self.data_change
+        return doc
+
+    def warning(self) -> str | None:
+        """One line when the model predicts a single class on the holdout or is no better than
+        always predicting the holdout's majority class; else None."""
+        split = self.splits.get("holdout")
+        if not split or not split["n"]:
+            return None
+        problems = []
+        if split["predicted_classes"] == 1 and len(split["per_class"]) > 1:
+            problems.append("the model predicts a single class on the holdout")
+        if split["accuracy"] <= split["majority"]:
+            problems.append(f"holdout accuracy {split['accuracy']:.3f} is no better than the majority class "
+                            f"({split['majority']:.3f})")
+        return "; ".join(problems) if problems else None
 
 
 def accuracy_table(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> dict[str, Any]:
@@ -95,8 +135,9 @@ def accuracy_table(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> di
         mask = y_true == c
         if mask.any():
             per_class[str(c)] = {"n": int(mask.sum()), "accuracy": float(np.mean(y_pred[mask] == c))}
+    majority = float(np.bincount(y_true).max() / len(y_true)) if len(y_true) else float("nan")
     return {"n": int(len(y_true)), "accuracy": float(np.mean(y_pred == y_true)) if len(y_true) else float("nan"),
-            "per_class": per_class}
+            "majority": majority, "predicted_classes": int(len(np.unique(y_pred))), "per_class": per_class}
 
 
 def evaluate_model(mf: ModelFile, dataset: Dataset, backend: Any = None, backend_name: str = "",
@@ -105,7 +146,9 @@ def evaluate_model(mf: ModelFile, dataset: Dataset, backend: Any = None, backend
     from qaudit.query import exact_backend, predict_proba
 
     backend = exact_backend() if backend is None else backend
-    result = Evaluation(mf.path or "", mf.kind, backend_name or backend.name, shots)
+    result = Evaluation(mf.path or "", mf.kind, backend_name or backend.name, shots,
+                        label_names=(mf.data.label_names if mf.data else None) or dataset.label_names,
+                        data_change=dataset.data_change)
     n_classes = mf.model.n_classes or dataset.n_classes
     for name, idx in (("members", mf.data.members), ("holdout", mf.data.holdout)):
         if len(idx) == 0:

@@ -112,8 +112,9 @@ def test_csv_files(tmp_path):
     with pytest.raises(QauditError, match="no 'label' column"):
         load_dataset(str(other))
     assert load_dataset(str(other), {"label_column": "target"}).y.tolist() == [0, 1]
-    for text, fragment in [("", "empty"), ("a,label\n1,x\n", "non-numeric"), ("a,label\n1,0.5\n", "integers"),
-                           ("a,b,label\n1,2,0\n3,1\n", "inconsistent"), ("a,label\nnan,1\n", "NaN")]:
+    for text, fragment in [("", "empty"), ("a,label\nx,1\n", "line 2, column 'a': non-numeric"),
+                           ("a,label\n1,0.5\n", "integers"), ("a,b,label\n1,2,0\n3,1\n", "inconsistent"),
+                           ("a,label\nnan,1\n", "non-finite")]:
         bad = tmp_path / "bad.csv"
         bad.write_text(text)
         with pytest.raises(QauditError, match=fragment):

@@ -30,7 +30,8 @@ class Digits:
         from sklearn.datasets import load_digits
 
         bunch = load_digits()
-        return Dataset("digits", bunch.data, bunch.target, image_shape=(8, 8), description=self.description)
+        return Dataset("digits", bunch.data, bunch.target, image_shape=(8, 8), description=self.description,
+                       kind="image")
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -88,12 +89,50 @@ class MNIST:
             raise QauditError(f"MNIST files in {directory} have mismatched shapes {images.shape}/{labels.shape}")
         return Dataset("mnist", images.reshape(len(images), -1).astype(np.float64), labels.astype(np.int64),
                        image_shape=tuple(images.shape[1:]), options={"data_dir": str(directory)},
-                       description=self.description)
+                       description=self.description, kind="image")
+
+
+def _parse_labels(path: Path, label: str, values: list[str]) -> tuple[np.ndarray, list[str] | None]:
+    """Integer labels as they are; any non-numeric label maps every label to 0..C-1 in sorted order."""
+    numbers: list[float] = []
+    for i, text in enumerate(values):
+        if not text:
+            raise QauditError(f"{path}: line {i + 2}, column '{label}': empty label")
+        try:
+            numbers.append(float(text))
+        except ValueError:
+            names = sorted(set(values))
+            lookup = {name: c for c, name in enumerate(names)}
+            return np.array([lookup[v] for v in values], dtype=np.int64), names
+    y = np.array(numbers, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(y) | (y != np.round(y)) | (y < 0))
+    if bad.size:
+        i = int(bad[0])
+        raise QauditError(f"{path}: line {i + 2}, column '{label}': label {values[i]!r} is not a non-negative "
+                          "integer (labels are non-negative integers or strings)")
+    return y.astype(np.int64), None
+
+
+def _parse_features(path: Path, header: list[str], rows: list[list[str]]) -> np.ndarray:
+    """The feature columns as float64; a bad value names its line and column."""
+    X = np.empty((len(rows), len(header)), dtype=np.float64)
+    for i, row in enumerate(rows):
+        for j, text in enumerate(row):
+            try:
+                value = float(text)
+            except ValueError:
+                value = None
+            if value is None or not np.isfinite(value):
+                what = "missing value" if not text.strip() else f"non-numeric or non-finite value {text!r}"
+                raise QauditError(f"{path}: line {i + 2}, column '{header[j]}': {what}")
+            X[i, j] = value
+    return X
 
 
 class CSVFile:
     name = "csv"
-    description = "a .csv file with a header row and a label column (--label-column, default 'label')"
+    description = ("a .csv file with a header row and a label column (--label-column, default 'label'); "
+                   "labels are non-negative integers or strings (mapped to 0..C-1 in sorted order)")
     suffixes = (".csv",)
 
     def load(self, options: dict[str, Any]) -> Dataset:
@@ -117,17 +156,18 @@ class CSVFile:
         if ragged is not None:
             raise QauditError(f"{path}: rows have inconsistent lengths (line {ragged} has "
                               f"{len(rows[ragged - 1])} fields, the header {len(header)})")
-        try:
-            data = np.array([[float(v) for v in row] for row in rows[1:] if row], dtype=np.float64)
-        except ValueError as exc:
-            raise QauditError(f"{path}: non-numeric value ({exc})") from exc
-        if data.ndim != 2 or data.shape[1] != len(header):
-            raise QauditError(f"{path}: rows have inconsistent lengths")
-        y = data[:, col]
-        if not np.all(y == np.round(y)):
-            raise QauditError(f"{path}: label column '{label}' must hold integers")
-        X = np.delete(data, col, axis=1)
-        return Dataset(str(path), X, y.astype(np.int64), options={"path": str(path), "label_column": label})
+        if any(not row for row in rows[1:]):  # keep line numbers exact: blank lines only at the end
+            last = max(i for i, row in enumerate(rows) if row)
+            rows = rows[:last + 1]
+            blank = next((i + 1 for i, row in enumerate(rows) if not row), None)
+            if blank is not None:
+                raise QauditError(f"{path}: line {blank} is empty")
+        body = rows[1:]
+        y, names = _parse_labels(path, label, [row[col].strip() for row in body])
+        features = [h for j, h in enumerate(header) if j != col]
+        X = _parse_features(path, features, [[v for j, v in enumerate(row) if j != col] for row in body])
+        return Dataset(str(path), X, y, options={"path": str(path), "label_column": label}, kind="tabular",
+                       label_names=names)
 
 
 class NPZFile:
@@ -147,4 +187,5 @@ class NPZFile:
         shape = tuple(X.shape[1:]) if X.ndim == 3 else None
         if y.dtype.kind == "f" and np.all(y == np.round(y)):
             y = y.astype(np.int64)
-        return Dataset(str(path), X.reshape(len(X), -1), y, image_shape=shape, options={"path": str(path)})
+        return Dataset(str(path), X.reshape(len(X), -1), y, image_shape=shape, options={"path": str(path)},
+                       kind="image" if shape is not None else "tabular")

@@ -41,9 +41,21 @@ def u3_ring_layers(qubits: list, n_layers: int, prefix: str = "theta") -> tuple[
     return circuit, names
 
 
+#: The constant feature appended to standardised tabular rows before L2 normalisation.
+TABULAR_BIAS = 2.0
+
+
 class BasicQNN(CircuitClassifier):
-    """Paper basic QNN. Preprocessing: scale pixels to [0, 1], PCA to 2**qubits
-    features when the input is wider (pad when narrower), L2-normalise."""
+    """Paper basic QNN. Preprocessing (option ``scaling``):
+
+    * ``pixel`` (images): scale pixels to [0, 1], PCA to 2**qubits features when the
+      input is wider (pad when narrower), L2-normalise;
+    * ``standard`` (tables): standardise every feature (mean/std of the training
+      members), PCA to 2**qubits - 1 when wider, append a constant bias feature (so the
+      row's norm survives), pad, L2-normalise;
+    * ``auto`` (default): ``standard`` when the host says the training data is tabular
+      (:attr:`data_kind`), else ``pixel``; ``fit`` records the resolved choice in the options.
+    """
 
     name = "basic-qnn"
     roles: ClassVar[frozenset[str]] = frozenset({"default"})
@@ -53,6 +65,7 @@ class BasicQNN(CircuitClassifier):
         "layers": 5,
         **NESTEROV_TRAINING,
         "pca": "auto",
+        "scaling": "auto",  # "pixel" (images), "standard" (tables), "auto": from the training data's kind
         "head_init": "scaled",  # "normal": the paper's N(0, 1) for the head too (see CircuitClassifier.init_head)
         "noise": None,  # train/evaluate under a noise model: "paper" or "p1=..,p2=..,bitflip=.."
     }
@@ -70,6 +83,8 @@ class BasicQNN(CircuitClassifier):
             raise QauditError("basic-qnn: head_init must be 'scaled' or 'normal'")
         if o["pca"] not in ("auto", "always", "never"):
             raise QauditError("basic-qnn: pca must be 'auto', 'always' or 'never'")
+        if o["scaling"] not in ("auto", "pixel", "standard"):
+            raise QauditError("basic-qnn: scaling must be 'auto', 'pixel' or 'standard'")
         if o["noise"] is not None:
             from qaudit.engine.noise import NoiseModel
 
@@ -86,16 +101,26 @@ class BasicQNN(CircuitClassifier):
         return circuit, qubits, names, [], [f"Z{q}" for q in range(len(qubits))]
 
     def fit_preprocessing(self, X: np.ndarray) -> list[dict[str, Any]]:
+        if self.options["scaling"] == "auto":  # resolved once, so clones and retrains keep it
+            self.options["scaling"] = "standard" if self.data_kind == "tabular" else "pixel"
         dim = 2 ** self.options["qubits"]
         steps: list[dict[str, Any]] = []
-        peak = float(np.max(np.abs(X))) if X.size else 0.0
-        if peak > 1.0:
-            steps.append({"op": "scale", "factor": 1.0 / peak})
+        standard = self.options["scaling"] == "standard"
+        if standard:
+            steps.append(pp.fit_standardize(X))
+        else:
+            peak = float(np.max(np.abs(X))) if X.size else 0.0
+            if peak > 1.0:
+                steps.append({"op": "scale", "factor": 1.0 / peak})
+        room = dim - 1 if standard and dim > 1 else dim  # the bias feature takes one amplitude
         width = X.shape[1]
-        use_pca = self.options["pca"] == "always" or (self.options["pca"] == "auto" and width > dim)
+        use_pca = self.options["pca"] == "always" or (self.options["pca"] == "auto" and width > room)
         if use_pca:
-            steps.append(pp.fit_pca(pp.apply(steps, X), dim, self.options["seed"]))
-            width = dim
+            steps.append(pp.fit_pca(pp.apply(steps, X), min(room, width) if standard else dim, self.options["seed"]))
+            width = steps[-1]["components"].shape[0]
+        if standard and width < dim:
+            steps.append({"op": "bias", "value": TABULAR_BIAS})
+            width += 1
         if width < dim:
             steps.append({"op": "pad", "size": dim})
         elif width > dim:

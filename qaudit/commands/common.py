@@ -41,6 +41,13 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
     return options
 
 
+def warn(message: str) -> None:
+    """One ``warning: ...`` line on stderr (never wrapped)."""
+    from rich.markup import escape
+
+    err.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
+
+
 def emit(text: str, output: Path | None) -> None:
     """Report to stdout, or atomically to *output*."""
     from qaudit.reporting import emit as emit_text

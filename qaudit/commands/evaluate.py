@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import emit, out, render_text
+from qaudit.commands.common import emit, out, render_text, warn
 
 
 def evaluate_cmd(
@@ -20,6 +20,9 @@ def evaluate_cmd(
     seed: Annotated[int, typer.Option(help="Seed for shot sampling.")] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     output: Annotated[Path | None, typer.Option("--output", help="Write the report here (atomic).")] = None,
+    allow_data_change: Annotated[bool, typer.Option(
+        "--allow-data-change", help="Evaluate even if the data no longer matches the fingerprint recorded at "
+        "training (the change is reported).")] = False,
 ) -> None:
     """Accuracy of a model on its members and holdout, overall and per class."""
     from qaudit import model as model_io
@@ -27,23 +30,32 @@ def evaluate_cmd(
     from qaudit.workflows import dataset_for, evaluate_model
 
     mf = model_io.load(model_path)
-    ds = dataset_for(mf, data_dir)
+    ds = dataset_for(mf, data_dir, allow_data_change=allow_data_change)
     backend = backend or default_backend(shots)
     be, shots = resolve_backend(backend, shots, mf.model)
     ev = evaluate_model(mf, ds, be, backend, shots, seed)
+    if ev.data_change:
+        warn(f"the data changed since training (fingerprint {ev.data_change['recorded'][:12]} recorded, "
+             f"{ev.data_change['found'][:12]} found); evaluated anyway (--allow-data-change)")
+    if ev.warning():
+        warn(ev.warning())
     if as_json:
         emit(json.dumps(ev.to_json(), indent=1), output)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     noise = f"{shots} shots" if shots else "no shot noise"
-    table = Table(title=f"{model_path} ({mf.kind}, backend {backend}, {noise})")
+    changed = ", DATA CHANGED since training" if ev.data_change else ""
+    table = Table(title=f"{model_path} ({mf.kind}, backend {backend}, {noise}{changed})")
     table.add_column("class")
     for name in ev.splits:
         table.add_column(f"{name} acc")
     classes = sorted({c for s in ev.splits.values() for c in s["per_class"]}, key=int)
+    names = ev.label_names or []
     for c in classes:
-        table.add_row(c, *[f"{s['per_class'][c]['accuracy']:.3f}" if c in s["per_class"] else "-"
+        label = f"{c} ({escape(names[int(c)])})" if int(c) < len(names) else c
+        table.add_row(label, *[f"{s['per_class'][c]['accuracy']:.3f}" if c in s["per_class"] else "-"
                            for s in ev.splits.values()])
     table.add_row("[bold]all", *[f"[bold]{s['accuracy']:.3f}" for s in ev.splits.values()])
     if output:

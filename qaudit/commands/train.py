@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import command_line, err, parse_options
+from qaudit.commands.common import command_line, err, parse_options, warn
 from qaudit.errors import QauditError
 
 
@@ -36,6 +36,7 @@ def train_cmd(
         "`--model sisa -O shards=4 -O slices=3 -O constituent=basic-qnn`.")] = None,
     noise: Annotated[str | None, typer.Option(
         help="Train under a noise model with exact noisy gradients: 'paper' or p1=..,p2=..,bitflip=..")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
 ) -> None:
     """Train a QNN and save it as a validated model file."""
     from qaudit import model as model_io
@@ -50,6 +51,8 @@ def train_cmd(
     out_dir = out_path.parent if str(out_path.parent) else Path(".")
     if not out_dir.is_dir():  # fail before training, not after it
         raise QauditError(f"output directory does not exist: {out_dir}")
+    if out_path.exists() and not force:
+        raise QauditError(f"{out_path} already exists; pass --force to overwrite it")
     opts = parse_options(option)
     for key, value in (("qubits", qubits), ("layers", layers), ("epochs", epochs), ("lr", lr),
                        ("batch_size", batch_size), ("noise", noise)):
@@ -68,6 +71,9 @@ def train_cmd(
     accs = ", ".join(f"{k} accuracy {v['accuracy']:.3f}" for k, v in ev.splits.items())
     err.print(f"[bold green]trained[/] {model} on {ds.name} ({len(mf.data.members)} members, "
               f"{len(mf.data.holdout)} holdout) in {mf.training['seconds']:.1f} s: {accs}")
+    warning = ev.warning()
+    if warning:
+        warn(warning)
     err.print(f"wrote {out_path}")
 
 
