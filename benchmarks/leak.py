@@ -52,7 +52,7 @@ def shot_aware() -> None:
 
     digits = load_dataset("digits")
     y = np.random.default_rng(0).integers(0, 10, size=len(digits))
-    ds = Dataset("digits-random-labels", digits.X, y)
+    ds = Dataset("digits-random-labels", digits.X, y, image_shape=digits.image_shape)
     mf = train_model("basic-qnn", ds, n_train=100, n_holdout=400, seed=0,
                      options={"qubits": 5, "layers": 6, "epochs": 60, "lr": 0.2, "batch_size": 20})
     truth = ground_truth(mf, len(ds))

@@ -28,7 +28,7 @@ def random_label_model():
     digits = load_dataset("digits")
     rng = np.random.default_rng(0)
     y = rng.integers(0, 10, size=len(digits))
-    ds = Dataset("digits-random", digits.X[:600], y[:600])
+    ds = Dataset("digits-random", digits.X[:600], y[:600], image_shape=digits.image_shape)
     mf = train_model("basic-qnn", ds, n_train=40, n_holdout=200, seed=0, options=OPTS)
     return mf, ds
 
@@ -137,7 +137,7 @@ def test_attack_errors(random_label_model):
         _audit(mf, ds, ["gray-box"], attack_options={"gray-box.dropout": 0.3})
     with pytest.raises(QauditError, match="even number"):
         _audit(mf, ds, ["lira"], n_reference=3)
-    small = Dataset("small", ds.X[:60], ds.y[:60])
+    small = Dataset("small", ds.X[:60], ds.y[:60], image_shape=ds.image_shape)
     truth = GroundTruth(np.arange(50), np.arange(50, 60), np.array([], dtype=np.int64), "test")
     mf_small = train_model("basic-qnn", small, n_train=50, n_holdout=10, seed=0,
                            options={"qubits": 4, "layers": 1, "epochs": 1})

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from tests.conftest import one_line_error
+from conftest import one_line_error
 
 SMALL = ["-O", "qubits=4", "-O", "layers=1", "-O", "epochs=1"]
 
@@ -75,6 +74,18 @@ def test_fingerprint_recorded_and_reshuffle_is_refused(run_qaudit, tmp_path):
     assert "warning:" in err and found[:12] in err
     code, out, err = run_qaudit(["evaluate", str(model), "--allow-data-change"])
     assert code == 0 and "DATA CHANGED" in out
+
+    # every command that reads the data refuses the change, and records an override in its report
+    for command in (["leak", str(model), "-a", "loss"], ["shots", str(model), "--shots", "16", "-R", "1"],
+                    ["unlearn", str(model), "--forget-class", "1", "--out", str(tmp_path / "u.json")]):
+        code, _, err = run_qaudit(command)
+        assert code == 2 and fp["sha256"][:12] in one_line_error(err), (command, err)
+        out_file = tmp_path / f"{command[0]}.json"
+        code, _, err = run_qaudit([*command, "--allow-data-change", "--format", "json", "--output", str(out_file),
+                                   *(["--no-forget-gate"] if command[0] == "unlearn" else [])])
+        assert code in (0, 1), (command, err)
+        doc = json.loads(out_file.read_text())
+        assert doc["settings"]["data_change"]["found"] == found, command
 
 
 def test_old_model_without_fingerprint_still_loads(run_qaudit, tmp_path):

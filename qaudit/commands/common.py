@@ -6,11 +6,17 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import typer
 from rich.console import Console
 
 from qaudit.errors import QauditError
+
+#: ``--allow-data-change``: audit data whose fingerprint differs from the one the model file recorded.
+AllowDataChange = Annotated[bool, typer.Option(
+    "--allow-data-change", help="Use the data even if its fingerprint differs from the model file's (recorded "
+    "in the report).")]
 
 #: Progress, logs and errors (stderr); reports go to stdout or --output.
 err = Console(stderr=True)
@@ -84,3 +90,14 @@ def list_kind(kind: str, title: str, as_json: bool, extra: Any = None) -> None:
     for row in rows:
         table.add_row(*[str(v) for v in row.values()])
     out.print(table)
+
+
+def record_data_change(report: Any, dataset: Any) -> None:
+    """Put a ``--allow-data-change`` override in the report (settings, summary) and warn on stderr."""
+    change = getattr(dataset, "data_change", None)
+    if not change:
+        return
+    report.settings["data_change"] = change
+    report.summary["data_changed_since_training"] = True
+    err.print(f"warning: the data changed since training (fingerprint {change.get('recorded', '?')!s:.12} -> "
+              f"{change.get('found', '?')!s:.12}); audited anyway (--allow-data-change)", markup=False)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import emit, out, render_text, warn
+from qaudit.commands.common import AllowDataChange, emit, out, render_text, warn
 
 
 def evaluate_cmd(
@@ -20,9 +20,7 @@ def evaluate_cmd(
     seed: Annotated[int, typer.Option(help="Seed for shot sampling.")] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     output: Annotated[Path | None, typer.Option("--output", help="Write the report here (atomic).")] = None,
-    allow_data_change: Annotated[bool, typer.Option(
-        "--allow-data-change", help="Evaluate even if the data no longer matches the fingerprint recorded at "
-        "training (the change is reported).")] = False,
+    allow_data_change: AllowDataChange = False,
 ) -> None:
     """Accuracy of a model on its members and holdout, overall and per class."""
     from qaudit import model as model_io

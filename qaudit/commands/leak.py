@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qaudit.commands.common import command_line, err, parse_options
+from qaudit.commands.common import AllowDataChange, command_line, err, parse_options, record_data_change
 from qaudit.errors import QauditError
 
 
@@ -67,6 +67,7 @@ def leak_cmd(
     dataset: Annotated[str | None, typer.Option(
         "--dataset", "-d", help="Dataset the index files refer to (default: the model's data record).")] = None,
     members: Annotated[str | None, typer.Option(help="File of member sample indices.")] = None,
+    allow_data_change: AllowDataChange = False,
     non_members: Annotated[str | None, typer.Option("--non-members", help="File of non-member indices.")] = None,
     slice_: Annotated[list[str] | None, typer.Option(
         "--slice", help="Slice metrics by class, correctness or loss-decile (repeatable).")] = None,
@@ -168,7 +169,7 @@ def leak_cmd(
     if dataset:
         ds = load_dataset(dataset, {"data_dir": data_dir} if data_dir else {})
     elif mf.data is not None:
-        ds = dataset_for(mf, data_dir)
+        ds = dataset_for(mf, data_dir, allow_data_change=allow_data_change)
     else:
         raise QauditError(f"{path} has no data record: pass --dataset with --members/--non-members index files")
     truth = ground_truth(mf, len(ds), members, non_members)
@@ -177,6 +178,7 @@ def leak_cmd(
     with RichProgress(err) as progress:
         report = run_audit(mf, ds, truth, settings, backend=be, progress=progress, location=str(path))
     report.settings["command"] = command_line()
+    record_data_change(report, ds)
     findings = gating.check_thresholds(report.measurements, thresholds, "leak", str(path))
     if base is not None:
         metrics_for_base = sorted({t.metric for t in thresholds}) or list(gating.DEFAULT_BASELINE_METRICS)

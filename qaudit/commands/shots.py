@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import command_line, err, parse_options
+from qaudit.commands.common import AllowDataChange, command_line, err, parse_options, record_data_change
 from qaudit.errors import QauditError
 
 
@@ -31,6 +31,7 @@ def shots_cmd(
     option: Annotated[list[str] | None, typer.Option("--option", "-O", help="KEY=VALUE for the --unlearn method.")
                       ] = None,
     data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
+    allow_data_change: AllowDataChange = False,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for each AUC CI.")] = 200,
     fmt: Annotated[str | None, typer.Option(
         "--format", "-f", help="Report format (see `qaudit reporters`; default: the terminal report).")] = None,
@@ -64,13 +65,14 @@ def shots_cmd(
     if unlearn:
         host.get("unlearning", unlearn)
     mf = model_io.load(model_path)
-    ds = dataset_for(mf, data_dir)
+    ds = dataset_for(mf, data_dir, allow_data_change=allow_data_change)
     settings = ShotSettings(shots=shot_list, repeats=repeats, seed=seed, backend=backend or "", attack=attack or "",
                             forget_class=forget_class, unlearn=unlearn, unlearn_options=parse_options(option),
                             n_bootstrap=bootstrap)
     with RichProgress(err) as progress:
         report = run_study(mf, ds, settings, progress=progress, location=str(model_path))
     report.settings["command"] = command_line()
+    record_data_change(report, ds)
     if thresholds:
         report.apply_findings(check_thresholds(report.measurements, thresholds, "shots", report.location))
     render_report(report, fmt, output)

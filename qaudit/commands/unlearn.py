@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qaudit.commands.common import command_line, err, parse_options
+from qaudit.commands.common import AllowDataChange, command_line, err, parse_options, record_data_change
 from qaudit.errors import QauditError
 
 ForgetClass = Annotated[list[int] | None, typer.Option(
@@ -58,12 +58,12 @@ def parse_tolerance(text: str | None) -> dict[str, float]:
     return out
 
 
-def _load(model_path: Path, data_dir: str | None) -> tuple[Any, Any]:
+def _load(model_path: Path, data_dir: str | None, allow_data_change: bool = False) -> tuple[Any, Any]:
     from qaudit import model as model_io
     from qaudit.workflows import dataset_for
 
     mf = model_io.load(model_path)
-    return mf, dataset_for(mf, data_dir)
+    return mf, dataset_for(mf, data_dir, allow_data_change=allow_data_change)
 
 
 def unlearn_cmd(
@@ -88,6 +88,7 @@ def unlearn_cmd(
         "--forget-quality", help="Also compute the NeurIPS'23 forget quality with N unlearned/N retrained models.")]
     = 0,
     data_dir: DataDir = None,
+    allow_data_change: AllowDataChange = False,
     fmt: Fmt = None,
     output: Output = None,
     fail_above: FailAbove = None,
@@ -116,7 +117,7 @@ def unlearn_cmd(
     out_path = out_path or model_path.with_name(model_path.name.removesuffix(".json") + ".unlearned.json")
     if out_path.resolve() == model_path.resolve():
         raise QauditError("--out must differ from the input model file (it is never modified)")
-    mf, ds = _load(model_path, data_dir)
+    mf, ds = _load(model_path, data_dir, allow_data_change)
     fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
     core.preflight(method, mf, ds, fs, seed, opts, retain_fraction)
     oracle_mf = model_io.load(oracle) if oracle else None
@@ -143,6 +144,7 @@ def unlearn_cmd(
                                   "attack": verifier.attack_name})
     if fq is not None:
         core.attach_forget_quality(report, method, fq)
+    record_data_change(report, ds)
     code = _gate(report, fail_above, result.findings(report.location) if forget_gate else None)
     render_report(report, fmt, output)
     err.print(f"wrote {out_path}")
@@ -162,6 +164,7 @@ def compare_cmd(
     option: Annotated[list[str] | None, typer.Option("--option", "-O", help="METHOD.KEY=VALUE.")] = None,
     oracle: Annotated[Path | None, typer.Option("--oracle", help="Retrain oracle model file.")] = None,
     data_dir: DataDir = None,
+    allow_data_change: AllowDataChange = False,
     fmt: Fmt = None,
     output: Output = None,
     fail_above: FailAbove = None,
@@ -188,7 +191,7 @@ def compare_cmd(
             raise QauditError(f"-O {key}: write METHOD.KEY=VALUE with METHOD one of {', '.join(names)}")
         m, k = key.split(".", 1)
         per_method[m][k] = value
-    mf, ds = _load(model_path, data_dir)
+    mf, ds = _load(model_path, data_dir, allow_data_change)
     fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
     for name in names:
         core.preflight(name, mf, ds, fs, seed_list[0], per_method[name])
@@ -207,6 +210,7 @@ def compare_cmd(
                                  "oracle": core.public(orc.snapshot)})
     report = core.compare_report(mf, fs, runs, {"methods": names, "seeds": seed_list, "shots": shot_list,
                                                 "backend": backend or default_backend(None)})
+    record_data_change(report, ds)
     code = _gate(report, fail_above)
     render_report(report, fmt, output)
     raise typer.Exit(code)
