@@ -81,33 +81,206 @@ def test_every_stage_runs_and_outputs_are_written(tiny_run):
 
 
 def test_claims_are_computed_from_the_results(tiny_run):
-    """Recompute each verdict from the stored results with the stated criteria."""
-    from qaudit_paper.reproduce import CLAIMS, TOL_AFTER, TOL_RATE, TOL_RETAIN_DROP
+    """Recompute each verdict from the stored results with the stated tests."""
+    from qaudit_paper import reproduce as rp
 
-    report, _, _ = tiny_run
+    report, _, out = tiny_run
     res = report.payload["results"]
     claims = {c["claim"]: c for c in report.payload["claims"]}
+    verdicts = {rp.AGREES, rp.DISAGREES, rp.INCONCLUSIVE, rp.NEEDS_REPEATS, rp.NO_LEAKAGE,
+                rp.INCONCLUSIVE + " (needs ≥ 2 shot counts)", rp.INCONCLUSIVE + " (needs ≥ 2 finite shot counts)"}
+    assert all(c["verdict"] in verdicts and c["test"] and c["result"] for c in claims.values())
+    assert "differs" not in {c["verdict"] for c in claims.values()}
     g = res["leak"]["basic-qnn"]["gray-box"]
+    n4 = res["models"]["basic-qnn"]["n_forget_members"]
     row = claims["basic-qnn: gray-box MIA success on class-4 members before unlearning (simulation)"]
     assert f"{100 * g['member_rate']:.1f}%" in row["measured"]
-    assert row["verdict"] == ("agrees" if abs(g["member_rate"] - CLAIMS["mia_before_sim"]) <= TOL_RATE else "differs")
+    j = rp.judge_band(g["member_rate"], n4, rp.CLAIMS["mia_before_sim"], rp.TOL_RATE)
+    assert (row["verdict"], row["result"]) == (j.verdict, j.result) and "Clopper–Pearson 95% CI" in row["test"]
+    m = g["metrics"]
+    assert claims["basic-qnn: the model leaks membership (MIA far above chance)"]["verdict"] == \
+        rp.judge_auc_above_chance(m["auc"], m["auc_low"], m["auc_high"]).verdict
     unl = res["unlearning"]["basic-qnn"]
     for method, entry in unl["methods"].items():
         a, b, o = entry["after"], unl["before"], unl["oracle"]
-        ok = a["forget_mia"] <= TOL_AFTER or abs(a["forget_mia"] - o["forget_mia"]) <= TOL_AFTER
-        assert claims[f"basic-qnn {method}: MIA success after unlearning"]["verdict"] == ("agrees" if ok else "differs")
-        drop = b["accuracy"]["retain"] - a["accuracy"]["retain"]
-        assert claims[f"basic-qnn {method}: retained accuracy held"]["verdict"] == (
-            "agrees" if drop <= TOL_RETAIN_DROP else "differs")
+        assert claims[f"basic-qnn {method}: MIA success after unlearning"]["verdict"] == \
+            rp._mia_after(a, o, unl["forget_size"]).verdict
+        drop = rp.judge_difference_at_most(b["accuracy"]["retain"], unl["retain_size"], a["accuracy"]["retain"],
+                                           unl["retain_size"], rp.TOL_RETAIN_DROP)
+        assert claims[f"basic-qnn {method}: retained accuracy held"]["verdict"] == drop.verdict
     acc = res["models"]["basic-qnn"]["forget_class_accuracy"]
     row = claims["basic-qnn starting training accuracy on digit 4"]
     assert row["measured"] == f"{100 * acc:.1f}%"
-    stab = [c for c in claims if c.startswith("fewer shots → less stable")][0]
-    u = res["shots"]["unlearn"]
-    assert claims[stab]["verdict"] == ("agrees" if u["16"]["forget_accuracy"]["std"] > u["exact"]["forget_accuracy"][
-        "std"] else "differs")
+    assert row["verdict"] == rp.judge_band(acc, n4, rp.CLAIMS["basic_forget_acc"], rp.TOL_RATE).verdict
+    # the tiny config has 2 repeats and one finite shot count: no trend or spread test can be made
+    trend = [c for c in claims if c.startswith("fewer shots → less leakage")]
+    assert len(trend) == 2 and all(claims[c]["verdict"] == rp.NEEDS_REPEATS for c in trend)
+    stab = [c for c in claims if c.startswith("fewer shots → less stable")]
+    assert stab and all(claims[c]["verdict"] == "inconclusive (needs ≥ 2 finite shot counts)" for c in stab)
+    assert all("exact excluded" in claims[c]["test"] for c in stab)
+    assert len(res["shots"]["runs"]) == 4
     n_ok = sum(c["verdict"] == "agrees" for c in report.payload["claims"])
-    assert report.verdict.startswith(f"{n_ok} of {len(claims)} checks agree")
+    n_dis = sum(c["verdict"] == "disagrees" for c in report.payload["claims"])
+    n_inc = sum(c["verdict"].startswith("inconclusive") for c in report.payload["claims"])
+    assert n_ok + n_dis + n_inc == len(claims)
+    assert report.verdict.startswith(f"{n_ok} of {len(claims)} checks agree with the paper, {n_dis} disagree, "
+                                     f"{n_inc} inconclusive")
+    md = (out / "report.md").read_text()
+    assert "### How the claims are judged" in md
+    for name in ("Spearman", "Brown–Forsythe", "Levene", "Clopper–Pearson", "Newcombe", "α = 0.05"):
+        assert name in md
+    assert "| claim | paper | this run | criterion (ours) | test (level) | statistic / CI | verdict |" in md
+
+
+# --------------------------------------------------------------------------- the judging functions
+def test_proportion_and_difference_intervals():
+    from qaudit_paper.reproduce import difference_ci, proportion_ci
+    from scipy.stats import binomtest
+
+    for k, n in ((0, 20), (7, 20), (20, 20), (45, 50)):
+        ref = binomtest(k, n).proportion_ci(0.95, method="exact")
+        assert np.allclose(proportion_ci(k, n), (ref.low, ref.high))
+    # Newcombe (1998), Stat. Med. 17:873, example (a): 56/70 - 48/80, method 10 -> 0.0524 to 0.3339
+    d, low, high = difference_ci(56, 70, 48, 80)
+    assert d == pytest.approx(0.2)
+    assert (low, high) == (pytest.approx(0.0524, abs=1e-4), pytest.approx(0.3339, abs=1e-4))
+
+
+def test_rate_judgements_give_each_verdict():
+    from qaudit_paper.reproduce import judge_at_most, judge_auc_above_chance, judge_band, judge_difference_at_most
+
+    assert judge_band(0.90, 1000, 0.90, 0.10).verdict == "agrees"  # CI ~[0.88, 0.92] inside [0.8, 1.0]
+    assert judge_band(0.40, 1000, 0.90, 0.10).verdict == "disagrees"
+    assert judge_band(0.85, 20, 0.90, 0.10).verdict == "inconclusive"  # CI straddles 0.8
+    assert judge_band(None, 20, 0.90, 0.10).verdict == "inconclusive"
+    assert judge_at_most(0.0, 200, 0.05).verdict == "agrees"
+    assert judge_at_most(0.5, 200, 0.05).verdict == "disagrees"
+    assert judge_at_most(0.0, 10, 0.05).verdict == "inconclusive"  # 0/10: upper end 31 %
+    assert judge_difference_at_most(0.60, 900, 0.60, 900, 0.05).verdict == "agrees"
+    assert judge_difference_at_most(0.60, 900, 0.30, 900, 0.05).verdict == "disagrees"
+    assert judge_difference_at_most(0.60, 30, 0.58, 30, 0.05).verdict == "inconclusive"
+    assert judge_auc_above_chance(0.6, 0.55, 0.65).verdict == "agrees"
+    assert judge_auc_above_chance(0.5, 0.45, 0.55).verdict == "inconclusive"
+    assert judge_auc_above_chance(0.4, 0.35, 0.45).verdict == "disagrees"
+
+
+SHOTS = [16, 256, 4096, None]
+
+
+def synthetic_runs(leak, shots=SHOTS, repeats=5, unlearn=None, seed=0):
+    """Shot-study runs: leak(shots, rng) -> (auc, auc_low, member_rate); unlearn(shots, rng) -> forget accuracy."""
+    rng = np.random.default_rng(seed)
+    runs = []
+    for s in shots:
+        for r in range(repeats):
+            auc, low, rate = leak(s, rng)
+            run = {"shots": s, "seed": r, "leak": {"auc": auc, "auc_low": low, "auc_high": 2 * auc - low,
+                                                   "member_rate": rate}}
+            if unlearn is not None:
+                v = unlearn(s, rng)
+                run["unlearn"] = {"forget_accuracy": v, "retain_accuracy_exact": v}
+            runs.append(run)
+    return runs
+
+
+def _log2(s):
+    return 14.0 if s is None else float(np.log2(s))
+
+
+def rising(s, rng):  # leakage grows with the shots: fewer shots -> less leakage
+    auc = 0.60 + 0.01 * _log2(s) + rng.normal(0, 0.005)
+    return auc, auc - 0.04, 0.6 + 0.02 * _log2(s) + rng.normal(0, 0.01)
+
+
+def falling(s, rng):
+    auc = 0.80 - 0.01 * _log2(s) + rng.normal(0, 0.005)
+    return auc, auc - 0.04, 0.9 - 0.02 * _log2(s) + rng.normal(0, 0.01)
+
+
+def chance(s, rng):
+    auc = 0.5 + rng.normal(0, 0.02)
+    return auc, auc - 0.05, 0.7 + rng.normal(0, 0.03)
+
+
+def points(runs, metric="auc"):
+    return [(r["shots"], r["seed"], r["leak"][metric]) for r in runs]
+
+
+def test_trend_verdicts():
+    from qaudit_paper.reproduce import judge_trend, leakage_at_most_shots
+
+    up = synthetic_runs(rising)
+    leaks, text = leakage_at_most_shots(up)
+    assert leaks and "exact" in text
+    j = judge_trend(points(up), leaks)
+    assert j.verdict == "agrees" and "ρ = +" in j.result and "Spearman" in j.test
+    assert judge_trend(points(up, "member_rate"), leaks).verdict == "agrees"
+    down = synthetic_runs(falling)
+    assert judge_trend(points(down), leakage_at_most_shots(down)[0]).verdict == "disagrees"
+    flat = synthetic_runs(chance)
+    leaks, _ = leakage_at_most_shots(flat)
+    assert not leaks
+    assert judge_trend(points(flat), leaks).verdict == "inconclusive (no leakage to shrink)"
+    # flat noise, even if leakage were established, is no trend
+    assert judge_trend(points(flat), True).verdict == "inconclusive"
+    # a clear trend without leakage at the most shots is still not evidence for "less leakage"
+    assert judge_trend(points(up), False).verdict == "inconclusive (no leakage to shrink)"
+    assert judge_trend(points(synthetic_runs(rising, repeats=2)), True).verdict == "inconclusive (needs ≥ 3 repeats)"
+    # the 0.477 vs 0.506 case from the report: at chance, 4096 above exact -> not "agrees"
+    aucs = {16: [0.46, 0.47, 0.50], 256: [0.49, 0.50, 0.50], 4096: [0.53, 0.50, 0.57], None: [0.50, 0.52, 0.49]}
+    runs = [{"shots": s, "seed": r, "leak": {"auc": v, "auc_low": v - 0.045}} for s, vs in aucs.items()
+            for r, v in enumerate(vs)]
+    assert judge_trend(points(runs), leakage_at_most_shots(runs)[0]).verdict == "inconclusive (no leakage to shrink)"
+
+
+def test_spread_verdicts():
+    from qaudit_paper.reproduce import judge_spread
+
+    rng = np.random.default_rng(1)
+    wide, narrow = list(0.5 + rng.normal(0, 0.1, 8)), list(0.5 + rng.normal(0, 0.005, 8))
+    j = judge_spread(wide, narrow, "16", "4096")
+    assert j.verdict == "agrees" and "p = " in j.result and "exact excluded" in j.test
+    assert judge_spread(narrow, wide, "16", "4096").verdict == "disagrees"
+    base = 0.5 + rng.normal(0, 0.02, 5)
+    same = list(base), list(base[::-1] + 0.1)  # same spread, shifted
+    assert judge_spread(*same, "16", "4096").verdict == "inconclusive"
+    assert judge_spread([0.1, 0.1, 0.1], [0.1, 0.1, 0.1], "16", "4096").verdict == "inconclusive"
+    assert judge_spread(wide[:2], narrow[:2], "16", "4096").verdict == "inconclusive (needs ≥ 3 repeats)"
+
+
+def _shots_result(runs, shots=SHOTS):
+    from qaudit.shot_study import aggregate
+
+    return {"leak": aggregate(runs, shots, "leak", ("auc", "member_rate")),
+            "unlearn": aggregate(runs, shots, "unlearn", ("forget_accuracy", "retain_accuracy_exact")),
+            "runs": runs}
+
+
+def test_shot_claims_never_use_exact_for_the_spread():
+    from qaudit_paper.reproduce import ReproduceConfig, claims
+
+    def results(runs, shots=SHOTS):
+        return {"models": {}, "leak": {}, "unlearning": {}, "shots": _shots_result(runs, shots), "noise": None}
+
+    def spread(width):  # std of the unlearning result per shot count; exact has none
+        return lambda s, rng: 0.05 if s is None else float(0.05 + rng.normal(0, width[s]))
+
+    cfg = ReproduceConfig()
+    # equal spreads at 16 and 4096, zero at exact: comparing with exact would say "agrees"
+    runs = synthetic_runs(rising, repeats=6, unlearn=spread({16: 0.02, 256: 0.02, 4096: 0.02}))
+    rows = {r[0]: r for r in claims(cfg, results(runs))}
+    stab = [r for c, r in rows.items() if c.startswith("fewer shots → less stable")]
+    assert len(stab) == 2 and all(r[-1] == "inconclusive" for r in stab)
+    assert all("16 vs 4096 shots" in r[4] and "exact excluded" in r[4] for r in stab)
+    assert rows["fewer shots → less leakage (gray-box AUC)"][-1] == "agrees"
+    # clearly larger at few shots -> agrees
+    runs = synthetic_runs(rising, repeats=6, unlearn=spread({16: 0.1, 256: 0.02, 4096: 0.002}))
+    stab = [r for r in claims(cfg, results(runs)) if r[0].startswith("fewer shots → less stable")]
+    assert all(r[-1] == "agrees" for r in stab)
+    # one finite shot count against exact: no test
+    runs = synthetic_runs(rising, shots=[16, None], repeats=6, unlearn=spread({16: 0.1}))
+    stab = [r for r in claims(cfg, results(runs, [16, None])) if r[0].startswith("fewer shots → less stable")]
+    assert all(r[-1] == "inconclusive (needs ≥ 2 finite shot counts)" for r in stab)
 
 
 @pytest.mark.slow

@@ -14,7 +14,9 @@ numbers are the only constants, in :data:`CLAIMS`):
    ``--backend noisy:paper`` (exact density-matrix semantics in the Heisenberg
    picture), before and after GA;
 6. the claims table: every paper claim, the measured value, the explicit
-   criterion and whether they agree.
+   criterion, the statistical test that judges it (test, statistic, CI or
+   p-value, level) and its verdict: agrees / disagrees / inconclusive
+   (:func:`judging_conventions` lists the rules; the report prints them).
 
 Outputs (atomic): ``report.md``, ``report.html``, ``report.json`` and the
 trained model files in the output folder.
@@ -176,6 +178,7 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
             "forget_class_accuracy": _acc(mf.model, ds.X[m][ym == fc], ym[ym == fc]),
             "retained_accuracy": _acc(mf.model, ds.X[m][ym != fc], ym[ym != fc]),
             "member_accuracy": _acc(mf.model, ds.X[m], ym), "holdout_accuracy": _acc(mf.model, ds.X[h], ds.y[h]),
+            "n_forget_members": int(np.sum(ym == fc)), "n_retained_members": int(np.sum(ym != fc)),
             "file": str(path)}
 
         say(f"membership inference on {kind}")
@@ -213,7 +216,8 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
             compare_tables.append(Table(f"{kind}: {t.title}", t.columns, t.rows, t.note))
         results["unlearning"][kind] = {"before": core.public(before), "oracle": core.public(orc.snapshot),
                                        "oracle_gradient_evaluations": orc.gradient_evaluations,
-                                       "methods": per_method, "forget_size": int(len(fs.forget_ids))}
+                                       "methods": per_method, "forget_size": int(len(fs.forget_ids)),
+                                       "retain_size": int(len(fs.retain_ids))}
 
     shot_report = None
     basic = model_files.get("basic-qnn")
@@ -226,7 +230,7 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
                                 progress=progress, location=basic.path)
         results["shots"] = {"leak": shot_report.payload["leak"], "unlearn": shot_report.payload["unlearn"],
                             "output_jitter": shot_report.payload["output_jitter"],
-                            "summary": shot_report.summary}
+                            "runs": shot_report.payload["runs"], "summary": shot_report.summary}
         clock.lap("shot study", t0)
     if basic is not None and config.noise:
         say(f"noise model {config.noise!r} on basic-qnn")
@@ -266,85 +270,397 @@ def _noise_stage(mf: Any, ds: Any, config: ReproduceConfig, results: dict[str, A
     return out
 
 
+# --------------------------------------------------------------------------- statistical judging
+#: Significance level of every test in the claims table (two-sided intervals at 1 - ALPHA).
+ALPHA = 0.05
+#: Fewest repeats per shot count for the trend and spread tests.
+MIN_REPEATS = 3
+#: Bootstrap draws (resampling repeats) for the CI of Spearman's rho.
+TREND_BOOTSTRAP = 2000
+AGREES, DISAGREES, INCONCLUSIVE = "agrees", "disagrees", "inconclusive"
+NEEDS_REPEATS = f"{INCONCLUSIVE} (needs ≥ {MIN_REPEATS} repeats)"
+NO_LEAKAGE = f"{INCONCLUSIVE} (no leakage to shrink)"
+EXACT_EXCLUDED = ("exact excluded: no shot noise enters its updates, so its spread is 0 by construction and any "
+                  "finite shot count would trivially look less stable")
+
+
+@dataclass
+class Judgement:
+    """A claim's verdict (``agrees`` / ``disagrees`` / ``inconclusive ...``), the test and its outcome."""
+
+    verdict: str
+    test: str
+    result: str
+
+
+def _level(alpha: float) -> str:
+    return f"{100 * (1 - alpha):g}%"
+
+
+def _count(rate: float, n: int) -> int:
+    return int(round(float(rate) * n))
+
+
+def proportion_ci(k: int, n: int, alpha: float = ALPHA) -> tuple[float, float]:
+    """Clopper–Pearson (exact binomial) two-sided ``1 - alpha`` interval for *k* successes in *n* trials."""
+    from scipy.stats import beta
+
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n and n > 0, got k={k}, n={n}")
+    low = 0.0 if k == 0 else float(beta.ppf(alpha / 2, k, n - k + 1))
+    high = 1.0 if k == n else float(beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return low, high
+
+
+def _wilson(k: int, n: int, alpha: float) -> tuple[float, float]:
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - alpha / 2))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
+
+
+def difference_ci(k1: int, n1: int, k2: int, n2: int, alpha: float = ALPHA) -> tuple[float, float, float]:
+    """``(d, low, high)`` for ``d = k1/n1 - k2/n2``: Newcombe's hybrid score interval (his method 10).
+
+    It treats the two rates as independent samples; for two models evaluated on the same samples
+    (positively correlated) it is wider than a paired interval, i.e. conservative.
+    """
+    p1, p2 = k1 / n1, k2 / n2
+    l1, u1 = _wilson(k1, n1, alpha)
+    l2, u2 = _wilson(k2, n2, alpha)
+    d = p1 - p2
+    return d, float(d - np.hypot(p1 - l1, u2 - p2)), float(d + np.hypot(u1 - p1, p2 - l2))
+
+
+def judge_band(rate: float | None, n: int, target: float, tol: float, alpha: float = ALPHA) -> Judgement:
+    """Equivalence of a measured rate with a paper number: the rate's CI inside ``target ± tol`` agrees,
+    wholly outside disagrees, straddling a band edge is inconclusive."""
+    test = f"Clopper–Pearson {_level(alpha)} CI vs {100 * target:.1f}% ± {100 * tol:.0f} pp (α = {alpha:g})"
+    if rate is None or not np.isfinite(rate) or n <= 0:
+        return Judgement(INCONCLUSIVE, test, "no measurement")
+    k = _count(rate, n)
+    low, high = proportion_ci(k, n, alpha)
+    lo_b, hi_b = target - tol, target + tol
+    verdict = (AGREES if lo_b <= low and high <= hi_b else DISAGREES if high < lo_b or low > hi_b else INCONCLUSIVE)
+    return Judgement(verdict, test, f"{k}/{n} = {100 * k / n:.1f}%, CI [{100 * low:.1f}, {100 * high:.1f}]%")
+
+
+def judge_at_most(rate: float | None, n: int, bound: float, alpha: float = ALPHA) -> Judgement:
+    """One rate against an upper bound: CI upper end ≤ bound agrees, CI lower end > bound disagrees."""
+    test = f"Clopper–Pearson {_level(alpha)} CI vs ≤ {100 * bound:.0f}% (α = {alpha:g})"
+    if rate is None or not np.isfinite(rate) or n <= 0:
+        return Judgement(INCONCLUSIVE, test, "no measurement")
+    k = _count(rate, n)
+    low, high = proportion_ci(k, n, alpha)
+    verdict = AGREES if high <= bound else DISAGREES if low > bound else INCONCLUSIVE
+    return Judgement(verdict, test, f"{k}/{n} = {100 * k / n:.1f}%, CI [{100 * low:.1f}, {100 * high:.1f}]%")
+
+
+def judge_difference_at_most(rate1: float | None, n1: int, rate2: float | None, n2: int, bound: float,
+                             alpha: float = ALPHA, what: str = "difference") -> Judgement:
+    """``rate1 - rate2 ≤ bound``: the CI of the difference wholly ≤ bound agrees, wholly > bound disagrees."""
+    test = f"Newcombe {_level(alpha)} CI of the {what} vs ≤ {100 * bound:.0f} pp (α = {alpha:g})"
+    if rate1 is None or rate2 is None or not (np.isfinite(rate1) and np.isfinite(rate2)) or min(n1, n2) <= 0:
+        return Judgement(INCONCLUSIVE, test, "no measurement")
+    d, low, high = difference_ci(_count(rate1, n1), n1, _count(rate2, n2), n2, alpha)
+    verdict = AGREES if high <= bound else DISAGREES if low > bound else INCONCLUSIVE
+    return Judgement(verdict, test, f"{100 * d:+.1f} pp, CI [{100 * low:+.1f}, {100 * high:+.1f}] pp")
+
+
+def judge_auc_above_chance(auc: float | None, low: float | None, high: float | None,
+                           level: str = "95%") -> Judgement:
+    """Leakage: the AUC's CI wholly above 0.5 agrees, wholly below disagrees, containing 0.5 is inconclusive."""
+    test = f"AUC {level} bootstrap CI vs 0.5 (the audit's stratified percentile bootstrap)"
+    if auc is None or low is None or high is None:
+        return Judgement(INCONCLUSIVE, test, "no AUC")
+    verdict = AGREES if low > 0.5 else DISAGREES if high < 0.5 else INCONCLUSIVE
+    return Judgement(verdict, test, f"AUC {auc:.3f}, CI [{low:.3f}, {high:.3f}]")
+
+
+def _rank_corr(x: np.ndarray, y: np.ndarray) -> float:
+    from scipy.stats import rankdata
+
+    rx, ry = rankdata(x), rankdata(y)
+    if np.ptp(rx) == 0 or np.ptp(ry) == 0:
+        return float("nan")
+    return float(np.corrcoef(rx, ry)[0, 1])
+
+
+def spearman_trend(points: list[tuple[int | None, int, float]], n_boot: int = TREND_BOOTSTRAP, seed: int = 0,
+                   alpha: float = ALPHA) -> dict[str, Any]:
+    """Spearman's rho between log2(shots) and the metric over every (shot count, repeat) run.
+
+    *points* are ``(shots, repeat, value)``; ``shots=None`` (exact) ranks above every finite count.
+    The CI is a percentile bootstrap that resamples the repeats with replacement within each shot
+    count. (Resampling whole repeats across shot counts has too few distinct resamples with 3
+    repeats -- 10 -- for a percentile interval; and since a repeat's seed is shared across shot
+    counts, treating the repeats as independent between shot counts is conservative for a trend.)
+    Returns rho, its CI, the number of runs, the fewest repeats at any shot count and the shot counts.
+    """
+    pts = [(np.inf if s is None else float(np.log2(s)), float(v)) for s, _, v in points
+           if v is not None and np.isfinite(v)]
+    x = np.array([p[0] for p in pts])
+    y = np.array([p[1] for p in pts])
+    levels = np.unique(x)
+    groups = [np.flatnonzero(x == level) for level in levels]
+    out: dict[str, Any] = {"rho": _rank_corr(x, y) if len(pts) > 2 else float("nan"), "low": float("nan"),
+                           "high": float("nan"), "n": len(pts), "levels": len(levels),
+                           "repeats": min((len(g) for g in groups), default=0)}
+    if out["repeats"] < 2 or out["levels"] < 2:
+        return out
+    rng = np.random.default_rng(seed)
+    boots = np.array([_rank_corr(x[idx], y[idx]) for idx in
+                      (np.concatenate([g[rng.integers(0, len(g), len(g))] for g in groups]) for _ in range(n_boot))])
+    boots = boots[np.isfinite(boots)]
+    if len(boots):
+        out["low"], out["high"] = (float(v) for v in np.quantile(boots, [alpha / 2, 1 - alpha / 2]))
+    return out
+
+
+def judge_trend(points: list[tuple[int | None, int, float]], leaks: bool | None = True, direction: int = 1,
+                alpha: float = ALPHA, n_boot: int = TREND_BOOTSTRAP, seed: int = 0) -> Judgement:
+    """A monotone claim across shot counts (``direction=+1``: the metric grows with the shots).
+
+    Agrees only if leakage at the most shots is established (*leaks*) and the bootstrap CI of Spearman's
+    rho excludes 0 in the claimed direction; disagrees if it excludes 0 in the opposite direction.
+    """
+    test = (f"Spearman ρ, metric vs log2(shots) over all (shot, repeat) runs, exact ranked highest; "
+            f"{_level(alpha)} bootstrap CI resampling repeats within each shot count ({n_boot} draws); claimed sign "
+            f"{'+' if direction > 0 else '−'} (α = {alpha:g})")
+    t = spearman_trend(points, n_boot, seed, alpha)
+    if t["levels"] < 2:
+        return Judgement(INCONCLUSIVE + " (needs ≥ 2 shot counts)", test, f"{t['levels']} shot count(s)")
+    if t["repeats"] < MIN_REPEATS:
+        return Judgement(NEEDS_REPEATS, test, f"{t['repeats']} repeat(s) at some shot count, {t['n']} runs")
+    result = (f"ρ = {t['rho']:+.2f}, CI [{t['low']:+.2f}, {t['high']:+.2f}] ({t['n']} runs, ≥ {t['repeats']} "
+              "repeats per shot count)")
+    if not leaks:
+        return Judgement(NO_LEAKAGE, test, result)
+    lo, hi = direction * t["low"], direction * t["high"]
+    lo, hi = min(lo, hi), max(lo, hi)
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return Judgement(INCONCLUSIVE, test, result)
+    return Judgement(AGREES if lo > 0 else DISAGREES if hi < 0 else INCONCLUSIVE, test, result)
+
+
+def leakage_at_most_shots(runs: list[dict[str, Any]]) -> tuple[bool, str]:
+    """Whether the leakage at the largest shot count (exact if run) is distinguishable from chance:
+    every repeat's AUC CI lies above 0.5. Returns (established, description)."""
+    shots = [r["shots"] for r in runs if "leak" in r]
+    if not shots:
+        return False, "no leakage runs"
+    top = None if None in shots else max(shots)
+    lows = [r["leak"].get("auc_low") for r in runs if "leak" in r and r["shots"] == top]
+    label = "exact" if top is None else f"{top} shots"
+    if any(v is None for v in lows):
+        return False, f"no AUC CI at {label}"
+    ok = bool(lows) and min(lows) > 0.5
+    return ok, f"AUC CI low at {label}: min {min(lows):.3f} over {len(lows)} repeats ({'>' if ok else '≤'} 0.5)"
+
+
+def judge_spread(few: list[float], many: list[float], few_label: str, many_label: str,
+                 alpha: float = ALPHA) -> Judgement:
+    """"Less stable with fewer shots": Brown–Forsythe test (Levene, median-centred) between two finite
+    shot counts. Agrees if p < alpha and the spread is larger at *few*; disagrees if p < alpha and it
+    is larger at *many*; inconclusive otherwise, or with fewer than MIN_REPEATS values per group."""
+    from scipy.stats import levene
+
+    test = (f"Brown–Forsythe (Levene, median-centred) {few_label} vs {many_label} shots, two-sided, "
+            f"α = {alpha:g}; {EXACT_EXCLUDED}")
+    a = np.array([v for v in few if v is not None and np.isfinite(v)], dtype=float)
+    b = np.array([v for v in many if v is not None and np.isfinite(v)], dtype=float)
+    if min(len(a), len(b)) < MIN_REPEATS:
+        return Judgement(NEEDS_REPEATS, test, f"{len(a)} and {len(b)} repeats")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat, p = levene(a, b, center="median")
+    sa, sb = float(np.std(a, ddof=1)), float(np.std(b, ddof=1))
+    result = f"std {sa:.3f} ({few_label}) vs {sb:.3f} ({many_label}); "
+    if not np.isfinite(p):
+        return Judgement(INCONCLUSIVE, test, result + "no spread in either group")
+    result += f"W = {float(stat):.2f}, p = {float(p):.3g}"
+    mad_a, mad_b = np.mean(np.abs(a - np.median(a))), np.mean(np.abs(b - np.median(b)))
+    if p >= alpha or mad_a == mad_b:
+        return Judgement(INCONCLUSIVE, test, result)
+    return Judgement(AGREES if mad_a > mad_b else DISAGREES, test, result)
+
+
+def judging_conventions(alpha: float = ALPHA) -> list[list[str]]:
+    """The rows of the report's "How the claims are judged" table: one line per test convention."""
+    lvl = _level(alpha)
+    return [
+        ["level", f"α = {alpha:g} for every test; {lvl} two-sided intervals; no multiplicity correction (each row is "
+                  "its own claim); the paper's numbers are taken as constants (it gives no uncertainty); the "
+                  "tolerances are ours"],
+        ["verdicts", "agrees = the test backs the claim; disagrees = the test backs the opposite; inconclusive = "
+                     "the interval straddles the claim's boundary, or too little data for the test"],
+        ["rate vs paper number", f"Clopper–Pearson exact binomial {lvl} CI of the rate (successes over the samples "
+                                 "scored): inside the paper's number ± tolerance agrees, wholly outside disagrees"],
+        ["rate vs bound", f"Clopper–Pearson {lvl} CI: upper end ≤ bound agrees, lower end > bound disagrees"],
+        ["two rates", f"Newcombe hybrid score {lvl} CI of the difference (before vs after, model vs oracle): upper "
+                      "end ≤ tolerance agrees, lower end > tolerance disagrees; it treats the rates as independent, "
+                      "which is conservative for two models scored on the same samples"],
+        ["leakage", f"the audit's {lvl} stratified bootstrap CI of the attack AUC: above 0.5 agrees, below 0.5 "
+                    "disagrees, containing 0.5 inconclusive"],
+        ["trend across shots", f"Spearman's rank correlation ρ between log2(shots) and the metric over every (shot "
+                               f"count, repeat) run, exact ranked above all finite counts; {lvl} percentile "
+                               "bootstrap CI resampling the repeats within each shot count "
+                               f"({TREND_BOOTSTRAP} draws): CI > 0 in the "
+                               "claimed direction agrees, in the opposite direction disagrees; 'agrees' also needs "
+                               "leakage at the most shots (every repeat's AUC CI above 0.5), else 'inconclusive (no "
+                               f"leakage to shrink)'; needs ≥ {MIN_REPEATS} repeats"],
+        ["stability across shots", "Brown–Forsythe test (Levene's test centred on the median, "
+                                   "scipy.stats.levene(center='median')) of the spread across repeats between the "
+                                   "smallest and largest finite shot counts: p < α with the larger spread at fewer "
+                                   "shots agrees, at more shots disagrees; " + EXACT_EXCLUDED +
+                                   f"; needs ≥ {MIN_REPEATS} repeats per group"],
+    ]
+
+
 # --------------------------------------------------------------------------- claims and report
-def _verdict(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("agrees" if ok else "differs")
+def _row(claim: str, paper: str, measured: str, criterion: str, j: Judgement) -> list[Any]:
+    return [claim, paper, measured, criterion, j.test, j.result, j.verdict]
 
 
-def claims(config: ReproduceConfig, results: dict[str, Any]) -> list[list[Any]]:
-    """Rows [claim, paper, measured, criterion, verdict]; every measured value comes from *results*."""
-    rows: list[list[Any]] = []
+def _leak_claims(config: ReproduceConfig, results: dict[str, Any]) -> list[list[Any]]:
+    rows = []
     fc = config.forget_class
     for kind, leak in results["leak"].items():
         g = leak.get("gray-box")
         if g is None:
             continue
         rate, m = g["member_rate"], g["metrics"]
-        rows.append([f"{kind}: gray-box MIA success on class-{fc} members before unlearning (simulation)",
-                     f"{100 * CLAIMS['mia_before_sim']:.1f}%", f"{_pct(rate)}% (AUC {m['auc']:.3f} "
-                     f"[{m['auc_low']:.3f}, {m['auc_high']:.3f}], non-member rate "
-                     f"{_pct(g['non_member_rate_eval'])}%)",
-                     f"within ±{100 * TOL_RATE:.0f} pp", _verdict(rate is not None and abs(rate - CLAIMS[
-                         "mia_before_sim"]) <= TOL_RATE)])
-        rows.append([f"{kind}: the model leaks membership (MIA far above chance)", "yes",
-                     f"AUC 95% CI low {m['auc_low']:.3f}", "AUC CI excludes 0.5", _verdict(m["auc_low"] > 0.5)])
+        n = results["models"][kind]["n_forget_members"]
+        rows.append(_row(f"{kind}: gray-box MIA success on class-{fc} members before unlearning (simulation)",
+                         f"{100 * CLAIMS['mia_before_sim']:.1f}%", f"{_pct(rate)}% (AUC {m['auc']:.3f} "
+                         f"[{m['auc_low']:.3f}, {m['auc_high']:.3f}], non-member rate "
+                         f"{_pct(g['non_member_rate_eval'])}%)", f"within ±{100 * TOL_RATE:.0f} pp",
+                         judge_band(rate, n, CLAIMS["mia_before_sim"], TOL_RATE)))
+        rows.append(_row(f"{kind}: the model leaks membership (MIA far above chance)", "yes",
+                         f"AUC {m['auc']:.3f}", "AUC CI excludes 0.5 from above",
+                         judge_auc_above_chance(m["auc"], m["auc_low"], m["auc_high"])))
+    return rows
+
+
+def _mia_after(a: dict[str, Any], o: dict[str, Any], n: int) -> Judgement:
+    """MIA success after unlearning ≤ TOL_AFTER, or at most TOL_AFTER above the oracle's."""
+    j1 = judge_at_most(a["forget_mia"], n, TOL_AFTER)
+    j2 = judge_difference_at_most(a["forget_mia"], n, o["forget_mia"], n, TOL_AFTER, what="excess over the oracle")
+    verdict = (AGREES if AGREES in (j1.verdict, j2.verdict) else
+               DISAGREES if j1.verdict == j2.verdict == DISAGREES else INCONCLUSIVE)
+    return Judgement(verdict, f"{j1.test}; or {j2.test}", f"{j1.result}; excess {j2.result}")
+
+
+def _unlearning_claims(results: dict[str, Any]) -> list[list[Any]]:
+    rows = []
     for kind, unl in results["unlearning"].items():
         b, o = unl["before"], unl["oracle"]
+        nf, nr = unl["forget_size"], unl["retain_size"]
         for method, entry in unl["methods"].items():
             a = entry["after"]
-            rows.append([f"{kind} {method}: MIA success after unlearning", f"~{100 * CLAIMS['mia_after_sim']:.0f}%",
-                         f"{_pct(a['forget_mia'])}% (before {_pct(b['forget_mia'])}%, oracle {_pct(o['forget_mia'])}%)",
-                         f"≤ {100 * TOL_AFTER:.0f}% or within {100 * TOL_AFTER:.0f} pp of the oracle",
-                         _verdict(a["forget_mia"] <= TOL_AFTER or abs(a["forget_mia"] - o["forget_mia"]) <= TOL_AFTER)])
-            drop = b["accuracy"]["retain"] - a["accuracy"]["retain"]
-            rows.append([f"{kind} {method}: retained accuracy held", "held",
-                         f"{_pct(b['accuracy']['retain'])}% -> {_pct(a['accuracy']['retain'])}%",
-                         f"drop ≤ {100 * TOL_RETAIN_DROP:.0f} pp", _verdict(drop <= TOL_RETAIN_DROP)])
-            rows.append([f"{kind} {method}: forget-class accuracy drops to the oracle's level", "→ 0 / oracle",
-                         f"{_pct(b['accuracy']['forget'])}% -> {_pct(a['accuracy']['forget'])}% "
-                         f"(oracle {_pct(o['accuracy']['forget'])}%)",
-                         f"≤ oracle + {100 * TOL_AFTER:.0f} pp",
-                         _verdict(a["accuracy"]["forget"] <= o["accuracy"]["forget"] + TOL_AFTER)])
-    basic = results["models"].get("basic-qnn")
-    if basic is not None:
-        for key, label, claim in (("forget_class_accuracy", f"digit {fc}", "basic_forget_acc"),
-                                  ("retained_accuracy", "retained classes", "basic_retain_acc")):
-            v = basic[key]
-            rows.append([f"basic-qnn starting training accuracy on {label}", f"≈{100 * CLAIMS[claim]:.0f}%",
-                         f"{_pct(v)}%", f"within ±{100 * TOL_RATE:.0f} pp",
-                         _verdict(abs(v - CLAIMS[claim]) <= TOL_RATE)])
-    sh = results.get("shots")
-    if sh:
-        labels = list(sh["leak"])
-        lo, hi = labels[0], labels[-1]
-        for metric, name in (("member_rate", "MIA accuracy"), ("auc", "gray-box AUC")):
-            a, b = sh["leak"][lo][metric], sh["leak"][hi][metric]
-            ok = None if a["mean"] is None or b["mean"] is None else b["mean"] - a["mean"] > max(a["std"], b["std"])
-            rows.append([f"fewer shots → less leakage ({name})", "yes",
-                         f"{lo} shots {a['mean']:.3f} ± {a['std']:.3f} vs {hi} {b['mean']:.3f} ± {b['std']:.3f}",
-                         f"mean at {hi} exceeds mean at {lo} by more than 1 std", _verdict(ok)])
-        if sh["unlearn"]:
-            a, b = sh["unlearn"][lo]["forget_accuracy"], sh["unlearn"][hi]["forget_accuracy"]
-            rows.append([f"fewer shots → less stable unlearning ({config.shot_method} forget accuracy spread)", "yes",
-                         f"std {a['std']:.3f} at {lo} shots vs {b['std']:.3f} at {hi}",
-                         f"std at {lo} > std at {hi}", _verdict(a["std"] > b["std"])])
-            a, b = sh["unlearn"][lo]["retain_accuracy_exact"], sh["unlearn"][hi]["retain_accuracy_exact"]
-            rows.append([f"fewer shots → less stable unlearning ({config.shot_method} retained accuracy spread, "
-                         "exact evaluation = update noise only)", "yes",
-                         f"std {a['std']:.3f} at {lo} shots vs {b['std']:.3f} at {hi}",
-                         f"std at {lo} > std at {hi}", _verdict(a["std"] > b["std"])])
-    nz = results.get("noise")
-    if nz:
-        rate = nz["member_rate"]
-        rows.append([f"noise ({nz['backend']} stands in for the device): MIA success before unlearning",
-                     f"{100 * CLAIMS['mia_before_hw']:.1f}% (hardware)", f"{_pct(rate)}% (AUC {nz['auc']:.3f})",
-                     f"within ±{100 * TOL_RATE:.0f} pp", _verdict(abs(rate - CLAIMS["mia_before_hw"]) <= TOL_RATE)])
-        if "after" in nz:
-            v = nz["after"]["forget_mia"]
-            rows.append([f"noise: MIA success after {nz['method']}", f"{100 * CLAIMS['mia_after_hw']:.1f}% (hardware)",
-                         f"{_pct(v)}% (before {_pct(nz['before']['forget_mia'])}%)", f"≤ {100 * TOL_AFTER:.0f}%",
-                         _verdict(v <= TOL_AFTER)])
+            rows.append(_row(f"{kind} {method}: MIA success after unlearning", f"~{100 * CLAIMS['mia_after_sim']:.0f}%",
+                             f"{_pct(a['forget_mia'])}% (before {_pct(b['forget_mia'])}%, oracle "
+                             f"{_pct(o['forget_mia'])}%)",
+                             f"≤ {100 * TOL_AFTER:.0f}%, or at most {100 * TOL_AFTER:.0f} pp above the oracle",
+                             _mia_after(a, o, nf)))
+            rows.append(_row(f"{kind} {method}: retained accuracy held", "held",
+                             f"{_pct(b['accuracy']['retain'])}% -> {_pct(a['accuracy']['retain'])}%",
+                             f"drop ≤ {100 * TOL_RETAIN_DROP:.0f} pp",
+                             judge_difference_at_most(b["accuracy"]["retain"], nr, a["accuracy"]["retain"], nr,
+                                                      TOL_RETAIN_DROP, what="drop")))
+            rows.append(_row(f"{kind} {method}: forget-class accuracy drops to the oracle's level", "→ 0 / oracle",
+                             f"{_pct(b['accuracy']['forget'])}% -> {_pct(a['accuracy']['forget'])}% "
+                             f"(oracle {_pct(o['accuracy']['forget'])}%)", f"≤ oracle + {100 * TOL_AFTER:.0f} pp",
+                             judge_difference_at_most(a["accuracy"]["forget"], nf, o["accuracy"]["forget"], nf,
+                                                      TOL_AFTER, what="excess over the oracle")))
     return rows
+
+
+def _start_claims(config: ReproduceConfig, results: dict[str, Any]) -> list[list[Any]]:
+    basic = results["models"].get("basic-qnn")
+    if basic is None:
+        return []
+    rows = []
+    fc = config.forget_class
+    for key, n_key, label, claim in (("forget_class_accuracy", "n_forget_members", f"digit {fc}", "basic_forget_acc"),
+                                     ("retained_accuracy", "n_retained_members", "retained classes",
+                                      "basic_retain_acc")):
+        v = basic[key]
+        rows.append(_row(f"basic-qnn starting training accuracy on {label}", f"≈{100 * CLAIMS[claim]:.0f}%",
+                         f"{_pct(v)}%", f"within ±{100 * TOL_RATE:.0f} pp",
+                         judge_band(v, basic[n_key], CLAIMS[claim], TOL_RATE)))
+    return rows
+
+
+def _shot_values(runs: list[dict[str, Any]], part: str, metric: str) -> list[tuple[int | None, int, float]]:
+    return [(r["shots"], r["seed"], r[part][metric]) for r in runs if part in r and r[part].get(metric) is not None]
+
+
+def _shot_claims(config: ReproduceConfig, sh: dict[str, Any]) -> list[list[Any]]:
+    from qaudit.shot_study import shot_label
+
+    rows = []
+    runs = sh["runs"]
+    leaks, leak_text = leakage_at_most_shots(runs)
+    for metric, name in (("member_rate", "MIA accuracy"), ("auc", "gray-box AUC")):
+        measured = ", ".join(f"{s}: {e[metric]['mean']:.3f} ± {e[metric]['std']:.3f}"
+                             for s, e in sh["leak"].items() if e[metric]["mean"] is not None)
+        j = judge_trend(_shot_values(runs, "leak", metric), leaks, +1, seed=config.seed)
+        rows.append(_row(f"fewer shots → less leakage ({name})", "yes", f"{measured} (mean ± std); {leak_text}",
+                         "leakage rises with log(shots): ρ > 0, and leakage at the most shots", j))
+    finite = sorted({r["shots"] for r in runs if r["shots"] is not None and "unlearn" in r})
+    if not sh["unlearn"]:
+        return rows
+    for metric, what in (("forget_accuracy", "forget accuracy spread"),
+                         ("retain_accuracy_exact", "retained accuracy spread, exact evaluation = update noise only")):
+        claim = f"fewer shots → less stable unlearning ({config.shot_method} {what})"
+        criterion = "spread across repeats larger at the fewest than at the most finite shots"
+        if len(finite) < 2:
+            j = Judgement(INCONCLUSIVE + " (needs ≥ 2 finite shot counts)", f"Brown–Forsythe; {EXACT_EXCLUDED}",
+                          f"finite shot counts run: {', '.join(map(str, finite)) or 'none'}")
+            rows.append(_row(claim, "yes", "-", criterion, j))
+            continue
+        lo, hi = finite[0], finite[-1]
+        few = [v for s, _, v in _shot_values(runs, "unlearn", metric) if s == lo]
+        many = [v for s, _, v in _shot_values(runs, "unlearn", metric) if s == hi]
+        spreads = ", ".join(f"{s}: {e[metric]['std']:.3f}" for s, e in sh["unlearn"].items()
+                            if e[metric]["std"] is not None)
+        rows.append(_row(claim, "yes", f"std {spreads}", criterion,
+                         judge_spread(few, many, shot_label(lo), shot_label(hi))))
+    return rows
+
+
+def _noise_claims(results: dict[str, Any]) -> list[list[Any]]:
+    nz = results.get("noise")
+    if not nz:
+        return []
+    rows = [_row(f"noise ({nz['backend']} stands in for the device): MIA success before unlearning",
+                 f"{100 * CLAIMS['mia_before_hw']:.1f}% (hardware)",
+                 f"{_pct(nz['member_rate'])}% (AUC {nz['auc']:.3f})", f"within ±{100 * TOL_RATE:.0f} pp",
+                 judge_band(nz["member_rate"], results["models"]["basic-qnn"]["n_forget_members"],
+                            CLAIMS["mia_before_hw"], TOL_RATE))]
+    if "after" in nz:
+        v = nz["after"]["forget_mia"]
+        rows.append(_row(f"noise: MIA success after {nz['method']}", f"{100 * CLAIMS['mia_after_hw']:.1f}% (hardware)",
+                         f"{_pct(v)}% (before {_pct(nz['before']['forget_mia'])}%)", f"≤ {100 * TOL_AFTER:.0f}%",
+                         judge_at_most(v, results["unlearning"]["basic-qnn"]["forget_size"], TOL_AFTER)))
+    return rows
+
+
+#: Columns of the claims table (rows from :func:`claims`); the verdict is last.
+CLAIM_COLUMNS = ["claim", "paper", "this run", "criterion (ours)", "test (level)", "statistic / CI", "verdict"]
+CLAIM_KEYS = ["claim", "paper", "measured", "criterion", "test", "result", "verdict"]
+
+
+def claims(config: ReproduceConfig, results: dict[str, Any]) -> list[list[Any]]:
+    """Rows [claim, paper, measured, criterion, test, result, verdict]; every measured value comes from
+    *results*, every verdict from a stated test (:func:`judging_conventions`)."""
+    rows = _leak_claims(config, results) + _unlearning_claims(results) + _start_claims(config, results)
+    if results.get("shots"):
+        rows += _shot_claims(config, results["shots"])
+    return rows + _noise_claims(results)
 
 
 def build_report(config: ReproduceConfig, results: dict[str, Any], compare_tables: list[Table],
@@ -353,18 +669,22 @@ def build_report(config: ReproduceConfig, results: dict[str, Any], compare_table
     rep = Report(kind="reproduce", title="Reproduction of arXiv 2509.06086 (QNN membership leakage and unlearning)",
                  schema=SCHEMA)
     claim_rows = claims(config, results)
-    n_ok = sum(r[-1] == "agrees" for r in claim_rows)
-    n_diff = sum(r[-1] == "differs" for r in claim_rows)
-    rep.verdict = f"{n_ok} of {len(claim_rows)} checks agree with the paper, {n_diff} differ (runtime {total:.0f} s)"
+    n_ok = sum(r[-1] == AGREES for r in claim_rows)
+    n_dis = sum(r[-1] == DISAGREES for r in claim_rows)
+    n_inc = sum(str(r[-1]).startswith(INCONCLUSIVE) for r in claim_rows)
+    rep.verdict = (f"{n_ok} of {len(claim_rows)} checks agree with the paper, {n_dis} disagree, {n_inc} inconclusive "
+                   f"(each by a stated test at α = {ALPHA:g}; runtime {total:.0f} s)")
     rep.summary = {"dataset": config.dataset, "members": config.n_train, "holdout": config.n_holdout,
                    "forget_class": config.forget_class, "seed": config.seed, "runtime_seconds": total,
                    "cpu_count": os.cpu_count(), "command": command}
-    rep.tables.append(Table("paper claims vs this run", ["claim", "paper", "this run", "criterion (ours)", "verdict"],
+    rep.tables.append(Table("paper claims vs this run", CLAIM_COLUMNS,
                             claim_rows, "criteria and tolerances are ours (the paper gives single numbers); every "
                             "'this run' value is computed by this run. MIA success before unlearning comes from the "
                             "leak audit (attack trained on half the members and half the holdout, all forget-class "
                             "members scored); the unlearning rows use the verifier's attack (trained on the original's "
                             "members vs the holdout and applied unchanged to each model), hence their own 'before'"))
+    rep.tables.append(Table("How the claims are judged", ["convention", "rule"], judging_conventions(),
+                            "every verdict in the claims table comes from the test named in its row"))
     paper_settings = config.dataset == "mnist" and config.n_train == 1000
     title = "models" + (" (paper settings)" if paper_settings else " (reduced settings, not the paper's)")
     rep.tables.append(Table(title, ["model", "options", "train s", f"digit {config.forget_class} acc %",
@@ -416,8 +736,7 @@ def build_report(config: ReproduceConfig, results: dict[str, Any], compare_table
     cfg = asdict(config)
     cfg["shots"] = ["exact" if s is None else s for s in config.shots]
     rep.settings = {"config": cfg, "command": command}
-    rep.payload = {"results": results, "claims": [dict(zip(["claim", "paper", "measured", "criterion", "verdict"], r))
-                                                  for r in claim_rows],
+    rep.payload = {"results": results, "claims": [dict(zip(CLAIM_KEYS, r)) for r in claim_rows],
                    "versions": vers, "stage_seconds": stages, "runtime_seconds": total, "paper_claims": CLAIMS}
     return rep
 
