@@ -133,6 +133,8 @@ class AuditSettings:
             raise QauditError(f"--alpha must lie in (0, 0.5), got {self.alpha}")
         if not 0 <= self.delta < 1:
             raise QauditError(f"--delta must lie in [0, 1), got {self.delta}")
+        if not 10 <= self.n_bootstrap <= metrics.MAX_BOOTSTRAP:
+            raise QauditError(f"--bootstrap must lie in 10..{metrics.MAX_BOOTSTRAP}, got {self.n_bootstrap}")
 
 
 @dataclass

@@ -47,6 +47,7 @@ METRICS = ("auc", "auc_low", "auc_high", "tpr@0.1%fpr", "tpr@1%fpr", "tpr@10%fpr
            "balanced_accuracy", "advantage", "epsilon")
 
 DEFAULT_BOOTSTRAP = 1000
+MAX_BOOTSTRAP = 100_000
 #: Family-wise error rate of the LEAKS verdict and 1 - confidence of the epsilon bound.
 DEFAULT_ALPHA = 0.05
 #: delta of the empirical (epsilon, delta) bound.

@@ -101,6 +101,8 @@ def leak_cmd(
     ] = None,
     delta: Annotated[float | None, typer.Option(
         "--delta", help="delta of the empirical (epsilon, delta) lower bound (default 1e-5).")] = None,
+    bootstrap: Annotated[int | None, typer.Option(
+        "--bootstrap", help="Bootstrap resamples of each AUC interval (default 1000).")] = None,
 ) -> None:
     """Measure how much a QNN's outputs reveal about who was in its training set.
 
@@ -113,7 +115,7 @@ def leak_cmd(
     from qaudit.config import load_config, pick, resolve_path
     from qaudit.crossfit import DEFAULT_FOLDS
     from qaudit.data import load_dataset
-    from qaudit.metrics import DEFAULT_ALPHA, DEFAULT_DELTA
+    from qaudit.metrics import DEFAULT_ALPHA, DEFAULT_BOOTSTRAP, DEFAULT_DELTA
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format, is_console, render_report
@@ -163,7 +165,8 @@ def leak_cmd(
                              attack_options=attack_opts, top_k=top_k, include_scores=scores,
                              folds=pick(folds, cfg, "folds", DEFAULT_FOLDS, int),
                              alpha=pick(alpha, cfg, "alpha", DEFAULT_ALPHA, float),
-                             delta=pick(delta, cfg, "delta", DEFAULT_DELTA, float))
+                             delta=pick(delta, cfg, "delta", DEFAULT_DELTA, float),
+                             n_bootstrap=pick(bootstrap, cfg, "bootstrap", DEFAULT_BOOTSTRAP, int))
     settings.validate()
     mf = model_io.load(path)
     if dataset:

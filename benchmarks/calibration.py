@@ -1,0 +1,106 @@
+"""Calibration of the leak verdict (issue 13): null audits and positive controls, measured.
+
+* **Null audits**: a model's holdout (never trained on) is split at random into disjoint
+  "members" and "non-members" many times; each split is audited with the default attacks.
+  Every LEAKS verdict and every epsilon > 0 is a false positive. Reported: the rates with
+  Clopper-Pearson 95 % intervals; the floor is that each interval's lower end is <= 5 %.
+  Digits always; MNIST too when ../shared/data/mnist (or $QAUDIT_MNIST_DIR) exists.
+* **Positive controls**: basic QNNs trained on shuffled labels (they can only memorise) must LEAK
+  for every seed; the paper's HQNN (MNIST, 1 quantum layer, 25 epochs) must LEAK.
+
+Usage: python benchmarks/calibration.py [--runs 100] [--mnist-runs 50] [--controls 5] [--skip-hqnn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from qaudit.audit import AuditSettings, GroundTruth, ground_truth, run_audit
+from qaudit.data import Dataset, load_dataset
+from qaudit.metrics import clopper_pearson
+from qaudit.workflows import train_model
+
+SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+
+
+def mnist_dir() -> Path | None:
+    path = Path(os.environ.get("QAUDIT_MNIST_DIR", SHARED_MNIST))
+    return path if (path / "t10k-images-idx3-ubyte.gz").is_file() else None
+
+
+def null_audits(mf, ds, runs: int, half: int, label: str) -> list[str]:
+    rng = np.random.default_rng(2024)
+    leaks = eps = 0
+    aucs = []
+    start = time.perf_counter()
+    for run in range(runs):
+        hold = rng.permutation(mf.data.holdout)
+        truth = GroundTruth(np.sort(hold[:half]), np.sort(hold[half:2 * half]), np.array([], dtype=np.int64), "null")
+        rep = run_audit(mf, ds, truth, AuditSettings(seed=run, n_bootstrap=200))
+        leaks += rep.summary["leaks"]
+        eps += any(m["epsilon"] > 0 for m in rep.measurements.values())
+        aucs.append(max(m["auc"] for m in rep.measurements.values()))
+    seconds = time.perf_counter() - start
+    rows = []
+    for name, k in (("LEAKS verdicts", leaks), ("epsilon > 0 (any attack)", eps)):
+        lo, hi = clopper_pearson(k, runs, 0.05)
+        ok = "yes" if float(lo) <= 0.05 else "NO"
+        rows.append(f"| {label} | {name} | {k} / {runs} | {k / runs:.3f} | [{float(lo):.3f}, {float(hi):.3f}] | {ok} |")
+    print(f"{label}: {runs} null audits in {seconds:.0f} s; mean strongest AUC {np.mean(aucs):.3f}")
+    return rows
+
+
+def shuffled_control(seed: int) -> tuple[bool, float]:
+    digits = load_dataset("digits")
+    rng = np.random.default_rng(seed)
+    idx = rng.permutation(len(digits))[:700]
+    ds = Dataset("digits-shuffled", digits.X[idx], rng.integers(0, 10, size=700), image_shape=digits.image_shape)
+    mf = train_model("basic-qnn", ds, n_train=40, n_holdout=200, seed=seed,
+                     options={"qubits": 4, "layers": 3, "epochs": 60, "lr": 0.1, "batch_size": 8})
+    rep = run_audit(mf, ds, ground_truth(mf, len(ds)), AuditSettings(seed=seed, n_bootstrap=200))
+    return bool(rep.summary["leaks"]), max(m["auc"] for m in rep.measurements.values())
+
+
+def hqnn_control(data_dir: Path) -> tuple[bool, str]:
+    ds = load_dataset("mnist", {"data_dir": str(data_dir)})
+    mf = train_model("hqnn", ds, n_train=1000, n_holdout=500, seed=0, options={"layers": 1, "epochs": 25})
+    rep = run_audit(mf, ds, ground_truth(mf, len(ds)), AuditSettings(seed=0))
+    return bool(rep.summary["leaks"]), rep.verdict
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--mnist-runs", type=int, default=50)
+    parser.add_argument("--controls", type=int, default=5)
+    parser.add_argument("--skip-hqnn", action="store_true")
+    args = parser.parse_args()
+    rows = ["| model | false positives | count | rate | Clopper-Pearson 95 % | lower end <= 5 %? |",
+            "|---|---|---|---|---|---|"]
+    digits = load_dataset("digits")
+    mf = train_model("basic-qnn", digits, n_train=500, n_holdout=1000, seed=0,
+                     options={"qubits": 6, "layers": 5, "epochs": 40})
+    rows += null_audits(mf, digits, args.runs, 250, "digits basic QNN (6 q x 5 l, 500 members)")
+    data_dir = mnist_dir()
+    if data_dir is not None and args.mnist_runs:
+        mnist = load_dataset("mnist", {"data_dir": str(data_dir)})
+        mf = train_model("basic-qnn", mnist, n_train=1000, n_holdout=2000, seed=0, options={"epochs": 10})
+        rows += null_audits(mf, mnist, args.mnist_runs, 500, "MNIST basic QNN (8 q x 5 l, 1000 members)")
+    print("\n".join(rows))
+    print("\n| positive control | seed | LEAKS | strongest AUC |\n|---|---|---|---|")
+    for seed in range(args.controls):
+        leaks, auc = shuffled_control(seed)
+        print(f"| basic QNN on shuffled labels (40 members) | {seed} | {'yes' if leaks else 'NO'} | {auc:.3f} |")
+    if data_dir is not None and not args.skip_hqnn:
+        leaks, verdict = hqnn_control(data_dir)
+        word = "LEAKS" if leaks else "NO LEAK"
+        print(f"\nHQNN at paper settings (MNIST, 1000 members, 25 epochs): {word} -- {verdict}")
+
+
+if __name__ == "__main__":
+    main()
