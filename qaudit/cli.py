@@ -9,8 +9,6 @@ from typing import Annotated
 import typer
 
 from qaudit import __version__
-from qaudit.commands.common import err
-from qaudit.errors import QauditError
 
 app = typer.Typer(
     name="qaudit",
@@ -37,6 +35,8 @@ def root(
     disable_plugin: DisableOpt = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Print the full traceback of unexpected errors "
+                                        "(also $QAUDIT_DEBUG=1).")] = False,
 ) -> None:
     """qaudit: does my QNN leak who was in its training set, and can I make it forget?"""
     # --disable-plugin is applied before parsing, in main(), so plugin commands honour it.
@@ -55,23 +55,38 @@ _register_builtin_commands()
 
 
 def main() -> None:
-    """Console entry point: one-line errors with exit code 2, never a traceback."""
-    try:
-        _register_plugin_commands()
-        app(standalone_mode=True)
-    except QauditError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        err.print("[red]interrupted[/]")
-        sys.exit(130)
+    """Console entry point: one-line errors and documented exit codes (see :mod:`qaudit.boundary`)."""
+    sys.exit(run(sys.argv[1:]))
 
 
-def _register_plugin_commands() -> None:
+def run(argv: list[str]) -> int:
+    """Run ``qaudit ARGV`` behind the error boundary; returns the exit code."""
+    from qaudit import boundary
+    from qaudit.plugins import get_host
+
+    debug = boundary.debug_requested(argv)
+    argv = [a for a in argv if a != "--debug"]
+    boundary.install_signal_handlers()
+
+    def go() -> object:
+        _register_plugin_commands(argv)
+        return app(argv, prog_name="qaudit", standalone_mode=False)
+
+    code, _ = boundary.guarded(go, _print_line, get_host, debug)
+    return code
+
+
+def _print_line(line: str) -> None:
+    sys.stdout.flush()
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def _register_plugin_commands(argv: list[str]) -> None:
     """Plugins add subcommands before parsing (honours --disable-plugin / env)."""
     from qaudit import plugins
 
-    plugins.configure(disabled=plugins.disabled_from_argv(sys.argv[1:])).commands(app)
+    plugins.configure(disabled=plugins.disabled_from_argv(argv)).commands(app)
 
 
 if __name__ == "__main__":

@@ -216,7 +216,7 @@ class QauditCliRunner:
         """Run ``qaudit ARGS``; ``--disable-plugin`` and ``QAUDIT_*`` in *env* are honoured."""
         from typer.testing import CliRunner
 
-        from qaudit import cli
+        from qaudit import boundary, cli
 
         argv = shlex.split(args) if isinstance(args, str) else [str(a) for a in args]
         env = dict(env or {})
@@ -224,20 +224,20 @@ class QauditCliRunner:
         allow = _split(env.get(plugins.ALLOW_ENV)) or None
         host = self.host.derive(disabled, allow) if disabled or allow else self.host
         saved = list(cli.app.registered_commands), list(cli.app.registered_groups)
-        code, exception = 0, None
+        debug = boundary.debug_requested(argv)
+        argv = [a for a in argv if a != "--debug"]
+
+        def run() -> object:
+            host.commands(cli.app)
+            return cli.app(argv, prog_name="qaudit", standalone_mode=False)
+
+        def line(text: str) -> None:
+            sys.stdout.flush()
+            sys.stderr.write(text + "\n")
+
         with CliRunner().isolation(input=input, env=env) as streams, using_host(host):
-            try:
-                host.commands(cli.app)
-                cli.app(argv, prog_name="qaudit", standalone_mode=True)
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            except QauditError as exc:  # what qaudit.cli.main does
-                cli.err.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
-                code, exception = exc.exit_code, exc
-            except Exception as exc:
-                if not catch_exceptions:
-                    raise
-                code, exception = 1, exc
+            try:  # the same error boundary as qaudit.cli.main
+                code, exception = boundary.guarded(run, line, lambda: host, debug, reraise=not catch_exceptions)
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()

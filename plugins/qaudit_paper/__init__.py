@@ -68,6 +68,6 @@ def register_commands(app: Any) -> None:
             report = run(config, out_dir, command=command_line(), progress=progress,
                          say=lambda text: err.print(f"[bold]reproduce[/] {text}", highlight=False))
         paths = write_outputs(report, out_dir)
-        err.print(report.verdict, highlight=False, soft_wrap=True)
+        err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
         for p in paths:
-            err.print(f"wrote {p}", highlight=False)
+            err.print(f"wrote {p}", highlight=False, markup=False)

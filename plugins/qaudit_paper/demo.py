@@ -67,11 +67,14 @@ def leak_stage(mf: Any, dataset: Any, out_dir: Path, seed: int, err: Any, out: A
         buffer = io.StringIO()
         host.get("reporter", fmt)().render(report, buffer)
         write_text_atomic(Path(out_dir) / name, buffer.getvalue())
-    out.print(f"[bold]leak[/] {report.verdict}", highlight=False)
-    for row in report.tables[0].rows:
-        out.print(f"  {row[0]:<12} AUC {row[1]:.3f} {row[2]}  TPR@1%FPR {row[4]:.3f}  epsilon >= {row[8]:.2f}",
-                  highlight=False)
-    err.print(f"wrote {Path(out_dir) / 'leak.html'} and {Path(out_dir) / 'leak.json'}")
+    from rich.markup import escape
+
+    out.print(f"[bold]leak[/] {escape(report.verdict)}", highlight=False)
+    for name, run in report.payload["attacks"].items():
+        m = run["metrics"]
+        out.print(f"  {name:<12} AUC {m['auc']:.3f} [{m['auc_low']:.3f}, {m['auc_high']:.3f}]  "
+                  f"TPR@1%FPR {m['tpr@1%fpr']:.3f}  epsilon >= {m['epsilon']:.2f}", highlight=False, markup=False)
+    err.print(f"wrote {Path(out_dir) / 'leak.html'} and {Path(out_dir) / 'leak.json'}", markup=False)
 
 
 def shots_stage(mf: Any, dataset: Any, out_dir: Path, seed: int, err: Any, out: Any) -> None:

@@ -103,7 +103,7 @@ def backends_cmd(
     out.print(table)
     if describe:
         for key, value in document["described"].items():
-            out.print(f"  {key}: {value}")
+            out.print(f"  {key}: {value}", markup=False, highlight=False)
 
 
 def register_commands(app: typer.Typer) -> None:

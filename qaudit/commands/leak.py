@@ -191,7 +191,7 @@ def leak_cmd(
     for extra_fmt, extra_path in extras:
         render_report(report, extra_fmt, extra_path)
     if not is_console(fmt, output):
-        err.print(report.verdict, highlight=False, soft_wrap=True)
+        err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
     if report.failed:
         raise typer.Exit(1)
 

@@ -77,7 +77,7 @@ def shots_cmd(
         report.apply_findings(check_thresholds(report.measurements, thresholds, "shots", report.location))
     render_report(report, fmt, output)
     if not is_console(fmt, output):
-        err.print(report.verdict, highlight=False, soft_wrap=True)
+        err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
     if report.failed:
         raise typer.Exit(1)
 

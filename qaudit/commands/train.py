@@ -39,6 +39,8 @@ def train_cmd(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
 ) -> None:
     """Train a QNN and save it as a validated model file."""
+    from rich.markup import escape
+
     from qaudit import model as model_io
     from qaudit.data import load_dataset
     from qaudit.plugins import get_host
@@ -69,12 +71,12 @@ def train_cmd(
     mf.path = str(out_path)
     ev = evaluate_model(mf, ds)
     accs = ", ".join(f"{k} accuracy {v['accuracy']:.3f}" for k, v in ev.splits.items())
-    err.print(f"[bold green]trained[/] {model} on {ds.name} ({len(mf.data.members)} members, "
+    err.print(f"[bold green]trained[/] {escape(model)} on {escape(ds.name)} ({len(mf.data.members)} members, "
               f"{len(mf.data.holdout)} holdout) in {mf.training['seconds']:.1f} s: {accs}")
     warning = ev.warning()
     if warning:
         warn(warning)
-    err.print(f"wrote {out_path}")
+    err.print(f"wrote {out_path}", markup=False, highlight=False)
 
 
 def register_commands(app: typer.Typer) -> None:

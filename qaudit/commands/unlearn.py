@@ -147,7 +147,7 @@ def unlearn_cmd(
     record_data_change(report, ds)
     code = _gate(report, fail_above, result.findings(report.location) if forget_gate else None)
     render_report(report, fmt, output)
-    err.print(f"wrote {out_path}")
+    err.print(f"wrote {out_path}", markup=False, highlight=False)
     raise typer.Exit(code)
 
 
