@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from qaudit.errors import QauditError
+
 
 def console_format() -> str:
     """The reporter a plugin declares for terminals (role ``console``)."""
@@ -52,6 +54,44 @@ def render_report(report: Any, fmt: str | None, output: Path | None) -> None:
     buffer = io.StringIO()
     reporter.render(report, buffer)
     emit(buffer.getvalue(), output)
+
+
+def render_all(report: Any, targets: list[tuple[str | None, Path | None]]) -> None:
+    """Render *report* for every ``(format, path)`` target, then write them: every file report is
+    rendered in memory first, so a reporter that fails writes nothing and removes nothing (one
+    ``error:`` line); ``path`` None means stdout (the console reporter draws on the terminal)."""
+    from qaudit.io import write_text_atomic
+    from qaudit.plugins import get_host
+
+    rendered: list[tuple[Path, str]] = []
+    terminal: list[tuple[str, Any]] = []
+    for fmt, path in targets:
+        name = check_format(fmt)
+        reporter = get_host().get("reporter", name)()
+        if path is None and name == console_format():
+            terminal.append((name, reporter))
+            continue
+        buffer = io.StringIO()
+        try:
+            reporter.render(report, buffer)
+        except Exception as exc:  # a reporter plugin failed: nothing is written
+            raise QauditError(f"reporter {name!r} failed: {type(exc).__name__}: {exc}; no report was written") \
+                from exc
+        if path is None:
+            terminal.append((name, buffer.getvalue()))
+        else:
+            rendered.append((path, buffer.getvalue()))
+    for path, text in rendered:
+        write_text_atomic(path, text)
+    for _name, item in terminal:
+        if isinstance(item, str):
+            emit(item, None)
+        else:
+            item.render(report, None)
+    if rendered:
+        from rich.console import Console
+
+        Console(stderr=True).print("wrote " + ", ".join(str(p) for p, _ in rendered), highlight=False, markup=False)
 
 
 def is_console(fmt: str | None, output: Path | None) -> bool:

@@ -23,11 +23,15 @@ def register_commands(app: Any) -> None:
         out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for the demo's model files.")] = Path(
             "qaudit-demo"),
         seed: Annotated[int, typer.Option()] = 0,
+        parents: Annotated[bool, typer.Option("--parents", help="Create missing parent folders of --out-dir.")
+                           ] = False,
     ) -> None:
         """Run the whole pipeline on scikit-learn's bundled digits (no download, about a minute)."""
         from qaudit.commands.common import err, out
+        from qaudit.outputs import make_out_dir
         from qaudit_paper.demo import run_demo
 
+        make_out_dir(out_dir, parents)
         run_demo(out_dir, seed, err, out)
 
     @app.command("reproduce")
@@ -44,10 +48,12 @@ def register_commands(app: Any) -> None:
         quick: Annotated[bool, typer.Option(
             "--quick", help="Tiny settings on the embedded digits data (or MNIST with --data-dir): wiring check "
             "only, not the paper's settings.")] = False,
+        parents: Annotated[bool, typer.Option("--parents", help="Create missing parent folders of --out-dir.")
+                           ] = False,
     ) -> None:
         """Run the paper's experiments (basic QNN + HQNN on MNIST) and report them beside the paper's claims."""
         from qaudit.commands.common import command_line, err
-        from qaudit.errors import QauditError
+        from qaudit.outputs import make_out_dir
         from qaudit.progress import RichProgress
         from qaudit.shot_study import parse_shots, repeat_seeds
         from qaudit_paper.reproduce import ReproduceConfig, check_mnist, run, write_outputs
@@ -62,8 +68,7 @@ def register_commands(app: Any) -> None:
         if repeats is not None:
             repeat_seeds(seed, repeats)
             config.repeats = repeats
-        if out_dir.exists() and not out_dir.is_dir():
-            raise QauditError(f"--out-dir {out_dir} exists and is not a folder")
+        make_out_dir(out_dir, parents)
         with RichProgress(err) as progress:
             report = run(config, out_dir, command=command_line(), progress=progress,
                          say=lambda text: err.print(f"[bold]reproduce[/] {text}", highlight=False))

@@ -29,7 +29,7 @@ def run_demo(out_dir: Path, seed: int, err: Any, out: Any) -> None:
     from qaudit.progress import RichProgress
     from qaudit.workflows import evaluate_model, train_model
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(exist_ok=True)  # the command created it (at most one missing level without --parents)
     start = time.perf_counter()
     ds = load_dataset("digits")
     err.print(f"[bold]train[/] {DEMO_MODEL} {DEMO_OPTIONS} on digits (1000 members / 500 holdout)")

@@ -74,6 +74,9 @@ def backends_cmd(
     """List execution backends and their capabilities (exact, shots, noise, hardware, max qubits)."""
     rows = backend_rows()
     document: dict[str, Any] = {"schema": SCHEMA, "backends": rows}
+    from qaudit.outputs import check_outputs
+
+    check_outputs({"--output": output}, {"--model file": model})
     if describe:
         document["described"] = describe_backend(describe, model)
     if as_json:

@@ -25,8 +25,10 @@ def evaluate_cmd(
     """Accuracy of a model on its members and holdout, overall and per class."""
     from qaudit import model as model_io
     from qaudit.backends import default_backend, resolve_backend
+    from qaudit.outputs import check_outputs
     from qaudit.workflows import dataset_for, evaluate_model
 
+    check_outputs({"--output": output}, {"model file": model_path})
     mf = model_io.load(model_path)
     ds = dataset_for(mf, data_dir, allow_data_change=allow_data_change)
     backend = backend or default_backend(shots)

@@ -116,9 +116,10 @@ def leak_cmd(
     from qaudit.crossfit import DEFAULT_FOLDS
     from qaudit.data import load_dataset
     from qaudit.metrics import DEFAULT_ALPHA, DEFAULT_BOOTSTRAP, DEFAULT_DELTA
+    from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
-    from qaudit.reporting import check_format, is_console, render_report
+    from qaudit.reporting import check_format, is_console, render_all
     from qaudit.workflows import dataset_for
 
     cfg = load_config("leak")
@@ -168,6 +169,9 @@ def leak_cmd(
                              delta=pick(delta, cfg, "delta", DEFAULT_DELTA, float),
                              n_bootstrap=pick(bootstrap, cfg, "bootstrap", DEFAULT_BOOTSTRAP, int))
     settings.validate()
+    check_outputs({"--output": output, **{f"--report {f}": p for f, p in extras}},
+                  {"model file": path, "--members file": members, "--non-members file": non_members,
+                   "--baseline": base_path, "dataset file": dataset, "config file": cfg.get("_file")})
     mf = model_io.load(path)
     if dataset:
         ds = load_dataset(dataset, {"data_dir": data_dir} if data_dir else {})
@@ -187,9 +191,7 @@ def leak_cmd(
         metrics_for_base = sorted({t.metric for t in thresholds}) or list(gating.DEFAULT_BASELINE_METRICS)
         findings += gating.check_baseline(report.measurements, base, metrics_for_base, tol, "leak", str(path))
     report.apply_findings(findings)
-    render_report(report, fmt, output)
-    for extra_fmt, extra_path in extras:
-        render_report(report, extra_fmt, extra_path)
+    render_all(report, [(fmt, output), *extras])
     if not is_console(fmt, output):
         err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
     if report.failed:

@@ -43,6 +43,7 @@ def shots_cmd(
     """How the shot count shapes leakage (mean ± std over repeats) and the stability of unlearning."""
     from qaudit import model as model_io
     from qaudit.gating import check_thresholds, parse_thresholds
+    from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format, is_console, render_report
@@ -64,6 +65,7 @@ def shots_cmd(
         host.get("attack", attack)
     if unlearn:
         host.get("unlearning", unlearn)
+    check_outputs({"--output": output}, {"model file": model_path})
     mf = model_io.load(model_path)
     ds = dataset_for(mf, data_dir, allow_data_change=allow_data_change)
     settings = ShotSettings(shots=shot_list, repeats=repeats, seed=seed, backend=backend or "", attack=attack or "",

@@ -50,11 +50,12 @@ def train_cmd(
     model = model or get_host().role("model", "default")
     dataset = dataset or get_host().role("dataset", "default")
 
-    out_dir = out_path.parent if str(out_path.parent) else Path(".")
-    if not out_dir.is_dir():  # fail before training, not after it
-        raise QauditError(f"output directory does not exist: {out_dir}")
-    if out_path.exists() and not force:
+    from qaudit.outputs import check_outputs
+
+    if out_path.exists() and not force:  # fail before training, not after it
         raise QauditError(f"{out_path} already exists; pass --force to overwrite it")
+    dataset_file = dataset if dataset and Path(dataset).suffix else None
+    check_outputs({"--out": out_path}, {"dataset file": dataset_file, "--exclude-indices file": exclude_indices})
     opts = parse_options(option)
     for key, value in (("qubits", qubits), ("layers", layers), ("epochs", epochs), ("lr", lr),
                        ("batch_size", batch_size), ("noise", noise)):

@@ -103,9 +103,10 @@ def unlearn_cmd(
     from qaudit import model as model_io
     from qaudit import unlearning as core
     from qaudit.backends import default_backend, resolve_backend
+    from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
-    from qaudit.reporting import check_format, render_report
+    from qaudit.reporting import check_format, render_all
 
     method = method or get_host().role("unlearning", "default")
     get_host().get("unlearning", method)
@@ -115,8 +116,8 @@ def unlearn_cmd(
     if importance is not None:
         opts["importance"] = importance
     out_path = out_path or model_path.with_name(model_path.name.removesuffix(".json") + ".unlearned.json")
-    if out_path.resolve() == model_path.resolve():
-        raise QauditError("--out must differ from the input model file (it is never modified)")
+    check_outputs({"--out": out_path, "--output": output},
+                  {"model file": model_path, "--oracle": oracle, "--forget-indices file": forget_indices})
     mf, ds = _load(model_path, data_dir, allow_data_change)
     fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
     core.preflight(method, mf, ds, fs, seed, opts, retain_fraction)
@@ -146,14 +147,15 @@ def unlearn_cmd(
         core.attach_forget_quality(report, method, fq)
     record_data_change(report, ds)
     code = _gate(report, fail_above, result.findings(report.location) if forget_gate else None)
-    render_report(report, fmt, output)
     err.print(f"wrote {out_path}", markup=False, highlight=False)
+    render_all(report, [(fmt, output)])
     raise typer.Exit(code)
 
 
 def compare_cmd(
     model_path: Annotated[Path, typer.Argument(help="Trained model file (never modified).")],
-    methods: Annotated[str, typer.Option(help="Comma-separated methods.")] = "ga,ssd,rga,retrain,finetune",
+    methods: Annotated[str | None, typer.Option(
+        help="Comma-separated methods (default: every installed method that can run on this model).")] = None,
     forget_class: ForgetClass = None,
     forget_indices: ForgetIndices = None,
     seeds: Annotated[str, typer.Option(help="Comma-separated seeds (robustness = mean ± std).")] = "0",
@@ -173,26 +175,26 @@ def compare_cmd(
     from qaudit import model as model_io
     from qaudit import unlearning as core
     from qaudit.backends import default_backend, resolve_backend
+    from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
-    from qaudit.reporting import check_format, render_report
+    from qaudit.reporting import check_format, render_all
 
     check_format(fmt)
-    names = [m.strip() for m in methods.split(",") if m.strip()]
-    if not names:
+    check_outputs({"--output": output}, {"model file": model_path, "--oracle": oracle,
+                                         "--forget-indices file": forget_indices})
+    names = [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else None
+    if names == []:
         raise QauditError("--methods is empty")
-    for name in names:
+    for name in names or []:
         get_host().get("unlearning", name)
     seed_list = _ints(seeds, "--seeds")
     shot_list = [s or None for s in _ints(shots, "--shots")] if shots else [None]
-    per_method: dict[str, dict[str, Any]] = {n: {} for n in names}
-    for key, value in parse_options(option).items():
-        if "." not in key or key.split(".", 1)[0] not in per_method:
-            raise QauditError(f"-O {key}: write METHOD.KEY=VALUE with METHOD one of {', '.join(names)}")
-        m, k = key.split(".", 1)
-        per_method[m][k] = value
     mf, ds = _load(model_path, data_dir, allow_data_change)
     fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
+    options = parse_options(option)
+    names = names or _runnable_methods(mf, ds, fs, seed_list[0], options)
+    per_method = _per_method_options(options, names)
     for name in names:
         core.preflight(name, mf, ds, fs, seed_list[0], per_method[name])
     oracle_mf = model_io.load(oracle) if oracle else None
@@ -212,8 +214,37 @@ def compare_cmd(
                                                 "backend": backend or default_backend(None)})
     record_data_change(report, ds)
     code = _gate(report, fail_above)
-    render_report(report, fmt, output)
+    render_all(report, [(fmt, output)])
     raise typer.Exit(code)
+
+
+def _per_method_options(options: dict[str, Any], names: list[str]) -> dict[str, dict[str, Any]]:
+    """``-O METHOD.KEY=VALUE`` pairs grouped by method."""
+    per_method: dict[str, dict[str, Any]] = {n: {} for n in names}
+    for key, value in options.items():
+        if "." not in key or key.split(".", 1)[0] not in per_method:
+            raise QauditError(f"-O {key}: write METHOD.KEY=VALUE with METHOD one of {', '.join(names)}")
+        m, k = key.split(".", 1)
+        per_method[m][k] = value
+    return per_method
+
+
+def _runnable_methods(mf: Any, ds: Any, fs: Any, seed: int, options: dict[str, Any]) -> list[str]:
+    """Every installed unlearning method whose preflight accepts this model and request."""
+    from qaudit import unlearning as core
+    from qaudit.plugins import get_host
+
+    names = []
+    for name in get_host().names("unlearning"):
+        own = {k.split(".", 1)[1]: v for k, v in options.items() if k.startswith(name + ".")}
+        try:
+            core.preflight(name, mf, ds, fs, seed, own)
+        except QauditError:
+            continue
+        names.append(name)
+    if not names:
+        raise QauditError("no installed unlearning method can run on this model and request")
+    return names
 
 
 def _ints(text: str, flag: str) -> list[int]:
