@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-MNIST_DIR = os.environ.get("QAUDIT_MNIST_DIR", "/work/shared/data/mnist")
+MNIST_DIR = os.environ.get("QAUDIT_MNIST_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
 
 
 def train_and_score(kind: str, dataset, options: dict) -> dict:

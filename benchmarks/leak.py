@@ -4,7 +4,7 @@
    digits basic QNN, end to end (process start to exit). Reference: `qaudit evaluate model.json`
    end to end (start-up + model load + one pass over the data). Floor: <= 10 s.
 2. Reference-model attacks: `-a lira,lira-offline,rmia -K 16` on the basic QNN with 1000 members
-   (MNIST when /work/shared/data/mnist or $QAUDIT_MNIST_DIR exists, else digits). Reference:
+   (MNIST when ../shared/data/mnist or $QAUDIT_MNIST_DIR exists, else digits). Reference:
    training the target itself once (`qaudit train`, same data and options), so the ratio reads as
    "target trainings' worth of time". Floor: <= 180 s on 2 cores.
 
@@ -89,7 +89,8 @@ def main() -> None:
     rows.append(("leak --shots 1024 gray-box,loss,confidence (digits, 1000 members)", fast, ev,
                  "qaudit evaluate", 10.0))
     if not skip_lira:
-        mnist = os.environ.get("QAUDIT_MNIST_DIR") or "/work/shared/data/mnist"
+        shared_mnist = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+        mnist = os.environ.get("QAUDIT_MNIST_DIR") or str(shared_mnist)
         if Path(mnist).is_dir():
             data = ["--dataset", "mnist", "--data-dir", mnist]
             label = "MNIST"

@@ -29,7 +29,7 @@ SETTINGS = {
     "hqnn": ("hqnn", "mnist", {}),
 }
 METHODS = ("ga", "ssd", "rga", "finetune")
-MNIST_DIR = os.environ.get("QAUDIT_MNIST_DIR", "/work/shared/data/mnist")
+MNIST_DIR = os.environ.get("QAUDIT_MNIST_DIR") or str(Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist")
 
 
 def run_setting(name: str, work: Path) -> list[dict]:

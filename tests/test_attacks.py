@@ -149,11 +149,12 @@ def test_attack_errors(random_label_model):
 
 def test_hybrid_model_sampling_runs_its_encoder():
     """Shot sampling of the HQNN must use its CNN encoder before the circuit."""
-    from pathlib import Path
 
-    mnist = Path("/work/shared/data/mnist")
+    from conftest import SHARED
+
+    mnist = SHARED / "data" / "mnist"
     if not mnist.is_dir():
-        pytest.skip("needs /work/shared/data/mnist")
+        pytest.skip(f"needs the shared MNIST data ({mnist} not found)")
     ds = load_dataset("mnist", {"data_dir": str(mnist)})
     mf = train_model("hqnn", ds, n_train=40, n_holdout=20, seed=0, options={"epochs": 1})
     X = ds.X[:10]

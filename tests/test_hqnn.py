@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED
 from qaudit_qnn import hqnn as hqnn_module
 from qaudit_qnn.hqnn import HQNN
 
 from qaudit.errors import QauditError
 from qaudit.testing import check_model, make_host, using_host
 
-MNIST_DIR = Path(os.environ.get("QAUDIT_SHARED_DIR", "/work/shared")) / "data" / "mnist"
+MNIST_DIR = SHARED / "data" / "mnist"
 
 
 def central_difference(model, X, y, name: str, i: int, h: float) -> float:

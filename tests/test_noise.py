@@ -4,15 +4,14 @@ PennyLane default.mixed file, cirq.DensityMatrixSimulator and finite differences
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED
 
 from qaudit.errors import QauditError
 
-GOLDEN_DIR = Path(os.environ.get("QAUDIT_SHARED_DIR", "/work/shared")) / "data" / "golden"
+GOLDEN_DIR = SHARED / "data" / "golden"
 
 cirq = pytest.importorskip("cirq")
 

@@ -7,14 +7,14 @@ holdout, paper epochs) are marked ``slow`` (run with ``pytest -m slow``).
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED
 
-MNIST_DIR = Path(os.environ.get("QAUDIT_SHARED_DIR", "/work/shared")) / "data" / "mnist"
+MNIST_DIR = SHARED / "data" / "mnist"
 
 
 @pytest.fixture(scope="module")

@@ -238,13 +238,13 @@ def test_forget_quality_of_retraining_is_one_and_of_doing_nothing_is_lower():
 @pytest.fixture(scope="module")
 def hqnn_tiny():
     """An HQNN after one epoch on 120 MNIST images (skips without the shared MNIST files)."""
-    import os
-    from pathlib import Path
+
+    from conftest import SHARED
 
     from qaudit.data import load_dataset
     from qaudit.testing import make_host, using_host
 
-    mnist_dir = Path(os.environ.get("QAUDIT_SHARED_DIR", "/work/shared")) / "data" / "mnist"
+    mnist_dir = SHARED / "data" / "mnist"
     if not (mnist_dir / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"MNIST IDX files not found in {mnist_dir}")
     with using_host(make_host()):
