@@ -140,7 +140,10 @@ def guarded(run: Callable[[], Any], print_line: Callable[[str], None], host_gett
     usage, aborts, exits = _usage_error_types(), _abort_types(), _exit_code_types()
     try:
         result = run()
-        return (int(result) if isinstance(result, int) else 0), None
+        code = int(result) if isinstance(result, int) else 0
+        if code == 130:  # Typer turns Ctrl-C into a silent exit 130
+            print_line("interrupted")
+        return code, None
     except SystemExit as exc:
         return (exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)), None
     except QauditError as exc:

@@ -75,8 +75,9 @@ def render_all(report: Any, targets: list[tuple[str | None, Path | None]]) -> No
         try:
             reporter.render(report, buffer)
         except Exception as exc:  # a reporter plugin failed: nothing is written
-            raise QauditError(f"reporter {name!r} failed: {type(exc).__name__}: {exc}; no report was written") \
-                from exc
+            plugin = get_host().registry("reporter")[name].plugin
+            raise QauditError(f"plugin {plugin!r} failed in reporter {name!r} ({type(reporter).__name__}.render): "
+                              f"{type(exc).__name__}: {exc}; no report was written") from exc
         if path is None:
             terminal.append((name, buffer.getvalue()))
         else:

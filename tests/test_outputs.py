@@ -93,7 +93,7 @@ def test_a_failing_reporter_writes_nothing(cli_runner, tiny_model, tmp_path):
     main, extra = tmp_path / "main.json", tmp_path / "extra.txt"
     line = _one_error(cli_runner.invoke(["leak", str(tiny_model.path), "-a", "loss", "-f", "json", "--output",
                                          str(main), "--report", f"broken={extra}"]))
-    assert "reporter 'broken' failed" in line and "no report was written" in line
+    assert "failed in reporter 'broken'" in line and "no report was written" in line
     assert not main.exists() and not extra.exists()
 
 
