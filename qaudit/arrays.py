@@ -68,14 +68,27 @@ def _decode_base64(value: dict, where: str) -> np.ndarray:
 
 
 def _decode_nested(value: Any, where: str, integer: bool) -> np.ndarray:
-    """Decode the nested-lists (or scalar) form."""
+    """Decode the nested-lists (or scalar) form: JSON numbers only (integers when *integer*)."""
     try:
-        array = np.asarray(value, dtype=np.int64 if integer else np.float64)
-    except (TypeError, ValueError) as exc:
+        array = np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as exc:
         raise QauditError(f"{where}: not a rectangular numeric array") from exc
     if array.size > MAX_ELEMENTS:
         raise QauditError(f"{where}: array too large")
+    if array.dtype.kind == "O":  # integers beyond int64 (or mixed objects)
+        raise QauditError(f"{where}: {'integer' if integer else 'number'} out of range or not a number")
+    if integer and array.size and array.dtype.kind not in "iu":
+        raise QauditError(f"{where}: expected integers (got {_kind_name(array)})")
+    if array.dtype.kind not in "iuf" and array.size:
+        raise QauditError(f"{where}: expected numbers (got {_kind_name(array)})")
+    if array.dtype.kind == "u" and array.size and int(array.max()) > np.iinfo(np.int64).max:
+        raise QauditError(f"{where}: integer out of range")
     return array
+
+
+def _kind_name(array: np.ndarray) -> str:
+    return {"b": "booleans", "U": "strings", "S": "strings", "f": "non-integer numbers"}.get(
+        array.dtype.kind, str(array.dtype))
 
 
 def _convert(array: np.ndarray, where: str, integer: bool) -> np.ndarray:

@@ -32,6 +32,8 @@ from typing import Any
 from qaudit.errors import QauditError
 
 CONFIG_ENV = "QAUDIT_CONFIG"
+#: Largest config file accepted (bytes): qaudit.toml or pyproject.toml.
+MAX_CONFIG_BYTES = 1024 * 1024
 
 if sys.version_info >= (3, 11):
     import tomllib as _toml
@@ -66,15 +68,21 @@ def find_config(start: str | os.PathLike[str] | None = None) -> tuple[Path, dict
 def _read(path: Path, tool: bool) -> dict[str, Any] | None:
     if _toml is None:
         raise QauditError(f"reading {path} needs Python >= 3.11 or the 'tomli' package")
+    from qaudit.io import MAX_TOML_DEPTH, read_text_limited, toml_depth
+
+    text = read_text_limited(path, MAX_CONFIG_BYTES, "config")
+    depth = toml_depth(text)
+    if depth > MAX_TOML_DEPTH:
+        raise QauditError(f"{path}: TOML nested about {depth} levels deep (at most {MAX_TOML_DEPTH} allowed)")
     try:
-        with open(path, "rb") as fh:
-            doc = _toml.load(fh)
-    except OSError as exc:
-        raise QauditError(f"cannot read config {path}: {exc.strerror or exc}") from exc
+        doc = _toml.loads(text)
     except _toml.TOMLDecodeError as exc:
-        raise QauditError(f"{path}: invalid TOML ({exc})") from exc
+        raise QauditError(f"{path}: invalid TOML ({str(exc).splitlines()[0]})") from exc
+    except RecursionError:  # pragma: no cover - the pre-scan bounds the depth
+        raise QauditError(f"{path}: TOML nested too deeply") from None
     if tool:
-        table = doc.get("tool", {}).get("qaudit")
+        tool_table = doc.get("tool", {})
+        table = tool_table.get("qaudit") if isinstance(tool_table, dict) else None
         if table is None:
             return None
         if not isinstance(table, dict):

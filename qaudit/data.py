@@ -13,6 +13,13 @@ from qaudit.errors import QauditError
 KINDS = ("image", "tabular")
 #: Option keys of a data record that hold file-system paths (saved relative to the model file).
 PATH_OPTIONS = ("path", "data_dir")
+#: Most classes a dataset or model may have: labels must lie in 0..MAX_CLASSES-1 (a single label of
+#: 10**9 would otherwise make per-class arrays of 10**9 entries).
+MAX_CLASSES = 1000
+#: Most features (columns) a dataset or model may have.
+MAX_FEATURES = 1 << 20
+#: Largest index file accepted (bytes).
+MAX_INDEX_FILE_BYTES = 64 * 1024 * 1024
 FINGERPRINT_ALGORITHM = "sha256(int64 [n, d] || float64 X || int64 y), little-endian, C order"
 
 
@@ -52,8 +59,15 @@ class Dataset:
             raise QauditError(f"dataset {self.name!r}: features contain NaN or infinite values")
         if self.y.dtype.kind not in "iu":
             raise QauditError(f"dataset {self.name!r}: labels must be integers")
+        if self.X.shape[1] == 0:
+            raise QauditError(f"dataset {self.name!r}: no feature columns")
+        if self.X.shape[1] > MAX_FEATURES:
+            raise QauditError(f"dataset {self.name!r}: {self.X.shape[1]} features (at most {MAX_FEATURES})")
         if self.y.size and self.y.min() < 0:
             raise QauditError(f"dataset {self.name!r}: labels must be non-negative")
+        if self.y.size and self.y.max() >= MAX_CLASSES:
+            raise QauditError(f"dataset {self.name!r}: label {self.y.max()} is out of range; labels must lie in "
+                              f"0..{MAX_CLASSES - 1} (at most {MAX_CLASSES} classes)")
         self.y = self.y.astype(np.int64)
 
     @property
@@ -200,27 +214,27 @@ def split(y: np.ndarray, n_train: int | None, n_holdout: int | None, seed: int) 
 
 
 def read_indices(path: str, n_samples: int) -> np.ndarray:
-    """Read a file of sample indices (whitespace/comma separated, or a JSON list)."""
-    import json
+    """Read a file of sample indices (whitespace/comma separated, or a JSON list); size-capped."""
     import re
-    from pathlib import Path
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise QauditError(f"cannot read index file {path}: {exc.strerror}") from exc
-    text = text.strip()
-    try:
-        values = json.loads(text) if text.startswith("[") else [int(t) for t in re.split(r"[\s,]+", text) if t]
-    except ValueError as exc:
-        raise QauditError(f"{path}: expected integer sample indices") from exc
+    from qaudit.io import parse_json, read_text_limited
+
+    text = read_text_limited(path, MAX_INDEX_FILE_BYTES, "index file").strip()
+    bad = f"{path}: expected integer sample indices"
+    if text.startswith("["):
+        values = parse_json(text, f"index file {path}")
+    else:
+        tokens = [t for t in re.split(r"[\s,]+", text) if t]
+        if not all(re.fullmatch(r"[+-]?\d{1,19}", t) for t in tokens):
+            raise QauditError(bad)
+        values = [int(t) for t in tokens]
     if not isinstance(values, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        raise QauditError(f"{path}: expected integer sample indices")
-    idx = np.asarray(values, dtype=np.int64)
-    if idx.size == 0:
+        raise QauditError(bad)
+    if not values:
         raise QauditError(f"{path}: no indices")
-    if idx.min() < 0 or idx.max() >= n_samples:
+    if any(not 0 <= v < n_samples for v in values):
         raise QauditError(f"{path}: indices must lie in 0..{n_samples - 1}")
+    idx = np.asarray(values, dtype=np.int64)
     if len(np.unique(idx)) != idx.size:
         raise QauditError(f"{path}: duplicate indices")
     return idx

@@ -24,6 +24,8 @@ from qaudit.errors import QauditError
 from qaudit.results import Finding
 
 DEFAULT_TOLERANCE = 0.02
+#: Largest baseline report accepted (bytes).
+MAX_BASELINE_BYTES = 64 * 1024 * 1024
 #: Metrics compared against a baseline when no thresholds name them.
 DEFAULT_BASELINE_METRICS = ("auc", "tpr@1%fpr", "advantage", "epsilon")
 
@@ -130,13 +132,10 @@ def parse_tolerance(spec: str | float | dict[str, Any] | None, known: Iterable[s
 
 
 def read_baseline(path: str | Path, schema: str | None = None) -> dict[str, dict[str, float]]:
-    """Measurements of a previous JSON report (validated; one-line errors)."""
+    """Measurements of a previous JSON report (validated; size- and depth-capped; one-line errors)."""
     from qaudit.model import read_document
 
-    try:
-        doc = read_document(path)
-    except QauditError as exc:
-        raise QauditError(str(exc).replace("model file", "baseline")) from None
+    doc = read_document(path, what="baseline", limit=MAX_BASELINE_BYTES)
     if not isinstance(doc, dict) or not isinstance(doc.get("measurements"), dict):
         raise QauditError(f"{path}: not a qaudit JSON report (no 'measurements'); write one with --format json")
     if schema and doc.get("schema") != schema:
@@ -145,8 +144,14 @@ def read_baseline(path: str | Path, schema: str | None = None) -> dict[str, dict
     for subject, values in doc["measurements"].items():
         if not isinstance(values, dict):
             raise QauditError(f"{path}: measurements.{subject} must be an object")
-        out[str(subject)] = {str(k): float(v) for k, v in values.items()
-                             if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+        out[str(subject)] = {}
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                continue
+            if isinstance(value, int) and abs(value) > 2**63:
+                raise QauditError(f"{path}: measurements.{subject}.{key} is out of range")
+            if math.isfinite(value):
+                out[str(subject)][str(key)] = float(value)
     return out
 
 

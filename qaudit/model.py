@@ -16,7 +16,6 @@ hook.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,14 +24,20 @@ from typing import Any
 import numpy as np
 
 from qaudit import __version__, arrays
-from qaudit.data import KINDS, DataRecord, resolve_path
+from qaudit.data import KINDS, MAX_CLASSES, MAX_FEATURES, DataRecord, resolve_path
 from qaudit.errors import QauditError
-from qaudit.io import write_json_atomic
+from qaudit.io import read_json_limited, write_json_atomic
 
 FORMAT = "qaudit.model"
 VERSION = 1
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_INDICES = 10_000_000
+#: Largest qubit count a model file may declare (``config.qubits``): a state vector of 2**16 amplitudes
+#: per sample. Larger declarations are refused on load, before anything is allocated.
+MAX_MODEL_QUBITS = 16
+#: Largest magnitude of any trained parameter (``params``); larger values only produce overflow.
+MAX_PARAM_ABS = 1e6
+_INT64_MAX = 2**63 - 1
 
 
 @dataclass
@@ -89,7 +94,8 @@ def _validate_data(raw: Any, where: str) -> DataRecord | None:
     options = raw.get("options", {})
     _require(isinstance(options, dict), f"{where}: data.options must be an object")
     seed = raw.get("seed", 0)
-    _require(isinstance(seed, int) and not isinstance(seed, bool), f"{where}: data.seed must be an integer")
+    _require(isinstance(seed, int) and not isinstance(seed, bool) and abs(seed) <= _INT64_MAX,
+             f"{where}: data.seed must be an integer")
     sets = {}
     for key in ("members", "holdout"):
         values = raw.get(key, [])
@@ -111,27 +117,67 @@ def _validate_data(raw: Any, where: str) -> DataRecord | None:
     return record
 
 
-def read_document(path: str | os.PathLike[str]) -> Any:
-    """Read and parse a JSON file with a size cap; one-line errors."""
-    p = Path(path)
-    try:
-        size = p.stat().st_size
-    except OSError as exc:
-        raise QauditError(f"cannot read model file {path}: {exc.strerror or exc}") from exc
-    _require(p.is_file(), f"model file {path} is not a file")
-    _require(size <= MAX_FILE_BYTES, f"model file {path} is too large ({size} bytes)")
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise QauditError(f"cannot read model file {path}: not UTF-8 text") from exc
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, ValueError) as exc:
-        raise QauditError(f"{path}: not valid JSON ({exc})") from exc
+def read_document(path: str | os.PathLike[str], what: str = "model file",
+                  limit: int = MAX_FILE_BYTES) -> Any:
+    """Read and parse a JSON file with a size cap and a nesting cap; one-line errors."""
+    return read_json_limited(path, limit, what)
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"non-finite number {name}")
+def _check_config_sizes(config: dict[str, Any], where: str) -> None:
+    """Refuse absurd declared sizes (qubits, classes, features) before a model allocates anything."""
+    limits = (("qubits", MAX_MODEL_QUBITS), ("n_classes", MAX_CLASSES), ("n_features_in", MAX_FEATURES))
+    for key, limit in limits:
+        value = config.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > limit:
+            raise QauditError(f"{where}: config.{key} is {value}; model files may declare at most {limit}")
+
+
+def _check_params(value: Any, where: str, here: str) -> None:
+    """Every number in the ``params`` section finite and within +-MAX_PARAM_ABS (nested configs and
+    preprocessing of ensembles are checked as configs)."""
+    stack = [(value, here)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, dict):
+            if {"dtype", "shape", "base64"} <= set(item):
+                array = arrays.decode(item, f"{where}: {path}")
+                _require(not array.size or float(np.max(np.abs(array))) <= MAX_PARAM_ABS,
+                         f"{where}: {path} has values beyond +-{MAX_PARAM_ABS:g}")
+                continue
+            for key, sub in item.items():
+                if key == "config" and isinstance(sub, dict):
+                    _check_config_sizes(sub, where)
+                elif key != "preprocessing":
+                    stack.append((sub, f"{path}.{key}"))
+        elif isinstance(item, list):
+            if item and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item):
+                _require(max(abs(v) for v in item) <= MAX_PARAM_ABS,
+                         f"{where}: {path} has values beyond +-{MAX_PARAM_ABS:g}")
+            else:
+                stack.extend((sub, f"{path}[{i}]") for i, sub in enumerate(item))
+
+
+def _check_integers(doc: Any, where: str) -> None:
+    """No JSON integer beyond int64 anywhere in the document."""
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            if any(isinstance(v, int) and not -_INT64_MAX - 1 <= v <= _INT64_MAX for v in item):
+                raise QauditError(f"{where}: an integer is out of range (beyond 64-bit)")
+            stack.extend(v for v in item if isinstance(v, (dict, list)))
+        elif isinstance(item, int) and not -_INT64_MAX - 1 <= item <= _INT64_MAX:
+            raise QauditError(f"{where}: an integer is out of range (beyond 64-bit)")
+
+
+def validate_limits(doc: dict[str, Any], where: str) -> None:
+    """Checks of a qaudit model document that need no model class: 64-bit integers, declared sizes
+    (qubits, classes, features) and parameter magnitudes (see docs/model-format.md)."""
+    _check_integers(doc, where)
+    _check_config_sizes(doc["config"], where)
+    _check_params(doc["params"], where, "params")
 
 
 def load(path: str | os.PathLike[str], host: Any = None) -> ModelFile:
@@ -157,12 +203,13 @@ def load(path: str | os.PathLike[str], host: Any = None) -> ModelFile:
     for key in ("config", "params"):
         _require(isinstance(doc.get(key), dict), f"{where}: '{key}' must be an object")
     _require(isinstance(doc.get("preprocessing", []), list), f"{where}: 'preprocessing' must be a list")
+    validate_limits(doc, where)
     data = _validate_data(doc.get("data"), where)
     try:
         model = cls.from_document(doc)
     except QauditError as exc:
         raise QauditError(f"{where}: {exc}") from exc
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise QauditError(f"{where}: invalid {kind} model ({type(exc).__name__}: {exc})") from exc
     training = doc.get("training", {})
     provenance = doc.get("provenance", {})

@@ -26,6 +26,13 @@ from qaudit.errors import QauditError
 OPS = ("scale", "pca", "pad", "l2", "normalize", "bias")
 #: Standard deviations below this are treated as 1 (constant columns map to 0, not to infinity).
 STD_FLOOR = 1e-8
+#: Largest ``pad`` size (2**16 features: a 16-qubit amplitude encoding, the model-file qubit cap).
+MAX_PAD = 1 << 16
+#: Saved ``scale`` factors and ``normalize`` standard deviations must lie in [SCALE_MIN, SCALE_MAX]
+#: (in absolute value); means, offsets and PCA arrays within +-VALUE_MAX. Outside these, features
+#: overflow to infinity and probabilities become NaN.
+SCALE_MIN, SCALE_MAX = 1e-12, 1e12
+VALUE_MAX = 1e15
 
 
 def apply(steps: list[dict[str, Any]], X: np.ndarray) -> np.ndarray:
@@ -104,22 +111,28 @@ def from_json(value: Any, where: str = "preprocessing") -> list[dict[str, Any]]:
         op = raw["op"]
         if op == "scale":
             factor = raw.get("factor")
-            if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not np.isfinite(factor):
-                raise QauditError(f"{here}: 'factor' must be a finite number")
+            if not isinstance(factor, (int, float)) or isinstance(factor, bool) or not np.isfinite(factor) \
+                    or not SCALE_MIN <= abs(factor) <= SCALE_MAX:
+                raise QauditError(f"{here}: 'factor' must be a number with {SCALE_MIN:g} <= |factor| <= "
+                                  f"{SCALE_MAX:g}")
             steps.append({"op": op, "factor": float(factor)})
         elif op == "bias":
             value = raw.get("value")
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
-                raise QauditError(f"{here}: 'value' must be a finite number")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value) \
+                    or abs(value) > VALUE_MAX:
+                raise QauditError(f"{here}: 'value' must be a finite number within +-{VALUE_MAX:g}")
             steps.append({"op": op, "value": float(value)})
         elif op == "pca":
             mean = arrays.decode(raw.get("mean"), f"{here}.mean", (None,))
             comps = arrays.decode(raw.get("components"), f"{here}.components", (None, mean.shape[0]))
+            for name, array in (("mean", mean), ("components", comps)):
+                if array.size and float(np.max(np.abs(array))) > VALUE_MAX:
+                    raise QauditError(f"{here}.{name}: values beyond +-{VALUE_MAX:g}")
             steps.append({"op": op, "mean": mean, "components": comps})
         elif op == "pad":
             size = raw.get("size")
-            if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= 1 << 20:
-                raise QauditError(f"{here}: 'size' must be a positive integer")
+            if not isinstance(size, int) or isinstance(size, bool) or not 0 < size <= MAX_PAD:
+                raise QauditError(f"{here}: 'size' must be a positive integer of at most {MAX_PAD}")
             steps.append({"op": op, "size": size})
         elif op == "normalize":
             steps.append({"op": op, "mean": _number_or_vector(raw.get("mean"), f"{here}.mean"),
@@ -130,17 +143,22 @@ def from_json(value: Any, where: str = "preprocessing") -> list[dict[str, Any]]:
 
 
 def _number_or_vector(value: Any, where: str, positive: bool = False) -> float | np.ndarray:
-    """A finite number or a 1-D array of finite numbers (strictly positive if *positive*)."""
+    """A finite number or a 1-D array of finite numbers within +-VALUE_MAX (with *positive*: a
+    standard deviation in [SCALE_MIN, SCALE_MAX])."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        out: float | np.ndarray = float(value)
-        ok = bool(np.isfinite(out))
+        try:
+            out: float | np.ndarray = float(value)
+        except OverflowError:
+            raise QauditError(f"{where}: must be a finite number") from None
+        if not np.isfinite(out):
+            raise QauditError(f"{where}: must be a finite number")
     else:
         out = arrays.decode(value, where, (None,))
-        ok = True
-    if not ok:
-        raise QauditError(f"{where}: must be a finite number")
-    if positive and not np.all(np.asarray(out) > 0):
-        raise QauditError(f"{where}: must be > 0")
+    values = np.asarray(out)
+    if positive and values.size and not np.all((values >= SCALE_MIN) & (values <= SCALE_MAX)):
+        raise QauditError(f"{where}: must be > 0, within [{SCALE_MIN:g}, {SCALE_MAX:g}]")
+    if values.size and float(np.max(np.abs(values))) > VALUE_MAX:
+        raise QauditError(f"{where}: values beyond +-{VALUE_MAX:g}")
     return out
 
 

@@ -42,6 +42,10 @@ def dataset_for(mf: ModelFile, data_dir: str | None = None, allow_data_change: b
     if top >= len(dataset):
         raise QauditError(f"the model's data record indexes sample {top}, dataset "
                           f"{mf.data.dataset!r} has only {len(dataset)}")
+    n_classes = getattr(mf.model, "n_classes", None)
+    if isinstance(n_classes, int) and dataset.n_classes > n_classes:
+        raise QauditError(f"dataset {mf.data.dataset!r} has labels up to {dataset.n_classes - 1} but the model "
+                          f"has only {n_classes} classes (n_classes); re-train on this data")
     return dataset
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 from pathlib import Path
@@ -12,6 +13,14 @@ import numpy as np
 
 from qaudit.data import Dataset
 from qaudit.errors import QauditError
+from qaudit.io import check_regular_file, read_text_limited
+
+#: Largest IDX payload (decompressed bytes) accepted; MNIST's training images are 47 MB.
+MAX_IDX_BYTES = 128 * 1024 * 1024
+#: Largest CSV file accepted (bytes).
+MAX_CSV_BYTES = 64 * 1024 * 1024
+#: Largest .npz file and largest decompressed array in it (bytes).
+MAX_NPZ_BYTES = 1024 * 1024 * 1024
 
 MNIST_ENV = "QAUDIT_MNIST_DIR"
 MNIST_FILES = {
@@ -35,24 +44,36 @@ class Digits:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Read an IDX file (optionally gzip-compressed) with header validation."""
+    """Read an IDX file (optionally gzip-compressed) with header validation.
+
+    Streamed and bounded: the header's declared size must stay within :data:`MAX_IDX_BYTES`
+    before anything is allocated, and at most that many bytes are ever decompressed.
+    """
+    import zlib
+
+    check_regular_file(path, "IDX file")
     opener = gzip.open if path.suffix == ".gz" else open
     try:
         with opener(path, "rb") as handle:
-            raw = handle.read()
-    except (OSError, EOFError) as exc:
+            head = handle.read(4)
+            if len(head) < 4 or head[0] != 0 or head[1] != 0 or head[2] != 0x08:
+                raise QauditError(f"{path}: not an unsigned-byte IDX file")
+            ndim = head[3]
+            dims_raw = handle.read(4 * ndim)
+            if ndim == 0 or len(dims_raw) < 4 * ndim:
+                raise QauditError(f"{path}: truncated IDX header")
+            dims = struct.unpack(">" + "I" * ndim, dims_raw)
+            size = math.prod(dims)
+            if size > MAX_IDX_BYTES:
+                raise QauditError(f"{path}: IDX header declares {size} bytes of data (dimensions "
+                                  f"{'x'.join(map(str, dims))}); at most {MAX_IDX_BYTES} are accepted")
+            raw = handle.read(size + 1)
+    except (OSError, EOFError, zlib.error) as exc:
         raise QauditError(f"cannot read IDX file {path}: {exc}") from exc
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise QauditError(f"{path}: not an unsigned-byte IDX file")
-    ndim = raw[3]
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
-        raise QauditError(f"{path}: truncated IDX header")
-    dims = struct.unpack(">" + "I" * ndim, raw[4:header])
-    size = int(np.prod(dims))
-    if len(raw) - header != size:
-        raise QauditError(f"{path}: IDX data has {len(raw) - header} bytes, header says {size}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    if len(raw) != size:
+        found = f"more than {size}" if len(raw) > size else str(len(raw))
+        raise QauditError(f"{path}: IDX data has {found} bytes, header says {size}")
+    return np.frombuffer(raw, dtype=np.uint8).reshape(dims)
 
 
 def _find(directory: Path, stems: tuple[str, ...]) -> Path | None:
@@ -137,14 +158,15 @@ class CSVFile:
 
     def load(self, options: dict[str, Any]) -> Dataset:
         import csv
+        import io
 
         path = Path(options["path"])
         label = options.get("label_column", "label")
+        text = read_text_limited(path, MAX_CSV_BYTES, "CSV file")
         try:
-            with path.open(newline="", encoding="utf-8") as handle:
-                rows = list(csv.reader(handle))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise QauditError(f"cannot read {path}: {exc}") from exc
+            rows = list(csv.reader(io.StringIO(text, newline="")))
+        except csv.Error as exc:
+            raise QauditError(f"{path}: not a valid CSV file ({exc})") from None
         if not rows:
             raise QauditError(f"{path}: empty CSV file")
         header = [h.strip() for h in rows[0]]
@@ -152,6 +174,8 @@ class CSVFile:
             raise QauditError(f"{path}: no '{label}' column (columns: {', '.join(header[:10])}); "
                               "pass --label-column NAME")
         col = header.index(label)
+        if len(header) < 2:
+            raise QauditError(f"{path}: no feature columns (only the label column '{label}')")
         ragged = next((i + 2 for i, row in enumerate(rows[1:]) if row and len(row) != len(header)), None)
         if ragged is not None:
             raise QauditError(f"{path}: rows have inconsistent lengths (line {ragged} has "
@@ -177,15 +201,59 @@ class NPZFile:
 
     def load(self, options: dict[str, Any]) -> Dataset:
         path = Path(options["path"])
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                if "X" not in archive or "y" not in archive:
-                    raise QauditError(f"{path}: needs arrays 'X' and 'y' (found {', '.join(archive.files)})")
-                X, y = archive["X"], archive["y"]
-        except (OSError, ValueError) as exc:
-            raise QauditError(f"cannot read {path}: {exc}") from exc
+        X, y = _read_npz(path)
+        if X.ndim < 1 or y.ndim != 1 or X.shape[0] == 0:
+            raise QauditError(f"{path}: X must be (n_samples, ...) with n_samples > 0 and y (n_samples,)")
         shape = tuple(X.shape[1:]) if X.ndim == 3 else None
-        if y.dtype.kind == "f" and np.all(y == np.round(y)):
+        if y.dtype.kind == "f" and np.all(np.isfinite(y)) and np.all(np.abs(y) < 2**53) \
+                and np.all(y == np.round(y)):
             y = y.astype(np.int64)
         return Dataset(str(path), X.reshape(len(X), -1), y, image_shape=shape, options={"path": str(path)},
                        kind="image" if shape is not None else "tabular")
+
+
+def _npz_header(archive: Any, member: Any, path: Path) -> None:
+    """Check a ``.npy`` member's header (dtype, declared size) before any array is allocated."""
+    from numpy.lib import format as npy
+
+    where = f"{path}: array {member.filename[:-4]!r}"
+    if member.file_size > MAX_NPZ_BYTES:
+        raise QauditError(f"{where} inflates to {member.file_size} bytes (at most {MAX_NPZ_BYTES})")
+    with archive.open(member) as handle:
+        version = npy.read_magic(handle)
+        reader = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+        shape, _, dtype = reader(handle)
+    if dtype.hasobject or dtype.kind not in "biuf":
+        raise QauditError(f"{where} has dtype {dtype}; numeric arrays only")
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > member.file_size or nbytes > MAX_NPZ_BYTES:
+        raise QauditError(f"{where} declares shape {shape} ({nbytes} bytes): larger than its data or "
+                          f"the {MAX_NPZ_BYTES}-byte limit")
+
+
+def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays X and y of a .npz file, headers and sizes checked first (never pickle)."""
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    size = check_regular_file(path, "NPZ file")
+    if size > MAX_NPZ_BYTES:
+        raise QauditError(f"NPZ file {path} is too large (more than {MAX_NPZ_BYTES} bytes)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename: info for info in archive.infolist()}
+            if "X.npy" not in members or "y.npy" not in members:
+                found = ", ".join(n[:-4] for n in members if n.endswith(".npy"))
+                raise QauditError(f"{path}: needs arrays 'X' and 'y' (found {found})")
+            if members["X.npy"].file_size + members["y.npy"].file_size > MAX_NPZ_BYTES:
+                raise QauditError(f"{path}: X and y inflate to more than {MAX_NPZ_BYTES} bytes")
+            out = []
+            for name in ("X.npy", "y.npy"):
+                _npz_header(archive, members[name], path)
+                with archive.open(members[name]) as handle:
+                    out.append(npy.read_array(handle, allow_pickle=False))
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise QauditError(f"cannot read {path}: {message}") from None
+    return out[0], out[1]

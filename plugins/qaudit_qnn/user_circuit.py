@@ -50,6 +50,10 @@ MAX_CIRCUIT_CHARS = 8 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 500_000
 MAX_QUBITS = 20
+#: Largest magnitude of a number in a circuit (gate parameters, coefficients, exponents).
+MAX_NUMBER = 1e6
+#: JSON nesting accepted in a circuit file: the walker's MAX_DEPTH counts about two JSON levels per node.
+JSON_DEPTH = 2 * MAX_DEPTH
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 # Field kinds: "expr" (number or sympy node), "number", "int", "name", "ident", or a callable.
@@ -98,6 +102,7 @@ class _Walker:
 
     def __init__(self) -> None:
         self.nodes = 0
+        self.in_product = False
 
     def fail(self, where: str, message: str) -> None:
         raise QauditError(f"user circuit {where}: {message}")
@@ -120,6 +125,9 @@ class _Walker:
             elif what == "gate":
                 hint = f" (supported gates: {', '.join(sorted(GATES))})"
             self.fail(where, f"cirq_type {kind!r} is not allowed as a {what}{hint}")
+        if kind == "sympy.Mul":
+            self.product(value, where, allowed, depth)
+            return
         fields = allowed[kind]
         extra = set(value) - set(fields) - {"cirq_type"}
         if extra:
@@ -130,10 +138,31 @@ class _Walker:
             elif key not in OPTIONAL_FIELDS:
                 self.fail(where, f"{kind} is missing field {key!r}")
 
+    def product(self, value: dict[str, Any], where: str, allowed: dict[str, dict[str, Any]], depth: int) -> None:
+        """A ``sympy.Mul``: its numeric factors' product within +-MAX_NUMBER and no product inside a
+        product, so that every coefficient stays bounded (sympy writes linear forms this way)."""
+        if self.in_product:
+            self.fail(where, "products nested inside products are not supported (use a*symbol + b)")
+        extra = set(value) - {"args", "cirq_type"}
+        if extra or not isinstance(value.get("args"), list):
+            self.fail(where, "sympy.Mul needs exactly the field 'args' (a list)")
+        scale = 1.0
+        for arg in value["args"]:
+            scale *= _magnitude(arg)
+        if scale > MAX_NUMBER:
+            self.fail(where, f"the product's numeric coefficient exceeds {MAX_NUMBER:g}")
+        self.in_product = True
+        try:
+            self.field(value["args"], f"{where}.args", "expr_list", depth + 1)
+        finally:
+            self.in_product = False
+
     def field(self, value: Any, where: str, kind: str, depth: int) -> None:
         if kind == "expr":
             if _is_number(value):
                 return
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.fail(where, f"must be a finite number within +-{MAX_NUMBER:g}")
             self.node(value, where, SYMPY, "parameter expression", depth)
         elif kind.endswith("_list"):
             if not isinstance(value, list):
@@ -162,10 +191,10 @@ _NODE_FIELDS: dict[str, tuple[dict[str, dict[str, Any]], str]] = {
 def _scalar_field_error(value: Any, kind: str) -> str | None:
     """Error message for a scalar field *value* of *kind*, or None when it is valid."""
     if kind == "number":
-        return None if _is_number(value) else "must be a finite number"
+        return None if _is_number(value) else f"must be a finite number within +-{MAX_NUMBER:g}"
     if kind in ("int", "nonzero_int"):
-        if not (isinstance(value, int) and not isinstance(value, bool) and abs(value) < 2**53):
-            return "must be an integer"
+        if not (isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_NUMBER):
+            return f"must be an integer within +-{MAX_NUMBER:g}"
         if kind == "nonzero_int" and value == 0:
             return "must not be zero"
         return None
@@ -184,8 +213,29 @@ def _scalar_field_error(value: Any, kind: str) -> str | None:
     raise AssertionError(kind)  # pragma: no cover - schema typo
 
 
+def _magnitude(arg: Any) -> float:
+    """|value| of a numeric factor of a product (1 for anything else); bounded factors only."""
+    if _is_number(arg):
+        return float(abs(arg))
+    if not isinstance(arg, dict):
+        return 1.0
+    kind, number = arg.get("cirq_type"), None
+    if kind == "sympy.Float":
+        number = arg.get("approx")
+    elif kind == "sympy.Integer":
+        number = arg.get("i")
+    elif kind == "sympy.Rational":
+        p, q = arg.get("p"), arg.get("q")
+        if _is_number(p) and _is_number(q) and q:
+            number = p / q
+    elif kind == "sympy.pi":
+        number = math.pi
+    return float(abs(number)) if _is_number(number) else 1.0
+
+
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite JSON number within +-MAX_NUMBER (larger ones only overflow to NaN probabilities)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= MAX_NUMBER
 
 
 def validate_circuit_json(obj: Any) -> None:
@@ -225,20 +275,11 @@ def load_circuit(obj: Any) -> Any:
 
 
 def read_circuit_file(path: str | Path) -> Any:
-    """Parse a Cirq JSON file into a JSON tree (validated later by :func:`load_circuit`)."""
-    p = Path(path)
-    try:
-        if p.stat().st_size > MAX_CIRCUIT_CHARS:
-            raise QauditError(f"circuit file {p} is too large")
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise QauditError(f"cannot read circuit file {p}: {exc.strerror or exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise QauditError(f"circuit file {p} is not UTF-8 text") from exc
-    try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except ValueError as exc:
-        raise QauditError(f"circuit file {p}: not valid JSON ({exc})") from exc
+    """Parse a Cirq JSON file into a JSON tree (validated later by :func:`load_circuit`);
+    a regular file of at most MAX_CIRCUIT_CHARS bytes, at most MAX_DEPTH levels deep."""
+    from qaudit.io import read_json_limited
+
+    return read_json_limited(Path(path), MAX_CIRCUIT_CHARS, "circuit file", max_depth=JSON_DEPTH)
 
 
 def _reject_constant(name: str) -> Any:
@@ -295,12 +336,9 @@ class UserCircuit(CircuitClassifier):
             if not isinstance(config, str):
                 raise QauditError("user-circuit: config must be the path of a JSON file")
             path = Path(config)
-            try:
-                loaded = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject_constant)
-            except OSError as exc:
-                raise QauditError(f"cannot read model config {path}: {exc.strerror or exc}") from exc
-            except (ValueError, UnicodeDecodeError) as exc:
-                raise QauditError(f"model config {path}: not valid JSON ({exc})") from exc
+            from qaudit.io import read_json_limited
+
+            loaded = read_json_limited(path, MAX_CIRCUIT_CHARS, "model config", max_depth=JSON_DEPTH)
             if not isinstance(loaded, dict):
                 raise QauditError(f"model config {path}: expected a JSON object of options")
             options = {**loaded, **options}
