@@ -43,13 +43,14 @@ import numpy as np
 
 from qaudit import preprocessing as pp
 from qaudit.errors import QauditError
+from qaudit.limits import MAX_STATEVECTOR_QUBITS
 from qaudit.qnn import NESTEROV_TRAINING, CircuitClassifier
 
 #: Largest accepted circuit JSON (characters) and nesting / node budgets.
 MAX_CIRCUIT_CHARS = 8 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 500_000
-MAX_QUBITS = 20
+MAX_QUBITS = MAX_STATEVECTOR_QUBITS  # the exact state-vector engine's cap (qaudit.limits)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 # Field kinds: "expr" (number or sympy node), "number", "int", "name", "ident", or a callable.
@@ -328,8 +329,6 @@ class UserCircuit(CircuitClassifier):
             raise QauditError("user-circuit: init must be 'uniform' (U(-pi, pi)) or 'normal' (N(0, 1))")
         if o["pca"] not in ("auto", "always", "never"):
             raise QauditError("user-circuit: pca must be 'auto', 'always' or 'never'")
-        if o["epochs"] < 0 or o["batch_size"] < 1 or o["lr"] <= 0:
-            raise QauditError("user-circuit: epochs >= 0, batch_size >= 1 and lr > 0 are required")
         if o["encoding"] == "angle" and not o["features"]:
             raise QauditError("user-circuit: angle encoding needs the feature symbols: -O features=x0,x1,...")
         if o["encoding"] == "amplitude" and o["features"]:
