@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit import metrics, verdict
+from qaudit import limits, metrics, verdict
 from qaudit.crossfit import DEFAULT_FOLDS, audit_plans, check_folds, fit_folds, split_folds
 from qaudit.crossfit import score as score_folds
 from qaudit.errors import QauditError
@@ -135,6 +135,21 @@ class AuditSettings:
             raise QauditError(f"--delta must lie in [0, 1), got {self.delta}")
         if not 10 <= self.n_bootstrap <= metrics.MAX_BOOTSTRAP:
             raise QauditError(f"--bootstrap must lie in 10..{metrics.MAX_BOOTSTRAP}, got {self.n_bootstrap}")
+        limits.check_seed(self.seed)
+        limits.check_option("--reference-models", self.n_reference, "int", 2, limits.MAX_REFERENCE_MODELS)
+        if self.n_reference % 2:
+            raise QauditError(f"--reference-models must be an even number (half IN, half OUT per sample), "
+                              f"got {self.n_reference}")
+        limits.check_jobs(self.n_jobs)
+        limits.check_option("--top-k", self.top_k, "int", 0, limits.MAX_TOP_K)
+        if self.shots is not None:
+            limits.check_option("--shots", self.shots, "int", 0, limits.MAX_SHOTS)
+        from qaudit.plugins import get_host
+
+        for name in self.attacks:  # optional Attack member: check_options(options) fails fast on bad options
+            check = getattr(get_host().get("attack", name), "check_options", None)
+            if callable(check):
+                check(self.attack_options)
 
 
 @dataclass

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from qaudit.errors import QauditError
+from qaudit.limits import MAX_SHOTS, check_option
 from qaudit.plugins import get_host
 
-MAX_SHOTS = 10_000_000
+__all__ = ["MAX_SHOTS", "default_backend", "resolve_backend"]
 
 
 def default_backend(shots: int | None) -> str:
@@ -24,10 +25,12 @@ def resolve_backend(name: str | None, shots: int | None, model: Any = None) -> t
     e.g. a processor's qubit count). Backends take arguments as ``name:argument``
     (``density-matrix:p1=1e-3``, ``qsim:threads=2``, ``google:rainbow``).
     """
-    if shots is not None and shots < 0:
-        raise QauditError(f"--shots must be >= 0, got {shots}")
-    if shots is not None and shots > MAX_SHOTS:
-        raise QauditError(f"--shots {shots} is absurdly large (max {MAX_SHOTS})")
+    if shots is not None:
+        check_option("--shots", shots, "int")
+        if shots < 0:
+            raise QauditError(f"--shots must be >= 0 (0 = exact), got {shots}")
+        if shots > MAX_SHOTS:
+            raise QauditError(f"--shots {shots} is absurdly large (max {MAX_SHOTS})")
     shots = shots or None
     name = name or default_backend(shots)
     cls = get_host().get("backend", name)

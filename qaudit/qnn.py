@@ -24,6 +24,16 @@ import numpy as np
 from qaudit import arrays
 from qaudit import preprocessing as pp
 from qaudit.errors import QauditError
+from qaudit.limits import (
+    MAX_BATCH_SIZE,
+    MAX_CLASSES,
+    MAX_EPOCHS,
+    MAX_LAYERS,
+    MAX_LR,
+    MAX_SEED,
+    MAX_STATEVECTOR_QUBITS,
+    check_option,
+)
 from qaudit.progress import SILENT, Progress
 from qaudit.protocols import QuantumTask
 from qaudit.training import SGD, run_epochs
@@ -74,6 +84,11 @@ class CircuitClassifier:
     DEFAULTS: ClassVar[dict[str, Any]] = {}
     TRAINING_KEYS: ClassVar[tuple[str, ...]] = (
         "epochs", "lr", "batch_size", "momentum", "nesterov", "seed")
+    #: Allowed range of the numeric options (checked by :meth:`validate_options`); subclasses extend it.
+    RANGES: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "epochs": (0, MAX_EPOCHS), "lr": (0.0, MAX_LR, "open"), "batch_size": (1, MAX_BATCH_SIZE),
+        "momentum": (0.0, 0.999), "seed": (0, MAX_SEED), "qubits": (1, MAX_STATEVECTOR_QUBITS),
+        "layers": (1, MAX_LAYERS)}
 
     def __init__(self, **options: Any):
         unknown = set(options) - set(self.DEFAULTS)
@@ -279,7 +294,8 @@ class CircuitClassifier:
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y)
         self.n_features_in = X.shape[1]
-        self.n_classes = int(n_classes or (int(y.max()) + 1))
+        self.n_classes = check_option("number of classes", int(n_classes or (int(y.max()) + 1)), "int", 1,
+                                      MAX_CLASSES, owner=self.name)
         self.preprocessing = self.fit_preprocessing(X)
         rng = np.random.default_rng(self.options.get("seed", 0))
         program = self.compiled.program
@@ -325,9 +341,8 @@ class CircuitClassifier:
         config = dict(document["config"])
         n_classes = config.pop("n_classes", None)
         n_features = config.pop("n_features_in", None)
-        for key, value in (("n_classes", n_classes), ("n_features_in", n_features)):
-            if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 1 << 24:
-                raise QauditError(f"config.{key} must be a positive integer")
+        check_option("config.n_classes", n_classes, "int", 1, MAX_CLASSES)
+        check_option("config.n_features_in", n_features, "int", 1, 1 << 24)
         model = cls(**config)
         model.validate_options()
         model.n_classes, model.n_features_in = n_classes, n_features
@@ -348,16 +363,21 @@ class CircuitClassifier:
         return model
 
     def validate_options(self) -> None:
-        """Check option types/ranges; subclasses extend. Raise QauditError."""
+        """Check option types and ranges (:func:`qaudit.limits.check_option`); subclasses extend.
+
+        Every option whose default is a bool, an integer or a number must have that type (strict: no
+        bool for a number, no float for an integer, no strings or null) and lie in :attr:`RANGES`
+        (``key: (low, high)`` or ``(low, high, "open")``). Raise QauditError.
+        """
         for key, default in self.DEFAULTS.items():
             value = self.options[key]
             if isinstance(default, bool):
-                ok = isinstance(value, bool)
+                kind = "bool"
             elif isinstance(default, int):
-                ok = isinstance(value, int) and not isinstance(value, bool)
+                kind = "int"
             elif isinstance(default, float):
-                ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
+                kind = "float"
             else:
-                ok = True
-            if not ok:
-                raise QauditError(f"config.{key} has the wrong type ({value!r})")
+                continue
+            low, high, *mode = self.RANGES.get(key, (None, None))
+            self.options[key] = check_option(key, value, kind, low, high, low_open=bool(mode), owner=self.name)

@@ -59,9 +59,14 @@ SHIFT = np.pi / 2
 # --------------------------------------------------------------------------- input checks
 def parse_shots(text: str) -> list[int | None]:
     """``"16,64,exact"`` -> ``[16, 64, None]``; strictly increasing positive counts, ``exact`` last."""
+    from qaudit.limits import MAX_SHOT_COUNTS
+
     parts = [p.strip().lower() for p in str(text).split(",")]
     if not text or not str(text).strip() or any(not p for p in parts):
         raise QauditError(f"--shots {text!r}: expected comma-separated shot counts, e.g. {DEFAULT_SHOTS}")
+    if len(parts) > MAX_SHOT_COUNTS:
+        raise QauditError(f"--shots lists {len(parts)} entries; at most {MAX_SHOT_COUNTS} are allowed "
+                          "(every entry is a full audit per repeat)")
     out: list[int | None] = []
     for i, part in enumerate(parts):
         if part in EXACT_WORDS:
@@ -81,7 +86,7 @@ def parse_shots(text: str) -> list[int | None]:
         raise QauditError(f"--shots {text!r}: a shot count is listed twice")
     if finite != sorted(finite):
         raise QauditError(f"--shots {text!r}: list the shot counts in increasing order")
-    from qaudit.backends import MAX_SHOTS
+    from qaudit.limits import MAX_SHOTS
 
     if finite and finite[-1] > MAX_SHOTS:
         raise QauditError(f"--shots {text!r}: {finite[-1]} is absurdly large (max {MAX_SHOTS})")
@@ -94,10 +99,18 @@ def shot_label(shots: int | None) -> str:
 
 
 def repeat_seeds(seed: int, repeats: int) -> list[int]:
-    """The seed of every repeat (``seed + r``); the same for every shot count."""
-    if repeats < 1:
-        raise QauditError(f"--repeats must be >= 1, got {repeats}")
-    return [int(seed) + r for r in range(repeats)]
+    """The seed of every repeat (``seed + r``); the same for every shot count.
+
+    *repeats* must be an integer in 1..MAX_REPEATS and every repeat seed a valid seed (0..2**32-1).
+    """
+    from qaudit.limits import MAX_REPEATS, MAX_SEED, check_option, check_seed
+
+    check_seed(seed)
+    check_option("--repeats", repeats, "int", 1, MAX_REPEATS)
+    if seed + repeats - 1 > MAX_SEED:
+        raise QauditError(f"--seed {seed} with --repeats {repeats}: the repeat seeds seed..seed+repeats-1 must "
+                          f"stay <= {MAX_SEED}")
+    return [seed + r for r in range(repeats)]
 
 
 def mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
@@ -256,6 +269,19 @@ class ShotSettings:
     n_bootstrap: int = 200
     probe_size: int = 200
 
+    def validate(self) -> None:
+        """One-line errors for settings out of range (before any work)."""
+        from qaudit.limits import MAX_SHOT_COUNTS, MAX_SHOTS, check_option
+        from qaudit.metrics import MAX_BOOTSTRAP
+
+        repeat_seeds(self.seed, self.repeats)
+        if len(self.shots) > MAX_SHOT_COUNTS:
+            raise QauditError(f"{len(self.shots)} shot counts given; at most {MAX_SHOT_COUNTS} are allowed")
+        for s in self.shots:
+            check_option("shot count", s, "int", 1, MAX_SHOTS, allow_none=True)
+        check_option("--bootstrap", self.n_bootstrap, "int", 10, MAX_BOOTSTRAP)
+        check_option("probe_size", self.probe_size, "int", 1, 1_000_000)
+
 
 def _leak_run(mf: Any, dataset: Any, truth: Any, settings: ShotSettings, shots: int | None, seed: int,
               backend: Any) -> dict[str, Any]:
@@ -313,6 +339,7 @@ def run_study(mf: Any, dataset: Any, settings: ShotSettings, progress: Progress 
     from qaudit.backends import resolve_backend
     from qaudit.plugins import get_host
 
+    settings.validate()
     host = get_host()
     settings.backend = settings.backend or host.role("backend", "shots")
     settings.attack = settings.attack or host.role("attack", "verification")

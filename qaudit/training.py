@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qaudit.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, check_option
 from qaudit.progress import SILENT, Progress
 
 LossGrad = Callable[[np.ndarray, np.ndarray], tuple[float, dict[str, np.ndarray]]]
@@ -25,6 +26,9 @@ class SGD:
     sign: float = 1.0
 
     def __post_init__(self) -> None:
+        self.lr = check_option("lr", self.lr, "float", 0.0, MAX_LR, low_open=True)
+        self.momentum = check_option("momentum", self.momentum, "float", 0.0, 0.999)
+        self.nesterov = check_option("nesterov", self.nesterov, "bool")
         self.velocity: dict[str, np.ndarray] = {}
 
     def step(self, weights: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
@@ -55,6 +59,8 @@ def run_epochs(
     Returns the number of gradient evaluations as ``len(X) * epochs`` implicitly
     (callers account cost).
     """
+    check_option("epochs", epochs, "int", 0, MAX_EPOCHS)
+    check_option("batch_size", batch_size, "int", 1, MAX_BATCH_SIZE)
     n = len(X)
     history: list[float] = []
     batches = max(1, -(-n // batch_size))

@@ -36,9 +36,17 @@ def logit_confidence(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.log(p) - np.log1p(-p)
 
 
-def options(context: Any, attack: str, defaults: dict[str, Any]) -> dict[str, Any]:
-    """``defaults`` overlaid with ``context.options`` for *attack* (keys ``name.key`` or ``key``);
-    unknown keys for this attack are an error; values are type-checked against the defaults."""
+def options(context: Any, attack: str, defaults: dict[str, Any],
+            ranges: dict[str, tuple[Any, ...]] | None = None) -> dict[str, Any]:
+    """``defaults`` overlaid with ``context.options`` for *attack* (keys ``name.key`` or ``key``).
+
+    Unknown keys for this attack are an error. A value must have its default's type (bool, integer
+    or number; strict: no bool for a number, no float for an integer, no strings or null) and lie in
+    ``ranges[key] = (low, high)`` or ``(low, high, "open")`` (low excluded), checked with
+    :func:`qaudit.limits.check_option`; options with other defaults (e.g. strings) pass unchanged.
+    """
+    from qaudit.limits import check_option
+
     given = {}
     for key, value in (getattr(context, "options", {}) or {}).items():
         if "." in key:
@@ -53,18 +61,21 @@ def options(context: Any, attack: str, defaults: dict[str, Any]) -> dict[str, An
     out = dict(defaults)
     for key, value in given.items():
         default = defaults[key]
-        if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise QauditError(f"attack {attack}: option {key} must be true or false")
-        elif isinstance(default, int):
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise QauditError(f"attack {attack}: option {key} must be an integer")
-        elif isinstance(default, float):
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
-                raise QauditError(f"attack {attack}: option {key} must be a number")
-            value = float(value)
+        kind = ("bool" if isinstance(default, bool) else "int" if isinstance(default, int)
+                else "float" if isinstance(default, float) else None)
+        if kind is not None:
+            low, high, *mode = (ranges or {}).get(key, (None, None))
+            value = check_option(f"option {key}", value, kind, low, high, low_open=bool(mode), owner=f"attack {attack}")
         out[key] = value
     return out
+
+
+def check_options(cls: Any, all_options: dict[str, Any]) -> None:
+    """Fail fast (before any work) on *cls*'s options in *all_options* (``ATTACK.KEY`` keys): the same
+    checks as :func:`options` at fit time. Built-in attacks expose it as ``check_options``."""
+    from types import SimpleNamespace
+
+    options(SimpleNamespace(options=all_options), cls.name, getattr(cls, "DEFAULTS", {}), getattr(cls, "RANGES", None))
 
 
 def fitted_details(attack: Any) -> dict[str, Any]:

@@ -23,7 +23,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qaudit_attacks.common import options, paper_features
+from qaudit.limits import MAX_EPOCHS, MAX_HIDDEN, MAX_LR
+from qaudit_attacks.common import check_options, options, paper_features
 
 
 class GrayBoxAttack:
@@ -36,6 +37,10 @@ class GrayBoxAttack:
     needs_reference: ClassVar[bool] = False
     decision_threshold: ClassVar[float] = 0.5
     DEFAULTS: ClassVar[dict[str, Any]] = {"epochs": 1000, "lr": 0.01, "alpha": 1e-3, "hidden": 64}
+    #: Allowed range of every numeric option (see ``qaudit_attacks.common.options``).
+    RANGES: ClassVar[dict[str, tuple[Any, ...]]] = {
+        "epochs": (1, MAX_EPOCHS), "lr": (0.0, MAX_LR, "open"), "alpha": (0.0, 1e6), "hidden": (1, MAX_HIDDEN)}
+    check_options = classmethod(check_options)
 
     def fit(self, context: Any) -> GrayBoxAttack:
         """Train the MLP on features of the known members (1) and non-members (0)."""
@@ -43,7 +48,7 @@ class GrayBoxAttack:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        o = options(context, self.name, self.DEFAULTS)
+        o = options(context, self.name, self.DEFAULTS, self.RANGES)
         f_in = paper_features(context.outputs(context.X_members).probs, np.asarray(context.y_members))
         f_out = paper_features(context.outputs(context.X_non_members).probs, np.asarray(context.y_non_members))
         X = np.vstack([f_in, f_out])

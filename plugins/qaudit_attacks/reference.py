@@ -37,7 +37,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from qaudit.errors import QauditError
-from qaudit_attacks.common import logit_confidence, options, paper_features, true_class_prob
+from qaudit.limits import MAX_EPOCHS, MAX_REFERENCE_MODELS, MAX_Z_SAMPLES
+from qaudit_attacks.common import check_options, logit_confidence, options, paper_features, true_class_prob
 from qaudit_attacks.refmodels import reference_probs, reference_set, same_samples, train_models
 
 VAR_FLOOR = 1e-4
@@ -105,6 +106,14 @@ class LiRAAttack:
     #: recommend for few reference models; true/false force it.
     DEFAULTS: ClassVar[dict[str, Any]] = {"shot_noise": True, "global_variance": "auto"}
 
+    @classmethod
+    def check_options(cls, all_options: dict[str, Any]) -> None:
+        """Fail fast on this attack's options (see ``qaudit_attacks.common.check_options``)."""
+        check_options(cls, all_options)
+        gv = all_options.get(f"{cls.name}.global_variance", "auto")
+        if gv not in ("auto", True, False) or isinstance(gv, (int, float)) and not isinstance(gv, bool):
+            raise QauditError(f"attack {cls.name}: option global_variance must be auto, true or false, got {gv!r}")
+
     def fit(self, context: Any) -> LiRAAttack:
         """Train (or reuse) the audit's reference QNNs."""
         self.options_ = options(context, self.name, self.DEFAULTS)
@@ -162,10 +171,13 @@ class RMIAAttack:
     description: ClassVar[str] = "RMIA (Zarifzadeh et al. 2024): likelihood ratios against population z-samples"
     needs_reference: ClassVar[bool] = True
     DEFAULTS: ClassVar[dict[str, Any]] = {"gamma": 1.0, "offline": False, "a": 0.3, "n_z": 2000}
+    RANGES: ClassVar[dict[str, tuple[Any, ...]]] = {"gamma": (0.0, 1e6, "open"), "a": (0.0, 1.0),
+                                                    "n_z": (1, MAX_Z_SAMPLES)}
+    check_options = classmethod(check_options)
 
     def fit(self, context: Any) -> RMIAAttack:
         """Train (or reuse) the reference QNNs and pick the z-samples (population, else known non-members)."""
-        self.options_ = o = options(context, self.name, self.DEFAULTS)
+        self.options_ = o = options(context, self.name, self.DEFAULTS, self.RANGES)
         self.refs_ = refs = reference_set(context, self.name)
         if context.population_X is not None and len(context.population_X) >= 10:
             Xz, yz = context.population_X, np.asarray(context.population_y)
@@ -215,6 +227,7 @@ class CountsLRAttack:
     needs_reference: ClassVar[bool] = True
     needs_shots: ClassVar[bool] = True
     DEFAULTS: ClassVar[dict[str, Any]] = {}
+    check_options = classmethod(check_options)
 
     def fit(self, context: Any) -> CountsLRAttack:
         """Train (or reuse) the reference QNNs."""
@@ -259,6 +272,9 @@ class ShadowAttack:
     description: ClassVar[str] = "shadow models (Shokri et al. 2017) on population data the target never saw + MLP"
     needs_reference: ClassVar[bool] = True
     DEFAULTS: ClassVar[dict[str, Any]] = {"n_shadow": 4, "epochs": 500, "alpha": 1e-3}
+    RANGES: ClassVar[dict[str, tuple[Any, ...]]] = {"n_shadow": (1, MAX_REFERENCE_MODELS), "epochs": (1, MAX_EPOCHS),
+                                                    "alpha": (0.0, 1e6)}
+    check_options = classmethod(check_options)
 
     def fit(self, context: Any) -> ShadowAttack:
         """Train shadow QNNs on halves of the population, then the IN/OUT attack classifier."""
@@ -266,7 +282,7 @@ class ShadowAttack:
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        o = options(context, self.name, self.DEFAULTS)
+        o = options(context, self.name, self.DEFAULTS, self.RANGES)
         if context.population_X is None or not len(context.population_X):
             raise QauditError("attack shadow needs population data the target never saw; the dataset has none "
                               "left over (use fewer members/holdout or a larger dataset)")

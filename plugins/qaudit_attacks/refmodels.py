@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from qaudit.errors import QauditError
+from qaudit.limits import MAX_REFERENCE_MODELS
 
 MIN_REFERENCE = 2
 
@@ -119,8 +120,9 @@ def reference_set(context: Any, attack: str, same_init: bool = False) -> Referen
     if context.X_targets is None:
         raise QauditError(f"attack {attack} needs the scored samples in advance (AttackContext.X_targets)")
     K = int(context.n_reference)
-    if K < MIN_REFERENCE or K % 2:
-        raise QauditError(f"attack {attack}: --reference-models must be an even number >= {MIN_REFERENCE}, got {K}")
+    if K < MIN_REFERENCE or K % 2 or K > MAX_REFERENCE_MODELS:
+        raise QauditError(f"attack {attack}: --reference-models must be an even number in "
+                          f"{MIN_REFERENCE}..{MAX_REFERENCE_MODELS}, got {K}")
     Xt, yt = np.asarray(context.X_targets), np.asarray(context.y_targets)
     Xf, yf = filler(context)
     n_t = len(Xt)

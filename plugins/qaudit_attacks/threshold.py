@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qaudit_attacks.common import EPS, cross_entropy, true_class_prob
+from qaudit_attacks.common import EPS, check_options, cross_entropy, true_class_prob
 
 
 class _ThresholdAttack:
@@ -22,6 +22,8 @@ class _ThresholdAttack:
     uses_known_labels: ClassVar[bool] = False
     description: ClassVar[str] = ""
     needs_reference: ClassVar[bool] = False
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+    check_options = classmethod(check_options)
 
     def fit(self, context: Any) -> _ThresholdAttack:
         """Nothing to learn: the ROC sweep picks the threshold."""

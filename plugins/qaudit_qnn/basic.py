@@ -72,13 +72,7 @@ class BasicQNN(CircuitClassifier):
 
     def validate_options(self) -> None:
         super().validate_options()
-        o = self.options
-        if not 1 <= o["qubits"] <= 24:
-            raise QauditError("basic-qnn: qubits must be between 1 and 24")
-        if not 1 <= o["layers"] <= 200:
-            raise QauditError("basic-qnn: layers must be between 1 and 200")
-        if o["epochs"] < 0 or o["batch_size"] < 1 or o["lr"] <= 0:
-            raise QauditError("basic-qnn: epochs >= 0, batch_size >= 1 and lr > 0 are required")
+        o = self.options  # qubits, layers, epochs, lr, batch_size, momentum, seed: CircuitClassifier.RANGES
         if o["head_init"] not in ("scaled", "normal"):
             raise QauditError("basic-qnn: head_init must be 'scaled' or 'normal'")
         if o["pca"] not in ("auto", "always", "never"):

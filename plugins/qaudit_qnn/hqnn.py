@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from qaudit.errors import QauditError
+from qaudit.limits import MAX_HQNN_LAYERS, MAX_HQNN_QUBITS
 from qaudit.qnn import CircuitClassifier, cross_entropy_grad
 from qaudit_qnn import layers
 
@@ -62,17 +63,12 @@ class HQNN(CircuitClassifier):
         "noise": None,  # the quantum layer under a noise model: "paper" or "p1=..,p2=..,bitflip=.."
     }
     CLASSICAL = ("conv_weight", "conv_bias", "fc_weight", "fc_bias")
+    RANGES = {**CircuitClassifier.RANGES, "qubits": (1, MAX_HQNN_QUBITS), "layers": (1, MAX_HQNN_LAYERS)}
 
     # -- options and circuit ---------------------------------------------------
     def validate_options(self) -> None:
         super().validate_options()
-        o = self.options
-        if not 1 <= o["qubits"] <= 12:
-            raise QauditError("hqnn: qubits must be between 1 and 12 (the paper uses 8)")
-        if not 1 <= o["layers"] <= 50:
-            raise QauditError("hqnn: layers must be between 1 and 50 (the paper uses 1 to 5)")
-        if o["epochs"] < 0 or o["batch_size"] < 1 or o["lr"] <= 0 or not 0 <= o["momentum"] < 1:
-            raise QauditError("hqnn: epochs >= 0, batch_size >= 1, lr > 0 and 0 <= momentum < 1 are required")
+        o = self.options  # types and ranges: RANGES (the paper uses 8 qubits and 1 to 5 layers)
         if o["noise"] is not None:
             from qaudit.engine.noise import MAX_NOISY_QUBITS, NoiseModel
 

@@ -43,13 +43,14 @@ import numpy as np
 
 from qaudit import preprocessing as pp
 from qaudit.errors import QauditError
+from qaudit.limits import MAX_STATEVECTOR_QUBITS
 from qaudit.qnn import NESTEROV_TRAINING, CircuitClassifier
 
 #: Largest accepted circuit JSON (characters) and nesting / node budgets.
 MAX_CIRCUIT_CHARS = 8 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 500_000
-MAX_QUBITS = 20
+MAX_QUBITS = MAX_STATEVECTOR_QUBITS  # the exact state-vector engine's cap (qaudit.limits)
 #: Largest magnitude of a number in a circuit (gate parameters, coefficients, exponents).
 MAX_NUMBER = 1e6
 #: JSON nesting accepted in a circuit file: the walker's MAX_DEPTH counts about two JSON levels per node.
@@ -366,8 +367,6 @@ class UserCircuit(CircuitClassifier):
             raise QauditError("user-circuit: init must be 'uniform' (U(-pi, pi)) or 'normal' (N(0, 1))")
         if o["pca"] not in ("auto", "always", "never"):
             raise QauditError("user-circuit: pca must be 'auto', 'always' or 'never'")
-        if o["epochs"] < 0 or o["batch_size"] < 1 or o["lr"] <= 0:
-            raise QauditError("user-circuit: epochs >= 0, batch_size >= 1 and lr > 0 are required")
         if o["encoding"] == "angle" and not o["features"]:
             raise QauditError("user-circuit: angle encoding needs the feature symbols: -O features=x0,x1,...")
         if o["encoding"] == "amplitude" and o["features"]:

@@ -15,24 +15,51 @@ from typing import Any, ClassVar
 import numpy as np
 
 from qaudit.errors import QauditError
+from qaudit.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_FISHER_SAMPLES, MAX_LR, MAX_STEPS, check_option, check_seed
 from qaudit.protocols import UnlearningCost, UnlearningOutcome, UnlearningRequest
 from qaudit.training import SGD
 
+#: What every method option may be: (kind, low, high, flags); flags: "open" (low excluded), "null" (None
+#: allowed). ``kind`` "int", "float" or "bool" (checked by :func:`qaudit.limits.check_option`) or a tuple of
+#: allowed strings. An option name means the same in every method.
+OPTION_SPECS: dict[str, tuple[Any, ...]] = {
+    "lr": ("float", 0.0, MAX_LR, "open"),
+    "momentum": ("float", 0.0, 0.999),
+    "nesterov": ("bool", None, None),
+    "batch_size": ("int", 1, MAX_BATCH_SIZE),
+    "steps": ("int", 0, MAX_STEPS, "null"),
+    "max_steps": ("int", 0, MAX_STEPS),
+    "epochs": ("int", 0, MAX_EPOCHS, "null"),
+    "target": ("float", 0.0, 1.0, "null"),
+    "gamma_scale": ("float", 0.0, 1e6),
+    "alpha": ("float", 0.0, 1e6, "open"),
+    "lam": ("float", 0.0, 1e6, "open"),
+    "importance": (("fisher", "qfi"), None, None),
+    "fisher_samples": ("int", 1, MAX_FISHER_SAMPLES),
+}
+#: Per-method exceptions to the "null" flag: finetune's lr null means "the model's own lr"; its epochs
+#: must be a number.
+NULLABLE: dict[str, dict[str, bool]] = {"finetune": {"lr": True, "epochs": False}}
+
 
 def _options(method: str, defaults: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """*defaults* overlaid with *given*; unknown keys, wrong types and out-of-range values are errors
+    (one line naming the option and what it accepts; nothing is coerced)."""
     unknown = set(given) - set(defaults)
     if unknown:
         raise QauditError(f"unlearning method {method!r}: unknown option(s) {', '.join(sorted(unknown))} "
-                          f"(accepted: {', '.join(sorted(defaults))})")
+                          f"(accepted: {', '.join(sorted(defaults)) or 'none'})")
     merged = {**defaults, **given}
-    for key, value in merged.items():
-        default = defaults[key]
-        if value is None or isinstance(default, str) or default is None:
+    owner = f"unlearning method {method!r}"
+    for key in given:
+        kind, low, high, *flags = OPTION_SPECS[key]
+        nullable = NULLABLE.get(method, {}).get(key, "null" in flags)
+        if isinstance(kind, tuple):
+            if merged[key] not in kind:
+                raise QauditError(f"{owner}: option {key} must be one of {', '.join(kind)}, got {merged[key]!r}")
             continue
-        if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, (int, float)):
-            raise QauditError(f"unlearning method {method!r}: option {key} has the wrong type ({value!r})")
-        if not np.isfinite(value):
-            raise QauditError(f"unlearning method {method!r}: option {key} must be finite")
+        merged[key] = check_option(f"option {key}", merged[key], kind, low, high, low_open="open" in flags,
+                                   allow_none=nullable, owner=owner)
     return merged
 
 
@@ -77,7 +104,10 @@ class _GradientMethod:
 
     def _resolved_options(self, model: Any, options: dict[str, Any]) -> dict[str, Any]:
         _require_gradients(self.name, model)
-        return _options(self.name, _kind_defaults(self.DEFAULTS, model), options)
+        o = _options(self.name, _kind_defaults(self.DEFAULTS, model), options)
+        if "steps" in o and o["steps"] is None and o.get("epochs") is None:
+            raise QauditError(f"unlearning method {self.name!r}: set option steps or epochs (an integer)")
+        return o
 
 
 class GradientAscent(_GradientMethod):
@@ -109,13 +139,12 @@ class GradientAscent(_GradientMethod):
     def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
         """Ascend the forget loss on a copy of *model*."""
         o = self._resolved_options(model, request.options)
+        check_seed(request.seed)
         start = time.perf_counter()
         new = model.copy()
         X, y = request.X_forget, request.y_forget
-        batch = int(o["batch_size"])
-        steps = int(o["epochs"]) * -(-len(X) // batch) if o["epochs"] is not None else int(o["steps"])
-        if steps < 0 or batch < 1 or o["lr"] <= 0:
-            raise QauditError("ga: steps/epochs >= 0, batch_size >= 1 and lr > 0 are required")
+        batch = o["batch_size"]
+        steps = o["epochs"] * -(-len(X) // batch) if o["epochs"] is not None else o["steps"]
         opt = SGD(lr=float(o["lr"]), momentum=float(o["momentum"]), nesterov=bool(o["nesterov"]), sign=-1.0)
         rng = np.random.default_rng(request.seed)
         cost = UnlearningCost()
@@ -170,6 +199,7 @@ class RelativeGradientAscent(_GradientMethod):
     def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
         """Balanced forget ascent / retain descent on a copy of *model*."""
         o = self._resolved_options(model, request.options)
+        check_seed(request.seed)
         start = time.perf_counter()
         new = model.copy()
         Xf, yf, Xr, yr = request.X_forget, request.y_forget, request.X_retain, request.y_retain
@@ -242,10 +272,7 @@ class SelectiveSynapticDampening:
         if "lambda" in given:
             given["lam"] = given.pop("lambda")
         o = _options(self.name, _kind_defaults(self.DEFAULTS, model), given)
-        if o["importance"] not in ("fisher", "qfi"):
-            raise QauditError("ssd: importance must be 'fisher' or 'qfi'")
-        if o["alpha"] <= 0 or o["lam"] <= 0 or int(o["fisher_samples"]) < 1:
-            raise QauditError("ssd: alpha > 0, lam > 0 and fisher_samples >= 1 are required")
+        check_seed(request.seed)
         start = time.perf_counter()
         new = model.copy()
         X_train = np.concatenate([request.X_forget, request.X_retain])
@@ -383,6 +410,7 @@ class Finetune(_GradientMethod):
     def unlearn(self, model: Any, request: UnlearningRequest) -> UnlearningOutcome:
         """Fine-tuned copy of *model*."""
         o = self._resolved_options(model, request.options)
+        check_seed(request.seed)
         start = time.perf_counter()
         new = model.copy()
         kwargs = {"progress": request.progress} if request.progress is not None else {}

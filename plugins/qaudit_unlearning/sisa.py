@@ -22,10 +22,10 @@ import numpy as np
 
 from qaudit import arrays
 from qaudit.errors import QauditError
+from qaudit.limits import MAX_EPOCHS, MAX_SEED, MAX_SHARDS, MAX_SLICES, check_option, check_seed
 from qaudit.progress import SILENT, Progress
 
-MAX_SHARDS = 256
-MAX_SLICES = 256
+__all__ = ["MAX_SHARDS", "MAX_SLICES", "SisaEnsemble", "assign"]
 
 
 def assign(ids: np.ndarray, shards: int, slices: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,15 +84,10 @@ class SisaEnsemble:
     def validate_options(self) -> None:
         """Check option types and ranges; the constituent kind must be registered and not ``sisa``."""
         o = self.options
-        for key, top in (("shards", MAX_SHARDS), ("slices", MAX_SLICES)):
-            v = o[key]
-            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= top:
-                raise QauditError(f"sisa: {key} must be an integer between 1 and {top}")
-        if not isinstance(o["seed"], int) or isinstance(o["seed"], bool):
-            raise QauditError("sisa: seed must be an integer")
-        se = o["slice_epochs"]
-        if se is not None and (not isinstance(se, int) or isinstance(se, bool) or not 1 <= se <= 10_000):
-            raise QauditError("sisa: slice_epochs must be a positive integer")
+        check_option("shards", o["shards"], "int", 1, MAX_SHARDS, owner="sisa")
+        check_option("slices", o["slices"], "int", 1, MAX_SLICES, owner="sisa")
+        check_seed(o["seed"], "seed", owner="sisa")
+        check_option("slice_epochs", o["slice_epochs"], "int", 1, MAX_EPOCHS, allow_none=True, owner="sisa")
         if not isinstance(o["constituent"], str) or o["constituent"] == "sisa":
             raise QauditError("sisa: constituent must be a registered model kind other than sisa")
         if not isinstance(o["constituent_options"], dict):
@@ -111,7 +106,8 @@ class SisaEnsemble:
         return self._constituent_cls().from_options(opts)
 
     def _seed(self, shard: int) -> int:
-        return int(self.options["seed"]) * 1009 + 7919 * shard
+        # a valid seed (0..MAX_SEED) for every shard, whatever the ensemble's seed
+        return (int(self.options["seed"]) * 1009 + 7919 * shard) % (MAX_SEED + 1)
 
     def _slice_epochs(self) -> int:
         if self.options["slice_epochs"] is not None:
