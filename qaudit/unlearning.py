@@ -109,7 +109,10 @@ def build_request(method: Any, dataset: Dataset, fs: ForgetSet, seed: int, optio
 def preflight(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, seed: int, options: dict[str, Any],
               retain_fraction: float = 1.0) -> None:
     """Reject a request before any expensive work: unknown method, unusable model or options
-    (methods may define ``check(model, options)``), missing retained data."""
+    (methods may define ``check(model, options)``), missing retained data, a bad seed."""
+    from qaudit.limits import check_seed
+
+    check_seed(seed)
     cls = get_host().get("unlearning", method)
     instance = cls()
     if callable(getattr(instance, "check", None)):  # optional UnlearningMethod member

@@ -3,9 +3,8 @@
 Reference models are trained by the target's own engine: a fresh estimator
 with the target's hyper-parameters (``type(model).from_options``, a new seed)
 fitted on a subset of the attacker's data. Several train at once in worker
-processes (``concurrent.futures.ProcessPoolExecutor`` with the ``spawn``
-start method and single-threaded BLAS in each worker, so two workers use two
-cores without oversubscription).
+processes (:func:`qaudit.workers.run_jobs`: ``spawn`` start method, single-threaded
+BLAS in each worker, workers terminated on Ctrl-C or SIGTERM).
 
 LiRA/RMIA ("online"): the pool is the scored target samples plus filler (the
 attacker's known samples and population data). Every target sample is in the
@@ -16,7 +15,6 @@ training-set size.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -45,10 +43,7 @@ def _train_one(cls: Any, params: dict[str, Any], X: np.ndarray, y: np.ndarray, n
                seed: int) -> dict[str, Any]:
     """Worker: fit one model, return its model-file sections (plain data)."""
     model = cls.from_options({**params, "seed": seed})
-    try:
-        model.fit(X, y, n_classes=n_classes)
-    except TypeError:
-        model.fit(X, y)
+    model.fit(X, y, n_classes=n_classes)
     return model.to_document()
 
 
@@ -68,31 +63,11 @@ def train_models(model: Any, datasets: list[tuple[np.ndarray, np.ndarray]], seed
     seeds = [int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, size=len(datasets))]
     if same_init:
         seeds = [int(params.get("seed", 0))] * len(datasets)
-    docs: list[Any] = [None] * len(datasets)
-    with progress.track(description, len(datasets)) as task:
-        if n_jobs <= 1 or len(datasets) == 1:
-            for i, (X, y) in enumerate(datasets):
-                docs[i] = _train_one(cls, params, X, y, n_classes, seeds[i])
-                progress.advance(task)
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor, as_completed
+    from qaudit.workers import run_jobs
 
-            saved = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
-            os.environ.update({k: "1" for k in saved})
-            try:
-                with ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn")) as pool:
-                    futures = {pool.submit(_train_one, cls, params, X, y, n_classes, seeds[i]): i
-                               for i, (X, y) in enumerate(datasets)}
-                    for fut in as_completed(futures):
-                        docs[futures[fut]] = fut.result()
-                        progress.advance(task)
-            finally:
-                for k, v in saved.items():
-                    if v is None:
-                        os.environ.pop(k, None)
-                    else:
-                        os.environ[k] = v
+    jobs = [(cls, params, X, y, n_classes, seeds[i]) for i, (X, y) in enumerate(datasets)]
+    with progress.track(description, len(datasets)) as task:
+        docs = run_jobs(_train_one, jobs, n_jobs, on_done=lambda: progress.advance(task))
     return [cls.from_document(doc) for doc in docs]
 
 

@@ -1,0 +1,62 @@
+"""Ctrl-C and SIGTERM during a long audit (issue 14): one line, exit 130/143 within 2 s, and no worker
+process outlives the command."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="uses /proc and process groups")
+
+
+@pytest.fixture(scope="module")
+def slow_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("interrupt")
+    subprocess.run([sys.executable, "-c", "from qaudit.cli import main; main()", "train", "--qubits", "6",
+                    "--layers", "4", "--epochs", "300", "--n-train", "600", "--n-holdout", "300", "--out",
+                    str(folder / "m.json")], check=True, capture_output=True, timeout=300)
+    return folder / "m.json"
+
+
+def _running(pid: int) -> bool:
+    """True while *pid* exists and is not a zombie (an exited process waiting to be reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+@pytest.mark.parametrize("sig,to_group,code,line", [
+    (signal.SIGINT, True, 130, "interrupted"),   # Ctrl-C in a terminal reaches the whole process group
+    (signal.SIGTERM, False, 143, "terminated"),  # a CI runner or `kill` stops the main process only
+])
+def test_interrupt_stops_workers_within_two_seconds(slow_model, tmp_path, sig, to_group, code, line):
+    out = tmp_path / "leak.json"
+    proc = subprocess.Popen([sys.executable, "-c", "from qaudit.cli import main; main()", "leak", str(slow_model),
+                             "-a", "lira", "-K", "8", "--jobs", "2", "-f", "json", "--output", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.time() + 60
+    while len(_children(proc.pid)) < 2 and time.time() < deadline:  # wait until the workers run
+        time.sleep(0.2)
+    workers = _children(proc.pid)
+    assert workers, "the audit never started worker processes"
+    start = time.time()
+    (os.killpg if to_group else os.kill)(proc.pid, sig)
+    _, err = proc.communicate(timeout=30)
+    assert time.time() - start < 2.0 and proc.returncode == code, (proc.returncode, err[-500:])
+    assert err.strip().splitlines()[-1] == line and "Traceback" not in err
+    while any(_running(w) for w in workers) and time.time() - start < 2.0:
+        time.sleep(0.05)
+    assert not [w for w in workers if _running(w)], "worker processes outlived the command by 2 s"
+    assert not out.exists()  # no partial output
