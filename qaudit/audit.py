@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from qaudit import limits, metrics, verdict
+from qaudit.checkpoints import Checkpoints
 from qaudit.crossfit import DEFAULT_FOLDS, audit_plans, check_folds, fit_folds, split_folds
 from qaudit.crossfit import score as score_folds
 from qaudit.errors import QauditError
@@ -121,6 +122,7 @@ class AuditSettings:
     alpha: float = metrics.DEFAULT_ALPHA
     delta: float = metrics.DEFAULT_DELTA
     n_bootstrap: int = metrics.DEFAULT_BOOTSTRAP
+    resume: bool = False
 
     def validate(self) -> None:
         """One-line errors for settings out of range (before any work)."""
@@ -212,8 +214,9 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
         population_X=X[pop] if len(pop) else None, population_y=y[pop] if len(pop) else None,
         progress=progress, n_train=n_train, n_classes=model.n_classes or dataset.n_classes,
         n_reference=settings.n_reference, n_jobs=settings.n_jobs, options=dict(settings.attack_options),
-        query=oracle)
+        query=oracle, checkpoints=Checkpoints("reference-models", settings.resume))
     plans = {name: audit_plans(cls, member_folds, non_member_folds) for name, cls in classes.items()}
+    store = context.checkpoints
     runs: list[AttackRun] = []
     with progress.track("attacks (fits)", sum(len(p) for p in plans.values())) as task:
         for name, cls in classes.items():
@@ -228,6 +231,7 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
     y_ids = y[ids]
     loss = -np.log(np.clip(probs[np.arange(len(ids)), y_ids], 1e-12, None))
     scored = Scored(ids, is_member, y_ids, loss, np.argmax(probs, axis=1) == y_ids)
+    store.discard()
     return _build_report(mf, dataset, truth, settings, runs, scored, oracle, location)
 
 

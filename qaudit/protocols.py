@@ -303,6 +303,9 @@ class AttackContext:
     options: dict[str, Any] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
     query: Any = None
+    #: A :class:`qaudit.checkpoints.Checkpoints` store for long pieces of work (reference models): attacks
+    #: that train models put each finished one there, and reuse it when the audit resumes (``--resume``).
+    checkpoints: Any = None
 
     def outputs(self, X: np.ndarray, model: Any = None, exact: bool = False) -> Outputs:
         """Query *model* (default: the target) on raw features *X*; see the class docstring."""

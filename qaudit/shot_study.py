@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from qaudit.checkpoints import Checkpoints, content_key
 from qaudit.errors import QauditError
 from qaudit.progress import SILENT, Progress
 from qaudit.results import Plot, Report, Series, Table
@@ -268,6 +269,8 @@ class ShotSettings:
     unlearn_options: dict[str, Any] = field(default_factory=dict)
     n_bootstrap: int = 200
     probe_size: int = 200
+    #: Reuse the (shot count, repeat) runs an interrupted study with the same inputs finished.
+    resume: bool = False
 
     def validate(self) -> None:
         """One-line errors for settings out of range (before any work)."""
@@ -369,23 +372,34 @@ def run_study(mf: Any, dataset: Any, settings: ShotSettings, progress: Progress 
         exact_verifier = core.Verifier(mf, dataset, fs, settings.seed, None, None)
     runs: list[dict[str, Any]] = []
     jitter: dict[str, float] = {}
+    store = Checkpoints("shot-study", settings.resume)
+    base_key = content_key(mf.kind, mf.model.to_document(), dataset.X, dataset.y, probe,
+                           {k: v for k, v in dataclasses.asdict(settings).items() if k != "resume"})
     total = len(settings.shots) * len(seeds)
     with progress.track("shot study", total) as task:
         for shots in settings.shots:
             backend, used = resolve_backend(settings.backend, shots, mf.model)
             true_probs = []
             for seed in seeds:
-                t0 = time.perf_counter()
-                run: dict[str, Any] = {"shots": used, "seed": seed}
-                run["leak"] = _leak_run(mf, dataset, truth, settings, used, seed, backend)
-                true_probs.append(_probe_outputs(mf, X_probe, y_probe, settings, used, seed, backend))
-                if settings.unlearn:
-                    run["unlearn"] = _unlearn_run(mf, dataset, fs, settings, used, seed, backend, exact_verifier)
-                run["seconds"] = round(time.perf_counter() - t0, 3)
-                runs.append(run)
+                key = content_key(base_key, shot_label(used), seed)
+                piece = store.get(key)
+                if piece is None:
+                    t0 = time.perf_counter()
+                    run: dict[str, Any] = {"shots": used, "seed": seed}
+                    run["leak"] = _leak_run(mf, dataset, truth, settings, used, seed, backend)
+                    probe_probs = _probe_outputs(mf, X_probe, y_probe, settings, used, seed, backend)
+                    if settings.unlearn:
+                        run["unlearn"] = _unlearn_run(mf, dataset, fs, settings, used, seed, backend,
+                                                      exact_verifier)
+                    run["seconds"] = round(time.perf_counter() - t0, 3)
+                    piece = {"run": run, "probe": probe_probs.tolist()}
+                    store.put(key, piece)
+                runs.append(piece["run"])
+                true_probs.append(np.asarray(piece["probe"], dtype=np.float64))
                 progress.advance(task, shots=shot_label(used))
             stack = np.vstack(true_probs)
             jitter[shot_label(used)] = float(np.mean(stack.std(axis=0, ddof=1))) if len(seeds) > 1 else 0.0
+    store.discard()
     return build_report(mf, settings, seeds, runs, jitter, location, len(probe), fs)
 
 

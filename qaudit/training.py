@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from qaudit.checkpoints import current_training
 from qaudit.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, check_option
 from qaudit.progress import SILENT, Progress
 
@@ -62,10 +63,13 @@ def run_epochs(
     check_option("epochs", epochs, "int", 0, MAX_EPOCHS)
     check_option("batch_size", batch_size, "int", 1, MAX_BATCH_SIZE)
     n = len(X)
-    history: list[float] = []
     batches = max(1, -(-n // batch_size))
+    checkpoint = current_training()
+    slot = checkpoint.next_slot() if checkpoint is not None else None
+    first, history = _restore(checkpoint, slot, weights, optimizer, rng, epochs)
     with progress.track(description, epochs * batches) as task:
-        for epoch in range(epochs):
+        progress.advance(task, first * batches)
+        for epoch in range(first, epochs):
             order = rng.permutation(n)
             total = 0.0
             for start in range(0, n, batch_size):
@@ -75,4 +79,39 @@ def run_epochs(
                 total += loss * len(idx)
                 progress.advance(task, epoch=epoch + 1, loss=loss)
             history.append(total / n)
+            if checkpoint is not None:
+                checkpoint.save(slot, _state(weights, optimizer, rng, history, epoch + 1, epochs))
     return history
+
+
+def _state(weights: dict[str, np.ndarray], optimizer: SGD, rng: np.random.Generator, history: list[float],
+           done: int, epochs: int) -> dict:
+    """Everything the next epoch depends on, as JSON."""
+    from qaudit import arrays
+
+    return {"done": done, "epochs": epochs, "history": [float(h) for h in history],
+            "weights": {k: arrays.encode(v) for k, v in weights.items()},
+            "velocity": {k: arrays.encode(v) for k, v in optimizer.velocity.items()},
+            "rng": rng.bit_generator.state}
+
+
+def _restore(checkpoint: object, slot: str | None, weights: dict[str, np.ndarray], optimizer: SGD,
+             rng: np.random.Generator, epochs: int) -> tuple[int, list[float]]:
+    """Load a slot's state into the weights, optimiser and generator; (finished epochs, history)."""
+    state = checkpoint.load(slot) if checkpoint is not None else None
+    if not isinstance(state, dict) or state.get("epochs") != epochs or set(state.get("weights", {})) != set(weights):
+        return 0, []
+    from qaudit import arrays
+    from qaudit.errors import QauditError
+
+    try:
+        restored = {k: arrays.decode(v, f"checkpoint.{k}", weights[k].shape) for k, v in state["weights"].items()}
+        velocity = {k: arrays.decode(v, f"checkpoint.velocity.{k}", weights[k].shape)
+                    for k, v in state["velocity"].items()}
+        rng.bit_generator.state = state["rng"]
+    except (QauditError, KeyError, TypeError, ValueError):
+        return 0, []  # a broken checkpoint is ignored: train from the start
+    for k, v in restored.items():
+        weights[k][...] = v
+    optimizer.velocity = velocity
+    return int(state["done"]), [float(h) for h in state["history"]]

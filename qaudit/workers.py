@@ -11,10 +11,11 @@ cancelled and the workers are terminated (killed if still alive after
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-STOP_SECONDS = 1.5
+STOP_SECONDS = 0.8
 _BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
@@ -38,7 +39,7 @@ def _in_processes(fn: Callable[..., Any], jobs: Sequence[tuple], n_jobs: int,
 
     saved = {k: os.environ.get(k) for k in _BLAS_VARS}
     os.environ.update({k: "1" for k in _BLAS_VARS})
-    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=n_jobs, mp_context=mp.get_context("spawn"), initializer=_worker_init)
     results: list[Any] = [None] * len(jobs)
     try:
         futures = {pool.submit(fn, *args): i for i, args in enumerate(jobs)}
@@ -60,6 +61,13 @@ def _in_processes(fn: Callable[..., Any], jobs: Sequence[tuple], n_jobs: int,
     return results
 
 
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the main process (which stops them), so they print nothing of their own."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def stop(pool: Any) -> None:
     """Cancel pending jobs and terminate the pool's worker processes now (kill after STOP_SECONDS)."""
     processes = list(getattr(pool, "_processes", {}).values())  # the executor exposes no public handle
@@ -67,8 +75,10 @@ def stop(pool: Any) -> None:
     for process in processes:
         if process.is_alive():
             process.terminate()
+    deadline = time.monotonic() + STOP_SECONDS
     for process in processes:
-        process.join(STOP_SECONDS)
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
         if process.is_alive():
             process.kill()
-            process.join(STOP_SECONDS)
+            process.join(0.2)

@@ -299,7 +299,8 @@ class ShadowAttack:
             splits.append((inside, outside))
             datasets.append((Xp[inside], yp[inside]))
         models = train_models(context.model, datasets, context.seed + 65537, context.n_jobs, context.progress,
-                              f"{o['n_shadow']} shadow QNNs", n_classes=context.n_classes)
+                              f"{o['n_shadow']} shadow QNNs", n_classes=context.n_classes,
+                              checkpoints=context.checkpoints)
         feats, labels = [], []
         for m, (inside, outside) in zip(models, splits):
             for idx, label in ((inside, 1), (outside, 0)):

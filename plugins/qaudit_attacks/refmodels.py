@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,16 +41,26 @@ class ReferenceSet:
 
 
 def _train_one(cls: Any, params: dict[str, Any], X: np.ndarray, y: np.ndarray, n_classes: int | None,
-               seed: int) -> dict[str, Any]:
-    """Worker: fit one model, return its model-file sections (plain data)."""
+               seed: int, checkpoint: Any = None) -> dict[str, Any]:
+    """Worker: fit one model, return its model-file sections (plain data); store them as a checkpoint
+    (a path) as soon as they exist, so an interrupted audit keeps every finished model."""
     model = cls.from_options({**params, "seed": seed})
     model.fit(X, y, n_classes=n_classes)
-    return model.to_document()
+    document = model.to_document()
+    if checkpoint is not None:
+        from qaudit.io import write_json_atomic
+
+        try:
+            Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(checkpoint, document)
+        except OSError:
+            pass  # only the checkpoint is lost
+    return document
 
 
 def train_models(model: Any, datasets: list[tuple[np.ndarray, np.ndarray]], seed: int, n_jobs: int,
                  progress: Any = None, description: str = "reference models",
-                 n_classes: int | None = None, same_init: bool = False) -> list[Any]:
+                 n_classes: int | None = None, same_init: bool = False, checkpoints: Any = None) -> list[Any]:
     """Fit one copy of *model*'s architecture per (X, y) in *datasets*, in parallel when n_jobs > 1.
 
     Each copy gets a fresh seed, or the target's own seed (same initial weights) with *same_init*.
@@ -63,11 +74,19 @@ def train_models(model: Any, datasets: list[tuple[np.ndarray, np.ndarray]], seed
     seeds = [int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, size=len(datasets))]
     if same_init:
         seeds = [int(params.get("seed", 0))] * len(datasets)
+    from qaudit.checkpoints import content_key
     from qaudit.workers import run_jobs
 
-    jobs = [(cls, params, X, y, n_classes, seeds[i]) for i, (X, y) in enumerate(datasets)]
+    keys = [content_key(cls.__module__, cls.__qualname__, params, seeds[i], n_classes, X, y)
+            for i, (X, y) in enumerate(datasets)]
+    docs: list[Any] = [checkpoints.get(k) if checkpoints is not None else None for k in keys]
+    todo = [i for i, doc in enumerate(docs) if doc is None]
+    jobs = [(cls, params, *datasets[i], n_classes, seeds[i], checkpoints.path(keys[i]) if checkpoints else None)
+            for i in todo]
     with progress.track(description, len(datasets)) as task:
-        docs = run_jobs(_train_one, jobs, n_jobs, on_done=lambda: progress.advance(task))
+        progress.advance(task, len(datasets) - len(todo))
+        for i, doc in zip(todo, run_jobs(_train_one, jobs, n_jobs, on_done=lambda: progress.advance(task))):
+            docs[i] = doc
     return [cls.from_document(doc) for doc in docs]
 
 
@@ -121,7 +140,7 @@ def reference_set(context: Any, attack: str, same_init: bool = False) -> Referen
     start = time.perf_counter()
     models = train_models(context.model, datasets, context.seed + 104729, context.n_jobs, context.progress,
                           f"{K} reference QNNs{' (same init)' if same_init else ''}", n_classes=context.n_classes,
-                          same_init=same_init)
+                          same_init=same_init, checkpoints=context.checkpoints)
     refs = ReferenceSet(models, keep, size, time.perf_counter() - start, Xt, yt)
     context.cache[cache_key] = refs
     return refs

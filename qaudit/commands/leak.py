@@ -103,6 +103,9 @@ def leak_cmd(
         "--delta", help="delta of the empirical (epsilon, delta) lower bound (default 1e-5).")] = None,
     bootstrap: Annotated[int | None, typer.Option(
         "--bootstrap", help="Bootstrap resamples of each AUC interval (default 1000).")] = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Reuse reference/shadow models an interrupted run with the same inputs and seed "
+        "finished (checkpoints in $QAUDIT_CACHE_DIR).")] = False,
 ) -> None:
     """Measure how much a QNN's outputs reveal about who was in its training set.
 
@@ -167,7 +170,7 @@ def leak_cmd(
                              folds=pick(folds, cfg, "folds", DEFAULT_FOLDS, int),
                              alpha=pick(alpha, cfg, "alpha", DEFAULT_ALPHA, float),
                              delta=pick(delta, cfg, "delta", DEFAULT_DELTA, float),
-                             n_bootstrap=pick(bootstrap, cfg, "bootstrap", DEFAULT_BOOTSTRAP, int))
+                             n_bootstrap=pick(bootstrap, cfg, "bootstrap", DEFAULT_BOOTSTRAP, int), resume=resume)
     settings.validate()
     check_outputs({"--output": output, **{f"--report {f}": p for f, p in extras}},
                   {"model file": path, "--members file": members, "--non-members file": non_members,

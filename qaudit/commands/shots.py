@@ -32,6 +32,9 @@ def shots_cmd(
                       ] = None,
     data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
     allow_data_change: AllowDataChange = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Reuse the (shot count, repeat) runs an interrupted study with the same inputs finished.")
+    ] = False,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for each AUC CI.")] = 200,
     fmt: Annotated[str | None, typer.Option(
         "--format", "-f", help="Report format (see `qaudit reporters`; default: the terminal report).")] = None,
@@ -70,7 +73,7 @@ def shots_cmd(
     ds = dataset_for(mf, data_dir, allow_data_change=allow_data_change)
     settings = ShotSettings(shots=shot_list, repeats=repeats, seed=seed, backend=backend or "", attack=attack or "",
                             forget_class=forget_class, unlearn=unlearn, unlearn_options=parse_options(option),
-                            n_bootstrap=bootstrap)
+                            n_bootstrap=bootstrap, resume=resume)
     with RichProgress(err) as progress:
         report = run_study(mf, ds, settings, progress=progress, location=str(model_path))
     report.settings["command"] = command_line()

@@ -37,11 +37,15 @@ def train_cmd(
     noise: Annotated[str | None, typer.Option(
         help="Train under a noise model with exact noisy gradients: 'paper' or p1=..,p2=..,bitflip=..")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue an interrupted training with the same settings from its last finished epoch "
+        "(checkpoints in $QAUDIT_CACHE_DIR); the result equals an uninterrupted run.")] = False,
 ) -> None:
     """Train a QNN and save it as a validated model file."""
     from rich.markup import escape
 
     from qaudit import model as model_io
+    from qaudit.checkpoints import Checkpoints, content_key, training_checkpoints
     from qaudit.data import load_dataset
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
@@ -63,10 +67,13 @@ def train_cmd(
             opts[key] = value
     data_opts = {k: v for k, v in (("data_dir", data_dir), ("label_column", label_column)) if v}
     ds = load_dataset(dataset, data_opts)
-    with RichProgress(err) as progress:
+    store = Checkpoints("training", resume)
+    key = content_key(model, opts, seed, n_train, n_holdout, exclude_class, exclude_indices, ds.name, ds.X, ds.y)
+    with RichProgress(err) as progress, training_checkpoints(store, key):
         mf = train_model(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
                          exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress)
     model_io.save(mf, out_path, command=command_line())
+    store.discard()
     from qaudit.workflows import evaluate_model
 
     mf.path = str(out_path)
