@@ -62,19 +62,10 @@ def _usage_error_types() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-def _abort_types() -> tuple[type[BaseException], ...]:
+def _named_types(name: str) -> tuple[type[BaseException], ...]:
+    """The exception class *name* of Typer, its vendored click and click, whichever are installed."""
     found: list[type[BaseException]] = []
-    for module, name in (("typer", "Abort"), ("typer._click.exceptions", "Abort"), ("click", "Abort")):
-        try:
-            found.append(getattr(__import__(module, fromlist=[name]), name))
-        except (ImportError, AttributeError):
-            pass
-    return tuple(found)
-
-
-def _exit_code_types() -> tuple[type[BaseException], ...]:
-    found: list[type[BaseException]] = []
-    for module, name in (("typer", "Exit"), ("typer._click.exceptions", "Exit"), ("click.exceptions", "Exit")):
+    for module in ("typer", "typer._click.exceptions", "click.exceptions"):
         try:
             found.append(getattr(__import__(module, fromlist=[name]), name))
         except (ImportError, AttributeError):
@@ -137,7 +128,7 @@ def guarded(run: Callable[[], Any], print_line: Callable[[str], None], host_gett
             debug: bool = False, reraise: bool = False) -> tuple[int, BaseException | None]:
     """Run the CLI; turn every outcome into ``(exit code, the exception or None)`` and at most one
     line on stderr. *reraise* re-raises unexpected exceptions (tests that want the traceback)."""
-    usage, aborts, exits = _usage_error_types(), _abort_types(), _exit_code_types()
+    usage, aborts, exits = _usage_error_types(), _named_types("Abort"), _named_types("Exit")
     try:
         result = run()
         code = int(result) if isinstance(result, int) else 0

@@ -26,8 +26,15 @@ from hypothesis import strategies as st
 
 from qaudit.testing import QauditCliRunner, make_host, train_tiny_model
 
+
+def fuzz_settings(kind: str, scale: int) -> settings:
+    """Hypothesis settings of one fuzz family: FAST[kind] cases (times *scale*), deterministic, bounded time."""
+    return settings(max_examples=FAST[kind] * scale, deadline=DEADLINE_MS, derandomize=True, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+
+SCALES = [pytest.param(1, id="fast"), pytest.param(10, marks=pytest.mark.slow, id="slow")]
 FAST = {"model": 100, "csv": 60, "index": 40, "thresholds": 40, "config": 30, "argv": 60}
-SLOW_FACTOR = 10
 DEADLINE_MS = 20_000
 
 
@@ -124,11 +131,9 @@ def _run_model_case(world, case):
     check_contract(world, argv, [bad], [out])
 
 
-@pytest.mark.parametrize("scale", [pytest.param(1, id="fast"), pytest.param(SLOW_FACTOR, marks=pytest.mark.slow,
-                                                                              id="slow")])
+@pytest.mark.parametrize("scale", SCALES)
 def test_mutated_model_files(world, scale):
-    @settings(max_examples=FAST["model"] * scale, deadline=DEADLINE_MS, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @fuzz_settings("model", scale)
     @given(case=model_cases(world))
     def run(case):
         _run_model_case(world, case)
@@ -152,11 +157,9 @@ def csv_texts(draw):
     return "\n".join([",".join(header)] + [",".join(r) for r in rows]) + draw(st.sampled_from(["", "\n", "\n\n"]))
 
 
-@pytest.mark.parametrize("scale", [pytest.param(1, id="fast"), pytest.param(SLOW_FACTOR, marks=pytest.mark.slow,
-                                                                              id="slow")])
+@pytest.mark.parametrize("scale", SCALES)
 def test_csv_datasets(world, scale):
-    @settings(max_examples=FAST["csv"] * scale, deadline=DEADLINE_MS, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @fuzz_settings("csv", scale)
     @given(text=csv_texts())
     def run(text):
         csv = world["folder"] / "data.csv"
@@ -178,11 +181,9 @@ INDEX_TEXT = st.one_of(
     st.text(max_size=40))
 
 
-@pytest.mark.parametrize("scale", [pytest.param(1, id="fast"), pytest.param(SLOW_FACTOR, marks=pytest.mark.slow,
-                                                                              id="slow")])
+@pytest.mark.parametrize("scale", SCALES)
 def test_index_files(world, scale):
-    @settings(max_examples=FAST["index"] * scale, deadline=DEADLINE_MS, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @fuzz_settings("index", scale)
     @given(members=INDEX_TEXT, non_members=INDEX_TEXT)
     def run(members, non_members):
         m, n = world["folder"] / "m.txt", world["folder"] / "n.txt"
@@ -204,11 +205,9 @@ SHOTS = st.one_of(st.lists(st.sampled_from(["16", "0", "-4", "exact", "inf", "ab
                            max_size=4).map(",".join), st.text(max_size=20))
 
 
-@pytest.mark.parametrize("scale", [pytest.param(1, id="fast"), pytest.param(SLOW_FACTOR, marks=pytest.mark.slow,
-                                                                              id="slow")])
+@pytest.mark.parametrize("scale", SCALES)
 def test_thresholds_and_shot_lists(world, scale):
-    @settings(max_examples=FAST["thresholds"] * scale, deadline=DEADLINE_MS, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @fuzz_settings("thresholds", scale)
     @given(threshold=THRESHOLD, shots=SHOTS)
     def run(threshold, shots):
         check_contract(world, ["leak", world["model"], "-a", "loss", "--folds", "2", "--bootstrap", "10",
@@ -229,11 +228,9 @@ CONFIG = st.one_of(
     st.text(max_size=60), st.just("[a" + ".b" * 2000 + "]\n"))
 
 
-@pytest.mark.parametrize("scale", [pytest.param(1, id="fast"), pytest.param(SLOW_FACTOR, marks=pytest.mark.slow,
-                                                                              id="slow")])
+@pytest.mark.parametrize("scale", SCALES)
 def test_config_files(world, scale):
-    @settings(max_examples=FAST["config"] * scale, deadline=DEADLINE_MS, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @fuzz_settings("config", scale)
     @given(text=CONFIG)
     def run(text):
         config = world["folder"] / "qaudit.toml"
@@ -289,11 +286,9 @@ def argvs(draw, world):
     return args
 
 
-@pytest.mark.parametrize("scale", [pytest.param(1, id="fast"), pytest.param(SLOW_FACTOR, marks=pytest.mark.slow,
-                                                                              id="slow")])
+@pytest.mark.parametrize("scale", SCALES)
 def test_argument_combinations(world, scale):
-    @settings(max_examples=FAST["argv"] * scale, deadline=DEADLINE_MS, derandomize=True, database=None,
-              suppress_health_check=list(HealthCheck))
+    @fuzz_settings("argv", scale)
     @given(argv=argvs(world))
     def run(argv):
         check_contract(world, argv, [world["model"]], [world["folder"] / "argv-out.json"])
