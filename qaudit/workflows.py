@@ -77,6 +77,9 @@ def train_model(
     if n_holdout is not None:
         check_option("--n-holdout", n_holdout, "int", MIN_SPLIT, None, hint="audits compare members with it")
     cls = get_host().get("model", kind)
+    if np.unique(dataset.y).size < 2:
+        raise QauditError(f"dataset {dataset.name!r} has a single class: a classifier (and a membership audit of "
+                          "it) needs at least 2 classes")
     members, holdout = split(dataset.y, n_train, n_holdout, seed)
     excluded: dict[str, Any] = {}
     if exclude_class:

@@ -250,3 +250,9 @@ def test_warning_when_no_better_than_majority():
     assert "single class" in warning and "majority" in warning and "\n" not in warning
     ev.splits["holdout"] = accuracy_table(y, y, 2)
     assert ev.warning() is None
+
+
+def test_a_dataset_with_one_class_is_refused(run_qaudit, tmp_path):
+    csv = export_csv(tmp_path / "one.csv", np.arange(120.0).reshape(60, 2), [1] * 60)
+    code, _, err = train(run_qaudit, csv, tmp_path / "m.json")
+    assert code == 2 and "single class" in one_line_error(err) and not (tmp_path / "m.json").exists()
