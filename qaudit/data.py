@@ -206,10 +206,10 @@ def split(y: np.ndarray, n_train: int | None, n_holdout: int | None, seed: int) 
         stratify = y[index] if stratify is not None else None
     try:
         members, holdout = train_test_split(index, train_size=n_train, test_size=n_holdout,
-                                            random_state=seed + 1, stratify=stratify)
+                                            random_state=(seed + 1) % 2**32, stratify=stratify)
     except ValueError:
         members, holdout = train_test_split(index, train_size=n_train, test_size=n_holdout,
-                                            random_state=seed + 1)
+                                            random_state=(seed + 1) % 2**32)
     return np.sort(members), np.sort(holdout)
 
 

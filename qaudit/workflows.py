@@ -64,12 +64,12 @@ def train_model(
     """Split *dataset*, train a model of *kind* on the members, return its ModelFile.
 
     The model's ``fit`` gets the members' dataset indices as ``sample_ids``. The seed must be an integer
-    in 0..2**32-2 (the holdout split derives seed + 1, which must stay a valid seed); --n-train at least
+    in 0..2**32-1; --n-train at least
     max(MIN_SPLIT, the dataset's classes) and --n-holdout at least MIN_SPLIT.
     """
-    from qaudit.limits import MAX_SEED, MIN_SPLIT, check_option
+    from qaudit.limits import MIN_SPLIT, check_option, check_seed
 
-    check_option("--seed", seed, "int", 0, MAX_SEED - 1, hint="the holdout split uses seed + 1")
+    check_seed(seed)
     n_classes = int(getattr(dataset, "n_classes", 0) or 0)
     if n_train is not None:
         check_option("--n-train", n_train, "int", max(MIN_SPLIT, n_classes), None,
