@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +16,19 @@ import pytest
 SHARED = Path(os.environ.get("QAUDIT_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 MNIST_DIR = SHARED / "data" / "mnist"
 GOLDEN_DIR = SHARED / "data" / "golden"
+
+
+def plugin_module(name: str, api: str | None = None, **hooks) -> types.ModuleType:
+    """A plugin module built in a test: each keyword is a hook implementation (``register_attacks=...``);
+    *api* sets ``QAUDIT_API``."""
+    from qaudit import hookimpl
+
+    module = types.ModuleType(name)
+    for hook, fn in hooks.items():
+        setattr(module, hook, hookimpl(fn))
+    if api is not None:
+        module.QAUDIT_API = api
+    return module
 
 
 @pytest.fixture

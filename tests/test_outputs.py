@@ -4,11 +4,9 @@ reporter writes nothing, and errors are one line with exit 2."""
 from __future__ import annotations
 
 import os
-import types
 
 import pytest
-
-from qaudit import hookimpl
+from conftest import plugin_module
 
 
 class BrokenReporter:
@@ -23,15 +21,8 @@ class BrokenReporter:
 
 @pytest.fixture
 def qaudit_plugins():
-    module = types.ModuleType("qaudit_broken_reporter")
-
-    @hookimpl
-    def register_reporters(register):
-        register(BrokenReporter)
-
-    module.register_reporters = register_reporters
-    module.QAUDIT_API = "2"
-    return {"broken-reporter": module}
+    return {"broken-reporter": plugin_module("qaudit_broken_reporter", api="2",
+                                             register_reporters=lambda register: register(BrokenReporter))}
 
 
 def _one_error(result):

@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import json
-import types
 
 import pytest
+from conftest import plugin_module
 
-from qaudit import hookimpl
 from qaudit.errors import PluginError, QauditError
 from qaudit.plugins import Host
-
-
-def plugin_module(name: str, **hooks) -> types.ModuleType:
-    module = types.ModuleType(name)
-    for hook, fn in hooks.items():
-        setattr(module, hook, hookimpl(fn))
-    return module
 
 
 class _Thing:

@@ -13,12 +13,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import types
 from pathlib import Path
 
 import pytest
+from conftest import plugin_module
 
-from qaudit import API_VERSION, hookimpl
+from qaudit import API_VERSION
 from qaudit.errors import PluginError, QauditError
 from qaudit.plugins import PLUGINS_SCHEMA, Host, check_api, disabled_from_argv
 
@@ -203,13 +203,6 @@ def test_builtins_are_disabled_like_any_plugin(site):
 
 
 # --------------------------------------------------------------------------- in-process host
-def _plugin(name: str, **hooks) -> types.ModuleType:
-    module = types.ModuleType(name)
-    for hook, fn in hooks.items():
-        setattr(module, hook, hookimpl(fn))
-    return module
-
-
 def _registering(*names):
     def register_attacks(register):
         for n in names:
@@ -219,8 +212,8 @@ def _registering(*names):
 
 def test_duplicate_names_are_an_error_naming_both_plugins():
     host = Host(env=False)
-    host.register(_plugin("one", register_attacks=_registering("same", "only-one")), "plugin-one")
-    host.register(_plugin("two", register_attacks=_registering("same")), "plugin-two")
+    host.register(plugin_module("one", register_attacks=_registering("same", "only-one")), "plugin-one")
+    host.register(plugin_module("two", register_attacks=_registering("same")), "plugin-two")
     with pytest.raises(PluginError, match="'same' is registered by two plugins: 'plugin-one' and 'plugin-two'"):
         host.get("attack", "same")
     errors = host.load_errors  # listing plugins still works and shows the clash on both
@@ -233,8 +226,8 @@ def test_unknown_name_mentions_failed_plugins():
         raise RuntimeError("nope")
 
     host = Host(env=False)
-    host.register(_plugin("ok", register_attacks=_registering("loss-like")), "fine")
-    host.register(_plugin("bad", register_attacks=broken), "broken")
+    host.register(plugin_module("ok", register_attacks=_registering("loss-like")), "fine")
+    host.register(plugin_module("bad", register_attacks=broken), "broken")
     with pytest.raises(QauditError, match=r"unknown attack 'x' \(available: loss-like\); plugin\(s\) broken failed"):
         host.get("attack", "x")
 
@@ -245,7 +238,7 @@ def test_failed_register_hook_contributes_nothing_but_other_hooks_of_the_plugin_
         raise RuntimeError("second one broke")
 
     host = Host(env=False)
-    host.register(_plugin("half", register_attacks=half,
+    host.register(plugin_module("half", register_attacks=half,
                           register_reporters=lambda register: register(type("R", (), {"name": "r"}))), "half")
     assert host.names("attack") == [] and host.names("reporter") == ["r"]
     assert host.plugins["half"].error == "register_attacks failed: RuntimeError: second one broke"
@@ -265,7 +258,7 @@ def test_api_version_check(declared, ok):
 
 def test_incompatible_plugin_is_refused_and_never_called():
     called = []
-    module = _plugin("future", register_attacks=lambda register: called.append(1))
+    module = plugin_module("future", register_attacks=lambda register: called.append(1))
     module.QAUDIT_API = "3"
     host = Host(env=False)
     info = host.register(module, "future")
@@ -311,8 +304,8 @@ def test_plugin_commands_cannot_shadow_existing_ones():
         raise RuntimeError("oops")
 
     host = Host(env=False)
-    host.register(_plugin("shadow", register_commands=register_commands), "shadow")
-    host.register(_plugin("broken-cmd", register_commands=broken), "broken-cmd")
+    host.register(plugin_module("shadow", register_commands=register_commands), "shadow")
+    host.register(plugin_module("broken-cmd", register_commands=broken), "broken-cmd")
     host.commands(app)
     names = [c.name or c.callback.__name__ for c in app.registered_commands]
     assert names == ["train", "extra_thing"]

@@ -4,10 +4,9 @@ command (its ``sample`` is what the host calls for shots)."""
 
 from __future__ import annotations
 
-import types
-
 import numpy as np
 import pytest
+from conftest import plugin_module
 
 from qaudit.protocols import Capabilities
 
@@ -37,17 +36,8 @@ class CountingSampler:
 
 @pytest.fixture
 def qaudit_plugins():
-    module = types.ModuleType("qaudit_counting")
-
-    from qaudit import hookimpl
-
-    @hookimpl
-    def register_backends(register):
-        register(CountingSampler)
-
-    module.register_backends = register_backends
-    module.QAUDIT_API = "2"
-    return {"counting": module}
+    return {"counting": plugin_module("qaudit_counting", api="2",
+                                      register_backends=lambda register: register(CountingSampler))}
 
 
 COMBINATIONS = [("exact", None), ("sampled", 64), ("counting", 64)]
