@@ -269,18 +269,20 @@ def oracle_cache_path(mf: ModelFile, fs: ForgetSet) -> Any:
     ``QAUDIT_CACHE_DIR=off`` disables the cache.
     """
     import hashlib
-    import os
-    from pathlib import Path
 
-    root = os.environ.get("QAUDIT_CACHE_DIR", str(Path.home() / ".cache" / "qaudit"))
-    if root.lower() in ("off", "0", "none", "") or not mf.path:
+    from qaudit.checkpoints import cache_root
+    from qaudit.io import read_bytes_limited
+    from qaudit.model import MAX_FILE_BYTES
+
+    root = cache_root()
+    if root is None or not mf.path:
         return None
     try:
-        content = Path(mf.path).read_bytes()
-    except OSError:
+        content = read_bytes_limited(mf.path, MAX_FILE_BYTES, "model file")
+    except (OSError, QauditError):
         return None
     digest = hashlib.sha256(content + b"\0" + fs.forget_ids.astype("<i8").tobytes()).hexdigest()[:24]
-    return Path(root) / "oracles" / f"{digest}.json"
+    return root / "oracles" / f"{digest}.json"
 
 
 def apply_method(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifier,
