@@ -41,14 +41,17 @@ def run_task(task: QuantumTask, backend: Any, shots: int | None = None,
     if task.noise and not backend.capabilities.noise:
         raise QauditError(f"the model was trained under noise {task.noise!r}; backend {backend.name!r} simulates "
                           "no noise: use a backend that does (`qaudit backends`, column noise)")
-    if shots and callable(getattr(backend, "sample", None)) and task.diagonal_readout:  # SamplingBackend
-        from qaudit.engine.tasks import readout_table
+    readout = None
+    if shots and callable(getattr(backend, "sample", None)):  # SamplingBackend
+        from qaudit.engine.tasks import task_observables
 
+        readout = task_observables(task)
+    if readout is not None and readout.diagonal:  # Z products: read the expectations from the counts
         counts = np.asarray(backend.sample(task, int(shots), seed), dtype=np.int64)
         if counts.shape != (task.n_samples, 2**task.n_qubits):
             raise QauditError(f"backend {backend.name!r} returned counts of shape {counts.shape}, "
                               f"expected {(task.n_samples, 2**task.n_qubits)}")
-        return counts @ readout_table(task.observables, task.n_qubits) / shots, counts
+        return counts @ readout.table / shots, counts
     ev = np.asarray(backend.expectation(task, shots=shots or None, seed=seed), dtype=np.float64)
     if ev.shape != (task.n_samples, len(task.observables)):
         raise QauditError(f"backend {backend.name!r} returned expectation values of shape {ev.shape}, "

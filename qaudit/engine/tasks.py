@@ -86,6 +86,14 @@ def basis_distribution(task: Any) -> np.ndarray:
     return probs / probs.sum(axis=1, keepdims=True)
 
 
+def task_observables(task: Any) -> PauliObservables:
+    """The task's readout as :class:`PauliObservables`: the compiled program's, when the task carries one
+    (no re-parsing on every batch), else parsed from ``task.observables``."""
+    if isinstance(task.engine_program, EngineProgram):
+        return task.engine_program.observables
+    return PauliObservables(task.observables, task.n_qubits)
+
+
 def readout_table(observables: list[str], n_qubits: int) -> np.ndarray:
     """(2**n, n_obs) ±1 eigenvalue of each Z-product observable on each bit string.
 
