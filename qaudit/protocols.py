@@ -63,13 +63,6 @@ class QuantumTask:
         """Number of qubits of the circuit."""
         return len(self.qubits)
 
-    @property
-    def diagonal_readout(self) -> bool:
-        """True when every observable is a product of Z (readable from computational-basis counts)."""
-        from qaudit.engine.observables import parse_pauli
-
-        return all(set(parse_pauli(term, self.n_qubits).values()) <= {"Z"} for term in self.observables)
-
     def resolver(self) -> dict[str, float]:
         """Trainable symbol -> value, ready for ``cirq.ParamResolver``."""
         return {n: float(v) for n, v in zip(self.param_names, self.param_values)}
