@@ -39,23 +39,6 @@ def emit(text: str, output: Path | None) -> None:
     Console(stderr=True).print(f"wrote {output}", highlight=False, markup=False)
 
 
-def render_report(report: Any, fmt: str | None, output: Path | None) -> None:
-    """Render *report* with reporter *fmt* (default: the console reporter) to stdout or *output*.
-
-    The console reporter draws on the terminal itself (stream None) when no *output* is given.
-    """
-    from qaudit.plugins import get_host
-
-    name = check_format(fmt)
-    reporter = get_host().get("reporter", name)()
-    if output is None and name == console_format():
-        reporter.render(report, None)
-        return
-    buffer = io.StringIO()
-    reporter.render(report, buffer)
-    emit(buffer.getvalue(), output)
-
-
 def render_all(report: Any, targets: list[tuple[str | None, Path | None]]) -> None:
     """Render *report* for every ``(format, path)`` target, then write them: every file report is
     rendered in memory first, so a reporter that fails writes nothing and removes nothing (one

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import shlex
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from qaudit.errors import QauditError
+from qaudit.reporting import emit  # noqa: F401 - commands write text reports through it
 
 #: ``--allow-data-change``: audit data whose fingerprint differs from the one the model file recorded.
 AllowDataChange = Annotated[bool, typer.Option(
@@ -54,11 +54,6 @@ def warn(message: str) -> None:
     err.print(f"[yellow]warning:[/] {escape(message)}", soft_wrap=True)
 
 
-def emit(text: str, output: Path | None) -> None:
-    """Report to stdout, or atomically to *output*."""
-    from qaudit.reporting import emit as emit_text
-
-    emit_text(text, output)
 
 
 def render_text(renderable: Any, width: int = 100) -> str:

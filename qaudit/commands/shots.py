@@ -49,7 +49,7 @@ def shots_cmd(
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
-    from qaudit.reporting import check_format, is_console, render_report
+    from qaudit.reporting import check_format, is_console, render_all
     from qaudit.shot_study import ShotSettings, gated_metrics, parse_shots, repeat_seeds, run_study
     from qaudit.workflows import dataset_for
 
@@ -80,7 +80,7 @@ def shots_cmd(
     record_data_change(report, ds)
     if thresholds:
         report.apply_findings(check_thresholds(report.measurements, thresholds, "shots", report.location))
-    render_report(report, fmt, output)
+    render_all(report, [(fmt, output)])
     if not is_console(fmt, output):
         err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
     if report.failed:
