@@ -90,6 +90,10 @@ MAX_REPEATS = 100
 #: Most-exposed members listed in a leak report (``--top-k``).
 MAX_TOP_K = 100_000
 
+#: Largest outputs file of a black-box audit (``qaudit leak --outputs FILE.npz``), and largest inflated size
+#: of its arrays (bytes): 1000 samples x 10 classes x 256 reference models are 20 MB in float64.
+MAX_OUTPUTS_BYTES = 1024 * 1024 * 1024
+
 
 def max_jobs() -> int:
     """Worker processes allowed (``--jobs``): this machine's cores (``os.cpu_count()``)."""

@@ -299,6 +299,10 @@ class AttackContext:
     #: A :class:`qaudit.checkpoints.Checkpoints` store for long pieces of work (reference models): attacks
     #: that train models put each finished one there, and reuse it when the audit resumes (``--resume``).
     checkpoints: Any = None
+    #: Reference-model outputs recorded outside qaudit (a black-box audit, ``qaudit leak --outputs``), or None
+    #: when the attack trains its own reference models: a :class:`RecordedReferences`. Attacks that declare the
+    #: ``reference_outputs`` signal use these models instead of training any.
+    references: Any = None
 
     def outputs(self, X: np.ndarray, model: Any = None, exact: bool = False) -> Outputs:
         """Query *model* (default: the target) on raw features *X*; see the class docstring."""
@@ -309,12 +313,46 @@ class AttackContext:
         return self.query(self.model if model is None else model, X, exact)
 
 
+#: The signals an attack may read, by name (``Attack.signals``). An audit of a model provides all of them;
+#: a black-box audit of recorded outputs (``qaudit leak --outputs FILE``, docs/outputs-format.md) provides
+#: ``outputs`` and, when the file records reference models, ``reference_outputs`` -- and runs an attack only
+#: when it provides every signal the attack declares.
+SIGNALS: dict[str, str] = {
+    "outputs": "the target's class probabilities and the labels of the scored and the attacker-known samples "
+               "(through context.outputs(X))",
+    "reference_outputs": "reference models' class probabilities on the scored samples and which of them each "
+                         "model trained on (trained by the audit, or recorded: AttackContext.references)",
+    "model": "the target model itself: its architecture (to train shadow or reference models), its circuit, or "
+             "queries of samples the audit did not record",
+    "counts": "raw bit-string counts of finite-shot runs (Outputs.counts)",
+}
+
+
+@dataclass
+class RecordedReferences:
+    """Reference models whose outputs were recorded outside qaudit (black-box audits).
+
+    ``models`` are opaque handles: ``context.outputs(X, model=handle)`` returns a handle's recorded
+    class probabilities on the samples *X*; :meth:`membership` says which samples each model trained on.
+    """
+
+    models: list[Any]
+    #: (K, n_samples) bool over every recorded sample: True where model k trained on the sample.
+    keep: np.ndarray
+    #: Maps a batch *X* of the audit's samples to their rows of ``keep`` (set by the host).
+    rows: Any
+
+    def membership(self, X: np.ndarray) -> np.ndarray:
+        """(K, len(X)) bool: which of the samples *X* each reference model trained on."""
+        return self.keep[:, self.rows(X)]
+
+
 class Attack(Protocol):
     """A membership-inference attack. Registered via ``register_attacks``.
 
     Optional members (the host uses the default when a class leaves them out):
     ``roles`` (default empty), ``needs_shots`` (False), ``uses_known_labels`` (True),
-    ``decision_threshold`` (None) and ``details()`` (``{}``).
+    ``decision_threshold`` (None), ``signals`` (``{"model"}``) and ``details()`` (``{}``).
     """
 
     name: ClassVar[str]
@@ -332,6 +370,11 @@ class Attack(Protocol):
     #: After ``fit``: the score at or above which the attack calls a sample "member" (the paper's MIA
     #: accuracy is the fraction of members at or above it), or None when the attack has no decision rule.
     decision_threshold: float | None
+    #: Optional (default ``frozenset({"model"})``: the attack runs only in audits of a model): the signals
+    #: (keys of :data:`SIGNALS`) the attack reads. A black-box audit of recorded outputs runs the attack only
+    #: when the file provides all of them, and otherwise names the missing signal. Declare the least you need:
+    #: a threshold attack reads ``{"outputs"}``, LiRA ``{"outputs", "reference_outputs"}``.
+    signals: ClassVar[frozenset[str]]
 
     def fit(self, context: AttackContext) -> Attack:
         """Prepare (train attack models, reference models...); return self."""

@@ -625,8 +625,41 @@ def check_attack(attack_cls: Any, options: Mapping[str, Any] | None = None, mode
         again = np.asarray(attack_cls().fit(context2).score(context2, X, y), dtype=np.float64)
         if not np.allclose(again, scores, rtol=1e-9, atol=1e-12):
             _fail(what, "two runs with the same seed gave different scores (seed every random step)")
+    _check_signals(attack_cls, what, tiny, seed, dict(options or {}))
     auc = float(roc_auc_score(is_member, scores)) if len(set(scores.tolist())) > 1 else 0.5
     return AttackCheck(scores, is_member, auc)
+
+
+def _check_signals(attack_cls: Any, what: str, tiny: TinyModel, seed: int, options: dict[str, Any]) -> None:
+    """``signals`` (optional) names known signals, and an attack that does not need the model runs in a
+    black-box audit of the tiny model's recorded outputs (with 4 recorded reference models if it asks)."""
+    from qaudit.audit import AuditSettings, score_and_report
+    from qaudit.blackbox import RecordedOutputs, attack_signals, subject
+    from qaudit.protocols import SIGNALS
+    from qaudit.query import predict_proba
+
+    signals = attack_signals(attack_cls)
+    unknown = sorted(signals - set(SIGNALS))
+    if unknown:
+        _fail(what, f"signals names unknown signal(s) {', '.join(unknown)} (known: {', '.join(SIGNALS)})")
+    if signals & {"model", "counts"}:
+        return
+    Xm, ym = tiny.members
+    Xn, yn = tiny.holdout
+    X, y = np.concatenate([Xm, Xn]), np.concatenate([ym, yn]).astype(np.int64)
+    probs = predict_proba(tiny.model, X)
+    recorded = RecordedOutputs(probs, y, np.r_[np.ones(len(ym), bool), np.zeros(len(yn), bool)], path="tiny")
+    if "reference_outputs" in signals:
+        rng = np.random.default_rng(seed)
+        logits = np.log(np.clip(probs, 1e-12, None))[None] + rng.normal(0, 0.3, (4, *probs.shape))
+        ref = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        recorded.ref_probs = ref / ref.sum(axis=-1, keepdims=True)
+        recorded.ref_membership = np.argsort(rng.random((4, len(y))), axis=0) < 2
+    settings = AuditSettings(attacks=[attack_cls.name], seed=seed, n_bootstrap=10, folds=2, attack_options=options)
+    try:
+        score_and_report(subject(recorded, settings), {attack_cls.name: attack_cls}, settings)
+    except Exception as exc:  # noqa: BLE001 - any failure is the finding
+        _fail(what, f"declares signals {sorted(signals)} but fails on recorded outputs: {type(exc).__name__}: {exc}")
 
 
 def check_unlearning_method(method_cls: Any, options: Mapping[str, Any] | None = None,

@@ -113,6 +113,12 @@ def reference_set(context: Any, attack: str, same_init: bool = False) -> Referen
         return cached
     if context.X_targets is None:
         raise QauditError(f"attack {attack} needs the scored samples in advance (AttackContext.X_targets)")
+    if context.references is not None:  # recorded outside qaudit (black-box audit): nothing to train
+        Xt = np.asarray(context.X_targets)
+        refs = ReferenceSet(list(context.references.models), context.references.membership(Xt),
+                            int(context.n_train or 0), 0.0, Xt, np.asarray(context.y_targets))
+        context.cache[cache_key] = refs
+        return refs
     K = int(context.n_reference)
     if K < MIN_REFERENCE or K % 2 or K > MAX_REFERENCE_MODELS:
         raise QauditError(f"attack {attack}: --reference-models must be an even number in "
