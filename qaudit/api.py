@@ -26,6 +26,8 @@ from qaudit.results import Report
 from qaudit.shot_study import ShotSettings
 
 PathLike = str | Path
+#: ``--fail-above`` thresholds: ``"auc=0.6,epsilon=2"``, ``{"auc": 0.6}`` or parsed :class:`qaudit.gating.Threshold` s.
+FailAbove = str | dict[str, float] | list[Any] | None
 
 __all__ = ["AuditSettings", "ShotSettings", "audit", "audit_outputs", "load_dataset", "load_model", "shots",
            "train", "unlearn"]
@@ -96,12 +98,12 @@ def train(model: str | None = None, dataset: Dataset | str | None = None, *, n_t
     return mf
 
 
-def _gate(report: Report, fail_above: str | list[Any] | None, baseline: PathLike | dict[str, Any] | None,
+def _gate(report: Report, fail_above: FailAbove, baseline: PathLike | dict[str, Any] | None,
           tolerance: str | dict[str, float] | None, metrics: tuple[str, ...], kind: str) -> None:
     """Attach ``--fail-above`` and ``--baseline`` findings to *report* (strings parsed as on the CLI)."""
     from qaudit import gating
 
-    thresholds = gating.parse_thresholds(fail_above, metrics) if isinstance(fail_above, str) else fail_above or []
+    thresholds = fail_above if isinstance(fail_above, list) else gating.parse_thresholds(fail_above, metrics)
     findings = gating.check_thresholds(report.measurements, thresholds, kind, report.location)
     if baseline is not None:
         from qaudit.audit import SCHEMA
@@ -127,7 +129,7 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
           shots: int | None = None, backend: str | None = None, dataset: str | None = None,
           data_dir: str | None = None, members: str | None = None, non_members: str | None = None,
           allow_data_change: bool = False, settings: AuditSettings | None = None,
-          fail_above: str | list[Any] | None = None, baseline: PathLike | dict[str, Any] | None = None,
+          fail_above: FailAbove = None, baseline: PathLike | dict[str, Any] | None = None,
           tolerance: str | dict[str, float] | None = None, progress: Progress = SILENT) -> Report:
     """Membership-inference audit of a model (``qaudit leak MODEL``): the leak :class:`Report`.
 
@@ -163,7 +165,7 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
 
 
 def audit_outputs(path: PathLike, *, attacks: Sequence[str] | None = None, seed: int | None = None,
-                  settings: AuditSettings | None = None, fail_above: str | list[Any] | None = None,
+                  settings: AuditSettings | None = None, fail_above: FailAbove = None,
                   baseline: PathLike | dict[str, Any] | None = None, tolerance: str | dict[str, float] | None = None,
                   progress: Progress = SILENT) -> Report:
     """Black-box audit of recorded outputs (``qaudit leak --outputs FILE.npz``; docs/outputs-format.md).
@@ -187,7 +189,7 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
             oracle: ModelFile | PathLike | None = None, retain_fraction: float = 1.0, backend: str | None = None,
             shots: int | None = None, forget_quality: int = 0, data_dir: str | None = None,
             allow_data_change: bool = False, tolerance: dict[str, float] | None = None, forget_gate: bool = True,
-            fail_above: str | list[Any] | None = None, out: PathLike | None = None, command: str | None = None,
+            fail_above: FailAbove = None, out: PathLike | None = None, command: str | None = None,
             progress: Progress = SILENT) -> Report:
     """Make *model* forget a class (*forget_class*) or samples (*forget_indices*, a file of dataset indices)
     with *method* (``qaudit plugins``; None: the default method), verify and judge it (``qaudit unlearn``).
@@ -234,25 +236,12 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     if fq is not None:
         core.attach_forget_quality(report, method, fq)
     record_data_change(report, ds)
-    _gate_unlearn(report, fail_above, result.findings(report.location) if forget_gate else None)
+    core.gate(report, fail_above, result.findings(report.location) if forget_gate else None)
     return report
 
 
-def _gate_unlearn(report: Report, fail_above: str | list[Any] | None, judged: list[Any] | None) -> None:
-    """``--fail-above`` thresholds and the forget-request checks as the report's findings."""
-    from qaudit.gating import check_thresholds, parse_thresholds
-    from qaudit.unlearning import METRICS
-
-    thresholds = parse_thresholds(fail_above, METRICS) if isinstance(fail_above, str) else fail_above or []
-    findings = list(judged or [])
-    if thresholds:
-        findings += check_thresholds(report.measurements, thresholds, "unlearn", report.location)
-    if findings:
-        report.apply_findings(findings)
-
-
 def shots(model: ModelFile | PathLike, *, settings: ShotSettings | None = None, data_dir: str | None = None,
-          allow_data_change: bool = False, fail_above: str | list[Any] | None = None,
+          allow_data_change: bool = False, fail_above: FailAbove = None,
           progress: Progress = SILENT) -> Report:
     """How the shot count shapes leakage and unlearning stability (``qaudit shots``): the shots Report.
 
@@ -263,7 +252,7 @@ def shots(model: ModelFile | PathLike, *, settings: ShotSettings | None = None, 
     from qaudit.gating import check_thresholds, parse_thresholds
     from qaudit.shot_study import gated_metrics, run_study
 
-    thresholds = parse_thresholds(fail_above, gated_metrics()) if isinstance(fail_above, str) else fail_above or []
+    thresholds = fail_above if isinstance(fail_above, list) else parse_thresholds(fail_above, gated_metrics())
     mf = _model_file(model)
     ds = load_dataset(model=mf, data_dir=data_dir, allow_data_change=allow_data_change)
     report = run_study(mf, ds, settings or ShotSettings(), progress=progress, location=_location(model))

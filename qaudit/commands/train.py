@@ -44,12 +44,9 @@ def train_cmd(
     """Train a QNN and save it as a validated model file."""
     from rich.markup import escape
 
-    from qaudit import model as model_io
-    from qaudit.checkpoints import Checkpoints, content_key, training_checkpoints
-    from qaudit.data import load_dataset
+    from qaudit import api
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
-    from qaudit.workflows import train_model
 
     model = model or get_host().role("model", "default")
     dataset = dataset or get_host().role("dataset", "default")
@@ -65,18 +62,13 @@ def train_cmd(
                        ("batch_size", batch_size), ("noise", noise)):
         if value is not None:
             opts[key] = value
-    data_opts = {k: v for k, v in (("data_dir", data_dir), ("label_column", label_column)) if v}
-    ds = load_dataset(dataset, data_opts)
-    store = Checkpoints("training", resume)
-    key = content_key(model, opts, seed, n_train, n_holdout, exclude_class, exclude_indices, ds.name, ds.X, ds.y)
-    with RichProgress(err) as progress, training_checkpoints(store, key):
-        mf = train_model(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
-                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress)
-    model_io.save(mf, out_path, command=command_line())
-    store.discard()
+    ds = api.load_dataset(dataset, data_dir=data_dir, label_column=label_column)
+    with RichProgress(err) as progress:
+        mf = api.train(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
+                       exclude_class=exclude_class, exclude_indices=exclude_indices, out=out_path, resume=resume,
+                       command=command_line(), progress=progress)
     from qaudit.workflows import evaluate_model
 
-    mf.path = str(out_path)
     ev = evaluate_model(mf, ds)
     accs = ", ".join(f"{k} accuracy {v['accuracy']:.3f}" for k, v in ev.splits.items())
     err.print(f"[bold green]trained[/] {escape(model)} on {escape(ds.name)} ({len(mf.data.members)} members, "
