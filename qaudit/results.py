@@ -137,7 +137,7 @@ class Report:
         """Rich display (``rich.print(report)``, IPython with Rich): the terminal report as Rich text."""
         from rich.text import Text
 
-        return Text(self.render())
+        return Text(self.render(), no_wrap=True, overflow="ignore")
 
     def to_json(self) -> dict[str, Any]:
         """The versioned JSON document (finite floats only; NaN/inf become null)."""

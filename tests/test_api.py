@@ -116,3 +116,12 @@ def test_api_errors_are_qaudit_errors(tmp_path):
         api.audit_outputs(EXAMPLE, attacks=["shadow"])
     with pytest.raises(QauditError):
         api.load_model(tmp_path / "missing.json")
+
+
+@pytest.mark.slow
+def test_python_api_example_runs(tmp_path, monkeypatch):
+    """examples/python_api.py runs end to end (about 30 s: trains, audits, unlearns, runs a shot study)."""
+    import runpy
+
+    monkeypatch.setenv("QAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    runpy.run_path(str(ROOT / "examples" / "python_api.py"), run_name="__main__")
