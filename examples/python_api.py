@@ -50,7 +50,7 @@ print(report.status, report.measurements["loss"]["auc"])
 outputs = Path(__file__).resolve().parent / "outputs" / "outputs.npz"
 blackbox = api.audit_outputs(outputs, seed=0)
 print(blackbox.verdict)
-print("not run:", blackbox.summary["skipped_attacks"])
+print("not run:", blackbox.payload["skipped_attacks"])
 
 # %% [markdown]
 # ## Make it forget digit 4, and check how finite shots change the leak metrics

@@ -141,7 +141,7 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
     ``report.status == "fail"`` and ``report.failed`` list the breaches.
     """
     from qaudit.audit import GATE_METRICS, ground_truth, run_audit
-    from qaudit.commands.common import record_data_change
+    from qaudit.reporting import record_data_change
 
     s = _settings(settings, {"attacks": list(attacks) if attacks else None, "seed": seed, "shots": shots,
                              "backend": backend})
@@ -171,7 +171,7 @@ def audit_outputs(path: PathLike, *, attacks: Sequence[str] | None = None, seed:
     """Black-box audit of recorded outputs (``qaudit leak --outputs FILE.npz``; docs/outputs-format.md).
 
     With no *attacks*, every installed attack whose signals the file provides runs (the others are listed in
-    ``report.summary["skipped_attacks"]`` with the reason); a named attack the file cannot serve is refused
+    ``report.payload["skipped_attacks"]`` with the reason); a named attack the file cannot serve is refused
     with a QauditError. Metrics, verdict, report and gating are those of :func:`audit`.
     """
     from qaudit.audit import GATE_METRICS
@@ -201,8 +201,8 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     """
     from qaudit import unlearning as core
     from qaudit.backends import default_backend, resolve_backend
-    from qaudit.commands.common import record_data_change
     from qaudit.plugins import get_host
+    from qaudit.reporting import record_data_change
     from qaudit.verification import DEFAULT_TOLERANCE
 
     method = method or get_host().role("unlearning", "default")
@@ -248,8 +248,8 @@ def shots(model: ModelFile | PathLike, *, settings: ShotSettings | None = None, 
     *settings* (:class:`qaudit.shot_study.ShotSettings`) lists the shot counts, repeats, seed, attack and the
     optional unlearning method; *fail_above* (``"auc_mean=0.6"``) gates every shot count.
     """
-    from qaudit.commands.common import record_data_change
     from qaudit.gating import check_thresholds, parse_thresholds
+    from qaudit.reporting import record_data_change
     from qaudit.shot_study import gated_metrics, run_study
 
     thresholds = fail_above if isinstance(fail_above, list) else parse_thresholds(fail_above, gated_metrics())

@@ -316,7 +316,6 @@ def run_outputs_audit(recorded: RecordedOutputs, settings: AuditSettings, named:
     report.summary["reference_models"] = recorded.n_reference
     report.summary["shots_per_sample"] = None if shots is None else {
         "min": int(shots.min()), "median": float(np.median(shots)), "max": int(shots.max())}
-    report.summary["skipped_attacks"] = skipped
     report.settings["outputs"] = location or recorded.path
     if skipped:
         report.tables.append(Table("attacks not run", ["attack", "reason"], [[k, v] for k, v in skipped.items()],
