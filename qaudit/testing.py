@@ -762,5 +762,30 @@ def check_reporter(reporter_cls: Any, result: Any = None) -> str:
 __all__ = [
     "AttackCheck", "CliResult", "QauditCliRunner", "TinyModel", "TINY_OPTIONS", "backend_reference", "check_attack",
     "check_backend", "check_model", "check_reporter", "check_unlearning_method", "default_tasks", "exact_reference",
-    "load_tiny_dataset", "make_host", "sample_report", "train_tiny_model", "using_host",
+    "load_tiny_dataset", "make_host", "sample_report", "synthetic_outputs", "train_tiny_model", "using_host",
 ]
+
+
+def synthetic_outputs(n: int = 200, K: int = 8, classes: int = 10, seed: int = 0,
+                      memorise: float = 0.0) -> dict[str, np.ndarray]:
+    """Arrays of an outputs file (docs/outputs-format.md): a target's and K reference models' logits on n
+    samples, half of them members -- for testing attacks and audits of recorded outputs.
+
+    Every sample has a difficulty shared by all models (so reference outputs predict the target's);
+    a model that trained on a sample adds *memorise* to its true-class logit. ``memorise=0`` is a null
+    model: members and non-members are drawn from the same distribution and nothing depends on membership.
+    """
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n)
+    base = rng.normal(0, 1, (n, classes))
+    base[np.arange(n), labels] += rng.normal(1.5, 1.0, n)  # per-sample difficulty
+    membership = np.r_[np.ones(n // 2, np.int64), np.zeros(n - n // 2, np.int64)]
+    keep = (np.argsort(rng.random((K, n)), axis=0) < K // 2).astype(np.int64)
+
+    def logits(inside: np.ndarray) -> np.ndarray:
+        z = base + rng.normal(0, 0.5, (n, classes))
+        z[np.arange(n), labels] += memorise * inside
+        return z
+
+    return {"logits": logits(membership), "labels": labels, "membership": membership,
+            "ref_logits": np.stack([logits(keep[k]) for k in range(K)]), "ref_membership": keep}

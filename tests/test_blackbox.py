@@ -13,6 +13,7 @@ from qaudit.audit import AuditSettings
 from qaudit.blackbox import PROB_TOLERANCE, choose_attacks, load_outputs, run_outputs_audit
 from qaudit.errors import QauditError
 from qaudit.plugins import get_host
+from qaudit.testing import synthetic_outputs as synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "outputs" / "outputs.npz"
@@ -24,29 +25,6 @@ QUICK = ["loss", "confidence", "lira", "lira-offline", "rmia"]
 def _no_project_config(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("QAUDIT_CONFIG", raising=False)
-
-
-def synthetic(n: int = 200, K: int = 8, classes: int = 10, seed: int = 0, memorise: float = 0.0) -> dict:
-    """Outputs of a target and K reference models on n samples (half members).
-
-    Every sample has a difficulty shared by all models (so reference outputs predict the target's);
-    a model that trained on a sample adds *memorise* to its true-class logit. ``memorise=0`` is a null
-    model: members and non-members are drawn from the same distribution and nothing depends on membership.
-    """
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, classes, n)
-    base = rng.normal(0, 1, (n, classes))
-    base[np.arange(n), labels] += rng.normal(1.5, 1.0, n)  # per-sample difficulty
-    membership = np.r_[np.ones(n // 2, np.int64), np.zeros(n - n // 2, np.int64)]
-    keep = (np.argsort(rng.random((K, n)), axis=0) < K // 2).astype(np.int64)
-
-    def logits(inside: np.ndarray) -> np.ndarray:
-        z = base + rng.normal(0, 0.5, (n, classes))
-        z[np.arange(n), labels] += memorise * inside
-        return z
-
-    return {"logits": logits(membership), "labels": labels, "membership": membership,
-            "ref_logits": np.stack([logits(keep[k]) for k in range(K)]), "ref_membership": keep}
 
 
 def write(path: Path, **arrays) -> Path:
