@@ -172,7 +172,8 @@ def audit_outputs(path: PathLike, *, attacks: Sequence[str] | None = None, seed:
 
     With no *attacks*, every installed attack whose signals the file provides runs (the others are listed in
     ``report.payload["skipped_attacks"]`` with the reason); a named attack the file cannot serve is refused
-    with a QauditError. Metrics, verdict, report and gating are those of :func:`audit`.
+    with a QauditError. *settings* holds the other audit options (``settings.attacks`` is not used: the attacks
+    are *attacks* or the file's signals decide). Metrics, verdict, report and gating are those of :func:`audit`.
     """
     from qaudit.audit import GATE_METRICS
     from qaudit.blackbox import load_outputs, run_outputs_audit

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from qaudit import limits
-from qaudit.audit import AuditSettings, AuditSubject, score_and_report
+from qaudit.audit import AuditSettings, AuditSubject, attack_classes, check_attack_options, score_and_report
 from qaudit.crossfit import check_folds
 from qaudit.errors import QauditError
 from qaudit.progress import SILENT, Progress
@@ -300,8 +300,6 @@ def run_outputs_audit(recorded: RecordedOutputs, settings: AuditSettings, named:
     *named* are the attacks the user asked for (None: every attack the file's signals allow);
     ``settings.attacks`` is set to the attacks that ran.
     """
-    from qaudit.audit import attack_classes, check_attack_options
-
     settings.attacks, skipped = choose_attacks(named, recorded.signals())
     if not settings.attacks:
         raise QauditError("no installed attack can run from these outputs")
