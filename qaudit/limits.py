@@ -90,6 +90,13 @@ MAX_REPEATS = 100
 #: Most-exposed members listed in a leak report (``--top-k``).
 MAX_TOP_K = 100_000
 
+#: Largest target epsilon ``--dp epsilon=`` accepts (beyond it DP promises nothing useful).
+MAX_DP_EPSILON = 1_000.0
+#: Largest ``--dp noise_multiplier=``.
+MAX_NOISE_MULTIPLIER = 1_000.0
+#: Most canaries a one-run audit (``qaudit audit-dp --canaries``) inserts.
+MAX_CANARIES = 100_000
+
 
 def max_jobs() -> int:
     """Worker processes allowed (``--jobs``): this machine's cores (``os.cpu_count()``)."""

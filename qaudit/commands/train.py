@@ -37,6 +37,9 @@ def train_cmd(
     noise: Annotated[str | None, typer.Option(
         help="Train under a noise model with exact noisy gradients: 'paper' or p1=..,p2=..,bitflip=..")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
+    dp: Annotated[str | None, typer.Option(
+        "--dp", help="Differentially private training (DP-SGD): epsilon=2,delta=1e-5[,clip=1.0] or "
+        "noise_multiplier=1.1[,delta=..,clip=..] (needs qaudit[dp]; docs/dp.md).")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue an interrupted training with the same settings from its last finished epoch "
         "(checkpoints in $QAUDIT_CACHE_DIR); the result equals an uninterrupted run.")] = False,
@@ -52,6 +55,15 @@ def train_cmd(
     from qaudit.workflows import train_model
 
     model = model or get_host().role("model", "default")
+    dp_spec = None
+    if dp is not None:
+        from qaudit.dp.accounting import library_version
+        from qaudit.dp.sgd import require_dp
+        from qaudit.dp.spec import DPSpec
+
+        dp_spec = DPSpec.parse(dp)
+        require_dp(get_host().get("model", model), model)
+        library_version()  # a missing extra fails before any work
     dataset = dataset or get_host().role("dataset", "default")
 
     from qaudit.outputs import check_outputs
@@ -71,7 +83,7 @@ def train_cmd(
     key = content_key(model, opts, seed, n_train, n_holdout, exclude_class, exclude_indices, ds.name, ds.X, ds.y)
     with RichProgress(err) as progress, training_checkpoints(store, key):
         mf = train_model(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
-                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress)
+                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress, dp=dp_spec)
     model_io.save(mf, out_path, command=command_line())
     store.discard()
     from qaudit.workflows import evaluate_model
