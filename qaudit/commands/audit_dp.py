@@ -45,6 +45,8 @@ def audit_dp_cmd(
     confidence: Annotated[float, typer.Option(help="Confidence of the lower bound.")] = 0.95,
     delta: Annotated[float, typer.Option(help="δ of the bound for a model trained without --dp.")] = 1e-5,
     seed: Annotated[int, typer.Option(help="Seed for canaries, inclusion, split, training and attacks.")] = 0,
+    shots: Annotated[int | None, typer.Option(
+        help="Measurement shots of the attacker's queries (0 or omitted = exact expectation values).")] = None,
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-O", help="Model option KEY=VALUE (repeatable), e.g. -O epochs=30.")] = None,
     unlearn: Annotated[str | None, typer.Option(
@@ -80,7 +82,7 @@ def audit_dp_cmd(
                                attacks=list(attack or []), guesses=_int_list(guesses, "--guesses"),
                                confidence=confidence, delta=delta, seed=seed, n_train=n_train, n_holdout=n_holdout,
                                options=parse_options(option), unlearn=unlearn,
-                               unlearn_options=parse_options(unlearn_option))
+                               unlearn_options=parse_options(unlearn_option), shots=shots or None)
     with RichProgress(err) as progress:
         report = run_dp_audit(settings, ds, progress)
     report.settings["command"] = command_line()

@@ -60,6 +60,8 @@ class DPAuditSettings:
     options: dict[str, Any] = field(default_factory=dict)
     unlearn: str | None = None
     unlearn_options: dict[str, Any] = field(default_factory=dict)
+    #: Measurement shots of the attacker's queries (None: exact expectation values).
+    shots: int | None = None
 
     def validate(self, n_samples: int) -> None:
         """One-line errors for bad settings, before any training."""
@@ -143,12 +145,16 @@ def _train(settings: DPAuditSettings, dataset: Dataset, members: np.ndarray, can
 
 
 def _fit_attacks(names: list[str], model: Any, dataset: Dataset, members: np.ndarray, holdout: np.ndarray,
-                 canaries: Canaries, n_train: int, seed: int, progress: Progress) -> dict[str, tuple[Any, Any]]:
-    """Each attack fitted once on the target: known members/holdout only when it reads them."""
+                 canaries: Canaries, n_train: int, settings: DPAuditSettings,
+                 progress: Progress) -> dict[str, tuple[Any, Any]]:
+    """Each attack fitted once on the target (queried with ``settings.shots``): known members/holdout only
+    when it reads them."""
+    from qaudit.backends import resolve_backend
     from qaudit.crossfit import uses_known_labels
-    from qaudit.query import TargetQueries, exact_backend
+    from qaudit.query import TargetQueries
 
-    backend = exact_backend()
+    backend, shots = resolve_backend(None, settings.shots, model)
+    seed = settings.seed
     X, y = dataset.X, dataset.y
     fitted = {}
     for name in names:
@@ -156,10 +162,10 @@ def _fit_attacks(names: list[str], model: Any, dataset: Dataset, members: np.nda
         known = uses_known_labels(cls)
         m_idx, h_idx = (members, holdout) if known else (members[:0], holdout[:0])
         context = AttackContext(
-            model=model, backend=backend, shots=None, seed=seed, X_members=X[m_idx], y_members=y[m_idx],
+            model=model, backend=backend, shots=shots, seed=seed, X_members=X[m_idx], y_members=y[m_idx],
             X_non_members=X[h_idx], y_non_members=y[h_idx], population_X=X[holdout], population_y=y[holdout],
             progress=progress, X_targets=canaries.X, y_targets=canaries.y, n_train=n_train,
-            n_classes=model.n_classes or dataset.n_classes, query=TargetQueries(model, backend, None, seed))
+            n_classes=model.n_classes or dataset.n_classes, query=TargetQueries(model, backend, shots, seed))
         attack = cls()
         attack.fit(context)
         fitted[name] = (attack, context)
@@ -167,9 +173,13 @@ def _fit_attacks(names: list[str], model: Any, dataset: Dataset, members: np.nda
 
 
 def _scores(fitted: dict[str, tuple[Any, Any]], canaries: Canaries, model: Any = None) -> dict[str, np.ndarray]:
+    """Each fitted attack's scores of the canaries on its target, or on *model* (same backend and shots)."""
+    from qaudit.query import TargetQueries
+
     out = {}
     for name, (attack, context) in fitted.items():
-        ctx = context if model is None else dataclasses.replace(context, model=model, cache={}, query=None)
+        ctx = context if model is None else dataclasses.replace(
+            context, model=model, cache={}, query=TargetQueries(model, context.backend, context.shots, context.seed))
         s = np.asarray(attack.score(ctx, canaries.X, canaries.y), dtype=np.float64)
         if s.shape != (len(canaries.y),) or not np.all(np.isfinite(s)):
             raise QauditError(f"attack {name} returned invalid scores (need {len(canaries.y)} finite values)")
@@ -223,7 +233,7 @@ def run_dp_audit(settings: DPAuditSettings, dataset: Dataset, progress: Progress
     members, holdout = _split_rest(dataset, canaries, settings)
     model, record, seconds = _train(settings, dataset, members, canaries, progress)
     n_train = len(members) + int(canaries.included.sum())
-    fitted = _fit_attacks(names, model, dataset, members, holdout, canaries, n_train, settings.seed, progress)
+    fitted = _fit_attacks(names, model, dataset, members, holdout, canaries, n_train, settings, progress)
     grid = guess_grid(settings.canaries, settings.guesses)
     level = (1.0 - settings.confidence) / (len(names) * len(grid))
     delta = record["delta"] if record else settings.delta
@@ -300,7 +310,7 @@ def build_report(settings: DPAuditSettings, canaries: Canaries, record: dict[str
                     settings={"model": settings.model, "canaries": m, "canary_kind": settings.canary_kind,
                               "attacks": sorted({b.attack for b in rows}), "confidence_level": settings.confidence,
                               "dp": dataclasses.asdict(settings.dp) if settings.dp else None,
-                              "options": settings.options, "unlearn": settings.unlearn})
+                              "options": settings.options, "unlearn": settings.unlearn, "shots": settings.shots})
     if claimed is not None:
         passed = best.epsilon <= claimed
         message = headline + ("" if passed else " -- the audit contradicts the claim: a bug in the training "
