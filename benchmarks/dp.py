@@ -12,7 +12,7 @@
 
 The machine is shared: the load average is printed with every timing.
 
-Usage: python benchmarks/dp.py [--seeds 3] [--hqnn] [--hqnn-epochs 5]
+Usage: python benchmarks/dp.py [--seeds 3] [--hqnn] [--hqnn-epochs 5] [--skip-accuracy] [--skip-audits]
 """
 
 from __future__ import annotations
@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--hqnn", action="store_true")
     parser.add_argument("--hqnn-epochs", type=int, default=5)
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-audits", action="store_true")
     args = parser.parse_args()
     now = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"# benchmarks/dp.py  ({os.cpu_count()} cores, {load()}, {now})")
@@ -105,7 +106,8 @@ def main() -> None:
         members, holdout = split(ds.y, None, None, 0)
         accuracy_vs_epsilon("basic-qnn", ds, members, holdout, {}, [None, 8.0, 4.0, 2.0, 1.0],
                             "Digits basic QNN (8 qubits x 5 layers, 10 epochs): accuracy vs ε")
-    audits(ds, args.seeds, [None, 8.0, 2.0, 0.5], [None, 1024, 128, 16])
+    if not args.skip_audits:
+        audits(ds, args.seeds, [None, 8.0, 2.0, 0.5], [None, 1024, 128, 16])
     if args.hqnn:
         mnist = Path(os.environ.get("QAUDIT_MNIST_DIR", SHARED_MNIST))
         ds = load_dataset("mnist", {"data_dir": str(mnist)})
