@@ -274,7 +274,7 @@ def build_report(settings: DPAuditSettings, canaries: Canaries, record: dict[str
     m = settings.canaries
     summary: dict[str, Any] = {
         "claimed_epsilon": claimed, "audited_epsilon": round(best.epsilon, 4), "confidence_level": settings.confidence,
-        "delta": delta, "canaries": m, "canaries_included": int(canaries.included.sum()),
+        "delta": f"{delta:g}", "canaries": m, "canaries_included": int(canaries.included.sum()),
         "best_attack": best.attack, "best_k": best.k, "correct_guesses": f"{best.correct}/{2 * best.k}",
         "holdout_accuracy": round(accuracy, 4), "training_seconds": round(seconds, 3)}
     measurements = {"dp": {"audited_epsilon": best.epsilon, "holdout_accuracy": accuracy,
