@@ -70,13 +70,16 @@ def _location(model: ModelFile | PathLike) -> str:
 def train(model: str | None = None, dataset: Dataset | str | None = None, *, n_train: int | None = None,
           n_holdout: int | None = None, seed: int = 0, options: dict[str, Any] | None = None,
           exclude_class: list[int] | None = None, exclude_indices: str | None = None, out: PathLike | None = None,
-          resume: bool = False, command: str | None = None, progress: Progress = SILENT) -> ModelFile:
+          resume: bool = False, command: str | None = None, progress: Progress = SILENT,
+          dp: Any = None) -> ModelFile:
     """Train a QNN of kind *model* (``qaudit models``; None: the default kind) on *dataset* (a
     :class:`~qaudit.data.Dataset`, a name or a path; None: the default dataset) and return its model file.
 
     *options* are the model's hyper-parameters (``qubits``, ``layers``, ``epochs``, ``lr``...). With *out*
     the model file is written there (atomically; *command* is recorded as its provenance). *resume* continues
-    an interrupted training with the same settings from its checkpoints.
+    an interrupted training with the same settings from its checkpoints. *dp* (a
+    :class:`qaudit.dp.spec.DPSpec` or its option string ``"epsilon=2,delta=1e-5"``) trains with DP-SGD
+    (docs/dp.md); it needs the ``dp`` extra and a model kind with per-sample gradients.
     """
     from qaudit import model as model_io
     from qaudit.checkpoints import Checkpoints, content_key, training_checkpoints
@@ -84,18 +87,35 @@ def train(model: str | None = None, dataset: Dataset | str | None = None, *, n_t
     from qaudit.workflows import train_model
 
     kind = model or get_host().role("model", "default")
+    dp_spec = _dp_spec(dp, kind)
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
     opts = dict(options or {})
     store = Checkpoints("training", resume)
     key = content_key(kind, opts, seed, n_train, n_holdout, exclude_class, exclude_indices, ds.name, ds.X, ds.y)
     with training_checkpoints(store, key):
         mf = train_model(kind, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
-                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress)
+                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress,
+                         dp=dp_spec)
     if out is not None:
         model_io.save(mf, out, command=command)
         mf.path = str(out)
     store.discard()
     return mf
+
+
+def _dp_spec(dp: Any, kind: str) -> Any:
+    """Parse and check a DP request before any work (a missing extra or a kind without per-sample gradients)."""
+    if dp is None:
+        return None
+    from qaudit.dp.accounting import library_version
+    from qaudit.dp.sgd import require_dp
+    from qaudit.dp.spec import DPSpec
+    from qaudit.plugins import get_host
+
+    spec = dp if isinstance(dp, DPSpec) else DPSpec.parse(dp)
+    require_dp(get_host().get("model", kind), kind)
+    library_version()  # a missing extra fails before any work
+    return spec
 
 
 def _gate(report: Report, fail_above: FailAbove, baseline: PathLike | dict[str, Any] | None,

@@ -192,7 +192,18 @@ class Model(Protocol):
         ...
 
     def per_sample_grads(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-sample loss gradients, each (n_samples, *weight.shape)."""
+        """Per-sample loss gradients, each (n_samples, *weight.shape), for every name of ``weights``;
+        their mean is ``loss_and_grad``'s gradient. DP-SGD (``qaudit train --dp``) clips and sums them, so
+        compute them batched (one call per minibatch), not in a Python loop over samples."""
+        ...
+
+    def initialise(self, X: np.ndarray, y: np.ndarray, n_classes: int | None = None) -> Model:
+        """Optional capability (needed by ``qaudit train --dp`` and ``qaudit audit-dp --dp``): fit the
+        pre-processing on raw features *X* and draw the initial ``weights`` (seeded by the model's ``seed``
+        option) without training; return self. The host then trains ``weights`` in place with DP-SGD from
+        :meth:`per_sample_grads`, reading the optimiser settings ``epochs``, ``lr``, ``batch_size``,
+        ``momentum`` and ``nesterov`` from :meth:`get_params` when present. A model kind without it (e.g.
+        an ensemble) is refused for DP training with a one-line error naming the kind."""
         ...
 
     def circuit(self) -> Any:

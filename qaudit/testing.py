@@ -344,6 +344,8 @@ def check_model(model_cls: Any, options: Mapping[str, Any] | None = None, X: np.
     * ``loss_and_grad`` matches central finite differences of its own loss for
       *n_checks* entries of every weight, on a batch of 4 samples;
     * the mean of ``per_sample_grads`` equals the batch gradient;
+    * optional ``initialise`` (DP training): returns self, draws the weights ``fit`` trains (same names
+      and shapes), reproducibly, and ``per_sample_grads`` covers them on the untrained model;
     * ``to_document`` survives JSON and ``from_document`` predicts identically.
 
     Pass small *options* (few qubits, layers, epochs) to keep it fast. *X*, *y*
@@ -397,11 +399,32 @@ def check_model(model_cls: Any, options: Mapping[str, Any] | None = None, X: np.
             _fail(what, f"per_sample_grads[{name!r}] has shape {ps.shape}, expected {(len(yb), *np.shape(g))}")
         if not np.allclose(ps.mean(axis=0), g, atol=1e-9, rtol=1e-7):
             _fail(what, f"mean of per_sample_grads[{name!r}] differs from loss_and_grad")
+    _check_initialise(what, model_cls, options, X, y, n_classes, model)
     document = json.loads(json.dumps(model.to_document()))
     clone = model_cls.from_document(document)
     if not np.allclose(predict_proba(clone, X[:16]), predict_proba(model, X[:16]), atol=1e-12, rtol=0):
         _fail(what, "from_document(to_document()) predicts differently")
     return model
+
+
+def _check_initialise(what: str, model_cls: Any, options: Mapping[str, Any] | None, X: np.ndarray, y: np.ndarray,
+                      n_classes: int, fitted: Any) -> None:
+    """``initialise`` (what DP-SGD starts from): returns self, draws the same weights as ``fit`` does before
+    training (names and shapes), reproducibly, and ``per_sample_grads`` works on the untrained model."""
+    if not callable(getattr(model_cls, "initialise", None)):  # an optional capability (DP training)
+        return
+    fresh = model_cls.from_options(dict(options or {}))
+    if fresh.initialise(X, y, n_classes) is not fresh:
+        _fail(what, "initialise(X, y, n_classes) must return self")
+    shapes = {k: np.shape(v) for k, v in fresh.weights.items()}
+    if shapes != {k: np.shape(v) for k, v in fitted.weights.items()}:
+        _fail(what, f"initialise draws weights {shapes}, fit trains {sorted(fitted.weights)} of other shapes")
+    again = model_cls.from_options(dict(options or {})).initialise(X, y, n_classes)
+    if any(not np.array_equal(again.weights[k], v) for k, v in fresh.weights.items()):
+        _fail(what, "initialise is not reproducible for the same options (seed)")
+    grads = fresh.per_sample_grads(X[:3], y[:3])
+    if set(grads) != set(fresh.weights) or any(np.shape(grads[k]) != (3, *shapes[k]) for k in shapes):
+        _fail(what, "per_sample_grads of an initialised model must cover every weight, (n, *shape) each")
 
 
 def _check_query_path(what: str, model: Any, X: np.ndarray) -> None:

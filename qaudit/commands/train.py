@@ -37,6 +37,9 @@ def train_cmd(
     noise: Annotated[str | None, typer.Option(
         help="Train under a noise model with exact noisy gradients: 'paper' or p1=..,p2=..,bitflip=..")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
+    dp: Annotated[str | None, typer.Option(
+        "--dp", help="Differentially private training (DP-SGD): epsilon=2,delta=1e-5[,clip=1.0] or "
+        "noise_multiplier=1.1[,delta=..,clip=..] (needs qaudit[dp]; docs/dp.md).")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue an interrupted training with the same settings from its last finished epoch "
         "(checkpoints in $QAUDIT_CACHE_DIR); the result equals an uninterrupted run.")] = False,
@@ -66,7 +69,7 @@ def train_cmd(
     with RichProgress(err) as progress:
         mf = api.train(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
                        exclude_class=exclude_class, exclude_indices=exclude_indices, out=out_path, resume=resume,
-                       command=command_line(), progress=progress)
+                       command=command_line(), progress=progress, dp=dp)
     from qaudit.workflows import evaluate_model
 
     ev = evaluate_model(mf, ds)
