@@ -189,6 +189,9 @@ def leak_cmd(
         report = run_audit(mf, ds, truth, settings, backend=be, progress=progress, location=str(path))
     report.settings["command"] = command_line()
     record_data_change(report, ds)
+    from qaudit.importing import record_import
+
+    record_import(report, mf)
     findings = gating.check_thresholds(report.measurements, thresholds, "leak", str(path))
     if base is not None:
         metrics_for_base = sorted({t.metric for t in thresholds}) or list(gating.DEFAULT_BASELINE_METRICS)
