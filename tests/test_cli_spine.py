@@ -20,7 +20,8 @@ try:
     main()
 except SystemExit:
     pass
-heavy = sorted(m for m in ("cirq", "sympy", "sklearn", "scipy", "qsimcirq", "pennylane") if m in sys.modules)
+heavy = sorted(m for m in ("cirq", "sympy", "sklearn", "scipy", "qsimcirq", "pennylane", "qiskit", "torch")
+               if m in sys.modules)
 print("PROBE", time.perf_counter() - start, ",".join(heavy), file=sys.stderr)
 """
 
