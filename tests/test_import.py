@@ -346,3 +346,31 @@ def test_import_help_says_it_runs_user_code_and_startup_imports_no_framework():
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert "RUNS YOUR OWN CODE" in " ".join(proc.stdout.split())
     assert "HEAVY []" in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script,args", [
+    ("pennylane_classifier.py", ["pennylane", "pennylane_classifier.py:model", "--weights", "pennylane_weights.pt",
+                                 "--dataset", "digits4.npz", "--members", "members.txt"]),
+    ("qiskit_classifier.py", ["qiskit", "qiskit_circuit.qpy", "--input-params", "x", "--weight-params", "θ",
+                              "--weights", "qiskit_weights.npy", "--observables", "ZZII,IIZZ",
+                              "--dataset", "qiskit_data.npz", "--members", "qiskit_members.txt"]),
+])
+def test_byoq_examples_train_import_and_audit(tmp_path, script, args):
+    """examples/byoq end to end, as the README walks through it: train, import, leak."""
+    import shutil
+    import subprocess
+
+    pytest.importorskip("pennylane" if script.startswith("pennylane") else "qiskit_machine_learning",
+                        reason="the example needs its framework's extra")
+    shutil.copy(Path(__file__).resolve().parents[1] / "examples" / "byoq" / script, tmp_path / script)
+    subprocess.run([sys.executable, script], cwd=tmp_path, check=True, capture_output=True, timeout=600)
+    cli = [sys.executable, "-m", "qaudit.cli"]
+    proc = subprocess.run([*cli, "import", *args, "--out", "m.json"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((tmp_path / "m.json").read_text())["provenance"]["import"]["fidelity"]["max_abs_diff"] <= TOL
+    proc = subprocess.run([*cli, "leak", "m.json", "-f", "json"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "trained by qaudit's engine" in json.loads(proc.stdout)["summary"]["reference_models"]
