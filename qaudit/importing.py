@@ -74,7 +74,7 @@ def check_fidelity(ours: np.ndarray, theirs: np.ndarray, where: str) -> tuple[fl
     return float(diff[sample, cls]), int(sample), int(cls)
 
 
-def _check_rows(X: np.ndarray, rows: np.ndarray, check_samples: int | None, seed: int) -> np.ndarray:
+def _check_rows(rows: np.ndarray, check_samples: int | None, seed: int) -> np.ndarray:
     """The rows of *X* the fidelity check runs on: all of *rows*, or a seeded subset of *check_samples*."""
     if check_samples is None or check_samples >= len(rows):
         return rows
@@ -107,7 +107,7 @@ def import_model(importer: str, source: str, *, weights: str | None, dataset: An
     except ImportError as exc:
         raise QauditError(f"importer {importer!r} needs its framework: pip install \"qaudit[{cls.extra}]\" "
                           f"({type(exc).__name__}: {exc})") from None
-    rows = _check_rows(X, np.concatenate([members, holdout]), check_samples, seed)
+    rows = _check_rows(np.concatenate([members, holdout]), check_samples, seed)
     start = time.perf_counter()
     theirs = imported.reference(X[rows])
     seconds_source = time.perf_counter() - start
