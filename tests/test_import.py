@@ -374,3 +374,15 @@ def test_byoq_examples_train_import_and_audit(tmp_path, script, args):
                           timeout=600)
     assert proc.returncode in (0, 1), proc.stderr
     assert "trained by qaudit's engine" in json.loads(proc.stdout)["summary"]["reference_models"]
+
+
+def test_missing_framework_names_the_extra(tmp_path, run_qaudit, monkeypatch):
+    """Without the framework installed, the import says which extra to install (one line, exit 2)."""
+    monkeypatch.setitem(sys.modules, "qiskit", None)  # `import qiskit` raises ImportError
+    (tmp_path / "c.qpy").write_bytes(b"not used")
+    data, members = _data(tmp_path, 3, 2)
+    code, _, err = run_qaudit(["import", "qiskit", str(tmp_path / "c.qpy"), "--dataset", data, "--members", members,
+                               "--out", str(tmp_path / "m.json")])
+    assert code == 2
+    assert 'pip install "qaudit[qiskit]"' in one_line_error(err)
+    assert not (tmp_path / "m.json").exists()
