@@ -10,24 +10,20 @@ import typer
 from qaudit.commands.common import command_line, err, parse_options
 from qaudit.errors import QauditError
 
-HELP = """Import a QNN trained in another framework (see `qaudit plugins`, kind importer), verified.
-
-IMPORTANT: importing RUNS YOUR OWN CODE -- the Python file named in SOURCE is executed to build the
-model (that is what an import is for); import only code you trust. The model file written is data only
-and loads with no code, like every qaudit model file.
-
-Before anything is written, qaudit's class probabilities must equal the source framework's on the data
-to 1e-8 (float64), else the import fails naming the largest difference and where it occurs. Reference
-and shadow models of attacks (LiRA, RMIA, shadow) are later trained by qaudit's engine with the recipe
-given here (--epochs, --lr, --batch-size, --momentum, --nesterov), recorded in the model file.
-
-Examples:
-
-  qaudit import pennylane model.py:model --weights weights.pt -d data.npz --members members.txt --out m.json
-
-  qaudit import qiskit circuit.qpy --input-params x --weight-params theta --weights w.npy
-  --observables ZZII,IIZZ -d data.npz --members members.txt --out m.json
-"""
+HELP = "\n\n".join([
+    "Import a QNN trained in another framework (see `qaudit plugins`, kind importer), verified.",
+    "IMPORTANT: importing RUNS YOUR OWN CODE -- the Python file named in SOURCE is executed to build the model "
+    "(that is what an import is for); import only code you trust. The model file written is data only and loads "
+    "with no code, like every qaudit model file.",
+    "Before anything is written, qaudit's class probabilities must equal the source framework's on the data to "
+    "1e-8 (float64), else the import fails naming the largest difference and where it occurs. Reference and "
+    "shadow models of attacks (LiRA, RMIA, shadow) are later trained by qaudit's engine with the recipe given "
+    "here (--epochs, --lr, --batch-size, --momentum, --nesterov), recorded in the model file.",
+    "Examples:",
+    "qaudit import pennylane model.py:model --weights weights.pt -d data.npz --members members.txt --out m.json",
+    "qaudit import qiskit circuit.qpy --input-params x --weight-params theta --weights w.npy "
+    "--observables ZZII,IIZZ -d data.npz --members members.txt --out m.json",
+])
 
 
 def import_cmd(
