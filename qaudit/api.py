@@ -161,6 +161,7 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
     ``report.status == "fail"`` and ``report.failed`` list the breaches.
     """
     from qaudit.audit import GATE_METRICS, ground_truth, run_audit
+    from qaudit.importing import record_import
     from qaudit.reporting import record_data_change
 
     s = _settings(settings, {"attacks": list(attacks) if attacks else None, "seed": seed, "shots": shots,
@@ -180,6 +181,7 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
     truth = ground_truth(mf, len(ds), members, non_members)
     report = run_audit(mf, ds, truth, s, progress=progress, location=location)
     record_data_change(report, ds)
+    record_import(report, mf)
     _gate(report, fail_above, baseline, tolerance, GATE_METRICS, "leak")
     return report
 

@@ -480,3 +480,62 @@ class Reporter(Protocol):
         """Write *result* (a :class:`qaudit.results.Report`) to *stream*; ``None`` means the terminal
         (only a ``console`` reporter is asked to do that)."""
         ...
+
+
+@dataclass
+class ImportRequest:
+    """What ``qaudit import`` hands an importer.
+
+    ``source`` is the user's source as typed (``path/file.py:attribute`` for Python objects, a circuit
+    file path...); ``weights`` the trained-weights file or None; ``X`` (n, n_features) float64 the raw
+    inputs of the data the model is checked on and audited with, ``n_classes`` its class count;
+    ``options`` the importer-specific settings (``--input-params``, ``--observables``, ``-O key=value``);
+    ``recipe`` the training recipe (``epochs``, ``lr``, ``batch_size``, ``momentum``, ``nesterov``, ``seed``)
+    qaudit's engine uses to train reference and shadow models of the imported architecture: put it in the
+    model's options so that ``model.clone().fit(...)`` follows it.
+    """
+
+    source: str
+    weights: str | None
+    X: np.ndarray
+    n_classes: int
+    options: dict[str, Any] = field(default_factory=dict)
+    recipe: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ImportedModel:
+    """An importer's result.
+
+    ``model`` is a fitted qaudit model of the registered kind ``kind`` (data only: its model file loads
+    with no code); ``reference(X)`` returns the source framework's class probabilities (n, n_classes)
+    float64 for raw inputs *X* -- the host compares them with qaudit's own on the request's data;
+    ``framework`` is the framework's distribution name and ``version`` its version; ``files`` the source
+    files whose sha256 fingerprints the model file records (user code, circuit and weight files);
+    ``details`` JSON-serialisable facts about the conversion (gate counts, layers mapped...).
+    """
+
+    kind: str
+    model: Any
+    reference: Any
+    framework: str
+    version: str
+    files: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Importer(Protocol):
+    """Converts a model trained in another framework. Registered via ``register_importers``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: The pip extra that installs the framework (``pip install "qaudit[EXTRA]"``), named in errors.
+    extra: ClassVar[str]
+
+    def load(self, request: ImportRequest) -> ImportedModel:
+        """Read ``request.source`` and ``request.weights``, convert, return an :class:`ImportedModel`.
+
+        May run the user's code. Raises QauditError (one line) for a missing file or attribute, an object
+        of the wrong type, an unsupported gate, template or layer (named), weights whose shapes do not match
+        and unspecified inputs; raises ImportError when the framework is not installed."""
+        ...

@@ -20,8 +20,8 @@ try:
     main()
 except SystemExit:
     pass
-heavy = sorted(m for m in (
-    "cirq", "sympy", "sklearn", "scipy", "qsimcirq", "pennylane", "dp_accounting") if m in sys.modules)
+heavy = sorted(m for m in ("cirq", "sympy", "sklearn", "scipy", "qsimcirq", "pennylane", "qiskit", "torch",
+                              "dp_accounting") if m in sys.modules)
 print("PROBE", time.perf_counter() - start, ",".join(heavy), file=sys.stderr)
 """
 
