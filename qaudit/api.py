@@ -29,8 +29,8 @@ PathLike = str | Path
 #: ``--fail-above`` thresholds: ``"auc=0.6,epsilon=2"``, ``{"auc": 0.6}`` or parsed :class:`qaudit.gating.Threshold` s.
 FailAbove = str | dict[str, float] | list[Any] | None
 
-__all__ = ["AuditSettings", "ShotSettings", "audit", "audit_outputs", "load_dataset", "load_model", "shots",
-           "train", "unlearn"]
+__all__ = ["AuditSettings", "ShotSettings", "audit", "audit_outputs", "import_model", "load_dataset", "load_model",
+           "shots", "train", "unlearn"]
 
 
 def load_model(path: PathLike) -> ModelFile:
@@ -100,6 +100,48 @@ def train(model: str | None = None, dataset: Dataset | str | None = None, *, n_t
         model_io.save(mf, out, command=command)
         mf.path = str(out)
     store.discard()
+    return mf
+
+
+def import_model(importer: str, source: str, *, dataset: Dataset | str, members: PathLike | Sequence[int],
+                 holdout: PathLike | Sequence[int] | None = None, weights: str | None = None,
+                 options: dict[str, Any] | None = None, recipe: dict[str, Any] | None = None, seed: int = 0,
+                 check_samples: int | None = None, out: PathLike | None = None, command: str | None = None
+                 ) -> ModelFile:
+    """Import a model trained in another framework with importer *importer* (``qaudit plugins``, kind
+    ``importer``) from *source* (e.g. ``"model.py:qnode"`` or ``"circuit.qpy"``) -- this RUNS the user's code.
+
+    *dataset* holds the model's raw inputs; *members* (its training rows: an index file or indices) and
+    *holdout* (default: every other row) index it. *recipe* (``epochs``, ``lr``, ``batch_size``, ``momentum``,
+    ``nesterov``, ``seed``) is how qaudit trains reference models of this architecture. The import is checked
+    against the framework's own outputs to 1e-8 before anything is written (QauditError otherwise); with *out*
+    the data-only model file is written there. Returns the :class:`ModelFile` (``provenance["import"]`` holds
+    the fidelity).
+    """
+    import numpy as np
+
+    from qaudit import importing
+    from qaudit import model as model_io
+    from qaudit.data import read_indices
+    from qaudit.errors import QauditError
+
+    ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
+
+    def rows(spec: PathLike | Sequence[int]) -> np.ndarray:
+        if isinstance(spec, (str, Path)):
+            return read_indices(str(spec), len(ds))
+        return np.asarray(spec, dtype=np.int64)
+
+    member_idx = rows(members)
+    holdout_idx = rows(holdout) if holdout is not None else np.setdiff1d(np.arange(len(ds)), member_idx)
+    if not len(member_idx) or not len(holdout_idx) or set(member_idx.tolist()) & set(holdout_idx.tolist()):
+        raise QauditError("members and holdout must be non-empty and disjoint")
+    mf, _ = importing.import_model(importer, source, weights=weights, dataset=ds, members=member_idx,
+                                   holdout=holdout_idx, options=dict(options or {}), recipe=dict(recipe or {}),
+                                   seed=seed, check_samples=check_samples)
+    if out is not None:
+        model_io.save(mf, out, command=command)
+        mf.path = str(out)
     return mf
 
 

@@ -59,11 +59,7 @@ def import_cmd(
     out_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")] = Path("model.json"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
 ) -> None:
-    import numpy as np
-
-    from qaudit import model as model_io
-    from qaudit.data import load_dataset, read_indices
-    from qaudit.importing import import_model
+    from qaudit import api
     from qaudit.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, check_option, check_seed
     from qaudit.outputs import check_outputs
 
@@ -88,24 +84,16 @@ def import_cmd(
                        ("observables", observables)):
         if value is not None:
             options[key] = value
-    ds = load_dataset(dataset)
-    member_idx = read_indices(members, len(ds))
-    if holdout is not None:
-        holdout_idx = read_indices(holdout, len(ds))
-    else:
-        holdout_idx = np.setdiff1d(np.arange(len(ds)), member_idx)
-    if not len(member_idx) or not len(holdout_idx) or set(member_idx.tolist()) & set(holdout_idx.tolist()):
-        raise QauditError("--members and --holdout must be non-empty and disjoint")
     if check_samples is not None:
         check_option("--check-samples", check_samples, "int", 1, None)
     with err.status(f"importing {source} and checking it against its framework"):
-        mf, fidelity = import_model(importer, source, weights=weights, dataset=ds, members=member_idx,
-                                    holdout=holdout_idx, options=options, recipe=recipe, seed=seed,
-                                    check_samples=check_samples)
-    model_io.save(mf, out_path, command=command_line())
+        mf = api.import_model(importer, source, dataset=dataset, members=members, holdout=holdout, weights=weights,
+                              options=options, recipe=recipe, seed=seed, check_samples=check_samples,
+                              out=out_path, command=command_line())
     info = mf.provenance["import"]
+    fidelity = info["fidelity"]
     err.print(f"imported {source} ({info['framework']} {info['version']}): max |Δp| = "
-              f"{fidelity.max_abs_diff:.2e} over {fidelity.n_samples} samples (tolerance 1e-8)", markup=False,
+              f"{fidelity['max_abs_diff']:.2e} over {fidelity['n_samples']} samples (tolerance 1e-8)", markup=False,
               highlight=False)
     err.print(f"wrote {out_path}", markup=False, highlight=False)
 
