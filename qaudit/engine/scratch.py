@@ -1,0 +1,48 @@
+"""Reusable work arrays for the engine's batch-sized temporaries.
+
+A W1 step (1000 states of 256 amplitudes) allocates several 4 MB arrays; fresh
+allocations of that size come from pages the allocator returned to the system
+after the previous step, and re-faulting them cost about as much as the
+arithmetic (measured: ~4000 minor page faults and 6-8 ms per step on the build
+machine, see benchmarks/README.md). :func:`scratch` hands out an array from a
+small per-thread pool instead, but only one that nothing else references: a
+result still held by a caller (``Evaluation.psi``, a view of it, ...) keeps its
+reference count up and is never handed out again while alive.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import numpy as np
+
+#: Arrays kept per thread (the largest W1 step needs six at once).
+POOL_SIZE = 12
+#: Arrays larger than this are allocated normally (never pooled).
+MAX_POOLED_BYTES = 1 << 24
+
+_LOCAL = threading.local()
+#: getrefcount of a pooled array nobody else holds: the pool list, the loop variable, the call argument.
+_FREE_REFS = 3
+
+
+def scratch(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """An uninitialised array of *shape* and *dtype*, reused from the pool when one is free."""
+    dtype = np.dtype(dtype)
+    if int(np.prod(shape)) * dtype.itemsize > MAX_POOLED_BYTES:
+        return np.empty(shape, dtype=dtype)
+    pool = getattr(_LOCAL, "arrays", None)
+    if pool is None:
+        pool = _LOCAL.arrays = []
+    for array in pool:
+        if array.shape == shape and array.dtype == dtype and sys.getrefcount(array) <= _FREE_REFS:
+            return array
+    array = np.empty(shape, dtype=dtype)
+    pool.append(array)
+    if len(pool) > POOL_SIZE:
+        for i, old in enumerate(pool):
+            if sys.getrefcount(old) <= _FREE_REFS:
+                del pool[i]
+                break
+    return array
