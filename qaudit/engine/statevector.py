@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
+from qaudit.engine.plan import Resolved, ResolvedBlock, resolve
 from qaudit.engine.program import Program
-from qaudit.engine.resolve import Resolved, ResolvedBlock, resolve
 
 __all__ = ["Resolved", "ResolvedBlock", "resolve", "apply_2x2", "apply_matrix", "apply_block", "local_overlap",
            "Stage", "stages", "run", "run_saving", "adjoint_sweep", "single_thread_blas"]
