@@ -119,7 +119,7 @@ def _forward(
             raise QauditError(f"the shared-unitary path is limited to {MAX_UNITARY_QUBITS} qubits "
                               f"(got {program.n_qubits}); use method='batched'")
         resolved = resolve(program, theta)
-        unitary, saved = run_saving(program, resolved, np.eye(program.dim, dtype=np.complex128))
+        unitary, saved = run_saving(program, resolved)  # from the identity
         real = _real_part(states)
         if real is not None:
             # Real inputs (amplitude encoding): one real GEMM on U's interleaved re/im parts.

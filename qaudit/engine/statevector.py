@@ -178,6 +178,15 @@ class Stage:
                         2 * matrix.shape[0], 2 * matrix.shape[1])
                 self.chunks.append((lo, hi - lo, matrix))
 
+    def kron(self, n_qubits: int) -> np.ndarray:
+        """The chunked stage as one (2**n, 2**n) matrix: the Kronecker product of its chunks."""
+        out = np.ones((1, 1), dtype=np.complex128)
+        q = 0
+        for q0, k, matrix in self.chunks:
+            out = np.kron(np.kron(out, np.eye(2 ** (q0 - q))), matrix)
+            q = q0 + k
+        return np.kron(out, np.eye(2 ** (n_qubits - q)))
+
     def apply(self, program: Program, states: np.ndarray, inverse: bool = False,
               transpose: bool = False) -> np.ndarray:
         """Apply the stage V (V^H if *inverse*, V^T if *transpose*) to the columns of *states*."""
@@ -248,15 +257,26 @@ def trainable_stages(program: Program, resolved: list[ResolvedBlock]) -> list[bo
 
 
 def run_saving(program: Program, resolved: list[ResolvedBlock],
-               states: np.ndarray) -> tuple[np.ndarray, list | None]:
+               states: np.ndarray | None = None) -> tuple[np.ndarray, list | None]:
     """:func:`run`, also returning the states after every trainable stage (``None`` where there is
-    none, or no list at all when they would exceed :data:`SAVE_BYTES`) for :func:`adjoint_sweep`."""
+    none, or no list at all when they would exceed :data:`SAVE_BYTES`) for :func:`adjoint_sweep`.
+
+    *states* ``None`` means the identity (the columns of U): a first rotation layer is then
+    written directly as the Kronecker product of its chunks instead of multiplied onto 1.
+    """
     staged = stages(program, resolved)
     need = trainable_stages(program, resolved)
+    start = 0
+    if states is None:
+        states = np.eye(program.dim, dtype=np.complex128)
+        if staged and staged[0].chunks is not None:
+            states, start = staged[0].kron(program.n_qubits), 1
     saved = [None] * len(staged) if sum(need) * states.nbytes <= SAVE_BYTES else None
+    if saved is not None and start and need[0]:
+        saved[0] = states
     with single_thread_blas():
-        for i, stage in enumerate(staged):
-            states = stage.apply(program, states)  # a new array each time: safe to keep
+        for i in range(start, len(staged)):
+            states = staged[i].apply(program, states)  # a new array each time: safe to keep
             if saved is not None and need[i]:
                 saved[i] = states
     return states, saved
