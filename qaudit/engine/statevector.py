@@ -183,9 +183,9 @@ class Stage:
         out = np.ones((1, 1), dtype=np.complex128)
         q = 0
         for q0, k, matrix in self.chunks:
-            out = np.kron(np.kron(out, np.eye(2 ** (q0 - q))), matrix)
+            out = _kron(_kron(out, _eye(q0 - q)), matrix)
             q = q0 + k
-        return np.kron(out, np.eye(2 ** (n_qubits - q)))
+        return _kron(out, _eye(n_qubits - q))
 
     def apply(self, program: Program, states: np.ndarray, inverse: bool = False,
               transpose: bool = False) -> np.ndarray:
@@ -200,6 +200,17 @@ class Stage:
 
 
 _EYE2 = np.eye(2, dtype=np.complex128)
+
+
+def _eye(qubits: int) -> np.ndarray | None:
+    return np.eye(2**qubits, dtype=np.complex128) if qubits else None
+
+
+def _kron(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """np.kron(a, b) as one broadcast product (b None = the 1x1 identity)."""
+    if b is None:
+        return a
+    return (a[:, None, :, None] * b[None, :, None, :]).reshape(a.shape[0] * b.shape[0], a.shape[1] * b.shape[1])
 
 
 def stages(program: Program, resolved: list[ResolvedBlock]) -> list[Stage]:
