@@ -4,8 +4,9 @@ Two exact paths compute the same numbers:
 
 * **shared unitary** -- when every sample runs the same circuit on a different
   amplitude-encoded input, build ``U`` once (cost independent of
-  batch size), then ``Ψ = X · Uᵀ`` is one matmul; the gradient contracts the
-  batch into a (2^n x 2^n) cotangent and does one adjoint sweep.
+  batch size; U after each trainable stage is kept), then ``Ψ = X · Uᵀ`` is one
+  matmul (a real GEMM for real inputs); the gradient contracts the batch into a
+  (2^n x 2^n) cotangent ``G`` and does one adjoint sweep over U's columns.
 * **batched** -- per-sample state vectors and a batched adjoint sweep; used for
   small batches, per-sample gradients, input-dependent gates and registers too
   wide for a 2^n x 2^n matrix.
@@ -90,7 +91,7 @@ def _real_part(states: np.ndarray) -> np.ndarray | None:
         return np.ascontiguousarray(states, dtype=np.float64)
     if np.any(states.imag):
         return None
-    return np.ascontiguousarray(states.real)
+    return np.copyto(out := scratch(states.shape), states.real) or out
 
 
 def _forward(

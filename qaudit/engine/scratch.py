@@ -17,10 +17,12 @@ import threading
 
 import numpy as np
 
-#: Arrays kept per thread (the largest W1 step needs six at once).
-POOL_SIZE = 12
+#: Arrays kept per thread (a W1 step holds about twenty at once: U after each layer, ψ, G, ...).
+POOL_SIZE = 32
 #: Arrays larger than this are allocated normally (never pooled).
 MAX_POOLED_BYTES = 1 << 24
+#: Bytes the pool may keep per thread; beyond it new arrays are not pooled.
+MAX_POOL_BYTES = 1 << 27
 
 _LOCAL = threading.local()
 #: getrefcount of a pooled array nobody else holds: the pool list, the loop variable, the call argument.
@@ -39,10 +41,12 @@ def scratch(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
         if array.shape == shape and array.dtype == dtype and sys.getrefcount(array) <= _FREE_REFS:
             return array
     array = np.empty(shape, dtype=dtype)
-    pool.append(array)
-    if len(pool) > POOL_SIZE:
-        for i, old in enumerate(pool):
+    if len(pool) >= POOL_SIZE or sum(a.nbytes for a in pool) + array.nbytes > MAX_POOL_BYTES:
+        for i, old in enumerate(pool):  # make room by dropping one free array
             if sys.getrefcount(old) <= _FREE_REFS:
                 del pool[i]
                 break
+        else:
+            return array
+    pool.append(array)
     return array

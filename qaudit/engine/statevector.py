@@ -16,6 +16,7 @@ import numpy as np
 
 from qaudit.engine.plan import Resolved, ResolvedBlock, resolve
 from qaudit.engine.program import Program
+from qaudit.engine.scratch import scratch
 
 __all__ = ["Resolved", "ResolvedBlock", "resolve", "apply_2x2", "apply_matrix", "apply_block", "local_overlap",
            "Stage", "stages", "run", "run_saving", "adjoint_sweep", "single_thread_blas"]
@@ -38,6 +39,11 @@ def _back(front: np.ndarray, n_qubits: int, qubits: tuple[int, ...]) -> np.ndarr
     tensor = front.reshape((2,) * k + (2,) * len(others) + (batch,))
     out = np.moveaxis(tensor, list(range(k)), list(qubits))
     return np.ascontiguousarray(out).reshape(2**n_qubits, batch)
+
+
+def _work(states: np.ndarray) -> np.ndarray:
+    """An output array like *states* (complex128), reused from the engine's scratch pool."""
+    return scratch(states.shape, np.complex128)
 
 
 def apply_2x2(view: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -131,10 +137,10 @@ def apply_block(program: Program, rb: ResolvedBlock, states: np.ndarray, inverse
     block = rb.block
     if block.permutation is not None:
         perm = block.inverse_permutation if inverse or transpose else block.permutation
-        return states[perm]
+        return np.take(states, perm, axis=0, out=_work(states))
     if block.diagonal is not None:
         diag = block.diagonal.conj() if inverse else block.diagonal
-        return states * diag[:, None]
+        return np.multiply(states, diag[:, None], out=_work(states))
     if transpose:
         matrix = np.swapaxes(rb.unitary, -1, -2)
     else:
@@ -192,10 +198,11 @@ class Stage:
         """Apply the stage V (V^H if *inverse*, V^T if *transpose*) to the columns of *states*."""
         if self.chunks is None:
             return apply_block(program, self.blocks[0], states, inverse, transpose)
-        shape = states.shape
         for q0, k, matrix in self.chunks:
             m = matrix.conj().T if inverse else matrix.T if transpose else matrix
-            states = np.matmul(m, states.reshape(2**q0, 2**k, -1)).reshape(shape)
+            out = _work(states)
+            np.matmul(m, states.reshape(2**q0, 2**k, -1), out=out.reshape(2**q0, 2**k, -1))
+            states = out
         return states
 
 
