@@ -179,9 +179,7 @@ class Stage:
                 lo, hi = present[0], present[-1] + 1
                 matrix = np.ones((1, 1), dtype=np.complex128)
                 for q in range(lo, hi):  # Kronecker product, qubit lo leftmost (most significant)
-                    m = by_qubit.get(q, _EYE2)
-                    matrix = (matrix[:, None, :, None] * m[None, :, None, :]).reshape(
-                        2 * matrix.shape[0], 2 * matrix.shape[1])
+                    matrix = _kron(matrix, by_qubit.get(q, _EYE2))
                 self.chunks.append((lo, hi - lo, matrix))
 
     def kron(self, n_qubits: int) -> np.ndarray:
