@@ -27,11 +27,22 @@ MAX_POOL_BYTES = 1 << 27
 _LOCAL = threading.local()
 
 
+def _free_index(pool: list, match=None) -> int:
+    """Index of the first array in *pool* that nothing outside the pool references (and that
+    satisfies *match*), or -1. References counted: the list, the local name, the call argument."""
+    for i in range(len(pool)):
+        array = pool[i]
+        if (match is None or match(array)) and sys.getrefcount(array) <= _FREE_REFS:
+            return i
+    return -1
+
+
 def _free_refs() -> int:
-    """getrefcount of a pooled array nobody else holds, measured in the pool's own loop pattern (the
-    list, the loop variable, the call argument: 3 on CPython 3.11; measured, not assumed)."""
+    """getrefcount of an array held only by a list, in :func:`_free_index`'s pattern (3 on CPython
+    3.11; measured at import rather than assumed, since interpreters differ)."""
     probe = [np.empty(1)]
-    for array in probe:
+    for i in range(len(probe)):
+        array = probe[i]
         return sys.getrefcount(array)
     return 0
 
@@ -47,16 +58,14 @@ def scratch(shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
     pool = getattr(_LOCAL, "arrays", None)
     if pool is None:
         pool = _LOCAL.arrays = []
-    for array in pool:
-        if array.shape == shape and array.dtype == dtype and sys.getrefcount(array) <= _FREE_REFS:
-            return array
+    i = _free_index(pool, lambda a: a.shape == shape and a.dtype == dtype)
+    if i >= 0:
+        return pool[i]
     array = np.empty(shape, dtype=dtype)
     if len(pool) >= POOL_SIZE or sum(a.nbytes for a in pool) + array.nbytes > MAX_POOL_BYTES:
-        for i, old in enumerate(pool):  # make room by dropping one free array
-            if sys.getrefcount(old) <= _FREE_REFS:
-                del pool[i]
-                break
-        else:
+        i = _free_index(pool)  # make room by dropping one free array
+        if i < 0:
             return array
+        del pool[i]
     pool.append(array)
     return array
