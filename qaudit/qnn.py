@@ -255,7 +255,7 @@ class CircuitClassifier:
         """Keyword inputs of :func:`qaudit.engine.forward` for pre-processed inputs *Z* (encoder applied)."""
         inputs = self.encode(Z)
         if self.encoding == "amplitude":
-            return {"states": np.asarray(inputs).astype(np.complex128)}
+            return {"states": np.asarray(inputs)}  # real rows stay real: the engine's real-GEMM path
         return {"features": inputs}
 
     def _check_fitted(self) -> None:
