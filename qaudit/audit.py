@@ -226,6 +226,9 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
             summary = metrics.summarise(scores, is_member, seed=settings.seed, n_bootstrap=settings.n_bootstrap,
                                         delta=settings.delta, alpha=settings.alpha)
             details = _attack_details(fitted, called, is_member, y[ids], settings)
+            extra = _extra_protocol(fitted[0].attack, context, X, y, truth, settings)
+            if extra is not None:
+                details["extra_protocol"] = extra
             runs.append(AttackRun(name, scores, summary, time.perf_counter() - start, details))
     probs = oracle(model, X[ids]).probs
     y_ids = y[ids]
@@ -233,6 +236,32 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
     scored = Scored(ids, is_member, y_ids, loss, np.argmax(probs, axis=1) == y_ids)
     store.discard()
     return _build_report(mf, dataset, truth, settings, runs, scored, oracle, location)
+
+
+def _extra_protocol(attack: Any, context: AttackContext, X: np.ndarray, y: np.ndarray, truth: GroundTruth,
+                    settings: AuditSettings) -> dict[str, Any] | None:
+    """The attack's optional ``extra_protocol`` figure on every member / non-member (never in the metrics)."""
+    method = getattr(attack, "extra_protocol", None)  # optional Attack member
+    if not callable(method):
+        return None
+    from dataclasses import replace
+
+    full = replace(context, X_members=X[truth.members], y_members=y[truth.members],
+                   X_non_members=X[truth.non_members], y_non_members=y[truth.non_members])
+    return method(full, settings.forget_class)
+
+
+def _extra_protocol_table(runs: list[AttackRun]) -> Table | None:
+    rows = [[r.name, e.get("figure"), e.get("figure_scope"), e.get("scored"), e.get("scored_in_attack_train"),
+             r.metrics["auc"], r.metrics["tpr@1%fpr"], e.get("label")]
+            for r in runs for e in [r.details.get("extra_protocol")] if e]
+    if not rows:
+        return None
+    return Table("other protocols (not held-out; beside the held-out metrics, never in the verdict)",
+                 ["attack", "figure", "scored", "n scored", "of which in the attack's training set",
+                  "held-out AUC", "held-out TPR@1%FPR", "protocol"], rows,
+                 "the figure is computed the way the named protocol computes it, on points the attack partly trained "
+                 "on; the held-out AUC and TPR@1%FPR are this audit's clean metrics for the same model and seed")
 
 
 def _check_options(opts: dict[str, Any], attacks: list[str]) -> None:
@@ -364,6 +393,9 @@ def _build_report(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSett
         "alpha": settings.alpha, "hypotheses": decision.hypotheses, "target_queries": oracle.count,
     }
     report.tables.append(_attack_table(runs, decision, scored, settings))
+    extra = _extra_protocol_table(runs)
+    if extra is not None:
+        report.tables.append(extra)
     slice_tables, slices_payload = _slice_tables(settings, runs, decision, scored)
     report.tables += slice_tables
     if decision.cells:

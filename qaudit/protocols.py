@@ -149,6 +149,10 @@ class Model(Protocol):
     #: Optional: per-sample gradient evaluations the last ``fit`` spent (default: epochs x training samples);
     #: the unlearning report compares a method's cost with it.
     gradient_evaluations: int
+    #: Optional: named option bundles, ``{preset: {option: value}}`` -- e.g. another author's training recipe
+    #: beside the kind's own defaults. ``qaudit train --preset NAME`` starts from one (explicit options win);
+    #: ``qaudit models`` lists them.
+    PRESETS: ClassVar[dict[str, dict[str, Any]]]
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Model:
@@ -188,7 +192,8 @@ class Model(Protocol):
         ...
 
     def loss_and_grad(self, X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        """Mean cross-entropy over the batch and its exact gradient per weight."""
+        """Mean training loss over the batch (cross-entropy unless an option of the model chooses another, e.g.
+        basic-qnn's ``loss``) and its exact gradient per weight."""
         ...
 
     def per_sample_grads(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
@@ -343,6 +348,15 @@ class Attack(Protocol):
 
     def details(self) -> dict[str, Any]:
         """JSON-serialisable facts about the fitted attack for the report (epochs, reference models...)."""
+        ...
+
+    def extra_protocol(self, context: AttackContext, forget_class: int | None) -> dict[str, Any] | None:
+        """Optional: a figure computed under another protocol than the audit's held-out one (e.g. a paper's own
+        evaluation, chosen by the attack's options), or None. *context* holds every member and non-member of the
+        audit as the known sets (``X_members`` in the model's recorded order). The audit stores the dict in the
+        attack's ``details["extra_protocol"]`` and prints it in its own table; it never enters metrics, verdicts
+        or gates. It should carry a ``label`` saying why it is not a held-out metric, a ``figure`` and counts
+        (e.g. how many scored points the attack trained on)."""
         ...
 
 

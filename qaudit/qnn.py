@@ -70,6 +70,29 @@ def cross_entropy_grad(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np
     return losses, d / n
 
 
+def bce_multi_grad(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The authors' ``cross_entropy_multi`` (QMU ``QNN/Training.py`` lines 45-51): per sample
+    ``-Σ_c [y_c log p_c + (1 - y_c) log(1 - p_c)]`` over the softmax outputs with one-hot ``y`` -- a
+    per-class binary cross-entropy, not the categorical one. Returns per-sample losses and
+    d(mean loss)/dlogits (divided by the batch size, like :func:`cross_entropy_grad`).
+
+    With ``g_c = dL/dp_c`` the softmax Jacobian gives ``dL/dz_k = p_k (g_k - Σ_c g_c p_c)``;
+    probabilities are clipped to [1e-12, 1 - 1e-12] (``tests/test_basic_qnn.py`` checks the gradient
+    against finite differences)."""
+    n = len(y)
+    p = np.clip(probs, 1e-12, 1.0 - 1e-12)
+    onehot = np.zeros_like(p)
+    onehot[np.arange(n), y] = 1.0
+    losses = -(onehot * np.log(p) + (1.0 - onehot) * np.log1p(-p)).sum(axis=1)
+    g = -onehot / p + (1.0 - onehot) / (1.0 - p)
+    d = probs * (g - (g * probs).sum(axis=1, keepdims=True))
+    return losses, d / n
+
+
+#: Training losses by name, for models that let an option choose (:meth:`CircuitClassifier.training_loss`).
+LOSSES = {"ce": cross_entropy_grad, "bce-multi": bce_multi_grad}
+
+
 class CircuitClassifier:
     """Base class; see the module docstring for the forward pass.
 
@@ -80,6 +103,8 @@ class CircuitClassifier:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: Named option bundles (``qaudit train --preset NAME``), e.g. another author's training recipe.
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
     encoding: ClassVar[str] = "amplitude"  # or "angle"
     DEFAULTS: ClassVar[dict[str, Any]] = {}
     TRAINING_KEYS: ClassVar[tuple[str, ...]] = (
@@ -138,6 +163,11 @@ class CircuitClassifier:
     def fit_preprocessing(self, X: np.ndarray) -> list[dict[str, Any]]:
         """Fitted preprocessing steps for raw training features *X*."""
         return []
+
+    def training_loss(self) -> Any:
+        """The loss ``(probs, y) -> (per-sample losses, d mean loss / d logits)`` that training and unlearning
+        descend (:func:`cross_entropy_grad`; subclasses may choose from :data:`LOSSES` by an option)."""
+        return cross_entropy_grad
 
     def init_theta(self, rng: np.random.Generator, n_params: int) -> np.ndarray:
         return rng.normal(size=n_params)
@@ -260,7 +290,7 @@ class CircuitClassifier:
             method = choose_method(program, len(Z), per_sample)
             ev, cache = forward(program, self.weights["theta"], obs, method=method, **self.engine_inputs(Z))
         probs = self.head(ev)
-        losses, dlogits = cross_entropy_grad(probs, y)
+        losses, dlogits = self.training_loss()(probs, y)
         if per_sample:
             dlogits = dlogits * len(y)  # per-sample gradient of each sample's own loss
             d_ev = dlogits @ self.weights["W"].T
@@ -324,7 +354,8 @@ class CircuitClassifier:
             rng = np.random.default_rng(o.get("seed", 0) + 1)
         opt = SGD(lr=o["lr"] if lr is None else lr, momentum=o["momentum"], nesterov=o["nesterov"], sign=sign)
         self.history += run_epochs(self.weights, self._loss_grad_encoded, Z, y, epochs, o["batch_size"], opt,
-                                   rng, progress, description=f"training {self.name}")
+                                   rng, progress, description=f"training {self.name}",
+                                   random_batch=o.get("schedule") == "random-batch")
         return self
 
     # -- model file ------------------------------------------------------------

@@ -68,6 +68,16 @@ class BasicQNN(CircuitClassifier):
         "scaling": "auto",  # "pixel" (images), "standard" (tables), "auto": from the training data's kind
         "head_init": "scaled",  # "normal": the paper's N(0, 1) for the head too (see CircuitClassifier.init_head)
         "noise": None,  # train/evaluate under a noise model: "paper" or "p1=..,p2=..,bitflip=.."
+        "loss": "ce",  # "bce-multi": the authors' per-class binary cross-entropy (qaudit.qnn.bce_multi_grad)
+        "schedule": "epochs",  # "random-batch": each epoch is one step on one random batch (authors' code)
+    }
+    #: ``qaudit train --model basic-qnn --preset paper-code``: the training recipe of the authors' public code
+    #: (github Sujun124/QMU e557acc, ``QNN/target_model_training.py`` lines 167-171 and ``QNN/Training.py``
+    #: lines 45-51, 143-144, 174-182): 10 layers, every parameter N(0, 1), loss ``cross_entropy_multi``,
+    #: 200 iterations of one random batch of 32, Nesterov momentum 0.9, step 0.05.
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper-code": {"layers": 10, "loss": "bce-multi", "head_init": "normal", "schedule": "random-batch",
+                       "epochs": 200, "batch_size": 32, "lr": 0.05, "momentum": 0.9, "nesterov": True},
     }
 
     def validate_options(self) -> None:
@@ -79,12 +89,24 @@ class BasicQNN(CircuitClassifier):
             raise QauditError("basic-qnn: pca must be 'auto', 'always' or 'never'")
         if o["scaling"] not in ("auto", "pixel", "standard"):
             raise QauditError("basic-qnn: scaling must be 'auto', 'pixel' or 'standard'")
+        from qaudit.qnn import LOSSES
+
+        if o["loss"] not in LOSSES:
+            raise QauditError(f"basic-qnn: loss must be one of {', '.join(sorted(LOSSES))}")
+        if o["schedule"] not in ("epochs", "random-batch"):
+            raise QauditError("basic-qnn: schedule must be 'epochs' or 'random-batch'")
         if o["noise"] is not None:
             from qaudit.engine.noise import NoiseModel
 
             if not isinstance(o["noise"], str):
                 raise QauditError("basic-qnn: noise must be a string ('paper' or p1=..,p2=..,bitflip=..)")
             NoiseModel.parse(o["noise"])
+
+    def training_loss(self) -> Any:
+        """Categorical cross-entropy (``ce``, ours) or the authors' ``bce-multi`` (option ``loss``)."""
+        from qaudit.qnn import LOSSES
+
+        return LOSSES[self.options["loss"]]
 
     def build_circuit(self):
         import cirq

@@ -34,6 +34,9 @@ def train_cmd(
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-O", help="Model-specific option KEY=VALUE (repeatable; VALUE is JSON or a string), e.g. "
         "`--model sisa -O shards=4 -O slices=3 -O constituent=basic-qnn`.")] = None,
+    preset: Annotated[str | None, typer.Option(
+        "--preset", help="A named option bundle of the model kind (listed by `qaudit models`), e.g. basic-qnn's "
+        "paper-code; explicit options win.")] = None,
     noise: Annotated[str | None, typer.Option(
         help="Train under a noise model with exact noisy gradients: 'paper' or p1=..,p2=..,bitflip=..")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
@@ -68,10 +71,12 @@ def train_cmd(
     data_opts = {k: v for k, v in (("data_dir", data_dir), ("label_column", label_column)) if v}
     ds = load_dataset(dataset, data_opts)
     store = Checkpoints("training", resume)
-    key = content_key(model, opts, seed, n_train, n_holdout, exclude_class, exclude_indices, ds.name, ds.X, ds.y)
+    key = content_key(model, opts, preset, seed, n_train, n_holdout, exclude_class, exclude_indices, ds.name, ds.X,
+                      ds.y)
     with RichProgress(err) as progress, training_checkpoints(store, key):
         mf = train_model(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
-                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress)
+                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress,
+                         preset=preset)
     model_io.save(mf, out_path, command=command_line())
     store.discard()
     from qaudit.workflows import evaluate_model
