@@ -114,7 +114,8 @@ def run(f_members: np.ndarray, y_members: np.ndarray, f_non_members: np.ndarray,
     pool = np.vstack([f_members[:n_in], f_non_members[:n_out]])
     label = np.r_[np.ones(n_in), np.zeros(n_out)]
     order = rng.permutation(len(pool))
-    n_train = min(ATTACK_TRAIN, len(pool))
+    # 800 of 1000; a smaller pool (fewer members or non-members available) keeps the 80 % share
+    n_train = int(round(len(pool) * ATTACK_TRAIN / (POOL_MEMBERS + POOL_NON_MEMBERS)))
     train_idx = order[:n_train]
     mlp = TorchStyleMLP(pool.shape[1], rng)
     with threadpool_limits(limits=1, user_api="blas"):  # small matrices: threads only add contention
