@@ -23,6 +23,23 @@ class Capabilities:
     max_qubits: int | None = None
 
 
+class DeferredCircuit:
+    """A task's ``cirq.Circuit`` and qubit register, built on first read (models that describe their circuit in
+    the engine's gate list, :mod:`qaudit.engine.gates`, so engine-only runs never import Cirq).
+
+    ``build()`` returns ``(circuit, qubits)``; ``n_qubits`` is known without building."""
+
+    def __init__(self, build: Any, n_qubits: int):
+        self._build, self.n_qubits, self._built = build, int(n_qubits), None
+
+    def get(self) -> tuple[Any, list]:
+        """``(circuit, qubits)``, built once."""
+        if self._built is None:
+            circuit, qubits = self._build()
+            self._built = (circuit, list(qubits))
+        return self._built
+
+
 @dataclass
 class QuantumTask:
     """One batch of circuit executions, independent of any model class.
@@ -60,12 +77,36 @@ class QuantumTask:
 
     @property
     def n_qubits(self) -> int:
-        """Number of qubits of the circuit."""
-        return len(self.qubits)
+        """Number of qubits of the circuit (without building a deferred circuit)."""
+        deferred = self.__dict__.get("_qubits")
+        return deferred.n_qubits if isinstance(deferred, DeferredCircuit) else len(self.qubits)
 
     def resolver(self) -> dict[str, float]:
         """Trainable symbol -> value, ready for ``cirq.ParamResolver``."""
         return {n: float(v) for n, v in zip(self.param_names, self.param_values)}
+
+
+def _deferred_field(name: str, position: int, doc: str) -> property:
+    key = "_" + name
+
+    def get(self: QuantumTask) -> Any:
+        value = self.__dict__[key]
+        if isinstance(value, DeferredCircuit):
+            value = value.get()[position]
+            self.__dict__[key] = value
+        return value
+
+    def put(self: QuantumTask, value: Any) -> None:
+        self.__dict__[key] = value
+
+    get.__doc__ = doc
+    return property(get, put, doc=doc)
+
+
+QuantumTask.circuit = _deferred_field(  # type: ignore[assignment]
+    "circuit", 0, "The parameterised ``cirq.Circuit`` (a :class:`DeferredCircuit` is built on this first read).")
+QuantumTask.qubits = _deferred_field(  # type: ignore[assignment]
+    "qubits", 1, "The qubit register, big-endian (a :class:`DeferredCircuit` is built on this first read).")
 
 
 @runtime_checkable

@@ -17,7 +17,7 @@ Forward pass for raw features ``x``:
 from __future__ import annotations
 
 import copy
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from qaudit.limits import (
     check_option,
 )
 from qaudit.progress import SILENT, Progress
-from qaudit.protocols import QuantumTask
+from qaudit.protocols import DeferredCircuit, QuantumTask
 from qaudit.training import SGD, run_epochs
 
 #: The paper's basic-QNN optimiser (Nesterov momentum, lr 0.05, batch 32); 10 epochs is ours.
@@ -44,15 +44,26 @@ NESTEROV_TRAINING: dict[str, Any] = {
 }
 
 
-class Compiled(NamedTuple):
-    """A circuit classifier's circuit, compiled once."""
+class Compiled:
+    """A circuit classifier's circuit, compiled once: the engine ``program``, ``observables``
+    (PauliObservables), readout ``terms`` and ``engine`` (:class:`qaudit.engine.tasks.EngineProgram`, handed to
+    backends on every task); ``circuit`` / ``qubits`` (Cirq) are built on first read (``deferred``)."""
 
-    circuit: Any
-    qubits: list
-    program: Any
-    observables: Any  # PauliObservables
-    terms: list[str]
-    engine: Any  # qaudit.engine.tasks.EngineProgram (handed to backends on every task)
+    def __init__(self, deferred: DeferredCircuit, program: Any, observables: Any, terms: list[str], engine: Any):
+        self.deferred, self.program, self.observables, self.terms, self.engine = (
+            deferred, program, observables, terms, engine)
+
+    @property
+    def circuit(self) -> Any:
+        return self.deferred.get()[0]
+
+    @property
+    def qubits(self) -> list:
+        return self.deferred.get()[1]
+
+    def __getitem__(self, index: Any) -> Any:
+        """Tuple access in the former order ``(circuit, qubits, program, observables, terms, engine)``."""
+        return (self.circuit, self.qubits, self.program, self.observables, self.terms, self.engine)[index]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -156,9 +167,23 @@ class CircuitClassifier:
         return other
 
     # -- to implement ----------------------------------------------------------
+    def build_gates(self) -> tuple[int, list[Any], list[str], list[str], list[str]] | None:
+        """Optional: ``(n_qubits, gates, param_names, feature_names, observables)`` with the circuit as the
+        engine's gate list (:class:`qaudit.engine.gates.Gate`). A model that provides it is compiled without
+        Cirq; its ``cirq.Circuit`` is built only when something reads it. None: use :meth:`build_circuit`."""
+        return None
+
     def build_circuit(self) -> tuple[Any, list, list[str], list[str], list[str]]:
-        """Return ``(circuit, qubits, param_names, feature_names, observables)``."""
-        raise NotImplementedError
+        """Return ``(circuit, qubits, param_names, feature_names, observables)`` (default: the Cirq form of
+        :meth:`build_gates`)."""
+        described = self.build_gates()
+        if described is None:
+            raise NotImplementedError
+        from qaudit.engine.gates import to_cirq
+
+        n_qubits, gates, params, features, observables = described
+        circuit, qubits = to_cirq(n_qubits, gates)
+        return circuit, qubits, params, features, observables
 
     def fit_preprocessing(self, X: np.ndarray) -> list[dict[str, Any]]:
         """Fitted preprocessing steps for raw training features *X*."""
@@ -187,10 +212,20 @@ class CircuitClassifier:
         if self._compiled is None:
             from qaudit.engine.tasks import EngineProgram
 
-            circuit, qubits, params, features, observables = self.build_circuit()
-            engine = EngineProgram.compile(circuit, qubits, params, features, observables)
-            self._compiled = Compiled(circuit, list(qubits), engine.program, engine.observables, list(observables),
-                                      engine)
+            described = self.build_gates()
+            if described is not None:
+                from qaudit.engine.gates import compile_gates, to_cirq
+                from qaudit.engine.observables import PauliObservables
+
+                n_qubits, gates, params, features, observables = described
+                engine = EngineProgram(compile_gates(n_qubits, gates, params, features),
+                                       PauliObservables(observables, n_qubits))
+                deferred = DeferredCircuit(lambda: to_cirq(n_qubits, gates), n_qubits)
+            else:
+                circuit, qubits, params, features, observables = self.build_circuit()
+                engine = EngineProgram.compile(circuit, qubits, params, features, observables)
+                deferred = DeferredCircuit(lambda: (circuit, qubits), len(qubits))
+            self._compiled = Compiled(deferred, engine.program, engine.observables, list(observables), engine)
         return self._compiled
 
     def circuit(self) -> Any:
@@ -239,9 +274,9 @@ class CircuitClassifier:
         theta = self.weights["theta"] if theta is None else np.asarray(theta, dtype=np.float64)
         common = {"noise": self.options.get("noise") or None, "engine_program": c.engine}
         if self.encoding == "amplitude":
-            return QuantumTask(c.circuit, list(c.qubits), c.program.param_names, theta, list(c.terms),
+            return QuantumTask(c.deferred, c.deferred, c.program.param_names, theta, list(c.terms),
                                states=np.asarray(inputs).astype(np.complex128), **common)
-        return QuantumTask(c.circuit, list(c.qubits), c.program.param_names, theta, list(c.terms),
+        return QuantumTask(c.deferred, c.deferred, c.program.param_names, theta, list(c.terms),
                            feature_names=c.program.feature_names, features=np.asarray(inputs), **common)
 
     def expectations(self, Z: np.ndarray, backend: Any = None, shots: int | None = None,
