@@ -28,8 +28,35 @@ def tiny_run(tmp_path_factory):
     from qaudit_paper.reproduce import run, write_outputs
 
     out = tmp_path_factory.mktemp("repro")
-    report = run(tiny_config(), out, command="qaudit reproduce (test)")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("QAUDIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        report = run(tiny_config(), out, command="qaudit reproduce (test)")
     return report, write_outputs(report, out), out
+
+
+def test_trained_models_are_cached_by_content(tmp_path, monkeypatch):
+    """A rerun with the same inputs loads the model bit for bit; other options or data train afresh."""
+    from qaudit_paper import cache
+
+    from qaudit.data import load_dataset
+    from qaudit.progress import SILENT
+
+    monkeypatch.setenv("QAUDIT_CACHE_DIR", str(tmp_path))
+    ds = load_dataset("digits")
+    opts = {"qubits": 4, "layers": 1, "epochs": 2}
+    first, hit1 = cache.train_cached("basic-qnn", ds, 120, 60, 3, opts, SILENT)
+    again, hit2 = cache.train_cached("basic-qnn", ds, 120, 60, 3, opts, SILENT)
+    other, hit3 = cache.train_cached("basic-qnn", ds, 120, 60, 3, {**opts, "epochs": 3}, SILENT)
+    assert (hit1, hit2, hit3) == (False, True, False)
+    for k, w in first.model.weights.items():
+        assert np.array_equal(w, again.model.weights[k])
+    assert np.array_equal(first.model.predict_proba(ds.X[:20]), again.model.predict_proba(ds.X[:20]))
+    assert first.training["seconds"] == again.training["seconds"]
+    path = cache.cache_path("basic-qnn", ds, 120, 60, 3, opts, None)
+    path.write_text("{broken")  # a broken entry is retrained, never trusted
+    assert cache.train_cached("basic-qnn", ds, 120, 60, 3, opts, SILENT)[1] is False
+    monkeypatch.setenv("QAUDIT_CACHE_DIR", "off")
+    assert cache.cache_path("basic-qnn", ds, 120, 60, 3, opts, None) is None
 
 
 def test_missing_mnist_is_a_one_line_error(tmp_path, monkeypatch, run_qaudit):

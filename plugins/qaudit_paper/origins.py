@@ -67,11 +67,11 @@ def paper_code_stage(ds: Any, config: Any, progress: Any, model_options: dict[st
     from qaudit.audit import AuditSettings, ground_truth, run_audit
     from qaudit.backends import resolve_backend
     from qaudit.plugins import get_host
-    from qaudit.workflows import train_model
+    from qaudit_paper.cache import train_cached
 
     shown = sorted({*get_host().get("model", "basic-qnn").PRESETS["paper-code"], *model_options})
-    mf = train_model("basic-qnn", ds, n_train=config.n_train, n_holdout=config.n_holdout, seed=config.seed,
-                     options=model_options, progress=progress, preset="paper-code")
+    mf, _ = train_cached("basic-qnn", ds, config.n_train, config.n_holdout, config.seed, model_options, progress,
+                         preset="paper-code")
     audit = run_audit(mf, ds, ground_truth(mf, len(ds)),
                       AuditSettings(attacks=["gray-box"], backend="exact", seed=config.seed,
                                     forget_class=config.forget_class, n_bootstrap=config.bootstrap,

@@ -36,7 +36,7 @@ import numpy as np
 from qaudit.errors import QauditError
 from qaudit.progress import SILENT, Progress
 from qaudit.results import Report, Table
-from qaudit_paper import origins
+from qaudit_paper import cache, origins
 
 SCHEMA = "qaudit.reproduce/1"
 MNIST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -153,7 +153,6 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
     from qaudit.backends import resolve_backend
     from qaudit.data import load_dataset
     from qaudit.shot_study import ShotSettings, run_study
-    from qaudit.workflows import train_model
 
     say = say or (lambda text: None)
     clock = _clock = _Clock()
@@ -173,8 +172,9 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
     for kind, opts in config.models.items():
         say(f"training {kind} {opts}")
         t0 = time.perf_counter()
-        mf = train_model(kind, ds, n_train=config.n_train, n_holdout=config.n_holdout, seed=config.seed,
-                         options=opts, progress=progress)
+        mf, hit = cache.train_cached(kind, ds, config.n_train, config.n_holdout, config.seed, opts, progress)
+        if hit:
+            say(f"{kind}: trained model loaded from the content-addressed cache")
         path = out_dir / f"{kind}.json"
         model_io.save(mf, path, command=command)
         mf.path = str(path)
