@@ -238,7 +238,18 @@ class Model(Protocol):
         ...
 
     def per_sample_grads(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-sample loss gradients, each (n_samples, *weight.shape)."""
+        """Per-sample loss gradients, each (n_samples, *weight.shape), for every name of ``weights``;
+        their mean is ``loss_and_grad``'s gradient. DP-SGD (``qaudit train --dp``) clips and sums them, so
+        compute them batched (one call per minibatch), not in a Python loop over samples."""
+        ...
+
+    def initialise(self, X: np.ndarray, y: np.ndarray, n_classes: int | None = None) -> Model:
+        """Optional capability (needed by ``qaudit train --dp`` and ``qaudit audit-dp --dp``): fit the
+        pre-processing on raw features *X* and draw the initial ``weights`` (seeded by the model's ``seed``
+        option) without training; return self. The host then trains ``weights`` in place with DP-SGD from
+        :meth:`per_sample_grads`, reading the optimiser settings ``epochs``, ``lr``, ``batch_size``,
+        ``momentum`` and ``nesterov`` from :meth:`get_params` when present. A model kind without it (e.g.
+        an ensemble) is refused for DP training with a one-line error naming the kind."""
         ...
 
     def circuit(self) -> Any:
@@ -345,6 +356,10 @@ class AttackContext:
     #: A :class:`qaudit.checkpoints.Checkpoints` store for long pieces of work (reference models): attacks
     #: that train models put each finished one there, and reuse it when the audit resumes (``--resume``).
     checkpoints: Any = None
+    #: Reference-model outputs recorded outside qaudit (a black-box audit, ``qaudit leak --outputs``), or None
+    #: when the attack trains its own reference models: a :class:`RecordedReferences`. Attacks that declare the
+    #: ``reference_outputs`` signal use these models instead of training any.
+    references: Any = None
 
     def outputs(self, X: np.ndarray, model: Any = None, exact: bool = False) -> Outputs:
         """Query *model* (default: the target) on raw features *X*; see the class docstring."""
@@ -355,12 +370,46 @@ class AttackContext:
         return self.query(self.model if model is None else model, X, exact)
 
 
+#: The signals an attack may read, by name (``Attack.signals``). An audit of a model provides all of them;
+#: a black-box audit of recorded outputs (``qaudit leak --outputs FILE``, docs/outputs-format.md) provides
+#: ``outputs`` and, when the file records reference models, ``reference_outputs`` -- and runs an attack only
+#: when it provides every signal the attack declares.
+SIGNALS: dict[str, str] = {
+    "outputs": "the target's class probabilities and the labels of the scored and the attacker-known samples "
+               "(through context.outputs(X))",
+    "reference_outputs": "reference models' class probabilities on the scored samples and which of them each "
+                         "model trained on (trained by the audit, or recorded: AttackContext.references)",
+    "model": "the target model itself: its architecture (to train shadow or reference models), its circuit, or "
+             "queries of samples the audit did not record",
+    "counts": "raw bit-string counts of finite-shot runs (Outputs.counts)",
+}
+
+
+@dataclass
+class RecordedReferences:
+    """Reference models whose outputs were recorded outside qaudit (black-box audits).
+
+    ``models`` are opaque handles: ``context.outputs(X, model=handle)`` returns a handle's recorded
+    class probabilities on the samples *X*; :meth:`membership` says which samples each model trained on.
+    """
+
+    models: list[Any]
+    #: (K, n_samples) bool over every recorded sample: True where model k trained on the sample.
+    keep: np.ndarray
+    #: Maps a batch *X* of the audit's samples to their rows of ``keep`` (set by the host).
+    rows: Any
+
+    def membership(self, X: np.ndarray) -> np.ndarray:
+        """(K, len(X)) bool: which of the samples *X* each reference model trained on."""
+        return self.keep[:, self.rows(X)]
+
+
 class Attack(Protocol):
     """A membership-inference attack. Registered via ``register_attacks``.
 
     Optional members (the host uses the default when a class leaves them out):
     ``roles`` (default empty), ``needs_shots`` (False), ``uses_known_labels`` (True),
-    ``decision_threshold`` (None) and ``details()`` (``{}``).
+    ``decision_threshold`` (None), ``signals`` (``{"model"}``) and ``details()`` (``{}``).
     """
 
     name: ClassVar[str]
@@ -378,6 +427,11 @@ class Attack(Protocol):
     #: After ``fit``: the score at or above which the attack calls a sample "member" (the paper's MIA
     #: accuracy is the fraction of members at or above it), or None when the attack has no decision rule.
     decision_threshold: float | None
+    #: Optional (default ``frozenset({"model"})``: the attack runs only in audits of a model): the signals
+    #: (keys of :data:`SIGNALS`) the attack reads. A black-box audit of recorded outputs runs the attack only
+    #: when the file provides all of them, and otherwise names the missing signal. Declare the least you need:
+    #: a threshold attack reads ``{"outputs"}``, LiRA ``{"outputs", "reference_outputs"}``.
+    signals: ClassVar[frozenset[str]]
 
     def fit(self, context: AttackContext) -> Attack:
         """Prepare (train attack models, reference models...); return self."""
@@ -480,4 +534,63 @@ class Reporter(Protocol):
     def render(self, result: Any, stream: TextIO | None) -> None:
         """Write *result* (a :class:`qaudit.results.Report`) to *stream*; ``None`` means the terminal
         (only a ``console`` reporter is asked to do that)."""
+        ...
+
+
+@dataclass
+class ImportRequest:
+    """What ``qaudit import`` hands an importer.
+
+    ``source`` is the user's source as typed (``path/file.py:attribute`` for Python objects, a circuit
+    file path...); ``weights`` the trained-weights file or None; ``X`` (n, n_features) float64 the raw
+    inputs of the data the model is checked on and audited with, ``n_classes`` its class count;
+    ``options`` the importer-specific settings (``--input-params``, ``--observables``, ``-O key=value``);
+    ``recipe`` the training recipe (``epochs``, ``lr``, ``batch_size``, ``momentum``, ``nesterov``, ``seed``)
+    qaudit's engine uses to train reference and shadow models of the imported architecture: put it in the
+    model's options so that ``model.clone().fit(...)`` follows it.
+    """
+
+    source: str
+    weights: str | None
+    X: np.ndarray
+    n_classes: int
+    options: dict[str, Any] = field(default_factory=dict)
+    recipe: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ImportedModel:
+    """An importer's result.
+
+    ``model`` is a fitted qaudit model of the registered kind ``kind`` (data only: its model file loads
+    with no code); ``reference(X)`` returns the source framework's class probabilities (n, n_classes)
+    float64 for raw inputs *X* -- the host compares them with qaudit's own on the request's data;
+    ``framework`` is the framework's distribution name and ``version`` its version; ``files`` the source
+    files whose sha256 fingerprints the model file records (user code, circuit and weight files);
+    ``details`` JSON-serialisable facts about the conversion (gate counts, layers mapped...).
+    """
+
+    kind: str
+    model: Any
+    reference: Any
+    framework: str
+    version: str
+    files: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Importer(Protocol):
+    """Converts a model trained in another framework. Registered via ``register_importers``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: The pip extra that installs the framework (``pip install "qaudit[EXTRA]"``), named in errors.
+    extra: ClassVar[str]
+
+    def load(self, request: ImportRequest) -> ImportedModel:
+        """Read ``request.source`` and ``request.weights``, convert, return an :class:`ImportedModel`.
+
+        May run the user's code. Raises QauditError (one line) for a missing file or attribute, an object
+        of the wrong type, an unsupported gate, template or layer (named), weights whose shapes do not match
+        and unspecified inputs; raises ImportError when the framework is not installed."""
         ...

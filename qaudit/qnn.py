@@ -289,7 +289,22 @@ class CircuitClassifier:
         return run_task(task, exact_backend() if backend is None else backend, shots, seed)[0]
 
     def head(self, ev: np.ndarray) -> np.ndarray:
-        return softmax(ev @ self.weights["W"] + self.weights["b"])
+        return softmax(self.head_forward(ev)[0])
+
+    def head_forward(self, ev: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Logits (n, n_classes) from readout values *ev* (n, n_obs) and a cache for :meth:`head_backward`
+        (the dense head ``ev @ W + b``; subclasses with another classical head override both)."""
+        return ev @ self.weights["W"] + self.weights["b"], ev
+
+    def head_backward(self, dlogits: np.ndarray, cache: Any, per_sample: bool = False
+                      ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``(dL/d ev, head weight gradients)`` from dL/dlogits (n, n_classes); per-sample gradients
+        are (n, *shape) when *per_sample*."""
+        ev = cache
+        d_ev = dlogits @ self.weights["W"].T
+        if per_sample:
+            return d_ev, {"W": ev[:, :, None] * dlogits[:, None, :], "b": dlogits}
+        return d_ev, {"W": ev.T @ dlogits, "b": dlogits.sum(axis=0)}
 
     def predict_proba(self, X: np.ndarray, backend: Any = None, shots: int | None = None,
                       seed: int | None = 0) -> np.ndarray:
@@ -324,16 +339,15 @@ class CircuitClassifier:
         else:
             method = choose_method(program, len(Z), per_sample)
             ev, cache = forward(program, self.weights["theta"], obs, method=method, **self.engine_inputs(Z))
-        probs = self.head(ev)
-        losses, dlogits = self.training_loss()(probs, y)
+        logits, head_cache = self.head_forward(ev)
+        losses, dlogits = self.training_loss()(softmax(logits), y)
         if per_sample:
             dlogits = dlogits * len(y)  # per-sample gradient of each sample's own loss
-            d_ev = dlogits @ self.weights["W"].T
-            g_theta, _ = backward(cache, d_ev, per_sample=True)
-            return losses, {"theta": g_theta, "W": ev[:, :, None] * dlogits[:, None, :], "b": dlogits}
-        d_ev = dlogits @ self.weights["W"].T
-        g_theta, _ = backward(cache, d_ev)
-        return float(losses.mean()), {"theta": g_theta, "W": ev.T @ dlogits, "b": dlogits.sum(axis=0)}
+        d_ev, g_head = self.head_backward(dlogits, head_cache, per_sample)
+        g_theta, _ = backward(cache, d_ev, per_sample=per_sample)
+        if per_sample:
+            return losses, {"theta": g_theta, **g_head}
+        return float(losses.mean()), {"theta": g_theta, **g_head}
 
     def _noisy_engine(self) -> Any:
         """Exact noisy engine for option ``noise`` (see :mod:`qaudit.engine.noise`)."""

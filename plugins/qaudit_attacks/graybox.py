@@ -42,6 +42,8 @@ class GrayBoxAttack:
     roles: ClassVar[frozenset[str]] = frozenset({"default", "fast", "verification"})
     description: ClassVar[str] = "paper's gray-box MIA: 13 output features, MLP 64-64, trained on known members"
     needs_reference: ClassVar[bool] = False
+    #: Reads only the target's outputs (its known members' and non-members' too): runs on recorded outputs.
+    signals: ClassVar[frozenset[str]] = frozenset({"outputs"})
     decision_threshold: ClassVar[float] = 0.5
     DEFAULTS: ClassVar[dict[str, Any]] = {"epochs": 1000, "lr": 0.01, "alpha": 1e-3, "hidden": 64,
                                           "protocol": "held-out"}
