@@ -71,7 +71,7 @@ def train(model: str | None = None, dataset: Dataset | str | None = None, *, n_t
           n_holdout: int | None = None, seed: int = 0, options: dict[str, Any] | None = None,
           exclude_class: list[int] | None = None, exclude_indices: str | None = None, out: PathLike | None = None,
           resume: bool = False, command: str | None = None, progress: Progress = SILENT,
-          dp: Any = None) -> ModelFile:
+          dp: Any = None, preset: str | None = None) -> ModelFile:
     """Train a QNN of kind *model* (``qaudit models``; None: the default kind) on *dataset* (a
     :class:`~qaudit.data.Dataset`, a name or a path; None: the default dataset) and return its model file.
 
@@ -79,7 +79,8 @@ def train(model: str | None = None, dataset: Dataset | str | None = None, *, n_t
     the model file is written there (atomically; *command* is recorded as its provenance). *resume* continues
     an interrupted training with the same settings from its checkpoints. *dp* (a
     :class:`qaudit.dp.spec.DPSpec` or its option string ``"epsilon=2,delta=1e-5"``) trains with DP-SGD
-    (docs/dp.md); it needs the ``dp`` extra and a model kind with per-sample gradients.
+    (docs/dp.md); it needs the ``dp`` extra and a model kind with per-sample gradients. *preset* names one of
+    the kind's option bundles (``qaudit models``, e.g. basic-qnn's ``paper-code``); explicit *options* win.
     """
     from qaudit import model as model_io
     from qaudit.checkpoints import Checkpoints, content_key, training_checkpoints
@@ -91,11 +92,12 @@ def train(model: str | None = None, dataset: Dataset | str | None = None, *, n_t
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
     opts = dict(options or {})
     store = Checkpoints("training", resume)
-    key = content_key(kind, opts, seed, n_train, n_holdout, exclude_class, exclude_indices, ds.name, ds.X, ds.y)
+    key = content_key(kind, opts, preset, seed, n_train, n_holdout, exclude_class, exclude_indices, ds.name, ds.X,
+                      ds.y)
     with training_checkpoints(store, key):
         mf = train_model(kind, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
                          exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress,
-                         dp=dp_spec)
+                         dp=dp_spec, preset=preset)
     if out is not None:
         model_io.save(mf, out, command=command)
         mf.path = str(out)

@@ -268,12 +268,41 @@ def score_and_report(subject: AuditSubject, classes: dict[str, Any], settings: A
             summary = metrics.summarise(scores, is_member, seed=settings.seed, n_bootstrap=settings.n_bootstrap,
                                         delta=settings.delta, alpha=settings.alpha)
             details = _attack_details(fitted, called, is_member, y[ids], settings)
+            extra = _extra_protocol(fitted[0].attack, subject, settings)
+            if extra is not None:
+                details["extra_protocol"] = extra
             runs.append(AttackRun(name, scores, summary, time.perf_counter() - start, details))
     probs = context.outputs(X[ids]).probs
     y_ids = y[ids]
     loss = -np.log(np.clip(probs[np.arange(len(ids)), y_ids], 1e-12, None))
     scored = Scored(ids, is_member, y_ids, loss, np.argmax(probs, axis=1) == y_ids)
     return _build_report(subject, settings, runs, scored, location)
+
+
+def _extra_protocol(attack: Any, subject: AuditSubject, settings: AuditSettings) -> dict[str, Any] | None:
+    """The attack's optional ``extra_protocol`` figure on every member / non-member (never in the metrics)."""
+    method = getattr(attack, "extra_protocol", None)  # optional Attack member
+    if not callable(method):
+        return None
+    from dataclasses import replace
+
+    X, y = subject.X, subject.y
+    full = replace(subject.context, X_members=X[subject.members], y_members=y[subject.members],
+                   X_non_members=X[subject.non_members], y_non_members=y[subject.non_members])
+    return method(full, settings.forget_class)
+
+
+def _extra_protocol_table(runs: list[AttackRun]) -> Table | None:
+    rows = [[r.name, e.get("figure"), e.get("figure_scope"), e.get("scored"), e.get("scored_in_attack_train"),
+             r.metrics["auc"], r.metrics["tpr@1%fpr"], e.get("label")]
+            for r in runs for e in [r.details.get("extra_protocol")] if e]
+    if not rows:
+        return None
+    return Table("other protocols (not held-out; beside the held-out metrics, never in the verdict)",
+                 ["attack", "figure", "scored", "n scored", "of which in the attack's training set",
+                  "held-out AUC", "held-out TPR@1%FPR", "protocol"], rows,
+                 "the figure is computed the way the named protocol computes it, on points the attack partly trained "
+                 "on; the held-out AUC and TPR@1%FPR are this audit's clean metrics for the same model and seed")
 
 
 def check_attack_options(opts: dict[str, Any], attacks: list[str]) -> None:
@@ -407,6 +436,9 @@ def _build_report(subject: AuditSubject, settings: AuditSettings, runs: list[Att
         "alpha": settings.alpha, "hypotheses": decision.hypotheses,
     }
     report.tables.append(_attack_table(runs, decision, scored, settings))
+    extra = _extra_protocol_table(runs)
+    if extra is not None:
+        report.tables.append(extra)
     slice_tables, slices_payload = _slice_tables(settings, runs, decision, scored)
     report.tables += slice_tables
     if decision.cells:

@@ -23,6 +23,23 @@ class Capabilities:
     max_qubits: int | None = None
 
 
+class DeferredCircuit:
+    """A task's ``cirq.Circuit`` and qubit register, built on first read (models that describe their circuit in
+    the engine's gate list, :mod:`qaudit.engine.gates`, so engine-only runs never import Cirq).
+
+    ``build()`` returns ``(circuit, qubits)``; ``n_qubits`` is known without building."""
+
+    def __init__(self, build: Any, n_qubits: int):
+        self._build, self.n_qubits, self._built = build, int(n_qubits), None
+
+    def get(self) -> tuple[Any, list]:
+        """``(circuit, qubits)``, built once."""
+        if self._built is None:
+            circuit, qubits = self._build()
+            self._built = (circuit, list(qubits))
+        return self._built
+
+
 @dataclass
 class QuantumTask:
     """One batch of circuit executions, independent of any model class.
@@ -60,12 +77,36 @@ class QuantumTask:
 
     @property
     def n_qubits(self) -> int:
-        """Number of qubits of the circuit."""
-        return len(self.qubits)
+        """Number of qubits of the circuit (without building a deferred circuit)."""
+        deferred = self.__dict__.get("_qubits")
+        return deferred.n_qubits if isinstance(deferred, DeferredCircuit) else len(self.qubits)
 
     def resolver(self) -> dict[str, float]:
         """Trainable symbol -> value, ready for ``cirq.ParamResolver``."""
         return {n: float(v) for n, v in zip(self.param_names, self.param_values)}
+
+
+def _deferred_field(name: str, position: int, doc: str) -> property:
+    key = "_" + name
+
+    def get(self: QuantumTask) -> Any:
+        value = self.__dict__[key]
+        if isinstance(value, DeferredCircuit):
+            value = value.get()[position]
+            self.__dict__[key] = value
+        return value
+
+    def put(self: QuantumTask, value: Any) -> None:
+        self.__dict__[key] = value
+
+    get.__doc__ = doc
+    return property(get, put, doc=doc)
+
+
+QuantumTask.circuit = _deferred_field(  # type: ignore[assignment]
+    "circuit", 0, "The parameterised ``cirq.Circuit`` (a :class:`DeferredCircuit` is built on this first read).")
+QuantumTask.qubits = _deferred_field(  # type: ignore[assignment]
+    "qubits", 1, "The qubit register, big-endian (a :class:`DeferredCircuit` is built on this first read).")
 
 
 @runtime_checkable
@@ -149,6 +190,10 @@ class Model(Protocol):
     #: Optional: per-sample gradient evaluations the last ``fit`` spent (default: epochs x training samples);
     #: the unlearning report compares a method's cost with it.
     gradient_evaluations: int
+    #: Optional: named option bundles, ``{preset: {option: value}}`` -- e.g. another author's training recipe
+    #: beside the kind's own defaults. ``qaudit train --preset NAME`` starts from one (explicit options win);
+    #: ``qaudit models`` lists them.
+    PRESETS: ClassVar[dict[str, dict[str, Any]]]
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Model:
@@ -188,7 +233,8 @@ class Model(Protocol):
         ...
 
     def loss_and_grad(self, X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        """Mean cross-entropy over the batch and its exact gradient per weight."""
+        """Mean training loss over the batch (cross-entropy unless an option of the model chooses another, e.g.
+        basic-qnn's ``loss``) and its exact gradient per weight."""
         ...
 
     def per_sample_grads(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
@@ -397,6 +443,15 @@ class Attack(Protocol):
 
     def details(self) -> dict[str, Any]:
         """JSON-serialisable facts about the fitted attack for the report (epochs, reference models...)."""
+        ...
+
+    def extra_protocol(self, context: AttackContext, forget_class: int | None) -> dict[str, Any] | None:
+        """Optional: a figure computed under another protocol than the audit's held-out one (e.g. a paper's own
+        evaluation, chosen by the attack's options), or None. *context* holds every member and non-member of the
+        audit as the known sets (``X_members`` in the model's recorded order). The audit stores the dict in the
+        attack's ``details["extra_protocol"]`` and prints it in its own table; it never enters metrics, verdicts
+        or gates. It should carry a ``label`` saying why it is not a held-out metric, a ``figure`` and counts
+        (e.g. how many scored points the attack trained on)."""
         ...
 
 

@@ -61,8 +61,11 @@ def train_model(
     exclude_indices: str | None = None,
     progress: Progress = SILENT,
     dp: Any = None,
+    preset: str | None = None,
 ) -> ModelFile:
     """Split *dataset*, train a model of *kind* on the members, return its ModelFile.
+
+    ``preset`` names one of the model kind's ``PRESETS`` (:func:`preset_options`); explicit *options* win.
 
     The model's ``fit`` gets the members' dataset indices as ``sample_ids``. The seed must be an integer
     in 0..2**32-1; --n-train at least
@@ -103,7 +106,7 @@ def train_model(
         members = np.setdiff1d(members, idx)
     if len(members) == 0:
         raise QauditError("no training samples left after exclusions")
-    model = cls.from_options({**(options or {}), "seed": seed})
+    model = cls.from_options({**preset_options(cls, kind, preset), **(options or {}), "seed": seed})
     if hasattr(model, "data_kind"):  # optional Model member: preprocessing may depend on the data's kind
         model.data_kind = dataset.kind
     start = time.perf_counter()
@@ -124,6 +127,17 @@ def train_model(
     if dp_record is not None:
         training["dp"] = dp_record
     return ModelFile(model, kind, record, training)
+
+
+def preset_options(cls: Any, kind: str, preset: str | None) -> dict[str, Any]:
+    """The options of *kind*'s preset *preset* (optional Model member ``PRESETS``); {} for None."""
+    if preset is None:
+        return {}
+    presets = getattr(cls, "PRESETS", None) or {}  # optional Model member
+    if preset not in presets:
+        raise QauditError(f"model {kind} has no preset {preset!r} "
+                          f"(presets: {', '.join(sorted(presets)) or 'none'}; see `qaudit models`)")
+    return dict(presets[preset])
 
 
 @dataclass

@@ -34,6 +34,9 @@ def train_cmd(
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-O", help="Model-specific option KEY=VALUE (repeatable; VALUE is JSON or a string), e.g. "
         "`--model sisa -O shards=4 -O slices=3 -O constituent=basic-qnn`.")] = None,
+    preset: Annotated[str | None, typer.Option(
+        "--preset", help="A named option bundle of the model kind (listed by `qaudit models`), e.g. basic-qnn's "
+        "paper-code; explicit options win.")] = None,
     noise: Annotated[str | None, typer.Option(
         help="Train under a noise model with exact noisy gradients: 'paper' or p1=..,p2=..,bitflip=..")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
@@ -69,7 +72,8 @@ def train_cmd(
     with RichProgress(err) as progress:
         mf = api.train(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
                        exclude_class=exclude_class, exclude_indices=exclude_indices, out=out_path, resume=resume,
-                       command=command_line(), progress=progress, dp=dp)
+                       command=command_line(), progress=progress, dp=dp,
+                       preset=preset)
     from qaudit.workflows import evaluate_model
 
     ev = evaluate_model(mf, ds)
