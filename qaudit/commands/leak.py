@@ -8,7 +8,16 @@ from typing import Annotated, Any
 
 import typer
 
-from qaudit.commands.common import AllowDataChange, command_line, err, parse_options, record_data_change
+from qaudit.commands.common import (
+    AllowDataChange,
+    ExecutorOpt,
+    SchedulerOpt,
+    command_line,
+    err,
+    open_executor,
+    parse_options,
+    record_data_change,
+)
 from qaudit.errors import QauditError
 
 
@@ -106,6 +115,8 @@ def leak_cmd(
     resume: Annotated[bool, typer.Option(
         "--resume", help="Reuse reference/shadow models an interrupted run with the same inputs and seed "
         "finished (checkpoints in $QAUDIT_CACHE_DIR).")] = False,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Measure how much a QNN's outputs reveal about who was in its training set.
 
@@ -185,8 +196,10 @@ def leak_cmd(
     truth = ground_truth(mf, len(ds), members, non_members)
     be, shots_used = resolve_backend(backend_name, shots, mf.model)
     settings.shots = shots_used
-    with RichProgress(err) as progress:
-        report = run_audit(mf, ds, truth, settings, backend=be, progress=progress, location=str(path))
+    from contextlib import closing
+
+    with closing(open_executor(cfg, executor, scheduler, n_jobs)) as ex, RichProgress(err) as progress:
+        report = run_audit(mf, ds, truth, settings, backend=be, progress=progress, location=str(path), executor=ex)
     report.settings["command"] = command_line()
     record_data_change(report, ds)
     findings = gating.check_thresholds(report.measurements, thresholds, "leak", str(path))
