@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import pickle
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from qaudit.parallel import failure
@@ -113,9 +114,10 @@ class LocalExecutor:
         try:
             pool = self._pool()
             futures = {}
-            for i, job in enumerate(jobs):
-                self.shipped_bytes += len(pickle.dumps(job.args, protocol=pickle.HIGHEST_PROTOCOL))
-                futures[pool.submit(fn, *job.args)] = i
+            with _sigint_ignored():  # workers start while submitting: they inherit SIG_IGN from their first instruction
+                for i, job in enumerate(jobs):
+                    self.shipped_bytes += len(pickle.dumps(job.args, protocol=pickle.HIGHEST_PROTOCOL))
+                    futures[pool.submit(fn, *job.args)] = i
             for future in as_completed(futures):
                 i = futures[future]
                 exc = future.exception()
@@ -159,6 +161,24 @@ class LocalExecutor:
             stop(pool)
         else:
             pool.shutdown(wait=True)
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """Ignore SIGINT in this process for a moment (while worker processes are spawned): an ignored signal
+    stays ignored across exec and Python then installs no KeyboardInterrupt handler, so a Ctrl-C that
+    reaches a worker still starting up cannot print a traceback of its own."""
+    import signal
+
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _worker_init() -> None:

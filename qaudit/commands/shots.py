@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import AllowDataChange, command_line, err, parse_options, record_data_change
+from qaudit.commands.common import (
+    AllowDataChange,
+    ExecutorOpt,
+    SchedulerOpt,
+    command_line,
+    err,
+    open_executor,
+    parse_options,
+    record_data_change,
+)
 from qaudit.errors import QauditError
 
 
@@ -42,6 +51,8 @@ def shots_cmd(
     fail_above: Annotated[str | None, typer.Option(
         "--fail-above", help="Exit 1 if any shot count exceeds a threshold, e.g. auc_mean=0.6,mia_accuracy_mean=0.8."
     )] = None,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """How the shot count shapes leakage (mean ± std over repeats) and the stability of unlearning."""
     from qaudit import model as model_io
@@ -74,8 +85,12 @@ def shots_cmd(
     settings = ShotSettings(shots=shot_list, repeats=repeats, seed=seed, backend=backend or "", attack=attack or "",
                             forget_class=forget_class, unlearn=unlearn, unlearn_options=parse_options(option),
                             n_bootstrap=bootstrap, resume=resume)
-    with RichProgress(err) as progress:
-        report = run_study(mf, ds, settings, progress=progress, location=str(model_path))
+    from contextlib import closing
+
+    from qaudit.config import load_config
+
+    with closing(open_executor(load_config("shots"), executor, scheduler, None)) as ex, RichProgress(err) as progress:
+        report = run_study(mf, ds, settings, progress=progress, location=str(model_path), executor=ex)
     report.settings["command"] = command_line()
     record_data_change(report, ds)
     if thresholds:

@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from qaudit.commands.common import AllowDataChange, command_line, err, parse_options, record_data_change
+from qaudit.commands.common import (
+    AllowDataChange,
+    ExecutorOpt,
+    SchedulerOpt,
+    command_line,
+    err,
+    open_executor,
+    parse_options,
+    record_data_change,
+)
 from qaudit.errors import QauditError
 
 ForgetClass = Annotated[list[int] | None, typer.Option(
@@ -97,12 +106,15 @@ def unlearn_cmd(
         "(the defaults).")] = None,
     forget_gate: Annotated[bool, typer.Option(
         "--forget-gate/--no-forget-gate", help="Exit 1 when the forget request was not met (default on).")] = True,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Make a trained model forget a class or a set of samples, then verify and judge it (accuracy, held-out
     MIA, retrain oracle). Exit 0 request met, 1 not met or a --fail-above threshold breached, 2 input error."""
     from qaudit import model as model_io
     from qaudit import unlearning as core
     from qaudit.backends import default_backend, resolve_backend
+    from qaudit.config import load_config
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
@@ -124,20 +136,23 @@ def unlearn_cmd(
     oracle_mf = model_io.load(oracle) if oracle else None
     backend = backend or default_backend(shots)
     be, shots = resolve_backend(backend, shots, mf.model)
-    with RichProgress(err) as progress:
+    from contextlib import closing
+
+    with closing(open_executor(load_config("unlearn"), executor, scheduler, None)) as ex, \
+            RichProgress(err) as progress:
         verifier = core.Verifier(mf, ds, fs, seed, be, shots, progress=progress)
         before = verifier.snapshot(mf.model)
         if method == get_host().role("unlearning", "oracle") and oracle_mf is None:
             result = core.apply_method(method, mf, ds, fs, verifier, None, seed, opts, retain_fraction, progress,
-                                       tolerance)
+                                       tolerance, executor=ex)
             orc = core.Oracle(result.model, result.after, result.cost.gradient_evaluations, "this run")
         else:
-            orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress)
+            orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress, executor=ex)
             result = core.apply_method(method, mf, ds, fs, verifier, orc, seed, opts, retain_fraction, progress,
-                                       tolerance)
+                                       tolerance, executor=ex)
         fq = None
         if forget_quality:
-            fq = core.forget_quality(mf, ds, fs, method, opts, forget_quality, seed, progress)
+            fq = core.forget_quality(mf, ds, fs, method, opts, forget_quality, seed, progress, executor=ex)
     new_mf = core.unlearned_model_file(mf, result, fs)
     model_io.save(new_mf, out_path, command=command_line())
     report = core.unlearn_report(mf, fs, before, orc, result, str(out_path),
@@ -170,6 +185,8 @@ def compare_cmd(
     fmt: Fmt = None,
     output: Output = None,
     fail_above: FailAbove = None,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """The paper's comparative table: data needed, cost, forget/retained accuracy, forget MIA, distance to oracle."""
     from qaudit import model as model_io
@@ -198,16 +215,22 @@ def compare_cmd(
     for name in names:
         core.preflight(name, mf, ds, fs, seed_list[0], per_method[name])
     oracle_mf = model_io.load(oracle) if oracle else None
+    from contextlib import closing
+
+    from qaudit.config import load_config
+
     runs = []
-    with RichProgress(err) as progress:
+    with closing(open_executor(load_config("compare-unlearning"), executor, scheduler, None)) as ex, \
+            RichProgress(err) as progress:
         for n_shots in shot_list:
             be, n_shots = resolve_backend(backend or default_backend(n_shots), n_shots, mf.model)
             verifier = core.Verifier(mf, ds, fs, seed_list[0], be, n_shots, progress=progress)
             before = core.public(verifier.snapshot(mf.model))
-            orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress)
+            orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress, executor=ex)
             for seed in seed_list:
                 for name in names:
-                    r = core.apply_method(name, mf, ds, fs, verifier, orc, seed, per_method[name], 1.0, progress)
+                    r = core.apply_method(name, mf, ds, fs, verifier, orc, seed, per_method[name], 1.0, progress,
+                                          executor=ex)
                     runs.append({**r.to_json(), "shots": n_shots, "distance": r.distance, "before": before,
                                  "oracle": core.public(orc.snapshot)})
     report = core.compare_report(mf, fs, runs, {"methods": names, "seeds": seed_list, "shots": shot_list,
