@@ -163,6 +163,7 @@ def test_lira_and_sisa_reports_are_identical_on_every_executor(cluster, lira_mod
     assert models["serial"]["params"] == models["local"]["params"] == models["dask"]["params"]
 
 
+@pytest.mark.slow
 def test_a_killed_dask_worker_does_not_change_the_report(lira_model, run_qaudit, tmp_path, isolated):
     distributed = _dask()
     serial = _report(run_qaudit, ["leak", str(lira_model), "-a", "lira", "-K", "8", "--executor", "serial"],

@@ -23,7 +23,7 @@ from qaudit.parallel import failure, plugin_of
 from qaudit.protocols import ExecutorSettings, Job
 
 #: Seconds to reach a scheduler (and to wait for its first worker) before giving up.
-CONNECT_SECONDS = 8
+CONNECT_SECONDS = 5
 INSTALL_HINT = 'pip install "qaudit[dask]"'
 
 
