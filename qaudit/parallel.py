@@ -87,6 +87,24 @@ def run(fn: Callable[..., Any], jobs: Sequence[Job | tuple], executor: Any = Non
         return ex.map(fn, batch, on_done=lambda: progress.advance(task))
 
 
+class SingleThreaded:
+    """``SingleThreaded(fn)(*args)``: ``fn(*args)`` with BLAS/OpenMP limited to one thread.
+
+    Executors run every job through it, in a worker or in this process: a multi-threaded BLAS sums in
+    an order that depends on the thread count, so the same job could differ in the last bits between
+    executors. One thread per job is also what makes one job per core fast. Picklable (``fn`` by name).
+    """
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+
+    def __call__(self, *args: Any) -> Any:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return self.fn(*args)
+
+
 def plugin_of(fn: Callable[..., Any]) -> str | None:
     """The name of the plugin whose module defines *fn*, or None (host code / unknown)."""
     from qaudit.plugins import get_host

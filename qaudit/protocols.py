@@ -304,6 +304,10 @@ class AttackContext:
     #: default for ``n_jobs`` (:func:`qaudit.parallel.executor_for`). Never import Dask in a plugin: use this.
     executor: Any = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (a fitted attack shipped to a worker) without the live progress display and executor."""
+        return {**self.__dict__, "progress": None, "executor": None}
+
     def outputs(self, X: np.ndarray, model: Any = None, exact: bool = False) -> Outputs:
         """Query *model* (default: the target) on raw features *X*; see the class docstring."""
         if self.query is None:

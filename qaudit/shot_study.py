@@ -349,18 +349,16 @@ def _exact_verifier(mf: Any, dataset: Any, fs: Any, seed: int, study_key: str) -
     return _VERIFIERS[study_key]
 
 
-def _study_run(bundle: tuple[Any, dict[str, Any]], dataset: Any, truth: Any, settings: ShotSettings, shots: int | None,
-               seed: int, probe: np.ndarray, fs: Any, study_key: str, checkpoint: Any) -> dict[str, Any]:
+def _study_run(bundle: tuple[Any, str, dict[str, Any]], dataset: Any, truth: Any, settings: ShotSettings,
+               shots: int | None, seed: int, probe: np.ndarray, fs: Any, study_key: str,
+               checkpoint: Any) -> dict[str, Any]:
     """Job: one (shot count, repeat) run -- the leak audit, the probe outputs and, with ``--unlearn``, the
     unlearning run -- from the model file's fields and model document (*bundle*); stored as a checkpoint
     (a path) as soon as it exists, so an interrupted study keeps every finished run."""
-    import dataclasses as dc
-
     from qaudit.backends import resolve_backend
-    from qaudit.plugins import get_host
+    from qaudit.model import from_portable
 
-    light, document = bundle
-    mf = dc.replace(light, model=get_host().get("model", light.kind).from_document(document))
+    mf = from_portable(bundle)
     backend, _ = resolve_backend(settings.backend, shots, mf.model)
     t0 = time.perf_counter()
     run: dict[str, Any] = {"shots": shots, "seed": seed}
@@ -433,7 +431,9 @@ def run_study(mf: Any, dataset: Any, settings: ShotSettings, progress: Progress 
         progress.advance(task, len(plan) - len(todo))
         if todo:
             with using(executor) as ex:
-                bundle = (dataclasses.replace(mf, model=None), mf.model.to_document())
+                from qaudit.model import portable
+
+                bundle = portable(mf)
                 shared = ex.share(dataset)
                 jobs = [Job((bundle, shared, truth, settings, plan[i][0], plan[i][1], probe, fs, base_key,
                              store.path(keys[i])),

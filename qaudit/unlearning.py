@@ -309,6 +309,34 @@ def apply_method(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, ve
                         distance, float(ratio), judgement)
 
 
+def _compare_run(bundle: Any, verifier: Verifier, oracle: Oracle, method: str, seed: int,
+                 options: dict[str, Any]) -> dict[str, Any]:
+    """Job: one (method, seed) run of ``compare-unlearning`` -- unlearn, verify, judge -- as JSON."""
+    from qaudit.model import from_portable
+
+    mf = from_portable(bundle)
+    r = apply_method(method, mf, verifier.dataset, verifier.fs, verifier, oracle, seed, options, 1.0)
+    return {**r.to_json(), "distance": r.distance}
+
+
+def compare_runs(mf: ModelFile, verifier: Verifier, oracle: Oracle, seeds: list[int], methods: list[str],
+                 options: dict[str, dict[str, Any]], progress: Progress = SILENT,
+                 executor: Any = None) -> list[dict[str, Any]]:
+    """Every (seed, method) run of ``compare-unlearning`` as independent jobs on *executor* (None: in this
+    process), in seed-then-method order; the verifier (with the data) goes to the workers once."""
+    from qaudit.model import portable
+    from qaudit.parallel import run, using
+    from qaudit.protocols import Job
+
+    with using(executor) as ex:
+        shared = ex.share(verifier)
+        bundle = portable(mf)
+        light_oracle = dataclasses.replace(oracle, model=None)  # the runs need its snapshot and cost only
+        jobs = [Job((bundle, shared, light_oracle, name, seed, options[name]), seed=seed,
+                    origin=f"compare-unlearning {name}") for seed in seeds for name in methods]
+        return run(_compare_run, jobs, ex, progress, f"{len(jobs)} unlearning runs")
+
+
 def unlearned_model_file(mf: ModelFile, result: MethodResult, fs: ForgetSet) -> ModelFile:
     """The output model file: same data record, provenance of the unlearning appended."""
     prov = {k: v for k, v in mf.provenance.items() if k not in ("created", "command")}

@@ -164,6 +164,14 @@ def test_lira_and_sisa_reports_are_identical_on_every_executor(cluster, lira_mod
 
 
 @pytest.mark.slow
+def test_compare_unlearning_is_identical_on_serial_and_local(lira_model, run_qaudit, tmp_path, isolated):
+    args = ["compare-unlearning", str(lira_model), "--methods", "ga,finetune", "--seeds", "0,1", "--forget-class", "3"]
+    docs = [json.dumps(_timeless(json.loads(_report(run_qaudit, [*args, "--executor", name], tmp_path, name))),
+                       sort_keys=True) for name in ("serial", "local")]
+    assert docs[0] == docs[1]
+
+
+@pytest.mark.slow
 def test_a_killed_dask_worker_does_not_change_the_report(lira_model, run_qaudit, tmp_path, isolated):
     distributed = _dask()
     serial = _report(run_qaudit, ["leak", str(lira_model), "-a", "lira", "-K", "8", "--executor", "serial"],

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from qaudit.errors import QauditError
-from qaudit.parallel import failure, plugin_of
+from qaudit.parallel import SingleThreaded, failure, plugin_of
 from qaudit.protocols import ExecutorSettings, Job
 
 #: Seconds to reach a scheduler (and to wait for its first worker) before giving up.
@@ -123,7 +123,7 @@ class DaskExecutor:
         futures = []
         for job in jobs:
             self.shipped_bytes += _arg_bytes(job.args, distributed.Future)
-            futures.append(self.client.submit(fn, *job.args, pure=False))
+            futures.append(self.client.submit(SingleThreaded(fn), *job.args, pure=False))
         position = {future.key: i for i, future in enumerate(futures)}
         results: list[Any] = [None] * len(jobs)
         try:

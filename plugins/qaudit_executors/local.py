@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from qaudit.parallel import failure
+from qaudit.parallel import SingleThreaded, failure
 from qaudit.protocols import ExecutorSettings, Job
 
 STOP_SECONDS = 0.8
@@ -55,9 +55,10 @@ class SerialExecutor:
             ) -> list[Any]:
         """Run the jobs in order; a raising job becomes :class:`qaudit.errors.JobFailed`."""
         results = []
+        call = SingleThreaded(fn)
         for i, job in enumerate(jobs):
             try:
-                results.append(fn(*job.args))
+                results.append(call(*job.args))
             except Exception as exc:
                 raise failure(fn, job, i, len(jobs), exc) from exc
             self.jobs_run += 1
@@ -117,7 +118,7 @@ class LocalExecutor:
             with _sigint_ignored():  # workers start while submitting: they inherit SIG_IGN from their first instruction
                 for i, job in enumerate(jobs):
                     self.shipped_bytes += len(pickle.dumps(job.args, protocol=pickle.HIGHEST_PROTOCOL))
-                    futures[pool.submit(fn, *job.args)] = i
+                    futures[pool.submit(SingleThreaded(fn), *job.args)] = i
             for future in as_completed(futures):
                 i = futures[future]
                 exc = future.exception()

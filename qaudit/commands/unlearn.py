@@ -227,12 +227,8 @@ def compare_cmd(
             verifier = core.Verifier(mf, ds, fs, seed_list[0], be, n_shots, progress=progress)
             before = core.public(verifier.snapshot(mf.model))
             orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress, executor=ex)
-            for seed in seed_list:
-                for name in names:
-                    r = core.apply_method(name, mf, ds, fs, verifier, orc, seed, per_method[name], 1.0, progress,
-                                          executor=ex)
-                    runs.append({**r.to_json(), "shots": n_shots, "distance": r.distance, "before": before,
-                                 "oracle": core.public(orc.snapshot)})
+            for r in core.compare_runs(mf, verifier, orc, seed_list, names, per_method, progress, ex):
+                runs.append({**r, "shots": n_shots, "before": before, "oracle": core.public(orc.snapshot)})
     report = core.compare_report(mf, fs, runs, {"methods": names, "seeds": seed_list, "shots": shot_list,
                                                 "backend": backend or default_backend(None)})
     record_data_change(report, ds)
