@@ -20,12 +20,13 @@ try:
     main()
 except SystemExit:
     pass
-heavy = sorted(m for m in ("cirq", "sympy", "sklearn", "scipy", "qsimcirq", "pennylane") if m in sys.modules)
+heavy = sorted(m for m in ("cirq", "sympy", "sklearn", "scipy", "qsimcirq", "pennylane", "dask", "distributed")
+               if m in sys.modules)
 print("PROBE", time.perf_counter() - start, ",".join(heavy), file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["plugins", "--json"], ["datasets"]])
+@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["plugins", "--json"], ["datasets"], ["executors"]])
 def test_startup_is_fast_and_imports_no_cirq(args):
     """`qaudit --help` / `qaudit plugins` under 1 s: asserted on the child's CPU time (user + sys),
     which other work on the shared cores does not inflate the way it inflates wall-clock time."""
