@@ -30,12 +30,16 @@ SchedulerOpt = Annotated[str | None, typer.Option(
 
 def open_executor(cfg: dict[str, Any], executor: str | None, scheduler: str | None, workers: int | None) -> Any:
     """The command's executor from ``--executor``/``--scheduler``, else ``$QAUDIT_SCHEDULER``, else the config's
-    ``executor``/``scheduler`` keys; *workers* from ``--jobs``. Close it when the command ends."""
+    ``executor``/``scheduler`` keys; *workers* from ``--jobs`` (None: a command without ``--jobs``, which runs
+    its jobs in-process unless an executor or scheduler is named -- its batches are small next to the cost of
+    starting worker processes). Close it when the command ends."""
     from qaudit import parallel
     from qaudit.config import pick
 
     name = pick(executor, cfg, "executor", None, str)
     address = scheduler or parallel.scheduler_from_env() or pick(None, cfg, "scheduler", None, str)
+    if name is None and address is None and workers is None:
+        workers = 1
     return parallel.open_executor(name, address, workers)
 
 
