@@ -68,7 +68,7 @@ def _dask_cluster(workers: int):
 def executors_section() -> None:
     from qaudit.parallel import open_executor
 
-    mf, ds = _target(n_train=500, epochs=25, qubits=8, layers=3)
+    mf, ds = _target(n_train=800, epochs=40, qubits=8, layers=3)
     K = 16
     rows, docs = [], {}
     for name in ("serial", "local", "dask"):
@@ -86,7 +86,7 @@ def executors_section() -> None:
         docs[name] = json.dumps(_timeless(doc), sort_keys=True)
         rows.append((name, seconds, info))
     base = rows[0][1]
-    print(f"## 1. LiRA K={K}, 500 members (digits), 8 qubits x 3 layers, 25 epochs per reference model")
+    print(f"## 1. LiRA K={K}, 800 members (digits), 8 qubits x 3 layers, 40 epochs per reference model")
     print("| executor | workers | wall s | speed-up vs serial | bytes shipped per job |")
     print("|---|---|---|---|---|")
     for name, seconds, info in rows:
