@@ -194,7 +194,8 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
           data_dir: str | None = None, members: str | None = None, non_members: str | None = None,
           allow_data_change: bool = False, settings: AuditSettings | None = None,
           fail_above: FailAbove = None, baseline: PathLike | dict[str, Any] | None = None,
-          tolerance: str | dict[str, float] | None = None, progress: Progress = SILENT) -> Report:
+          tolerance: str | dict[str, float] | None = None, progress: Progress = SILENT,
+          executor: Any = None) -> Report:
     """Membership-inference audit of a model (``qaudit leak MODEL``): the leak :class:`Report`.
 
     *model* is a model file path or a loaded :class:`~qaudit.model.ModelFile`. Members and non-members come
@@ -202,7 +203,9 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
     every audit option (:class:`qaudit.audit.AuditSettings`: attacks, seed, folds, alpha, slices, reference
     models...); *attacks*, *seed*, *shots* and *backend* override it. *fail_above* (``"auc=0.6,epsilon=2"``)
     and *baseline* (a previous JSON report) gate the report as ``--fail-above``/``--baseline`` do:
-    ``report.status == "fail"`` and ``report.failed`` list the breaches.
+    ``report.status == "fail"`` and ``report.failed`` list the breaches. Reference/shadow models run on
+    *executor* (:func:`qaudit.parallel.open_executor`; None: ``settings.n_jobs`` local workers); the report does
+    not depend on which.
     """
     from qaudit.audit import GATE_METRICS, ground_truth, run_audit
     from qaudit.importing import record_import
@@ -223,7 +226,7 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
         raise QauditError(f"{location or 'the model'} has no data record: pass --dataset with "
                           "--members/--non-members index files")
     truth = ground_truth(mf, len(ds), members, non_members)
-    report = run_audit(mf, ds, truth, s, progress=progress, location=location)
+    report = run_audit(mf, ds, truth, s, progress=progress, location=location, executor=executor)
     record_data_change(report, ds)
     record_import(report, mf)
     _gate(report, fail_above, baseline, tolerance, GATE_METRICS, "leak")
@@ -257,14 +260,15 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
             shots: int | None = None, forget_quality: int = 0, data_dir: str | None = None,
             allow_data_change: bool = False, tolerance: dict[str, float] | None = None, forget_gate: bool = True,
             fail_above: FailAbove = None, out: PathLike | None = None, command: str | None = None,
-            progress: Progress = SILENT) -> Report:
+            progress: Progress = SILENT, executor: Any = None) -> Report:
     """Make *model* forget a class (*forget_class*) or samples (*forget_indices*, a file of dataset indices)
     with *method* (``qaudit plugins``; None: the default method), verify and judge it (``qaudit unlearn``).
 
     The input is never modified. With *out* the unlearned model file is written there (*command* recorded as
     its provenance); the report's ``payload`` holds every measurement. The forget-request judgement (within
     *tolerance* of the retrain oracle) and *fail_above* thresholds become the report's findings
-    (``report.failed``); *forget_gate* False reports the judgement without gating on it.
+    (``report.failed``); *forget_gate* False reports the judgement without gating on it. The oracle's and
+    SISA's shard trainings and the forget-quality pairs are jobs on *executor* (None: in this process).
     """
     from qaudit import unlearning as core
     from qaudit.backends import default_backend, resolve_backend
@@ -286,12 +290,15 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     verifier = core.Verifier(mf, ds, fs, seed, be, shots, progress=progress)
     before = verifier.snapshot(mf.model)
     if method == get_host().role("unlearning", "oracle") and oracle_mf is None:
-        result = core.apply_method(method, mf, ds, fs, verifier, None, seed, opts, retain_fraction, progress, tol)
+        result = core.apply_method(method, mf, ds, fs, verifier, None, seed, opts, retain_fraction, progress, tol,
+                                   executor=executor)
         orc = core.Oracle(result.model, result.after, result.cost.gradient_evaluations, "this run")
     else:
-        orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress)
-        result = core.apply_method(method, mf, ds, fs, verifier, orc, seed, opts, retain_fraction, progress, tol)
-    fq = core.forget_quality(mf, ds, fs, method, opts, forget_quality, seed, progress) if forget_quality else None
+        orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress, executor=executor)
+        result = core.apply_method(method, mf, ds, fs, verifier, orc, seed, opts, retain_fraction, progress, tol,
+                                   executor=executor)
+    fq = core.forget_quality(mf, ds, fs, method, opts, forget_quality, seed, progress,
+                             executor=executor) if forget_quality else None
     new_mf = core.unlearned_model_file(mf, result, fs)
     if out is not None:
         from qaudit import model as model_io
@@ -309,11 +316,12 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
 
 def shots(model: ModelFile | PathLike, *, settings: ShotSettings | None = None, data_dir: str | None = None,
           allow_data_change: bool = False, fail_above: FailAbove = None,
-          progress: Progress = SILENT) -> Report:
+          progress: Progress = SILENT, executor: Any = None) -> Report:
     """How the shot count shapes leakage and unlearning stability (``qaudit shots``): the shots Report.
 
     *settings* (:class:`qaudit.shot_study.ShotSettings`) lists the shot counts, repeats, seed, attack and the
-    optional unlearning method; *fail_above* (``"auc_mean=0.6"``) gates every shot count.
+    optional unlearning method; *fail_above* (``"auc_mean=0.6"``) gates every shot count. The (shots, repeat)
+    runs are jobs on *executor* (None: in this process).
     """
     from qaudit.gating import check_thresholds, parse_thresholds
     from qaudit.reporting import record_data_change
@@ -322,7 +330,8 @@ def shots(model: ModelFile | PathLike, *, settings: ShotSettings | None = None, 
     thresholds = fail_above if isinstance(fail_above, list) else parse_thresholds(fail_above, gated_metrics())
     mf = _model_file(model)
     ds = load_dataset(model=mf, data_dir=data_dir, allow_data_change=allow_data_change)
-    report = run_study(mf, ds, settings or ShotSettings(), progress=progress, location=_location(model))
+    report = run_study(mf, ds, settings or ShotSettings(), progress=progress, location=_location(model),
+                       executor=executor)
     record_data_change(report, ds)
     if thresholds:
         report.apply_findings(check_thresholds(report.measurements, thresholds, "shots", report.location))

@@ -208,8 +208,11 @@ def attack_classes(settings: AuditSettings) -> dict[str, Any]:
 
 
 def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings, backend: Any = None,
-              progress: Progress = SILENT, location: str = "") -> Report:
+              progress: Progress = SILENT, location: str = "", executor: Any = None) -> Report:
     """Run every attack in *settings* against ``mf.model`` and build the leak Report.
+
+    Reference/shadow models run as jobs on *executor* (:mod:`qaudit.parallel`; None: ``settings.n_jobs``
+    local workers); the report does not depend on which.
 
     Every member and non-member is scored out of fold (:mod:`qaudit.crossfit`); the metrics
     and the verdict use held-out scores only (:mod:`qaudit.metrics`, :mod:`qaudit.verdict`).
@@ -237,7 +240,7 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
         population_X=X[pop] if len(pop) else None, population_y=y[pop] if len(pop) else None,
         progress=progress, n_train=n_train, n_classes=model.n_classes or dataset.n_classes,
         n_reference=settings.n_reference, n_jobs=settings.n_jobs, options=dict(settings.attack_options),
-        query=oracle, checkpoints=Checkpoints("reference-models", settings.resume))
+        query=oracle, checkpoints=Checkpoints("reference-models", settings.resume), executor=executor)
     facts = {"model": location, "kind": mf.kind, "dataset": dataset.name, "population": int(len(pop)),
              "ground_truth": truth.source, "backend": settings.backend, "shots": settings.shots}
     subject = AuditSubject(X, y, truth.members, truth.non_members, context, facts)

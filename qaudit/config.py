@@ -6,6 +6,8 @@ The nearest file found walking up from the working directory wins
     # qaudit.toml  (in pyproject.toml the same keys live under [tool.qaudit])
     model = "model.json"          # top-level keys are shared by every command
     data-dir = "data/mnist"
+    scheduler = "tcp://10.0.0.5:8786"   # Dask scheduler for batches of jobs (docs/cluster.md)
+    executor = "dask"                   # serial | local | dask (`qaudit executors`)
 
     [leak]                        # one table per command
     attacks = ["gray-box", "loss", "confidence"]

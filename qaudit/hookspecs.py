@@ -158,6 +158,22 @@ def register_importers(register: Register) -> None:
 
 
 @hookspec
+def register_executors(register: Register) -> None:
+    """Register executors: where batches of independent jobs run (in-process, local cores, a cluster).
+
+    Call ``register(ExecutorClass)`` for each. ``ExecutorClass.name`` is accepted by
+    ``--executor``; the class follows :class:`qaudit.protocols.Executor`:
+    ``open(settings)`` returns a ready executor (``settings.workers``, ``settings.scheduler``),
+    ``share(value)`` ships a large value to the workers once, ``map(fn, jobs, on_done)`` runs
+    ``fn(*job.args)`` for every :class:`qaudit.protocols.Job` and returns the results in job order,
+    ``describe()`` and ``close()``. Declare ``roles``: ``"default"`` (no ``--executor``),
+    ``"inline"`` (in the calling process), ``"scheduler"`` (only ``--scheduler`` given).
+    Import a distributed framework inside ``open``, never at module import, and refuse a
+    missing framework or an unreachable scheduler with a one-line ``QauditError``.
+    """
+
+
+@hookspec
 def register_commands(app: Any) -> None:
     """Add subcommands to the ``qaudit`` command line.
 

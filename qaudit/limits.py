@@ -33,6 +33,11 @@ MAX_SEED = 2**32 - 1
 #: largest allowed model well under 2 GB at that size (memory grows linearly with the samples held).
 MAX_STATEVECTOR_QUBITS = 16
 
+#: Widest circuit classifier (basic-qnn, user-circuit): models wider than MAX_STATEVECTOR_QUBITS can be
+#: evaluated (the exact backend runs them on qsim, one 2**n state per sample at a time: 20 qubits is
+#: 8 MB per state) but not trained (training needs the engine's batched state vectors and gradients).
+MAX_QNN_QUBITS = 20
+
 #: Qubits of the HQNN's quantum layer: the CNN's dense layer has 2**n x 980 weights (12 qubits: 4M).
 MAX_HQNN_QUBITS = 12
 

@@ -238,3 +238,21 @@ def to_document(mf: ModelFile, command: str | None = None, base_dir: str | None 
 def save(mf: ModelFile, path: str | os.PathLike[str], command: str | None = None) -> None:
     """Write *mf* to *path* atomically (data paths relative to *path*'s directory)."""
     write_json_atomic(path, to_document(mf, command, str(Path(path).parent)))
+
+
+def portable(mf: ModelFile) -> tuple[ModelFile, str, dict[str, Any]]:
+    """*mf* as plain data for a job on another process or machine: its fields without the model object,
+    the model kind and the model's document (:func:`from_portable` rebuilds it there)."""
+    import dataclasses
+
+    return dataclasses.replace(mf, model=None), mf.kind, mf.model.to_document()
+
+
+def from_portable(bundle: tuple[ModelFile, str, dict[str, Any]], host: Any = None) -> ModelFile:
+    """The :class:`ModelFile` a :func:`portable` bundle describes (the model class found by its kind)."""
+    import dataclasses
+
+    from qaudit.plugins import get_host
+
+    light, kind, document = bundle
+    return dataclasses.replace(light, model=(host or get_host()).get("model", kind).from_document(document))

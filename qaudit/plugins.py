@@ -40,6 +40,7 @@ KINDS = {
     "unlearning": "register_unlearning_methods",
     "reporter": "register_reporters",
     "importer": "register_importers",
+    "executor": "register_executors",
 }
 
 
@@ -323,7 +324,8 @@ class Host:
 
         Roles are how plugins declare the host's defaults: attacks ``default`` /
         ``fast`` / ``verification``, backends ``default`` / ``shots``, unlearning
-        methods ``default`` / ``oracle``, models and datasets ``default``, reporters ``console``.
+        methods ``default`` / ``oracle``, models and datasets ``default``, reporters ``console``,
+        executors ``default`` / ``inline`` / ``scheduler``.
         """
         return sorted(name for name, entry in self.registry(kind).items()
                       if role in (getattr(entry.obj, "roles", None) or ()))

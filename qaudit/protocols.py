@@ -6,6 +6,7 @@ passed across the seams; nothing imports Cirq at module import time.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, TextIO, runtime_checkable
 
@@ -360,6 +361,13 @@ class AttackContext:
     #: when the attack trains its own reference models: a :class:`RecordedReferences`. Attacks that declare the
     #: ``reference_outputs`` signal use these models instead of training any.
     references: Any = None
+    #: The :class:`Executor` that runs independent jobs (reference/shadow models); None means the
+    #: default for ``n_jobs`` (:func:`qaudit.parallel.executor_for`). Never import Dask in a plugin: use this.
+    executor: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled (a fitted attack shipped to a worker) without the live progress display and executor."""
+        return {**self.__dict__, "progress": None, "executor": None}
 
     def outputs(self, X: np.ndarray, model: Any = None, exact: bool = False) -> Outputs:
         """Query *model* (default: the target) on raw features *X*; see the class docstring."""
@@ -473,6 +481,8 @@ class UnlearningRequest:
     forget_classes: list[int] = field(default_factory=list)
     #: Number of classes of the model's task.
     n_classes: int | None = None
+    #: The :class:`Executor` for independent jobs inside the method (e.g. SISA's shards), or None (in-process).
+    executor: Any = None
 
 
 @dataclass
@@ -593,4 +603,73 @@ class Importer(Protocol):
         May run the user's code. Raises QauditError (one line) for a missing file or attribute, an object
         of the wrong type, an unsupported gate, template or layer (named), weights whose shapes do not match
         and unspecified inputs; raises ImportError when the framework is not installed."""
+        ...
+
+
+@dataclass(frozen=True)
+class Job:
+    """One independent piece of work for an :class:`Executor`: ``fn(*args)``.
+
+    ``seed`` is the job's own seed (derive it with :func:`qaudit.parallel.job_seeds`, never from
+    the worker or the completion order) and ``origin`` says who asked (``"lira reference model 3"``,
+    the plugin's name): both appear in the error when the job raises. ``args`` should be small --
+    model documents, indices, seeds and handles from :meth:`Executor.share` -- not datasets.
+    """
+
+    args: tuple
+    seed: int | None = None
+    origin: str = ""
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """How the user asked to run jobs: ``workers`` (None = the executor's choice, e.g. the machine's
+    cores), ``scheduler`` (a Dask-style address such as ``tcp://host:8786``; None = none given)."""
+
+    workers: int | None = None
+    scheduler: str | None = None
+
+
+class Executor(Protocol):
+    """Runs batches of independent jobs. Registered via ``register_executors``.
+
+    The host opens one executor per command (``--executor``, ``--scheduler``) and hands it to
+    plugins in their context (:attr:`AttackContext.executor`, :attr:`UnlearningRequest.executor`).
+    A job's result may depend only on ``fn`` and the job's arguments (which carry its seed); an
+    executor returns results in job order whatever the completion order, so every executor gives
+    the same answer. ``roles``: ``"default"`` (used when ``--executor`` is not given),
+    ``"inline"`` (runs jobs in the calling process; used for ``--jobs 1`` and inside workers),
+    ``"scheduler"`` (used when only ``--scheduler`` is given).
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    roles: ClassVar[frozenset[str]]
+
+    @classmethod
+    def open(cls, settings: ExecutorSettings) -> Executor:
+        """Connect/start and return a ready executor; refuse unusable settings (a missing extra,
+        an unreachable scheduler, workers lacking qaudit) with a one-line ``QauditError`` quickly."""
+        ...
+
+    def share(self, value: Any) -> Any:
+        """Ship *value* (a large array or tuple of arrays several jobs read) to the workers once; return a
+        handle to pass in ``Job.args`` in its place. The job receives the value itself."""
+        ...
+
+    def map(self, fn: Callable[..., Any], jobs: Sequence[Job],
+            on_done: Callable[[], None] | None = None) -> list[Any]:
+        """``[fn(*job.args) for job in jobs]``, possibly in parallel, in job order; *on_done()* in the
+        calling thread after each finished job (progress). A job that raises stops the batch: the
+        outstanding jobs are cancelled and :class:`qaudit.errors.JobFailed` names the job's origin
+        and seed. Ctrl-C / SIGTERM cancel the outstanding jobs before propagating."""
+        ...
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-serialisable facts for logs and benchmarks: ``name``, ``workers``, ``jobs`` run,
+        ``shipped_bytes`` (pickled job arguments sent to workers, 0 in-process)."""
+        ...
+
+    def close(self) -> None:
+        """Release workers/connections; idempotent (the host calls it when the command ends)."""
         ...

@@ -30,6 +30,7 @@ from qaudit.limits import (
     MAX_EPOCHS,
     MAX_LAYERS,
     MAX_LR,
+    MAX_QNN_QUBITS,
     MAX_SEED,
     MAX_STATEVECTOR_QUBITS,
     check_option,
@@ -123,7 +124,7 @@ class CircuitClassifier:
     #: Allowed range of the numeric options (checked by :meth:`validate_options`); subclasses extend it.
     RANGES: ClassVar[dict[str, tuple[Any, ...]]] = {
         "epochs": (0, MAX_EPOCHS), "lr": (0.0, MAX_LR, "open"), "batch_size": (1, MAX_BATCH_SIZE),
-        "momentum": (0.0, 0.999), "seed": (0, MAX_SEED), "qubits": (1, MAX_STATEVECTOR_QUBITS),
+        "momentum": (0.0, 0.999), "seed": (0, MAX_SEED), "qubits": (1, MAX_QNN_QUBITS),
         "layers": (1, MAX_LAYERS)}
 
     def __init__(self, **options: Any):
@@ -388,14 +389,24 @@ class CircuitClassifier:
     def fit(self, X: np.ndarray, y: np.ndarray, *, n_classes: int | None = None,
             sample_ids: np.ndarray | None = None, progress: Progress = SILENT) -> CircuitClassifier:
         """Train from scratch with the model's options; returns self (``sample_ids`` is not needed here)."""
+        self._check_trainable(self.options["epochs"])
         self.initialise(X, y, n_classes)
         return self.partial_fit(X, y, epochs=self.options["epochs"], progress=progress)
+
+    def _check_trainable(self, epochs: int) -> None:
+        """Refuse (before any work) to train a model wider than the exact engine's state-vector limit."""
+        qubits = int(self.options.get("qubits") or 0)
+        if epochs and qubits > MAX_STATEVECTOR_QUBITS:
+            raise QauditError(f"{self.name}: training a {qubits}-qubit model needs the exact engine, which "
+                              f"simulates at most {MAX_STATEVECTOR_QUBITS} qubits; wider models can be evaluated "
+                              "(--epochs 0 initialises one)")
 
     def partial_fit(self, X: np.ndarray, y: np.ndarray, epochs: int = 1, progress: Progress = SILENT,
                     rng: np.random.Generator | None = None, sign: float = 1.0,
                     lr: float | None = None) -> CircuitClassifier:
         """Continue training (or ascending with ``sign=-1``) for *epochs* epochs."""
         self._check_fitted()
+        self._check_trainable(epochs)
         o = self.options
         Z = self.transform(X)
         y = np.asarray(y)

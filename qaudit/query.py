@@ -27,6 +27,19 @@ import numpy as np
 from qaudit.errors import QauditError
 from qaudit.protocols import Outputs, QuantumTask
 
+#: Samples evaluated at once: a larger query is streamed in batches of this size (batch b's shot seed is
+#: mixed from the query's seed and b), so pre-processing and states never hold more than one batch --
+#: a 60,000-sample audit stays below 2 GB (benchmarks/scale.py). Smaller queries are one batch.
+QUERY_BATCH = 4096
+#: Bytes of per-sample input states one batch may hold (16 B per amplitude): wide models get smaller
+#: batches (20 qubits: 16 samples).
+QUERY_STATE_BYTES = 1 << 28
+
+
+def batch_size(model: Any) -> int:
+    """Samples per batch for *model*: :data:`QUERY_BATCH`, fewer for wide circuits."""
+    return max(1, min(QUERY_BATCH, QUERY_STATE_BYTES // (16 * 2 ** int(model.n_qubits))))
+
 
 def exact_backend() -> Any:
     """An instance of the backend a plugin declares with role ``default`` (exact values; the default)."""
@@ -68,7 +81,13 @@ def query(model: Any, X: np.ndarray, backend: Any = None, shots: int | None = No
         outs = [query(part, X, backend, shots, None if seed is None else _mix(seed, i))
                 for i, part in enumerate(parts)]
         return Outputs(np.asarray(model.combine([o.probs for o in outs]), dtype=np.float64), shots=shots or None)
-    task = model.task(np.asarray(X, dtype=np.float64))
+    X = np.asarray(X, dtype=np.float64)
+    size = batch_size(model)
+    if len(X) > size:
+        return _concat([query(model, X[start:start + size], backend, shots,
+                              None if seed is None else _mix(seed, start // size))
+                        for start in range(0, len(X), size)])
+    task = model.task(X)
     ev, counts = run_task(task, backend, shots, seed)
     probs = np.asarray(model.head(ev), dtype=np.float64)
     if not np.all(np.isfinite(probs)):
@@ -76,6 +95,18 @@ def query(model: Any, X: np.ndarray, backend: Any = None, shots: int | None = No
                           "parameters)")
     return Outputs(probs, expectations=ev, counts=counts, shots=shots or None, observables=list(task.observables),
                    n_qubits=task.n_qubits)
+
+
+def _concat(outs: list[Outputs]) -> Outputs:
+    """One :class:`Outputs` from the outputs of consecutive batches."""
+    first = outs[0]
+
+    def stack(values: list[np.ndarray | None]) -> np.ndarray | None:
+        return None if any(v is None for v in values) else np.concatenate(values)
+
+    return Outputs(np.concatenate([o.probs for o in outs]), expectations=stack([o.expectations for o in outs]),
+                   counts=stack([o.counts for o in outs]), shots=first.shots, observables=first.observables,
+                   n_qubits=first.n_qubits)
 
 
 def predict_proba(model: Any, X: np.ndarray, backend: Any = None, shots: int | None = None,
@@ -93,7 +124,7 @@ def basis_distribution(model: Any, X: np.ndarray) -> np.ndarray:
 
 def digest(X: np.ndarray) -> int:
     """A 63-bit content digest of an array (seeds shot noise per batch)."""
-    raw = hashlib.blake2b(np.ascontiguousarray(X).tobytes(), digest_size=8).digest()
+    raw = hashlib.blake2b(memoryview(np.ascontiguousarray(X)).cast("B"), digest_size=8).digest()  # no copy
     return int.from_bytes(raw, "little") % (2**63)
 
 

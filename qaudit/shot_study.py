@@ -36,6 +36,7 @@ import copy
 import dataclasses
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -337,9 +338,56 @@ def _probe_outputs(mf: Any, X: np.ndarray, y: np.ndarray, settings: ShotSettings
     return probs[np.arange(len(y)), y]
 
 
+_VERIFIERS: dict[str, Any] = {}
+
+
+def _exact_verifier(mf: Any, dataset: Any, fs: Any, seed: int, study_key: str) -> Any:
+    """The study's exact verifier (attacks fitted on the original model), built once per process and study."""
+    if study_key not in _VERIFIERS:
+        from qaudit import unlearning as core
+
+        _VERIFIERS.clear()
+        _VERIFIERS[study_key] = core.Verifier(mf, dataset, fs, seed, None, None)
+    return _VERIFIERS[study_key]
+
+
+def _study_run(bundle: tuple[Any, str, dict[str, Any]], dataset: Any, truth: Any, settings: ShotSettings,
+               shots: int | None, seed: int, probe: np.ndarray, fs: Any, study_key: str,
+               checkpoint: Any) -> dict[str, Any]:
+    """Job: one (shot count, repeat) run -- the leak audit, the probe outputs and, with ``--unlearn``, the
+    unlearning run -- from the model file's fields and model document (*bundle*); stored as a checkpoint
+    (a path) as soon as it exists, so an interrupted study keeps every finished run."""
+    from qaudit.backends import resolve_backend
+    from qaudit.model import from_portable
+
+    mf = from_portable(bundle)
+    backend, _ = resolve_backend(settings.backend, shots, mf.model)
+    t0 = time.perf_counter()
+    run: dict[str, Any] = {"shots": shots, "seed": seed}
+    run["leak"] = _leak_run(mf, dataset, truth, settings, shots, seed, backend)
+    probe_probs = _probe_outputs(mf, dataset.X[probe], dataset.y[probe], settings, shots, seed, backend)
+    if settings.unlearn:
+        run["unlearn"] = _unlearn_run(mf, dataset, fs, settings, shots, seed, backend,
+                                      _exact_verifier(mf, dataset, fs, settings.seed, study_key))
+    run["seconds"] = round(time.perf_counter() - t0, 3)
+    piece = {"run": run, "probe": probe_probs.tolist()}
+    if checkpoint is not None:
+        from qaudit.io import write_json_atomic
+
+        try:
+            Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(checkpoint, piece)
+        except OSError:
+            pass  # only the checkpoint is lost
+    return piece
+
+
 def run_study(mf: Any, dataset: Any, settings: ShotSettings, progress: Progress = SILENT,
-              location: str = "") -> Report:
-    """Run the shot study on ``mf`` and build its :class:`Report` (see the module docstring)."""
+              location: str = "", executor: Any = None) -> Report:
+    """Run the shot study on ``mf`` and build its :class:`Report` (see the module docstring).
+
+    The (shot count, repeat) runs are independent jobs on *executor* (None: in this process); each carries
+    the model document, the indices and its seed, the dataset is shared once."""
     from qaudit.audit import ground_truth
     from qaudit.backends import resolve_backend
     from qaudit.plugins import get_host
@@ -358,8 +406,7 @@ def run_study(mf: Any, dataset: Any, settings: ShotSettings, progress: Progress 
     truth = ground_truth(mf, len(dataset))
     rng = np.random.default_rng(settings.seed)
     probe = np.sort(rng.choice(truth.members, min(settings.probe_size, len(truth.members)), replace=False))
-    X_probe, y_probe = dataset.X[probe], dataset.y[probe]
-    fs = exact_verifier = None
+    fs = None
     if settings.unlearn:
         from qaudit import unlearning as core
 
@@ -371,36 +418,37 @@ def run_study(mf: Any, dataset: Any, settings: ShotSettings, progress: Progress 
         check_idx = fs.forget_ids[:4]
         be0, _ = resolve_backend(settings.backend, None, mf.model)
         check_parameter_shift(mf.model, dataset.X[check_idx], dataset.y[check_idx], be0)
-        exact_verifier = core.Verifier(mf, dataset, fs, settings.seed, None, None)
-    runs: list[dict[str, Any]] = []
-    jitter: dict[str, float] = {}
+    from qaudit.parallel import using
+    from qaudit.protocols import Job
+
     store = Checkpoints("shot-study", settings.resume)
     base_key = content_key(mf.kind, mf.model.to_document(), dataset.X, dataset.y, probe,
                            {k: v for k, v in dataclasses.asdict(settings).items() if k != "resume"})
-    total = len(settings.shots) * len(seeds)
-    with progress.track("shot study", total) as task:
-        for shots in settings.shots:
-            backend, used = resolve_backend(settings.backend, shots, mf.model)
-            true_probs = []
-            for seed in seeds:
-                key = content_key(base_key, shot_label(used), seed)
-                piece = store.get(key)
-                if piece is None:
-                    t0 = time.perf_counter()
-                    run: dict[str, Any] = {"shots": used, "seed": seed}
-                    run["leak"] = _leak_run(mf, dataset, truth, settings, used, seed, backend)
-                    probe_probs = _probe_outputs(mf, X_probe, y_probe, settings, used, seed, backend)
-                    if settings.unlearn:
-                        run["unlearn"] = _unlearn_run(mf, dataset, fs, settings, used, seed, backend,
-                                                      exact_verifier)
-                    run["seconds"] = round(time.perf_counter() - t0, 3)
-                    piece = {"run": run, "probe": probe_probs.tolist()}
-                    store.put(key, piece)
-                runs.append(piece["run"])
-                true_probs.append(np.asarray(piece["probe"], dtype=np.float64))
-                progress.advance(task, shots=shot_label(used))
-            stack = np.vstack(true_probs)
-            jitter[shot_label(used)] = float(np.mean(stack.std(axis=0, ddof=1))) if len(seeds) > 1 else 0.0
+    plan = [(resolve_backend(settings.backend, shots, mf.model)[1], seed) for shots in settings.shots
+            for seed in seeds]
+    keys = [content_key(base_key, shot_label(used), seed) for used, seed in plan]
+    pieces: list[Any] = [store.get(key) for key in keys]
+    todo = [i for i, piece in enumerate(pieces) if piece is None]
+    with progress.track("shot study", len(plan)) as task:
+        progress.advance(task, len(plan) - len(todo))
+        if todo:
+            with using(executor) as ex:
+                from qaudit.model import portable
+
+                bundle = portable(mf)
+                shared = ex.share(dataset)
+                jobs = [Job((bundle, shared, truth, settings, plan[i][0], plan[i][1], probe, fs, base_key,
+                             store.path(keys[i])),
+                            seed=plan[i][1], origin=f"shot study run ({shot_label(plan[i][0])} shots)")
+                        for i in todo]
+                for i, piece in zip(todo, ex.map(_study_run, jobs, on_done=lambda: progress.advance(task))):
+                    pieces[i] = piece
+    runs = [piece["run"] for piece in pieces]
+    jitter: dict[str, float] = {}
+    for used in dict.fromkeys(used for used, _ in plan):
+        stack = np.vstack([np.asarray(piece["probe"], dtype=np.float64)
+                           for (u, _), piece in zip(plan, pieces) if u == used])
+        jitter[shot_label(used)] = float(np.mean(stack.std(axis=0, ddof=1))) if len(seeds) > 1 else 0.0
     store.discard()
     return build_report(mf, settings, seeds, runs, jitter, location, len(probe), fs)
 

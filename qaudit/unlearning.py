@@ -81,7 +81,8 @@ def resolve_forget(mf: ModelFile, dataset: Dataset, forget_class: list[int] | No
 
 
 def build_request(method: Any, dataset: Dataset, fs: ForgetSet, seed: int, options: dict[str, Any],
-                  n_classes: int, retain_fraction: float = 1.0, progress: Progress | None = None) -> UnlearningRequest:
+                  n_classes: int, retain_fraction: float = 1.0, progress: Progress | None = None,
+                  executor: Any = None) -> UnlearningRequest:
     """The data *method* declared it needs, and nothing else.
 
     ``retain_fraction`` < 1 hands over only a seeded fraction of the retained data
@@ -96,7 +97,7 @@ def build_request(method: Any, dataset: Dataset, fs: ForgetSet, seed: int, optio
         retain = np.sort(np.random.default_rng(seed).choice(retain, k, replace=False)) if k else retain[:0]
     request = UnlearningRequest(dataset.X[fs.forget_ids], dataset.y[fs.forget_ids], seed=seed,
                                 options=dict(options), progress=progress, forget_ids=fs.forget_ids,
-                                forget_classes=list(fs.classes), n_classes=n_classes)
+                                forget_classes=list(fs.classes), n_classes=n_classes, executor=executor)
     if needs & {"retain", "train"}:
         if len(retain) == 0:
             what = "the retained training data" if "retain" in needs else "the training data"
@@ -219,7 +220,8 @@ class Oracle:
 
 
 def make_oracle(mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifier, seed: int,
-                oracle_mf: ModelFile | None = None, progress: Progress = SILENT, cache: bool = True) -> Oracle:
+                oracle_mf: ModelFile | None = None, progress: Progress = SILENT, cache: bool = True,
+                executor: Any = None) -> Oracle:
     """Train the retrain oracle (same kind, options and seed, retained data only) or use *oracle_mf*.
 
     A trained oracle is cached (see :func:`oracle_cache_path`) so repeated
@@ -244,7 +246,7 @@ def make_oracle(mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifi
             pass  # a corrupt cache entry is retrained and overwritten
     oracle_method = get_host().role("unlearning", "oracle")
     request = build_request(get_host().get("unlearning", oracle_method), dataset, fs, seed, {},
-                            mf.model.n_classes or dataset.n_classes, progress=progress)
+                            mf.model.n_classes or dataset.n_classes, progress=progress, executor=executor)
     outcome = run_method(oracle_method, mf.model, request)
     if cached is not None and mf.data is not None:
         from qaudit import model as model_io
@@ -287,12 +289,13 @@ def oracle_cache_path(mf: ModelFile, fs: ForgetSet) -> Any:
 
 def apply_method(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifier,
                  oracle: Oracle | None, seed: int, options: dict[str, Any], retain_fraction: float = 1.0,
-                 progress: Progress = SILENT, tolerance: dict[str, float] | None = None) -> MethodResult:
+                 progress: Progress = SILENT, tolerance: dict[str, float] | None = None,
+                 executor: Any = None) -> MethodResult:
     """Run *method* on the request, verify and judge the result (``oracle=None``: the result is its
-    own oracle, as for ``retrain``)."""
+    own oracle, as for ``retrain``). *executor* runs the method's independent jobs (SISA's shards)."""
     cls = get_host().get("unlearning", method)
     request = build_request(cls, dataset, fs, seed, options, mf.model.n_classes or dataset.n_classes,
-                            retain_fraction, progress)
+                            retain_fraction, progress, executor)
     outcome = run_method(method, mf.model, request)
     after = verifier.snapshot(outcome.model)
     details = dict(outcome.details)
@@ -304,6 +307,34 @@ def apply_method(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, ve
     judgement = judge(method, after, oracle.snapshot, mf.model, outcome.model, tolerance)
     return MethodResult(method, sorted(cls.needs), used, seed, outcome.model, outcome.cost, details, after,
                         distance, float(ratio), judgement)
+
+
+def _compare_run(bundle: Any, verifier: Verifier, oracle: Oracle, method: str, seed: int,
+                 options: dict[str, Any]) -> dict[str, Any]:
+    """Job: one (method, seed) run of ``compare-unlearning`` -- unlearn, verify, judge -- as JSON."""
+    from qaudit.model import from_portable
+
+    mf = from_portable(bundle)
+    r = apply_method(method, mf, verifier.dataset, verifier.fs, verifier, oracle, seed, options, 1.0)
+    return {**r.to_json(), "distance": r.distance}
+
+
+def compare_runs(mf: ModelFile, verifier: Verifier, oracle: Oracle, seeds: list[int], methods: list[str],
+                 options: dict[str, dict[str, Any]], progress: Progress = SILENT,
+                 executor: Any = None) -> list[dict[str, Any]]:
+    """Every (seed, method) run of ``compare-unlearning`` as independent jobs on *executor* (None: in this
+    process), in seed-then-method order; the verifier (with the data) goes to the workers once."""
+    from qaudit.model import portable
+    from qaudit.parallel import run, using
+    from qaudit.protocols import Job
+
+    with using(executor) as ex:
+        shared = ex.share(verifier)
+        bundle = portable(mf)
+        light_oracle = dataclasses.replace(oracle, model=None)  # the runs need its snapshot and cost only
+        jobs = [Job((bundle, shared, light_oracle, name, seed, options[name]), seed=seed,
+                    origin=f"compare-unlearning {name}") for seed in seeds for name in methods]
+        return run(_compare_run, jobs, ex, progress, f"{len(jobs)} unlearning runs")
 
 
 def unlearned_model_file(mf: ModelFile, result: MethodResult, fs: ForgetSet) -> ModelFile:
@@ -491,8 +522,36 @@ def _epsilon(a: np.ndarray, b: np.ndarray, delta: float = 0.0) -> float:
     return best
 
 
+def _forget_quality_pair(cls: Any, params: dict[str, Any], pool: tuple[np.ndarray, np.ndarray], members: np.ndarray,
+                         fs: ForgetSet, method: str, options: dict[str, Any], seed: int,
+                         n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Job: train an original model on the members with *seed*, unlearn the forget set with *method*,
+    retrain on the retained data with *seed*; return the forget examples' logit-scaled true-class
+    confidences under the unlearned and the retrained model."""
+    from types import SimpleNamespace
+
+    from qaudit.query import predict_proba
+
+    X, y = pool
+    retain = fs.retain_ids
+    X_f, y_f = X[fs.forget_ids], y[fs.forget_ids]
+
+    def stat(model: Any) -> np.ndarray:
+        p = np.clip(predict_proba(model, X_f)[np.arange(len(y_f)), y_f], 1e-12, 1 - 1e-12)
+        return np.log(p) - np.log1p(-p)
+
+    original = cls.from_options({**params, "seed": seed}).fit(X[members], y[members], n_classes=n_classes,
+                                                              sample_ids=members)
+    request = build_request(get_host().get("unlearning", method), SimpleNamespace(X=X, y=y), fs, seed, options,
+                            n_classes)
+    unlearned = stat(run_method(method, original, request).model)
+    retrained = stat(cls.from_options({**params, "seed": seed}).fit(X[retain], y[retain], n_classes=n_classes,
+                                                                    sample_ids=retain))
+    return unlearned, retrained
+
+
 def forget_quality(mf: ModelFile, dataset: Dataset, fs: ForgetSet, method: str, options: dict[str, Any],
-                   n_models: int, seed: int = 0, progress: Progress = SILENT) -> dict[str, Any]:
+                   n_models: int, seed: int = 0, progress: Progress = SILENT, executor: Any = None) -> dict[str, Any]:
     """The NeurIPS 2023 machine-unlearning challenge's forget quality, on a small scale.
 
     N original models are trained on the model's members with seeds seed..seed+N-1
@@ -505,36 +564,25 @@ def forget_quality(mf: ModelFile, dataset: Dataset, fs: ForgetSet, method: str, 
     is the mean score (1 = indistinguishable from retraining). With few models the
     estimate is coarse: ε cannot exceed log(N + 1) - log(0.5).
     """
-    from qaudit.query import predict_proba
+    from qaudit.parallel import using
+    from qaudit.protocols import Job
 
     if n_models < 2:
         raise QauditError("--forget-quality needs at least 2 models per side")
     if mf.data is None:
         raise QauditError("the model file has no data record")
-    X_m, y_m = dataset.X[mf.data.members], dataset.y[mf.data.members]
-    X_r, y_r = dataset.X[fs.retain_ids], dataset.y[fs.retain_ids]
-    X_f, y_f = dataset.X[fs.forget_ids], dataset.y[fs.forget_ids]
     n_classes = mf.model.n_classes or dataset.n_classes
     params = mf.model.get_params()
     cls = type(mf.model)
-
-    def stat(model: Any) -> np.ndarray:
-        p = np.clip(predict_proba(model, X_f)[np.arange(len(y_f)), y_f], 1e-12, 1 - 1e-12)
-        return np.log(p) - np.log1p(-p)
-
-    unlearned, retrained = [], []
-    with progress.track(f"forget quality: {n_models} x (train, {method}, retrain)", 3 * n_models) as task:
-        for k in range(n_models):
-            s = int(seed) + k
-            original = cls.from_options({**params, "seed": s}).fit(X_m, y_m, n_classes=n_classes,
-                                                                  sample_ids=mf.data.members)
-            progress.advance(task)
-            req = build_request(get_host().get("unlearning", method), dataset, fs, s, options, n_classes)
-            unlearned.append(stat(run_method(method, original, req).model))
-            progress.advance(task)
-            retrained.append(stat(cls.from_options({**params, "seed": s}).fit(X_r, y_r, n_classes=n_classes,
-                                                                              sample_ids=fs.retain_ids)))
-            progress.advance(task)
+    with using(executor) as ex, progress.track(f"forget quality: {n_models} x (train, {method}, retrain)",
+                                                n_models) as task:
+        pool = ex.share((dataset.X, dataset.y))
+        jobs = [Job((cls, params, pool, mf.data.members, fs, method, dict(options), int(seed) + k, n_classes),
+                    seed=int(seed) + k,
+                    origin=f"forget-quality pair {k + 1} ({method})") for k in range(n_models)]
+        pairs = ex.map(_forget_quality_pair, jobs, on_done=lambda: progress.advance(task))
+    unlearned = [u for u, _ in pairs]
+    retrained = [r for _, r in pairs]
     U, R = np.array(unlearned), np.array(retrained)  # (N, n_forget)
     eps = np.array([_epsilon(U[:, i], R[:, i]) for i in range(U.shape[1])])
     bins = np.floor(eps / FQ_BIN_WIDTH).astype(int) + 1

@@ -25,6 +25,7 @@ NOT_PLUGIN_NAMES = {
     ("commands/backends.py", "exact"): "the Capabilities.exact field shown as a column",
     ("testing.py", "exact"): "check_backend's label for runs without shots (keys of its result)",
     ("unlearning.py", "exact"): "the comparison table's label for queries without shot noise",
+    ("plugins.py", "local"): "the version shown for an in-process plugin (Host.register), not an executor",
 }
 
 
@@ -62,7 +63,7 @@ def test_registered_names_are_not_literals_in_the_host():
 @pytest.mark.parametrize("kind,role", [("attack", "default"), ("attack", "fast"), ("attack", "verification"),
                                        ("backend", "default"), ("backend", "shots"), ("unlearning", "oracle"),
                                        ("unlearning", "default"), ("model", "default"), ("dataset", "default"),
-                                       ("reporter", "console"),
-                                       ("reporter", "notebook")])
+                                       ("reporter", "console"), ("reporter", "notebook"), ("executor", "default"),
+                                       ("executor", "inline"), ("executor", "scheduler")])
 def test_every_role_the_host_asks_for_is_declared(kind, role):
     assert get_host().with_role(kind, role)

@@ -21,12 +21,13 @@ try:
 except SystemExit:
     pass
 heavy = sorted(m for m in ("cirq", "sympy", "sklearn", "scipy", "qsimcirq", "pennylane", "qiskit", "torch",
-                              "dp_accounting") if m in sys.modules)
+                              "dp_accounting", "dask", "distributed") if m in sys.modules)
 print("PROBE", time.perf_counter() - start, ",".join(heavy), file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["plugins", "--json"], ["datasets"], ["audit-dp", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["plugins", "--json"], ["datasets"], ["audit-dp", "--help"],
+                                  ["executors"]])
 def test_startup_is_fast_and_imports_no_cirq(args):
     """`qaudit --help` / `qaudit plugins` under 1 s: asserted on the child's CPU time (user + sys),
     which other work on the shared cores does not inflate the way it inflates wall-clock time."""

@@ -37,7 +37,8 @@ def _expect_error(cli_runner, args: list[str], needle: str) -> str:
 
 # ----------------------------------------------------------------------------- train
 @pytest.mark.parametrize("extra, needle", [
-    (["--qubits", "24"], f"qubits must be an integer in 1..{limits.MAX_STATEVECTOR_QUBITS}, got 24"),
+    (["--qubits", "24"], f"qubits must be an integer in 1..{limits.MAX_QNN_QUBITS}, got 24"),
+    (["--qubits", "17"], "training a 17-qubit model needs the exact engine, which simulates at most 16 qubits"),
     (["--qubits", "0"], "qubits must be an integer in 1.."),
     (["--layers", "100000"], f"layers must be an integer in 1..{limits.MAX_LAYERS}"),
     (["--epochs", "1000000"], f"epochs must be an integer in 0..{limits.MAX_EPOCHS}"),
@@ -182,11 +183,11 @@ def test_statevector_cap_bounds_memory():
 
     from qaudit.qnn import CircuitClassifier
 
-    assert CircuitClassifier.RANGES["qubits"] == (1, limits.MAX_STATEVECTOR_QUBITS)
-    assert 16 * 2**limits.MAX_STATEVECTOR_QUBITS <= 1 << 20
-    BasicQNN.from_options({"qubits": limits.MAX_STATEVECTOR_QUBITS})
-    with pytest.raises(QauditError, match="qubits must be an integer in 1..16"):
-        BasicQNN.from_options({"qubits": limits.MAX_STATEVECTOR_QUBITS + 1})
+    assert CircuitClassifier.RANGES["qubits"] == (1, limits.MAX_QNN_QUBITS)  # wider than 16: evaluation only
+    assert 16 * 2**limits.MAX_STATEVECTOR_QUBITS <= 1 << 20  # the largest *trainable* model
+    BasicQNN.from_options({"qubits": limits.MAX_QNN_QUBITS})
+    with pytest.raises(QauditError, match="qubits must be an integer in 1..20"):
+        BasicQNN.from_options({"qubits": limits.MAX_QNN_QUBITS + 1})
 
 
 def test_library_paths_reject_bad_training_settings():

@@ -303,15 +303,12 @@ class ShadowAttack:
             raise QauditError(f"attack shadow: the dataset is too small: {len(Xp)} population samples give shadow "
                               f"models of {size} samples, under a quarter of the target's {context.n_train}")
         rng = np.random.default_rng(context.seed + 17)
-        splits, datasets = [], []
+        splits = []
         for _ in range(o["n_shadow"]):
             perm = rng.permutation(len(Xp))
-            inside, outside = perm[:size], perm[size:2 * size]
-            splits.append((inside, outside))
-            datasets.append((Xp[inside], yp[inside]))
-        models = train_models(context.model, datasets, context.seed + 65537, context.n_jobs, context.progress,
-                              f"{o['n_shadow']} shadow QNNs", n_classes=context.n_classes,
-                              checkpoints=context.checkpoints)
+            splits.append((perm[:size], perm[size:2 * size]))
+        models = train_models(context.model, (Xp, yp), [inside for inside, _ in splits], context.seed + 65537,
+                              context, f"{o['n_shadow']} shadow QNNs")
         feats, labels = [], []
         for m, (inside, outside) in zip(models, splits):
             for idx, label in ((inside, 1), (outside, 0)):

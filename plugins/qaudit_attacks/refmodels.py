@@ -1,10 +1,11 @@
 """Reference (shadow) QNNs: training sets, parallel training, cached outputs.
 
 Reference models are trained by the target's own engine: a fresh estimator
-with the target's hyper-parameters (``type(model).from_options``, a new seed)
-fitted on a subset of the attacker's data. Several train at once in worker
-processes (:func:`qaudit.workers.run_jobs`: ``spawn`` start method, single-threaded
-BLAS in each worker, workers terminated on Ctrl-C or SIGTERM).
+with the target's hyper-parameters (``type(model).from_options``, a seed spawned
+from the audit's) fitted on a subset of the attacker's data. They train as jobs
+on the audit's executor (``context.executor``: in-process, local worker processes
+or a Dask cluster): the attacker's data pool is shared once, each job carries the
+options, its row indices and its seed.
 
 LiRA/RMIA ("online"): the pool is the scored target samples plus filler (the
 attacker's known samples and population data). Every target sample is in the
@@ -42,12 +43,13 @@ class ReferenceSet:
     recorded: bool = False
 
 
-def _train_one(cls: Any, params: dict[str, Any], X: np.ndarray, y: np.ndarray, n_classes: int | None,
-               seed: int, checkpoint: Any = None) -> dict[str, Any]:
-    """Worker: fit one model, return its model-file sections (plain data); store them as a checkpoint
-    (a path) as soon as they exist, so an interrupted audit keeps every finished model."""
+def _train_one(cls: Any, params: dict[str, Any], pool: tuple[np.ndarray, np.ndarray], rows: np.ndarray,
+               n_classes: int | None, seed: int, checkpoint: Any = None) -> dict[str, Any]:
+    """Job: fit one model on ``pool[rows]``, return its model-file sections (plain data); store them as a
+    checkpoint (a path) as soon as they exist, so an interrupted audit keeps every finished model."""
+    X, y = pool
     model = cls.from_options({**params, "seed": seed})
-    model.fit(X, y, n_classes=n_classes)
+    model.fit(X[rows], y[rows], n_classes=n_classes)
     document = model.to_document()
     if checkpoint is not None:
         from qaudit.io import write_json_atomic
@@ -60,35 +62,43 @@ def _train_one(cls: Any, params: dict[str, Any], X: np.ndarray, y: np.ndarray, n
     return document
 
 
-def train_models(model: Any, datasets: list[tuple[np.ndarray, np.ndarray]], seed: int, n_jobs: int,
-                 progress: Any = None, description: str = "reference models",
-                 n_classes: int | None = None, same_init: bool = False, checkpoints: Any = None) -> list[Any]:
-    """Fit one copy of *model*'s architecture per (X, y) in *datasets*, in parallel when n_jobs > 1.
+def train_models(model: Any, pool: tuple[np.ndarray, np.ndarray], rows: list[np.ndarray], seed: int,
+                 context: Any, description: str = "reference models", same_init: bool = False) -> list[Any]:
+    """Fit one copy of *model*'s architecture per index array in *rows* (training set ``pool[rows[k]]``) on
+    the context's executor (``context.executor``, or ``context.n_jobs`` local workers).
 
-    Each copy gets a fresh seed, or the target's own seed (same initial weights) with *same_init*.
+    Model k's seed is the k-th of ``SeedSequence(seed).spawn(K)`` (the target's own seed with *same_init*), so
+    the models do not depend on the executor or the completion order. The pool goes to the workers once
+    (``executor.share``); each job carries the architecture's options, its row indices and its seed.
     """
+    from qaudit.checkpoints import content_key
+    from qaudit.parallel import job_seeds, using
     from qaudit.progress import SILENT
+    from qaudit.protocols import Job
 
-    progress = progress or SILENT
+    progress = context.progress or SILENT
+    checkpoints = context.checkpoints
     cls = type(model)
     params = model.get_params()
-    n_classes = n_classes or getattr(model, "n_classes", None)
-    seeds = [int(s) for s in np.random.default_rng(seed).integers(0, 2**31 - 1, size=len(datasets))]
+    n_classes = context.n_classes or getattr(model, "n_classes", None)
+    seeds = job_seeds(seed, len(rows))
     if same_init:
-        seeds = [int(params.get("seed", 0))] * len(datasets)
-    from qaudit.checkpoints import content_key
-    from qaudit.workers import run_jobs
-
-    keys = [content_key(cls.__module__, cls.__qualname__, params, seeds[i], n_classes, X, y)
-            for i, (X, y) in enumerate(datasets)]
+        seeds = [int(params.get("seed", 0))] * len(rows)
+    X, y = pool
+    keys = [content_key(cls.__module__, cls.__qualname__, params, seeds[i], n_classes, X[r], y[r])
+            for i, r in enumerate(rows)]
     docs: list[Any] = [checkpoints.get(k) if checkpoints is not None else None for k in keys]
     todo = [i for i, doc in enumerate(docs) if doc is None]
-    jobs = [(cls, params, *datasets[i], n_classes, seeds[i], checkpoints.path(keys[i]) if checkpoints else None)
-            for i in todo]
-    with progress.track(description, len(datasets)) as task:
-        progress.advance(task, len(datasets) - len(todo))
-        for i, doc in zip(todo, run_jobs(_train_one, jobs, n_jobs, on_done=lambda: progress.advance(task))):
-            docs[i] = doc
+    with progress.track(description, len(rows)) as task:
+        progress.advance(task, len(rows) - len(todo))
+        if todo:
+            with using(context.executor, context.n_jobs) as executor:
+                shared = executor.share(pool)
+                jobs = [Job((cls, params, shared, rows[i], n_classes, seeds[i],
+                             checkpoints.path(keys[i]) if checkpoints else None), seed=seeds[i],
+                            origin=f"{description}: model {i + 1}") for i in todo]
+                for i, doc in zip(todo, executor.map(_train_one, jobs, on_done=lambda: progress.advance(task))):
+                    docs[i] = doc
     return [cls.from_document(doc) for doc in docs]
 
 
@@ -140,16 +150,16 @@ def reference_set(context: Any, attack: str, same_init: bool = False) -> Referen
     # balanced inclusion: each target is IN for exactly K/2 models
     order = np.argsort(rng.random((K, n_t)), axis=0)
     keep = order < K // 2
-    datasets = []
+    rows = []  # training set of model k: its IN targets, then random filler (rows of the pool Xt ++ Xf)
     for k in range(K):
         idx_t = np.flatnonzero(keep[k])
         take = max(0, size - len(idx_t))
         idx_f = rng.choice(len(Xf), size=min(take, len(Xf)), replace=False)
-        datasets.append((np.vstack([Xt[idx_t], Xf[idx_f]]), np.concatenate([yt[idx_t], yf[idx_f]])))
+        rows.append(np.concatenate([idx_t, n_t + idx_f]))
+    pool = (np.vstack([Xt, Xf]), np.concatenate([yt, yf]))
     start = time.perf_counter()
-    models = train_models(context.model, datasets, context.seed + 104729, context.n_jobs, context.progress,
-                          f"{K} reference QNNs{' (same init)' if same_init else ''}", n_classes=context.n_classes,
-                          same_init=same_init, checkpoints=context.checkpoints)
+    models = train_models(context.model, pool, rows, context.seed + 104729, context,
+                          f"{K} reference QNNs{' (same init)' if same_init else ''}", same_init=same_init)
     refs = ReferenceSet(models, keep, size, time.perf_counter() - start, Xt, yt)
     context.cache[cache_key] = refs
     return refs

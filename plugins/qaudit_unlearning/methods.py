@@ -448,6 +448,6 @@ class SisaUnlearning:
         X = np.concatenate([request.X_forget, request.X_retain])
         y = np.concatenate([request.y_forget, request.y_retain])
         ids = np.concatenate([request.forget_ids, request.retain_ids])
-        report = new.unlearn_ids(request.forget_ids, ids, X, y, progress=request.progress)
+        report = new.unlearn_ids(request.forget_ids, ids, X, y, progress=request.progress, executor=request.executor)
         g = int(report["gradient_evaluations"])
         return UnlearningOutcome(new, UnlearningCost(g, g, time.perf_counter() - start), report)

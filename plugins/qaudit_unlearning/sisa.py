@@ -132,9 +132,11 @@ class SisaEnsemble:
 
     # -- training ----------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray, *, n_classes: int | None = None,
-            sample_ids: np.ndarray | None = None, progress: Progress | None = None) -> SisaEnsemble:
-        """Train all shards from scratch. *sample_ids* (required) are the samples' dataset
-        indices; they decide the shard/slice assignment, so unlearning can find them again."""
+            sample_ids: np.ndarray | None = None, progress: Progress | None = None,
+            executor: Any = None) -> SisaEnsemble:
+        """Train all shards from scratch (as jobs on *executor*, None: in this process). *sample_ids*
+        (required) are the samples' dataset indices; they decide the shard/slice assignment, so
+        unlearning can find them again."""
         if sample_ids is None:
             raise QauditError("sisa: fit needs sample_ids (the dataset index of every training row); "
                               "they decide each sample's shard and slice")
@@ -155,54 +157,48 @@ class SisaEnsemble:
         self.members = [None] * S
         self.checkpoints = [[] for _ in range(S)]
         self.gradient_evaluations = 0
-        for s in range(S):
-            self._train_shard(s, 0, X, y, ids, progress or SILENT)
+        self._train_shards({s: 0 for s in range(S)}, X, y, ids, progress or SILENT, executor)
         return self
 
-    def _train_shard(self, s: int, first: int, X: np.ndarray, y: np.ndarray, ids: np.ndarray,
-                     progress: Progress) -> int:
-        """(Re)train shard *s* from slice *first* (0 = from scratch); return gradient evaluations."""
-        R = self.options["slices"]
-        progress = progress or SILENT
+    def _train_shards(self, todo: dict[int, int], X: np.ndarray, y: np.ndarray, ids: np.ndarray,
+                      progress: Progress, executor: Any) -> int:
+        """(Re)train every shard s in *todo* from slice ``todo[s]`` (0 = from scratch) as jobs on *executor*
+        (None: in this process); return the gradient evaluations spent. Each job gets the ensemble's
+        options, the shard's member document and checkpoints, its per-slice row indices and the pool
+        (shared once); its seeds are the shard's own, so the result does not depend on the executor."""
+        from qaudit.parallel import using
+        from qaudit.protocols import Job
+
         row = {int(i): k for k, i in enumerate(ids)}
-        in_shard = self.shard == s
+        R = self.options["slices"]
+        jobs, shards = [], sorted(todo)
+        with using(executor) as ex, progress.track(f"SISA: {len(shards)} shard(s)", len(shards)) as task:
+            pool = ex.share((X, y))
+            for s in shards:
+                first = todo[s]
+                if first > 0 and not self.checkpoints[s][first - 1]:
+                    first = 0  # nothing trained before that slice
+                in_shard = self.shard == s
+                slices = [np.array([row[int(i)] for i in self.ids[in_shard & (self.slice <= r)]], dtype=np.int64)
+                          for r in range(R)]
+                member = self.members[s].to_document() if first > 0 else None
+                jobs.append(Job((self.get_params(), self.n_classes, s, first, member, self.checkpoints[s][:first],
+                                 slices, pool), seed=self._seed(s), origin=f"sisa shard {s}"))
+            results = ex.map(_shard_job, jobs, on_done=lambda: progress.advance(task))
         spent = 0
-        if first > 0 and not self.checkpoints[s][first - 1]:
-            first = 0  # nothing trained before that slice
-        if first == 0:
-            model = None
-            self.checkpoints[s] = []
-        else:
-            model = self.members[s].copy()
-            model.weights = {k: v.copy() for k, v in self.checkpoints[s][first - 1].items()}
-            self.checkpoints[s] = self.checkpoints[s][:first]
-        for r in range(first, R):
-            mask = in_shard & (self.slice <= r)
-            rows = np.array([row[int(i)] for i in self.ids[mask]], dtype=np.int64)
-            if len(rows) == 0:
-                self.checkpoints[s].append({} if model is None else {k: v.copy() for k, v in model.weights.items()})
-                continue
-            Xs, ys = X[rows], y[rows]
-            if model is None:
-                model = self._template(s)
-                try:
-                    model.initialise(Xs, ys, n_classes=self.n_classes)
-                except QauditError as exc:
-                    raise QauditError(f"sisa shard {s}: {exc} (the first slice of a shard fits the "
-                                      "preprocessing; use fewer shards or slices)") from None
-            rng = np.random.default_rng([self._seed(s) & 0xFFFFFFFF, r])
-            epochs = self._slice_epochs()
-            model.partial_fit(Xs, ys, epochs=epochs, rng=rng, progress=progress)
-            spent += epochs * len(rows)
-            self.checkpoints[s].append({k: v.copy() for k, v in model.weights.items()})
-        self.members[s] = model
+        ccls = self._constituent_cls()
+        for s, (member, checkpoints, used) in zip(shards, results):
+            self.members[s] = None if member is None else ccls.from_document(member)
+            self.checkpoints[s] = checkpoints
+            spent += used
         self.gradient_evaluations += spent
         return spent
 
     def unlearn_ids(self, forget_ids: np.ndarray, ids: np.ndarray, X: np.ndarray, y: np.ndarray,
-                    progress: Progress = SILENT) -> dict[str, Any]:
+                    progress: Progress = SILENT, executor: Any = None) -> dict[str, Any]:
         """Forget the samples with dataset indices *forget_ids*; (ids, X, y) must cover the
-        remaining training samples. Returns which shards/slices were retrained and the cost."""
+        remaining training samples. The affected shards retrain as jobs on *executor* (None: in this
+        process). Returns which shards/slices were retrained and the cost."""
         forget = np.asarray(forget_ids, dtype=np.int64)
         unknown = np.setdiff1d(forget, self.ids)
         if unknown.size:
@@ -219,7 +215,7 @@ class SisaEnsemble:
         for s in affected:
             if not np.any(self.shard == s):
                 raise QauditError(f"sisa: forgetting these samples empties shard {s}")
-            self._train_shard(s, first_slice[s], X, y, ids, progress)
+        self._train_shards(first_slice, X, y, ids, progress or SILENT, executor)
         return {"affected_shards": affected, "restart_slice": {str(s): r for s, r in first_slice.items()},
                 "shards": self.options["shards"], "slices": self.options["slices"],
                 "gradient_evaluations": self.gradient_evaluations - before}
@@ -320,3 +316,39 @@ class SisaEnsemble:
             model.members.append(member)
             model.checkpoints.append(cps)
         return model
+
+
+def _shard_job(options: dict[str, Any], n_classes: int, s: int, first: int, member: dict[str, Any] | None,
+               checkpoints: list[dict[str, np.ndarray]], slices: list[np.ndarray],
+               pool: tuple[np.ndarray, np.ndarray]) -> tuple[dict[str, Any] | None, list[dict[str, np.ndarray]], int]:
+    """Job: train shard *s* from slice *first* (0 = from scratch; else from ``checkpoints[first - 1]`` on
+    the shard's *member* document) over the slices ``pool[slices[r]]``; return the member's document,
+    the shard's checkpoints (one weight dict per slice) and the gradient evaluations spent."""
+    ensemble = SisaEnsemble(**options)
+    ensemble.n_classes = n_classes
+    X, y = pool
+    checkpoints = [{k: v.copy() for k, v in c.items()} for c in checkpoints[:first]]
+    model = None
+    if first > 0:
+        model = ensemble._constituent_cls().from_document(member)
+        model.weights = {k: v.copy() for k, v in checkpoints[first - 1].items()}
+    spent = 0
+    for r in range(first, ensemble.options["slices"]):
+        rows = slices[r]
+        if len(rows) == 0:
+            checkpoints.append({} if model is None else {k: v.copy() for k, v in model.weights.items()})
+            continue
+        Xs, ys = X[rows], y[rows]
+        if model is None:
+            model = ensemble._template(s)
+            try:
+                model.initialise(Xs, ys, n_classes=n_classes)
+            except QauditError as exc:
+                raise QauditError(f"sisa shard {s}: {exc} (the first slice of a shard fits the "
+                                  "preprocessing; use fewer shards or slices)") from None
+        rng = np.random.default_rng([ensemble._seed(s) & 0xFFFFFFFF, r])
+        epochs = ensemble._slice_epochs()
+        model.partial_fit(Xs, ys, epochs=epochs, rng=rng)
+        spent += epochs * len(rows)
+        checkpoints.append({k: v.copy() for k, v in model.weights.items()})
+    return (None if model is None else model.to_document()), checkpoints, spent

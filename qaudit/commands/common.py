@@ -18,6 +18,31 @@ AllowDataChange = Annotated[bool, typer.Option(
     "--allow-data-change", help="Use the data even if its fingerprint differs from the model file's (recorded "
     "in the report).")]
 
+#: ``--executor``: where batches of independent jobs run (see `qaudit executors`).
+ExecutorOpt = Annotated[str | None, typer.Option(
+    "--executor", help="Where independent jobs (reference models, shards, repeats) run: see `qaudit executors` "
+    "(default: worker processes on this machine; with --scheduler: the Dask cluster).")]
+#: ``--scheduler``: a Dask scheduler's address.
+SchedulerOpt = Annotated[str | None, typer.Option(
+    "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (or $QAUDIT_SCHEDULER / 'scheduler' in "
+    "qaudit.toml); workers need qaudit, its plugins and --data-dir.")]
+
+
+def open_executor(cfg: dict[str, Any], executor: str | None, scheduler: str | None, workers: int | None) -> Any:
+    """The command's executor from ``--executor``/``--scheduler``, else ``$QAUDIT_SCHEDULER``, else the config's
+    ``executor``/``scheduler`` keys; *workers* from ``--jobs`` (None: a command without ``--jobs``, which runs
+    its jobs in-process unless an executor or scheduler is named -- its batches are small next to the cost of
+    starting worker processes). Close it when the command ends."""
+    from qaudit import parallel
+    from qaudit.config import pick
+
+    name = pick(executor, cfg, "executor", None, str)
+    address = scheduler or parallel.scheduler_from_env() or pick(None, cfg, "scheduler", None, str)
+    if name is None and address is None and workers is None:
+        workers = 1
+    return parallel.open_executor(name, address, workers)
+
+
 #: Progress, logs and errors (stderr); reports go to stdout or --output.
 err = Console(stderr=True)
 out = Console()

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import typer
 
-from qaudit.commands.common import AllowDataChange, command_line, err, parse_options
+from qaudit.commands.common import (
+    AllowDataChange,
+    ExecutorOpt,
+    SchedulerOpt,
+    command_line,
+    err,
+    open_executor,
+    parse_options,
+)
 from qaudit.errors import QauditError
 
 
@@ -110,6 +118,8 @@ def leak_cmd(
         "--outputs", help="Audit recorded outputs instead of a model: a .npz file of per-sample probabilities or "
         "logits, labels and membership, optionally reference-model outputs (docs/outputs-format.md). Without "
         "--attack every attack these outputs can serve runs.")] = None,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Measure how much a QNN's outputs reveal about who was in its training set.
 
@@ -183,12 +193,15 @@ def leak_cmd(
                    "--baseline": base_path, "dataset file": dataset, "config file": cfg.get("_file"),
                    "--outputs file": outputs})
     gates = {"fail_above": thresholds, "baseline": base, "tolerance": tol}
-    with RichProgress(err) as progress:
+    from contextlib import closing
+
+    with closing(open_executor(cfg, executor, scheduler, n_jobs)) as ex, RichProgress(err) as progress:
         if outputs is not None:
             report = api.audit_outputs(outputs, attacks=named or None, settings=settings, progress=progress, **gates)
         else:
             report = api.audit(path, dataset=dataset, data_dir=data_dir, members=members, non_members=non_members,
-                               allow_data_change=allow_data_change, settings=settings, progress=progress, **gates)
+                               allow_data_change=allow_data_change, settings=settings, progress=progress, executor=ex,
+                               **gates)
     report.settings["command"] = command_line()
     render_all(report, [(fmt, output), *extras])
     if not is_console(fmt, output):

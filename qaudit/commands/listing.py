@@ -1,4 +1,4 @@
-"""``qaudit plugins``, ``datasets``, ``models``, ``attacks``, ``reporters``: what is installed."""
+"""``qaudit plugins``, ``datasets``, ``models``, ``attacks``, ``reporters``, ``executors``: what is installed."""
 
 from __future__ import annotations
 
@@ -58,6 +58,12 @@ def reporters_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
     list_kind("reporter", "report formats", as_json, extra=lambda cls: {"suffix": getattr(cls, "suffix", "")})
 
 
+def executors_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List registered executors (--executor) and their roles."""
+    list_kind("executor", "executors", as_json,
+              extra=lambda cls: {"roles": ", ".join(sorted(getattr(cls, "roles", ())))})
+
+
 def register_commands(app: typer.Typer) -> None:
     """Add this module's commands (the same hook signature a plugin's ``register_commands`` has)."""
     app.command("plugins")(plugins_cmd)
@@ -65,3 +71,4 @@ def register_commands(app: typer.Typer) -> None:
     app.command("models")(models_cmd)
     app.command("attacks")(attacks_cmd)
     app.command("reporters")(reporters_cmd)
+    app.command("executors")(executors_cmd)

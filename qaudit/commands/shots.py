@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import AllowDataChange, command_line, err, parse_options
+from qaudit.commands.common import (
+    AllowDataChange,
+    ExecutorOpt,
+    SchedulerOpt,
+    command_line,
+    err,
+    open_executor,
+    parse_options,
+)
 from qaudit.errors import QauditError
 
 
@@ -42,6 +50,8 @@ def shots_cmd(
     fail_above: Annotated[str | None, typer.Option(
         "--fail-above", help="Exit 1 if any shot count exceeds a threshold, e.g. auc_mean=0.6,mia_accuracy_mean=0.8."
     )] = None,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """How the shot count shapes leakage (mean ± std over repeats) and the stability of unlearning."""
     from qaudit import api
@@ -71,9 +81,13 @@ def shots_cmd(
     settings = ShotSettings(shots=shot_list, repeats=repeats, seed=seed, backend=backend or "", attack=attack or "",
                             forget_class=forget_class, unlearn=unlearn, unlearn_options=parse_options(option),
                             n_bootstrap=bootstrap, resume=resume)
-    with RichProgress(err) as progress:
+    from contextlib import closing
+
+    from qaudit.config import load_config
+
+    with closing(open_executor(load_config("shots"), executor, scheduler, None)) as ex, RichProgress(err) as progress:
         report = api.shots(model_path, settings=settings, data_dir=data_dir, allow_data_change=allow_data_change,
-                           fail_above=thresholds, progress=progress)
+                           fail_above=thresholds, progress=progress, executor=ex)
     report.settings["command"] = command_line()
     render_all(report, [(fmt, output)])
     if not is_console(fmt, output):

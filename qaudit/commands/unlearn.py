@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from qaudit.commands.common import AllowDataChange, command_line, err, parse_options, record_data_change
+from qaudit.commands.common import (
+    AllowDataChange,
+    ExecutorOpt,
+    SchedulerOpt,
+    command_line,
+    err,
+    open_executor,
+    parse_options,
+    record_data_change,
+)
 from qaudit.errors import QauditError
 
 ForgetClass = Annotated[list[int] | None, typer.Option(
@@ -83,10 +92,13 @@ def unlearn_cmd(
         "(the defaults).")] = None,
     forget_gate: Annotated[bool, typer.Option(
         "--forget-gate/--no-forget-gate", help="Exit 1 when the forget request was not met (default on).")] = True,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """Make a trained model forget a class or a set of samples, then verify and judge it (accuracy, held-out
     MIA, retrain oracle). Exit 0 request met, 1 not met or a --fail-above threshold breached, 2 input error."""
     from qaudit import api
+    from qaudit.config import load_config
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
@@ -102,12 +114,16 @@ def unlearn_cmd(
     out_path = out_path or model_path.with_name(model_path.name.removesuffix(".json") + ".unlearned.json")
     check_outputs({"--out": out_path, "--output": output},
                   {"model file": model_path, "--oracle": oracle, "--forget-indices file": forget_indices})
-    with RichProgress(err) as progress:
+    from contextlib import closing
+
+    with closing(open_executor(load_config("unlearn"), executor, scheduler, None)) as ex, \
+            RichProgress(err) as progress:
         report = api.unlearn(model_path, method, forget_class=forget_class, forget_indices=forget_indices,
                              options=opts, seed=seed, oracle=oracle, retain_fraction=retain_fraction, backend=backend,
                              shots=shots, forget_quality=forget_quality, data_dir=data_dir,
                              allow_data_change=allow_data_change, tolerance=tolerance, forget_gate=forget_gate,
-                             fail_above=fail_above, out=out_path, command=command_line(), progress=progress)
+                             fail_above=fail_above, out=out_path, command=command_line(), progress=progress,
+                             executor=ex)
     err.print(f"wrote {out_path}", markup=False, highlight=False)
     render_all(report, [(fmt, output)])
     raise typer.Exit(1 if report.failed else 0)
@@ -131,6 +147,8 @@ def compare_cmd(
     fmt: Fmt = None,
     output: Output = None,
     fail_above: FailAbove = None,
+    executor: ExecutorOpt = None,
+    scheduler: SchedulerOpt = None,
 ) -> None:
     """The paper's comparative table: data needed, cost, forget/retained accuracy, forget MIA, distance to oracle."""
     from qaudit import model as model_io
@@ -159,18 +177,20 @@ def compare_cmd(
     for name in names:
         core.preflight(name, mf, ds, fs, seed_list[0], per_method[name])
     oracle_mf = model_io.load(oracle) if oracle else None
+    from contextlib import closing
+
+    from qaudit.config import load_config
+
     runs = []
-    with RichProgress(err) as progress:
+    with closing(open_executor(load_config("compare-unlearning"), executor, scheduler, None)) as ex, \
+            RichProgress(err) as progress:
         for n_shots in shot_list:
             be, n_shots = resolve_backend(backend or default_backend(n_shots), n_shots, mf.model)
             verifier = core.Verifier(mf, ds, fs, seed_list[0], be, n_shots, progress=progress)
             before = core.public(verifier.snapshot(mf.model))
-            orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress)
-            for seed in seed_list:
-                for name in names:
-                    r = core.apply_method(name, mf, ds, fs, verifier, orc, seed, per_method[name], 1.0, progress)
-                    runs.append({**r.to_json(), "shots": n_shots, "distance": r.distance, "before": before,
-                                 "oracle": core.public(orc.snapshot)})
+            orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress, executor=ex)
+            for r in core.compare_runs(mf, verifier, orc, seed_list, names, per_method, progress, ex):
+                runs.append({**r, "shots": n_shots, "before": before, "oracle": core.public(orc.snapshot)})
     report = core.compare_report(mf, fs, runs, {"methods": names, "seeds": seed_list, "shots": shot_list,
                                                 "backend": backend or default_backend(None)})
     record_data_change(report, ds)
