@@ -36,7 +36,7 @@ def audit_dp_cmd(
         = "mislabel",
     dp: Annotated[str | None, typer.Option(
         "--dp", help="Train with DP-SGD: epsilon=2,delta=1e-5[,clip=1.0] or noise_multiplier=1.1[,...] "
-        "(needs qaudit[dp]). Without it the model's own training is audited.")] = None,
+        "(needs the dp extra: pip install 'qaudit\\[dp]'). Without it the model's own training is audited.")] = None,
     attack: Annotated[list[str] | None, typer.Option(
         "--attack", "-a", help="Attack scoring the canaries (repeatable; default: the `fast` attacks).")] = None,
     guesses: Annotated[str | None, typer.Option(

@@ -42,7 +42,8 @@ def train_cmd(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
     dp: Annotated[str | None, typer.Option(
         "--dp", help="Differentially private training (DP-SGD): epsilon=2,delta=1e-5[,clip=1.0] or "
-        "noise_multiplier=1.1[,delta=..,clip=..] (needs qaudit[dp]; docs/dp.md).")] = None,
+        "noise_multiplier=1.1[,delta=..,clip=..] (needs the dp extra: pip install 'qaudit\\[dp]'; "
+        "docs/dp.md).")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue an interrupted training with the same settings from its last finished epoch "
         "(checkpoints in $QAUDIT_CACHE_DIR); the result equals an uninterrupted run.")] = False,
