@@ -16,6 +16,12 @@ Measured in one run on the same MNIST split (1000 members / 500 holdout, seed 0)
    gradients cross-checked and the ratio;
 4. the effect of limiting BLAS to one thread during HQNN training (one epoch each way).
 
+``--vs-torch`` (issue 19) instead times the HQNN paper configuration (1 quantum layer, 25
+epochs, batch 8) against a hand-written PyTorch HQNN of the same configuration
+(``benchmarks/hqnn_torch.py``), interleaved qaudit / torch, ``--repeats`` times, reporting
+medians, holdout accuracies and a per-epoch breakdown of the qaudit step. torch is
+bench-only (``pip install torch``) and is pinned to one intra-op thread like qaudit's BLAS.
+
 PennyLane is the ``bench`` extra (``pip install pennylane pennylane-lightning``); without
 it, step 3 reports the engine alone. Timings on a shared machine are noisy: the load
 average is printed and CPU time is reported next to wall time.
@@ -205,6 +211,107 @@ def blas_threads_effect(dataset) -> dict:
     return out
 
 
+def _median(runs: list[dict], key: str) -> float:
+    return float(np.median([r[key] for r in runs]))
+
+
+def torch_train_and_score(dataset, epochs: int, threads: int) -> dict:
+    import sys
+
+    import torch
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import hqnn_torch
+
+    from qaudit.data import split
+
+    torch.set_num_threads(threads)
+    members, holdout = split(dataset.y, 1000, 500, 0)
+    wall, cpu = time.perf_counter(), time.process_time()
+    model = hqnn_torch.train(dataset.X[members], dataset.y[members], epochs=epochs, seed=0)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    return {"train_wall_s": wall, "train_cpu_s": cpu,
+            "holdout_acc": hqnn_torch.accuracy(model, dataset.X[holdout], dataset.y[holdout])}
+
+
+def epoch_breakdown(dataset, batches: int = 125) -> dict:
+    """Seconds per epoch (125 batches of 8) in each part of a qaudit HQNN training step."""
+    from qaudit_qnn import layers
+    from qaudit_qnn.hqnn import HQNN
+
+    from qaudit.engine import backward, choose_method, forward
+    from qaudit.qnn import cross_entropy_grad
+    from qaudit.training import SGD
+
+    X, y = dataset.X[:1000], dataset.y[:1000]
+    m = HQNN(seed=0).initialise(X, y, n_classes=10)
+    Z, yb = m.transform(X[:8]), y[:8]
+    program, obs, w = m.compiled.program, m.compiled.observables, m.weights
+    z, cache = m._classical_forward(Z)
+    ev, qc = forward(program, w["theta"], obs, states=z.astype(np.complex128), method=choose_method(program, 8))
+    _, dl = cross_entropy_grad(m.head(ev), yb)
+    d_ev = dl @ w["W"].T
+    _, d_psi = backward(qc, d_ev, input_grad=True)
+    grads = m._loss_grad_chunk(Z, yb, False)[1]
+    opt, ws = SGD(lr=0.1, momentum=0.9), {k: v.copy() for k, v in w.items()}
+    parts = {
+        "classical forward (conv, pool, 980->256, L2)": lambda: m._classical_forward(Z),
+        "quantum layer forward + backward (engine)": lambda: backward(forward(
+            program, w["theta"], obs, states=z.astype(np.complex128), method=choose_method(program, 8))[1],
+            d_ev, input_grad=True),
+        "classical backward": lambda: m._classical_backward(2.0 * d_psi.real, cache, False),
+        "SGD momentum update": lambda: opt.step(ws, grads),
+        "whole step (loss + all gradients, no update)": lambda: m._loss_grad_encoded(Z, yb),
+    }
+    out = {}
+    with layers.single_threaded():
+        for name, fn in parts.items():
+            fn()
+            times = []
+            for _ in range(3):
+                start = time.perf_counter()
+                for _ in range(batches):
+                    fn()
+                times.append(time.perf_counter() - start)
+            out[name] = min(times)
+    return out
+
+
+def vs_torch(dataset, repeats: int, epochs: int, threads: int) -> dict:
+    """qaudit and the PyTorch HQNN, interleaved, *repeats* times each."""
+    qaudit_runs, torch_runs = [], []
+    for _ in range(repeats):
+        qaudit_runs.append(train_and_score("hqnn", dataset, {"layers": 1, "epochs": epochs}))
+        torch_runs.append(torch_train_and_score(dataset, epochs, threads))
+    out = {"repeats": repeats, "epochs": epochs, "torch_threads": threads,
+           "qaudit_runs": qaudit_runs, "torch_runs": torch_runs}
+    for name, runs in (("qaudit", qaudit_runs), ("torch", torch_runs)):
+        for key in ("train_wall_s", "train_cpu_s", "holdout_acc"):
+            out[f"{name}_{key}"] = _median(runs, key)
+    out["speedup_wall"] = out["torch_train_wall_s"] / out["qaudit_train_wall_s"]
+    out["breakdown_s_per_epoch"] = epoch_breakdown(dataset)
+    return out
+
+
+def print_vs_torch(result: dict) -> None:
+    v = result["vs_torch"]
+    print(f"machine: {result['machine']}; load average {result['load_before']:.2f} -> {result['load_after']:.2f}")
+    print(f"HQNN paper config (1 quantum layer, {v['epochs']} epochs, batch 8, 1000 MNIST members), "
+          f"median of {v['repeats']} interleaved runs:")
+    print("| implementation | train wall (s) | train CPU (s) | holdout acc | runs (wall s) |")
+    print("|---|---|---|---|---|")
+    for name, label in (("qaudit", "qaudit (numpy + engine, 1 BLAS thread)"),
+                        ("torch", f"hand-written PyTorch, {v['torch_threads']} thread(s)")):
+        walls = ", ".join(f"{r['train_wall_s']:.1f}" for r in v[f"{name}_runs"])
+        print(f"| {label} | {v[f'{name}_train_wall_s']:.2f} | {v[f'{name}_train_cpu_s']:.2f} | "
+              f"{v[f'{name}_holdout_acc']:.3f} | {walls} |")
+    print(f"qaudit is {v['speedup_wall']:.2f}x faster (wall, medians)")
+    print("| part of a qaudit step | s per epoch (125 batches) |")
+    print("|---|---|")
+    for name, seconds in v["breakdown_s_per_epoch"].items():
+        print(f"| {name} | {seconds:.3f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--layers", default="1,5", help="HQNN quantum layers to train (comma-separated)")
@@ -215,6 +322,10 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1,
                         help="BLAS/OpenMP threads for the quantum-layer comparison (all contenders)")
     parser.add_argument("--skip-training", action="store_true", help="only the quantum-layer comparison")
+    parser.add_argument("--vs-torch", action="store_true",
+                        help="only: HQNN paper config vs a hand-written PyTorch HQNN (issue 19)")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats for --vs-torch")
+    parser.add_argument("--torch-threads", type=int, default=1, help="torch intra-op threads for --vs-torch")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -228,6 +339,15 @@ def main() -> None:
 
     result: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}",
                     "load_before": os.getloadavg()[0], "runs": []}
+    if args.vs_torch:
+        dataset = load_dataset("mnist", {"data_dir": MNIST_DIR})
+        result["vs_torch"] = vs_torch(dataset, args.repeats, args.epochs, args.torch_threads)
+        result["load_after"] = os.getloadavg()[0]
+        if args.json:
+            print(json.dumps(result, indent=1))
+        else:
+            print_vs_torch(result)
+        return
     if not args.skip_training:
         if not Path(MNIST_DIR).is_dir():
             raise SystemExit(f"MNIST not found in {MNIST_DIR} (set QAUDIT_MNIST_DIR)")

@@ -33,11 +33,21 @@ class SGD:
         self.velocity: dict[str, np.ndarray] = {}
 
     def step(self, weights: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        # In place where the result is bitwise the same (μ·v then +g, as before): the velocity is
+        # the optimiser's own array, and a fresh temporary per op costs a page-faulting pass over
+        # large layers (HQNN's 256x980 weight: 715 -> 490 µs per step, benchmarks/hqnn.py --vs-torch).
         for name, g in grads.items():
-            g = self.sign * g
+            if self.sign != 1.0:
+                g = self.sign * g
             if self.momentum:
                 v = self.velocity.get(name)
-                v = g.copy() if v is None else self.momentum * v + g
+                if v is None:
+                    v = g.copy()
+                elif v.flags.writeable:  # (a velocity decoded from a checkpoint may be read-only)
+                    v *= self.momentum
+                    v += g
+                else:
+                    v = self.momentum * v + g
                 self.velocity[name] = v
                 g = g + self.momentum * v if self.nesterov else v
             weights[name] -= self.lr * g

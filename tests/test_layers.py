@@ -163,3 +163,45 @@ def test_l2_normalise_zero_row_is_finite():
     out, cache = layers.l2_normalise_forward(np.zeros((1, 4)))
     assert np.all(out == 0)
     assert np.all(np.isfinite(layers.l2_normalise_backward(np.ones((1, 4)), cache)))
+
+
+def naive_maxpool_backward(x: np.ndarray, d_out: np.ndarray) -> np.ndarray:
+    """Route each window's gradient to its first maximum in row-major order (PyTorch's rule), by loops."""
+    d_x = np.zeros_like(x)
+    n, c, h, w = x.shape
+    for s in range(n):
+        for ch in range(c):
+            for i in range(h // 2):
+                for j in range(w // 2):
+                    window = x[s, ch, 2 * i:2 * i + 2, 2 * j:2 * j + 2]
+                    a, b = divmod(int(np.argmax(window)), 2)
+                    d_x[s, ch, 2 * i + a, 2 * j + b] = d_out[s, ch, i, j]
+    return d_x
+
+
+def test_maxpool_ties_everywhere_match_loops():
+    """Small integers make every tie pattern (2, 3, 4 equal maxima) occur; the quadrant code must pick the first."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 3, size=(3, 2, 8, 6)).astype(float)
+    out, cache = layers.maxpool2_forward(x)
+    d_out = rng.normal(size=out.shape)
+    np.testing.assert_array_equal(layers.maxpool2_backward(d_out, cache), naive_maxpool_backward(x, d_out))
+
+
+def test_pool_before_relu_equals_relu_before_pool():
+    """The HQNN pools before its ReLU (4x less work); values and input gradients are bitwise those of
+    ReLU-then-pool, including windows whose maximum is 0 or negative and tied zeros."""
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(4, 5, 8, 8))
+    x[0, 0, :2, :2] = 0.0  # all-zero window
+    x[1, 1, :2, :2] = -1.0  # all-negative tie
+    x[2, 2, :2, :2] = [[0.0, 0.5], [0.5, -1.0]]  # positive tie
+    d_out = rng.normal(size=(4, 5, 4, 4))
+    r, r_mask = layers.relu_forward(x)  # reference order
+    ref, ref_pool = layers.maxpool2_forward(r)
+    ref_dx = layers.relu_backward(layers.maxpool2_backward(d_out, ref_pool), r_mask)
+    p, pool = layers.maxpool2_forward(x)  # the HQNN's order
+    out, mask = layers.relu_forward(p)
+    dx = layers.maxpool2_backward(layers.relu_backward(d_out, mask), pool)
+    np.testing.assert_array_equal(out, ref)
+    np.testing.assert_array_equal(dx, ref_dx)

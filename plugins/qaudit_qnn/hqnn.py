@@ -132,8 +132,10 @@ class HQNN(CircuitClassifier):
         w = self.weights
         x = Z.reshape(-1, 1, IMAGE_SIDE, IMAGE_SIDE)
         a, c_conv = layers.conv2d_forward(x, w["conv_weight"], w["conv_bias"], PADDING)
-        a, c_relu = layers.relu_forward(a)
+        # max-pool before ReLU: relu(maxpool(a)) == maxpool(relu(a)) and the gradients are identical
+        # (a window whose max is <= 0 passes no gradient either way), on a 4x smaller tensor
         a, c_pool = layers.maxpool2_forward(a)
+        a, c_relu = layers.relu_forward(a)
         pooled_shape = a.shape
         a, c_fc = layers.linear_forward(a.reshape(len(x), -1), w["fc_weight"], w["fc_bias"])
         a, c_leak = layers.leaky_relu_forward(a, LEAK)
@@ -145,8 +147,8 @@ class HQNN(CircuitClassifier):
         d = layers.l2_normalise_backward(d_z, c_l2)
         d = layers.leaky_relu_backward(d, c_leak)
         g_fc_w, g_fc_b, d = layers.linear_backward(d, c_fc, per_sample=per_sample)
-        d = layers.maxpool2_backward(d.reshape(pooled_shape), c_pool)
-        d = layers.relu_backward(d, c_relu)
+        d = layers.relu_backward(d.reshape(pooled_shape), c_relu)
+        d = layers.maxpool2_backward(d, c_pool)
         g_conv_w, g_conv_b, _ = layers.conv2d_backward(d, c_conv, per_sample=per_sample)
         return {"conv_weight": g_conv_w, "conv_bias": g_conv_b, "fc_weight": g_fc_w, "fc_bias": g_fc_b}
 

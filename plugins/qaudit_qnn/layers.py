@@ -10,8 +10,8 @@ PyTorch so weights can be compared with (or imported from) a ``torch.nn`` model:
 
 The convolution uses im2col built from a strided view of the padded input, so
 the forward pass and both weight gradients are single BLAS matmuls over the
-whole batch. Per-sample weight gradients (needed for Fisher information) are
-einsums over the same cached columns.
+whole batch (columns are kernel-offset-major, see ``_im2col``). Per-sample weight
+gradients (needed for Fisher information) are einsums over the same cached columns.
 """
 
 from __future__ import annotations
@@ -43,24 +43,36 @@ def single_threaded() -> Any:
 
 
 def _im2col(x: np.ndarray, k: int, pad: int) -> np.ndarray:
-    """Columns ``(n, out_h, out_w, channels * k * k)`` for a stride-1 convolution."""
-    padded = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
+    """Columns ``(channels * k * k, n, out_h * out_w)`` for a stride-1 convolution.
+
+    Kernel-offset-major: the copy out of the strided window view then walks the
+    image contiguously (≈3x faster than sample-major columns for a batch of 8), and
+    the forward pass is one ``(f, ckk) @ (ckk, n·oh·ow)`` matmul with the long axis last.
+    """
+    n, c, h, w = x.shape
+    if pad:
+        padded = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=x.dtype)
+        padded[:, :, pad:pad + h, pad:pad + w] = x
+    else:
+        padded = x
     windows = sliding_window_view(padded, (k, k), axis=(2, 3))  # (n, c, oh, ow, k, k)
-    n, c, oh, ow = windows.shape[:4]
-    return np.ascontiguousarray(windows.transpose(0, 2, 3, 1, 4, 5)).reshape(n, oh, ow, c * k * k)
+    oh, ow = windows.shape[2:4]
+    return np.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3)).reshape(c * k * k, n, oh * ow)
 
 
 def conv2d_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, pad: int) -> tuple[np.ndarray, Any]:
     """Stride-1 2-D convolution (cross-correlation, as ``torch.nn.Conv2d``).
 
     *x* (n, c, h, w), *weight* (f, c, k, k), *bias* (f,) -> (n, f, h + 2·pad − k + 1, ...).
+    The result is a (non-contiguous) view of an (f, n, oh, ow) array; reshape copies if needed.
     """
     f, c, k, _ = weight.shape
-    cols = _im2col(x, k, pad)  # (n, oh, ow, c*k*k)
-    n, oh, ow, ckk = cols.shape
-    out = cols.reshape(-1, ckk) @ weight.reshape(f, ckk).T + bias  # (n*oh*ow, f)
-    out = out.reshape(n, oh, ow, f).transpose(0, 3, 1, 2)
-    return np.ascontiguousarray(out), (cols, x.shape, weight, pad)
+    n, _, h, w = x.shape
+    oh, ow = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+    cols = _im2col(x, k, pad)  # (ckk, n, oh*ow)
+    out = weight.reshape(f, -1) @ cols.reshape(len(cols), -1)  # (f, n*oh*ow)
+    out += bias[:, None]
+    return out.reshape(f, n, oh, ow).transpose(1, 0, 2, 3), (cols, x.shape, weight, pad)
 
 
 def conv2d_backward(d_out: np.ndarray, cache: Any, per_sample: bool = False,
@@ -72,23 +84,23 @@ def conv2d_backward(d_out: np.ndarray, cache: Any, per_sample: bool = False,
     """
     cols, x_shape, weight, pad = cache
     f, c, k, _ = weight.shape
-    n, oh, ow, ckk = cols.shape
-    d_cols_out = d_out.transpose(0, 2, 3, 1)  # (n, oh, ow, f)
+    n, _, oh, ow = d_out.shape
+    ckk = len(cols)
+    d_fm = np.ascontiguousarray(d_out.transpose(1, 0, 2, 3)).reshape(f, n, oh * ow)  # (f, n, P)
     if per_sample:
-        d_w = np.einsum("npf,npk->nfk", d_cols_out.reshape(n, oh * ow, f), cols.reshape(n, oh * ow, ckk))
-        d_w = d_w.reshape(n, f, c, k, k)
+        d_w = np.einsum("fnp,knp->nfk", d_fm, cols).reshape(n, f, c, k, k)
         d_b = d_out.sum(axis=(2, 3))
     else:
-        d_w = (d_cols_out.reshape(-1, f).T @ cols.reshape(-1, ckk)).reshape(f, c, k, k)
-        d_b = d_out.sum(axis=(0, 2, 3))
+        d_w = (d_fm.reshape(f, -1) @ cols.reshape(ckk, -1).T).reshape(f, c, k, k)
+        d_b = d_fm.sum(axis=(1, 2))
     d_x = None
     if input_grad:
-        d_cols = (d_cols_out.reshape(-1, f) @ weight.reshape(f, ckk)).reshape(n, oh, ow, c, k, k)
+        d_cols = (weight.reshape(f, ckk).T @ d_fm.reshape(f, -1)).reshape(c, k, k, n, oh, ow)
         h, w = x_shape[2], x_shape[3]
-        d_pad = np.zeros((n, c, h + 2 * pad, w + 2 * pad))
+        d_pad = np.zeros((n, c, h + 2 * pad, w + 2 * pad), dtype=d_cols.dtype)
         for i in range(k):  # col2im: scatter each kernel offset back (k*k slice adds)
             for j in range(k):
-                d_pad[:, :, i:i + oh, j:j + ow] += d_cols[:, :, :, :, i, j].transpose(0, 3, 1, 2)
+                d_pad[:, :, i:i + oh, j:j + ow] += d_cols[:, i, j].transpose(1, 0, 2, 3)
         d_x = d_pad[:, :, pad:pad + h, pad:pad + w] if pad else d_pad
     return d_w, d_b, d_x
 
@@ -96,24 +108,35 @@ def conv2d_backward(d_out: np.ndarray, cache: Any, per_sample: bool = False,
 # ----------------------------------------------------------------------------- pooling
 
 
+def _quadrants(x: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The four strided views of each 2x2 window, in row-major window order (no copies)."""
+    return x[..., 0::2, 0::2], x[..., 0::2, 1::2], x[..., 1::2, 0::2], x[..., 1::2, 1::2]
+
+
 def maxpool2_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
     """2x2 max pooling with stride 2 on (n, c, h, w), h and w even.
 
-    Ties go to the first element of the window in row-major order (as PyTorch).
+    Ties go to the first element of the window in row-major order (as PyTorch). Works on
+    the four strided quadrant views with elementwise ``maximum`` -- about 5x faster for a
+    minibatch of 8 than an ``argmax`` over a transposed (copied) window axis.
     """
-    n, c, h, w = x.shape
-    windows = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
-    arg = windows.argmax(axis=-1)
-    out = np.take_along_axis(windows, arg[..., None], axis=-1)[..., 0]
+    q0, q1, q2, q3 = _quadrants(x)
+    top, bottom = np.maximum(q0, q1), np.maximum(q2, q3)
+    out = np.maximum(top, bottom)
+    # arg = index of the first window element equal to the max (row-major), as int8
+    arg = np.where(q2 == out, 2, 3).astype(np.int8)
+    arg[q1 == out] = 1
+    arg[q0 == out] = 0
     return out, (arg, x.shape)
 
 
 def maxpool2_backward(d_out: np.ndarray, cache: Any) -> np.ndarray:
     """Route *d_out* (n, c, h/2, w/2) to the arg-max of each window."""
-    arg, (n, c, h, w) = cache
-    d_windows = np.zeros((n, c, h // 2, w // 2, 4))
-    np.put_along_axis(d_windows, arg[..., None], d_out[..., None], axis=-1)
-    return d_windows.reshape(n, c, h // 2, w // 2, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h, w)
+    arg, shape = cache
+    d_x = np.zeros(shape, dtype=d_out.dtype)
+    for i, view in enumerate(_quadrants(d_x)):
+        np.multiply(d_out, arg == i, out=view)
+    return d_x
 
 
 # ----------------------------------------------------------------------------- activations
