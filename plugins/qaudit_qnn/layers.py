@@ -127,13 +127,19 @@ def maxpool2_forward(x: np.ndarray) -> tuple[np.ndarray, Any]:
     arg = np.where(q2 == out, 2, 3).astype(np.int8)
     arg[q1 == out] = 1
     arg[q0 == out] = 0
-    return out, (arg, x.shape)
+    axes = tuple(int(a) for a in np.argsort(x.strides, kind="stable")[::-1])  # x's memory order
+    return out, (arg, x.shape, axes)
 
 
 def maxpool2_backward(d_out: np.ndarray, cache: Any) -> np.ndarray:
-    """Route *d_out* (n, c, h/2, w/2) to the arg-max of each window."""
-    arg, shape = cache
-    d_x = np.zeros(shape, dtype=d_out.dtype)
+    """Route *d_out* (n, c, h/2, w/2) to the arg-max of each window.
+
+    The result has the memory layout of the forward input (for the convolution's
+    (f, n, h, w) output, a transposed view the convolution's backward then reads without a copy);
+    the four quadrants partition it, so it needs no zero-fill.
+    """
+    arg, shape, axes = cache
+    d_x = np.empty([shape[a] for a in axes], dtype=d_out.dtype).transpose(np.argsort(axes))
     for i, view in enumerate(_quadrants(d_x)):
         np.multiply(d_out, arg == i, out=view)
     return d_x
