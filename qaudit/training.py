@@ -35,7 +35,7 @@ class SGD:
     def step(self, weights: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         # In place where the result is bitwise the same (μ·v then +g, as before): the velocity is
         # the optimiser's own array, and a fresh temporary per op costs a page-faulting pass over
-        # large layers (HQNN's 256x980 weight: 715 -> 490 µs per step, benchmarks/hqnn.py --vs-torch).
+        # large layers (a 256x980 weight: 715 -> 490 µs per step, benchmarks/hqnn.py --vs-torch).
         for name, g in grads.items():
             if self.sign != 1.0:
                 g = self.sign * g
