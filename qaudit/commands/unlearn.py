@@ -20,14 +20,20 @@ Output = Annotated[Path | None, typer.Option("--output", help="Write the report 
 DataDir = Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")]
 FailAbove = Annotated[str | None, typer.Option(
     "--fail-above", help="Exit 1 if a metric exceeds its threshold, e.g. forget_mia_auc=0.6,forget_accuracy=0.2.")]
+Audit = Annotated[str | None, typer.Option(
+    "--audit", help="Also run a per-example unlearning audit: ulira (U-LiRA, Hayes et al. 2025: shadow pairs "
+    "unlearned by the method vs retrained; gate with --fail-above ulira_auc=0.6).")]
+ShadowPairs = Annotated[int, typer.Option(
+    "-K", "--shadow-pairs", help="U-LiRA shadow pairs (even, >= 6; each trains two models and runs the method).")]
 
 
 def _gate(report: Any, fail_above: str | None, judged: list[Any] | None = None) -> int:
     """Apply ``--fail-above`` thresholds and the forget-request checks; 1 when any fails."""
     from qaudit.gating import check_thresholds, parse_thresholds
+    from qaudit.ulira import METRICS as ULIRA_METRICS
     from qaudit.unlearning import METRICS
 
-    thresholds = parse_thresholds(fail_above, METRICS)
+    thresholds = parse_thresholds(fail_above, (*METRICS, *ULIRA_METRICS))
     findings = list(judged or [])
     if thresholds:
         findings += check_thresholds(report.measurements, thresholds, "unlearn", report.location)
@@ -97,10 +103,13 @@ def unlearn_cmd(
         "(the defaults).")] = None,
     forget_gate: Annotated[bool, typer.Option(
         "--forget-gate/--no-forget-gate", help="Exit 1 when the forget request was not met (default on).")] = True,
+    audit: Audit = None,
+    shadow_pairs: ShadowPairs = 32,
 ) -> None:
     """Make a trained model forget a class or a set of samples, then verify and judge it (accuracy, held-out
     MIA, retrain oracle). Exit 0 request met, 1 not met or a --fail-above threshold breached, 2 input error."""
     from qaudit import model as model_io
+    from qaudit import ulira
     from qaudit import unlearning as core
     from qaudit.backends import default_backend, resolve_backend
     from qaudit.outputs import check_outputs
@@ -121,6 +130,8 @@ def unlearn_cmd(
     mf, ds = _load(model_path, data_dir, allow_data_change)
     fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
     core.preflight(method, mf, ds, fs, seed, opts, retain_fraction)
+    if audit is not None:
+        ulira.check_audit(audit, mf, fs, shadow_pairs)
     oracle_mf = model_io.load(oracle) if oracle else None
     backend = backend or default_backend(shots)
     be, shots = resolve_backend(backend, shots, mf.model)
@@ -138,6 +149,8 @@ def unlearn_cmd(
         fq = None
         if forget_quality:
             fq = core.forget_quality(mf, ds, fs, method, opts, forget_quality, seed, progress)
+        audited = ulira.audit(mf, ds, fs.forget_ids, method, opts, shadow_pairs, seed, progress=progress) \
+            if audit is not None else None
     new_mf = core.unlearned_model_file(mf, result, fs)
     model_io.save(new_mf, out_path, command=command_line())
     report = core.unlearn_report(mf, fs, before, orc, result, str(out_path),
@@ -145,6 +158,8 @@ def unlearn_cmd(
                                   "attack": verifier.attack_name})
     if fq is not None:
         core.attach_forget_quality(report, method, fq)
+    if audited is not None:
+        ulira.attach(report, audited)
     record_data_change(report, ds)
     code = _gate(report, fail_above, result.findings(report.location) if forget_gate else None)
     err.print(f"wrote {out_path}", markup=False, highlight=False)
