@@ -101,9 +101,13 @@ def plan_pairs(n_audit: int, pairs: int, seed: int) -> list[PairPlan]:
     return plans
 
 
-def run_pair(method: str, options: dict[str, Any], cls: Any, params: dict[str, Any], n_classes: int,
-             dataset: Any, members: np.ndarray, audit: np.ndarray, plan: PairPlan) -> tuple[np.ndarray, np.ndarray]:
-    """Train O_k, unlearn F_k with *method*, retrain R_k without F_k; phi of U_k and R_k on the audit set."""
+def run_pair(methods: dict[str, dict[str, Any]], cls: Any, params: dict[str, Any], n_classes: int,
+             dataset: Any, members: np.ndarray, audit: np.ndarray, plan: PairPlan) -> dict[str, Any]:
+    """Train O_k, unlearn F_k from it with every method in *methods* (name -> options), retrain R_k
+    without F_k; phi on the audit set of each U_k (``unlearned[method]``), of R_k (``retrained``), and
+    the seconds each step took. O_k and R_k do not depend on the method, so several methods share them."""
+    import time
+
     from qaudit.plugins import get_host
     from qaudit.query import predict_proba
     from qaudit.unlearning import ForgetSet, build_request, run_method
@@ -111,15 +115,23 @@ def run_pair(method: str, options: dict[str, Any], cls: Any, params: dict[str, A
     forget = audit[plan.forget]
     retain = np.setdiff1d(members, forget)
     X, y = dataset.X, dataset.y
+    Xa, ya = X[audit], y[audit]
+    start = time.perf_counter()
     original = cls.from_options({**params, "seed": plan.train_seed}).fit(
         X[members], y[members], n_classes=n_classes, sample_ids=members)
-    request = build_request(get_host().get("unlearning", method), dataset, ForgetSet(forget, retain), plan.unlearn_seed,
-                            options, n_classes)
-    unlearned = run_method(method, original, request).model
+    seconds = {"train": time.perf_counter() - start}
+    unlearned = {}
+    for method, options in methods.items():
+        start = time.perf_counter()
+        request = build_request(get_host().get("unlearning", method), dataset, ForgetSet(forget, retain),
+                                plan.unlearn_seed, options, n_classes)
+        unlearned[method] = phi(predict_proba(run_method(method, original, request).model, Xa), ya)
+        seconds[method] = time.perf_counter() - start
+    start = time.perf_counter()
     retrained = cls.from_options({**params, "seed": plan.retrain_seed}).fit(
         X[retain], y[retain], n_classes=n_classes, sample_ids=retain)
-    Xa, ya = X[audit], y[audit]
-    return phi(predict_proba(unlearned, Xa), ya), phi(predict_proba(retrained, Xa), ya)
+    seconds["retrain"] = time.perf_counter() - start
+    return {"unlearned": unlearned, "retrained": phi(predict_proba(retrained, Xa), ya), "seconds": seconds}
 
 
 def phi(probs: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -137,12 +149,13 @@ class Observations:
     retrained: np.ndarray  # (K, n)
 
     @classmethod
-    def collect(cls, plans: list[PairPlan], results: list[tuple[np.ndarray, np.ndarray]], n: int) -> Observations:
+    def collect(cls, plans: list[PairPlan], results: list[dict[str, Any]], n: int, method: str) -> Observations:
+        """*method*'s observations from the pair results of :func:`run_pair`."""
         U = np.full((len(plans), n), np.nan)
         R = np.full((len(plans), n), np.nan)
-        for plan, (pu, pr) in zip(plans, results):
-            U[plan.index, plan.forget] = pu[plan.forget]
-            R[plan.index, plan.forget] = pr[plan.forget]
+        for plan, result in zip(plans, results):
+            U[plan.index, plan.forget] = result["unlearned"][method][plan.forget]
+            R[plan.index, plan.forget] = result["retrained"][plan.forget]
         return cls(U, R)
 
 
@@ -323,6 +336,14 @@ def audit(mf: Any, dataset: Any, forget_ids: np.ndarray, method: str, options: d
           pairs: int = DEFAULT_PAIRS, seed: int = 0, n_jobs: int = 1, progress: Any = None,
           alpha: float = DEFAULT_ALPHA) -> ULiRAResult:
     """Run U-LiRA for *method* on the forget examples *forget_ids* of model file *mf*."""
+    return audit_methods(mf, dataset, forget_ids, {method: options}, pairs, seed, n_jobs, progress, alpha)[method]
+
+
+def audit_methods(mf: Any, dataset: Any, forget_ids: np.ndarray, methods: dict[str, dict[str, Any]],
+                  pairs: int = DEFAULT_PAIRS, seed: int = 0, n_jobs: int = 1, progress: Any = None,
+                  alpha: float = DEFAULT_ALPHA) -> dict[str, ULiRAResult]:
+    """U-LiRA for several methods (name -> options) on the same shadow pairs: the original and
+    retrained shadow models are trained once and each method unlearns the same originals."""
     import time
 
     from qaudit.progress import SILENT
@@ -337,12 +358,20 @@ def audit(mf: Any, dataset: Any, forget_ids: np.ndarray, method: str, options: d
     plans = plan_pairs(audit_ids.size, pairs, seed)
     cls, params = type(mf.model), mf.model.get_params()
     n_classes = mf.model.n_classes or dataset.n_classes
-    jobs = [(method, dict(options), cls, params, n_classes, dataset, members, audit_ids, plan) for plan in plans]
+    jobs = [(dict(methods), cls, params, n_classes, dataset, members, audit_ids, plan) for plan in plans]
     start = time.perf_counter()
-    with progress.track(f"U-LiRA: {pairs} shadow pairs (train, {method}, retrain)", pairs) as task:
+    names = ", ".join(methods)
+    with progress.track(f"U-LiRA: {pairs} shadow pairs (train, {names}, retrain)", pairs) as task:
         results = run_jobs(run_pair, jobs, n_jobs, on_done=lambda: progress.advance(task))
-    obs = Observations.collect(plans, results, audit_ids.size)
-    return analyse(obs, method, seed, audit_ids, dataset.y[audit_ids], alpha, time.perf_counter() - start)
+    wall = time.perf_counter() - start
+    spent = {k: float(sum(r["seconds"].get(k, 0.0) for r in results)) for k in ("train", "retrain", *methods)}
+    out = {}
+    for method in methods:
+        obs = Observations.collect(plans, results, audit_ids.size, method)
+        res = analyse(obs, method, seed, audit_ids, dataset.y[audit_ids], alpha, wall)
+        res.details["pair_seconds"] = {"train": spent["train"], "retrain": spent["retrain"], method: spent[method]}
+        out[method] = res
+    return out
 
 
 def attach(report: Any, result: ULiRAResult) -> None:
