@@ -50,12 +50,12 @@ def main() -> None:
         analysis = (wall - pair_wall) / len(methods)
         for m, r in results.items():
             s, sec = r.summary, r.details["pair_seconds"]
-            single = sec["train"] + sec["retrain"] + sec[m] + analysis
+            single = sec["original"] + sec["retrained"] + sec["method"] + analysis
             tpr = ulira_tpr(s)
             print(f"| {seed} | {m} | {s['auc']:.3f} [{s['auc_low']:.3f}, {s['auc_high']:.3f}] | {r.p_value:.3g} | "
                   f"{'distinguishable' if r.distinguishable else 'indistinguishable'} | {tpr} | "
                   f"{int(r.identifiable.sum())} / {r.audit_ids.size} | {single:.0f} "
-                  f"({sec['train']:.0f} + {sec['retrain']:.0f} + {sec[m]:.0f} + {analysis:.0f}) |")
+                  f"({sec['original']:.0f} + {sec['retrained']:.0f} + {sec['method']:.0f} + {analysis:.0f}) |")
         order = sorted(results, key=lambda m: results[m].summary["auc"])
         ranks[seed] = order
         print(f"\nseed {seed}: all {len(methods)} methods on {args.K} shared pairs in {wall:.0f} s; "

@@ -119,7 +119,7 @@ def run_pair(methods: dict[str, dict[str, Any]], cls: Any, params: dict[str, Any
     start = time.perf_counter()
     original = cls.from_options({**params, "seed": plan.train_seed}).fit(
         X[members], y[members], n_classes=n_classes, sample_ids=members)
-    seconds = {"train": time.perf_counter() - start}
+    seconds = {"original": time.perf_counter() - start}
     unlearned = {}
     for method, options in methods.items():
         start = time.perf_counter()
@@ -130,7 +130,7 @@ def run_pair(methods: dict[str, dict[str, Any]], cls: Any, params: dict[str, Any
     start = time.perf_counter()
     retrained = cls.from_options({**params, "seed": plan.retrain_seed}).fit(
         X[retain], y[retain], n_classes=n_classes, sample_ids=retain)
-    seconds["retrain"] = time.perf_counter() - start
+    seconds["retrained"] = time.perf_counter() - start
     return {"unlearned": unlearned, "retrained": phi(predict_proba(retrained, Xa), ya), "seconds": seconds}
 
 
@@ -364,12 +364,13 @@ def audit_methods(mf: Any, dataset: Any, forget_ids: np.ndarray, methods: dict[s
     with progress.track(f"U-LiRA: {pairs} shadow pairs (train, {names}, retrain)", pairs) as task:
         results = run_jobs(run_pair, jobs, n_jobs, on_done=lambda: progress.advance(task))
     wall = time.perf_counter() - start
-    spent = {k: float(sum(r["seconds"].get(k, 0.0) for r in results)) for k in ("train", "retrain", *methods)}
+    spent = {k: float(sum(r["seconds"].get(k, 0.0) for r in results)) for k in ("original", "retrained", *methods)}
     out = {}
     for method in methods:
         obs = Observations.collect(plans, results, audit_ids.size, method)
         res = analyse(obs, method, seed, audit_ids, dataset.y[audit_ids], alpha, wall)
-        res.details["pair_seconds"] = {"train": spent["train"], "retrain": spent["retrain"], method: spent[method]}
+        res.details["pair_seconds"] = {"original": spent["original"], "retrained": spent["retrained"],
+                                       "method": spent[method]}
         out[method] = res
     return out
 
