@@ -31,8 +31,10 @@ import numpy as np
 
 from qaudit.errors import QauditError
 
-#: Smallest number of shadow pairs: leave-one-block-out leaves K/2 - 1 >= 2 observations per side.
-MIN_PAIRS = 6
+#: Smallest number of shadow pairs: leave-one-block-out leaves K/2 - 1 >= 3 observations per side for
+#: the Gaussians, and the block bootstrap has at least 4 blocks to resample (with 3 its re-fitted
+#: replicates all collapse to one value: a zero-width interval).
+MIN_PAIRS = 8
 #: Largest number of shadow pairs (each trains two models).
 MAX_PAIRS = 512
 DEFAULT_PAIRS = 32

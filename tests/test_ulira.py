@@ -163,12 +163,12 @@ def test_noop_method_on_a_memorising_model_is_caught_and_gated(cli_runner, memor
     path, idx = memorising
     out = tmp_path / "r.json"
     res = cli_runner.invoke(["unlearn", str(path), "--method", "noop-test", "--forget-indices", str(idx),
-                             "--audit", "ulira", "-K", "6", "--no-forget-gate", "--out", str(tmp_path / "u.json"),
+                             "--audit", "ulira", "-K", "8", "--no-forget-gate", "--out", str(tmp_path / "u.json"),
                              "-f", "json", "--output", str(out), "--fail-above", "ulira_auc=0.6"])
     assert res.exit_code == 1, res.stderr
     doc = json.loads(out.read_text())
-    assert doc["ulira"]["auc"] >= 0.9
-    assert doc["ulira"]["shadow_pairs"] == 6 and doc["ulira"]["verdict"]["distinguishable"]
+    assert doc["ulira"]["auc"] >= 0.9 and doc["ulira"]["auc_low"] < doc["ulira"]["auc_high"]
+    assert doc["ulira"]["shadow_pairs"] == 8 and doc["ulira"]["verdict"]["distinguishable"]
     assert any(f["metric"] == "ulira_auc" and not f["passed"] for f in doc["findings"])
 
 
@@ -190,8 +190,8 @@ def test_retrain_as_the_method_is_indistinguishable(memorising):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["-K", "4"], "-K/--shadow-pairs must be an integer in 6..512"),
-    (["-K", "7"], "must be even"),
+    (["-K", "6"], "-K/--shadow-pairs must be an integer in 8..512"),
+    (["-K", "9"], "must be even"),
     (["--audit", "lira"], "unknown audit"),
 ])
 def test_bad_ulira_input_is_a_one_line_error(cli_runner, tiny_model, tmp_path, extra, message):

@@ -24,7 +24,7 @@ Audit = Annotated[str | None, typer.Option(
     "--audit", help="Also run a per-example unlearning audit: ulira (U-LiRA, Hayes et al. 2025: shadow pairs "
     "unlearned by the method vs retrained; gate with --fail-above ulira_auc=0.6).")]
 ShadowPairs = Annotated[int, typer.Option(
-    "-K", "--shadow-pairs", help="U-LiRA shadow pairs (even, >= 6; each trains two models and runs the method).")]
+    "-K", "--shadow-pairs", help="U-LiRA shadow pairs (even, >= 8; each trains two models and runs the method).")]
 
 
 def _gate(report: Any, fail_above: str | None, judged: list[Any] | None = None) -> int:
