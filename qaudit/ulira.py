@@ -400,7 +400,8 @@ def attach(report: Any, result: ULiRAResult) -> None:
     head.note = ("positives = (example, unlearned shadow model), negatives = (example, retrained shadow model); "
                  "per-example Gaussians fitted with the block of pairs held out; AUC 0.5 = unlearning looks like "
                  "retraining (Hayes et al. 2025)")
-    order = np.argsort(-result.per_example_auc, kind="stable")
+    # smallest adjusted p first; among equal p, the AUC furthest from 0.5 (remembered or over-forgotten)
+    order = np.lexsort((-np.abs(result.per_example_auc - 0.5), result.per_example_p_adjusted))
     worst = Table("most identifiable audited examples", ["dataset index", "class", "per-example AUC",
                                                           "p (Holm)", "identifiable"])
     for i in order[:10]:
