@@ -43,7 +43,7 @@ def main() -> None:
           "single-method seconds (train + retrain + method + analysis) |\n|---|---|---|---|---|---|---|---|")
     ranks = {}
     for seed in (int(s) for s in args.seeds.split(",")):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         results = ulira.audit_methods(mf, ds, forget, {m: {} for m in methods}, args.K, seed)
         wall = time.perf_counter() - start
         pair_wall = next(iter(results.values())).seconds
@@ -58,12 +58,13 @@ def main() -> None:
                   f"({sec['original']:.0f} + {sec['retrained']:.0f} + {sec['method']:.0f} + {analysis:.0f}) |")
         order = sorted(results, key=lambda m: results[m].summary["auc"])
         ranks[seed] = order
-        print(f"\nseed {seed}: all {len(methods)} methods on {args.K} shared pairs in {wall:.0f} s; "
+        print(f"\nseed {seed}: all {len(methods)} methods on {args.K} shared pairs in {wall:.0f} s wall, "
+              f"{time.process_time() - cpu:.0f} s CPU; "
               f"ranking (least distinguishable first): {' < '.join(order)}\n")
     if len(ranks) > 1:
         same = len({tuple(o) for o in ranks.values()}) == 1
         print(f"ranking {'identical' if same else 'NOT identical'} across seeds {sorted(ranks)}: {ranks}")
-    print(f"load average after: {os.getloadavg()}")
+    print(f"load average after: {os.getloadavg()}; process CPU {time.process_time():.0f} s")
 
 
 def ulira_tpr(summary: dict) -> str:
