@@ -412,8 +412,9 @@ def attach(report: Any, result: ULiRAResult) -> None:
     hist = Table("per-example AUC distribution", ["per-example AUC", "audited examples"],
                  [[f"{a:.1f}-{b:.1f}", int(c)] for a, b, c in zip(edges[:-1], edges[1:], counts)])
     report.tables += [head, worst, hist]
-    report.plots.append(Plot("U-LiRA: per-example AUC (unlearned vs retrained)", "per-example AUC",
-                             "audited examples", [f"{a:.1f}-{b:.1f}" for a, b in zip(edges[:-1], edges[1:])],
+    report.plots.append(Plot("U-LiRA: per-example AUC (unlearned vs retrained)",
+                             "per-example AUC (bins of 0.1, lower edge)", "audited examples",
+                             [f"{a:.1f}" for a in edges[:-1]],
                              [Series(result.method, [int(c) for c in counts])],
                              note="0.5 = this record looks retrained; near 1 = its unlearned models still stand out",
                              style="bars"))
