@@ -124,8 +124,9 @@ class AuditSettings:
     n_bootstrap: int = metrics.DEFAULT_BOOTSTRAP
     resume: bool = False
 
-    def validate(self) -> None:
-        """One-line errors for settings out of range (before any work)."""
+    def validate(self, reference_models: bool = True) -> None:
+        """One-line errors for settings out of range (before any work); *reference_models* False skips
+        ``--reference-models`` (a black-box audit's reference models are the ones its file records)."""
         if not self.attacks:
             raise QauditError("no attacks selected")
         for bad in self.slices:
@@ -138,10 +139,8 @@ class AuditSettings:
         if not 10 <= self.n_bootstrap <= metrics.MAX_BOOTSTRAP:
             raise QauditError(f"--bootstrap must lie in 10..{metrics.MAX_BOOTSTRAP}, got {self.n_bootstrap}")
         limits.check_seed(self.seed)
-        limits.check_option("--reference-models", self.n_reference, "int", 2, limits.MAX_REFERENCE_MODELS)
-        if self.n_reference % 2:
-            raise QauditError(f"--reference-models must be an even number (half IN, half OUT per sample), "
-                              f"got {self.n_reference}")
+        if reference_models:
+            self._check_reference_models()
         limits.check_jobs(self.n_jobs)
         limits.check_option("--top-k", self.top_k, "int", 0, limits.MAX_TOP_K)
         if self.shots is not None:
@@ -152,6 +151,13 @@ class AuditSettings:
             check = getattr(get_host().get("attack", name), "check_options", None)
             if callable(check):
                 check(self.attack_options)
+
+
+    def _check_reference_models(self) -> None:
+        limits.check_option("--reference-models", self.n_reference, "int", 2, limits.MAX_REFERENCE_MODELS)
+        if self.n_reference % 2:
+            raise QauditError(f"--reference-models must be an even number (half IN, half OUT per sample), "
+                              f"got {self.n_reference}")
 
 
 @dataclass
@@ -176,6 +182,31 @@ class Scored:
     correct: np.ndarray
 
 
+@dataclass
+class AuditSubject:
+    """What an audit scores, however its outputs are obtained (one per audit path).
+
+    ``X``/``y`` are indexed by the sample ids in ``members``/``non_members`` (raw features for a model
+    audit; row numbers for recorded outputs); ``context`` is the attack context every fold copies (its
+    ``query`` answers ``context.outputs``); ``facts`` are the report summary's description of the
+    subject (``model``, ``kind``, ``dataset``, ``population``, ``ground_truth``, ``backend``, ``shots``).
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    members: np.ndarray
+    non_members: np.ndarray
+    context: AttackContext
+    facts: dict[str, Any]
+
+
+def attack_classes(settings: AuditSettings) -> dict[str, Any]:
+    """The registered classes of the attacks *settings* names (unknown names: one-line error)."""
+    from qaudit.plugins import get_host
+
+    return {name: get_host().get("attack", name) for name in settings.attacks}
+
+
 def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings, backend: Any = None,
               progress: Progress = SILENT, location: str = "") -> Report:
     """Run every attack in *settings* against ``mf.model`` and build the leak Report.
@@ -183,16 +214,13 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
     Every member and non-member is scored out of fold (:mod:`qaudit.crossfit`); the metrics
     and the verdict use held-out scores only (:mod:`qaudit.metrics`, :mod:`qaudit.verdict`).
     """
-    from qaudit.plugins import get_host
-
     settings.validate()
-    host = get_host()
-    classes = {name: host.get("attack", name) for name in settings.attacks}
+    classes = attack_classes(settings)
     for name, cls in classes.items():
         if getattr(cls, "needs_shots", False) and not settings.shots:  # optional Attack member
             raise QauditError(f"attack {name} scores raw bit strings: pass --shots N")
     check_folds(settings.folds, len(truth.members), len(truth.non_members))
-    _check_options(settings.attack_options, settings.attacks)
+    check_attack_options(settings.attack_options, settings.attacks)
     model = mf.model
     if backend is None:  # resolved here when a caller passes only names (same rules as the CLI)
         from qaudit.backends import default_backend, resolve_backend
@@ -200,11 +228,6 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
         settings.backend = settings.backend or default_backend(settings.shots)
         backend, settings.shots = resolve_backend(settings.backend, settings.shots, model)
     X, y = dataset.X, dataset.y
-    rng = np.random.default_rng(settings.seed)
-    member_folds = split_folds(truth.members, settings.folds, rng)
-    non_member_folds = split_folds(truth.non_members, settings.folds, rng)
-    ids = np.concatenate([truth.members, truth.non_members])
-    is_member = np.r_[np.ones(len(truth.members), bool), np.zeros(len(truth.non_members), bool)]
     oracle = TargetQueries(model, backend, settings.shots, settings.seed)
     pop = truth.population
     n_train = int(len(mf.data.members)) if mf.data is not None else len(truth.members)
@@ -215,8 +238,27 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
         progress=progress, n_train=n_train, n_classes=model.n_classes or dataset.n_classes,
         n_reference=settings.n_reference, n_jobs=settings.n_jobs, options=dict(settings.attack_options),
         query=oracle, checkpoints=Checkpoints("reference-models", settings.resume))
+    facts = {"model": location, "kind": mf.kind, "dataset": dataset.name, "population": int(len(pop)),
+             "ground_truth": truth.source, "backend": settings.backend, "shots": settings.shots}
+    subject = AuditSubject(X, y, truth.members, truth.non_members, context, facts)
+    report = score_and_report(subject, classes, settings, progress, location)
+    report.summary["target_queries"] = oracle.count
+    context.checkpoints.discard()
+    return report
+
+
+def score_and_report(subject: AuditSubject, classes: dict[str, Any], settings: AuditSettings,
+                     progress: Progress = SILENT, location: str = "") -> Report:
+    """The scoring and report pipeline every audit path shares: fit every attack in *classes* per fold
+    (or once), score every member and non-member out of fold, compute the metrics, decide the verdict
+    (Holm) and build the leak :class:`Report`."""
+    X, y, context = subject.X, subject.y, subject.context
+    rng = np.random.default_rng(settings.seed)
+    member_folds = split_folds(subject.members, settings.folds, rng)
+    non_member_folds = split_folds(subject.non_members, settings.folds, rng)
+    ids = np.concatenate([subject.members, subject.non_members])
+    is_member = np.r_[np.ones(len(subject.members), bool), np.zeros(len(subject.non_members), bool)]
     plans = {name: audit_plans(cls, member_folds, non_member_folds) for name, cls in classes.items()}
-    store = context.checkpoints
     runs: list[AttackRun] = []
     with progress.track("attacks (fits)", sum(len(p) for p in plans.values())) as task:
         for name, cls in classes.items():
@@ -226,16 +268,45 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
             summary = metrics.summarise(scores, is_member, seed=settings.seed, n_bootstrap=settings.n_bootstrap,
                                         delta=settings.delta, alpha=settings.alpha)
             details = _attack_details(fitted, called, is_member, y[ids], settings)
+            extra = _extra_protocol(fitted[0].attack, subject, settings)
+            if extra is not None:
+                details["extra_protocol"] = extra
             runs.append(AttackRun(name, scores, summary, time.perf_counter() - start, details))
-    probs = oracle(model, X[ids]).probs
+    probs = context.outputs(X[ids]).probs
     y_ids = y[ids]
     loss = -np.log(np.clip(probs[np.arange(len(ids)), y_ids], 1e-12, None))
     scored = Scored(ids, is_member, y_ids, loss, np.argmax(probs, axis=1) == y_ids)
-    store.discard()
-    return _build_report(mf, dataset, truth, settings, runs, scored, oracle, location)
+    return _build_report(subject, settings, runs, scored, location)
 
 
-def _check_options(opts: dict[str, Any], attacks: list[str]) -> None:
+def _extra_protocol(attack: Any, subject: AuditSubject, settings: AuditSettings) -> dict[str, Any] | None:
+    """The attack's optional ``extra_protocol`` figure on every member / non-member (never in the metrics)."""
+    method = getattr(attack, "extra_protocol", None)  # optional Attack member
+    if not callable(method):
+        return None
+    from dataclasses import replace
+
+    X, y = subject.X, subject.y
+    full = replace(subject.context, X_members=X[subject.members], y_members=y[subject.members],
+                   X_non_members=X[subject.non_members], y_non_members=y[subject.non_members])
+    return method(full, settings.forget_class)
+
+
+def _extra_protocol_table(runs: list[AttackRun]) -> Table | None:
+    rows = [[r.name, e.get("figure"), e.get("figure_scope"), e.get("scored"), e.get("scored_in_attack_train"),
+             r.metrics["auc"], r.metrics["tpr@1%fpr"], e.get("label")]
+            for r in runs for e in [r.details.get("extra_protocol")] if e]
+    if not rows:
+        return None
+    return Table("other protocols (not held-out; beside the held-out metrics, never in the verdict)",
+                 ["attack", "figure", "scored", "n scored", "of which in the attack's training set",
+                  "held-out AUC", "held-out TPR@1%FPR", "protocol"], rows,
+                 "the figure is computed the way the named protocol computes it, on points the attack partly trained "
+                 "on; the held-out AUC and TPR@1%FPR are this audit's clean metrics for the same model and seed")
+
+
+def check_attack_options(opts: dict[str, Any], attacks: list[str]) -> None:
+    """Every ``--attack-option`` key is ``ATTACK.KEY`` for a selected attack (one-line error otherwise)."""
     for key in opts:
         if "." not in key:
             raise QauditError(f"--attack-option {key!r}: write ATTACK.KEY=VALUE (e.g. gray-box.epochs=500)")
@@ -356,8 +427,8 @@ def _most_exposed(best: AttackRun, scored: Scored, top_k: int) -> list[dict[str,
              "loss": float(scored.loss[m][i]), "correct": bool(scored.correct[m][i])} for i in order]
 
 
-def _build_report(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings, runs: list[AttackRun],
-                  scored: Scored, oracle: TargetQueries, location: str) -> Report:
+def _build_report(subject: AuditSubject, settings: AuditSettings, runs: list[AttackRun], scored: Scored,
+                  location: str) -> Report:
     decision = _verdict(settings, runs, scored)
     best = max(runs, key=lambda r: r.metrics["auc"])
     report = Report(kind="leak", title=f"Membership-inference audit of {location or 'model'}", schema=SCHEMA,
@@ -365,17 +436,21 @@ def _build_report(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSett
     report.verdict = _verdict_line(decision, best, settings)
     is_member = scored.is_member
     acc_m, acc_n = float(np.mean(scored.correct[is_member])), float(np.mean(scored.correct[~is_member]))
+    facts = subject.facts
     report.summary = {
-        "model": location, "kind": mf.kind, "dataset": dataset.name,
-        "members": int(len(truth.members)), "non_members": int(len(truth.non_members)),
-        "population": int(len(truth.population)), "evaluated_members": int(is_member.sum()),
-        "evaluated_non_members": int((~is_member).sum()), "folds": settings.folds, "ground_truth": truth.source,
-        "backend": settings.backend, "shots": settings.shots, "member_accuracy": acc_m,
-        "non_member_accuracy": acc_n, "generalisation_gap": acc_m - acc_n,
+        "model": facts["model"], "kind": facts["kind"], "dataset": facts["dataset"],
+        "members": int(len(subject.members)), "non_members": int(len(subject.non_members)),
+        "population": facts["population"], "evaluated_members": int(is_member.sum()),
+        "evaluated_non_members": int((~is_member).sum()), "folds": settings.folds,
+        "ground_truth": facts["ground_truth"], "backend": facts["backend"], "shots": facts["shots"],
+        "member_accuracy": acc_m, "non_member_accuracy": acc_n, "generalisation_gap": acc_m - acc_n,
         "strongest_attack": best.name, "leaks": decision.leaks, "verdict_test": verdict.TEST_NAME,
-        "alpha": settings.alpha, "hypotheses": decision.hypotheses, "target_queries": oracle.count,
+        "alpha": settings.alpha, "hypotheses": decision.hypotheses,
     }
     report.tables.append(_attack_table(runs, decision, scored, settings))
+    extra = _extra_protocol_table(runs)
+    if extra is not None:
+        report.tables.append(extra)
     slice_tables, slices_payload = _slice_tables(settings, runs, decision, scored)
     report.tables += slice_tables
     if decision.cells:

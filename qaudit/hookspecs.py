@@ -138,6 +138,26 @@ def register_reporters(register: Register) -> None:
 
 
 @hookspec
+def register_importers(register: Register) -> None:
+    """Register model importers (``qaudit import NAME SOURCE``): converters from another framework.
+
+    Call ``register(ImporterClass)`` for each importer. ``ImporterClass.name`` is the
+    first argument of ``qaudit import``. The class follows
+    :class:`qaudit.protocols.Importer`: it is instantiated without arguments and
+    ``load(request) -> ImportedModel`` reads the user's source (a Python file, a
+    circuit file) and trained weights named in the :class:`qaudit.protocols.ImportRequest`,
+    converts it into an ordinary, data-only qaudit model (a registered model kind,
+    e.g. a :class:`qaudit.qnn.CircuitClassifier` subclass) and returns it together with
+    a ``reference(X)`` function giving the *source framework's own* class probabilities.
+    The host checks the two agree to 1e-8 before it writes anything, fingerprints the
+    source files and records the framework, its version and the training recipe.
+    Importers may run the user's code (that is what an import is for); they must import
+    their framework inside ``load`` only, never at module import time, and raise
+    ``QauditError`` naming the unsupported operation, layer or parameter.
+    """
+
+
+@hookspec
 def register_commands(app: Any) -> None:
     """Add subcommands to the ``qaudit`` command line.
 

@@ -90,6 +90,17 @@ MAX_REPEATS = 100
 #: Most-exposed members listed in a leak report (``--top-k``).
 MAX_TOP_K = 100_000
 
+#: Largest outputs file of a black-box audit (``qaudit leak --outputs FILE.npz``), and largest inflated size
+#: of its arrays (bytes): 1000 samples x 10 classes x 256 reference models are 20 MB in float64.
+MAX_OUTPUTS_BYTES = 1024 * 1024 * 1024
+
+#: Largest target epsilon ``--dp epsilon=`` accepts (beyond it DP promises nothing useful).
+MAX_DP_EPSILON = 1_000.0
+#: Largest ``--dp noise_multiplier=``.
+MAX_NOISE_MULTIPLIER = 1_000.0
+#: Most canaries a one-run audit (``qaudit audit-dp --canaries``) inserts.
+MAX_CANARIES = 100_000
+
 
 def max_jobs() -> int:
     """Worker processes allowed (``--jobs``): this machine's cores (``os.cpu_count()``)."""

@@ -39,6 +39,7 @@ KINDS = {
     "attack": "register_attacks",
     "unlearning": "register_unlearning_methods",
     "reporter": "register_reporters",
+    "importer": "register_importers",
 }
 
 

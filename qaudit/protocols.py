@@ -23,6 +23,23 @@ class Capabilities:
     max_qubits: int | None = None
 
 
+class DeferredCircuit:
+    """A task's ``cirq.Circuit`` and qubit register, built on first read (models that describe their circuit in
+    the engine's gate list, :mod:`qaudit.engine.gates`, so engine-only runs never import Cirq).
+
+    ``build()`` returns ``(circuit, qubits)``; ``n_qubits`` is known without building."""
+
+    def __init__(self, build: Any, n_qubits: int):
+        self._build, self.n_qubits, self._built = build, int(n_qubits), None
+
+    def get(self) -> tuple[Any, list]:
+        """``(circuit, qubits)``, built once."""
+        if self._built is None:
+            circuit, qubits = self._build()
+            self._built = (circuit, list(qubits))
+        return self._built
+
+
 @dataclass
 class QuantumTask:
     """One batch of circuit executions, independent of any model class.
@@ -60,12 +77,36 @@ class QuantumTask:
 
     @property
     def n_qubits(self) -> int:
-        """Number of qubits of the circuit."""
-        return len(self.qubits)
+        """Number of qubits of the circuit (without building a deferred circuit)."""
+        deferred = self.__dict__.get("_qubits")
+        return deferred.n_qubits if isinstance(deferred, DeferredCircuit) else len(self.qubits)
 
     def resolver(self) -> dict[str, float]:
         """Trainable symbol -> value, ready for ``cirq.ParamResolver``."""
         return {n: float(v) for n, v in zip(self.param_names, self.param_values)}
+
+
+def _deferred_field(name: str, position: int, doc: str) -> property:
+    key = "_" + name
+
+    def get(self: QuantumTask) -> Any:
+        value = self.__dict__[key]
+        if isinstance(value, DeferredCircuit):
+            value = value.get()[position]
+            self.__dict__[key] = value
+        return value
+
+    def put(self: QuantumTask, value: Any) -> None:
+        self.__dict__[key] = value
+
+    get.__doc__ = doc
+    return property(get, put, doc=doc)
+
+
+QuantumTask.circuit = _deferred_field(  # type: ignore[assignment]
+    "circuit", 0, "The parameterised ``cirq.Circuit`` (a :class:`DeferredCircuit` is built on this first read).")
+QuantumTask.qubits = _deferred_field(  # type: ignore[assignment]
+    "qubits", 1, "The qubit register, big-endian (a :class:`DeferredCircuit` is built on this first read).")
 
 
 @runtime_checkable
@@ -149,6 +190,10 @@ class Model(Protocol):
     #: Optional: per-sample gradient evaluations the last ``fit`` spent (default: epochs x training samples);
     #: the unlearning report compares a method's cost with it.
     gradient_evaluations: int
+    #: Optional: named option bundles, ``{preset: {option: value}}`` -- e.g. another author's training recipe
+    #: beside the kind's own defaults. ``qaudit train --preset NAME`` starts from one (explicit options win);
+    #: ``qaudit models`` lists them.
+    PRESETS: ClassVar[dict[str, dict[str, Any]]]
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> Model:
@@ -188,11 +233,23 @@ class Model(Protocol):
         ...
 
     def loss_and_grad(self, X: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
-        """Mean cross-entropy over the batch and its exact gradient per weight."""
+        """Mean training loss over the batch (cross-entropy unless an option of the model chooses another, e.g.
+        basic-qnn's ``loss``) and its exact gradient per weight."""
         ...
 
     def per_sample_grads(self, X: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-        """Per-sample loss gradients, each (n_samples, *weight.shape)."""
+        """Per-sample loss gradients, each (n_samples, *weight.shape), for every name of ``weights``;
+        their mean is ``loss_and_grad``'s gradient. DP-SGD (``qaudit train --dp``) clips and sums them, so
+        compute them batched (one call per minibatch), not in a Python loop over samples."""
+        ...
+
+    def initialise(self, X: np.ndarray, y: np.ndarray, n_classes: int | None = None) -> Model:
+        """Optional capability (needed by ``qaudit train --dp`` and ``qaudit audit-dp --dp``): fit the
+        pre-processing on raw features *X* and draw the initial ``weights`` (seeded by the model's ``seed``
+        option) without training; return self. The host then trains ``weights`` in place with DP-SGD from
+        :meth:`per_sample_grads`, reading the optimiser settings ``epochs``, ``lr``, ``batch_size``,
+        ``momentum`` and ``nesterov`` from :meth:`get_params` when present. A model kind without it (e.g.
+        an ensemble) is refused for DP training with a one-line error naming the kind."""
         ...
 
     def circuit(self) -> Any:
@@ -299,6 +356,10 @@ class AttackContext:
     #: A :class:`qaudit.checkpoints.Checkpoints` store for long pieces of work (reference models): attacks
     #: that train models put each finished one there, and reuse it when the audit resumes (``--resume``).
     checkpoints: Any = None
+    #: Reference-model outputs recorded outside qaudit (a black-box audit, ``qaudit leak --outputs``), or None
+    #: when the attack trains its own reference models: a :class:`RecordedReferences`. Attacks that declare the
+    #: ``reference_outputs`` signal use these models instead of training any.
+    references: Any = None
 
     def outputs(self, X: np.ndarray, model: Any = None, exact: bool = False) -> Outputs:
         """Query *model* (default: the target) on raw features *X*; see the class docstring."""
@@ -309,12 +370,46 @@ class AttackContext:
         return self.query(self.model if model is None else model, X, exact)
 
 
+#: The signals an attack may read, by name (``Attack.signals``). An audit of a model provides all of them;
+#: a black-box audit of recorded outputs (``qaudit leak --outputs FILE``, docs/outputs-format.md) provides
+#: ``outputs`` and, when the file records reference models, ``reference_outputs`` -- and runs an attack only
+#: when it provides every signal the attack declares.
+SIGNALS: dict[str, str] = {
+    "outputs": "the target's class probabilities and the labels of the scored and the attacker-known samples "
+               "(through context.outputs(X))",
+    "reference_outputs": "reference models' class probabilities on the scored samples and which of them each "
+                         "model trained on (trained by the audit, or recorded: AttackContext.references)",
+    "model": "the target model itself: its architecture (to train shadow or reference models), its circuit, or "
+             "queries of samples the audit did not record",
+    "counts": "raw bit-string counts of finite-shot runs (Outputs.counts)",
+}
+
+
+@dataclass
+class RecordedReferences:
+    """Reference models whose outputs were recorded outside qaudit (black-box audits).
+
+    ``models`` are opaque handles: ``context.outputs(X, model=handle)`` returns a handle's recorded
+    class probabilities on the samples *X*; :meth:`membership` says which samples each model trained on.
+    """
+
+    models: list[Any]
+    #: (K, n_samples) bool over every recorded sample: True where model k trained on the sample.
+    keep: np.ndarray
+    #: Maps a batch *X* of the audit's samples to their rows of ``keep`` (set by the host).
+    rows: Any
+
+    def membership(self, X: np.ndarray) -> np.ndarray:
+        """(K, len(X)) bool: which of the samples *X* each reference model trained on."""
+        return self.keep[:, self.rows(X)]
+
+
 class Attack(Protocol):
     """A membership-inference attack. Registered via ``register_attacks``.
 
     Optional members (the host uses the default when a class leaves them out):
     ``roles`` (default empty), ``needs_shots`` (False), ``uses_known_labels`` (True),
-    ``decision_threshold`` (None) and ``details()`` (``{}``).
+    ``decision_threshold`` (None), ``signals`` (``{"model"}``) and ``details()`` (``{}``).
     """
 
     name: ClassVar[str]
@@ -332,6 +427,11 @@ class Attack(Protocol):
     #: After ``fit``: the score at or above which the attack calls a sample "member" (the paper's MIA
     #: accuracy is the fraction of members at or above it), or None when the attack has no decision rule.
     decision_threshold: float | None
+    #: Optional (default ``frozenset({"model"})``: the attack runs only in audits of a model): the signals
+    #: (keys of :data:`SIGNALS`) the attack reads. A black-box audit of recorded outputs runs the attack only
+    #: when the file provides all of them, and otherwise names the missing signal. Declare the least you need:
+    #: a threshold attack reads ``{"outputs"}``, LiRA ``{"outputs", "reference_outputs"}``.
+    signals: ClassVar[frozenset[str]]
 
     def fit(self, context: AttackContext) -> Attack:
         """Prepare (train attack models, reference models...); return self."""
@@ -343,6 +443,15 @@ class Attack(Protocol):
 
     def details(self) -> dict[str, Any]:
         """JSON-serialisable facts about the fitted attack for the report (epochs, reference models...)."""
+        ...
+
+    def extra_protocol(self, context: AttackContext, forget_class: int | None) -> dict[str, Any] | None:
+        """Optional: a figure computed under another protocol than the audit's held-out one (e.g. a paper's own
+        evaluation, chosen by the attack's options), or None. *context* holds every member and non-member of the
+        audit as the known sets (``X_members`` in the model's recorded order). The audit stores the dict in the
+        attack's ``details["extra_protocol"]`` and prints it in its own table; it never enters metrics, verdicts
+        or gates. It should carry a ``label`` saying why it is not a held-out metric, a ``figure`` and counts
+        (e.g. how many scored points the attack trained on)."""
         ...
 
 
@@ -425,4 +534,63 @@ class Reporter(Protocol):
     def render(self, result: Any, stream: TextIO | None) -> None:
         """Write *result* (a :class:`qaudit.results.Report`) to *stream*; ``None`` means the terminal
         (only a ``console`` reporter is asked to do that)."""
+        ...
+
+
+@dataclass
+class ImportRequest:
+    """What ``qaudit import`` hands an importer.
+
+    ``source`` is the user's source as typed (``path/file.py:attribute`` for Python objects, a circuit
+    file path...); ``weights`` the trained-weights file or None; ``X`` (n, n_features) float64 the raw
+    inputs of the data the model is checked on and audited with, ``n_classes`` its class count;
+    ``options`` the importer-specific settings (``--input-params``, ``--observables``, ``-O key=value``);
+    ``recipe`` the training recipe (``epochs``, ``lr``, ``batch_size``, ``momentum``, ``nesterov``, ``seed``)
+    qaudit's engine uses to train reference and shadow models of the imported architecture: put it in the
+    model's options so that ``model.clone().fit(...)`` follows it.
+    """
+
+    source: str
+    weights: str | None
+    X: np.ndarray
+    n_classes: int
+    options: dict[str, Any] = field(default_factory=dict)
+    recipe: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ImportedModel:
+    """An importer's result.
+
+    ``model`` is a fitted qaudit model of the registered kind ``kind`` (data only: its model file loads
+    with no code); ``reference(X)`` returns the source framework's class probabilities (n, n_classes)
+    float64 for raw inputs *X* -- the host compares them with qaudit's own on the request's data;
+    ``framework`` is the framework's distribution name and ``version`` its version; ``files`` the source
+    files whose sha256 fingerprints the model file records (user code, circuit and weight files);
+    ``details`` JSON-serialisable facts about the conversion (gate counts, layers mapped...).
+    """
+
+    kind: str
+    model: Any
+    reference: Any
+    framework: str
+    version: str
+    files: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Importer(Protocol):
+    """Converts a model trained in another framework. Registered via ``register_importers``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    #: The pip extra that installs the framework (``pip install "qaudit[EXTRA]"``), named in errors.
+    extra: ClassVar[str]
+
+    def load(self, request: ImportRequest) -> ImportedModel:
+        """Read ``request.source`` and ``request.weights``, convert, return an :class:`ImportedModel`.
+
+        May run the user's code. Raises QauditError (one line) for a missing file or attribute, an object
+        of the wrong type, an unsupported gate, template or layer (named), weights whose shapes do not match
+        and unspecified inputs; raises ImportError when the framework is not installed."""
         ...

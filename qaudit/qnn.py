@@ -17,7 +17,7 @@ Forward pass for raw features ``x``:
 from __future__ import annotations
 
 import copy
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -35,7 +35,7 @@ from qaudit.limits import (
     check_option,
 )
 from qaudit.progress import SILENT, Progress
-from qaudit.protocols import QuantumTask
+from qaudit.protocols import DeferredCircuit, QuantumTask
 from qaudit.training import SGD, run_epochs
 
 #: The paper's basic-QNN optimiser (Nesterov momentum, lr 0.05, batch 32); 10 epochs is ours.
@@ -44,15 +44,26 @@ NESTEROV_TRAINING: dict[str, Any] = {
 }
 
 
-class Compiled(NamedTuple):
-    """A circuit classifier's circuit, compiled once."""
+class Compiled:
+    """A circuit classifier's circuit, compiled once: the engine ``program``, ``observables``
+    (PauliObservables), readout ``terms`` and ``engine`` (:class:`qaudit.engine.tasks.EngineProgram`, handed to
+    backends on every task); ``circuit`` / ``qubits`` (Cirq) are built on first read (``deferred``)."""
 
-    circuit: Any
-    qubits: list
-    program: Any
-    observables: Any  # PauliObservables
-    terms: list[str]
-    engine: Any  # qaudit.engine.tasks.EngineProgram (handed to backends on every task)
+    def __init__(self, deferred: DeferredCircuit, program: Any, observables: Any, terms: list[str], engine: Any):
+        self.deferred, self.program, self.observables, self.terms, self.engine = (
+            deferred, program, observables, terms, engine)
+
+    @property
+    def circuit(self) -> Any:
+        return self.deferred.get()[0]
+
+    @property
+    def qubits(self) -> list:
+        return self.deferred.get()[1]
+
+    def __getitem__(self, index: Any) -> Any:
+        """Tuple access in the former order ``(circuit, qubits, program, observables, terms, engine)``."""
+        return (self.circuit, self.qubits, self.program, self.observables, self.terms, self.engine)[index]
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -70,6 +81,29 @@ def cross_entropy_grad(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np
     return losses, d / n
 
 
+def bce_multi_grad(probs: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The authors' ``cross_entropy_multi`` (QMU ``QNN/Training.py`` lines 45-51): per sample
+    ``-Σ_c [y_c log p_c + (1 - y_c) log(1 - p_c)]`` over the softmax outputs with one-hot ``y`` -- a
+    per-class binary cross-entropy, not the categorical one. Returns per-sample losses and
+    d(mean loss)/dlogits (divided by the batch size, like :func:`cross_entropy_grad`).
+
+    With ``g_c = dL/dp_c`` the softmax Jacobian gives ``dL/dz_k = p_k (g_k - Σ_c g_c p_c)``;
+    probabilities are clipped to [1e-12, 1 - 1e-12] (``tests/test_basic_qnn.py`` checks the gradient
+    against finite differences)."""
+    n = len(y)
+    p = np.clip(probs, 1e-12, 1.0 - 1e-12)
+    onehot = np.zeros_like(p)
+    onehot[np.arange(n), y] = 1.0
+    losses = -(onehot * np.log(p) + (1.0 - onehot) * np.log1p(-p)).sum(axis=1)
+    g = -onehot / p + (1.0 - onehot) / (1.0 - p)
+    d = probs * (g - (g * probs).sum(axis=1, keepdims=True))
+    return losses, d / n
+
+
+#: Training losses by name, for models that let an option choose (:meth:`CircuitClassifier.training_loss`).
+LOSSES = {"ce": cross_entropy_grad, "bce-multi": bce_multi_grad}
+
+
 class CircuitClassifier:
     """Base class; see the module docstring for the forward pass.
 
@@ -80,6 +114,8 @@ class CircuitClassifier:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    #: Named option bundles (``qaudit train --preset NAME``), e.g. another author's training recipe.
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {}
     encoding: ClassVar[str] = "amplitude"  # or "angle"
     DEFAULTS: ClassVar[dict[str, Any]] = {}
     TRAINING_KEYS: ClassVar[tuple[str, ...]] = (
@@ -131,13 +167,32 @@ class CircuitClassifier:
         return other
 
     # -- to implement ----------------------------------------------------------
+    def build_gates(self) -> tuple[int, list[Any], list[str], list[str], list[str]] | None:
+        """Optional: ``(n_qubits, gates, param_names, feature_names, observables)`` with the circuit as the
+        engine's gate list (:class:`qaudit.engine.gates.Gate`). A model that provides it is compiled without
+        Cirq; its ``cirq.Circuit`` is built only when something reads it. None: use :meth:`build_circuit`."""
+        return None
+
     def build_circuit(self) -> tuple[Any, list, list[str], list[str], list[str]]:
-        """Return ``(circuit, qubits, param_names, feature_names, observables)``."""
-        raise NotImplementedError
+        """Return ``(circuit, qubits, param_names, feature_names, observables)`` (default: the Cirq form of
+        :meth:`build_gates`)."""
+        described = self.build_gates()
+        if described is None:
+            raise NotImplementedError
+        from qaudit.engine.gates import to_cirq
+
+        n_qubits, gates, params, features, observables = described
+        circuit, qubits = to_cirq(n_qubits, gates)
+        return circuit, qubits, params, features, observables
 
     def fit_preprocessing(self, X: np.ndarray) -> list[dict[str, Any]]:
         """Fitted preprocessing steps for raw training features *X*."""
         return []
+
+    def training_loss(self) -> Any:
+        """The loss ``(probs, y) -> (per-sample losses, d mean loss / d logits)`` that training and unlearning
+        descend (:func:`cross_entropy_grad`; subclasses may choose from :data:`LOSSES` by an option)."""
+        return cross_entropy_grad
 
     def init_theta(self, rng: np.random.Generator, n_params: int) -> np.ndarray:
         return rng.normal(size=n_params)
@@ -157,10 +212,20 @@ class CircuitClassifier:
         if self._compiled is None:
             from qaudit.engine.tasks import EngineProgram
 
-            circuit, qubits, params, features, observables = self.build_circuit()
-            engine = EngineProgram.compile(circuit, qubits, params, features, observables)
-            self._compiled = Compiled(circuit, list(qubits), engine.program, engine.observables, list(observables),
-                                      engine)
+            described = self.build_gates()
+            if described is not None:
+                from qaudit.engine.gates import compile_gates, to_cirq
+                from qaudit.engine.observables import PauliObservables
+
+                n_qubits, gates, params, features, observables = described
+                engine = EngineProgram(compile_gates(n_qubits, gates, params, features),
+                                       PauliObservables(observables, n_qubits))
+                deferred = DeferredCircuit(lambda: to_cirq(n_qubits, gates), n_qubits)
+            else:
+                circuit, qubits, params, features, observables = self.build_circuit()
+                engine = EngineProgram.compile(circuit, qubits, params, features, observables)
+                deferred = DeferredCircuit(lambda: (circuit, qubits), len(qubits))
+            self._compiled = Compiled(deferred, engine.program, engine.observables, list(observables), engine)
         return self._compiled
 
     def circuit(self) -> Any:
@@ -209,9 +274,9 @@ class CircuitClassifier:
         theta = self.weights["theta"] if theta is None else np.asarray(theta, dtype=np.float64)
         common = {"noise": self.options.get("noise") or None, "engine_program": c.engine}
         if self.encoding == "amplitude":
-            return QuantumTask(c.circuit, list(c.qubits), c.program.param_names, theta, list(c.terms),
+            return QuantumTask(c.deferred, c.deferred, c.program.param_names, theta, list(c.terms),
                                states=np.asarray(inputs).astype(np.complex128), **common)
-        return QuantumTask(c.circuit, list(c.qubits), c.program.param_names, theta, list(c.terms),
+        return QuantumTask(c.deferred, c.deferred, c.program.param_names, theta, list(c.terms),
                            feature_names=c.program.feature_names, features=np.asarray(inputs), **common)
 
     def expectations(self, Z: np.ndarray, backend: Any = None, shots: int | None = None,
@@ -224,7 +289,22 @@ class CircuitClassifier:
         return run_task(task, exact_backend() if backend is None else backend, shots, seed)[0]
 
     def head(self, ev: np.ndarray) -> np.ndarray:
-        return softmax(ev @ self.weights["W"] + self.weights["b"])
+        return softmax(self.head_forward(ev)[0])
+
+    def head_forward(self, ev: np.ndarray) -> tuple[np.ndarray, Any]:
+        """Logits (n, n_classes) from readout values *ev* (n, n_obs) and a cache for :meth:`head_backward`
+        (the dense head ``ev @ W + b``; subclasses with another classical head override both)."""
+        return ev @ self.weights["W"] + self.weights["b"], ev
+
+    def head_backward(self, dlogits: np.ndarray, cache: Any, per_sample: bool = False
+                      ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """``(dL/d ev, head weight gradients)`` from dL/dlogits (n, n_classes); per-sample gradients
+        are (n, *shape) when *per_sample*."""
+        ev = cache
+        d_ev = dlogits @ self.weights["W"].T
+        if per_sample:
+            return d_ev, {"W": ev[:, :, None] * dlogits[:, None, :], "b": dlogits}
+        return d_ev, {"W": ev.T @ dlogits, "b": dlogits.sum(axis=0)}
 
     def predict_proba(self, X: np.ndarray, backend: Any = None, shots: int | None = None,
                       seed: int | None = 0) -> np.ndarray:
@@ -240,7 +320,7 @@ class CircuitClassifier:
         """Keyword inputs of :func:`qaudit.engine.forward` for pre-processed inputs *Z* (encoder applied)."""
         inputs = self.encode(Z)
         if self.encoding == "amplitude":
-            return {"states": np.asarray(inputs).astype(np.complex128)}
+            return {"states": np.asarray(inputs)}  # real rows stay real: the engine's real-GEMM path
         return {"features": inputs}
 
     def _check_fitted(self) -> None:
@@ -259,16 +339,15 @@ class CircuitClassifier:
         else:
             method = choose_method(program, len(Z), per_sample)
             ev, cache = forward(program, self.weights["theta"], obs, method=method, **self.engine_inputs(Z))
-        probs = self.head(ev)
-        losses, dlogits = cross_entropy_grad(probs, y)
+        logits, head_cache = self.head_forward(ev)
+        losses, dlogits = self.training_loss()(softmax(logits), y)
         if per_sample:
             dlogits = dlogits * len(y)  # per-sample gradient of each sample's own loss
-            d_ev = dlogits @ self.weights["W"].T
-            g_theta, _ = backward(cache, d_ev, per_sample=True)
-            return losses, {"theta": g_theta, "W": ev[:, :, None] * dlogits[:, None, :], "b": dlogits}
-        d_ev = dlogits @ self.weights["W"].T
-        g_theta, _ = backward(cache, d_ev)
-        return float(losses.mean()), {"theta": g_theta, "W": ev.T @ dlogits, "b": dlogits.sum(axis=0)}
+        d_ev, g_head = self.head_backward(dlogits, head_cache, per_sample)
+        g_theta, _ = backward(cache, d_ev, per_sample=per_sample)
+        if per_sample:
+            return losses, {"theta": g_theta, **g_head}
+        return float(losses.mean()), {"theta": g_theta, **g_head}
 
     def _noisy_engine(self) -> Any:
         """Exact noisy engine for option ``noise`` (see :mod:`qaudit.engine.noise`)."""
@@ -324,7 +403,8 @@ class CircuitClassifier:
             rng = np.random.default_rng(o.get("seed", 0) + 1)
         opt = SGD(lr=o["lr"] if lr is None else lr, momentum=o["momentum"], nesterov=o["nesterov"], sign=sign)
         self.history += run_epochs(self.weights, self._loss_grad_encoded, Z, y, epochs, o["batch_size"], opt,
-                                   rng, progress, description=f"training {self.name}")
+                                   rng, progress, description=f"training {self.name}",
+                                   random_batch=o.get("schedule") == "random-batch")
         return self
 
     # -- model file ------------------------------------------------------------

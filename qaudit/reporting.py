@@ -81,3 +81,17 @@ def render_all(report: Any, targets: list[tuple[str | None, Path | None]]) -> No
 def is_console(fmt: str | None, output: Path | None) -> bool:
     """True when the report goes to the terminal through the console reporter."""
     return output is None and (fmt is None or fmt == console_format())
+
+
+def record_data_change(report: Any, dataset: Any) -> None:
+    """Put a ``--allow-data-change`` override in the report (settings, summary) and warn on stderr."""
+    change = getattr(dataset, "data_change", None)
+    if not change:
+        return
+    report.settings["data_change"] = change
+    report.summary["data_changed_since_training"] = True
+    from rich.console import Console
+
+    Console(stderr=True).print(f"warning: the data changed since training (fingerprint "
+                               f"{change.get('recorded', '?')!s:.12} -> {change.get('found', '?')!s:.12}); audited "
+                               "anyway (--allow-data-change)", markup=False)

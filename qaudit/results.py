@@ -116,6 +116,31 @@ class Report:
         else:
             self.verdict = f"PASS: all {len(findings)} gated check(s) within threshold. " + self.verdict
 
+    def render(self, fmt: str | None = None) -> str:
+        """The report as text in format *fmt* (a reporter name, ``qaudit reporters``; None: the terminal
+        reporter's plain text) -- exactly what ``--format FMT --output FILE`` writes."""
+        import io
+
+        from qaudit.plugins import get_host
+        from qaudit.reporting import check_format
+
+        buffer = io.StringIO()
+        get_host().get("reporter", check_format(fmt))().render(self, buffer)
+        return buffer.getvalue()
+
+    def _repr_html_(self) -> str:
+        """Jupyter display: the report rendered by the reporter plugins declare for notebooks (role
+        ``notebook``; the HTML report with its ROC curves)."""
+        from qaudit.plugins import get_host
+
+        return self.render(get_host().role("reporter", "notebook"))
+
+    def __rich__(self) -> Any:
+        """Rich display (``rich.print(report)``, IPython with Rich): the terminal report as Rich text."""
+        from rich.text import Text
+
+        return Text(self.render(), no_wrap=True, overflow="ignore")
+
     def to_json(self) -> dict[str, Any]:
         """The versioned JSON document (finite floats only; NaN/inf become null)."""
         body = {

@@ -32,6 +32,7 @@ which the two-term rule does not hold is refused.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -184,7 +185,8 @@ class ShotEstimatedModel:
 
         self.circuit_runs[0] += task.n_samples
         seed = int(self._rng.integers(0, 2**31 - 1))
-        shifted = dataclasses.replace(task, param_values=np.asarray(theta, dtype=np.float64))
+        shifted = copy.copy(task)  # not dataclasses.replace: it would build a deferred circuit
+        shifted.param_values = np.asarray(theta, dtype=np.float64)
         return run_task(shifted, self.backend, self.shots, seed)[0]
 
     def predict_proba(self, X: np.ndarray, **_: Any) -> np.ndarray:

@@ -344,6 +344,8 @@ def check_model(model_cls: Any, options: Mapping[str, Any] | None = None, X: np.
     * ``loss_and_grad`` matches central finite differences of its own loss for
       *n_checks* entries of every weight, on a batch of 4 samples;
     * the mean of ``per_sample_grads`` equals the batch gradient;
+    * optional ``initialise`` (DP training): returns self, draws the weights ``fit`` trains (same names
+      and shapes), reproducibly, and ``per_sample_grads`` covers them on the untrained model;
     * ``to_document`` survives JSON and ``from_document`` predicts identically.
 
     Pass small *options* (few qubits, layers, epochs) to keep it fast. *X*, *y*
@@ -397,11 +399,32 @@ def check_model(model_cls: Any, options: Mapping[str, Any] | None = None, X: np.
             _fail(what, f"per_sample_grads[{name!r}] has shape {ps.shape}, expected {(len(yb), *np.shape(g))}")
         if not np.allclose(ps.mean(axis=0), g, atol=1e-9, rtol=1e-7):
             _fail(what, f"mean of per_sample_grads[{name!r}] differs from loss_and_grad")
+    _check_initialise(what, model_cls, options, X, y, n_classes, model)
     document = json.loads(json.dumps(model.to_document()))
     clone = model_cls.from_document(document)
     if not np.allclose(predict_proba(clone, X[:16]), predict_proba(model, X[:16]), atol=1e-12, rtol=0):
         _fail(what, "from_document(to_document()) predicts differently")
     return model
+
+
+def _check_initialise(what: str, model_cls: Any, options: Mapping[str, Any] | None, X: np.ndarray, y: np.ndarray,
+                      n_classes: int, fitted: Any) -> None:
+    """``initialise`` (what DP-SGD starts from): returns self, draws the same weights as ``fit`` does before
+    training (names and shapes), reproducibly, and ``per_sample_grads`` works on the untrained model."""
+    if not callable(getattr(model_cls, "initialise", None)):  # an optional capability (DP training)
+        return
+    fresh = model_cls.from_options(dict(options or {}))
+    if fresh.initialise(X, y, n_classes) is not fresh:
+        _fail(what, "initialise(X, y, n_classes) must return self")
+    shapes = {k: np.shape(v) for k, v in fresh.weights.items()}
+    if shapes != {k: np.shape(v) for k, v in fitted.weights.items()}:
+        _fail(what, f"initialise draws weights {shapes}, fit trains {sorted(fitted.weights)} of other shapes")
+    again = model_cls.from_options(dict(options or {})).initialise(X, y, n_classes)
+    if any(not np.array_equal(again.weights[k], v) for k, v in fresh.weights.items()):
+        _fail(what, "initialise is not reproducible for the same options (seed)")
+    grads = fresh.per_sample_grads(X[:3], y[:3])
+    if set(grads) != set(fresh.weights) or any(np.shape(grads[k]) != (3, *shapes[k]) for k in shapes):
+        _fail(what, "per_sample_grads of an initialised model must cover every weight, (n, *shape) each")
 
 
 def _check_query_path(what: str, model: Any, X: np.ndarray) -> None:
@@ -625,8 +648,41 @@ def check_attack(attack_cls: Any, options: Mapping[str, Any] | None = None, mode
         again = np.asarray(attack_cls().fit(context2).score(context2, X, y), dtype=np.float64)
         if not np.allclose(again, scores, rtol=1e-9, atol=1e-12):
             _fail(what, "two runs with the same seed gave different scores (seed every random step)")
+    _check_signals(attack_cls, what, tiny, seed, dict(options or {}))
     auc = float(roc_auc_score(is_member, scores)) if len(set(scores.tolist())) > 1 else 0.5
     return AttackCheck(scores, is_member, auc)
+
+
+def _check_signals(attack_cls: Any, what: str, tiny: TinyModel, seed: int, options: dict[str, Any]) -> None:
+    """``signals`` (optional) names known signals, and an attack that does not need the model runs in a
+    black-box audit of the tiny model's recorded outputs (with 4 recorded reference models if it asks)."""
+    from qaudit.audit import AuditSettings, score_and_report
+    from qaudit.blackbox import RecordedOutputs, attack_signals, subject
+    from qaudit.protocols import SIGNALS
+    from qaudit.query import predict_proba
+
+    signals = attack_signals(attack_cls)
+    unknown = sorted(signals - set(SIGNALS))
+    if unknown:
+        _fail(what, f"signals names unknown signal(s) {', '.join(unknown)} (known: {', '.join(SIGNALS)})")
+    if signals & {"model", "counts"}:
+        return
+    Xm, ym = tiny.members
+    Xn, yn = tiny.holdout
+    X, y = np.concatenate([Xm, Xn]), np.concatenate([ym, yn]).astype(np.int64)
+    probs = predict_proba(tiny.model, X)
+    recorded = RecordedOutputs(probs, y, np.r_[np.ones(len(ym), bool), np.zeros(len(yn), bool)], path="tiny")
+    if "reference_outputs" in signals:
+        rng = np.random.default_rng(seed)
+        logits = np.log(np.clip(probs, 1e-12, None))[None] + rng.normal(0, 0.3, (4, *probs.shape))
+        ref = np.exp(logits - logits.max(axis=-1, keepdims=True))
+        recorded.ref_probs = ref / ref.sum(axis=-1, keepdims=True)
+        recorded.ref_membership = np.argsort(rng.random((4, len(y))), axis=0) < 2
+    settings = AuditSettings(attacks=[attack_cls.name], seed=seed, n_bootstrap=10, folds=2, attack_options=options)
+    try:
+        score_and_report(subject(recorded, settings), {attack_cls.name: attack_cls}, settings)
+    except Exception as exc:  # noqa: BLE001 - any failure is the finding
+        _fail(what, f"declares signals {sorted(signals)} but fails on recorded outputs: {type(exc).__name__}: {exc}")
 
 
 def check_unlearning_method(method_cls: Any, options: Mapping[str, Any] | None = None,
@@ -729,5 +785,30 @@ def check_reporter(reporter_cls: Any, result: Any = None) -> str:
 __all__ = [
     "AttackCheck", "CliResult", "QauditCliRunner", "TinyModel", "TINY_OPTIONS", "backend_reference", "check_attack",
     "check_backend", "check_model", "check_reporter", "check_unlearning_method", "default_tasks", "exact_reference",
-    "load_tiny_dataset", "make_host", "sample_report", "train_tiny_model", "using_host",
+    "load_tiny_dataset", "make_host", "sample_report", "synthetic_outputs", "train_tiny_model", "using_host",
 ]
+
+
+def synthetic_outputs(n: int = 200, K: int = 8, classes: int = 10, seed: int = 0,
+                      memorise: float = 0.0) -> dict[str, np.ndarray]:
+    """Arrays of an outputs file (docs/outputs-format.md): a target's and K reference models' logits on n
+    samples, half of them members -- for testing attacks and audits of recorded outputs.
+
+    Every sample has a difficulty shared by all models (so reference outputs predict the target's);
+    a model that trained on a sample adds *memorise* to its true-class logit. ``memorise=0`` is a null
+    model: members and non-members are drawn from the same distribution and nothing depends on membership.
+    """
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, classes, n)
+    base = rng.normal(0, 1, (n, classes))
+    base[np.arange(n), labels] += rng.normal(1.5, 1.0, n)  # per-sample difficulty
+    membership = np.r_[np.ones(n // 2, np.int64), np.zeros(n - n // 2, np.int64)]
+    keep = (np.argsort(rng.random((K, n)), axis=0) < K // 2).astype(np.int64)
+
+    def logits(inside: np.ndarray) -> np.ndarray:
+        z = base + rng.normal(0, 0.5, (n, classes))
+        z[np.arange(n), labels] += memorise * inside
+        return z
+
+    return {"logits": logits(membership), "labels": labels, "membership": membership,
+            "ref_logits": np.stack([logits(keep[k]) for k in range(K)]), "ref_membership": keep}

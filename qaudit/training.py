@@ -54,8 +54,12 @@ def run_epochs(
     rng: np.random.Generator,
     progress: Progress = SILENT,
     description: str = "training",
+    random_batch: bool = False,
 ) -> list[float]:
     """Shuffle and step through minibatches; return the mean loss per epoch.
+
+    ``random_batch``: each "epoch" is one step on a single batch of ``batch_size`` samples drawn without
+    replacement (the authors' iteration scheme, QMU ``QNN/Training.py`` lines 174-177).
 
     Returns the number of gradient evaluations as ``len(X) * epochs`` implicitly
     (callers account cost).
@@ -63,22 +67,22 @@ def run_epochs(
     check_option("epochs", epochs, "int", 0, MAX_EPOCHS)
     check_option("batch_size", batch_size, "int", 1, MAX_BATCH_SIZE)
     n = len(X)
-    batches = max(1, -(-n // batch_size))
+    batches = 1 if random_batch else max(1, -(-n // batch_size))
     checkpoint = current_training()
     slot = checkpoint.next_slot() if checkpoint is not None else None
     first, history = _restore(checkpoint, slot, weights, optimizer, rng, epochs)
     with progress.track(description, epochs * batches) as task:
         progress.advance(task, first * batches)
         for epoch in range(first, epochs):
-            order = rng.permutation(n)
+            order = rng.choice(n, min(batch_size, n), replace=False) if random_batch else rng.permutation(n)
             total = 0.0
-            for start in range(0, n, batch_size):
+            for start in range(0, len(order), batch_size):
                 idx = order[start : start + batch_size]
                 loss, grads = loss_and_grad(X[idx], y[idx])
                 optimizer.step(weights, grads)
                 total += loss * len(idx)
                 progress.advance(task, epoch=epoch + 1, loss=loss)
-            history.append(total / n)
+            history.append(total / len(order))
             if checkpoint is not None:
                 checkpoint.save(slot, _state(weights, optimizer, rng, history, epoch + 1, epochs))
     return history

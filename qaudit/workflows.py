@@ -60,12 +60,18 @@ def train_model(
     exclude_class: list[int] | None = None,
     exclude_indices: str | None = None,
     progress: Progress = SILENT,
+    dp: Any = None,
+    preset: str | None = None,
 ) -> ModelFile:
     """Split *dataset*, train a model of *kind* on the members, return its ModelFile.
 
+    ``preset`` names one of the model kind's ``PRESETS`` (:func:`preset_options`); explicit *options* win.
+
     The model's ``fit`` gets the members' dataset indices as ``sample_ids``. The seed must be an integer
     in 0..2**32-1; --n-train at least
-    max(MIN_SPLIT, the dataset's classes) and --n-holdout at least MIN_SPLIT.
+    max(MIN_SPLIT, the dataset's classes) and --n-holdout at least MIN_SPLIT. With *dp* (a
+    :class:`qaudit.dp.spec.DPSpec`) the model is trained with DP-SGD (:func:`qaudit.dp.sgd.private_fit`)
+    and the claim is recorded in ``training["dp"]``.
     """
     from qaudit.limits import MIN_SPLIT, check_option, check_seed
 
@@ -77,6 +83,10 @@ def train_model(
     if n_holdout is not None:
         check_option("--n-holdout", n_holdout, "int", MIN_SPLIT, None, hint="audits compare members with it")
     cls = get_host().get("model", kind)
+    if dp is not None:
+        from qaudit.dp.sgd import require_dp
+
+        require_dp(cls, kind)
     if np.unique(dataset.y).size < 2:
         raise QauditError(f"dataset {dataset.name!r} has a single class: a classifier (and a membership audit of "
                           "it) needs at least 2 classes")
@@ -96,18 +106,38 @@ def train_model(
         members = np.setdiff1d(members, idx)
     if len(members) == 0:
         raise QauditError("no training samples left after exclusions")
-    model = cls.from_options({**(options or {}), "seed": seed})
+    model = cls.from_options({**preset_options(cls, kind, preset), **(options or {}), "seed": seed})
     if hasattr(model, "data_kind"):  # optional Model member: preprocessing may depend on the data's kind
         model.data_kind = dataset.kind
     start = time.perf_counter()
-    model.fit(dataset.X[members], dataset.y[members], n_classes=dataset.n_classes, sample_ids=members,
-              progress=progress)
+    dp_record = None
+    if dp is not None:
+        from qaudit.dp.sgd import private_fit
+
+        dp_record = private_fit(model, dataset.X[members], dataset.y[members], n_classes=dataset.n_classes,
+                                spec=dp, seed=seed, progress=progress).to_json()
+    else:
+        model.fit(dataset.X[members], dataset.y[members], n_classes=dataset.n_classes, sample_ids=members,
+                  progress=progress)
     seconds = time.perf_counter() - start
     record = DataRecord(dataset.name, dataset.options, members, holdout, seed, excluded,
                         fingerprint=dataset.fingerprint(), kind=dataset.kind, label_names=dataset.label_names)
     training = {"seconds": round(seconds, 3), "loss_history": [round(float(v), 6) for v in
                                                               getattr(model, "history", [])]}  # optional Model member
+    if dp_record is not None:
+        training["dp"] = dp_record
     return ModelFile(model, kind, record, training)
+
+
+def preset_options(cls: Any, kind: str, preset: str | None) -> dict[str, Any]:
+    """The options of *kind*'s preset *preset* (optional Model member ``PRESETS``); {} for None."""
+    if preset is None:
+        return {}
+    presets = getattr(cls, "PRESETS", None) or {}  # optional Model member
+    if preset not in presets:
+        raise QauditError(f"model {kind} has no preset {preset!r} "
+                          f"(presets: {', '.join(sorted(presets)) or 'none'}; see `qaudit models`)")
+    return dict(presets[preset])
 
 
 @dataclass

@@ -120,3 +120,12 @@ def one_line_error(err: str) -> str:
     assert lines[0].startswith("error:"), lines[0]
     assert "Traceback" not in err
     return lines[0]
+
+
+def timeless(document: object) -> object:
+    """A JSON report without its wall-clock fields (``seconds``, ``*_seconds``), for run-to-run comparisons."""
+    if isinstance(document, dict):
+        return {k: timeless(v) for k, v in document.items() if k != "seconds" and not k.endswith("_seconds")}
+    if isinstance(document, list):
+        return [timeless(v) for v in document]
+    return document

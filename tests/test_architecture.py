@@ -62,6 +62,7 @@ def test_registered_names_are_not_literals_in_the_host():
 @pytest.mark.parametrize("kind,role", [("attack", "default"), ("attack", "fast"), ("attack", "verification"),
                                        ("backend", "default"), ("backend", "shots"), ("unlearning", "oracle"),
                                        ("unlearning", "default"), ("model", "default"), ("dataset", "default"),
-                                       ("reporter", "console")])
+                                       ("reporter", "console"),
+                                       ("reporter", "notebook")])
 def test_every_role_the_host_asks_for_is_declared(kind, role):
     assert get_host().with_role(kind, role)

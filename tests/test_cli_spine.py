@@ -20,12 +20,13 @@ try:
     main()
 except SystemExit:
     pass
-heavy = sorted(m for m in ("cirq", "sympy", "sklearn", "scipy", "qsimcirq", "pennylane") if m in sys.modules)
+heavy = sorted(m for m in ("cirq", "sympy", "sklearn", "scipy", "qsimcirq", "pennylane", "qiskit", "torch",
+                              "dp_accounting") if m in sys.modules)
 print("PROBE", time.perf_counter() - start, ",".join(heavy), file=sys.stderr)
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["plugins", "--json"], ["datasets"]])
+@pytest.mark.parametrize("args", [["--help"], ["plugins"], ["plugins", "--json"], ["datasets"], ["audit-dp", "--help"]])
 def test_startup_is_fast_and_imports_no_cirq(args):
     """`qaudit --help` / `qaudit plugins` under 1 s: asserted on the child's CPU time (user + sys),
     which other work on the shared cores does not inflate the way it inflates wall-clock time."""
@@ -43,6 +44,36 @@ def test_startup_is_fast_and_imports_no_cirq(args):
         if cpu[-1] < 1.0:
             break
     assert min(cpu) < 1.0, f"`qaudit {' '.join(args)}` used {min(cpu):.2f} s of CPU"
+
+
+def test_leak_on_the_exact_backend_imports_no_cirq(digits_model_file, tmp_path):
+    """Issue 19: built-in models describe their circuit in the engine's gate list, so an exact audit never
+    imports Cirq or sympy (their circuit is built only when a Cirq backend, an export or --describe reads it)."""
+    proc = subprocess.run([sys.executable, "-c", STARTUP_PROBE, "leak", str(digits_model_file), "--attack", "loss",
+                           "-f", "json", "-o", str(tmp_path / "r.json")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode in (0, 1), proc.stderr
+    heavy = [line for line in proc.stderr.splitlines() if line.startswith("PROBE")][-1].split(" ")[2:]
+    assert not {"cirq", "sympy"} & set(",".join(heavy).split(",")), heavy
+
+
+def test_deferred_circuit_equals_the_engine_program():
+    """The lazily built cirq.Circuit compiles to the same program the gate list gives (to 1e-12)."""
+    from qaudit_qnn.basic import BasicQNN
+
+    from qaudit.engine import forward
+    from qaudit.engine.program import Program
+
+    rng = np.random.default_rng(0)
+    X, y = rng.random((30, 16)), np.arange(30) % 3
+    model = BasicQNN(qubits=4, layers=3).initialise(X, y)
+    c = model.compiled
+    task = model.task(X)
+    assert "cirq" not in type(task.__dict__["_circuit"]).__module__ and task.n_qubits == 4
+    from_cirq = Program.from_circuit(task.circuit, task.qubits, c.program.param_names)
+    Z = model.transform(X).astype(np.complex128)
+    a, _ = forward(c.program, model.weights["theta"], c.observables, states=Z)
+    b, _ = forward(from_cirq, model.weights["theta"], c.observables, states=Z)
+    np.testing.assert_allclose(a, b, atol=1e-12)
 
 
 def test_train_evaluate_round_trip(tmp_path, run_qaudit):

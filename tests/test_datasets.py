@@ -19,6 +19,11 @@ def test_digits():
     assert ds.X.shape == (1797, 64) and ds.y.shape == (1797,)
     assert ds.n_classes == 10 and ds.image_shape == (8, 8)
     assert ds.X.min() >= 0 and ds.X.max() == 16
+    from sklearn.datasets import load_digits  # read without sklearn.datasets, but the very same arrays
+
+    bunch = load_digits()
+    assert np.array_equal(ds.X, bunch.data) and ds.X.dtype == bunch.data.dtype
+    assert np.array_equal(ds.y, bunch.target) and ds.y.dtype == bunch.target.dtype
 
 
 def test_mnist_from_shared_idx(mnist_dir):

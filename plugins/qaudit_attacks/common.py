@@ -90,4 +90,6 @@ def fitted_details(attack: Any) -> dict[str, Any]:
         details["reference_models"] = len(refs.models)
         details["reference_train_size"] = refs.size
         details["reference_seconds"] = round(refs.seconds, 2)
+        if refs.recorded:
+            details["reference_models_recorded"] = True
     return details

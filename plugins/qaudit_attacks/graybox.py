@@ -15,6 +15,12 @@ feature does not dominate.
 
 The decision threshold is 0.5 on the MLP's probability: the paper's "MIA
 accuracy" is the fraction of (forget-class) members at or above it.
+
+Option ``protocol``: ``held-out`` (default) is the audit's clean protocol above (every metric on
+samples the attack never trained on). ``paper`` additionally runs the authors' ``HQNN/MIA.py``
+exactly (:mod:`qaudit_attacks.paper_protocol`) and reports its figure beside the held-out metrics,
+with how many scored points were in the attack's training set; it is labelled as not held-out and
+never enters a verdict or gate.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from qaudit.errors import QauditError
 from qaudit.limits import MAX_EPOCHS, MAX_HIDDEN, MAX_LR
 from qaudit_attacks.common import check_options, options, paper_features
 
@@ -35,12 +42,26 @@ class GrayBoxAttack:
     roles: ClassVar[frozenset[str]] = frozenset({"default", "fast", "verification"})
     description: ClassVar[str] = "paper's gray-box MIA: 13 output features, MLP 64-64, trained on known members"
     needs_reference: ClassVar[bool] = False
+    #: Reads only the target's outputs (its known members' and non-members' too): runs on recorded outputs.
+    signals: ClassVar[frozenset[str]] = frozenset({"outputs"})
     decision_threshold: ClassVar[float] = 0.5
-    DEFAULTS: ClassVar[dict[str, Any]] = {"epochs": 1000, "lr": 0.01, "alpha": 1e-3, "hidden": 64}
+    DEFAULTS: ClassVar[dict[str, Any]] = {"epochs": 1000, "lr": 0.01, "alpha": 1e-3, "hidden": 64,
+                                          "protocol": "held-out"}
+    PROTOCOLS: ClassVar[tuple[str, ...]] = ("held-out", "paper")
     #: Allowed range of every numeric option (see ``qaudit_attacks.common.options``).
     RANGES: ClassVar[dict[str, tuple[Any, ...]]] = {
         "epochs": (1, MAX_EPOCHS), "lr": (0.0, MAX_LR, "open"), "alpha": (0.0, 1e6), "hidden": (1, MAX_HIDDEN)}
-    check_options = classmethod(check_options)
+
+    @classmethod
+    def check_options(cls, all_options: dict[str, Any]) -> None:
+        """The common numeric checks, and ``protocol`` one of :attr:`PROTOCOLS`."""
+        from types import SimpleNamespace
+
+        check_options(cls, all_options)
+        protocol = options(SimpleNamespace(options=all_options), cls.name, cls.DEFAULTS, cls.RANGES)["protocol"]
+        if protocol not in cls.PROTOCOLS:
+            raise QauditError(f"attack {cls.name}: option protocol must be one of {', '.join(cls.PROTOCOLS)}, "
+                              f"got {protocol!r}")
 
     def fit(self, context: Any) -> GrayBoxAttack:
         """Train the MLP on features of the known members (1) and non-members (0)."""
@@ -72,6 +93,18 @@ class GrayBoxAttack:
         """The MLP's member probability for each sample."""
         feats = paper_features(context.outputs(X).probs, np.asarray(y))
         return self.model_.predict_proba(feats)[:, 1]
+
+    def extra_protocol(self, context: Any, forget_class: int | None) -> dict[str, Any] | None:
+        """With ``protocol=paper``: the authors' ``HQNN/MIA.py`` figure (:func:`qaudit_attacks.paper_protocol.run`)
+        on every member / non-member in *context* (recorded order); None otherwise."""
+        self.check_options(dict(getattr(context, "options", {}) or {}))
+        if options(context, self.name, self.DEFAULTS, self.RANGES)["protocol"] != "paper":
+            return None
+        from qaudit_attacks import paper_protocol
+
+        f_in = paper_features(context.outputs(context.X_members).probs, np.asarray(context.y_members))
+        f_out = paper_features(context.outputs(context.X_non_members).probs, np.asarray(context.y_non_members))
+        return paper_protocol.run(f_in, np.asarray(context.y_members), f_out, context.seed, forget_class)
 
     def details(self) -> dict[str, Any]:
         """Epochs, shot-noise modelling and reference models of the fitted attack (for the report)."""

@@ -101,6 +101,8 @@ class LiRAAttack:
     uses_known_labels: ClassVar[bool] = False
     description: ClassVar[str] = "online LiRA (Carlini et al. 2022) with K reference QNNs; shot-aware Gaussians"
     needs_reference: ClassVar[bool] = True
+    #: The target's and the reference models' outputs: runs on recorded outputs that include reference models.
+    signals: ClassVar[frozenset[str]] = frozenset({"outputs", "reference_outputs"})
     online: ClassVar[bool] = True
     #: global_variance: "auto" pools the per-example variances across samples when K < 64, as Carlini et al.
     #: recommend for few reference models; true/false force it.
@@ -170,19 +172,24 @@ class RMIAAttack:
     uses_known_labels: ClassVar[bool] = False
     description: ClassVar[str] = "RMIA (Zarifzadeh et al. 2024): likelihood ratios against population z-samples"
     needs_reference: ClassVar[bool] = True
+    #: The target's and the reference models' outputs (z-samples: population, else the scored samples).
+    signals: ClassVar[frozenset[str]] = frozenset({"outputs", "reference_outputs"})
     DEFAULTS: ClassVar[dict[str, Any]] = {"gamma": 1.0, "offline": False, "a": 0.3, "n_z": 2000}
     RANGES: ClassVar[dict[str, tuple[Any, ...]]] = {"gamma": (0.0, 1e6, "open"), "a": (0.0, 1.0),
                                                     "n_z": (1, MAX_Z_SAMPLES)}
     check_options = classmethod(check_options)
 
     def fit(self, context: Any) -> RMIAAttack:
-        """Train (or reuse) the reference QNNs and pick the z-samples (population, else known non-members)."""
+        """Train (or reuse) the reference QNNs and pick the z-samples (population, else known non-members,
+        else the scored samples: the score is then a monotone function of the sample's own ratio)."""
         self.options_ = o = options(context, self.name, self.DEFAULTS, self.RANGES)
         self.refs_ = refs = reference_set(context, self.name)
         if context.population_X is not None and len(context.population_X) >= 10:
             Xz, yz = context.population_X, np.asarray(context.population_y)
-        else:
+        elif len(context.X_non_members) >= 10:
             Xz, yz = context.X_non_members, np.asarray(context.y_non_members)
+        else:  # no population (recorded outputs): the scored samples themselves, their membership unused
+            Xz, yz = context.X_targets, np.asarray(context.y_targets)
         if len(Xz) > o["n_z"]:
             pick = np.random.default_rng(context.seed + 31).choice(len(Xz), o["n_z"], replace=False)
             Xz, yz = Xz[pick], yz[pick]
@@ -226,6 +233,8 @@ class CountsLRAttack:
     description: ClassVar[str] = "shot-level likelihood ratio on raw bit-string counts vs reference QNNs (--shots)"
     needs_reference: ClassVar[bool] = True
     needs_shots: ClassVar[bool] = True
+    #: Raw counts, and the reference QNNs' exact measurement distributions (they are trained from the target).
+    signals: ClassVar[frozenset[str]] = frozenset({"counts", "model"})
     DEFAULTS: ClassVar[dict[str, Any]] = {}
     check_options = classmethod(check_options)
 
@@ -271,6 +280,8 @@ class ShadowAttack:
     uses_known_labels: ClassVar[bool] = False
     description: ClassVar[str] = "shadow models (Shokri et al. 2017) on population data the target never saw + MLP"
     needs_reference: ClassVar[bool] = True
+    #: Trains shadow QNNs of the target's architecture.
+    signals: ClassVar[frozenset[str]] = frozenset({"outputs", "model"})
     DEFAULTS: ClassVar[dict[str, Any]] = {"n_shadow": 4, "epochs": 500, "alpha": 1e-3}
     RANGES: ClassVar[dict[str, tuple[Any, ...]]] = {"n_shadow": (1, MAX_REFERENCE_MODELS), "epochs": (1, MAX_EPOCHS),
                                                     "alpha": (0.0, 1e6)}

@@ -38,6 +38,8 @@ class ReferenceSet:
     seconds: float
     X_targets: np.ndarray
     y_targets: np.ndarray
+    #: True when the models' outputs were recorded outside qaudit (``size``: recorded samples each trained on).
+    recorded: bool = False
 
 
 def _train_one(cls: Any, params: dict[str, Any], X: np.ndarray, y: np.ndarray, n_classes: int | None,
@@ -113,6 +115,13 @@ def reference_set(context: Any, attack: str, same_init: bool = False) -> Referen
         return cached
     if context.X_targets is None:
         raise QauditError(f"attack {attack} needs the scored samples in advance (AttackContext.X_targets)")
+    if context.references is not None:  # recorded outside qaudit (black-box audit): nothing to train
+        Xt = np.asarray(context.X_targets)
+        keep = context.references.membership(Xt)
+        refs = ReferenceSet(list(context.references.models), keep, int(keep.sum(axis=1).max(initial=0)), 0.0, Xt,
+                            np.asarray(context.y_targets), recorded=True)
+        context.cache[cache_key] = refs
+        return refs
     K = int(context.n_reference)
     if K < MIN_REFERENCE or K % 2 or K > MAX_REFERENCE_MODELS:
         raise QauditError(f"attack {attack}: --reference-models must be an even number in "

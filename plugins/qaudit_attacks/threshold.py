@@ -22,6 +22,8 @@ class _ThresholdAttack:
     uses_known_labels: ClassVar[bool] = False
     description: ClassVar[str] = ""
     needs_reference: ClassVar[bool] = False
+    #: A statistic of the target's outputs: runs on recorded outputs.
+    signals: ClassVar[frozenset[str]] = frozenset({"outputs"})
     DEFAULTS: ClassVar[dict[str, Any]] = {}
     check_options = classmethod(check_options)
 

@@ -36,6 +36,7 @@ import numpy as np
 from qaudit.errors import QauditError
 from qaudit.progress import SILENT, Progress
 from qaudit.results import Report, Table
+from qaudit_paper import cache, origins
 
 SCHEMA = "qaudit.reproduce/1"
 MNIST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -48,6 +49,8 @@ CLAIMS = {
     "basic_forget_acc": 0.81,  # basic QNN starting accuracy on digit 4 [code, hard-coded]
     "basic_retain_acc": 0.57,  # ... on the retained classes
 }
+#: Attack options of the reproduction's leak audits: the gray-box attack also runs the authors' HQNN/MIA.py protocol.
+PAPER_PROTOCOL = {"gray-box.protocol": "paper"}
 #: Tolerances of the agreement criteria (absolute, fractions); ours, stated in the report.
 TOL_RATE = 0.10
 TOL_AFTER = 0.05
@@ -76,6 +79,9 @@ class ReproduceConfig:
     shot_method: str = "ga"
     noise: str = "paper"
     bootstrap: int = 200
+    #: The basic QNN trained with the authors' recipe (preset ``paper-code``) beside ours: option overrides of
+    #: the preset ({} = the preset as is), or None to skip (:mod:`qaudit_paper.origins`).
+    paper_code: dict[str, Any] | None = field(default_factory=dict)
 
     @classmethod
     def quick(cls, data_dir: str | None = None, dataset: str = "digits") -> ReproduceConfig:
@@ -85,7 +91,8 @@ class ReproduceConfig:
         if dataset == "mnist":
             models["hqnn"] = {"qubits": 4, "layers": 1, "epochs": 1, "lr": 0.1, "batch_size": 8}
         return cls(dataset=dataset, data_dir=data_dir, n_train=240, n_holdout=120, forget_class=4, models=models,
-                   attacks=["gray-box"], shots=[16, None], repeats=2, bootstrap=50)
+                   attacks=["gray-box"], shots=[16, None], repeats=2, bootstrap=50,
+                   paper_code={"qubits": 4, "layers": 2, "epochs": 20})
 
 
 def check_mnist(data_dir: str | None) -> str:
@@ -146,7 +153,6 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
     from qaudit.backends import resolve_backend
     from qaudit.data import load_dataset
     from qaudit.shot_study import ShotSettings, run_study
-    from qaudit.workflows import train_model
 
     say = say or (lambda text: None)
     clock = _clock = _Clock()
@@ -158,14 +164,17 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
         raise QauditError(f"forget class {config.forget_class} does not occur in {config.dataset}")
     out_dir.mkdir(parents=True, exist_ok=True)
     fc = config.forget_class
-    results: dict[str, Any] = {"models": {}, "leak": {}, "unlearning": {}, "shots": None, "noise": None}
+    results: dict[str, Any] = {"models": {}, "leak": {}, "unlearning": {}, "shots": None, "noise": None,
+                                "origins": {"leak": {}}}
+    graybox = "gray-box" in config.attacks  # its protocol=paper figure goes beside the held-out one
     compare_tables: list[Table] = []
     model_files: dict[str, Any] = {}
     for kind, opts in config.models.items():
         say(f"training {kind} {opts}")
         t0 = time.perf_counter()
-        mf = train_model(kind, ds, n_train=config.n_train, n_holdout=config.n_holdout, seed=config.seed,
-                         options=opts, progress=progress)
+        mf, hit = cache.train_cached(kind, ds, config.n_train, config.n_holdout, config.seed, opts, progress)
+        if hit:
+            say(f"{kind}: trained model loaded from the content-addressed cache")
         path = out_dir / f"{kind}.json"
         model_io.save(mf, path, command=command)
         mf.path = str(path)
@@ -186,8 +195,11 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
         truth = ground_truth(mf, len(ds))
         be, _ = resolve_backend("exact", None, mf.model)
         audit = run_audit(mf, ds, truth, AuditSettings(attacks=list(config.attacks), backend="exact", seed=config.seed,
-                                                       forget_class=fc, n_bootstrap=config.bootstrap),
+                                                       forget_class=fc, n_bootstrap=config.bootstrap,
+                                                       attack_options=PAPER_PROTOCOL if graybox else {}),
                           backend=be, progress=progress, location=str(path))
+        if graybox:
+            results["origins"]["leak"][kind] = origins.leak_entry(audit.payload["attacks"]["gray-box"])
         results["leak"][kind] = {a: {"metrics": v["metrics"], "member_rate": v["details"].get("member_rate"),
                                      "non_member_rate_eval": v["details"].get("non_member_rate_eval")}
                                  for a, v in audit.payload["attacks"].items()}
@@ -219,8 +231,17 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
                                        "methods": per_method, "forget_size": int(len(fs.forget_ids)),
                                        "retain_size": int(len(fs.retain_ids))}
 
-    shot_report = None
     basic = model_files.get("basic-qnn")
+    if basic is not None and graybox and config.paper_code is not None:
+        say("basic-qnn with the authors' training recipe (preset paper-code) and the paper's MIA protocol")
+        t0 = time.perf_counter()
+        stage = origins.paper_code_stage(ds, config, progress, config.paper_code)
+        results["origins"]["paper_code"] = {
+            "preset": stage["preset"],
+            "train_seconds": stage["train_seconds"], "leak": stage["leak"],
+            "accuracy": origins.accuracy(stage["model"], ds, fc)}
+        clock.lap("paper-code recipe", t0)
+    shot_report = None
     if basic is not None and config.shots:
         say(f"shot study on basic-qnn: shots {config.shots}, {config.repeats} repeats, {config.shot_method}")
         t0 = time.perf_counter()
@@ -705,6 +726,7 @@ def build_report(config: ReproduceConfig, results: dict[str, Any], compare_table
                             ["model", "attack", "AUC", "95% CI", "TPR@1%FPR", "TPR@10%FPR", "advantage",
                              f"MIA success % (class {config.forget_class})", "non-member flagged %"], leak_rows,
                             "MIA success = the paper's number: share of forget-class training members called member"))
+    rep.tables += origins.tables(config, results, CLAIMS["mia_before_sim"])
     rep.tables += compare_tables
     if shot_report is not None:
         rep.tables += [t for t in shot_report.tables if t.title != "every run"]

@@ -7,38 +7,40 @@ from typing import Any, ClassVar
 import numpy as np
 
 from qaudit import preprocessing as pp
+from qaudit.engine.gates import Gate
 from qaudit.errors import QauditError
 from qaudit.qnn import NESTEROV_TRAINING, CircuitClassifier
 
 
-def u3_ring_layers(qubits: list, n_layers: int, prefix: str = "theta") -> tuple[Any, list[str]]:
-    """L layers of U3 on every qubit then CNOT(q, q+1 mod n) for q = 0..n-1.
+def u3_ring_gates(n_qubits: int, n_layers: int, prefix: str = "theta") -> tuple[list[Gate], list[str]]:
+    """L layers of U3 on every qubit then CNOT(q, q+1 mod n) for q = 0..n-1, as the engine's gate list.
 
     U3(θ, φ, λ) is emitted as ``rz(λ)``, ``ry(θ)``, ``rz(φ)`` (equal up to a global
     phase). Symbols: ``{prefix}_{l}_{q}_{k}`` with k = 0 (θ), 1 (φ), 2 (λ); the
     returned name list is in (layer, qubit, k) order.
     """
-    import cirq
-    import sympy
-
-    n = len(qubits)
-    circuit = cirq.Circuit()
+    gates: list[Gate] = []
     names: list[str] = []
     for layer in range(n_layers):
-        moment_rz1, moment_ry, moment_rz2 = [], [], []
-        for q in range(n):
-            sym = [f"{prefix}_{layer}_{q}_{k}" for k in range(3)]
-            names += sym
-            theta, phi, lam = (sympy.Symbol(s) for s in sym)
-            moment_rz1.append(cirq.rz(lam).on(qubits[q]))
-            moment_ry.append(cirq.ry(theta).on(qubits[q]))
-            moment_rz2.append(cirq.rz(phi).on(qubits[q]))
-        circuit.append([cirq.Moment(moment_rz1), cirq.Moment(moment_ry), cirq.Moment(moment_rz2)])
-        if n > 1:
-            pairs = [(q, (q + 1) % n) for q in range(n)] if n > 2 else [(0, 1)]
-            for a, b in pairs:
-                circuit.append(cirq.Moment([cirq.CNOT(qubits[a], qubits[b])]))
-    return circuit, names
+        sym = [[f"{prefix}_{layer}_{q}_{k}" for k in range(3)] for q in range(n_qubits)]
+        for s in sym:
+            names += s
+        gates += [Gate("rz", (q,), sym[q][2]) for q in range(n_qubits)]
+        gates += [Gate("ry", (q,), sym[q][0]) for q in range(n_qubits)]
+        gates += [Gate("rz", (q,), sym[q][1]) for q in range(n_qubits)]
+        if n_qubits > 1:
+            pairs = [(q, (q + 1) % n_qubits) for q in range(n_qubits)] if n_qubits > 2 else [(0, 1)]
+            gates += [Gate("cnot", pair) for pair in pairs]
+    return gates, names
+
+
+def u3_ring_layers(qubits: list, n_layers: int, prefix: str = "theta") -> tuple[Any, list[str]]:
+    """The ``cirq.Circuit`` of :func:`u3_ring_gates` on *qubits* (imports Cirq)."""
+    from qaudit.engine.gates import to_cirq
+
+    gates, names = u3_ring_gates(len(qubits), n_layers, prefix)
+    circuit, line = to_cirq(len(qubits), gates)
+    return circuit.transform_qubits(dict(zip(line, qubits))), names
 
 
 #: The constant feature appended to standardised tabular rows before L2 normalisation.
@@ -68,6 +70,16 @@ class BasicQNN(CircuitClassifier):
         "scaling": "auto",  # "pixel" (images), "standard" (tables), "auto": from the training data's kind
         "head_init": "scaled",  # "normal": the paper's N(0, 1) for the head too (see CircuitClassifier.init_head)
         "noise": None,  # train/evaluate under a noise model: "paper" or "p1=..,p2=..,bitflip=.."
+        "loss": "ce",  # "bce-multi": the authors' per-class binary cross-entropy (qaudit.qnn.bce_multi_grad)
+        "schedule": "epochs",  # "random-batch": each epoch is one step on one random batch (authors' code)
+    }
+    #: ``qaudit train --model basic-qnn --preset paper-code``: the training recipe of the authors' public code
+    #: (github Sujun124/QMU e557acc, ``QNN/target_model_training.py`` lines 167-171 and ``QNN/Training.py``
+    #: lines 45-51, 143-144, 174-182): 10 layers, every parameter N(0, 1), loss ``cross_entropy_multi``,
+    #: 200 iterations of one random batch of 32, Nesterov momentum 0.9, step 0.05.
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "paper-code": {"layers": 10, "loss": "bce-multi", "head_init": "normal", "schedule": "random-batch",
+                       "epochs": 200, "batch_size": 32, "lr": 0.05, "momentum": 0.9, "nesterov": True},
     }
 
     def validate_options(self) -> None:
@@ -79,6 +91,12 @@ class BasicQNN(CircuitClassifier):
             raise QauditError("basic-qnn: pca must be 'auto', 'always' or 'never'")
         if o["scaling"] not in ("auto", "pixel", "standard"):
             raise QauditError("basic-qnn: scaling must be 'auto', 'pixel' or 'standard'")
+        from qaudit.qnn import LOSSES
+
+        if o["loss"] not in LOSSES:
+            raise QauditError(f"basic-qnn: loss must be one of {', '.join(sorted(LOSSES))}")
+        if o["schedule"] not in ("epochs", "random-batch"):
+            raise QauditError("basic-qnn: schedule must be 'epochs' or 'random-batch'")
         if o["noise"] is not None:
             from qaudit.engine.noise import NoiseModel
 
@@ -86,13 +104,17 @@ class BasicQNN(CircuitClassifier):
                 raise QauditError("basic-qnn: noise must be a string ('paper' or p1=..,p2=..,bitflip=..)")
             NoiseModel.parse(o["noise"])
 
-    def build_circuit(self):
-        import cirq
+    def training_loss(self) -> Any:
+        """Categorical cross-entropy (``ce``, ours) or the authors' ``bce-multi`` (option ``loss``)."""
+        from qaudit.qnn import LOSSES
 
+        return LOSSES[self.options["loss"]]
+
+    def build_gates(self):
         self.validate_options()
-        qubits = cirq.LineQubit.range(self.options["qubits"])
-        circuit, names = u3_ring_layers(qubits, self.options["layers"])
-        return circuit, qubits, names, [], [f"Z{q}" for q in range(len(qubits))]
+        n = self.options["qubits"]
+        gates, names = u3_ring_gates(n, self.options["layers"])
+        return n, gates, names, [], [f"Z{q}" for q in range(n)]
 
     def fit_preprocessing(self, X: np.ndarray) -> list[dict[str, Any]]:
         if self.options["scaling"] == "auto":  # resolved once, so clones and retrains keep it

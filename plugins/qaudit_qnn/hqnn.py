@@ -78,15 +78,13 @@ class HQNN(CircuitClassifier):
             if o["qubits"] > MAX_NOISY_QUBITS:
                 raise QauditError(f"hqnn: noise needs at most {MAX_NOISY_QUBITS} qubits")
 
-    def build_circuit(self):
-        import cirq
-
-        from qaudit_qnn.basic import u3_ring_layers
+    def build_gates(self):
+        from qaudit_qnn.basic import u3_ring_gates
 
         self.validate_options()
-        qubits = cirq.LineQubit.range(self.options["qubits"])
-        circuit, names = u3_ring_layers(qubits, self.options["layers"])
-        return circuit, qubits, names, [], [f"Z{q}" for q in range(len(qubits))]
+        n = self.options["qubits"]
+        gates, names = u3_ring_gates(n, self.options["layers"])
+        return n, gates, names, [], [f"Z{q}" for q in range(n)]
 
     @property
     def hidden(self) -> int:

@@ -8,7 +8,10 @@ A model config declares how inputs enter it and what is measured::
      "features": ["x0", "x1", "x2", "x3"],  # angle: symbols bound per sample, in input order
      "readout": ["Z0", "Z1", "X0 X1"],      # Pauli strings over the circuit's qubits
      "params": [],                          # trainable symbols (default: all other symbols)
-     "noise": null}                         # amplitude only: "paper" noise model on the circuit
+     "noise": null,                         # amplitude only: "paper" noise model on the circuit
+     "inputs": "fit",                       # or "raw": no fitted scaling (imported models, see below)
+     "head": null,                          # or a list of classical layers (qaudit_qnn.heads)
+     "derived": null, "n_inputs": 0}        # angle: features computed as polynomials of the inputs
 
 Qubit ``k`` in a readout string is the k-th qubit of the circuit in Cirq's
 sorted order (``sorted(circuit.all_qubits())``), which is also the amplitude
@@ -21,6 +24,13 @@ Preprocessing (fitted on the training data, saved in the model file):
   zero padding when narrower, L2 normalisation;
 * angle -- pixels to [0, 1], PCA to the number of feature symbols when wider,
   then each feature mapped to [0, π] over the training range.
+
+With ``inputs: "raw"`` nothing is fitted: amplitude inputs are zero-padded to 2**n and
+L2-normalised (as PennyLane's ``AmplitudeEmbedding(normalize=True)``), angle inputs are bound as they
+are. ``derived`` (angle encoding) lists one polynomial of the ``n_inputs`` raw inputs per feature
+symbol, as terms ``[coefficient, [input indices]]`` (``[[2.0, [0, 1]], [-1.0, [2]]]`` is
+``2·x0·x1 - x2``); Qiskit's ``ZZFeatureMap`` binds such products. ``head`` replaces the dense head by a
+list of classical layers (:mod:`qaudit_qnn.heads`). ``qaudit import`` writes models of this kind.
 
 Model files are untrusted, so the circuit JSON is checked against an allowlist
 of ``cirq_type`` values (circuit structure, qubits, common gates and the sympy
@@ -37,7 +47,7 @@ import math
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -45,6 +55,7 @@ from qaudit import preprocessing as pp
 from qaudit.errors import QauditError
 from qaudit.limits import MAX_STATEVECTOR_QUBITS
 from qaudit.qnn import NESTEROV_TRAINING, CircuitClassifier
+from qaudit_qnn import heads
 
 #: Largest accepted circuit JSON (characters) and nesting / node budgets.
 MAX_CIRCUIT_CHARS = 8 * 1024 * 1024
@@ -55,6 +66,8 @@ MAX_QUBITS = MAX_STATEVECTOR_QUBITS  # the exact state-vector engine's cap (qaud
 MAX_NUMBER = 1e6
 #: JSON nesting accepted in a circuit file: the walker's MAX_DEPTH counts about two JSON levels per node.
 JSON_DEPTH = 2 * MAX_DEPTH
+#: Largest number of raw inputs, of polynomial terms per derived feature and of factors per term.
+MAX_INPUTS, MAX_TERMS, MAX_DEGREE = 1 << 16, 4096, 8
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 
 # Field kinds: "expr" (number or sympy node), "number", "int", "name", "ident", or a callable.
@@ -316,7 +329,12 @@ class UserCircuit(CircuitClassifier):
         "pca": "auto",
         **NESTEROV_TRAINING,
         "noise": None,  # amplitude encoding only: "paper" or "p1=..,p2=..,bitflip=.."
+        "inputs": "fit",  # or "raw": the inputs as the source framework used them (no fitted scaling)
+        "head": None,  # None: the dense head W, b; else a list of layers (qaudit_qnn.heads)
+        "derived": None,  # angle only: one polynomial of the raw inputs per feature symbol
+        "n_inputs": 0,  # with derived: the number of raw inputs
     }
+    RANGES: ClassVar[dict[str, tuple[Any, ...]]] = {**CircuitClassifier.RANGES, "n_inputs": (0, MAX_INPUTS)}
 
     def __init__(self, **options: Any):
         super().__init__(**options)
@@ -380,6 +398,11 @@ class UserCircuit(CircuitClassifier):
             if o["encoding"] != "amplitude":
                 raise QauditError("user-circuit: noise is supported with amplitude encoding only")
             NoiseModel.parse(o["noise"])
+        if o["inputs"] not in ("fit", "raw"):
+            raise QauditError("user-circuit: inputs must be 'fit' (fitted scaling) or 'raw' (used as given)")
+        if o["head"] is not None:
+            o["head"] = heads.validate(o["head"], "user-circuit")
+        self._validate_derived()
         for key in ("features", "params"):
             if len(set(o[key])) != len(o[key]):
                 raise QauditError(f"user-circuit: {key} lists a symbol twice")
@@ -420,6 +443,8 @@ class UserCircuit(CircuitClassifier):
     # -- preprocessing ---------------------------------------------------------------
     def fit_preprocessing(self, X: np.ndarray) -> list[dict[str, Any]]:
         o = self.options
+        if o["inputs"] == "raw":
+            return self._raw_preprocessing(X)
         n_qubits = len(self.compiled.qubits)
         want = 2**n_qubits if self.encoding == "amplitude" else len(o["features"])
         steps: list[dict[str, Any]] = []
@@ -451,3 +476,101 @@ class UserCircuit(CircuitClassifier):
         if self.options["init"] == "normal":
             return rng.normal(size=n_params)
         return rng.uniform(-np.pi, np.pi, size=n_params)
+
+    # -- raw inputs, derived features and classical heads (imported models) ---------------
+    def _validate_derived(self) -> None:
+        o = self.options
+        derived = o["derived"]
+        if derived is None:
+            return
+        if o["encoding"] != "angle" or not isinstance(derived, list) or len(derived) != len(o["features"]):
+            raise QauditError("user-circuit: derived needs angle encoding and one polynomial per feature symbol")
+        if o["n_inputs"] < 1:
+            raise QauditError("user-circuit: derived features need n_inputs (the number of raw inputs)")
+        for k, poly in enumerate(derived):
+            if not isinstance(poly, list) or not 1 <= len(poly) <= MAX_TERMS:
+                raise QauditError(f"user-circuit: derived[{k}] must be a list of 1..{MAX_TERMS} terms")
+            for term in poly:
+                ok = (isinstance(term, list) and len(term) == 2 and _is_number(term[0])
+                      and isinstance(term[1], list) and len(term[1]) <= MAX_DEGREE
+                      and all(isinstance(j, int) and not isinstance(j, bool) and 0 <= j < o["n_inputs"]
+                              for j in term[1]))
+                if not ok:
+                    raise QauditError(f"user-circuit: derived[{k}] terms must be [coefficient, [input indices "
+                                      f"< n_inputs]] with at most {MAX_DEGREE} factors")
+
+    def encoded_width(self) -> int:
+        if self.options["derived"] is not None:
+            return int(self.options["n_inputs"])
+        return super().encoded_width()
+
+    def encode(self, Z: np.ndarray) -> np.ndarray:
+        """Derived features (polynomials of the raw inputs), when the model declares them."""
+        derived = self.options["derived"]
+        if derived is None:
+            return Z
+        out = np.zeros((Z.shape[0], len(derived)))
+        for k, poly in enumerate(derived):
+            for coef, factors in poly:
+                term = np.full(Z.shape[0], float(coef))
+                for j in factors:
+                    term = term * Z[:, j]
+                out[:, k] += term
+        return out
+
+    def _raw_preprocessing(self, X: np.ndarray) -> list[dict[str, Any]]:
+        want = 2**len(self.compiled.qubits) if self.encoding == "amplitude" else self.encoded_width()
+        width = X.shape[1]
+        if width > want or (self.encoding == "angle" and width != want):
+            raise QauditError(f"user-circuit: the data has {width} features, the circuit's "
+                              f"{self.encoding} encoding takes {want}")
+        if self.encoding == "angle":
+            return []
+        return ([{"op": "pad", "size": want}] if width < want else []) + [{"op": "l2"}]
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        spec = self.options["head"]
+        if spec is None:
+            return super().param_shapes()
+        found, width = heads.shapes(spec, len(self.compiled.observables))
+        if width != self.n_classes:
+            raise QauditError(f"user-circuit: the head gives {width} outputs for {self.n_classes} classes")
+        return {"theta": (len(self.compiled.program.param_names),), **found}
+
+    def init_head(self, rng: np.random.Generator, n_obs: int) -> dict[str, np.ndarray]:
+        spec = self.options["head"]
+        if spec is None:
+            return super().init_head(rng, n_obs)
+        if heads.shapes(spec, n_obs)[1] != self.n_classes:
+            raise QauditError(f"user-circuit: the head gives {heads.shapes(spec, n_obs)[1]} outputs for "
+                              f"{self.n_classes} classes")
+        return heads.init(spec, n_obs, rng)
+
+    def head_forward(self, ev: np.ndarray) -> tuple[np.ndarray, Any]:
+        spec = self.options["head"]
+        return super().head_forward(ev) if spec is None else heads.forward(spec, self.weights, ev)
+
+    def head_backward(self, dlogits: np.ndarray, cache: Any, per_sample: bool = False
+                      ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        spec = self.options["head"]
+        if spec is None:
+            return super().head_backward(dlogits, cache, per_sample)
+        return heads.backward(spec, dlogits, cache, per_sample)
+
+    @classmethod
+    def from_trained(cls, options: dict[str, Any], weights: dict[str, np.ndarray], n_classes: int,
+                     X: np.ndarray) -> UserCircuit:
+        """A fitted model from trained weights (``qaudit import``): ``inputs`` must be ``"raw"`` so that no
+        preprocessing is fitted; *X* (the raw inputs) fixes the input width. Weight shapes are checked."""
+        model = cls.from_options({**options, "inputs": "raw"})
+        X = np.asarray(X, dtype=np.float64)
+        model.n_classes, model.n_features_in = int(n_classes), int(X.shape[1])
+        model.preprocessing = model.fit_preprocessing(X)
+        expected = model.param_shapes()
+        for key, shape in expected.items():
+            value = np.asarray(weights.get(key), dtype=np.float64)
+            if key not in weights or value.shape != shape:
+                got = "missing" if key not in weights else f"shape {value.shape}"
+                raise QauditError(f"user-circuit: weight {key} must have shape {shape}, {got}")
+            model.weights[key] = value.copy()
+        return model

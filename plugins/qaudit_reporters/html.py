@@ -147,6 +147,8 @@ class HtmlReporter:
     """A single self-contained HTML file."""
 
     name: ClassVar[str] = "html"
+    #: ``notebook``: the report Jupyter displays (``Report._repr_html_``).
+    roles: ClassVar[frozenset[str]] = frozenset({"notebook"})
     suffix: ClassVar[str] = ".html"
     description: ClassVar[str] = "self-contained HTML with log-log ROC curves (inline SVG)"
 

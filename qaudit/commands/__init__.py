@@ -5,4 +5,4 @@ adds its commands with ``register_commands(app)`` -- the same signature as the p
 ``register_commands`` -- called by :mod:`qaudit.cli` in the order of ``MODULES``.
 """
 
-MODULES = ("train", "evaluate", "leak", "unlearn", "shots", "backends", "listing")
+MODULES = ("train", "evaluate", "leak", "unlearn", "shots", "backends", "importing", "listing", "audit_dp")

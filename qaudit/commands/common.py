@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 
 from qaudit.errors import QauditError
-from qaudit.reporting import emit  # noqa: F401 - commands write text reports through it
+from qaudit.reporting import emit, record_data_change  # noqa: F401 - commands use them from here
 
 #: ``--allow-data-change``: audit data whose fingerprint differs from the one the model file recorded.
 AllowDataChange = Annotated[bool, typer.Option(
@@ -85,14 +85,3 @@ def list_kind(kind: str, title: str, as_json: bool, extra: Any = None) -> None:
     for row in rows:
         table.add_row(*[str(v) for v in row.values()])
     out.print(table)
-
-
-def record_data_change(report: Any, dataset: Any) -> None:
-    """Put a ``--allow-data-change`` override in the report (settings, summary) and warn on stderr."""
-    change = getattr(dataset, "data_change", None)
-    if not change:
-        return
-    report.settings["data_change"] = change
-    report.summary["data_changed_since_training"] = True
-    err.print(f"warning: the data changed since training (fingerprint {change.get('recorded', '?')!s:.12} -> "
-              f"{change.get('found', '?')!s:.12}); audited anyway (--allow-data-change)", markup=False)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from qaudit.commands.common import AllowDataChange, command_line, err, parse_options, record_data_change
+from qaudit.commands.common import AllowDataChange, command_line, err, parse_options
 from qaudit.errors import QauditError
 
 
@@ -106,32 +106,37 @@ def leak_cmd(
     resume: Annotated[bool, typer.Option(
         "--resume", help="Reuse reference/shadow models an interrupted run with the same inputs and seed "
         "finished (checkpoints in $QAUDIT_CACHE_DIR).")] = False,
+    outputs: Annotated[Path | None, typer.Option(
+        "--outputs", help="Audit recorded outputs instead of a model: a .npz file of per-sample probabilities or "
+        "logits, labels and membership, optionally reference-model outputs (docs/outputs-format.md). Without "
+        "--attack every attack these outputs can serve runs.")] = None,
 ) -> None:
     """Measure how much a QNN's outputs reveal about who was in its training set.
 
     Exit codes: 0 within thresholds, 1 a threshold or baseline check failed, 2 usage/input error.
     """
-    from qaudit import gating
-    from qaudit import model as model_io
-    from qaudit.audit import GATE_METRICS, SCHEMA, AuditSettings, default_attacks, ground_truth, run_audit
-    from qaudit.backends import default_backend, resolve_backend
+    from qaudit import api, gating
+    from qaudit.audit import GATE_METRICS, SCHEMA, AuditSettings, default_attacks
+    from qaudit.backends import default_backend
     from qaudit.config import load_config, pick, resolve_path
     from qaudit.crossfit import DEFAULT_FOLDS
-    from qaudit.data import load_dataset
     from qaudit.metrics import DEFAULT_ALPHA, DEFAULT_BOOTSTRAP, DEFAULT_DELTA
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format, is_console, render_all
-    from qaudit.workflows import dataset_for
 
     cfg = load_config("leak")
     source = cfg.get("_file", "config")
-    path = model_path or (Path(resolve_path(cfg, cfg["model"])) if "model" in cfg else None)
-    if path is None:
+    if outputs is not None:
+        _check_outputs_options(model_path, shots=shots, backend=backend, data_dir=data_dir, dataset=dataset,
+                               members=members, non_members=non_members, allow_data_change=allow_data_change,
+                               reference_models=reference_models, resume=resume)
+    path = model_path or (Path(resolve_path(cfg, cfg["model"])) if "model" in cfg and outputs is None else None)
+    if path is None and outputs is None:
         raise QauditError("no model file: pass MODEL_PATH or set 'model' in qaudit.toml")
-    attacks = _split_list(attack) or (_config_list(cfg["attacks"], "attacks", source) if "attacks" in cfg
-                                      else default_attacks("default"))
+    named = _split_list(attack) or (_config_list(cfg["attacks"], "attacks", source) if "attacks" in cfg else [])
+    attacks = named or default_attacks("default")
     if len(set(attacks)) != len(attacks):
         raise QauditError("an attack is listed twice")
     shots = pick(shots, cfg, "shots", None, int)
@@ -148,7 +153,7 @@ def leak_cmd(
         raise QauditError("--jobs must be >= 1")
     if top_k < 0:
         raise QauditError("--top-k must be >= 0")
-    attack_opts = _attack_options(cfg, attack_option, attacks)
+    attack_opts = _attack_options(cfg, attack_option, named or get_host().names("attack") if outputs else attacks)
     thresholds = gating.parse_thresholds(fail_spec, GATE_METRICS)
     base_path = baseline or (Path(resolve_path(cfg, cfg["baseline"])) if "baseline" in cfg else None)
     tol = gating.parse_tolerance(pick(tolerance, cfg, "tolerance", None), GATE_METRICS)
@@ -171,34 +176,36 @@ def leak_cmd(
                              alpha=pick(alpha, cfg, "alpha", DEFAULT_ALPHA, float),
                              delta=pick(delta, cfg, "delta", DEFAULT_DELTA, float),
                              n_bootstrap=pick(bootstrap, cfg, "bootstrap", DEFAULT_BOOTSTRAP, int), resume=resume)
-    settings.validate()
+    if outputs is None:
+        settings.validate()
     check_outputs({"--output": output, **{f"--report {f}": p for f, p in extras}},
                   {"model file": path, "--members file": members, "--non-members file": non_members,
-                   "--baseline": base_path, "dataset file": dataset, "config file": cfg.get("_file")})
-    mf = model_io.load(path)
-    if dataset:
-        ds = load_dataset(dataset, {"data_dir": data_dir} if data_dir else {})
-    elif mf.data is not None:
-        ds = dataset_for(mf, data_dir, allow_data_change=allow_data_change)
-    else:
-        raise QauditError(f"{path} has no data record: pass --dataset with --members/--non-members index files")
-    truth = ground_truth(mf, len(ds), members, non_members)
-    be, shots_used = resolve_backend(backend_name, shots, mf.model)
-    settings.shots = shots_used
+                   "--baseline": base_path, "dataset file": dataset, "config file": cfg.get("_file"),
+                   "--outputs file": outputs})
+    gates = {"fail_above": thresholds, "baseline": base, "tolerance": tol}
     with RichProgress(err) as progress:
-        report = run_audit(mf, ds, truth, settings, backend=be, progress=progress, location=str(path))
+        if outputs is not None:
+            report = api.audit_outputs(outputs, attacks=named or None, settings=settings, progress=progress, **gates)
+        else:
+            report = api.audit(path, dataset=dataset, data_dir=data_dir, members=members, non_members=non_members,
+                               allow_data_change=allow_data_change, settings=settings, progress=progress, **gates)
     report.settings["command"] = command_line()
-    record_data_change(report, ds)
-    findings = gating.check_thresholds(report.measurements, thresholds, "leak", str(path))
-    if base is not None:
-        metrics_for_base = sorted({t.metric for t in thresholds}) or list(gating.DEFAULT_BASELINE_METRICS)
-        findings += gating.check_baseline(report.measurements, base, metrics_for_base, tol, "leak", str(path))
-    report.apply_findings(findings)
     render_all(report, [(fmt, output), *extras])
     if not is_console(fmt, output):
         err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _check_outputs_options(model_path: Path | None, **given: Any) -> None:
+    """``--outputs`` audits recorded outputs: refuse a model file and the options that query a model."""
+    if model_path is not None:
+        raise QauditError("pass a model file or --outputs FILE, not both")
+    for name, value in given.items():
+        if value not in (None, False):
+            flag = "--" + name.replace("_", "-")
+            raise QauditError(f"{flag} does not apply to --outputs (the file records the outputs, membership and "
+                              "any reference models)")
 
 
 def register_commands(app: typer.Typer) -> None:

@@ -44,7 +44,8 @@ def datasets_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 
 def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List registered model kinds."""
-    list_kind("model", "model kinds", as_json)
+    list_kind("model", "model kinds", as_json,  # PRESETS: optional Model member (`train --preset NAME`)
+              extra=lambda cls: {"presets": ", ".join(sorted(getattr(cls, "PRESETS", None) or {})) or "-"})
 
 
 def attacks_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import AllowDataChange, command_line, err, parse_options, record_data_change
+from qaudit.commands.common import AllowDataChange, command_line, err, parse_options
 from qaudit.errors import QauditError
 
 
@@ -44,14 +44,13 @@ def shots_cmd(
     )] = None,
 ) -> None:
     """How the shot count shapes leakage (mean ± std over repeats) and the stability of unlearning."""
-    from qaudit import model as model_io
-    from qaudit.gating import check_thresholds, parse_thresholds
+    from qaudit import api
+    from qaudit.gating import parse_thresholds
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format, is_console, render_all
-    from qaudit.shot_study import ShotSettings, gated_metrics, parse_shots, repeat_seeds, run_study
-    from qaudit.workflows import dataset_for
+    from qaudit.shot_study import ShotSettings, gated_metrics, parse_shots, repeat_seeds
 
     thresholds = parse_thresholds(fail_above, gated_metrics()) if fail_above else []
     shot_list = parse_shots(shots)
@@ -69,17 +68,13 @@ def shots_cmd(
     if unlearn:
         host.get("unlearning", unlearn)
     check_outputs({"--output": output}, {"model file": model_path})
-    mf = model_io.load(model_path)
-    ds = dataset_for(mf, data_dir, allow_data_change=allow_data_change)
     settings = ShotSettings(shots=shot_list, repeats=repeats, seed=seed, backend=backend or "", attack=attack or "",
                             forget_class=forget_class, unlearn=unlearn, unlearn_options=parse_options(option),
                             n_bootstrap=bootstrap, resume=resume)
     with RichProgress(err) as progress:
-        report = run_study(mf, ds, settings, progress=progress, location=str(model_path))
+        report = api.shots(model_path, settings=settings, data_dir=data_dir, allow_data_change=allow_data_change,
+                           fail_above=thresholds, progress=progress)
     report.settings["command"] = command_line()
-    record_data_change(report, ds)
-    if thresholds:
-        report.apply_findings(check_thresholds(report.measurements, thresholds, "shots", report.location))
     render_all(report, [(fmt, output)])
     if not is_console(fmt, output):
         err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)

@@ -34,9 +34,15 @@ def train_cmd(
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-O", help="Model-specific option KEY=VALUE (repeatable; VALUE is JSON or a string), e.g. "
         "`--model sisa -O shards=4 -O slices=3 -O constituent=basic-qnn`.")] = None,
+    preset: Annotated[str | None, typer.Option(
+        "--preset", help="A named option bundle of the model kind (listed by `qaudit models`), e.g. basic-qnn's "
+        "paper-code; explicit options win.")] = None,
     noise: Annotated[str | None, typer.Option(
         help="Train under a noise model with exact noisy gradients: 'paper' or p1=..,p2=..,bitflip=..")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
+    dp: Annotated[str | None, typer.Option(
+        "--dp", help="Differentially private training (DP-SGD): epsilon=2,delta=1e-5[,clip=1.0] or "
+        "noise_multiplier=1.1[,delta=..,clip=..] (needs qaudit[dp]; docs/dp.md).")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue an interrupted training with the same settings from its last finished epoch "
         "(checkpoints in $QAUDIT_CACHE_DIR); the result equals an uninterrupted run.")] = False,
@@ -44,12 +50,9 @@ def train_cmd(
     """Train a QNN and save it as a validated model file."""
     from rich.markup import escape
 
-    from qaudit import model as model_io
-    from qaudit.checkpoints import Checkpoints, content_key, training_checkpoints
-    from qaudit.data import load_dataset
+    from qaudit import api
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
-    from qaudit.workflows import train_model
 
     model = model or get_host().role("model", "default")
     dataset = dataset or get_host().role("dataset", "default")
@@ -65,18 +68,14 @@ def train_cmd(
                        ("batch_size", batch_size), ("noise", noise)):
         if value is not None:
             opts[key] = value
-    data_opts = {k: v for k, v in (("data_dir", data_dir), ("label_column", label_column)) if v}
-    ds = load_dataset(dataset, data_opts)
-    store = Checkpoints("training", resume)
-    key = content_key(model, opts, seed, n_train, n_holdout, exclude_class, exclude_indices, ds.name, ds.X, ds.y)
-    with RichProgress(err) as progress, training_checkpoints(store, key):
-        mf = train_model(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
-                         exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress)
-    model_io.save(mf, out_path, command=command_line())
-    store.discard()
+    ds = api.load_dataset(dataset, data_dir=data_dir, label_column=label_column)
+    with RichProgress(err) as progress:
+        mf = api.train(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
+                       exclude_class=exclude_class, exclude_indices=exclude_indices, out=out_path, resume=resume,
+                       command=command_line(), progress=progress, dp=dp,
+                       preset=preset)
     from qaudit.workflows import evaluate_model
 
-    mf.path = str(out_path)
     ev = evaluate_model(mf, ds)
     accs = ", ".join(f"{k} accuracy {v['accuracy']:.3f}" for k, v in ev.splits.items())
     err.print(f"[bold green]trained[/] {escape(model)} on {escape(ds.name)} ({len(mf.data.members)} members, "

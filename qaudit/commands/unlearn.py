@@ -27,21 +27,6 @@ ShadowPairs = Annotated[int, typer.Option(
     "-K", "--shadow-pairs", help="U-LiRA shadow pairs (even, >= 8; each trains two models and runs the method).")]
 
 
-def _gate(report: Any, fail_above: str | None, judged: list[Any] | None = None) -> int:
-    """Apply ``--fail-above`` thresholds and the forget-request checks; 1 when any fails."""
-    from qaudit.gating import check_thresholds, parse_thresholds
-    from qaudit.ulira import METRICS as ULIRA_METRICS
-    from qaudit.unlearning import METRICS
-
-    thresholds = parse_thresholds(fail_above, (*METRICS, *ULIRA_METRICS))
-    findings = list(judged or [])
-    if thresholds:
-        findings += check_thresholds(report.measurements, thresholds, "unlearn", report.location)
-    if findings:
-        report.apply_findings(findings)
-    return 1 if report.failed else 0
-
-
 def parse_tolerance(text: str | None) -> dict[str, float]:
     """``acc=0.1,auc=0.05`` -> the forget-request tolerances (accuracy as a fraction, AUC)."""
     from qaudit.verification import DEFAULT_TOLERANCE
@@ -108,10 +93,7 @@ def unlearn_cmd(
 ) -> None:
     """Make a trained model forget a class or a set of samples, then verify and judge it (accuracy, held-out
     MIA, retrain oracle). Exit 0 request met, 1 not met or a --fail-above threshold breached, 2 input error."""
-    from qaudit import model as model_io
-    from qaudit import ulira
-    from qaudit import unlearning as core
-    from qaudit.backends import default_backend, resolve_backend
+    from qaudit import api
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
@@ -127,44 +109,16 @@ def unlearn_cmd(
     out_path = out_path or model_path.with_name(model_path.name.removesuffix(".json") + ".unlearned.json")
     check_outputs({"--out": out_path, "--output": output},
                   {"model file": model_path, "--oracle": oracle, "--forget-indices file": forget_indices})
-    mf, ds = _load(model_path, data_dir, allow_data_change)
-    fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
-    core.preflight(method, mf, ds, fs, seed, opts, retain_fraction)
-    if audit is not None:
-        ulira.check_audit(audit, mf, fs, shadow_pairs)
-    oracle_mf = model_io.load(oracle) if oracle else None
-    backend = backend or default_backend(shots)
-    be, shots = resolve_backend(backend, shots, mf.model)
     with RichProgress(err) as progress:
-        verifier = core.Verifier(mf, ds, fs, seed, be, shots, progress=progress)
-        before = verifier.snapshot(mf.model)
-        if method == get_host().role("unlearning", "oracle") and oracle_mf is None:
-            result = core.apply_method(method, mf, ds, fs, verifier, None, seed, opts, retain_fraction, progress,
-                                       tolerance)
-            orc = core.Oracle(result.model, result.after, result.cost.gradient_evaluations, "this run")
-        else:
-            orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress)
-            result = core.apply_method(method, mf, ds, fs, verifier, orc, seed, opts, retain_fraction, progress,
-                                       tolerance)
-        fq = None
-        if forget_quality:
-            fq = core.forget_quality(mf, ds, fs, method, opts, forget_quality, seed, progress)
-        audited = ulira.audit(mf, ds, fs.forget_ids, method, opts, shadow_pairs, seed, progress=progress) \
-            if audit is not None else None
-    new_mf = core.unlearned_model_file(mf, result, fs)
-    model_io.save(new_mf, out_path, command=command_line())
-    report = core.unlearn_report(mf, fs, before, orc, result, str(out_path),
-                                 {"backend": backend, "shots": shots, "retain_fraction": retain_fraction,
-                                  "attack": verifier.attack_name})
-    if fq is not None:
-        core.attach_forget_quality(report, method, fq)
-    if audited is not None:
-        ulira.attach(report, audited)
-    record_data_change(report, ds)
-    code = _gate(report, fail_above, result.findings(report.location) if forget_gate else None)
+        report = api.unlearn(model_path, method, forget_class=forget_class, forget_indices=forget_indices,
+                             options=opts, seed=seed, oracle=oracle, retain_fraction=retain_fraction, backend=backend,
+                             shots=shots, forget_quality=forget_quality, data_dir=data_dir,
+                             allow_data_change=allow_data_change, tolerance=tolerance, forget_gate=forget_gate,
+                             fail_above=fail_above, out=out_path, command=command_line(), progress=progress,
+                             audit=audit, shadow_pairs=shadow_pairs)
     err.print(f"wrote {out_path}", markup=False, highlight=False)
     render_all(report, [(fmt, output)])
-    raise typer.Exit(code)
+    raise typer.Exit(1 if report.failed else 0)
 
 
 def compare_cmd(
@@ -228,7 +182,7 @@ def compare_cmd(
     report = core.compare_report(mf, fs, runs, {"methods": names, "seeds": seed_list, "shots": shot_list,
                                                 "backend": backend or default_backend(None)})
     record_data_change(report, ds)
-    code = _gate(report, fail_above)
+    code = 1 if core.gate(report, fail_above) else 0
     render_all(report, [(fmt, output)])
     raise typer.Exit(code)
 

@@ -4,8 +4,9 @@ Two exact paths compute the same numbers:
 
 * **shared unitary** -- when every sample runs the same circuit on a different
   amplitude-encoded input, build ``U`` once (cost independent of
-  batch size), then ``Ψ = X · Uᵀ`` is one matmul; the gradient contracts the
-  batch into a (2^n x 2^n) cotangent and does one adjoint sweep.
+  batch size; U after each trainable stage is kept), then ``Ψ = X · Uᵀ`` is one
+  matmul (a real GEMM for real inputs); the gradient contracts the batch into a
+  (2^n x 2^n) cotangent ``G`` and does one adjoint sweep over U's columns.
 * **batched** -- per-sample state vectors and a batched adjoint sweep; used for
   small batches, per-sample gradients, input-dependent gates and registers too
   wide for a 2^n x 2^n matrix.
@@ -20,7 +21,8 @@ import numpy as np
 
 from qaudit.engine.observables import PauliObservables
 from qaudit.engine.program import Program
-from qaudit.engine.statevector import adjoint_sweep, resolve, run, single_thread_blas, unitary_sweep
+from qaudit.engine.scratch import scratch
+from qaudit.engine.statevector import adjoint_sweep, resolve, run, run_saving, single_thread_blas
 from qaudit.errors import QauditError
 
 Method = Literal["auto", "unitary", "batched"]
@@ -80,6 +82,7 @@ class Evaluation:
     features: np.ndarray | None = None
     theta: np.ndarray | None = None
     real_states: np.ndarray | None = None  # float64 copy of *states* when they are real
+    saved: list | None = None  # U after each trainable stage (shared-unitary path), for the sweep
 
 
 def _real_part(states: np.ndarray) -> np.ndarray | None:
@@ -88,7 +91,7 @@ def _real_part(states: np.ndarray) -> np.ndarray | None:
         return np.ascontiguousarray(states, dtype=np.float64)
     if np.any(states.imag):
         return None
-    return np.ascontiguousarray(states.real)
+    return np.copyto(out := scratch(states.shape), states.real) or out
 
 
 def _forward(
@@ -107,7 +110,7 @@ def _forward(
     if states is None:
         batch = features.shape[0] if features is not None else 1
         states = zero_states(batch, program.n_qubits)
-    states = np.asarray(states, dtype=np.complex128)
+    states = np.asarray(states)  # real amplitude-encoded inputs stay real on the shared-unitary path
     if method == "auto":
         method = choose_method(program, states.shape[0])
     if method == "unitary":
@@ -117,17 +120,20 @@ def _forward(
             raise QauditError(f"the shared-unitary path is limited to {MAX_UNITARY_QUBITS} qubits "
                               f"(got {program.n_qubits}); use method='batched'")
         resolved = resolve(program, theta)
-        unitary = run(program, resolved, np.eye(program.dim, dtype=np.complex128))
+        unitary, saved = run_saving(program, resolved)  # from the identity
         real = _real_part(states)
         if real is not None:
             # Real inputs (amplitude encoding): one real GEMM on U's interleaved re/im parts.
             u_t = np.ascontiguousarray(unitary.T).view(np.float64)
-            psi = (real @ u_t).view(np.complex128)
+            psi = scratch((len(real), program.dim), np.complex128)
+            np.matmul(real, u_t, out=psi.view(np.float64))
         else:
+            states = np.asarray(states, dtype=np.complex128)
             psi = states @ unitary.T
         ev = observables.expval(psi)
         return ev, Evaluation(program, observables, method, resolved, states, psi, unitary, features, theta,
-                              real)
+                              real, saved)
+    states = np.asarray(states, dtype=np.complex128)
     chunk = max(1, CHUNK_BYTES // (16 * program.dim))
     psis = []
     resolved_all = None if program.input_dependent else resolve(program, theta)
@@ -153,12 +159,17 @@ def _backward(
     program = ev.program
     lam = ev.observables.cotangent(ev.psi, np.asarray(d_ev, dtype=float))
     if ev.method == "unitary" and not per_sample:
-        # psi_n = U x_n, so dL/dU* = Σ_n λ_n x_n^H: one matmul, then one sweep on U.
+        # psi_n = U x_n, so G = dL/dU* = Σ_n λ_n x_n^H: one matmul, then one adjoint sweep over the
+        # columns of U (the states after each stage were kept by the forward pass). The sweep
+        # carries conj(G), written column-major-to-row-major in the same pass as the conjugation.
         if ev.real_states is not None:
-            lam_unitary = (ev.real_states.T @ np.ascontiguousarray(lam).view(np.float64)).view(np.complex128).T
+            g_t = scratch((program.dim, program.dim), np.complex128)
+            np.matmul(ev.real_states.T, np.ascontiguousarray(lam).view(np.float64), out=g_t.view(np.float64))
         else:
-            lam_unitary = lam.T @ ev.states.conj()
-        grad = unitary_sweep(program, ev.resolved, ev.unitary, lam_unitary)
+            g_t = ev.states.T.conj() @ lam
+        g_conj = np.conjugate(g_t.T, out=scratch((program.dim, program.dim), np.complex128))
+        grad, _ = adjoint_sweep(program, ev.resolved, ev.unitary, g_conj, saved=ev.saved, conjugated=True,
+                                input_grad=False)
         grad_states = lam @ ev.unitary.conj() if input_grad else None
         return grad, grad_states
     chunk = max(1, CHUNK_BYTES // (16 * program.dim))

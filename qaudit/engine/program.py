@@ -151,13 +151,18 @@ class Program:
         unknown = [s for s in symbols if s not in known]
         if unknown:
             raise QauditError(f"circuit uses unknown symbols: {', '.join(unknown)}")
+        ops = [(tuple(index[q] for q in op.qubits), _factor_for(op)) for op in circuit.all_operations()
+               if not cirq.is_measurement(op)]
+        return cls.from_operations(len(qubits), ops, param_names, feature_names)
+
+    @classmethod
+    def from_operations(cls, n_qubits: int, ops: Sequence[tuple[tuple[int, ...], Factor]],
+                        param_names: Sequence[str], feature_names: Sequence[str] = ()) -> Program:
+        """Fuse ``(qubit indices, Factor)`` operations, in circuit order, into blocks (no Cirq needed; see
+        :func:`qaudit.engine.gates.compile_gates`)."""
         blocks: list[Block] = []
         last: dict[int, int] = {}  # qubit -> index of the last block touching it
-        for op in circuit.all_operations():
-            if cirq.is_measurement(op):
-                continue
-            targets = tuple(index[q] for q in op.qubits)
-            factor = _factor_for(op)
+        for targets, factor in ops:
             owners = {last.get(q, -1) for q in targets}
             if len(owners) == 1 and (j := owners.pop()) >= 0 and blocks[j].qubits == targets:
                 # Nothing touched these qubits since block j: fuse (gates on other qubits commute).
@@ -167,8 +172,8 @@ class Program:
             for q in targets:
                 last[q] = len(blocks) - 1
         for block in blocks:
-            block.finalise(len(qubits))
-        return cls(len(qubits), _merge_permutations(blocks), list(param_names), feature_names)
+            block.finalise(n_qubits)
+        return cls(n_qubits, _merge_permutations(blocks), list(param_names), list(feature_names))
 
 
 def _merge_permutations(blocks: list[Block]) -> list[Block]:

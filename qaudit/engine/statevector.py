@@ -14,7 +14,12 @@ import os
 
 import numpy as np
 
-from qaudit.engine.program import Block, Program
+from qaudit.engine.plan import Resolved, ResolvedBlock, resolve
+from qaudit.engine.program import Program
+from qaudit.engine.scratch import scratch
+
+__all__ = ["Resolved", "ResolvedBlock", "resolve", "apply_2x2", "apply_matrix", "apply_block", "local_overlap",
+           "Stage", "stages", "run", "run_saving", "adjoint_sweep", "single_thread_blas"]
 
 
 def _front(states: np.ndarray, n_qubits: int, qubits: tuple[int, ...]) -> np.ndarray:
@@ -34,6 +39,11 @@ def _back(front: np.ndarray, n_qubits: int, qubits: tuple[int, ...]) -> np.ndarr
     tensor = front.reshape((2,) * k + (2,) * len(others) + (batch,))
     out = np.moveaxis(tensor, list(range(k)), list(qubits))
     return np.ascontiguousarray(out).reshape(2**n_qubits, batch)
+
+
+def _work(states: np.ndarray) -> np.ndarray:
+    """An output array like *states* (complex128), reused from the engine's scratch pool."""
+    return scratch(states.shape, np.complex128)
 
 
 def apply_2x2(view: np.ndarray, matrix: np.ndarray) -> np.ndarray:
@@ -79,83 +89,62 @@ def local_overlap(
 
     Returns (d, d), or (batch, d, d) when *per_sample*.
     """
+    return _overlap(cotangent.conj(), states, n_qubits, qubits, per_sample)
+
+
+def _overlap(
+    lam_c: np.ndarray, states: np.ndarray, n_qubits: int, qubits: tuple[int, ...], per_sample: bool
+) -> np.ndarray:
+    """:func:`local_overlap` for an already conjugated cotangent *lam_c*."""
     if not per_sample and len(qubits) == 1:
         q = qubits[0]
-        lam = cotangent.reshape(2**q, 2, -1)
+        lam = lam_c.reshape(2**q, 2, -1)
         st = states.reshape(2**q, 2, -1)
-        return np.matmul(lam.conj(), st.transpose(0, 2, 1)).sum(axis=0)
-    lam = _front(cotangent, n_qubits, qubits)
+        return np.matmul(lam, st.transpose(0, 2, 1)).sum(axis=0)
+    lam = _front(lam_c, n_qubits, qubits)
     st = _front(states, n_qubits, qubits)
     if per_sample:
-        return np.einsum("arn,brn->nab", lam.conj(), st)
+        return np.einsum("arn,brn->nab", lam, st)
     d = lam.shape[0]
-    return lam.reshape(d, -1).conj() @ st.reshape(d, -1).T
+    return lam.reshape(d, -1) @ st.reshape(d, -1).T
 
 
-class ResolvedBlock:
-    """A block with its factor matrices evaluated for given parameter/feature values."""
+def chunk_overlap(lam_c: np.ndarray, states: np.ndarray, q0: int, k: int) -> np.ndarray:
+    """(2**k, 2**k) overlap on qubits q0..q0+k-1: C[a, b] = Σ lam_c[.., a, ..] · states[.., b, ..].
 
-    __slots__ = ("block", "values", "matrices", "unitary")
-
-    def __init__(self, block: Block, values: list):
-        self.block = block
-        self.values = values
-        self.matrices = [f.matrix(v) for f, v in zip(block.factors, values)]
-        unitary = self.matrices[0]
-        for m in self.matrices[1:]:
-            unitary = np.matmul(m, unitary)
-        self.unitary = unitary
-
-    def derivatives(self) -> list[tuple[str, np.ndarray]]:
-        """(symbol, dU/dsymbol) for each symbolic factor, via prefix/suffix products."""
-        out = []
-        mats = self.matrices
-        for j, (factor, value) in enumerate(zip(self.block.factors, self.values)):
-            if factor.form is None or factor.form.symbol is None:
-                continue
-            d = factor.derivative(value)
-            prefix = None
-            for m in mats[:j]:
-                prefix = m if prefix is None else np.matmul(m, prefix)
-            if prefix is not None:
-                d = np.matmul(d, prefix)
-            for m in mats[j + 1 :]:
-                d = np.matmul(m, d)
-            out.append((factor.form.symbol, d))
-        return out
+    One GEMM (q0 = 0) or 2**q0 GEMMs summed: the same work as applying a 2**k x 2**k
+    matrix, instead of one pass over the state per qubit.
+    """
+    if q0 == 0:
+        return lam_c.reshape(2**k, -1) @ states.reshape(2**k, -1).T
+    lam = lam_c.reshape(2**q0, 2**k, -1)
+    st = states.reshape(2**q0, 2**k, -1)
+    return np.matmul(lam, st.transpose(0, 2, 1)).sum(axis=0)
 
 
-def resolve(
-    program: Program, theta: np.ndarray, features: np.ndarray | None = None
-) -> list[ResolvedBlock]:
-    """Evaluate every block for parameter vector *theta* (and per-sample *features*)."""
-    pindex = {name: i for i, name in enumerate(program.param_names)}
-    findex = {name: i for i, name in enumerate(program.feature_names)}
-    resolved = Resolved()
-    for block in program.blocks:
-        values = []
-        for factor in block.factors:
-            symbol = factor.form.symbol if factor.form is not None else None
-            if symbol is None:
-                values.append(0.0)
-            elif symbol in pindex:
-                values.append(theta[pindex[symbol]])
-            else:
-                values.append(features[:, findex[symbol]])
-        resolved.append(ResolvedBlock(block, values))
-    return resolved
+def reduce_chunk(overlap: np.ndarray, k: int, p: int) -> np.ndarray:
+    """The 2x2 overlap of qubit *p* (0 = most significant) of a (2**k, 2**k) chunk overlap."""
+    view = overlap.reshape(2**p, 2, 2 ** (k - p - 1), 2**p, 2, 2 ** (k - p - 1))
+    return np.einsum("iajibj->ab", view)
 
 
-def apply_block(program: Program, rb: ResolvedBlock, states: np.ndarray, inverse: bool = False) -> np.ndarray:
-    """Apply one resolved block (or its inverse) to every column of *states*."""
+def apply_block(program: Program, rb: ResolvedBlock, states: np.ndarray, inverse: bool = False,
+                transpose: bool = False) -> np.ndarray:
+    """Apply one resolved block V (V^H if *inverse*, V^T if *transpose*) to every column of *states*.
+
+    ``V^T = conj(V^H)`` moves a conjugated cotangent backwards: ``conj(V^H λ) = V^T conj(λ)``.
+    """
     block = rb.block
     if block.permutation is not None:
-        perm = block.inverse_permutation if inverse else block.permutation
-        return states[perm]
+        perm = block.inverse_permutation if inverse or transpose else block.permutation
+        return np.take(states, perm, axis=0, out=_work(states))
     if block.diagonal is not None:
         diag = block.diagonal.conj() if inverse else block.diagonal
-        return states * diag[:, None]
-    matrix = np.conj(np.swapaxes(rb.unitary, -1, -2)) if inverse else rb.unitary
+        return np.multiply(states, diag[:, None], out=_work(states))
+    if transpose:
+        matrix = np.swapaxes(rb.unitary, -1, -2)
+    else:
+        matrix = np.conj(np.swapaxes(rb.unitary, -1, -2)) if inverse else rb.unitary
     return apply_matrix(states, program.n_qubits, block.qubits, matrix)
 
 
@@ -190,43 +179,43 @@ class Stage:
                 lo, hi = present[0], present[-1] + 1
                 matrix = np.ones((1, 1), dtype=np.complex128)
                 for q in range(lo, hi):  # Kronecker product, qubit lo leftmost (most significant)
-                    m = by_qubit.get(q, _EYE2)
-                    matrix = (matrix[:, None, :, None] * m[None, :, None, :]).reshape(
-                        2 * matrix.shape[0], 2 * matrix.shape[1])
+                    matrix = _kron(matrix, by_qubit.get(q, _EYE2))
                 self.chunks.append((lo, hi - lo, matrix))
 
-    def apply(self, program: Program, states: np.ndarray, inverse: bool = False) -> np.ndarray:
-        """Apply the stage (or its inverse) to the columns of *states*."""
-        if self.chunks is None:
-            return apply_block(program, self.blocks[0], states, inverse)
-        shape = states.shape
+    def kron(self, n_qubits: int) -> np.ndarray:
+        """The chunked stage as one (2**n, 2**n) matrix: the Kronecker product of its chunks."""
+        out = np.ones((1, 1), dtype=np.complex128)
+        q = 0
         for q0, k, matrix in self.chunks:
-            m = matrix.conj().T if inverse else matrix
-            states = np.matmul(m, states.reshape(2**q0, 2**k, -1)).reshape(shape)
-        return states
+            out = _kron(_kron(out, _eye(q0 - q)), matrix)
+            q = q0 + k
+        return _kron(out, _eye(n_qubits - q))
 
-    def apply_right(self, program: Program, matrix_h: np.ndarray) -> np.ndarray:
-        """``M · V`` for the stage's unitary V acting on the column index of square *matrix_h*."""
-        n = program.n_qubits
+    def apply(self, program: Program, states: np.ndarray, inverse: bool = False,
+              transpose: bool = False) -> np.ndarray:
+        """Apply the stage V (V^H if *inverse*, V^T if *transpose*) to the columns of *states*."""
         if self.chunks is None:
-            return apply_right(matrix_h, n, self.blocks[0])
-        dim = matrix_h.shape[0]
+            return apply_block(program, self.blocks[0], states, inverse, transpose)
         for q0, k, matrix in self.chunks:
-            if q0 + k == n:
-                matrix_h = (matrix_h.reshape(-1, 2**k) @ matrix).reshape(dim, dim)
-            else:
-                view = matrix_h.reshape(dim * 2**q0, 2**k, -1)
-                matrix_h = np.matmul(matrix.T, view).reshape(dim, dim)
-        return matrix_h
+            m = matrix.conj().T if inverse else matrix.T if transpose else matrix
+            out = _work(states)
+            np.matmul(m, states.reshape(2**q0, 2**k, -1), out=out.reshape(2**q0, 2**k, -1))
+            states = out
+        return states
 
 
 _EYE2 = np.eye(2, dtype=np.complex128)
 
 
-class Resolved(list):
-    """The resolved blocks of a program (a list) with their stages, built once and cached."""
+def _eye(qubits: int) -> np.ndarray | None:
+    return np.eye(2**qubits, dtype=np.complex128) if qubits else None
 
-    staged: list[Stage] | None = None
+
+def _kron(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """np.kron(a, b) as one broadcast product (b None = the 1x1 identity)."""
+    if b is None:
+        return a
+    return (a[:, None, :, None] * b[None, :, None, :]).reshape(a.shape[0] * b.shape[0], a.shape[1] * b.shape[1])
 
 
 def stages(program: Program, resolved: list[ResolvedBlock]) -> list[Stage]:
@@ -271,138 +260,183 @@ def run(program: Program, resolved: list[ResolvedBlock], states: np.ndarray) -> 
     return states
 
 
-def _stage_derivatives(stage: Stage, pindex: dict[str, int]) -> list[tuple[ResolvedBlock, list]]:
-    """For each block with trainable symbols: (block, [(param index, D = dV · V^H)])."""
-    out = []
-    for rb in stage.blocks:
-        items = []
-        for symbol, d in rb.derivatives():
-            if symbol in pindex:
-                v_h = np.conj(np.swapaxes(rb.unitary, -1, -2))
-                items.append((pindex[symbol], np.matmul(d, v_h)))
-        if items:
-            out.append((rb, items))
-    return out
+#: Memory budget (bytes) for the states :func:`run_saving` keeps after each trainable stage;
+#: beyond it the adjoint sweep recomputes them backwards (one more stage application each).
+SAVE_BYTES = 1 << 27
+
+
+def trainable_stages(program: Program, resolved: list[ResolvedBlock]) -> list[bool]:
+    """For each stage of *resolved*: does one of its blocks depend on a trainable parameter?"""
+    names = set(program.param_names)
+    return [any(f.form is not None and f.form.symbol in names for rb in stage.blocks for f in rb.block.factors)
+            for stage in stages(program, resolved)]
+
+
+def run_saving(program: Program, resolved: list[ResolvedBlock],
+               states: np.ndarray | None = None) -> tuple[np.ndarray, list | None]:
+    """:func:`run`, also returning the states after every trainable stage (``None`` where there is
+    none, or no list at all when they would exceed :data:`SAVE_BYTES`) for :func:`adjoint_sweep`.
+
+    *states* ``None`` means the identity (the columns of U): a first rotation layer is then
+    written directly as the Kronecker product of its chunks instead of multiplied onto 1.
+    """
+    staged = stages(program, resolved)
+    need = trainable_stages(program, resolved)
+    start = 0
+    if states is None:
+        states = np.eye(program.dim, dtype=np.complex128)
+        if staged and staged[0].chunks is not None:
+            states, start = staged[0].kron(program.n_qubits), 1
+    saved = [None] * len(staged) if sum(need) * states.nbytes <= SAVE_BYTES else None
+    if saved is not None and start and need[0]:
+        saved[0] = states
+    with single_thread_blas():
+        for i in range(start, len(staged)):
+            states = staged[i].apply(program, states)  # a new array each time: safe to keep
+            if saved is not None and need[i]:
+                saved[i] = states
+    return states, saved
+
+
+def _old_derivatives(rb: ResolvedBlock, pindex: dict[str, int]) -> list[tuple[int, np.ndarray]]:
+    """(param index, D = dV · V^H) of a block the resolve plan did not evaluate."""
+    v_h = np.conj(np.swapaxes(rb.unitary, -1, -2))
+    return [(pindex[symbol], np.matmul(d, v_h)) for symbol, d in rb.derivatives() if symbol in pindex]
+
+
+class _Gradient:
+    """Accumulates ``dL/dθ = 2 Re Σ_ab D[a,b] C[a,b]`` over blocks during :func:`adjoint_sweep`.
+
+    Blocks the resolve plan evaluated keep their overlap C (batch mode) and are contracted
+    with ``resolved.dmats`` in one vectorised step at the end (:meth:`finish`); per-sample
+    overlaps are contracted at once; other blocks use their own derivatives.
+    """
+
+    def __init__(self, program: Program, resolved: Resolved, batch: int, per_sample: bool):
+        self.program, self.resolved, self.per_sample = program, resolved, per_sample
+        self.plan, self.dmats = resolved.plan, resolved.dmats
+        self.pindex = {name: i for i, name in enumerate(program.param_names)}
+        self.grad = np.zeros((batch, len(self.pindex)) if per_sample else len(self.pindex))
+        self.collected: dict[int, np.ndarray] = {}
+
+    def stage(self, stage: Stage, lam_c: np.ndarray, states: np.ndarray) -> None:
+        """Add the gradients of *stage*'s blocks from the (conjugated) cotangent and the states after it."""
+        n = self.program.n_qubits
+        if stage.chunks is not None and not self.per_sample:
+            by_qubit = {rb.block.qubits[0]: rb for rb in stage.blocks}
+            for q0, k, _ in stage.chunks:
+                inside = [(q, rb) for q, rb in by_qubit.items() if q0 <= q < q0 + k]
+                work = [(q, rb, self._old(rb)) for q, rb in inside]
+                work = [w for w in work if w[2] is None or w[2]]
+                if not work:
+                    continue
+                overlap = chunk_overlap(lam_c, states, q0, k)
+                for q, rb, old in work:
+                    self.add(rb, reduce_chunk(overlap, k, q - q0), old)
+            return
+        for rb in stage.blocks:
+            old = self._old(rb)
+            if old is not None and not old:
+                continue
+            batched = self.per_sample or (old is not None and any(d.ndim == 3 for _, d in old))
+            self.add(rb, _overlap(lam_c, states, n, rb.block.qubits, batched), old)
+
+    def _old(self, rb: ResolvedBlock) -> list | None:
+        """None for a block of the plan, else its (param index, D) list (maybe empty)."""
+        pos = self.plan.position[id(rb.block)]
+        if pos in self.plan.block_items:
+            return None
+        if pos in self.plan.fixed or pos not in self.plan.other:
+            return []
+        return _old_derivatives(rb, self.pindex)
+
+    def add(self, rb: ResolvedBlock, overlap: np.ndarray, old: list | None) -> None:
+        """Contract one block's overlap (d, d) or (batch, d, d)."""
+        if old is None:
+            pos = self.plan.position[id(rb.block)]
+            if not self.per_sample:
+                self.collected[pos] = overlap
+                return
+            d, items = self.plan.block_items[pos]
+            contrib = 2.0 * np.real(np.einsum("mab,nab->nm", self.dmats[d][items], overlap))
+            for m, item in enumerate(items.tolist()):
+                self.grad[:, self.plan.pidx[d][item]] += contrib[:, m]
+            return
+        for index, d in old:
+            contrib = 2.0 * np.real(np.sum(d * overlap, axis=(-2, -1)))
+            if self.per_sample:
+                self.grad[:, index] += contrib
+            else:
+                self.grad[index] += np.sum(contrib)
+
+    def finish(self) -> np.ndarray:
+        """The gradient, after contracting the collected overlaps with every D in one step per size."""
+        plan = self.plan
+        for d, dm in self.dmats.items():
+            overlaps = np.zeros((plan.n_blocks, d, d), dtype=np.complex128)
+            for pos, overlap in self.collected.items():
+                if overlap.shape == (d, d):
+                    overlaps[pos] = overlap
+            contrib = 2.0 * np.einsum("nab,nab->n", dm.view(np.float64).reshape(len(dm), d, 2 * d),
+                                      _conj_pairs(overlaps[plan.bpos[d]]))
+            self.grad += np.bincount(plan.pidx[d], contrib, minlength=plan.n_params)
+        return self.grad
+
+
+def _conj_pairs(overlaps: np.ndarray) -> np.ndarray:
+    """Float view of *overlaps* with the imaginary parts negated: Σ (re·re' − im·im') = Re Σ D·C as one
+    real dot product of the interleaved float views."""
+    out = np.array(overlaps, dtype=np.complex128)
+    out.imag *= -1
+    n, d = out.shape[:2]
+    return out.view(np.float64).reshape(n, d, 2 * d)
 
 
 def adjoint_sweep(
     program: Program,
-    resolved: list[ResolvedBlock],
+    resolved: Resolved,
     final_states: np.ndarray,
     cotangent: np.ndarray,
     per_sample: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Reverse-mode sweep without stored intermediates.
+    *,
+    saved: list | None = None,
+    conjugated: bool = False,
+    input_grad: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Reverse-mode sweep without stored intermediates (or with those of :func:`run_saving`).
 
-    *cotangent* is ``dL/dψ*`` for the final states (columns). Returns
-    ``(grad_theta, dL/dψ0*)`` where ``grad_theta`` is (n_params,) or
-    (batch, n_params) if *per_sample*, and the second item is the cotangent of
-    the initial states (columns). Gradients of a stage are taken at its end:
-    for a block V with factor derivative dV, ``dL/dθ = 2 Re Σ_ab D[a,b] C[a,b]``
-    with ``D = dV V^H`` and ``C`` the local overlap of the cotangent and the
-    states after the stage (blocks of a stage act on distinct qubits and commute).
+    *cotangent* is ``dL/dψ*`` for the final states (columns), or its complex conjugate if
+    *conjugated*. Returns ``(grad_theta, dL/dψ0*)`` where ``grad_theta`` is (n_params,) or
+    (batch, n_params) if *per_sample*, and the second item is the cotangent of the initial
+    states (columns), or None unless *input_grad*. Gradients of a stage are taken at its end:
+    for a block V with factor derivative dV, ``dL/dθ = 2 Re Σ_ab D[a,b] C[a,b]`` with
+    ``D = dV V^H`` and ``C`` the local overlap of the cotangent and the states after the
+    stage (blocks of a stage act on distinct qubits and commute); for a rotation layer C
+    comes from one GEMM per Kronecker chunk (:func:`chunk_overlap`). The sweep carries
+    ``conj(λ)``, so no overlap conjugates a 2^n-sized array. With *saved* (the states after
+    each trainable stage) the states are not un-computed.
+
+    For the shared-unitary path the "states" are the columns of U and the cotangent is
+    ``G = dL/dU*``: the same sweep, with a batch of 2^n columns.
     """
-    pindex = {name: i for i, name in enumerate(program.param_names)}
-    batch = final_states.shape[-1]
-    n_params = len(program.param_names)
-    grad = np.zeros((batch, n_params) if per_sample else n_params)
-    states = final_states
-    lam = cotangent
-    n = program.n_qubits
-    with single_thread_blas():
-        for stage in reversed(stages(program, resolved)):
-            for rb, items in _stage_derivatives(stage, pindex):
-                batched = per_sample or any(d.ndim == 3 for _, d in items)
-                overlap = local_overlap(lam, states, n, rb.block.qubits, batched)
-                for index, d in items:
-                    contrib = 2.0 * np.real(np.sum(d * overlap, axis=(-2, -1)))
-                    if per_sample:
-                        grad[:, index] += contrib
-                    else:
-                        grad[index] += np.sum(contrib)
-            states = stage.apply(program, states, inverse=True)
-            lam = stage.apply(program, lam, inverse=True)
-    return grad, lam
-
-
-def apply_right(matrix_h: np.ndarray, n_qubits: int, rb: ResolvedBlock, inverse: bool = False) -> np.ndarray:
-    """Return ``M · V`` (or ``M · V^H`` if *inverse*) for the resolved block V acting on the
-    column index of the (2**n, 2**n) matrix *matrix_h*."""
-    block = rb.block
-    if block.permutation is not None:
-        # (M P)[:, j] = M[:, P^-1[j]] with (P s)[i] = s[perm[i]].
-        perm = block.permutation if inverse else block.inverse_permutation
-        return matrix_h[:, perm]
-    if block.diagonal is not None:
-        diag = block.diagonal.conj() if inverse else block.diagonal
-        return matrix_h * diag[None, :]
-    local = np.conj(rb.unitary.T) if inverse else rb.unitary
-    dim = matrix_h.shape[0]
-    if len(block.qubits) == 1:
-        # (M V)[i, (x, b, r)] = Σ_a M[i, (x, a, r)] V[a, b]: V^T on the qubit's axis of the column index.
-        q = block.qubits[0]
-        view = matrix_h.reshape(dim * 2**q, 2, -1)
-        return apply_2x2(view, local.T).reshape(matrix_h.shape)
-    # (M V)[i, j] = Σ_k M[i, k] V[k, j]  ==  (V^T applied to the columns of M^T)^T.
-    return np.ascontiguousarray(apply_matrix(np.ascontiguousarray(matrix_h.T), n_qubits, block.qubits,
-                                             np.ascontiguousarray(local.T)).T)
-
-
-def partial_trace(matrix_h: np.ndarray, n_qubits: int, qubits: tuple[int, ...]) -> np.ndarray:
-    """h[a, b] = Σ_r M[(a, r), (b, r)]: keep *qubits* (in the given order), trace out the rest."""
-    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-    n = n_qubits
-    if 2 * n + 2 * len(qubits) > len(letters):
-        raise ValueError("register too wide for partial_trace")
-    rows = list(letters[:n])
-    cols = list(rows)
-    keep_cols = letters[n : n + len(qubits)]
-    for pos, q in enumerate(qubits):
-        cols[q] = keep_cols[pos]
-    spec = "".join(rows) + "".join(cols) + "->" + "".join(rows[q] for q in qubits) + keep_cols
-    k = len(qubits)
-    return np.einsum(spec, matrix_h.reshape((2,) * (2 * n))).reshape(2**k, 2**k)
-
-
-def unitary_sweep(
-    program: Program,
-    resolved: list[ResolvedBlock],
-    unitary: np.ndarray,
-    lam_unitary: np.ndarray,
-) -> np.ndarray:
-    """Parameter gradient of the shared-unitary path from ``G = dL/dU*``.
-
-    Sweeps ``H = A^H G B^H`` (A = blocks after the current point, B = blocks
-    before it) from the end of the circuit to the start; ``H`` starts as
-    ``G U^H`` and moves across a stage V as ``V^H H V``. For a block on qubits
-    Q with local unitary V and derivative dV of one factor, the gradient is
-    ``2 Re Σ_ab D[a,b] conj(h[a,b])`` with ``D = dV V^H`` and h the partial
-    trace of H over the qubits outside Q, taken at the end of the block's
-    stage. No overlaps over 2^n x 2^n matrices are needed: only two small
-    GEMM passes per stage.
-    """
-    pindex = {name: i for i, name in enumerate(program.param_names)}
-    n = program.n_qubits
-    grad = np.zeros(len(program.param_names))
     staged = stages(program, resolved)
-    derivs = [_stage_derivatives(stage, pindex) for stage in staged]
-    first = next((i for i, d in enumerate(derivs) if d), None)
-    if first is None:
-        return grad
-    h_matrix = lam_unitary @ unitary.conj().T
+    need = trainable_stages(program, resolved)
+    acc = _Gradient(program, resolved, final_states.shape[-1], per_sample)
+    first = next((i for i, flag in enumerate(need) if flag), len(staged))
+    lam_c = cotangent if conjugated else cotangent.conj()
+    states = final_states
     with single_thread_blas():
-        for i in range(len(staged) - 1, first - 1, -1):
-            for rb, items in derivs[i]:
-                local = partial_trace(h_matrix, n, rb.block.qubits).conj()
-                for index, d in items:
-                    grad[index] += 2.0 * np.real(np.sum(d * local))
-            if i == first:
+        for i in range(len(staged) - 1, -1, -1):
+            stage = staged[i]
+            if need[i]:
+                acc.stage(stage, lam_c, saved[i] if saved is not None else states)
+            if i <= first and not input_grad:
                 break
-            # Move H to the start of stage i: H <- V^H H V.
-            h_matrix = staged[i].apply(program, h_matrix, inverse=True)
-            h_matrix = staged[i].apply_right(program, h_matrix)
-    return grad
-
+            if saved is None and i > first:
+                states = stage.apply(program, states, inverse=True)
+            lam_c = stage.apply(program, lam_c, transpose=True)
+    grad = acc.grad if per_sample else acc.finish()
+    return grad, (lam_c.conj() if input_grad else None)
 
 _BLAS = None
 #: Environment variable: BLAS threads inside the engine (default 1; 0 = leave BLAS as configured).

@@ -1,0 +1,204 @@
+"""What the importers share: a framework-neutral gate list, its Cirq circuit, the user's Python object,
+the classical head read from PyTorch layers, and the qaudit model (``user-circuit``) built from them.
+
+A converted gate is a :class:`Gate`: a qaudit gate name (:data:`ROTATIONS` take one angle, :data:`FIXED`
+none), its qubit indices, and its angle as a :class:`Angle` ``coef * symbol + const`` (symbol None for a
+constant). Only Cirq gate types on ``user-circuit``'s allowlist are produced, so the model file loads
+with no code.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qaudit.errors import QauditError
+
+#: One-angle gates: name -> Cirq builder from the angle (radians, a number or a sympy expression).
+ROTATIONS = ("rx", "ry", "rz", "phase", "xx", "yy", "zz")
+#: Fixed gates.
+FIXED = ("h", "x", "y", "z", "s", "sdg", "t", "tdg", "sx", "cx", "cz", "swap", "id")
+
+
+@dataclass(frozen=True)
+class Angle:
+    """``coef * symbol + const`` (radians); ``symbol`` is None for a constant angle."""
+
+    symbol: str | None
+    coef: float
+    const: float
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One converted gate: a name from :data:`ROTATIONS`/:data:`FIXED`, qubit indices, its angle."""
+
+    name: str
+    qubits: tuple[int, ...]
+    angle: Angle | None = None
+
+
+def _cirq_gate(name: str, angle: Any) -> Any:
+    import cirq
+
+    if name in ("rx", "ry", "rz"):
+        return getattr(cirq, name)(angle)
+    turns = angle * (1.0 / math.pi)  # a float factor: Cirq JSON keeps a linear form (no sympy.Pow of pi)
+    if name == "phase":
+        return cirq.ZPowGate(exponent=turns)
+    kind = {"xx": cirq.XXPowGate, "yy": cirq.YYPowGate, "zz": cirq.ZZPowGate}[name]
+    return kind(exponent=turns, global_shift=-0.5)  # exp(-i angle/2 P⊗P)
+
+
+def _fixed_gate(name: str) -> Any:
+    import cirq
+
+    return {"h": cirq.H, "x": cirq.X, "y": cirq.Y, "z": cirq.Z, "s": cirq.S, "sdg": cirq.S**-1, "t": cirq.T,
+            "tdg": cirq.T**-1, "sx": cirq.X**0.5, "cx": cirq.CNOT, "cz": cirq.CZ, "swap": cirq.SWAP,
+            "id": cirq.I}[name]
+
+
+def _angle_value(angle: Angle) -> Any:
+    import sympy
+
+    if angle.symbol is None:
+        return float(angle.const)
+    value = sympy.Symbol(angle.symbol)
+    if angle.coef != 1.0:
+        value = sympy.Float(angle.coef) * value
+    if angle.const != 0.0:
+        value = value + sympy.Float(angle.const)
+    return value
+
+
+def circuit_json(gates: list[Gate], n_qubits: int) -> dict[str, Any]:
+    """The Cirq JSON (a parsed tree) of *gates* on LineQubits 0..n-1; every qubit appears (identity first)."""
+    import json
+
+    import cirq
+
+    qubits = cirq.LineQubit.range(n_qubits)
+    ops = [cirq.I(q) for q in qubits]
+    for gate in gates:
+        targets = [qubits[k] for k in gate.qubits]
+        if gate.name in ROTATIONS:
+            ops.append(_cirq_gate(gate.name, _angle_value(gate.angle)).on(*targets))
+        else:
+            ops.append(_fixed_gate(gate.name).on(*targets))
+    circuit = cirq.Circuit(ops, strategy=cirq.InsertStrategy.EARLIEST)
+    return json.loads(cirq.to_json(circuit))
+
+
+def load_python_object(source: str) -> tuple[Any, Path]:
+    """Run the user's file ``path.py`` and return its attribute (``path.py:name`` or ``path.py:a.b``).
+
+    This executes the user's code -- ``qaudit import`` says so in its help."""
+    if ":" not in Path(source).name:
+        raise QauditError(f"{source}: name the object as path/to/file.py:attribute")
+    path_text, attribute = source.rsplit(":", 1)
+    path = Path(path_text)
+    if not path.is_file():
+        raise QauditError(f"{path}: no such file")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", attribute):
+        raise QauditError(f"{source}: {attribute!r} is not a Python attribute name")
+    name = f"qaudit_user_{abs(hash(str(path.resolve())))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise QauditError(f"{path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    sys.path.insert(0, str(path.resolve().parent))
+    try:
+        spec.loader.exec_module(module)
+    except QauditError:
+        raise
+    except (Exception, SystemExit) as exc:
+        line = " ".join(str(exc).split())[:300]
+        raise QauditError(f"running {path} failed: {type(exc).__name__}: {line}") from None
+    finally:
+        sys.path.remove(str(path.resolve().parent))
+    obj: Any = module
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise QauditError(f"{path} has no attribute {attribute!r}")
+        obj = getattr(obj, part)
+    return obj, path
+
+
+def torch_head(layers: list[Any]) -> tuple[list[dict[str, Any]] | None, dict[str, np.ndarray], str]:
+    """The classical layers after the quantum layer as ``(head spec, weights, output)``.
+
+    ``output`` is ``"logits"``, or ``"probs"``/``"log_probs"`` when the last layer is ``Softmax`` /
+    ``LogSoftmax`` (dropped: qaudit applies the softmax). A single ``Linear`` becomes the ordinary dense
+    head (spec None, weights ``W``, ``b``). Unsupported layers raise QauditError naming them."""
+    import torch
+
+    output = "logits"
+    if layers and isinstance(layers[-1], (torch.nn.Softmax, torch.nn.LogSoftmax)):
+        output = "probs" if isinstance(layers[-1], torch.nn.Softmax) else "log_probs"
+        layers = layers[:-1]
+    spec: list[dict[str, Any]] = []
+    weights: dict[str, np.ndarray] = {}
+    for i, layer in enumerate(layers):
+        if isinstance(layer, torch.nn.Linear):
+            if layer.bias is None:
+                raise QauditError(f"layer {layer} after the quantum layer: Linear without bias is not supported")
+            spec.append({"op": "linear", "out": int(layer.out_features)})
+            weights[f"head{i}_W"] = layer.weight.detach().double().numpy().copy()
+            weights[f"head{i}_b"] = layer.bias.detach().double().numpy().copy()
+        elif isinstance(layer, torch.nn.LeakyReLU):
+            spec.append({"op": "leaky_relu", "slope": float(layer.negative_slope)})
+        elif isinstance(layer, (torch.nn.ReLU, torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.Identity)):
+            if not isinstance(layer, torch.nn.Identity):
+                spec.append({"op": type(layer).__name__.lower()})
+        else:
+            raise QauditError(f"layer {type(layer).__name__} ({layer}) after the quantum layer is not supported "
+                              "(supported: Linear, ReLU, LeakyReLU, Tanh, Sigmoid, a final Softmax/LogSoftmax)")
+    if len(spec) == 1 and spec[0]["op"] == "linear":
+        return None, {"W": weights["head0_W"].T.copy(), "b": weights["head0_b"]}, output
+    return spec, weights, output
+
+
+def probabilities(outputs: np.ndarray, kind: str) -> np.ndarray:
+    """Class probabilities from a framework's outputs: softmax of logits, as-is, or exp of log-probs."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if kind == "probs":
+        return outputs
+    if kind == "log_probs":
+        return np.exp(outputs)
+    z = outputs - outputs.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def build_model(circuit: dict[str, Any], *, encoding: str, features: list[str], params: list[str],
+                readout: list[str], theta: np.ndarray, head: list[dict[str, Any]] | None,
+                head_weights: dict[str, np.ndarray], n_classes: int, X: np.ndarray, recipe: dict[str, Any],
+                derived: list | None = None) -> Any:
+    """The fitted ``user-circuit`` model (raw inputs, the recipe as its training options)."""
+    from qaudit_qnn.user_circuit import UserCircuit
+
+    options = {"circuit": circuit, "encoding": encoding, "features": features, "params": params,
+               "readout": readout, "head": head, **recipe}
+    if derived is not None:
+        options.update(derived=derived, n_inputs=int(X.shape[1]))
+    return UserCircuit.from_trained(options, {"theta": np.asarray(theta, dtype=np.float64), **head_weights},
+                                    n_classes, X)
+
+
+def distribution_version(name: str) -> str:
+    """The installed version of distribution *name*."""
+    from importlib import metadata
+
+    return metadata.version(name)
+
+
+Reference = Callable[[np.ndarray], np.ndarray]

@@ -1,0 +1,307 @@
+"""Import a PennyLane QNode, or a ``torch.nn.Module`` around a ``qml.qnn.TorchLayer``.
+
+SOURCE is ``path/file.py:attribute`` naming a QNode, a TorchLayer or a torch module whose layers, in
+registration order, are the quantum layer followed by classical layers (Linear, ReLU, LeakyReLU, Tanh,
+Sigmoid, a final Softmax/LogSoftmax). ``--weights`` is a ``state_dict`` (``.pt``, loaded with
+``weights_only=True``) for a module, or ``.npy``/``.npz`` arrays named like the QNode's weight arguments
+for a bare QNode (whose expectation values are then the logits).
+
+The circuit is traced once with PennyLane's own ``construct_tape`` on one input and the trained weights
+as torch tensors, decomposed to a small gate set (``qml.transforms.decompose``: templates such as
+``AngleEmbedding``, ``StronglyEntanglingLayers``, ``BasicEntanglerLayers`` go through their own
+decompositions), and every gate angle is identified as ``coef * (one weight or input element) + const``
+by autograd -- then checked at a second, random point. An ``AmplitudeEmbedding`` (or ``StatePrep``) as
+the first operation becomes qaudit's amplitude encoding (zero padding, L2 normalisation). Readout: the
+``expval`` of Pauli words.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from qaudit.errors import QauditError
+from qaudit_import.common import Angle, Gate, build_model, circuit_json, load_python_object, probabilities, torch_head
+
+#: PennyLane op name -> qaudit gate name (the decomposition's target gate set).
+GATE_NAMES = {"RX": "rx", "RY": "ry", "RZ": "rz", "PhaseShift": "phase", "IsingXX": "xx", "IsingYY": "yy",
+              "IsingZZ": "zz", "Hadamard": "h", "PauliX": "x", "PauliY": "y", "PauliZ": "z", "S": "s", "T": "t",
+              "SX": "sx", "CNOT": "cx", "CZ": "cz", "SWAP": "swap", "Identity": "id"}
+STATE_PREPS = ("AmplitudeEmbedding", "StatePrep")
+#: Largest |difference| between an angle at a second random point and its identified affine form.
+LINEARITY_TOLERANCE = 1e-9
+
+
+class PennyLaneImporter:
+    """``qaudit import pennylane file.py:attr --weights w.pt``; see the module docstring."""
+
+    name = "pennylane"
+    description = "PennyLane QNodes and torch modules around a qml.qnn.TorchLayer (file.py:attribute)"
+    extra = "pennylane"
+    roles: ClassVar[frozenset[str]] = frozenset()
+
+    def load(self, request: Any) -> Any:
+        import pennylane as qml
+        import torch
+        from qaudit_qnn.user_circuit import UserCircuit
+
+        from qaudit.protocols import ImportedModel
+
+        unknown = set(request.options) - {"input_arg"}
+        if unknown:
+            raise QauditError(f"pennylane importer: unknown option(s) {', '.join(sorted(unknown))} (accepted: "
+                              "input_arg)")
+        obj, path = load_python_object(request.source)
+        module, qnode, weights, head_layers = _unpack(obj, request, qml, torch)
+        input_arg = request.options.get("input_arg", "inputs")
+        trace = _Tracer(qml, torch, qnode, input_arg, weights)
+        gates, encoding, readout, n_wires = trace.convert(request.X)
+        head, head_weights, output = (torch_head(head_layers) if module is not None
+                                      else ([], {}, "logits"))
+        params = sorted({g.angle.symbol for g in gates if g.angle and g.angle.symbol in trace.weight_values},
+                        key=trace.order.index)
+        features = [] if encoding == "amplitude" else [f"x{j}" for j in range(request.X.shape[1])]
+        derived = None
+        if encoding == "angle":
+            used = {g.angle.symbol for g in gates if g.angle and g.angle.symbol in features}
+            if used != set(features):  # bind only the inputs the circuit reads
+                features = [f for f in features if f in used]
+                derived = [[[1.0, [int(f[1:])]]] for f in features]
+        model = build_model(circuit_json(gates, n_wires), encoding=encoding, features=features, params=params,
+                            readout=readout, theta=np.array([trace.weight_values[p] for p in params]),
+                            head=head, head_weights=head_weights, n_classes=request.n_classes,
+                            X=request.X, recipe=request.recipe, derived=derived)
+        files = [str(path)] + ([request.weights] if request.weights else [])
+        reference = _reference(module, qnode, weights, input_arg, output, qml, torch)
+        details = {"gates": len(gates), "qubits": n_wires, "encoding": encoding, "readout": readout,
+                   "head": "dense" if head is None else head, "module_output": output}
+        return ImportedModel(UserCircuit.name, model, reference, "pennylane", qml.__version__, files, details)
+
+
+def _unpack(obj: Any, request: Any, qml: Any, torch: Any) -> tuple[Any, Any, dict[str, Any], list[Any]]:
+    """``(module or None, qnode, weight name -> float64 tensor, classical layers after the quantum layer)``."""
+    if isinstance(obj, qml.QNode):
+        return None, obj, _npy_weights(request.weights, obj, request, torch), []
+    if not isinstance(obj, torch.nn.Module):
+        raise QauditError(f"{request.source} is a {type(obj).__name__}, not a PennyLane QNode or a torch module "
+                          "with a qml.qnn.TorchLayer")
+    module = obj
+    if request.weights:
+        state = _read_state_dict(request.weights, torch)
+        try:
+            module.load_state_dict(state)
+        except (RuntimeError, KeyError) as exc:
+            first = " ".join(str(exc).split())[:300]
+            raise QauditError(f"{request.weights}: weights do not match the model: {first}") from None
+    module = module.double().eval()
+    layers = _flatten(module, torch)
+    positions = [i for i, layer in enumerate(layers) if isinstance(layer, qml.qnn.TorchLayer)]
+    if len(positions) != 1:
+        raise QauditError(f"{request.source}: expected exactly one qml.qnn.TorchLayer among the module's layers, "
+                          f"found {len(positions)}")
+    k = positions[0]
+    if k > 0:
+        names = ", ".join(type(layer).__name__ for layer in layers[:k])
+        raise QauditError(f"{request.source}: layer(s) {names} before the quantum layer are not supported (feed the "
+                          "circuit the data's features directly; classical layers after it are supported)")
+    layer = layers[k]
+    weights = {name: p.detach().double() for name, p in layer.qnode_weights.items()}
+    return module, layer.qnode, weights, layers[k + 1:]
+
+
+def _flatten(module: Any, torch: Any) -> list[Any]:
+    """The module's leaf layers in registration order (Sequential containers opened)."""
+    children = list(module.children())
+    if not children:
+        return [module]
+    out: list[Any] = []
+    for child in children:
+        out += _flatten(child, torch) if isinstance(child, torch.nn.Sequential) else [child]
+    return out
+
+
+def _read_state_dict(path: str, torch: Any) -> dict[str, Any]:
+    from qaudit.io import check_regular_file
+
+    check_regular_file(Path(path), "weights file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise QauditError(f"{path}: not a PyTorch state_dict ({type(exc).__name__}: "
+                          f"{' '.join(str(exc).split())[:200]})") from None
+    if not isinstance(state, dict):
+        raise QauditError(f"{path}: expected a state_dict (a dict of tensors), got {type(state).__name__}")
+    return state
+
+
+def _npy_weights(path: str | None, qnode: Any, request: Any, torch: Any) -> dict[str, Any]:
+    """A bare QNode's weights from ``.npy`` (its one weight argument) or ``.npz`` (by argument name)."""
+    import inspect
+
+    from qaudit.io import check_regular_file
+
+    input_arg = request.options.get("input_arg", "inputs")
+    names = [n for n in inspect.signature(qnode.func).parameters if n != input_arg]
+    if path is None:
+        raise QauditError(f"{request.source}: pass the trained weights: --weights weights.npy (or .npz with "
+                          f"arrays {', '.join(names)})")
+    check_regular_file(Path(path), "weights file")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise QauditError(f"{path}: not a .npy/.npz file ({exc})") from None
+    arrays = dict(loaded) if hasattr(loaded, "files") else {names[0] if len(names) == 1 else "": loaded}
+    if set(arrays) != set(names):
+        raise QauditError(f"{path}: expected weight array(s) {', '.join(names)} for the QNode's arguments, "
+                          f"found {', '.join(sorted(arrays)) or 'none'}")
+    return {n: torch.tensor(np.asarray(a, dtype=np.float64)) for n, a in arrays.items()}
+
+
+def _reference(module: Any, qnode: Any, weights: dict[str, Any], input_arg: str, output: str, qml: Any,
+               torch: Any) -> Any:
+    """The source framework's class probabilities for raw inputs X (float64 throughout)."""
+
+    def reference(X: np.ndarray) -> np.ndarray:
+        x = torch.tensor(np.asarray(X, dtype=np.float64))
+        with torch.no_grad():
+            if module is not None:
+                out = module(x)
+            else:
+                out = qnode(**{input_arg: x}, **weights)
+                out = torch.stack(list(out), dim=-1) if isinstance(out, (list, tuple)) else out.reshape(len(X), -1)
+        return probabilities(out.detach().numpy(), output)
+
+    return reference
+
+
+class _Tracer:
+    """Traces a QNode into :class:`Gate` s with affine angles in one weight or input element each."""
+
+    def __init__(self, qml: Any, torch: Any, qnode: Any, input_arg: str, weights: dict[str, Any]):
+        self.qml, self.torch, self.qnode, self.input_arg = qml, torch, qnode, input_arg
+        self.weights = weights
+        self.order: list[str] = []
+        self.weight_values: dict[str, float] = {}
+        for name, tensor in weights.items():
+            safe = "".join(c if c.isalnum() else "_" for c in name)
+            for k, value in enumerate(tensor.reshape(-1).tolist()):
+                symbol = f"w_{safe}_{k}"
+                self.order.append(symbol)
+                self.weight_values[symbol] = float(value)
+
+    def tape(self, x: Any, weights: dict[str, Any]) -> Any:
+        qml = self.qml
+        gate_set = set(GATE_NAMES) | set(STATE_PREPS)
+        try:
+            tape = qml.workflow.construct_tape(self.qnode, level="top")(**{self.input_arg: x}, **weights)
+            [tape], _ = qml.transforms.decompose(tape, gate_set=gate_set)
+        except QauditError:
+            raise
+        except Exception as exc:
+            raise QauditError(f"tracing the QNode failed (wrong weight shapes?): {type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())[:300]}") from None
+        return tape
+
+    def convert(self, X: np.ndarray) -> tuple[list[Gate], str, list[str], int]:
+        torch = self.torch
+        x = torch.tensor(np.asarray(X[0], dtype=np.float64), requires_grad=True)
+        weights = {n: t.clone().requires_grad_(True) for n, t in self.weights.items()}
+        tape = self.tape(x, weights)
+        wires = list(getattr(self.qnode.device, "wires", None) or tape.wires)
+        index = {w: i for i, w in enumerate(wires)}
+        ops = list(tape.operations)
+        encoding = "angle"
+        if ops and ops[0].name in STATE_PREPS:
+            self._check_state_prep(ops[0], index)
+            encoding, ops = "amplitude", ops[1:]
+        gates: list[Gate] = []
+        for op in ops:
+            if op.name not in GATE_NAMES:
+                raise QauditError(f"operation {op.name} on wires {op.wires.tolist()} is not supported (it does not "
+                                  f"decompose to {', '.join(sorted(GATE_NAMES))})")
+            name = GATE_NAMES[op.name]
+            qubits = tuple(index[w] for w in op.wires)
+            angle = None
+            if op.parameters:
+                angle = self._angle(op, op.parameters[0], x, weights)
+            gates.append(Gate(name, qubits, angle))
+        self._check_affine(gates, encoding, X)
+        readout = [self._pauli(m, index) for m in tape.measurements]
+        return gates, encoding, readout, len(wires)
+
+    def _check_state_prep(self, op: Any, index: dict[Any, int]) -> None:
+        if [index[w] for w in op.wires] != list(range(len(index))):
+            raise QauditError(f"{op.name} must act on every wire in the device's order, got wires "
+                              f"{op.wires.tolist()}")
+        pad = op.hyperparameters.get("pad_with")
+        if pad not in (None, 0, 0.0):
+            raise QauditError(f"{op.name} with pad_with={pad} is not supported (use pad_with=0.0 or None)")
+
+    def _angle(self, op: Any, value: Any, x: Any, weights: dict[str, Any]) -> Angle:
+        """``coef * element + const`` of one gate angle, from autograd (one element at most)."""
+        torch = self.torch
+        if not torch.is_tensor(value) or not value.requires_grad:
+            return Angle(None, 0.0, float(value.detach() if torch.is_tensor(value) else value))
+        leaves = [x, *weights.values()]
+        grads = torch.autograd.grad(value, leaves, allow_unused=True, retain_graph=True)
+        hits = []
+        symbols = [[f"x{j}" for j in range(x.numel())]] + [
+            [s for s in self.order if s.startswith(f"w_{''.join(c if c.isalnum() else '_' for c in n)}_")]
+            for n in weights]
+        for leaf, grad, names in zip(leaves, grads, symbols):
+            if grad is None:
+                continue
+            flat = grad.reshape(-1)
+            for k in torch.nonzero(flat).reshape(-1).tolist():
+                hits.append((names[k], float(flat[k]), float(leaf.detach().reshape(-1)[k])))
+        if not hits:
+            return Angle(None, 0.0, float(value.detach() if torch.is_tensor(value) else value))
+        if len(hits) > 1:
+            raise QauditError(f"operation {op.name} on wires {op.wires.tolist()}: its angle depends on several "
+                              f"elements ({', '.join(h[0] for h in hits[:4])}); one weight or input per angle is "
+                              "supported")
+        symbol, coef, at = hits[0]
+        return Angle(symbol, coef, float(value.detach()) - coef * at)
+
+    def _check_affine(self, gates: list[Gate], encoding: str, X: np.ndarray) -> None:
+        """Re-trace at a random point and require every angle to equal its identified affine form."""
+        torch = self.torch
+        rng = np.random.default_rng(12345)
+        x2 = np.asarray(X[min(1, len(X) - 1)], dtype=np.float64) + rng.normal(scale=0.1, size=X.shape[1])
+        weights = {n: t + torch.tensor(rng.normal(scale=0.3, size=tuple(t.shape))) for n, t in self.weights.items()}
+        values = {f"x{j}": float(v) for j, v in enumerate(x2)}
+        for name, tensor in weights.items():
+            safe = "".join(c if c.isalnum() else "_" for c in name)
+            values.update({f"w_{safe}_{k}": float(v) for k, v in enumerate(tensor.reshape(-1).tolist())})
+        tape = self.tape(torch.tensor(x2), weights)
+        ops = [op for op in tape.operations if op.name not in STATE_PREPS]
+        if [op.name for op in ops] != [_pl_name(g.name) for g in gates]:
+            raise QauditError("the QNode's operations change with its inputs or weights (control flow on "
+                              "values); such circuits are not supported")
+        for op, gate in zip(ops, gates):
+            if gate.angle is None:
+                continue
+            a = gate.angle
+            predicted = a.const + (a.coef * values[a.symbol] if a.symbol else 0.0)
+            if abs(float(op.parameters[0]) - predicted) > LINEARITY_TOLERANCE:
+                raise QauditError(f"operation {op.name} on wires {op.wires.tolist()}: its angle is not an affine "
+                                  "function of one weight or input; not supported")
+
+    def _pauli(self, measurement: Any, index: dict[Any, int]) -> str:
+        qml = self.qml
+        obs = getattr(measurement, "obs", None)
+        rep = getattr(obs, "pauli_rep", None) if obs is not None else None
+        if not isinstance(measurement, qml.measurements.ExpectationMP) or rep is None or len(rep) != 1:
+            raise QauditError(f"measurement {measurement} is not supported (readout must be qml.expval of a "
+                              "Pauli word such as qml.PauliZ(0) @ qml.PauliX(1))")
+        (word, coef), = rep.items()
+        if abs(coef - 1.0) > 1e-12 or not len(word):
+            raise QauditError(f"measurement {measurement} is not supported (a Pauli word with coefficient 1 and "
+                              "at least one non-identity factor)")
+        return " ".join(f"{p}{index[w]}" for w, p in sorted(word.items(), key=lambda item: index[item[0]]))
+
+
+def _pl_name(name: str) -> str:
+    return {v: k for k, v in GATE_NAMES.items()}[name]

@@ -1,0 +1,98 @@
+"""``qaudit audit-dp``: one-run privacy audit (canaries, one training run, an epsilon lower bound)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qaudit.commands.common import err, parse_options
+
+
+def _int_list(text: str | None, flag: str) -> list[int] | None:
+    from qaudit.errors import QauditError
+
+    if not text:
+        return None
+    try:
+        return [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise QauditError(f"{flag} expects comma-separated integers, got {text!r}") from None
+
+
+def audit_dp_cmd(
+    model: Annotated[str | None, typer.Option(
+        "--model", "-m", help="Model kind (see `qaudit models`; default: the plugins' default model).")] = None,
+    dataset: Annotated[str | None, typer.Option(
+        "--dataset", "-d", help="Dataset name or .csv/.npz path (default: the plugins' default dataset).")] = None,
+    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
+    n_train: Annotated[int | None, typer.Option("--n-train", help="Members besides the canaries.")] = None,
+    n_holdout: Annotated[int | None, typer.Option("--n-holdout", help="Holdout samples.")] = None,
+    canaries: Annotated[int, typer.Option(
+        "--canaries", help="Number m of canaries; each is included in training with probability 1/2.")] = 200,
+    canary_kind: Annotated[str, typer.Option(
+        "--canary-kind", help="mislabel (a wrong label) or ood (uniform random features, random label).")]
+        = "mislabel",
+    dp: Annotated[str | None, typer.Option(
+        "--dp", help="Train with DP-SGD: epsilon=2,delta=1e-5[,clip=1.0] or noise_multiplier=1.1[,...] "
+        "(needs qaudit[dp]). Without it the model's own training is audited.")] = None,
+    attack: Annotated[list[str] | None, typer.Option(
+        "--attack", "-a", help="Attack scoring the canaries (repeatable; default: the `fast` attacks).")] = None,
+    guesses: Annotated[str | None, typer.Option(
+        "--guesses", help="Guesses per side k, comma-separated (default: m/20, m/10, m/5, m/4); every "
+        "(attack, k) bound is Bonferroni-corrected.")] = None,
+    confidence: Annotated[float, typer.Option(help="Confidence of the lower bound.")] = 0.95,
+    delta: Annotated[float, typer.Option(help="δ of the bound for a model trained without --dp.")] = 1e-5,
+    seed: Annotated[int, typer.Option(help="Seed for canaries, inclusion, split, training and attacks.")] = 0,
+    shots: Annotated[int | None, typer.Option(
+        help="Measurement shots of the attacker's queries (0 or omitted = exact expectation values).")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-O", help="Model option KEY=VALUE (repeatable), e.g. -O epochs=30.")] = None,
+    unlearn: Annotated[str | None, typer.Option(
+        "--unlearn", help="Then forget the included canaries with this unlearning method and audit again.")] = None,
+    unlearn_option: Annotated[list[str] | None, typer.Option(
+        "--unlearn-option", help="Unlearning option KEY=VALUE (repeatable).")] = None,
+    fmt: Annotated[str | None, typer.Option(
+        "--format", "-f", help="Report format (see `qaudit reporters`; default: the terminal report).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (atomic).")] = None,
+) -> None:
+    """One-run privacy audit: canaries in, one training run, "claimed ε = …, audited ε ≥ … (95 %)"."""
+    from qaudit.commands.common import command_line
+    from qaudit.data import load_dataset
+    from qaudit.dp.audit import DPAuditSettings, run_dp_audit
+    from qaudit.dp.spec import DPSpec
+    from qaudit.outputs import check_outputs
+    from qaudit.plugins import get_host
+    from qaudit.progress import RichProgress
+    from qaudit.reporting import check_format, is_console, render_all
+
+    check_format(fmt)
+    spec = DPSpec.parse(dp) if dp is not None else None
+    if spec is not None:
+        from qaudit.dp.accounting import library_version
+
+        library_version()  # the missing extra fails before any work
+    kind = model or get_host().role("model", "default")
+    dataset = dataset or get_host().role("dataset", "default")
+    dataset_file = dataset if Path(dataset).suffix else None
+    check_outputs({"--output": output}, {"dataset file": dataset_file})
+    ds = load_dataset(dataset, {"data_dir": data_dir} if data_dir else {})
+    settings = DPAuditSettings(model=kind, canaries=canaries, canary_kind=canary_kind, dp=spec,
+                               attacks=list(attack or []), guesses=_int_list(guesses, "--guesses"),
+                               confidence=confidence, delta=delta, seed=seed, n_train=n_train, n_holdout=n_holdout,
+                               options=parse_options(option), unlearn=unlearn,
+                               unlearn_options=parse_options(unlearn_option), shots=shots or None)
+    with RichProgress(err) as progress:
+        report = run_dp_audit(settings, ds, progress)
+    report.settings["command"] = command_line()
+    render_all(report, [(fmt, output)])
+    if not is_console(fmt, output):
+        err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add this module's commands (the same hook signature a plugin's ``register_commands`` has)."""
+    app.command("audit-dp")(audit_dp_cmd)

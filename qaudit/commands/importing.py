@@ -1,0 +1,103 @@
+"""``qaudit import``: convert a model trained in another framework into a verified qaudit model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from qaudit.commands.common import command_line, err, parse_options
+from qaudit.errors import QauditError
+
+HELP = "\n\n".join([
+    "Import a QNN trained in another framework (see `qaudit plugins`, kind importer), verified.",
+    "IMPORTANT: importing RUNS YOUR OWN CODE -- the Python file named in SOURCE is executed to build the model "
+    "(that is what an import is for); import only code you trust. The model file written is data only and loads "
+    "with no code, like every qaudit model file.",
+    "Before anything is written, qaudit's class probabilities must equal the source framework's on the data to "
+    "1e-8 (float64), else the import fails naming the largest difference and where it occurs. Reference and "
+    "shadow models of attacks (LiRA, RMIA, shadow) are later trained by qaudit's engine with the recipe given "
+    "here (--epochs, --lr, --batch-size, --momentum, --nesterov), recorded in the model file.",
+    "Examples:",
+    "qaudit import pennylane model.py:model --weights weights.pt -d data.npz --members members.txt --out m.json",
+    "qaudit import qiskit circuit.qpy --input-params x --weight-params theta --weights w.npy "
+    "--observables ZZII,IIZZ -d data.npz --members members.txt --out m.json",
+])
+
+
+def import_cmd(
+    importer: Annotated[str, typer.Argument(help="Importer name (`qaudit plugins`).", show_default=False)],
+    source: Annotated[str, typer.Argument(help="What to import: path/file.py:attribute, or a circuit file.",
+                                          show_default=False)],
+    weights: Annotated[str | None, typer.Option(
+        "--weights", "-w", help="Trained weights (a state_dict .pt or .npy/.npz file).")] = None,
+    dataset: Annotated[str, typer.Option(
+        "--dataset", "-d", help="The model's data: dataset name or .csv/.npz path whose rows are the model's "
+        "raw inputs.")] = "",
+    members: Annotated[str, typer.Option(
+        "--members", help="File of the training samples' indices into the data (the model's members).")] = "",
+    holdout: Annotated[str | None, typer.Option(
+        "--holdout", help="File of indices the model never saw (default: every other sample).")] = None,
+    input_params: Annotated[str | None, typer.Option(
+        "--input-params", help="Circuit importers: comma-separated input parameters (or parameter-vector "
+        "names), in input order.")] = None,
+    weight_params: Annotated[str | None, typer.Option(
+        "--weight-params", help="Circuit importers: comma-separated trainable parameters, in weight order.")] = None,
+    observables: Annotated[str | None, typer.Option(
+        "--observables", help="Circuit importers: comma-separated Pauli strings, one per output.")] = None,
+    option: Annotated[list[str] | None, typer.Option(
+        "--option", "-O", help="Importer-specific option KEY=VALUE (repeatable).")] = None,
+    epochs: Annotated[int, typer.Option(help="Recipe: epochs of reference/shadow-model training.")] = 10,
+    lr: Annotated[float, typer.Option(help="Recipe: learning rate (SGD).")] = 0.05,
+    batch_size: Annotated[int, typer.Option(help="Recipe: minibatch size.")] = 32,
+    momentum: Annotated[float, typer.Option(help="Recipe: SGD momentum.")] = 0.9,
+    nesterov: Annotated[bool, typer.Option("--nesterov/--no-nesterov", help="Recipe: Nesterov momentum.")] = True,
+    seed: Annotated[int, typer.Option(help="Recipe seed (reference models) and the check subset's seed.")] = 0,
+    check_samples: Annotated[int | None, typer.Option(
+        "--check-samples", help="Check fidelity on this many samples (seeded subset; default: all).")] = None,
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")] = Path("model.json"),
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
+) -> None:
+    from qaudit import api
+    from qaudit.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, check_option, check_seed
+    from qaudit.outputs import check_outputs
+
+    if not dataset or not members:
+        raise QauditError("qaudit import needs the model's data: --dataset DATA --members FILE (the training "
+                          "samples' indices); the import is checked on it and audits use it")
+    if out_path.exists() and not force:
+        raise QauditError(f"{out_path} already exists; pass --force to overwrite it")
+    check_seed(seed)
+    recipe = {"epochs": check_option("--epochs", epochs, "int", 0, MAX_EPOCHS),
+              "lr": check_option("--lr", lr, "float", 0.0, MAX_LR, low_open=True),
+              "batch_size": check_option("--batch-size", batch_size, "int", 1, MAX_BATCH_SIZE),
+              "momentum": check_option("--momentum", momentum, "float", 0.0, 0.999),
+              "nesterov": bool(nesterov), "seed": seed}
+    source_file = source.rsplit(":", 1)[0] if ":" in Path(source).name else source
+    dataset_file = dataset if Path(dataset).suffix else None
+    check_outputs({"--out": out_path}, {"source": source_file, "--weights file": weights,
+                                        "dataset file": dataset_file, "--members file": members,
+                                        "--holdout file": holdout})
+    options = parse_options(option)
+    for key, value in (("input_params", input_params), ("weight_params", weight_params),
+                       ("observables", observables)):
+        if value is not None:
+            options[key] = value
+    if check_samples is not None:
+        check_option("--check-samples", check_samples, "int", 1, None)
+    with err.status(f"importing {source} and checking it against its framework"):
+        mf = api.import_model(importer, source, dataset=dataset, members=members, holdout=holdout, weights=weights,
+                              options=options, recipe=recipe, seed=seed, check_samples=check_samples,
+                              out=out_path, command=command_line())
+    info = mf.provenance["import"]
+    fidelity = info["fidelity"]
+    err.print(f"imported {source} ({info['framework']} {info['version']}): max |Δp| = "
+              f"{fidelity['max_abs_diff']:.2e} over {fidelity['n_samples']} samples (tolerance 1e-8)", markup=False,
+              highlight=False)
+    err.print(f"wrote {out_path}", markup=False, highlight=False)
+
+
+def register_commands(app: typer.Typer) -> None:
+    """Add ``qaudit import`` (the same hook signature a plugin's ``register_commands`` has)."""
+    app.command("import", help=HELP)(import_cmd)

@@ -1,0 +1,155 @@
+"""``qaudit import``: convert a model from another framework once, verified, into a qaudit model file.
+
+The host finds the importer by name through the plugin host (``register_importers``), hands it an
+:class:`~qaudit.protocols.ImportRequest` (source, weights, the data's raw inputs, options and the
+training recipe), and checks the result before anything is written: qaudit's class probabilities
+(exact engine, float64) must equal the source framework's on the data to :data:`TOLERANCE`, or the
+import fails naming the largest difference and the sample and class where it occurs. The model file
+records the source framework, its version, the sha256 of every source file, the fidelity measured and
+the recipe; reference and shadow models of the imported architecture are trained with that recipe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qaudit.errors import QauditError
+
+#: Largest accepted max |Δp| between qaudit's and the source framework's class probabilities.
+TOLERANCE = 1e-8
+#: Bytes hashed per source file at most (weights files can be large; a hash is only a fingerprint).
+MAX_FINGERPRINT_BYTES = 1 << 30
+
+
+@dataclass
+class Fidelity:
+    """The import check: largest |Δp| and where it occurs (row of the checked data, class)."""
+
+    max_abs_diff: float
+    sample: int
+    class_index: int
+    n_samples: int
+    seconds_source: float
+    seconds_qaudit: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The model file's ``provenance.import.fidelity``."""
+        return {"max_abs_diff": float(self.max_abs_diff), "sample": int(self.sample),
+                "class": int(self.class_index), "n_samples": int(self.n_samples), "tolerance": TOLERANCE,
+                "dtype": "float64", "seconds_source": round(self.seconds_source, 3),
+                "seconds_qaudit": round(self.seconds_qaudit, 3)}
+
+
+def fingerprint(path: str | Path) -> dict[str, Any]:
+    """``{"path", "sha256", "bytes"}`` of one source file (regular files only)."""
+    from qaudit.io import check_regular_file
+
+    path = Path(path)
+    check_regular_file(path, "source file")
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as handle:
+        while size < MAX_FINGERPRINT_BYTES and (chunk := handle.read(1 << 20)):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"path": path.name, "sha256": digest.hexdigest(), "bytes": size}
+
+
+def check_fidelity(ours: np.ndarray, theirs: np.ndarray, where: str) -> tuple[float, int, int]:
+    """``(max |Δp|, sample, class)``; a one-line QauditError when shapes differ or values are not finite."""
+    theirs = np.asarray(theirs, dtype=np.float64)
+    if theirs.shape != ours.shape:
+        raise QauditError(f"{where}: the source framework gives outputs of shape {theirs.shape}, qaudit's "
+                          f"conversion {ours.shape}")
+    if not np.all(np.isfinite(theirs)):
+        raise QauditError(f"{where}: the source framework's outputs are not finite (NaN or infinity)")
+    diff = np.abs(ours - theirs)
+    sample, cls = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    return float(diff[sample, cls]), int(sample), int(cls)
+
+
+def _check_rows(rows: np.ndarray, check_samples: int | None, seed: int) -> np.ndarray:
+    """The rows of *X* the fidelity check runs on: all of *rows*, or a seeded subset of *check_samples*."""
+    if check_samples is None or check_samples >= len(rows):
+        return rows
+    return np.sort(np.random.default_rng(seed).choice(rows, size=check_samples, replace=False))
+
+
+def import_model(importer: str, source: str, *, weights: str | None, dataset: Any, members: np.ndarray,
+                 holdout: np.ndarray, options: dict[str, Any], recipe: dict[str, Any], seed: int = 0,
+                 check_samples: int | None = None, host: Any = None) -> tuple[Any, Fidelity]:
+    """Run importer *importer* on *source*, verify it, return ``(ModelFile, Fidelity)`` (nothing written).
+
+    *dataset* is a :class:`qaudit.data.Dataset` whose rows are the model's raw inputs; *members* and
+    *holdout* index it (the model's training set and the data it never saw). Raises QauditError when the
+    importer fails or the fidelity check does (the message names the largest difference and where).
+    """
+    from qaudit.data import DataRecord
+    from qaudit.model import ModelFile
+    from qaudit.plugins import get_host
+    from qaudit.protocols import ImportRequest
+    from qaudit.query import predict_proba
+
+    host = host or get_host()
+    cls = host.get("importer", importer)
+    plugin = cls()
+    X = np.asarray(dataset.X, dtype=np.float64)
+    request = ImportRequest(source=source, weights=weights, X=X[members], n_classes=int(dataset.n_classes),
+                            options=dict(options), recipe=dict(recipe))
+    try:
+        imported = plugin.load(request)
+    except ImportError as exc:
+        raise QauditError(f"importer {importer!r} needs its framework: pip install \"qaudit[{cls.extra}]\" "
+                          f"({type(exc).__name__}: {exc})") from None
+    rows = _check_rows(np.concatenate([members, holdout]), check_samples, seed)
+    start = time.perf_counter()
+    theirs = imported.reference(X[rows])
+    seconds_source = time.perf_counter() - start
+    start = time.perf_counter()
+    ours = predict_proba(imported.model, X[rows])
+    seconds_qaudit = time.perf_counter() - start
+    diff, sample, klass = check_fidelity(ours, theirs, f"import {source}")
+    fidelity = Fidelity(diff, int(rows[sample]), klass, len(rows), seconds_source, seconds_qaudit)
+    if not diff <= TOLERANCE:
+        raise QauditError(f"import {source}: qaudit's class probabilities differ from {imported.framework}'s by "
+                          f"up to {diff:.3g} (> {TOLERANCE:g}) at sample {rows[sample]}, class {klass} "
+                          f"(qaudit {ours[sample, klass]:.12g}, {imported.framework} {theirs[sample][klass]:.12g}); "
+                          "nothing written")
+    record = DataRecord(dataset.name, dataset.options, members, holdout, seed, {}, fingerprint=dataset.fingerprint(),
+                        kind=dataset.kind, label_names=dataset.label_names)
+    files = [fingerprint(f) for f in imported.files]
+    provenance = {"import": {"importer": importer, "framework": imported.framework, "version": imported.version,
+                             "source": source, "files": files, "fidelity": fidelity.to_json(),
+                             "details": imported.details}}
+    training = {"imported": True, "seconds": 0.0, "loss_history": [],
+                "recipe": {**recipe, "by": "qaudit engine (reference and shadow models)"}}
+    return ModelFile(imported.model, imported.kind, record, training, provenance), fidelity
+
+
+def record_import(report: Any, mf: Any) -> None:
+    """Say in a leak report that the audited model was imported and that its reference/shadow models were
+    trained by qaudit's engine with the recorded recipe (``settings.imported``, ``summary.reference_models``)."""
+    note = reference_note(mf)
+    if note is None:
+        return
+    report.settings["imported"] = note
+    report.summary["reference_models"] = note["statement"]
+
+
+def reference_note(mf: Any) -> dict[str, Any] | None:
+    """For a model file written by ``qaudit import``: what the leak report says about reference models
+    (they were trained by qaudit's engine with the recipe recorded at import, not by the source framework)."""
+    info = (mf.provenance or {}).get("import") if isinstance(mf.provenance, dict) else None
+    if not isinstance(info, dict):
+        return None
+    recipe = (mf.training or {}).get("recipe", {}) if isinstance(mf.training, dict) else {}
+    shown = {k: v for k, v in recipe.items() if k != "by"} if isinstance(recipe, dict) else {}
+    return {"framework": info.get("framework"), "version": info.get("version"), "recipe": shown,
+            "statement": f"reference and shadow models were trained by qaudit's engine on the imported "
+                         f"architecture with qaudit's recipe {shown}, not by {info.get('framework')}"}
