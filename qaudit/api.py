@@ -260,7 +260,8 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
             shots: int | None = None, forget_quality: int = 0, data_dir: str | None = None,
             allow_data_change: bool = False, tolerance: dict[str, float] | None = None, forget_gate: bool = True,
             fail_above: FailAbove = None, out: PathLike | None = None, command: str | None = None,
-            progress: Progress = SILENT, executor: Any = None) -> Report:
+            progress: Progress = SILENT, executor: Any = None, audit: str | None = None,
+            shadow_pairs: int = 32) -> Report:
     """Make *model* forget a class (*forget_class*) or samples (*forget_indices*, a file of dataset indices)
     with *method* (``qaudit plugins``; None: the default method), verify and judge it (``qaudit unlearn``).
 
@@ -268,8 +269,11 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     its provenance); the report's ``payload`` holds every measurement. The forget-request judgement (within
     *tolerance* of the retrain oracle) and *fail_above* thresholds become the report's findings
     (``report.failed``); *forget_gate* False reports the judgement without gating on it. The oracle's and
-    SISA's shard trainings and the forget-quality pairs are jobs on *executor* (None: in this process).
+    SISA's shard trainings and the forget-quality pairs are jobs on *executor* (None: in this process). *audit*
+    ``"ulira"`` adds the per-example U-LiRA audit with *shadow_pairs* shadow pairs (:mod:`qaudit.ulira`), also on
+    *executor*.
     """
+    from qaudit import ulira
     from qaudit import unlearning as core
     from qaudit.backends import default_backend, resolve_backend
     from qaudit.plugins import get_host
@@ -283,6 +287,8 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     ds = load_dataset(model=mf, data_dir=data_dir, allow_data_change=allow_data_change)
     fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
     core.preflight(method, mf, ds, fs, seed, opts, retain_fraction)
+    if audit is not None:
+        ulira.check_audit(audit, mf, fs, shadow_pairs)
     oracle_mf = None if oracle is None else _model_file(oracle)
     backend = backend or default_backend(shots)
     be, shots = resolve_backend(backend, shots, mf.model)
@@ -299,6 +305,8 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
                                    executor=executor)
     fq = core.forget_quality(mf, ds, fs, method, opts, forget_quality, seed, progress,
                              executor=executor) if forget_quality else None
+    audited = ulira.audit(mf, ds, fs.forget_ids, method, opts, shadow_pairs, seed, progress=progress,
+                          executor=executor) if audit is not None else None
     new_mf = core.unlearned_model_file(mf, result, fs)
     if out is not None:
         from qaudit import model as model_io
@@ -309,6 +317,8 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
                                   "attack": verifier.attack_name})
     if fq is not None:
         core.attach_forget_quality(report, method, fq)
+    if audited is not None:
+        ulira.attach(report, audited)
     record_data_change(report, ds)
     core.gate(report, fail_above, result.findings(report.location) if forget_gate else None)
     return report

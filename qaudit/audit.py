@@ -355,7 +355,8 @@ def _verdict_line(decision: verdict.Verdict, best: AttackRun, settings: AuditSet
     test = (f"{decision.hypotheses} one-sided test{'s' if decision.hypotheses > 1 else ''}, Holm, "
             f"family-wise alpha {settings.alpha:g}")
     return (f"{word} ({test}): strongest attack {best.name} AUC {m['auc']:.3f} [{m['auc_low']:.3f}, "
-            f"{m['auc_high']:.3f}], adjusted p {decision.adjusted[best.name]:.2g}, TPR@1%FPR {m['tpr@1%fpr']:.3f}, "
+            f"{m['auc_high']:.3f}], adjusted p {decision.adjusted[best.name]:.2g}, "
+            f"TPR@1%FPR {_tpr_cell(m, 'tpr@1%fpr', True)}, "
             f"epsilon >= {m['epsilon']:.2f} at {m['epsilon_confidence']:.0%} confidence (delta {settings.delta:g})")
 
 
@@ -367,7 +368,8 @@ def _attack_table(runs: list[AttackRun], decision: verdict.Verdict, scored: Scor
     for r in runs:
         mm = r.metrics
         rows.append([r.name, mm["auc"], f"[{mm['auc_low']:.3f}, {mm['auc_high']:.3f}]", decision.adjusted[r.name],
-                     mm["tpr@0.1%fpr"], mm["tpr@1%fpr"], mm["tpr@10%fpr"], mm["balanced_accuracy"], mm["advantage"],
+                     *(_tpr_cell(mm, key) for key in ("tpr@0.1%fpr", "tpr@1%fpr", "tpr@10%fpr")),
+                     mm["balanced_accuracy"], mm["advantage"],
                      mm["epsilon"], r.details.get("member_rate"), r.details.get("non_member_rate"),
                      round(r.seconds, 2)])
     first = runs[0].metrics
@@ -379,8 +381,18 @@ def _attack_table(runs: list[AttackRun], decision: verdict.Verdict, scored: Scor
             f"on the other ({first['test_members']} + {first['test_non_members']}); epsilon LB at "
             f"{first['epsilon_confidence']:.0%} confidence, delta {settings.delta:g}; member rate = fraction of "
             f"{scope} members called member at the attack's own decision threshold (the paper's MIA accuracy); "
-            f"non-member rate = the same for non-members (its false-positive rate).")
+            f"non-member rate = the same for non-members (its false-positive rate). A TPR@FPR resting on fewer "
+            f"than {metrics.MIN_EXPECTED_FALSE_POSITIVES:g} expected false positives is shown with its 95% "
+            f"Clopper-Pearson interval and marked unreliable.")
     return Table("attacks", cols, rows, note)
+
+
+def _tpr_cell(m: dict[str, Any], key: str, text: bool = False) -> Any:
+    """The TPR@FPR cell: the number, or the flagged text with its interval (``metrics.low_fpr_text``)."""
+    point = m.get("operating_points", {}).get(key)
+    if point and point.get("flagged"):
+        return metrics.low_fpr_text(point)
+    return f"{m[key]:.3f}" if text else m[key]
 
 
 def _slice_tables(settings: AuditSettings, runs: list[AttackRun], decision: verdict.Verdict,

@@ -42,6 +42,20 @@ def cache_root() -> Path | None:
     return Path(root)
 
 
+def save_piece(path: str | Path | None, document: Any) -> None:
+    """Write one finished job's result to its checkpoint file *path* (None: no checkpoint) atomically; a
+    failure to write loses only the checkpoint, never the result."""
+    if path is None:
+        return
+    from qaudit.io import write_json_atomic
+
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(path, document)
+    except OSError:
+        pass
+
+
 def content_key(*parts: Any) -> str:
     """SHA-256 over arrays (dtype, shape, bytes) and JSON-serialisable values, in order."""
     digest = hashlib.sha256()

@@ -21,7 +21,10 @@ and a test half, on which it is evaluated:
 * ``tpr@X%fpr`` -- the threshold admits at most X % of the calibration
   non-members (Carlini et al. 2022's low-FPR regime); the reported TPR and the
   realised FPR (``operating_points``) are the test half's, with the number of
-  test false positives it rests on.
+  test false positives it rests on, a Clopper-Pearson 95 % interval of the TPR
+  (``tpr_ci``) and ``flagged`` = True when the rate rests on fewer than
+  :data:`MIN_EXPECTED_FALSE_POSITIVES` expected false positives (target FPR x test
+  non-members): reports then print the interval and the flag, not a bare number.
 * ``balanced_accuracy`` (TPR + TNR) / 2 and ``advantage`` TPR - FPR (Yeom et al.
   2018) at the threshold maximising TPR - FPR on the calibration half.
 * ``epsilon`` -- an empirical lower bound on the epsilon of any (epsilon, delta)-DP
@@ -54,6 +57,9 @@ DEFAULT_ALPHA = 0.05
 DEFAULT_DELTA = 1e-5
 #: Share of the scored samples used to choose thresholds (the rest evaluates them).
 CALIBRATION_FRACTION = 0.5
+#: A TPR@FPR figure whose FPR rests on fewer expected false positives than this (target FPR x
+#: non-members) is flagged as unreliable and shown with its interval (docs/statistics.md).
+MIN_EXPECTED_FALSE_POSITIVES = 10.0
 
 
 def fpr_key(fpr: float) -> str:
@@ -231,6 +237,27 @@ def _epsilon_terms(fp: Any, n0: int, fn: Any, n1: int, delta: float, beta: float
     return np.nan_to_num(a, nan=-np.inf), np.nan_to_num(b, nan=-np.inf)
 
 
+def low_fpr_flag(target_fpr: float, n_non_members: int, tpr: float, n_members: int) -> dict[str, Any]:
+    """The reliability of a TPR at FPR *target_fpr* evaluated on *n_non_members* / *n_members*:
+    the expected false positives (target x non-members), ``flagged`` when they are fewer than
+    :data:`MIN_EXPECTED_FALSE_POSITIVES`, and the TPR's two-sided 95 % Clopper-Pearson interval."""
+    expected = float(target_fpr) * int(n_non_members)
+    k = int(round(tpr * n_members))
+    lo, hi = clopper_pearson(k, max(int(n_members), 1))
+    return {"expected_false_positives": expected, "flagged": bool(expected < MIN_EXPECTED_FALSE_POSITIVES),
+            "tpr_ci": [float(lo), float(hi)]}
+
+
+def low_fpr_text(point: dict[str, Any], digits: int = 3) -> str:
+    """A report cell for one operating point: the TPR, or -- when flagged -- the TPR with its interval
+    and the number of expected false positives it rests on."""
+    value = f"{point['tpr']:.{digits}f}"
+    if not point.get("flagged"):
+        return value
+    lo, hi = point["tpr_ci"]
+    return f"{value} [{lo:.{digits}f}, {hi:.{digits}f}] unreliable ({point['expected_false_positives']:.1f} exp. FP)"
+
+
 def held_out_epsilon(s_cal: np.ndarray, m_cal: np.ndarray, s_test: np.ndarray, m_test: np.ndarray,
                      delta: float, beta: float) -> dict[str, Any]:
     """Empirical epsilon lower bound: threshold and direction fixed on calibration, bound on test."""
@@ -261,7 +288,8 @@ def held_out_operating_points(s: np.ndarray, m: np.ndarray, seed: int, delta: fl
         threshold = _fpr_threshold(s_cal[~m_cal], point)
         tpr, fpr, fp = _rates(s_test, m_test, threshold)
         out[fpr_key(point)] = tpr
-        points[fpr_key(point)] = {"threshold": threshold, "tpr": tpr, "fpr": fpr, "false_positives": fp}
+        points[fpr_key(point)] = {"threshold": threshold, "tpr": tpr, "fpr": fpr, "false_positives": fp,
+                                  **low_fpr_flag(point, int((~m_test).sum()), tpr, int(m_test.sum()))}
     out["operating_points"] = points
     fpr_c, tpr_c, thr_c = roc(s_cal, m_cal)
     i = int(np.argmax(tpr_c - fpr_c))

@@ -46,7 +46,8 @@ class Series:
 
 @dataclass
 class Plot:
-    """A line plot over categorical x positions (e.g. shot counts) with error bars."""
+    """A line plot over categorical x positions (e.g. shot counts) with error bars; ``style="bars"`` draws
+    bars from zero instead (a histogram: x = bins, y = counts)."""
 
     title: str
     x_label: str
@@ -54,6 +55,7 @@ class Plot:
     x: list[str]
     series: list[Series] = field(default_factory=list)
     note: str = ""
+    style: str = "line"
 
 
 @dataclass

@@ -36,7 +36,6 @@ import copy
 import dataclasses
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -371,14 +370,9 @@ def _study_run(bundle: tuple[Any, str, dict[str, Any]], dataset: Any, truth: Any
                                       _exact_verifier(mf, dataset, fs, settings.seed, study_key))
     run["seconds"] = round(time.perf_counter() - t0, 3)
     piece = {"run": run, "probe": probe_probs.tolist()}
-    if checkpoint is not None:
-        from qaudit.io import write_json_atomic
+    from qaudit.checkpoints import save_piece
 
-        try:
-            Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(checkpoint, piece)
-        except OSError:
-            pass  # only the checkpoint is lost
+    save_piece(checkpoint, piece)
     return piece
 
 

@@ -610,8 +610,10 @@ def gate(report: Any, fail_above: str | dict[str, float] | list[Any] | None,
     """Attach the forget-request checks (*judged*) and ``--fail-above`` thresholds (a string as on the command
     line, or parsed :class:`qaudit.gating.Threshold` s) as *report*'s findings; return the failed ones."""
     from qaudit.gating import check_thresholds, parse_thresholds
+    from qaudit.ulira import METRICS as ULIRA_METRICS
 
-    thresholds = fail_above if isinstance(fail_above, list) else parse_thresholds(fail_above, METRICS)
+    known = (*METRICS, *ULIRA_METRICS)
+    thresholds = fail_above if isinstance(fail_above, list) else parse_thresholds(fail_above, known)
     findings = list(judged or [])
     if thresholds:
         findings += check_thresholds(report.measurements, thresholds, "unlearn", report.location)

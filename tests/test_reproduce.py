@@ -101,6 +101,7 @@ def test_every_stage_runs_and_outputs_are_written(tiny_run):
     assert html.count("<svg") == 2 and "paper claims vs this run" in html
     md = (out / "report.md").read_text()
     assert "| claim | paper | this run |" in md
+    assert "None%" not in md and "non-member rate " in md  # every rate the report quotes was computed
     doc = json.loads((out / "report.json").read_text())
     assert doc["schema"] == "qaudit.reproduce/1"
     assert doc["versions"]["numpy"] == np.__version__

@@ -8,6 +8,8 @@
 * ``rmia`` -- relative membership inference with reference QNNs and population z-samples
   (Zarifzadeh et al. 2024).
 * ``counts-lr`` -- a likelihood-ratio test on the raw bit-string counts of a finite-shot run.
+* ``quantile`` -- quantile regression on non-member scores (Bertran et al. 2023): no reference
+  models, FPR = alpha by construction; ``class_level`` mode for forgetting a whole class.
 """
 
 from __future__ import annotations
@@ -20,9 +22,10 @@ QAUDIT_API = "2"
 @hookimpl
 def register_attacks(register):
     from qaudit_attacks.graybox import GrayBoxAttack
+    from qaudit_attacks.quantile import QuantileRegressionAttack
     from qaudit_attacks.reference import CountsLRAttack, LiRAAttack, LiRAOfflineAttack, RMIAAttack, ShadowAttack
     from qaudit_attacks.threshold import ConfidenceAttack, EntropyAttack, LossAttack
 
     for cls in (GrayBoxAttack, LossAttack, ConfidenceAttack, EntropyAttack, ShadowAttack, LiRAAttack,
-                LiRAOfflineAttack, RMIAAttack, CountsLRAttack):
+                LiRAOfflineAttack, RMIAAttack, CountsLRAttack, QuantileRegressionAttack):
         register(cls)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -51,14 +50,9 @@ def _train_one(cls: Any, params: dict[str, Any], pool: tuple[np.ndarray, np.ndar
     model = cls.from_options({**params, "seed": seed})
     model.fit(X[rows], y[rows], n_classes=n_classes)
     document = model.to_document()
-    if checkpoint is not None:
-        from qaudit.io import write_json_atomic
+    from qaudit.checkpoints import save_piece
 
-        try:
-            Path(checkpoint).parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(checkpoint, document)
-        except OSError:
-            pass  # only the checkpoint is lost
+    save_piece(checkpoint, document)
     return document
 
 

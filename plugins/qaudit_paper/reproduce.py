@@ -201,7 +201,7 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
         if graybox:
             results["origins"]["leak"][kind] = origins.leak_entry(audit.payload["attacks"]["gray-box"])
         results["leak"][kind] = {a: {"metrics": v["metrics"], "member_rate": v["details"].get("member_rate"),
-                                     "non_member_rate_eval": v["details"].get("non_member_rate_eval")}
+                                     "non_member_rate": v["details"].get("non_member_rate")}
                                  for a, v in audit.payload["attacks"].items()}
         clock.lap(f"leak {kind}", t0)
 
@@ -557,7 +557,7 @@ def _leak_claims(config: ReproduceConfig, results: dict[str, Any]) -> list[list[
         rows.append(_row(f"{kind}: gray-box MIA success on class-{fc} members before unlearning (simulation)",
                          f"{100 * CLAIMS['mia_before_sim']:.1f}%", f"{_pct(rate)}% (AUC {m['auc']:.3f} "
                          f"[{m['auc_low']:.3f}, {m['auc_high']:.3f}], non-member rate "
-                         f"{_pct(g['non_member_rate_eval'])}%)", f"within ±{100 * TOL_RATE:.0f} pp",
+                         f"{_pct(g['non_member_rate'])}%)", f"within ±{100 * TOL_RATE:.0f} pp",
                          judge_band(rate, n, CLAIMS["mia_before_sim"], TOL_RATE)))
         rows.append(_row(f"{kind}: the model leaks membership (MIA far above chance)", "yes",
                          f"AUC {m['auc']:.3f}", "AUC CI excludes 0.5 from above",
@@ -721,7 +721,7 @@ def build_report(config: ReproduceConfig, results: dict[str, Any], compare_table
         for attack, v in per.items():
             m = v["metrics"]
             leak_rows.append([kind, attack, m["auc"], f"[{m['auc_low']:.3f}, {m['auc_high']:.3f}]", m["tpr@1%fpr"],
-                              m["tpr@10%fpr"], m["advantage"], _pct(v["member_rate"]), _pct(v["non_member_rate_eval"])])
+                              m["tpr@10%fpr"], m["advantage"], _pct(v["member_rate"]), _pct(v["non_member_rate"])])
     rep.tables.append(Table("membership inference before unlearning (exact outputs)",
                             ["model", "attack", "AUC", "95% CI", "TPR@1%FPR", "TPR@10%FPR", "advantage",
                              f"MIA success % (class {config.forget_class})", "non-member flagged %"], leak_rows,

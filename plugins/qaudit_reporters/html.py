@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from html import escape
-from typing import ClassVar, TextIO
+from typing import Any, ClassVar, TextIO
 
 from qaudit.results import Curve, Plot, Report, fmt
 
@@ -67,16 +67,20 @@ def roc_svg(curves: list[Curve], width: int = 460, height: int = 420, floor: flo
 
 
 def plot_svg(plot: Plot, width: int = 520, height: int = 360) -> str:
-    """An SVG line plot of *plot*: categorical x positions, linear y, ±err error bars, legend."""
+    """An SVG line plot of *plot*: categorical x positions, linear y, ±err error bars, legend
+    (a bar chart from zero when ``plot.style == "bars"``, e.g. a histogram)."""
     left, right, top, bottom = 60, 170, 30, 50
     pw, ph = width - left - right, height - top - bottom
     vals = [v + sgn * (e or 0.0) for s in plot.series for v, e in zip(s.y, s.err or [None] * len(s.y))
             if v is not None and math.isfinite(v) for sgn in (-1, 1)]
     lo, hi = (min(vals), max(vals)) if vals else (0.0, 1.0)
+    bars = getattr(plot, "style", "line") == "bars"
+    if bars:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
     if hi - lo < 1e-9:
         lo, hi = lo - 0.5, hi + 0.5
     pad = 0.05 * (hi - lo)
-    lo, hi = lo - pad, hi + pad
+    lo, hi = (lo if bars else lo - pad), hi + pad
     n = max(len(plot.x), 1)
 
     def sx(i: int) -> float:
@@ -100,6 +104,9 @@ def plot_svg(plot: Plot, width: int = 520, height: int = 360) -> str:
         colour = COLOURS[j % len(COLOURS)]
         errs = list(s.err) + [None] * (len(s.y) - len(s.err))
         pts = [(sx(i), v, e) for i, (v, e) in enumerate(zip(s.y, errs)) if v is not None and math.isfinite(v)]
+        if bars:
+            parts += _bar_rects(pts, sy, pw / n / max(len(plot.series), 1), j, len(plot.series), colour)
+            pts = []
         if pts:
             line = " ".join(f"{x:.1f},{sy(v):.1f}" for x, v, _ in pts)
             parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.8" points="{line}"/>')
@@ -122,6 +129,18 @@ def plot_svg(plot: Plot, width: int = 520, height: int = 360) -> str:
                  f'text-anchor="middle">{escape(plot.y_label)}</text>')
     parts.append("</svg>")
     return "\n".join(parts)
+
+
+def _bar_rects(pts: list[tuple[float, float, Any]], sy: Any, width: float, j: int, n_series: int,
+               colour: str) -> list[str]:
+    """One ``<rect>`` per value of series *j* of *n_series* side by side, from zero."""
+    out = []
+    for x, v, _ in pts:
+        x0 = x - width * n_series / 2 + j * width + 0.1 * width
+        y0, y1 = sorted((sy(0.0), sy(v)))
+        out.append(f'<rect class="bar" x="{x0:.1f}" y="{y0:.1f}" width="{0.8 * width:.1f}" '
+                   f'height="{y1 - y0:.1f}" fill="{colour}"><title>{v:g}</title></rect>')
+    return out
 
 
 class HtmlReporter:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import err, parse_options
+from qaudit.commands.common import err, finish_report, parse_options
 
 
 def _int_list(text: str | None, flag: str) -> list[int] | None:
@@ -58,14 +58,13 @@ def audit_dp_cmd(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (atomic).")] = None,
 ) -> None:
     """One-run privacy audit: canaries in, one training run, "claimed ε = …, audited ε ≥ … (95 %)"."""
-    from qaudit.commands.common import command_line
     from qaudit.data import load_dataset
     from qaudit.dp.audit import DPAuditSettings, run_dp_audit
     from qaudit.dp.spec import DPSpec
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
-    from qaudit.reporting import check_format, is_console, render_all
+    from qaudit.reporting import check_format
 
     check_format(fmt)
     spec = DPSpec.parse(dp) if dp is not None else None
@@ -85,12 +84,7 @@ def audit_dp_cmd(
                                unlearn_options=parse_options(unlearn_option), shots=shots or None)
     with RichProgress(err) as progress:
         report = run_dp_audit(settings, ds, progress)
-    report.settings["command"] = command_line()
-    render_all(report, [(fmt, output)])
-    if not is_console(fmt, output):
-        err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
-    if report.failed:
-        raise typer.Exit(1)
+    finish_report(report, [(fmt, output)])
 
 
 def register_commands(app: typer.Typer) -> None:

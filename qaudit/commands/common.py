@@ -48,6 +48,21 @@ err = Console(stderr=True)
 out = Console()
 
 
+def finish_report(report: Any, targets: list[tuple[str | None, Any]]) -> None:
+    """The end of every reporting command: record the command line, render *report* to every
+    ``(format, path)`` target, print the verdict on stderr when the report did not go to the terminal,
+    and exit 1 when the report has findings."""
+    from qaudit.reporting import is_console, render_all
+
+    report.settings["command"] = command_line()
+    render_all(report, targets)
+    fmt, output = targets[0]
+    if not is_console(fmt, output):
+        err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
+    if report.failed:
+        raise typer.Exit(1)
+
+
 def host() -> Any:
     from qaudit.plugins import get_host
 

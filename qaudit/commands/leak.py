@@ -12,8 +12,8 @@ from qaudit.commands.common import (
     AllowDataChange,
     ExecutorOpt,
     SchedulerOpt,
-    command_line,
     err,
+    finish_report,
     open_executor,
     parse_options,
 )
@@ -134,7 +134,7 @@ def leak_cmd(
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
-    from qaudit.reporting import check_format, is_console, render_all
+    from qaudit.reporting import check_format
 
     cfg = load_config("leak")
     source = cfg.get("_file", "config")
@@ -202,12 +202,7 @@ def leak_cmd(
             report = api.audit(path, dataset=dataset, data_dir=data_dir, members=members, non_members=non_members,
                                allow_data_change=allow_data_change, settings=settings, progress=progress, executor=ex,
                                **gates)
-    report.settings["command"] = command_line()
-    render_all(report, [(fmt, output), *extras])
-    if not is_console(fmt, output):
-        err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
-    if report.failed:
-        raise typer.Exit(1)
+    finish_report(report, [(fmt, output), *extras])
 
 
 def _check_outputs_options(model_path: Path | None, **given: Any) -> None:

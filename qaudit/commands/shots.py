@@ -11,8 +11,8 @@ from qaudit.commands.common import (
     AllowDataChange,
     ExecutorOpt,
     SchedulerOpt,
-    command_line,
     err,
+    finish_report,
     open_executor,
     parse_options,
 )
@@ -59,7 +59,7 @@ def shots_cmd(
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
-    from qaudit.reporting import check_format, is_console, render_all
+    from qaudit.reporting import check_format
     from qaudit.shot_study import ShotSettings, gated_metrics, parse_shots, repeat_seeds
 
     thresholds = parse_thresholds(fail_above, gated_metrics()) if fail_above else []
@@ -88,12 +88,7 @@ def shots_cmd(
     with closing(open_executor(load_config("shots"), executor, scheduler, None)) as ex, RichProgress(err) as progress:
         report = api.shots(model_path, settings=settings, data_dir=data_dir, allow_data_change=allow_data_change,
                            fail_above=thresholds, progress=progress, executor=ex)
-    report.settings["command"] = command_line()
-    render_all(report, [(fmt, output)])
-    if not is_console(fmt, output):
-        err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
-    if report.failed:
-        raise typer.Exit(1)
+    finish_report(report, [(fmt, output)])
 
 
 def register_commands(app: typer.Typer) -> None:

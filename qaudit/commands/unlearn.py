@@ -29,6 +29,11 @@ Output = Annotated[Path | None, typer.Option("--output", help="Write the report 
 DataDir = Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")]
 FailAbove = Annotated[str | None, typer.Option(
     "--fail-above", help="Exit 1 if a metric exceeds its threshold, e.g. forget_mia_auc=0.6,forget_accuracy=0.2.")]
+Audit = Annotated[str | None, typer.Option(
+    "--audit", help="Also run a per-example unlearning audit: ulira (U-LiRA, Hayes et al. 2025: shadow pairs "
+    "unlearned by the method vs retrained; gate with --fail-above ulira_auc=0.6).")]
+ShadowPairs = Annotated[int, typer.Option(
+    "-K", "--shadow-pairs", help="U-LiRA shadow pairs (even, >= 8; each trains two models and runs the method).")]
 
 
 def parse_tolerance(text: str | None) -> dict[str, float]:
@@ -94,6 +99,8 @@ def unlearn_cmd(
         "--forget-gate/--no-forget-gate", help="Exit 1 when the forget request was not met (default on).")] = True,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
+    audit: Audit = None,
+    shadow_pairs: ShadowPairs = 32,
 ) -> None:
     """Make a trained model forget a class or a set of samples, then verify and judge it (accuracy, held-out
     MIA, retrain oracle). Exit 0 request met, 1 not met or a --fail-above threshold breached, 2 input error."""
@@ -123,7 +130,7 @@ def unlearn_cmd(
                              shots=shots, forget_quality=forget_quality, data_dir=data_dir,
                              allow_data_change=allow_data_change, tolerance=tolerance, forget_gate=forget_gate,
                              fail_above=fail_above, out=out_path, command=command_line(), progress=progress,
-                             executor=ex)
+                             executor=ex, audit=audit, shadow_pairs=shadow_pairs)
     err.print(f"wrote {out_path}", markup=False, highlight=False)
     render_all(report, [(fmt, output)])
     raise typer.Exit(1 if report.failed else 0)

@@ -19,6 +19,13 @@ from qaudit.errors import QauditError
 
 #: What the model file records as the accountant.
 ACCOUNTANT = "rdp"
+#: RDP orders the accountant minimises over. Every order gives a valid (epsilon, delta) bound, so any set is
+#: sound; this one keeps dp-accounting's integer orders 5..64 and its large ones but thins the fractional
+#: orders below 5 (15 instead of 99). Those need a slowly converging series (``_compute_log_a_frac``), and
+#: on the digits DP-SGD run they made the noise calibration cost twice the training itself. Measured
+#: (q = 32/1078, 102 steps, delta 1e-5): noise multiplier 0.6333 vs 0.6336 at epsilon 8, 1.1162 vs 1.1099 at
+#: epsilon 2 (0.6 % more noise), calibration 0.23 s vs 0.51 s.
+ORDERS = tuple([1 + x / 4 for x in range(1, 16)] + list(range(5, 65)) + [128, 256, 512, 1024])
 #: The install hint every missing-extra error gives.
 INSTALL_HINT = 'pip install "qaudit[dp]"'
 
@@ -64,7 +71,7 @@ def _event(noise_multiplier: float, sampling_rate: float, steps: int) -> Any:
 def epsilon(noise_multiplier: float, sampling_rate: float, steps: int, delta: float) -> float:
     """The epsilon RDP accounting gives for *steps* Poisson-sampled Gaussian steps at *delta*."""
     dp = _library()
-    accountant = dp.rdp.RdpAccountant()
+    accountant = dp.rdp.RdpAccountant(list(ORDERS))
     accountant.compose(_event(noise_multiplier, sampling_rate, steps))
     with _quiet():
         return float(accountant.get_epsilon(delta))
@@ -76,7 +83,8 @@ def noise_multiplier(target_epsilon: float, sampling_rate: float, steps: int, de
     dp = _library()
     with _quiet():
         sigma = float(dp.calibrate_dp_mechanism(
-            dp.rdp.RdpAccountant, lambda s: _event(s, sampling_rate, steps), target_epsilon, delta,
+            lambda: dp.rdp.RdpAccountant(list(ORDERS)), lambda s: _event(s, sampling_rate, steps), target_epsilon,
+            delta,
             dp.ExplicitBracketInterval(1e-3, 1e4), tol=1e-4))
     if epsilon(sigma, sampling_rate, steps, delta) > target_epsilon * (1 + 1e-9):
         raise QauditError(f"could not calibrate the noise to epsilon {target_epsilon} (delta {delta}, "
