@@ -95,7 +95,7 @@ def _unpack(obj: Any, request: Any, qml: Any, torch: Any) -> tuple[Any, Any, dic
         except (RuntimeError, KeyError) as exc:
             first = " ".join(str(exc).split())[:300]
             raise QauditError(f"{request.weights}: weights do not match the model: {first}") from None
-    module = module.double().eval()
+    module = module.double().train(False)  # evaluation mode (dropout off, batch-norm frozen)
     layers = _flatten(module, torch)
     positions = [i for i, layer in enumerate(layers) if isinstance(layer, qml.qnn.TorchLayer)]
     if len(positions) != 1:
