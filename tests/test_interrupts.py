@@ -60,3 +60,21 @@ def test_interrupt_stops_workers_within_two_seconds(slow_model, tmp_path, sig, t
         time.sleep(0.05)
     assert not [w for w in workers if _running(w)], "worker processes outlived the command by 2 s"
     assert not out.exists()  # no partial output
+
+
+def test_ctrl_c_while_workers_start_is_not_lost(slow_model, tmp_path):
+    """Ctrl-C that arrives while the worker processes are being spawned (the main process used to ignore
+    SIGINT in that window, so the audit ran to the end and exited 0): exit 130, every time."""
+    for trial in range(4):
+        out = tmp_path / f"leak{trial}.json"
+        proc = subprocess.Popen([sys.executable, "-c", "from qaudit.cli import main; main()", "leak",
+                                 str(slow_model), "-a", "lira", "-K", "8", "--jobs", "2", "-f", "json", "--output",
+                                 str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)
+        deadline = time.time() + 60
+        while len(_children(proc.pid)) < 2 and time.time() < deadline:  # the first worker is starting
+            time.sleep(0.02)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, (trial, proc.returncode, err[-300:])
+        assert not out.exists()

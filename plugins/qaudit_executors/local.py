@@ -115,7 +115,7 @@ class LocalExecutor:
         try:
             pool = self._pool()
             futures = {}
-            with _sigint_ignored():  # workers start while submitting: they inherit SIG_IGN from their first instruction
+            with _sigint_held():  # workers start while submitting: they inherit the blocked SIGINT
                 for i, job in enumerate(jobs):
                     self.shipped_bytes += len(pickle.dumps(job.args, protocol=pickle.HIGHEST_PROTOCOL))
                     futures[pool.submit(SingleThreaded(fn), *job.args)] = i
@@ -165,21 +165,22 @@ class LocalExecutor:
 
 
 @contextmanager
-def _sigint_ignored() -> Iterator[None]:
-    """Ignore SIGINT in this process for a moment (while worker processes are spawned): an ignored signal
-    stays ignored across exec and Python then installs no KeyboardInterrupt handler, so a Ctrl-C that
-    reaches a worker still starting up cannot print a traceback of its own."""
+def _sigint_held() -> Iterator[None]:
+    """Block SIGINT in the calling thread for a moment (while worker processes are spawned). The workers
+    inherit the blocked mask across fork and exec, so a Ctrl-C that reaches the process group never
+    reaches them (the main process stops them). This process still gets it: another of its threads takes
+    it at once, or it is delivered when the mask is restored. (Ignoring SIGINT instead, as before, lost a
+    Ctrl-C that arrived during the window: the audit then ran to the end.)"""
     import signal
 
-    try:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    except ValueError:  # not the main thread
+    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
         yield
         return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _worker_init() -> None:
