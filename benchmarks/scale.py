@@ -30,12 +30,10 @@ QAUDIT = str(Path(sys.executable).parent / "qaudit")
 
 
 def _timeless(doc):
-    if isinstance(doc, dict):
-        return {k: _timeless(v) for k, v in doc.items()
-                if k not in ("seconds", "reference_seconds", "command") and not k.endswith("_seconds")}
-    if isinstance(doc, list):
-        return [_timeless(v) for v in doc]
-    return doc
+    """The report without timings and the command line (they legitimately differ between executors)."""
+    from qaudit.testing import timeless
+
+    return timeless(doc, drop=("command",))
 
 
 def _target(n_train: int, epochs: int, qubits: int, layers: int):

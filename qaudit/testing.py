@@ -789,6 +789,17 @@ __all__ = [
 ]
 
 
+def timeless(document: object, drop: Sequence[str] = ()) -> object:
+    """A JSON report without what legitimately differs between runs of the same command: its wall-clock
+    fields (``seconds``, ``*_seconds``) and any keys in *drop* (e.g. ``("command",)``)."""
+    if isinstance(document, dict):
+        return {k: timeless(v, drop) for k, v in document.items()
+                if k != "seconds" and not k.endswith("_seconds") and k not in drop}
+    if isinstance(document, list):
+        return [timeless(v, drop) for v in document]
+    return document
+
+
 def synthetic_outputs(n: int = 200, K: int = 8, classes: int = 10, seed: int = 0,
                       memorise: float = 0.0) -> dict[str, np.ndarray]:
     """Arrays of an outputs file (docs/outputs-format.md): a target's and K reference models' logits on n

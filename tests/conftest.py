@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qaudit.testing import timeless  # noqa: F401 - tests import it from conftest
+
 #: Shared test data: ``../shared`` beside the repository (or $QAUDIT_SHARED_DIR); tests that need it skip
 #: with a reason where it is absent (a user's clone has none).
 SHARED = Path(os.environ.get("QAUDIT_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
@@ -120,12 +122,3 @@ def one_line_error(err: str) -> str:
     assert lines[0].startswith("error:"), lines[0]
     assert "Traceback" not in err
     return lines[0]
-
-
-def timeless(document: object) -> object:
-    """A JSON report without its wall-clock fields (``seconds``, ``*_seconds``), for run-to-run comparisons."""
-    if isinstance(document, dict):
-        return {k: timeless(v) for k, v in document.items() if k != "seconds" and not k.endswith("_seconds")}
-    if isinstance(document, list):
-        return [timeless(v) for v in document]
-    return document

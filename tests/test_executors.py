@@ -28,13 +28,10 @@ def _dask():
 
 
 def _timeless(doc):
-    """A JSON report without what legitimately differs between runs: timings and the command line."""
-    if isinstance(doc, dict):
-        return {k: _timeless(v) for k, v in doc.items()
-                if k not in ("seconds", "reference_seconds", "command") and not k.endswith("_seconds")}
-    if isinstance(doc, list):
-        return [_timeless(v) for v in doc]
-    return doc
+    """The report without timings and the command line (they legitimately differ between executors)."""
+    from qaudit.testing import timeless
+
+    return timeless(doc, drop=("command",))
 
 
 @pytest.fixture(scope="module")

@@ -127,6 +127,8 @@ def _read_state_dict(path: str, torch: Any) -> dict[str, Any]:
 
     check_regular_file(Path(path), "weights file")
     try:
+        # weights_only=True: PyTorch's restricted unpickler (tensors and plain containers only, no code);
+        # the import runs the user's model file anyway, but a weights file must not run anything.
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise QauditError(f"{path}: not a PyTorch state_dict ({type(exc).__name__}: "
