@@ -118,28 +118,34 @@ def auc(scores: Any, is_member: Any) -> float:
     return float((ranks[m].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def _resample_counts(rng: np.random.Generator, n: int, b: int) -> np.ndarray:
-    """(b, n) int64: how often each of n samples is drawn in each of b bootstrap resamples of size n
-    (the draws are ``rng.integers(0, n, size=(b, n))``)."""
-    draws = rng.integers(0, n, size=(b, n))
-    flat = (draws + n * np.arange(b)[:, None]).ravel()
-    return np.bincount(flat, minlength=b * n).reshape(b, n)
+def _row_bincount(values: np.ndarray, size: int) -> np.ndarray:
+    """(b, size) int64: per row of *values* (b, k), how often each of 0..size-1 occurs."""
+    b = values.shape[0]
+    return np.bincount((values + size * np.arange(b)[:, None]).ravel(), minlength=b * size).reshape(b, size)
 
 
-def _bootstrap_aucs(pos: np.ndarray, neg: np.ndarray, w: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """AUC of each resample given multiplicities *w* (b, n1) of the members *pos* and *v* (b, n0) of
-    the non-members *neg*: sum_ij w_i v_j [1(pos_i > neg_j) + 1/2 1(pos_i = neg_j)] / (n1 n0).
+def _bootstrap_aucs(pos: np.ndarray, neg: np.ndarray, member_draws: np.ndarray,
+                    non_member_draws: np.ndarray) -> np.ndarray:
+    """AUC of each bootstrap resample: row r resamples the members *pos* at indices ``member_draws[r]``
+    and the non-members *neg* at ``non_member_draws[r]``.
 
-    With the non-members sorted, C = cumulative counts of the resampled non-members, member i beats
-    C[lo_i] of them and ties C[hi_i] - C[lo_i] (lo/hi its left/right insertion points), so a
-    replicate costs O(n1 + n0) instead of a sort. Exact integer arithmetic up to the final division."""
+    AUC = sum_ij w_i v_j [1(pos_i > neg_j) + 1/2 1(pos_i = neg_j)] / (n1 n0) with w, v the resampling
+    counts. With the non-members sorted, C[k] = how many resampled non-members lie among the k
+    smallest; member i beats C[lo_i] and ties C[hi_i] - C[lo_i] (lo/hi: its left/right insertion
+    points), so 2 n1 n0 AUC = sum_k C[k] X[k] with X[k] = how many drawn members have lo = k, plus how
+    many have hi = k. Both are bincounts, so a replicate costs O(n1 + n0) instead of a sort; the sums
+    are exact integers up to the final division."""
     order = np.argsort(neg, kind="mergesort")
     sorted_neg = neg[order]
+    rank = np.empty(neg.size, dtype=np.int64)
+    rank[order] = np.arange(neg.size)
     lo = np.searchsorted(sorted_neg, pos, side="left")
     hi = np.searchsorted(sorted_neg, pos, side="right")
-    cum = np.zeros((v.shape[0], neg.size + 1), dtype=np.int64)
-    np.cumsum(v[:, order], axis=1, out=cum[:, 1:])
-    twice = (w * (cum[:, lo] + cum[:, hi])).sum(axis=1)  # 2 x (wins + ties / 2), an integer
+    size = neg.size + 1
+    x = _row_bincount(np.concatenate([lo[member_draws], hi[member_draws]], axis=1), size)
+    cum = np.zeros((non_member_draws.shape[0], size), dtype=np.int64)
+    np.cumsum(_row_bincount(rank[non_member_draws], neg.size), axis=1, out=cum[:, 1:])
+    twice = np.einsum("ij,ij->i", cum, x)
     return twice / (2.0 * pos.size * neg.size)
 
 
@@ -149,7 +155,7 @@ def auc_ci(scores: Any, is_member: Any, seed: int = 0, n_bootstrap: int = DEFAUL
 
     Members and non-members are resampled separately (stratified), so every
     replicate keeps both populations at their observed sizes. Seeded. Each replicate's AUC
-    is computed from the resampling counts (:func:`_bootstrap_aucs`), not by re-ranking.
+    is computed from its resampling counts (:func:`_bootstrap_aucs`), not by re-ranking.
     """
     s, m = _check(scores, is_member)
     rng = np.random.default_rng(seed)
@@ -158,9 +164,9 @@ def auc_ci(scores: Any, is_member: Any, seed: int = 0, n_bootstrap: int = DEFAUL
     values = []
     for start in range(0, n_bootstrap, chunk):
         b = min(chunk, n_bootstrap - start)
-        w = _resample_counts(rng, pos.size, b)
-        v = _resample_counts(rng, neg.size, b)
-        values.append(_bootstrap_aucs(pos, neg, w, v))
+        member_draws = rng.integers(0, pos.size, size=(b, pos.size))
+        non_member_draws = rng.integers(0, neg.size, size=(b, neg.size))
+        values.append(_bootstrap_aucs(pos, neg, member_draws, non_member_draws))
     boots = np.concatenate(values)
     alpha = (1 - level) / 2
     lo, hi = np.quantile(boots, [alpha, 1 - alpha])

@@ -74,11 +74,10 @@ def test_bootstrap_aucs_from_counts_equal_brute_force():
     """Each replicate's AUC from resampling counts equals roc_auc_score on the materialised resample."""
     rng = np.random.default_rng(2)
     pos, neg = rng.integers(0, 5, 30).astype(float), rng.integers(0, 5, 20).astype(float)
-    w = metrics._resample_counts(rng, pos.size, 6)
-    v = metrics._resample_counts(rng, neg.size, 6)
-    got = metrics._bootstrap_aucs(pos, neg, w, v)
+    member_draws, non_member_draws = rng.integers(0, 30, (6, 30)), rng.integers(0, 20, (6, 20))
+    got = metrics._bootstrap_aucs(pos, neg, member_draws, non_member_draws)
     for i in range(6):
-        s = np.r_[np.repeat(pos, w[i]), np.repeat(neg, v[i])]
+        s = np.r_[pos[member_draws[i]], neg[non_member_draws[i]]]
         m = np.r_[np.ones(pos.size, bool), np.zeros(neg.size, bool)]
         assert got[i] == pytest.approx(roc_auc_score(m, s), abs=1e-12)
 
