@@ -216,7 +216,7 @@ def auc_p_value(scores: Any, is_member: Any) -> float:
     if min(n1, n0) <= 8 and not (ties > 1).any():
         from scipy.stats import mannwhitneyu
 
-        return float(mannwhitneyu(s[m], s[~m], alternative="greater", method="exact").pvalue)
+        return float(mannwhitneyu(s[m], s[~m], alternative="greater").pvalue)  # scipy picks its exact law here
     from scipy.special import ndtr
 
     u = ranks[m].sum() - n1 * (n1 + 1) / 2
