@@ -142,11 +142,14 @@ def _bootstrap_aucs(pos: np.ndarray, neg: np.ndarray, member_draws: np.ndarray,
     lo = np.searchsorted(sorted_neg, pos, side="left")
     hi = np.searchsorted(sorted_neg, pos, side="right")
     size = neg.size + 1
-    x = _row_bincount(np.concatenate([lo[member_draws], hi[member_draws]], axis=1), size)
-    cum = np.zeros((non_member_draws.shape[0], size), dtype=np.int64)
-    np.cumsum(_row_bincount(rank[non_member_draws], neg.size), axis=1, out=cum[:, 1:])
-    twice = np.einsum("ij,ij->i", cum, x)
-    return twice / (2.0 * pos.size * neg.size)
+    out = np.empty(member_draws.shape[0])
+    for start in range(0, out.size, 128):  # blocks of rows whose counts stay in cache
+        rows = slice(start, start + 128)
+        x = _row_bincount(np.concatenate([lo[member_draws[rows]], hi[member_draws[rows]]], axis=1), size)
+        cum = np.zeros_like(x)
+        np.cumsum(_row_bincount(rank[non_member_draws[rows]], neg.size), axis=1, out=cum[:, 1:])
+        out[rows] = np.einsum("ij,ij->i", cum, x) / (2.0 * pos.size * neg.size)
+    return out
 
 
 def auc_ci(scores: Any, is_member: Any, seed: int = 0, n_bootstrap: int = DEFAULT_BOOTSTRAP,
