@@ -8,7 +8,11 @@
 * **Positive controls**: basic QNNs trained on shuffled labels (they can only memorise) must LEAK
   for every seed; the paper's HQNN (MNIST, 1 quantum layer, 25 epochs) must LEAK.
 
+The null audits are independent jobs on an executor (``qaudit.calibration``; ``--executor local`` uses
+every core, ``--executor dask --scheduler tcp://...`` a cluster); the counts do not depend on it.
+
 Usage: python benchmarks/calibration.py [--runs 100] [--mnist-runs 50] [--controls 5] [--skip-hqnn]
+       [--executor serial|local|dask] [--scheduler ADDRESS]
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from qaudit.audit import AuditSettings, GroundTruth, ground_truth, run_audit
+from qaudit.audit import AuditSettings, ground_truth, run_audit
+from qaudit.calibration import run_null_audits
 from qaudit.data import Dataset, load_dataset
 from qaudit.metrics import clopper_pearson
 from qaudit.workflows import train_model
@@ -33,25 +38,19 @@ def mnist_dir() -> Path | None:
     return path if (path / "t10k-images-idx3-ubyte.gz").is_file() else None
 
 
-def null_audits(mf, ds, runs: int, half: int, label: str) -> list[str]:
-    rng = np.random.default_rng(2024)
-    leaks = eps = 0
-    aucs = []
+def null_audits(mf, ds, runs: int, half: int, label: str, executor=None) -> list[str]:
     start = time.perf_counter()
-    for run in range(runs):
-        hold = rng.permutation(mf.data.holdout)
-        truth = GroundTruth(np.sort(hold[:half]), np.sort(hold[half:2 * half]), np.array([], dtype=np.int64), "null")
-        rep = run_audit(mf, ds, truth, AuditSettings(seed=run, n_bootstrap=200))
-        leaks += rep.summary["leaks"]
-        eps += any(m["epsilon"] > 0 for m in rep.measurements.values())
-        aucs.append(max(m["auc"] for m in rep.measurements.values()))
+    results = run_null_audits(mf, ds, runs, half, seed=2024, n_bootstrap=200, executor=executor)
     seconds = time.perf_counter() - start
+    leaks = sum(r["leaks"] for r in results)
+    eps = sum(r["epsilon_positive"] for r in results)
     rows = []
     for name, k in (("LEAKS verdicts", leaks), ("epsilon > 0 (any attack)", eps)):
         lo, hi = clopper_pearson(k, runs, 0.05)
         ok = "yes" if float(lo) <= 0.05 else "NO"
         rows.append(f"| {label} | {name} | {k} / {runs} | {k / runs:.3f} | [{float(lo):.3f}, {float(hi):.3f}] | {ok} |")
-    print(f"{label}: {runs} null audits in {seconds:.0f} s; mean strongest AUC {np.mean(aucs):.3f}")
+    mean_auc = np.mean([r["strongest_auc"] for r in results])
+    print(f"{label}: {runs} null audits in {seconds:.0f} s; mean strongest AUC {mean_auc:.3f}")
     return rows
 
 
@@ -79,18 +78,31 @@ def main() -> None:
     parser.add_argument("--mnist-runs", type=int, default=50)
     parser.add_argument("--controls", type=int, default=5)
     parser.add_argument("--skip-hqnn", action="store_true")
+    parser.add_argument("--executor", default=None, help="serial | local | dask (default: the default role)")
+    parser.add_argument("--scheduler", default=None, help="a Dask scheduler address for --executor dask")
     args = parser.parse_args()
+    from qaudit.parallel import open_executor
+
+    executor = open_executor(args.executor, args.scheduler)
+    try:
+        run_tables(args, executor)
+    finally:
+        executor.close()
+
+
+def run_tables(args: argparse.Namespace, executor) -> None:
     rows = ["| model | false positives | count | rate | Clopper-Pearson 95 % | lower end <= 5 %? |",
             "|---|---|---|---|---|---|"]
     digits = load_dataset("digits")
     mf = train_model("basic-qnn", digits, n_train=500, n_holdout=1000, seed=0,
                      options={"qubits": 6, "layers": 5, "epochs": 40})
-    rows += null_audits(mf, digits, args.runs, 250, "digits basic QNN (6 q x 5 l, 500 members)")
+    rows += null_audits(mf, digits, args.runs, 250, "digits basic QNN (6 q x 5 l, 500 members)", executor)
     data_dir = mnist_dir()
     if data_dir is not None and args.mnist_runs:
         mnist = load_dataset("mnist", {"data_dir": str(data_dir)})
         mf = train_model("basic-qnn", mnist, n_train=1000, n_holdout=2000, seed=0, options={"epochs": 10})
-        rows += null_audits(mf, mnist, args.mnist_runs, 500, "MNIST basic QNN (8 q x 5 l, 1000 members)")
+        rows += null_audits(mf, mnist, args.mnist_runs, 500, "MNIST basic QNN (8 q x 5 l, 1000 members)",
+                           executor)
     print("\n".join(rows))
     print("\n| positive control | seed | LEAKS | strongest AUC |\n|---|---|---|---|")
     for seed in range(args.controls):

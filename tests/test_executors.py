@@ -160,6 +160,23 @@ def test_lira_and_sisa_reports_are_identical_on_every_executor(cluster, lira_mod
     assert models["serial"]["params"] == models["local"]["params"] == models["dask"]["params"]
 
 
+def test_null_calibration_runs_are_identical_on_every_executor(cluster, lira_model):
+    from qaudit import model as model_io
+    from qaudit.calibration import run_null_audits
+    from qaudit.data import load_dataset
+
+    mf, ds = model_io.load(lira_model), load_dataset("digits")
+    results = {}
+    for name, scheduler in (("serial", None), ("dask", cluster.scheduler_address)):
+        ex = open_executor(name, scheduler, 2)
+        try:
+            results[name] = run_null_audits(mf, ds, runs=3, half=50, n_bootstrap=50, executor=ex)
+        finally:
+            ex.close()
+    assert results["serial"] == results["dask"]
+    assert len({r["strongest_auc"] for r in results["serial"]}) == 3, "each run audits its own split"
+
+
 @pytest.mark.slow
 def test_compare_unlearning_is_identical_on_serial_and_local(lira_model, run_qaudit, tmp_path, isolated):
     args = ["compare-unlearning", str(lira_model), "--methods", "ga,finetune", "--seeds", "0,1", "--forget-class", "3"]
