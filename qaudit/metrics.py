@@ -142,13 +142,15 @@ def _bootstrap_aucs(pos: np.ndarray, neg: np.ndarray, member_draws: np.ndarray,
     lo = np.searchsorted(sorted_neg, pos, side="left")
     hi = np.searchsorted(sorted_neg, pos, side="right")
     size = neg.size + 1
+    ties = not np.array_equal(lo, hi)  # without member/non-member ties X = 2 x (counts by lo): half the work
     out = np.empty(member_draws.shape[0])
     for start in range(0, out.size, 128):  # blocks of rows whose counts stay in cache
         rows = slice(start, start + 128)
-        x = _row_bincount(np.concatenate([lo[member_draws[rows]], hi[member_draws[rows]]], axis=1), size)
+        drawn = member_draws[rows]
+        x = _row_bincount(np.concatenate([lo[drawn], hi[drawn]], axis=1) if ties else lo[drawn], size)
         cum = np.zeros_like(x)
         np.cumsum(_row_bincount(rank[non_member_draws[rows]], neg.size), axis=1, out=cum[:, 1:])
-        out[rows] = np.einsum("ij,ij->i", cum, x) / (2.0 * pos.size * neg.size)
+        out[rows] = np.einsum("ij,ij->i", cum, x) / ((1.0 if ties else 0.5) * 2.0 * pos.size * neg.size)
     return out
 
 
