@@ -70,10 +70,13 @@ def test_numpy_roc_auc_and_p_value_equal_sklearn_and_scipy():
             assert metrics.auc_p_value(s, m) == pytest.approx(want_p, abs=1e-12)
 
 
-def test_bootstrap_aucs_from_counts_equal_brute_force():
-    """Each replicate's AUC from resampling counts equals roc_auc_score on the materialised resample."""
+@pytest.mark.parametrize("ties", [True, False])
+def test_bootstrap_aucs_from_counts_equal_brute_force(ties):
+    """Each replicate's AUC from resampling counts equals roc_auc_score on the materialised resample
+    (with member/non-member score ties, and without: the path that counts one insertion point)."""
     rng = np.random.default_rng(2)
-    pos, neg = rng.integers(0, 5, 30).astype(float), rng.integers(0, 5, 20).astype(float)
+    pos, neg = (rng.integers(0, 5, 30).astype(float), rng.integers(0, 5, 20).astype(float)) if ties else \
+        (rng.normal(0.5, 1, 30), rng.normal(0, 1, 20))
     member_draws, non_member_draws = rng.integers(0, 30, (6, 30)), rng.integers(0, 20, (6, 20))
     got = metrics._bootstrap_aucs(pos, neg, member_draws, non_member_draws)
     for i in range(6):
