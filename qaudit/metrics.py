@@ -3,8 +3,9 @@
 Inputs everywhere: ``scores`` (n,) float, higher = "more likely a member", and
 ``is_member`` (n,) bool ground truth. The scores must be *held out*: computed by an
 attack that was not fitted on these samples (``qaudit.audit`` cross-fits).
-ROC curves come from ``sklearn.metrics.roc_curve``; nothing here knows which attack
-produced the scores. Every convention below is written out, with citations, in
+ROC curves and AUCs are computed in numpy (the same arrays as ``sklearn.metrics``, tested), so an
+audit imports neither scikit-learn nor ``scipy.stats``; nothing here knows which attack produced the
+scores. Every convention below is written out, with citations, in
 ``docs/statistics.md``.
 
 Threshold-free:
@@ -81,31 +82,76 @@ def _check(scores: Any, is_member: Any) -> tuple[np.ndarray, np.ndarray]:
     return s, m
 
 
-def roc(scores: Any, is_member: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(fpr, tpr, thresholds)`` from ``sklearn.metrics.roc_curve`` (all points kept)."""
-    from sklearn.metrics import roc_curve
+def _average_ranks(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Average ranks (1-based, ties share their mean rank) of the 1-d *s* and the tie-group sizes,
+    as ``scipy.stats.rankdata(s)`` -- in numpy, so the leak path does not import ``scipy.stats``."""
+    order = np.argsort(s, kind="mergesort")
+    ordered = s[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    sizes = np.diff(np.r_[starts, s.size])
+    mean_rank = starts + (sizes + 1) / 2.0  # ranks starts+1 .. starts+sizes
+    ranks = np.empty(s.size)
+    ranks[order] = np.repeat(mean_rank, sizes)
+    return ranks, sizes
 
+
+def roc(scores: Any, is_member: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(fpr, tpr, thresholds)``: every ROC point, the first threshold ``inf``; the same arrays as
+    ``sklearn.metrics.roc_curve(..., drop_intermediate=False)`` (checked in tests/test_metrics.py),
+    written in numpy because importing ``sklearn.metrics`` costs more than a whole audit's metrics."""
     s, m = _check(scores, is_member)
-    fpr, tpr, thr = roc_curve(m, s, drop_intermediate=False)
-    return fpr, tpr, thr
+    order = np.argsort(s, kind="mergesort")[::-1]
+    ordered, labels = s[order], m[order]
+    last = np.r_[np.flatnonzero(np.diff(ordered)), s.size - 1]  # last index of each distinct score
+    tps = np.cumsum(labels)[last]
+    fps = 1 + last - tps
+    tps, fps = np.r_[0, tps], np.r_[0, fps]
+    return fps / fps[-1], tps / tps[-1], np.r_[np.inf, ordered[last]]
 
 
 def auc(scores: Any, is_member: Any) -> float:
-    """ROC AUC (``sklearn.metrics.roc_auc_score``)."""
-    from sklearn.metrics import roc_auc_score
-
+    """ROC AUC, ties counted 1/2: the normalised Mann-Whitney U (equal to ``sklearn.metrics.roc_auc_score``)."""
     s, m = _check(scores, is_member)
-    return float(roc_auc_score(m, s))
+    ranks, _ = _average_ranks(s)
+    n1 = int(m.sum())
+    n0 = s.size - n1
+    return float((ranks[m].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def _rank_auc(s: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """AUC of each row of *s* (b, n) with labels *m* (b, n) via the Mann-Whitney rank sum."""
-    from scipy.stats import rankdata
+def _row_bincount(values: np.ndarray, size: int) -> np.ndarray:
+    """(b, size) int64: per row of *values* (b, k), how often each of 0..size-1 occurs."""
+    b = values.shape[0]
+    return np.bincount((values + size * np.arange(b)[:, None]).ravel(), minlength=b * size).reshape(b, size)
 
-    ranks = rankdata(s, axis=1)  # average ranks handle ties like roc_auc_score
-    n1 = m.sum(axis=1)
-    n0 = m.shape[1] - n1
-    return ((ranks * m).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+
+def _bootstrap_aucs(pos: np.ndarray, neg: np.ndarray, member_draws: np.ndarray,
+                    non_member_draws: np.ndarray) -> np.ndarray:
+    """AUC of each bootstrap resample: row r resamples the members *pos* at indices ``member_draws[r]``
+    and the non-members *neg* at ``non_member_draws[r]``.
+
+    AUC = sum_ij w_i v_j [1(pos_i > neg_j) + 1/2 1(pos_i = neg_j)] / (n1 n0) with w, v the resampling
+    counts. With the non-members sorted, C[k] = how many resampled non-members lie among the k
+    smallest; member i beats C[lo_i] and ties C[hi_i] - C[lo_i] (lo/hi: its left/right insertion
+    points), so 2 n1 n0 AUC = sum_k C[k] X[k] with X[k] = how many drawn members have lo = k, plus how
+    many have hi = k. Both are bincounts, so a replicate costs O(n1 + n0) instead of a sort; the sums
+    are exact integers up to the final division."""
+    order = np.argsort(neg, kind="mergesort")
+    sorted_neg = neg[order]
+    rank = np.empty(neg.size, dtype=np.int64)
+    rank[order] = np.arange(neg.size)
+    lo = np.searchsorted(sorted_neg, pos, side="left")
+    hi = np.searchsorted(sorted_neg, pos, side="right")
+    size = neg.size + 1
+    ties = not np.array_equal(lo, hi)  # without member/non-member ties X = 2 x (counts by lo): half the work
+    out = np.empty(member_draws.shape[0])
+    for start in range(0, out.size, 128):  # blocks of rows whose counts stay in cache
+        rows = slice(start, start + 128)
+        drawn = member_draws[rows]
+        x = _row_bincount(np.concatenate([lo[drawn], hi[drawn]], axis=1) if ties else lo[drawn], size)
+        cum = np.zeros_like(x)
+        np.cumsum(_row_bincount(rank[non_member_draws[rows]], neg.size), axis=1, out=cum[:, 1:])
+        out[rows] = np.einsum("ij,ij->i", cum, x) / ((1.0 if ties else 0.5) * 2.0 * pos.size * neg.size)
+    return out
 
 
 def auc_ci(scores: Any, is_member: Any, seed: int = 0, n_bootstrap: int = DEFAULT_BOOTSTRAP,
@@ -113,20 +159,19 @@ def auc_ci(scores: Any, is_member: Any, seed: int = 0, n_bootstrap: int = DEFAUL
     """Percentile bootstrap interval of the AUC.
 
     Members and non-members are resampled separately (stratified), so every
-    replicate keeps both populations at their observed sizes. Seeded.
+    replicate keeps both populations at their observed sizes. Seeded. Each replicate's AUC
+    is computed from its resampling counts (:func:`_bootstrap_aucs`), not by re-ranking.
     """
     s, m = _check(scores, is_member)
     rng = np.random.default_rng(seed)
     pos, neg = s[m], s[~m]
-    lo, hi = [], []
-    chunk = max(1, 4_000_000 // max(1, s.size))
+    chunk = max(1, 4_000_000 // max(1, s.size))  # the draw order (members, non-members per chunk) is fixed
     values = []
     for start in range(0, n_bootstrap, chunk):
         b = min(chunk, n_bootstrap - start)
-        bp = pos[rng.integers(0, pos.size, size=(b, pos.size))]
-        bn = neg[rng.integers(0, neg.size, size=(b, neg.size))]
-        labels = np.concatenate([np.ones((b, pos.size), bool), np.zeros((b, neg.size), bool)], axis=1)
-        values.append(_rank_auc(np.concatenate([bp, bn], axis=1), labels))
+        member_draws = rng.integers(0, pos.size, size=(b, pos.size))
+        non_member_draws = rng.integers(0, neg.size, size=(b, neg.size))
+        values.append(_bootstrap_aucs(pos, neg, member_draws, non_member_draws))
     boots = np.concatenate(values)
     alpha = (1 - level) / 2
     lo, hi = np.quantile(boots, [alpha, 1 - alpha])
@@ -141,12 +186,12 @@ def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> float:
 
 def clopper_pearson(k: np.ndarray | int, n: int, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Two-sided exact binomial interval ``(low, high)`` for k successes in n trials."""
-    from scipy.stats import beta
+    from scipy.special import betaincinv  # beta.ppf without importing scipy.stats
 
     k = np.asarray(k, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        low = np.where(k > 0, beta.ppf(alpha / 2, k, n - k + 1), 0.0)
-        high = np.where(k < n, beta.ppf(1 - alpha / 2, k + 1, n - k), 1.0)
+        low = np.where(k > 0, betaincinv(np.maximum(k, 1e-300), n - k + 1, alpha / 2), 0.0)
+        high = np.where(k < n, betaincinv(k + 1, np.maximum(n - k, 1e-300), 1 - alpha / 2), 1.0)
     return np.nan_to_num(low, nan=0.0), np.nan_to_num(high, nan=1.0)
 
 
@@ -161,31 +206,47 @@ def curve_points(fpr: np.ndarray, tpr: np.ndarray, max_points: int = 200) -> tup
 
 
 def auc_p_value(scores: Any, is_member: Any) -> float:
-    """One-sided Mann-Whitney U p-value of H0 "AUC = 0.5" against "members score higher"."""
-    from scipy.stats import mannwhitneyu
+    """One-sided Mann-Whitney U p-value of H0 "AUC = 0.5" against "members score higher".
 
+    The same p-value as ``scipy.stats.mannwhitneyu(members, non_members, alternative="greater")``
+    (checked in tests/test_metrics.py): the normal approximation with tie correction and continuity
+    correction, in numpy; scipy's exact null distribution where scipy's "auto" picks it (both
+    groups of at most 8 samples without ties)."""
     s, m = _check(scores, is_member)
     if np.ptp(s) == 0:
         return 1.0  # constant scores carry no evidence
-    return float(mannwhitneyu(s[m], s[~m], alternative="greater").pvalue)
+    ranks, ties = _average_ranks(s)
+    n1 = int(m.sum())
+    n0 = s.size - n1
+    if min(n1, n0) <= 8 and not (ties > 1).any():
+        from scipy.stats import mannwhitneyu
+
+        return float(mannwhitneyu(s[m], s[~m], alternative="greater").pvalue)  # scipy picks its exact law here
+    from scipy.special import ndtr
+
+    u = ranks[m].sum() - n1 * (n1 + 1) / 2
+    n = n1 + n0
+    sd = np.sqrt(n1 * n0 / 12 * ((n + 1) - np.sum(ties.astype(np.float64) ** 3 - ties) / (n * (n - 1))))
+    return float(np.clip(ndtr(-(u - n1 * n0 / 2 - 0.5) / sd), 0.0, 1.0))
 
 
 def delong_ci(scores: Any, is_member: Any, level: float = 0.95) -> tuple[float, float]:
     """Normal-approximation interval of the AUC with DeLong et al.'s (1988) variance, clipped to [0, 1].
 
     Used where many intervals are reported at once (slices), each at a Bonferroni-adjusted
-    *level*; the bootstrap would need far more resamples for such extreme quantiles."""
-    from scipy.stats import norm, rankdata
+    *level*; the bootstrap would need far more resamples for such extreme quantiles. The placement
+    values come from three rankings (Sun & Xu 2014's O(n log n) form)."""
+    from scipy.special import ndtri
 
     s, m = _check(scores, is_member)
     pos, neg = s[m], s[~m]
     n1, n0 = pos.size, neg.size
-    ranks_all = rankdata(s)
+    ranks_all = _average_ranks(s)[0]
     value = (ranks_all[m].sum() - n1 * (n1 + 1) / 2) / (n1 * n0)
-    v10 = (ranks_all[m] - rankdata(pos)) / n0  # placement of each member among non-members
-    v01 = 1.0 - (ranks_all[~m] - rankdata(neg)) / n1
+    v10 = (ranks_all[m] - _average_ranks(pos)[0]) / n0  # placement of each member among non-members
+    v01 = 1.0 - (ranks_all[~m] - _average_ranks(neg)[0]) / n1
     var = (np.var(v10, ddof=1) / n1 if n1 > 1 else 0.0) + (np.var(v01, ddof=1) / n0 if n0 > 1 else 0.0)
-    half = float(norm.ppf(0.5 + level / 2) * np.sqrt(max(var, 0.0)))
+    half = float(ndtri(0.5 + level / 2) * np.sqrt(max(var, 0.0)))
     return float(max(value - half, 0.0)), float(min(value + half, 1.0))
 
 

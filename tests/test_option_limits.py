@@ -82,6 +82,7 @@ def test_train_rejects(cli_runner, tmp_path, extra, needle):
     (["-a", "gray-box", "-A", "gray-box.hidden=0"], "option hidden must be an integer in 1.."),
     (["-a", "gray-box", "-A", "gray-box.epochs=0"], "option epochs must be an integer in 1.."),
     (["-a", "gray-box", "-A", "gray-box.lr=-1"], "option lr must be a number in (0, "),
+    (["-a", "gray-box", "-A", "gray-box.validation=0.9"], "option validation must be a number in [0, 0.5]"),
     (["-a", "gray-box", "-A", "gray-box.lr=null"], "option lr must be a number"),
     (["-a", "gray-box", "-A", "gray-box.hidden=true"], "option hidden must be an integer"),
     (["-a", "gray-box", "-A", "gray-box.hidden=64.5"], "option hidden must be an integer"),

@@ -6,12 +6,18 @@ correctness (argmax == label) and the cross-entropy loss. Attack model: MLP
 13 -> 64 -> ReLU -> 64 -> ReLU -> 1 -> sigmoid, Adam lr 0.01, full-batch epochs,
 trained on the target's own known members (label 1) vs non-members (label 0).
 
-Deviation [ours]: the paper uses dropout 0.3, which scikit-learn's
-``MLPClassifier`` lacks; we regularise with L2 weight decay ``alpha`` (default
-1e-3) and stop when the training loss stalls (``tol`` 1e-4 over 10 epochs, at
-most ``epochs`` = 1000 full-batch epochs, as in the paper). Features are
-standardised (fitted on the attack's training half) so the unbounded loss
-feature does not dominate.
+Deviations [ours]: the paper uses dropout 0.3; we regularise with L2 weight decay ``alpha``
+(default 1e-3) and **early stopping**: a stratified, seeded share ``validation`` (default 0.1) of
+the attack's training rows (the known members and non-members -- never a scored target) is held
+back, training stops when its loss has not improved by 1e-4 for 10 epochs (at most ``epochs`` =
+1000 full-batch epochs, as in the paper), and the weights with the best validation loss are kept.
+``validation=0`` restores the previous rule (stop when the *training* loss stalls). Measured on
+digits QNNs (benchmarks/README.md, "gray-box attack model"): early stopping needs about 20 epochs
+instead of 200-700 and finds *more* leakage on memorising models (held-out AUC 0.58 vs 0.52),
+because the 64-64 MLP trained to a stalled training loss over-fits its few hundred rows. Features
+are standardised (fitted on the attack's training rows) so the unbounded loss feature does not
+dominate. The MLP is numpy (:mod:`qaudit_attacks.mlp`, scikit-learn's ``MLPClassifier`` training
+rule, float32).
 
 The decision threshold is 0.5 on the MLP's probability: the paper's "MIA
 accuracy" is the fraction of (forget-class) members at or above it.
@@ -46,11 +52,12 @@ class GrayBoxAttack:
     signals: ClassVar[frozenset[str]] = frozenset({"outputs"})
     decision_threshold: ClassVar[float] = 0.5
     DEFAULTS: ClassVar[dict[str, Any]] = {"epochs": 1000, "lr": 0.01, "alpha": 1e-3, "hidden": 64,
-                                          "protocol": "held-out"}
+                                          "validation": 0.1, "protocol": "held-out"}
     PROTOCOLS: ClassVar[tuple[str, ...]] = ("held-out", "paper")
     #: Allowed range of every numeric option (see ``qaudit_attacks.common.options``).
     RANGES: ClassVar[dict[str, tuple[Any, ...]]] = {
-        "epochs": (1, MAX_EPOCHS), "lr": (0.0, MAX_LR, "open"), "alpha": (0.0, 1e6), "hidden": (1, MAX_HIDDEN)}
+        "epochs": (1, MAX_EPOCHS), "lr": (0.0, MAX_LR, "open"), "alpha": (0.0, 1e6), "hidden": (1, MAX_HIDDEN),
+        "validation": (0.0, 0.5)}
 
     @classmethod
     def check_options(cls, all_options: dict[str, Any]) -> None:
@@ -65,27 +72,20 @@ class GrayBoxAttack:
 
     def fit(self, context: Any) -> GrayBoxAttack:
         """Train the MLP on features of the known members (1) and non-members (0)."""
-        from sklearn.neural_network import MLPClassifier
-        from sklearn.pipeline import make_pipeline
-        from sklearn.preprocessing import StandardScaler
+        from threadpoolctl import threadpool_limits
+
+        from qaudit_attacks.mlp import AttackMLP
 
         o = options(context, self.name, self.DEFAULTS, self.RANGES)
         f_in = paper_features(context.outputs(context.X_members).probs, np.asarray(context.y_members))
         f_out = paper_features(context.outputs(context.X_non_members).probs, np.asarray(context.y_non_members))
         X = np.vstack([f_in, f_out])
         y = np.r_[np.ones(len(f_in)), np.zeros(len(f_out))]
-        mlp = MLPClassifier(hidden_layer_sizes=(o["hidden"], o["hidden"]), activation="relu", solver="adam",
-                            learning_rate_init=o["lr"], alpha=o["alpha"], batch_size=len(X), max_iter=o["epochs"],
-                            random_state=context.seed, tol=1e-4, n_iter_no_change=10)
-        import warnings
-
-        from sklearn.exceptions import ConvergenceWarning
-        from threadpoolctl import threadpool_limits
-
+        mlp = AttackMLP(hidden=(o["hidden"], o["hidden"]), lr=o["lr"], alpha=o["alpha"], epochs=o["epochs"],
+                        tol=1e-4, n_iter_no_change=10, seed=context.seed, validation_fraction=o["validation"])
         # small matrices: multi-threaded BLAS only adds contention (5x slower on a busy 2-core machine)
-        with warnings.catch_warnings(), threadpool_limits(limits=1, user_api="blas"):
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            self.model_ = make_pipeline(StandardScaler(), mlp).fit(X, y)
+        with threadpool_limits(limits=1, user_api="blas"):
+            self.model_ = mlp.fit(X, y)
         self.epochs_ = int(mlp.n_iter_)
         return self
 
