@@ -324,13 +324,23 @@ class CircuitClassifier:
             return {"states": np.asarray(inputs)}  # real rows stay real: the engine's real-GEMM path
         return {"features": inputs}
 
+    def trainable_encoder(self) -> bool:
+        """True when :meth:`encode` has trained weights in front of an angle-encoded circuit: the gradient
+        then flows into it through the circuit's input features (:meth:`encoder_backward`)."""
+        return False
+
+    def encoder_backward(self, Z: np.ndarray, d_features: np.ndarray, per_sample: bool) -> dict[str, np.ndarray]:
+        """Weight gradients of the trainable encoder from dL/d(the circuit's input features) (n, n_features)
+        for pre-processed inputs *Z*; per-sample (n, *shape) when *per_sample* (see :meth:`trainable_encoder`)."""
+        return {}
+
     def _check_fitted(self) -> None:
         if "theta" not in self.weights:
             raise QauditError(f"{self.name}: model is not trained")
 
     # -- gradients -------------------------------------------------------------
     def _loss_grad_encoded(self, Z: np.ndarray, y: np.ndarray, per_sample: bool = False) -> tuple[Any, dict]:
-        from qaudit.engine import backward, choose_method, forward
+        from qaudit.engine import backward, backward_features, choose_method, forward
 
         program, obs = self.compiled.program, self.compiled.observables
         noisy = self._noisy_engine() if self.options.get("noise") else None
@@ -345,7 +355,11 @@ class CircuitClassifier:
         if per_sample:
             dlogits = dlogits * len(y)  # per-sample gradient of each sample's own loss
         d_ev, g_head = self.head_backward(dlogits, head_cache, per_sample)
-        g_theta, _ = backward(cache, d_ev, per_sample=per_sample)
+        if noisy is None and self.trainable_encoder():
+            g_theta, d_features = backward_features(cache, d_ev, per_sample=per_sample)
+            g_head = {**g_head, **self.encoder_backward(Z, d_features, per_sample)}
+        else:
+            g_theta, _ = backward(cache, d_ev, per_sample=per_sample)
         if per_sample:
             return losses, {"theta": g_theta, **g_head}
         return float(losses.mean()), {"theta": g_theta, **g_head}

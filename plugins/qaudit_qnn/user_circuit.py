@@ -11,7 +11,8 @@ A model config declares how inputs enter it and what is measured::
      "noise": null,                         # amplitude only: "paper" noise model on the circuit
      "inputs": "fit",                       # or "raw": no fitted scaling (imported models, see below)
      "head": null,                          # or a list of classical layers (qaudit_qnn.heads)
-     "derived": null, "n_inputs": 0}        # angle: features computed as polynomials of the inputs
+     "derived": null, "n_inputs": 0,        # angle: features computed as polynomials of the inputs
+     "encoder": null}                       # angle, raw: classical layers from the inputs to the features
 
 Qubit ``k`` in a readout string is the k-th qubit of the circuit in Cirq's
 sorted order (``sorted(circuit.all_qubits())``), which is also the amplitude
@@ -30,7 +31,11 @@ L2-normalised (as PennyLane's ``AmplitudeEmbedding(normalize=True)``), angle inp
 are. ``derived`` (angle encoding) lists one polynomial of the ``n_inputs`` raw inputs per feature
 symbol, as terms ``[coefficient, [input indices]]`` (``[[2.0, [0, 1]], [-1.0, [2]]]`` is
 ``2·x0·x1 - x2``); Qiskit's ``ZZFeatureMap`` binds such products. ``head`` replaces the dense head by a
-list of classical layers (:mod:`qaudit_qnn.heads`). ``qaudit import`` writes models of this kind.
+list of classical layers (:mod:`qaudit_qnn.heads`). ``encoder`` (angle encoding, raw inputs) is a list of
+the same layers from the ``n_inputs`` raw inputs to the feature symbols' values (``nn.Linear(d, n)`` +
+``tanh`` feeding PennyLane's ``AngleEmbedding``); it is trained with the circuit, the gradient reaching it
+through the engine's per-sample feature gradients (:func:`qaudit.engine.backward_features`). ``qaudit
+import`` writes models of this kind.
 
 Model files are untrusted, so the circuit JSON is checked against an allowlist
 of ``cirq_type`` values (circuit structure, qubits, common gates and the sympy
@@ -69,6 +74,8 @@ JSON_DEPTH = 2 * MAX_DEPTH
 #: Largest number of raw inputs, of polynomial terms per derived feature and of factors per term.
 MAX_INPUTS, MAX_TERMS, MAX_DEGREE = 1 << 16, 4096, 8
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: Weight-name prefix of an encoder's layers (``enc{i}_W``, ``enc{i}_b``; a head's are ``head{i}_...``).
+ENCODER = "enc"
 
 # Field kinds: "expr" (number or sympy node), "number", "int", "name", "ident", or a callable.
 _POW = {"exponent": "expr", "global_shift": "number"}
@@ -332,7 +339,8 @@ class UserCircuit(CircuitClassifier):
         "inputs": "fit",  # or "raw": the inputs as the source framework used them (no fitted scaling)
         "head": None,  # None: the dense head W, b; else a list of layers (qaudit_qnn.heads)
         "derived": None,  # angle only: one polynomial of the raw inputs per feature symbol
-        "n_inputs": 0,  # with derived: the number of raw inputs
+        "n_inputs": 0,  # with derived or encoder: the number of raw inputs
+        "encoder": None,  # angle + raw inputs only: a list of layers (qaudit_qnn.heads) from inputs to features
     }
     RANGES: ClassVar[dict[str, tuple[Any, ...]]] = {**CircuitClassifier.RANGES, "n_inputs": (0, MAX_INPUTS)}
 
@@ -403,6 +411,7 @@ class UserCircuit(CircuitClassifier):
         if o["head"] is not None:
             o["head"] = heads.validate(o["head"], "user-circuit")
         self._validate_derived()
+        self._validate_encoder()
         for key in ("features", "params"):
             if len(set(o[key])) != len(o[key]):
                 raise QauditError(f"user-circuit: {key} lists a symbol twice")
@@ -499,13 +508,38 @@ class UserCircuit(CircuitClassifier):
                     raise QauditError(f"user-circuit: derived[{k}] terms must be [coefficient, [input indices "
                                       f"< n_inputs]] with at most {MAX_DEGREE} factors")
 
+    def _validate_encoder(self) -> None:
+        o = self.options
+        if o["encoder"] is None:
+            return
+        o["encoder"] = heads.validate(o["encoder"], "user-circuit", "encoder")
+        if o["encoding"] != "angle" or o["inputs"] != "raw" or o["derived"] is not None:
+            raise QauditError("user-circuit: encoder needs angle encoding, inputs 'raw' and no derived features")
+        if not o["encoder"] or o["n_inputs"] < 1:
+            raise QauditError("user-circuit: encoder needs at least one layer and n_inputs (the number of raw "
+                              "inputs)")
+        width = heads.shapes(o["encoder"], o["n_inputs"], ENCODER)[1]
+        if width != len(o["features"]):
+            raise QauditError(f"user-circuit: the encoder gives {width} outputs for {len(o['features'])} feature "
+                              "symbols")
+
     def encoded_width(self) -> int:
-        if self.options["derived"] is not None:
+        if self.options["derived"] is not None or self.options["encoder"] is not None:
             return int(self.options["n_inputs"])
         return super().encoded_width()
 
+    def trainable_encoder(self) -> bool:
+        return self.options["encoder"] is not None
+
+    def encoder_backward(self, Z: np.ndarray, d_features: np.ndarray, per_sample: bool) -> dict[str, np.ndarray]:
+        _, caches = heads.forward(self.options["encoder"], self.weights, Z, ENCODER)
+        return heads.backward(self.options["encoder"], d_features, caches, per_sample, ENCODER)[1]
+
     def encode(self, Z: np.ndarray) -> np.ndarray:
-        """Derived features (polynomials of the raw inputs), when the model declares them."""
+        """The encoder's outputs, or derived features (polynomials of the raw inputs), when the model
+        declares them."""
+        if self.options["encoder"] is not None:
+            return heads.forward(self.options["encoder"], self.weights, Z, ENCODER)[0]
         derived = self.options["derived"]
         if derived is None:
             return Z
@@ -531,11 +565,24 @@ class UserCircuit(CircuitClassifier):
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         spec = self.options["head"]
         if spec is None:
-            return super().param_shapes()
-        found, width = heads.shapes(spec, len(self.compiled.observables))
-        if width != self.n_classes:
-            raise QauditError(f"user-circuit: the head gives {width} outputs for {self.n_classes} classes")
-        return {"theta": (len(self.compiled.program.param_names),), **found}
+            found = super().param_shapes()
+        else:
+            head, width = heads.shapes(spec, len(self.compiled.observables))
+            if width != self.n_classes:
+                raise QauditError(f"user-circuit: the head gives {width} outputs for {self.n_classes} classes")
+            found = {"theta": (len(self.compiled.program.param_names),), **head}
+        if self.options["encoder"] is not None:
+            found.update(heads.shapes(self.options["encoder"], self.options["n_inputs"], ENCODER)[0])
+        return found
+
+    def initialise(self, X: np.ndarray, y: np.ndarray, n_classes: int | None = None) -> UserCircuit:
+        """Preprocessing and initial weights; an encoder's linear layers get PyTorch's default initialisation
+        from their own seeded stream (``[seed, 1]``), so models without one draw exactly as before."""
+        super().initialise(X, y, n_classes)
+        if self.options["encoder"] is not None:
+            rng = np.random.default_rng([self.options["seed"], 1])
+            self.weights.update(heads.init(self.options["encoder"], self.options["n_inputs"], rng, ENCODER))
+        return self
 
     def init_head(self, rng: np.random.Generator, n_obs: int) -> dict[str, np.ndarray]:
         spec = self.options["head"]
