@@ -1,0 +1,155 @@
+"""user-circuit ``encoder``: classical layers in front of an angle-encoded circuit, trained through the
+engine's per-sample feature gradients (no framework needed: a hand-written circuit)."""
+
+from __future__ import annotations
+
+import json
+
+import cirq
+import numpy as np
+import pytest
+import sympy
+from conftest import one_line_error
+from qaudit_qnn.user_circuit import UserCircuit
+
+from qaudit.errors import QauditError
+from qaudit.testing import check_model
+
+ENCODER = [{"op": "linear", "out": 3}, {"op": "tanh"}, {"op": "scale", "factor": 3.0}]
+
+
+def _circuit() -> dict:
+    q = cirq.LineQubit.range(3)
+    x = [sympy.Symbol(f"x{i}") for i in range(3)]
+    t = [sympy.Symbol(f"t{i}") for i in range(9)]
+    circuit = cirq.Circuit(
+        [cirq.ry(x[i]).on(q[i]) for i in range(3)],
+        [cirq.rz(t[i]).on(q[i]) for i in range(3)], [cirq.ry(t[3 + i]).on(q[i]) for i in range(3)],
+        cirq.CNOT(q[0], q[1]), cirq.CNOT(q[1], q[2]),
+        [cirq.rx(0.5 * x[i] + 0.1).on(q[i]) for i in range(3)],  # re-uploading, fused with the rotations below
+        [cirq.ry(t[6 + i]).on(q[i]) for i in range(3)],
+    )
+    return json.loads(cirq.to_json(circuit))
+
+
+OPTIONS = {"circuit": _circuit(), "encoding": "angle", "features": ["x0", "x1", "x2"], "readout": ["Z0", "Z1", "Z2"],
+           "inputs": "raw", "n_inputs": 5, "encoder": ENCODER, "epochs": 1, "batch_size": 16}
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 5))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int) + (X[:, 2] > 0.8).astype(int)
+    return X, y
+
+
+def test_conformance(data):
+    X, y = data
+    model = check_model(UserCircuit, OPTIONS, X, y, n_checks=6)
+    assert set(model.weights) == {"theta", "W", "b", "enc0_W", "enc0_b"}
+    assert model.weights["enc0_W"].shape == (3, 5)
+
+
+@pytest.mark.parametrize("per_sample", [False, True])
+def test_encoder_gradients_match_finite_differences(data, per_sample):
+    """Every encoder weight and circuit angle, float64, to < 1e-8 absolute."""
+    X, y = data
+    model = UserCircuit.from_options({**OPTIONS, "epochs": 0}).fit(X, y, n_classes=3)
+    Xb, yb = X[:6], y[:6]
+    if per_sample:
+        grads = model.per_sample_grads(Xb, yb)
+        loss = lambda: model._loss_grad_encoded(model.transform(Xb), yb, per_sample=True)[0]  # noqa: E731
+    else:
+        grads = model.loss_and_grad(Xb, yb)[1]
+        loss = lambda: model.loss_and_grad(Xb, yb)[0]  # noqa: E731
+    h, worst = 1e-5, 0.0
+    for name in ("enc0_W", "enc0_b", "theta"):
+        w = model.weights[name]
+        for i in range(w.size):
+            original = w.flat[i]
+            w.flat[i] = original + h
+            up = loss()
+            w.flat[i] = original - h
+            down = loss()
+            w.flat[i] = original
+            fd = (np.asarray(up) - np.asarray(down)) / (2 * h)
+            g = grads[name].reshape(len(yb), -1)[:, i] if per_sample else grads[name].flat[i]
+            worst = max(worst, float(np.max(np.abs(fd - g))))
+    assert worst < 1e-8
+
+
+def test_training_moves_the_encoder_and_lowers_the_loss(data):
+    X, y = data
+    start = UserCircuit.from_options({**OPTIONS, "epochs": 0}).fit(X, y, n_classes=3)
+    trained = UserCircuit.from_options({**OPTIONS, "epochs": 8}).fit(X, y, n_classes=3)
+    assert np.max(np.abs(trained.weights["enc0_W"] - start.weights["enc0_W"])) > 0.05
+    assert trained.history[-1] < trained.history[0] - 0.05
+    again = UserCircuit.from_options({**OPTIONS, "epochs": 8}).fit(X, y, n_classes=3)
+    assert all(np.array_equal(again.weights[k], v) for k, v in trained.weights.items())  # seeded
+
+
+def test_files_without_an_encoder_load_unchanged(data):
+    """A file written before the option existed (no ``encoder`` key) loads and predicts as before."""
+    X, y = data
+    options = {k: v for k, v in OPTIONS.items() if k not in ("encoder", "n_inputs", "inputs")}
+    model = UserCircuit.from_options(options).fit(X[:, :3], y, n_classes=3)
+    document = json.loads(json.dumps(model.to_document()))
+    del document["config"]["encoder"]
+    old = UserCircuit.from_document(document)
+    np.testing.assert_array_equal(old.predict_proba(X[:10, :3]), model.predict_proba(X[:10, :3]))
+
+
+@pytest.mark.parametrize("encoder,match", [
+    ("linear", "encoder must be a list"),
+    ([{"op": "conv2d"}], r"encoder\[0\] has unknown op 'conv2d'"),
+    ([{"op": "linear"}], r"encoder\[0\] linear needs exactly 'out'"),
+    ([{"op": "linear", "out": 3, "bias": False}], r"encoder\[0\] linear needs exactly 'out'"),
+    ([{"op": "linear", "out": 3}, {"op": "scale"}], r"encoder\[1\] scale needs exactly 'factor'"),
+    ([{"op": "linear", "out": 3}, {"op": "scale", "factor": 1e9}], "scale needs"),
+    ([{"op": "linear", "out": 3}, {"op": "tanh", "k": 1}], "tanh takes no settings"),
+    ([{"op": "linear", "out": 4}], "the encoder gives 4 outputs for 3 feature symbols"),
+    ([], "at least one layer"),
+])
+def test_malformed_encoder_sections_are_one_line_errors(encoder, match):
+    with pytest.raises(QauditError, match=match) as info:
+        UserCircuit.from_options({**OPTIONS, "encoder": encoder})
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"encoding": "amplitude", "features": []}, "encoder needs angle encoding"),
+    ({"inputs": "fit"}, "inputs 'raw'"),
+    ({"n_inputs": 0}, "n_inputs"),
+])
+def test_encoder_needs_raw_angle_inputs(change, match):
+    with pytest.raises(QauditError, match=match):
+        UserCircuit.from_options({**OPTIONS, **change})
+
+
+def test_tampered_encoder_in_a_model_file_is_exit_2(cli_runner, tmp_path, data):
+    X, y = data
+    model = UserCircuit.from_options({**OPTIONS, "epochs": 0}).fit(X, y, n_classes=3)
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    from qaudit.data import DataRecord, load_dataset
+    from qaudit.model import ModelFile, save
+
+    dataset = load_dataset(str(tmp_path / "data.npz"))
+    record = DataRecord(dataset.name, dataset.options, np.arange(0, 120, 2), np.arange(1, 120, 2), 0, {},
+                        fingerprint=dataset.fingerprint(), kind=dataset.kind)
+    path = tmp_path / "m.json"
+    save(ModelFile(model, "user-circuit", record, {}, {}), path)
+    assert cli_runner.invoke(["evaluate", str(path)]).exit_code == 0
+    doc = json.loads(path.read_text())
+    for bad, needle in (([{"op": "softmax"}], "unknown op 'softmax'"), ([{"op": "linear", "out": 2}], "2 outputs"),
+                        ({"op": "linear"}, "encoder must be a list")):
+        doc["config"]["encoder"] = bad
+        path.write_text(json.dumps(doc))
+        result = cli_runner.invoke(["evaluate", str(path)])
+        assert result.exit_code == 2
+        assert needle in one_line_error(result.stderr)
+    doc["config"]["encoder"] = ENCODER
+    doc["params"]["enc0_W"] = [[0.0] * 4] * 3  # wrong shape
+    path.write_text(json.dumps(doc))
+    result = cli_runner.invoke(["evaluate", str(path)])
+    assert result.exit_code == 2 and "enc0_W" in one_line_error(result.stderr)
