@@ -37,7 +37,7 @@ from qaudit.limits import (
 )
 from qaudit.progress import SILENT, Progress
 from qaudit.protocols import DeferredCircuit, QuantumTask
-from qaudit.training import SGD, run_epochs
+from qaudit.training import make_optimizer, run_epochs
 
 #: The paper's basic-QNN optimiser (Nesterov momentum, lr 0.05, batch 32); 10 epochs is ours.
 NESTEROV_TRAINING: dict[str, Any] = {
@@ -426,7 +426,7 @@ class CircuitClassifier:
         y = np.asarray(y)
         if rng is None:
             rng = np.random.default_rng(o.get("seed", 0) + 1)
-        opt = SGD(lr=o["lr"] if lr is None else lr, momentum=o["momentum"], nesterov=o["nesterov"], sign=sign)
+        opt = make_optimizer(o, lr, sign)  # SGD with the options' momentum, or Adam (option "optimizer")
         self.history += run_epochs(self.weights, self._loss_grad_encoded, Z, y, epochs, o["batch_size"], opt,
                                    rng, progress, description=f"training {self.name}",
                                    random_batch=o.get("schedule") == "random-batch")

@@ -209,8 +209,9 @@ def build_model(circuit: dict[str, Any], *, encoding: str, features: list[str], 
     spec with *encoder_weights*) maps the raw inputs *X* to the feature symbols' values."""
     from qaudit_qnn.user_circuit import UserCircuit
 
+    training = {k: v for k, v in recipe.items() if k in UserCircuit.DEFAULTS}  # the recipe also records betas, eps
     options = {"circuit": circuit, "encoding": encoding, "features": features, "params": params,
-               "readout": readout, "head": head, **recipe}
+               "readout": readout, "head": head, **training}
     if derived is not None:
         options.update(derived=derived, n_inputs=int(X.shape[1]))
     if encoder is not None:

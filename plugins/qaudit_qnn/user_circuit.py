@@ -60,6 +60,7 @@ from qaudit import preprocessing as pp
 from qaudit.errors import QauditError
 from qaudit.limits import MAX_STATEVECTOR_QUBITS
 from qaudit.qnn import NESTEROV_TRAINING, CircuitClassifier
+from qaudit.training import OPTIMIZERS
 from qaudit_qnn import heads
 
 #: Largest accepted circuit JSON (characters) and nesting / node budgets.
@@ -335,6 +336,7 @@ class UserCircuit(CircuitClassifier):
         "init": "uniform",
         "pca": "auto",
         **NESTEROV_TRAINING,
+        "optimizer": "sgd",  # or "adam" (PyTorch's Adam; momentum and nesterov then unused)
         "noise": None,  # amplitude encoding only: "paper" or "p1=..,p2=..,bitflip=.."
         "inputs": "fit",  # or "raw": the inputs as the source framework used them (no fitted scaling)
         "head": None,  # None: the dense head W, b; else a list of layers (qaudit_qnn.heads)
@@ -406,8 +408,7 @@ class UserCircuit(CircuitClassifier):
             if o["encoding"] != "amplitude":
                 raise QauditError("user-circuit: noise is supported with amplitude encoding only")
             NoiseModel.parse(o["noise"])
-        if o["inputs"] not in ("fit", "raw"):
-            raise QauditError("user-circuit: inputs must be 'fit' (fitted scaling) or 'raw' (used as given)")
+        self._validate_choices()
         if o["head"] is not None:
             o["head"] = heads.validate(o["head"], "user-circuit")
         self._validate_derived()
@@ -507,6 +508,13 @@ class UserCircuit(CircuitClassifier):
                 if not ok:
                     raise QauditError(f"user-circuit: derived[{k}] terms must be [coefficient, [input indices "
                                       f"< n_inputs]] with at most {MAX_DEGREE} factors")
+
+    def _validate_choices(self) -> None:
+        o = self.options
+        if o["optimizer"] not in OPTIMIZERS:
+            raise QauditError(f"user-circuit: optimizer must be one of {', '.join(OPTIMIZERS)}, got {o['optimizer']!r}")
+        if o["inputs"] not in ("fit", "raw"):
+            raise QauditError("user-circuit: inputs must be 'fit' (fitted scaling) or 'raw' (used as given)")
 
     def _validate_encoder(self) -> None:
         o = self.options
