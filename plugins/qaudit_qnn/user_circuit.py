@@ -75,6 +75,8 @@ JSON_DEPTH = 2 * MAX_DEPTH
 #: Largest number of raw inputs, of polynomial terms per derived feature and of factors per term.
 MAX_INPUTS, MAX_TERMS, MAX_DEGREE = 1 << 16, 4096, 8
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: Options added after the user-circuit kind shipped, with the defaults a file without them means.
+LATER_OPTIONS: dict[str, Any] = {"encoder": None, "optimizer": "sgd"}
 #: Weight-name prefix of an encoder's layers (``enc{i}_W``, ``enc{i}_b``; a head's are ``head{i}_...``).
 ENCODER = "enc"
 
@@ -611,6 +613,16 @@ class UserCircuit(CircuitClassifier):
         if spec is None:
             return super().head_backward(dlogits, cache, per_sample)
         return heads.backward(spec, dlogits, cache, per_sample)
+
+    def to_document(self) -> dict[str, Any]:
+        """The model file's sections; options added after format version 1 shipped (``encoder``,
+        ``optimizer``) are left out at their defaults, so a file that does not use them is what an older
+        qaudit wrote and reads (docs/model-format.md, "Versions")."""
+        document = super().to_document()
+        for key, default in LATER_OPTIONS.items():
+            if document["config"].get(key, default) == default:
+                document["config"].pop(key, None)
+        return document
 
     @classmethod
     def from_trained(cls, options: dict[str, Any], weights: dict[str, np.ndarray], n_classes: int,
