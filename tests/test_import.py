@@ -446,6 +446,9 @@ def test_import_help_says_it_runs_user_code_and_startup_imports_no_framework():
 @pytest.mark.parametrize("script,args", [
     ("pennylane_classifier.py", ["pennylane", "pennylane_classifier.py:model", "--weights", "pennylane_weights.pt",
                                  "--dataset", "digits4.npz", "--members", "members.txt"]),
+    ("pennylane_encoder.py", ["pennylane", "pennylane_encoder.py:model", "--weights", "encoder_weights.pt",
+                               "--dataset", "digits8.npz", "--members", "encoder_members.txt", "--optimizer", "adam",
+                               "--lr", "0.05", "--epochs", "15"]),
     ("qiskit_classifier.py", ["qiskit", "qiskit_circuit.qpy", "--input-params", "x", "--weight-params", "θ",
                               "--weights", "qiskit_weights.npy", "--observables", "ZZII,IIZZ",
                               "--dataset", "qiskit_data.npz", "--members", "qiskit_members.txt"]),
