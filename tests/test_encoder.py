@@ -153,3 +153,19 @@ def test_tampered_encoder_in_a_model_file_is_exit_2(cli_runner, tmp_path, data):
     path.write_text(json.dumps(doc))
     result = cli_runner.invoke(["evaluate", str(path)])
     assert result.exit_code == 2 and "enc0_W" in one_line_error(result.stderr)
+
+
+def test_dp_sgd_trains_the_encoder_from_clipped_per_sample_gradients(data):
+    """DP-SGD reads ``per_sample_grads``: the encoder's weights are among them, so they are clipped, noised
+    and trained like the circuit's."""
+    pytest.importorskip("dp_accounting", reason="DP-SGD needs the dp extra: pip install 'qaudit[dp]'")
+    from qaudit.dp.sgd import private_fit
+    from qaudit.dp.spec import DPSpec
+
+    X, y = data
+    model = UserCircuit.from_options({**OPTIONS, "epochs": 2})
+    start = UserCircuit.from_options({**OPTIONS, "epochs": 0}).fit(X, y, n_classes=3).weights
+    record = private_fit(model, X, y, n_classes=3, spec=DPSpec(noise_multiplier=0.8, clip=1.0), seed=0)
+    assert record.steps > 0 and np.isfinite(record.epsilon)
+    assert np.max(np.abs(model.weights["enc0_W"] - start["enc0_W"])) > 1e-3
+    assert all(np.all(np.isfinite(w)) for w in model.weights.values())
