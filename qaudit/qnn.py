@@ -325,13 +325,14 @@ class CircuitClassifier:
         return {"features": inputs}
 
     def trainable_encoder(self) -> bool:
-        """True when :meth:`encode` has trained weights in front of an angle-encoded circuit: the gradient
-        then flows into it through the circuit's input features (:meth:`encoder_backward`)."""
+        """True when :meth:`encode` has trained weights in front of the circuit: the gradient then flows into
+        it through the circuit's inputs (:meth:`encoder_backward`)."""
         return False
 
-    def encoder_backward(self, Z: np.ndarray, d_features: np.ndarray, per_sample: bool) -> dict[str, np.ndarray]:
-        """Weight gradients of the trainable encoder from dL/d(the circuit's input features) (n, n_features)
-        for pre-processed inputs *Z*; per-sample (n, *shape) when *per_sample* (see :meth:`trainable_encoder`)."""
+    def encoder_backward(self, Z: np.ndarray, d_inputs: np.ndarray, per_sample: bool) -> dict[str, np.ndarray]:
+        """Weight gradients of the trainable encoder for pre-processed inputs *Z* from dL/d(the circuit's
+        inputs): the input features (n, n_features) of an angle encoding, or the real input states (n, 2**n)
+        of an amplitude encoding; per-sample (n, *shape) when *per_sample* (see :meth:`trainable_encoder`)."""
         return {}
 
     def _check_fitted(self) -> None:
@@ -356,8 +357,12 @@ class CircuitClassifier:
             dlogits = dlogits * len(y)  # per-sample gradient of each sample's own loss
         d_ev, g_head = self.head_backward(dlogits, head_cache, per_sample)
         if noisy is None and self.trainable_encoder():
-            g_theta, d_features = backward_features(cache, d_ev, per_sample=per_sample)
-            g_head = {**g_head, **self.encoder_backward(Z, d_features, per_sample)}
+            if self.encoding == "amplitude":  # dL/dψ0* of the real input state: dL/dψ0 = 2 Re of it
+                g_theta, d_states = backward(cache, d_ev, per_sample=per_sample, input_grad=True)
+                d_inputs = 2.0 * d_states.real
+            else:
+                g_theta, d_inputs = backward_features(cache, d_ev, per_sample=per_sample)
+            g_head = {**g_head, **self.encoder_backward(Z, d_inputs, per_sample)}
         else:
             g_theta, _ = backward(cache, d_ev, per_sample=per_sample)
         if per_sample:

@@ -36,6 +36,20 @@ OPTIONS = {"circuit": _circuit(), "encoding": "angle", "features": ["x0", "x1", 
            "inputs": "raw", "n_inputs": 5, "encoder": ENCODER, "epochs": 1, "batch_size": 16}
 
 
+def _amplitude_circuit() -> dict:
+    q = cirq.LineQubit.range(3)
+    t = [sympy.Symbol(f"t{i}") for i in range(6)]
+    circuit = cirq.Circuit([cirq.ry(t[i]).on(q[i]) for i in range(3)], cirq.CNOT(q[0], q[1]), cirq.CZ(q[1], q[2]),
+                           [cirq.rx(t[3 + i]).on(q[i]) for i in range(3)])
+    return json.loads(cirq.to_json(circuit))
+
+
+#: An encoder feeding an amplitude encoding: 6 outputs, zero-padded to 8 amplitudes and L2-normalised.
+AMPLITUDE = {"circuit": _amplitude_circuit(), "encoding": "amplitude", "readout": ["Z0", "Z1", "X2", "Z0 Z2"],
+             "inputs": "raw", "n_inputs": 5, "encoder": [{"op": "linear", "out": 6}, {"op": "leaky_relu"}],
+             "epochs": 1, "batch_size": 16}
+
+
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(3)
@@ -44,18 +58,20 @@ def data():
     return X, y
 
 
-def test_conformance(data):
+@pytest.mark.parametrize("options", [OPTIONS, AMPLITUDE], ids=["angle", "amplitude"])
+def test_conformance(data, options):
     X, y = data
-    model = check_model(UserCircuit, OPTIONS, X, y, n_checks=6)
+    model = check_model(UserCircuit, options, X, y, n_checks=6)
     assert set(model.weights) == {"theta", "W", "b", "enc0_W", "enc0_b"}
-    assert model.weights["enc0_W"].shape == (3, 5)
+    assert model.weights["enc0_W"].shape == (3 if options is OPTIONS else 6, 5)
 
 
+@pytest.mark.parametrize("options", [OPTIONS, AMPLITUDE], ids=["angle", "amplitude"])
 @pytest.mark.parametrize("per_sample", [False, True])
-def test_encoder_gradients_match_finite_differences(data, per_sample):
+def test_encoder_gradients_match_finite_differences(data, per_sample, options):
     """Every encoder weight and circuit angle, float64, to < 1e-8 absolute."""
     X, y = data
-    model = UserCircuit.from_options({**OPTIONS, "epochs": 0}).fit(X, y, n_classes=3)
+    model = UserCircuit.from_options({**options, "epochs": 0}).fit(X, y, n_classes=3)
     Xb, yb = X[:6], y[:6]
     if per_sample:
         grads = model.per_sample_grads(Xb, yb)
@@ -118,13 +134,24 @@ def test_malformed_encoder_sections_are_one_line_errors(encoder, match):
 
 
 @pytest.mark.parametrize("change,match", [
-    ({"encoding": "amplitude", "features": []}, "encoder needs angle encoding"),
     ({"inputs": "fit"}, "inputs 'raw'"),
     ({"n_inputs": 0}, "n_inputs"),
+    ({"derived": [[[1.0, [0]]]] * 3}, "no derived features"),
 ])
-def test_encoder_needs_raw_angle_inputs(change, match):
+def test_encoder_needs_raw_inputs(change, match):
     with pytest.raises(QauditError, match=match):
         UserCircuit.from_options({**OPTIONS, **change})
+
+
+def test_amplitude_encoder_limits(data):
+    X, y = data
+    with pytest.raises(QauditError, match="no noise"):
+        UserCircuit.from_options({**AMPLITUDE, "noise": "paper"})
+    with pytest.raises(QauditError, match="the encoder gives 9 outputs for 8 amplitudes"):
+        UserCircuit.from_options({**AMPLITUDE, "encoder": [{"op": "linear", "out": 9}]}).fit(X, y, n_classes=3)
+    model = UserCircuit.from_options({**AMPLITUDE, "epochs": 0}).fit(X, y, n_classes=3)
+    states = model.encode(model.transform(X[:4]))
+    assert states.shape == (4, 8) and np.allclose(np.linalg.norm(states, axis=1), 1) and not states[:, 6:].any()
 
 
 def test_tampered_encoder_in_a_model_file_is_exit_2(cli_runner, tmp_path, data):

@@ -65,6 +65,18 @@ def amplitude(inputs, weights):
     return qml.expval(qml.PauliZ(0)), qml.expval(qml.PauliZ(1) @ qml.PauliZ(2)), qml.expval(qml.PauliX(1))
 
 
+@qml.qnode(dev, interface="torch")
+def amplitude_layer(inputs, weights):
+    qml.AmplitudeEmbedding(inputs, wires=range(3), normalize=True, pad_with=0.0)
+    qml.BasicEntanglerLayers(weights, wires=range(3), rotation=qml.RY)
+    return [qml.expval(qml.PauliZ(0)), qml.expval(qml.PauliZ(1) @ qml.PauliZ(2)), qml.expval(qml.PauliX(1))]
+
+
+encoder_amplitude = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.LeakyReLU(0.1),
+                                        qml.qnn.TorchLayer(amplitude_layer, {"weights": (2, 3)}),
+                                        torch.nn.Linear(3, 3))
+
+
 @qml.qnode(dev)
 def squared(inputs, weights):
     qml.AngleEmbedding(inputs, wires=range(3))
@@ -250,11 +262,11 @@ def _normal_data(tmp_path: Path, n: int = 60) -> tuple[str, str]:
     return str(tmp_path / "data.npz"), str(tmp_path / "members.txt")
 
 
-@pytest.mark.parametrize("attr", ["encoder_tanh", "encoder_deep"])
+@pytest.mark.parametrize("attr", ["encoder_tanh", "encoder_deep", "encoder_amplitude"])
 def test_pennylane_classical_layers_before_the_circuit(pl_file, tmp_path, run_qaudit, attr):
-    """Linear (+ tanh / relu, sigmoid and a fixed π scaling) feeding AngleEmbedding: probabilities within
-    1e-8 of the torch module, and qaudit's gradients (every encoder weight, circuit angle and head weight)
-    equal torch autograd's through the whole module."""
+    """Linear (+ tanh / relu, sigmoid and a fixed π scaling) feeding AngleEmbedding, and Linear + LeakyReLU
+    feeding AmplitudeEmbedding (padded, normalised): probabilities within 1e-8 of the torch module, and
+    qaudit's gradients (encoder weights, circuit angles) equal torch autograd's through the whole module."""
     import torch
 
     from qaudit import model as model_io
@@ -273,7 +285,8 @@ def test_pennylane_classical_layers_before_the_circuit(pl_file, tmp_path, run_qa
         theirs = _softmax(net(torch.tensor(X)).numpy())
     assert np.max(np.abs(_qaudit_probs(out, X) - theirs)) <= TOL
     doc = json.loads(out.read_text())
-    assert doc["config"]["encoder"][0] == {"op": "linear", "out": 3 if attr == "encoder_tanh" else 4}
+    width = {"encoder_tanh": 3, "encoder_deep": 4, "encoder_amplitude": 6}[attr]
+    assert doc["config"]["encoder"][0] == {"op": "linear", "out": width}
     assert doc["config"]["n_inputs"] == 5
     model = model_io.load(out).model
     loss, grads = model.loss_and_grad(X[:12], y[:12])
@@ -334,6 +347,7 @@ def _bad_pennylane(tmp_path, path, module):
         "not a qnode": ([f"{path}:NUMBER", "--weights", good], "not a PennyLane QNode"),
         "unsupported layer": ([f"{path}:dropout"], "Dropout"),
         "unsupported layer before the circuit": ([f"{path}:bad_encoder"], "Dropout"),
+        "encoder input width": ([f"{path}:encoder_tanh"], "the layers before the quantum layer take 5"),
         "non-affine angle": ([f"{path}:squared", "--weights", str(tmp_path / "w1.npy")], "not an affine function"),
         "unsupported measurement": ([f"{path}:probs", "--weights", str(tmp_path / "w1.npy")], "probs"),
         "weight shapes": ([f"{path}:linear_head", "--weights", str(tmp_path / "wrong.pt")], "do not match"),
@@ -341,8 +355,8 @@ def _bad_pennylane(tmp_path, path, module):
 
 
 @pytest.mark.parametrize("case", ["missing file", "missing attribute", "not a qnode", "unsupported layer",
-                                  "unsupported layer before the circuit", "non-affine angle", "unsupported measurement",
-                                  "weight shapes"])
+                                  "unsupported layer before the circuit", "encoder input width", "non-affine angle",
+                                  "unsupported measurement", "weight shapes"])
 def test_pennylane_bad_input_is_one_line_exit_2_and_writes_nothing(pl_file, tmp_path, run_qaudit, case):
     path, module = pl_file
     args, needle = _bad_pennylane(tmp_path, path, module)[case]

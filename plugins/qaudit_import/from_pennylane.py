@@ -68,6 +68,10 @@ class PennyLaneImporter:
         module, qnode, weights, before, head_layers = _unpack(obj, request, qml, torch)
         encoder, encoder_weights = torch_encoder(before)
         encoder = encoder or None  # only Identity layers before the circuit: no encoder
+        first = next((w for name, w in encoder_weights.items() if name.endswith("_W")), None)
+        if first is not None and first.shape[1] != request.X.shape[1]:
+            raise QauditError(f"the data has {request.X.shape[1]} features per sample; the layers before the "
+                              f"quantum layer take {first.shape[1]}")
         circuit_inputs = request.X if encoder is None else heads.forward(encoder, encoder_weights, request.X,
                                                                          ENCODER)[0]
         input_arg = request.options.get("input_arg", "inputs")
@@ -79,9 +83,6 @@ class PennyLaneImporter:
                         key=trace.order.index)
         features = [] if encoding == "amplitude" else [f"x{j}" for j in range(circuit_inputs.shape[1])]
         derived = None
-        if encoder is not None and encoding != "angle":
-            raise QauditError(f"{request.source}: classical layers before the quantum layer need an angle encoding "
-                              f"(the circuit starts with an {encoding} embedding)")
         if encoding == "angle":
             used = {g.angle.symbol for g in gates if g.angle and g.angle.symbol in features}
             if used != set(features) and encoder is not None:
@@ -187,12 +188,17 @@ def _reference(module: Any, qnode: Any, weights: dict[str, Any], input_arg: str,
 
     def reference(X: np.ndarray) -> np.ndarray:
         x = torch.tensor(np.asarray(X, dtype=np.float64))
-        with torch.no_grad():
-            if module is not None:
-                out = module(x)
-            else:
-                out = qnode(**{input_arg: x}, **weights)
-                out = torch.stack(list(out), dim=-1) if isinstance(out, (list, tuple)) else out.reshape(len(X), -1)
+        try:
+            with torch.no_grad():
+                if module is not None:
+                    out = module(x)
+                else:
+                    out = qnode(**{input_arg: x}, **weights)
+                    out = (torch.stack(list(out), dim=-1) if isinstance(out, (list, tuple))
+                           else out.reshape(len(X), -1))
+        except Exception as exc:  # the user's own model failing on the data is the user's to fix
+            raise QauditError(f"the PennyLane model failed on the data ({type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())[:300]})") from None
         return probabilities(out.detach().numpy(), output)
 
     return reference

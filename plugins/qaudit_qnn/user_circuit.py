@@ -12,7 +12,7 @@ A model config declares how inputs enter it and what is measured::
      "inputs": "fit",                       # or "raw": no fitted scaling (imported models, see below)
      "head": null,                          # or a list of classical layers (qaudit_qnn.heads)
      "derived": null, "n_inputs": 0,        # angle: features computed as polynomials of the inputs
-     "encoder": null}                       # angle, raw: classical layers from the inputs to the features
+     "encoder": null}                       # raw: classical layers from the inputs to the features/amplitudes
 
 Qubit ``k`` in a readout string is the k-th qubit of the circuit in Cirq's
 sorted order (``sorted(circuit.all_qubits())``), which is also the amplitude
@@ -31,11 +31,12 @@ L2-normalised (as PennyLane's ``AmplitudeEmbedding(normalize=True)``), angle inp
 are. ``derived`` (angle encoding) lists one polynomial of the ``n_inputs`` raw inputs per feature
 symbol, as terms ``[coefficient, [input indices]]`` (``[[2.0, [0, 1]], [-1.0, [2]]]`` is
 ``2·x0·x1 - x2``); Qiskit's ``ZZFeatureMap`` binds such products. ``head`` replaces the dense head by a
-list of classical layers (:mod:`qaudit_qnn.heads`). ``encoder`` (angle encoding, raw inputs) is a list of
-the same layers from the ``n_inputs`` raw inputs to the feature symbols' values (``nn.Linear(d, n)`` +
-``tanh`` feeding PennyLane's ``AngleEmbedding``); it is trained with the circuit, the gradient reaching it
-through the engine's per-sample feature gradients (:func:`qaudit.engine.backward_features`). ``qaudit
-import`` writes models of this kind.
+list of classical layers (:mod:`qaudit_qnn.heads`). ``encoder`` (raw inputs) is a list of the same layers
+from the ``n_inputs`` raw inputs to the feature symbols' values (``nn.Linear(d, n)`` + ``tanh`` feeding
+PennyLane's ``AngleEmbedding``), or to the amplitudes (zero-padded to 2**n, L2-normalised); it is trained
+with the circuit, the gradient reaching it through the engine's per-sample feature gradients
+(:func:`qaudit.engine.backward_features`) or its input-state gradient. ``qaudit import`` writes models of
+this kind.
 
 Model files are untrusted, so the circuit JSON is checked against an allowlist
 of ``cirq_type`` values (circuit structure, qubits, common gates and the sympy
@@ -61,7 +62,7 @@ from qaudit.errors import QauditError
 from qaudit.limits import MAX_STATEVECTOR_QUBITS
 from qaudit.qnn import NESTEROV_TRAINING, CircuitClassifier
 from qaudit.training import OPTIMIZERS
-from qaudit_qnn import heads
+from qaudit_qnn import heads, layers
 
 #: Largest accepted circuit JSON (characters) and nesting / node budgets.
 MAX_CIRCUIT_CHARS = 8 * 1024 * 1024
@@ -344,7 +345,7 @@ class UserCircuit(CircuitClassifier):
         "head": None,  # None: the dense head W, b; else a list of layers (qaudit_qnn.heads)
         "derived": None,  # angle only: one polynomial of the raw inputs per feature symbol
         "n_inputs": 0,  # with derived or encoder: the number of raw inputs
-        "encoder": None,  # angle + raw inputs only: a list of layers (qaudit_qnn.heads) from inputs to features
+        "encoder": None,  # raw inputs only: a list of layers (qaudit_qnn.heads) from inputs to features/amplitudes
     }
     RANGES: ClassVar[dict[str, tuple[Any, ...]]] = {**CircuitClassifier.RANGES, "n_inputs": (0, MAX_INPUTS)}
 
@@ -523,13 +524,13 @@ class UserCircuit(CircuitClassifier):
         if o["encoder"] is None:
             return
         o["encoder"] = heads.validate(o["encoder"], "user-circuit", "encoder")
-        if o["encoding"] != "angle" or o["inputs"] != "raw" or o["derived"] is not None:
-            raise QauditError("user-circuit: encoder needs angle encoding, inputs 'raw' and no derived features")
+        if o["inputs"] != "raw" or o["derived"] is not None or o["noise"] is not None:
+            raise QauditError("user-circuit: encoder needs inputs 'raw', no derived features and no noise")
         if not o["encoder"] or o["n_inputs"] < 1:
             raise QauditError("user-circuit: encoder needs at least one layer and n_inputs (the number of raw "
                               "inputs)")
         width = heads.shapes(o["encoder"], o["n_inputs"], ENCODER)[1]
-        if width != len(o["features"]):
+        if o["encoding"] == "angle" and width != len(o["features"]):
             raise QauditError(f"user-circuit: the encoder gives {width} outputs for {len(o['features'])} feature "
                               "symbols")
 
@@ -541,15 +542,27 @@ class UserCircuit(CircuitClassifier):
     def trainable_encoder(self) -> bool:
         return self.options["encoder"] is not None
 
-    def encoder_backward(self, Z: np.ndarray, d_features: np.ndarray, per_sample: bool) -> dict[str, np.ndarray]:
-        _, caches = heads.forward(self.options["encoder"], self.weights, Z, ENCODER)
-        return heads.backward(self.options["encoder"], d_features, caches, per_sample, ENCODER)[1]
+    def encoder_backward(self, Z: np.ndarray, d_inputs: np.ndarray, per_sample: bool) -> dict[str, np.ndarray]:
+        """Encoder weight gradients from dL/d(feature angles), or, for amplitude encoding, from dL/d(the real
+        input state) through its zero padding and L2 normalisation."""
+        h, caches = heads.forward(self.options["encoder"], self.weights, Z, ENCODER)
+        if self.encoding == "amplitude":
+            _, l2_cache = layers.l2_normalise_forward(self._padded(h))
+            d_inputs = layers.l2_normalise_backward(d_inputs, l2_cache)[:, : h.shape[1]]
+        return heads.backward(self.options["encoder"], d_inputs, caches, per_sample, ENCODER)[1]
+
+    def _padded(self, h: np.ndarray) -> np.ndarray:
+        """Encoder outputs zero-padded to the 2**n amplitudes of an amplitude encoding."""
+        dim = self.compiled.program.dim
+        return h if h.shape[1] == dim else np.pad(h, ((0, 0), (0, dim - h.shape[1])))
 
     def encode(self, Z: np.ndarray) -> np.ndarray:
-        """The encoder's outputs, or derived features (polynomials of the raw inputs), when the model
-        declares them."""
+        """The encoder's outputs (amplitude encoding: zero-padded and L2-normalised, as PennyLane's
+        ``AmplitudeEmbedding(normalize=True, pad_with=0)``), or derived features (polynomials of the raw
+        inputs), when the model declares them."""
         if self.options["encoder"] is not None:
-            return heads.forward(self.options["encoder"], self.weights, Z, ENCODER)[0]
+            h = heads.forward(self.options["encoder"], self.weights, Z, ENCODER)[0]
+            return layers.l2_normalise_forward(self._padded(h))[0] if self.encoding == "amplitude" else h
         derived = self.options["derived"]
         if derived is None:
             return Z
@@ -563,6 +576,12 @@ class UserCircuit(CircuitClassifier):
         return out
 
     def _raw_preprocessing(self, X: np.ndarray) -> list[dict[str, Any]]:
+        if self.options["encoder"] is not None:  # the encoder (and an amplitude encoding's padding) runs in encode
+            if X.shape[1] != self.options["n_inputs"]:
+                raise QauditError(f"user-circuit: the data has {X.shape[1]} features, the encoder takes "
+                                  f"{self.options['n_inputs']}")
+            self._encoder_shapes()
+            return []
         want = 2**len(self.compiled.qubits) if self.encoding == "amplitude" else self.encoded_width()
         width = X.shape[1]
         if width > want or (self.encoding == "angle" and width != want):
@@ -582,8 +601,16 @@ class UserCircuit(CircuitClassifier):
                 raise QauditError(f"user-circuit: the head gives {width} outputs for {self.n_classes} classes")
             found = {"theta": (len(self.compiled.program.param_names),), **head}
         if self.options["encoder"] is not None:
-            found.update(heads.shapes(self.options["encoder"], self.options["n_inputs"], ENCODER)[0])
+            found.update(self._encoder_shapes())
         return found
+
+    def _encoder_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The encoder's weight shapes; its outputs must fit an amplitude encoding's 2**n amplitudes."""
+        shapes, width = heads.shapes(self.options["encoder"], self.options["n_inputs"], ENCODER)
+        if self.encoding == "amplitude" and width > self.compiled.program.dim:
+            raise QauditError(f"user-circuit: the encoder gives {width} outputs for {self.compiled.program.dim} "
+                              "amplitudes")
+        return shapes
 
     def initialise(self, X: np.ndarray, y: np.ndarray, n_classes: int | None = None) -> UserCircuit:
         """Preprocessing and initial weights; an encoder's linear layers get PyTorch's default initialisation
