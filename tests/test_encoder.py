@@ -196,3 +196,17 @@ def test_dp_sgd_trains_the_encoder_from_clipped_per_sample_gradients(data):
     assert record.steps > 0 and np.isfinite(record.epsilon)
     assert np.max(np.abs(model.weights["enc0_W"] - start["enc0_W"])) > 1e-3
     assert all(np.all(np.isfinite(w)) for w in model.weights.values())
+
+
+def test_amplitude_encoder_gradient_is_the_same_on_the_shared_unitary_path(data):
+    """A batch of 40 on 3 qubits takes the shared-unitary path (the input-state gradient from U), per-sample
+    gradients the batched one: their means agree."""
+    from qaudit.engine import choose_method
+
+    X, y = data
+    model = UserCircuit.from_options({**AMPLITUDE, "epochs": 0}).fit(X, y, n_classes=3)
+    assert choose_method(model.compiled.program, 40) == "unitary"
+    _, grads = model.loss_and_grad(X[:40], y[:40])
+    per_sample = model.per_sample_grads(X[:40], y[:40])
+    for name, g in grads.items():
+        np.testing.assert_allclose(per_sample[name].mean(axis=0), g, atol=1e-12, rtol=1e-10)
