@@ -52,13 +52,13 @@ def import_cmd(
     optimizer: Annotated[str, typer.Option(help="Recipe: optimizer, sgd (momentum, Nesterov) or adam (PyTorch's "
                                            "Adam: betas 0.9, 0.999, eps 1e-8).")] = "sgd",
     epochs: Annotated[int, typer.Option(help="Recipe: epochs of reference/shadow-model training.")] = 10,
-    lr: Annotated[float | None, typer.Option(help="Recipe: learning rate [default: 0.05 with sgd, 0.01 with "
-                                             "adam].", show_default=False)] = None,
+    lr: Annotated[float | None, typer.Option(help="Recipe: learning rate (default 0.05 with sgd, 0.01 with "
+                                             "adam).", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(help="Recipe: minibatch size.")] = 32,
-    momentum: Annotated[float | None, typer.Option(help="Recipe: SGD momentum [default: 0.9].",
+    momentum: Annotated[float | None, typer.Option(help="Recipe: SGD momentum (default 0.9).",
                                                    show_default=False)] = None,
     nesterov: Annotated[bool | None, typer.Option("--nesterov/--no-nesterov", help="Recipe: Nesterov momentum "
-                                                  "(SGD) [default: on].", show_default=False)] = None,
+                                                  "(SGD; default on).", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Recipe seed (reference models) and the check subset's seed.")] = 0,
     check_samples: Annotated[int | None, typer.Option(
         "--check-samples", help="Check fidelity on this many samples (seeded subset; default: all).")] = None,
