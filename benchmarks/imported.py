@@ -9,7 +9,11 @@ and LiRA at K = 8 reference models (trained by qaudit's engine with the import's
 model imported with 800 members (online LiRA trains each reference model on half of the 1797 samples,
 so 1000 members do not fit).
 
-    python benchmarks/imported.py [--out-dir DIR]
+With ``--encoder`` the model has classical layers before the circuit (issue 15): 8 standardised PCA
+features -> ``Linear(8, 4)`` -> ``Tanh`` -> the same circuit; qaudit imports them as the model's encoder
+and its reference models train it through the engine's feature gradients.
+
+    python benchmarks/imported.py [--encoder] [--out-dir DIR]
 
 Needs the pennylane extra (pip install "torch==2.13.0" && pip install -e ".[pennylane]").
 """
@@ -45,6 +49,8 @@ def circuit(inputs, weights):
 
 torch.manual_seed(0)
 model = torch.nn.Sequential(qml.qnn.TorchLayer(circuit, {"weights": (2, 4, 3)}), torch.nn.Linear(4, 10))
+encoder_model = torch.nn.Sequential(torch.nn.Linear(8, 4), torch.nn.Tanh(),
+                                    qml.qnn.TorchLayer(circuit, {"weights": (2, 4, 3)}), torch.nn.Linear(4, 10))
 '''
 
 
@@ -63,13 +69,19 @@ def run(args: list[str]) -> tuple[tuple[float, float], int, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out-dir", type=Path, default=None)
-    out = parser.parse_args().out_dir or Path(tempfile.mkdtemp(prefix="qaudit-imported-"))
+    parser.add_argument("--encoder", action="store_true", help="the model with Linear + Tanh before the circuit")
+    options = parser.parse_args()
+    out = options.out_dir or Path(tempfile.mkdtemp(prefix="qaudit-imported-"))
+    attr = "encoder_model" if options.encoder else "model"
     from sklearn.datasets import load_digits
     from sklearn.decomposition import PCA
 
     digits = load_digits()
-    Z = PCA(4, random_state=0).fit_transform(digits.data / 16.0)
-    X = (Z - Z.min(axis=0)) / (Z.max(axis=0) - Z.min(axis=0)) * np.pi
+    Z = PCA(8 if options.encoder else 4, random_state=0).fit_transform(digits.data / 16.0)
+    if options.encoder:
+        X = (Z - Z.mean(axis=0)) / Z.std(axis=0)
+    else:
+        X = (Z - Z.min(axis=0)) / (Z.max(axis=0) - Z.min(axis=0)) * np.pi
     np.savez(out / "digits4.npz", X=X, y=digits.target)
     members = np.sort(np.random.default_rng(0).choice(len(X), size=1000, replace=False))
     np.savetxt(out / "members.txt", members, fmt="%d")
@@ -79,17 +91,17 @@ def main() -> None:
     import torch
 
     with torch.no_grad():
-        for p in namespace["model"].parameters():
+        for p in namespace[attr].parameters():
             p.add_(torch.randn_like(p))
-    torch.save(namespace["model"].state_dict(), out / "weights.pt")
-    seconds, code, text = run(["import", "pennylane", f"{out / 'model.py'}:model", "--weights", str(out / "weights.pt"),
-                               "--dataset", str(out / "digits4.npz"), "--members", str(out / "members.txt"),
-                               "--out", str(out / "model.json"), "--force"])
+    torch.save(namespace[attr].state_dict(), out / "weights.pt")
+    seconds, code, text = run(["import", "pennylane", f"{out / 'model.py'}:{attr}", "--weights",
+                               str(out / "weights.pt"), "--dataset", str(out / "digits4.npz"), "--members",
+                               str(out / "members.txt"), "--out", str(out / "model.json"), "--force"])
     assert code == 0, text
     fidelity = json.loads((out / "model.json").read_text())["provenance"]["import"]["fidelity"]
     rows = [("import (run user code, trace, check 1797 samples)", seconds, code)]
     np.savetxt(out / "members800.txt", members[:800], fmt="%d")
-    _, code, text = run(["import", "pennylane", f"{out / 'model.py'}:model", "--weights", str(out / "weights.pt"),
+    _, code, text = run(["import", "pennylane", f"{out / 'model.py'}:{attr}", "--weights", str(out / "weights.pt"),
                          "--dataset", str(out / "digits4.npz"), "--members", str(out / "members800.txt"),
                          "--out", str(out / "model800.json"), "--force"])
     assert code == 0, text
@@ -99,8 +111,9 @@ def main() -> None:
         seconds, code, text = run(["leak", str(out / model), "-f", "json", "-o", str(out / "leak.json"), *extra])
         assert code in (0, 1), text
         rows.append((label, seconds, code))
-    print(f"max |dp| = {fidelity['max_abs_diff']:.2e} over {fidelity['n_samples']} samples; forward pass on "
-          f"them: PennyLane {fidelity['seconds_source']:.3f} s, qaudit engine {fidelity['seconds_qaudit']:.3f} s "
+    print(f"model: {attr}; max |dp| = {fidelity['max_abs_diff']:.2e} over {fidelity['n_samples']} samples; "
+          f"forward pass on them: PennyLane {fidelity['seconds_source']:.3f} s, qaudit engine "
+          f"{fidelity['seconds_qaudit']:.3f} s "
           f"(ratio {fidelity['seconds_source'] / max(fidelity['seconds_qaudit'], 1e-9):.1f}x)")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("| step | wall time (s) | CPU time, user + sys (s) | exit |")

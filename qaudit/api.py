@@ -114,8 +114,9 @@ def import_model(importer: str, source: str, *, dataset: Dataset | str, members:
     ``importer``) from *source* (e.g. ``"model.py:qnode"`` or ``"circuit.qpy"``) -- this RUNS the user's code.
 
     *dataset* holds the model's raw inputs; *members* (its training rows: an index file or indices) and
-    *holdout* (default: every other row) index it. *recipe* (``epochs``, ``lr``, ``batch_size``, ``momentum``,
-    ``nesterov``, ``seed``) is how qaudit trains reference models of this architecture. The import is checked
+    *holdout* (default: every other row) index it. *recipe* (``optimizer`` ``"sgd"``/``"adam"``, ``epochs``,
+    ``lr``, ``batch_size``, ``momentum``, ``nesterov``, ``seed``) is how qaudit trains reference models of this
+    architecture. The import is checked
     against the framework's own outputs to 1e-8 before anything is written (QauditError otherwise); with *out*
     the data-only model file is written there. Returns the :class:`ModelFile` (``provenance["import"]`` holds
     the fidelity).

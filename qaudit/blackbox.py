@@ -18,7 +18,7 @@ with the reason.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,10 @@ from qaudit.results import Report, Table
 #: hundred classes sum to 1 within about 1e-7 x classes).
 PROB_TOLERANCE = 1e-6
 #: The arrays an outputs file may hold (any other name is refused, so a typo is not silently ignored).
-ARRAYS = ("probs", "logits", "labels", "membership", "shots", "ref_probs", "ref_logits", "ref_membership")
+ARRAYS = ("probs", "logits", "labels", "membership", "shots", "ref_probs", "ref_logits", "ref_membership",
+          "ref_exact")
+#: Seed-sequence key of the shot simulation of exact reference outputs (``[seed, SHOT_STREAM]``).
+SHOT_STREAM = 1
 #: What an audit of recorded outputs can never provide, by signal (the one-line reason of a refusal).
 UNAVAILABLE = {
     "model": "the target model itself (to train shadow/reference models of its architecture or query new "
@@ -53,7 +56,8 @@ DEFAULT_SIGNALS = frozenset({"model"})
 class RecordedOutputs:
     """A validated outputs file: ``probs`` (n, C) float64 rows summing to 1, ``labels`` (n,) int64,
     ``membership`` (n,) bool, ``shots`` (n,) int64 or None, ``ref_probs`` (K, n, C) float64 and
-    ``ref_membership`` (K, n) bool or None."""
+    ``ref_membership`` (K, n) bool or None; ``ref_exact`` True when the reference outputs are exact
+    (noise-free) and are to be simulated at the target's per-sample shot counts (:func:`simulate_shots`)."""
 
     probs: np.ndarray
     labels: np.ndarray
@@ -62,6 +66,7 @@ class RecordedOutputs:
     ref_probs: np.ndarray | None = None
     ref_membership: np.ndarray | None = None
     path: str = ""
+    ref_exact: bool = False
 
     @property
     def n_classes(self) -> int:
@@ -192,8 +197,34 @@ def load_outputs(path: str | Path) -> RecordedOutputs:
     ref = _class_outputs(path, arrays, "ref_", 3)
     keep = _binary(path, "ref_membership", arrays["ref_membership"], 2) if "ref_membership" in arrays else None
     _check_references(path, ref, keep, n, c)
+    exact = _ref_exact(path, arrays.get("ref_exact"), shots is not None, ref is not None)
     return RecordedOutputs(probs, labels.astype(np.int64), membership,
-                           None if shots is None else shots.astype(np.int64), ref, keep, str(path))
+                           None if shots is None else shots.astype(np.int64), ref, keep, str(path), exact)
+
+
+def _ref_exact(path: Any, flag: np.ndarray | None, has_shots: bool, has_refs: bool) -> bool:
+    """The optional ``ref_exact`` flag: a 0-d 0/1 array, meaningful only with ``shots`` and reference outputs."""
+    if flag is None:
+        return False
+    if flag.shape != () or flag.dtype.kind not in "biu" or int(flag) not in (0, 1):
+        raise _fail(path, "array 'ref_exact' must be a single 0 or 1 (np.savez(..., ref_exact=1))")
+    if int(flag) and not (has_shots and has_refs):
+        raise _fail(path, "'ref_exact' = 1 needs 'shots' (the target's shots per sample) and reference outputs "
+                          "('ref_probs' or 'ref_logits'): the exact reference outputs are simulated at those shots")
+    return bool(int(flag))
+
+
+def simulate_shots(probs: np.ndarray, shots: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Class frequencies of ``shots[i]`` multinomial draws from each row ``probs[..., i, :]``.
+
+    *probs* (..., n, C) float64 exact class probabilities, *shots* (n,) int64; returns (..., n, C) float64,
+    every row a multiple of ``1 / shots[i]`` summing to 1, unbiased for *probs* with variance
+    ``p (1 - p) / shots[i]`` per class -- the outputs a model gives when each output is estimated from
+    ``shots[i]`` measurements whose outcome is the class."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 0.0, None)
+    p = p / p.sum(axis=-1, keepdims=True)
+    n = np.broadcast_to(np.asarray(shots, dtype=np.int64), p.shape[:-1])
+    return rng.multinomial(n, p) / n[..., None]
 
 
 # --------------------------------------------------------------------------- the audit
@@ -308,12 +339,20 @@ def run_outputs_audit(recorded: RecordedOutputs, settings: AuditSettings, named:
     settings.validate(reference_models=False)
     check_folds(settings.folds, int(recorded.membership.sum()), int((~recorded.membership).sum()))
     check_attack_options(settings.attack_options, settings.attacks)
+    shot_noise = None
+    if recorded.ref_exact and recorded.ref_probs is not None and recorded.shots is not None:
+        rng = np.random.default_rng([settings.seed, SHOT_STREAM])
+        recorded = replace(recorded, ref_probs=simulate_shots(recorded.ref_probs, recorded.shots, rng))
+        shot_noise = {"reference_outputs": "simulated at the target's shots per sample (multinomial class "
+                                           "frequencies)", "seed": [settings.seed, SHOT_STREAM]}
     report = score_and_report(subject(recorded, settings, progress, location), attack_classes(settings), settings,
                               progress, location or recorded.path)
     shots = recorded.shots
     report.summary["reference_models"] = recorded.n_reference
     report.summary["shots_per_sample"] = None if shots is None else {
         "min": int(shots.min()), "median": float(np.median(shots)), "max": int(shots.max())}
+    if shot_noise is not None:
+        report.summary["shot_noise"] = shot_noise
     report.settings["outputs"] = location or recorded.path
     if skipped:
         report.tables.append(Table("attacks not run", ["attack", "reason"], [[k, v] for k, v in skipped.items()],

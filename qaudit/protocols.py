@@ -555,9 +555,10 @@ class ImportRequest:
     file path...); ``weights`` the trained-weights file or None; ``X`` (n, n_features) float64 the raw
     inputs of the data the model is checked on and audited with, ``n_classes`` its class count;
     ``options`` the importer-specific settings (``--input-params``, ``--observables``, ``-O key=value``);
-    ``recipe`` the training recipe (``epochs``, ``lr``, ``batch_size``, ``momentum``, ``nesterov``, ``seed``)
-    qaudit's engine uses to train reference and shadow models of the imported architecture: put it in the
-    model's options so that ``model.clone().fit(...)`` follows it.
+    ``recipe`` the training recipe (``optimizer`` ``"sgd"`` with ``momentum``, ``nesterov`` or ``"adam"`` with
+    ``betas``, ``eps``; ``epochs``, ``lr``, ``batch_size``, ``seed``) qaudit's engine uses to train reference and
+    shadow models of the imported architecture: put the options your model kind accepts in its options so
+    that ``model.clone().fit(...)`` follows it (``qaudit_import.common.build_model`` does).
     """
 
     source: str

@@ -37,7 +37,7 @@ from qaudit.limits import (
 )
 from qaudit.progress import SILENT, Progress
 from qaudit.protocols import DeferredCircuit, QuantumTask
-from qaudit.training import SGD, run_epochs
+from qaudit.training import make_optimizer, run_epochs
 
 #: The paper's basic-QNN optimiser (Nesterov momentum, lr 0.05, batch 32); 10 epochs is ours.
 NESTEROV_TRAINING: dict[str, Any] = {
@@ -324,13 +324,24 @@ class CircuitClassifier:
             return {"states": np.asarray(inputs)}  # real rows stay real: the engine's real-GEMM path
         return {"features": inputs}
 
+    def trainable_encoder(self) -> bool:
+        """True when :meth:`encode` has trained weights in front of the circuit: the gradient then flows into
+        it through the circuit's inputs (:meth:`encoder_backward`)."""
+        return False
+
+    def encoder_backward(self, Z: np.ndarray, d_inputs: np.ndarray, per_sample: bool) -> dict[str, np.ndarray]:
+        """Weight gradients of the trainable encoder for pre-processed inputs *Z* from dL/d(the circuit's
+        inputs): the input features (n, n_features) of an angle encoding, or the real input states (n, 2**n)
+        of an amplitude encoding; per-sample (n, *shape) when *per_sample* (see :meth:`trainable_encoder`)."""
+        return {}
+
     def _check_fitted(self) -> None:
         if "theta" not in self.weights:
             raise QauditError(f"{self.name}: model is not trained")
 
     # -- gradients -------------------------------------------------------------
     def _loss_grad_encoded(self, Z: np.ndarray, y: np.ndarray, per_sample: bool = False) -> tuple[Any, dict]:
-        from qaudit.engine import backward, choose_method, forward
+        from qaudit.engine import backward, backward_features, choose_method, forward
 
         program, obs = self.compiled.program, self.compiled.observables
         noisy = self._noisy_engine() if self.options.get("noise") else None
@@ -345,7 +356,15 @@ class CircuitClassifier:
         if per_sample:
             dlogits = dlogits * len(y)  # per-sample gradient of each sample's own loss
         d_ev, g_head = self.head_backward(dlogits, head_cache, per_sample)
-        g_theta, _ = backward(cache, d_ev, per_sample=per_sample)
+        if noisy is None and self.trainable_encoder():
+            if self.encoding == "amplitude":  # dL/dψ0* of the real input state: dL/dψ0 = 2 Re of it
+                g_theta, d_states = backward(cache, d_ev, per_sample=per_sample, input_grad=True)
+                d_inputs = 2.0 * d_states.real
+            else:
+                g_theta, d_inputs = backward_features(cache, d_ev, per_sample=per_sample)
+            g_head = {**g_head, **self.encoder_backward(Z, d_inputs, per_sample)}
+        else:
+            g_theta, _ = backward(cache, d_ev, per_sample=per_sample)
         if per_sample:
             return losses, {"theta": g_theta, **g_head}
         return float(losses.mean()), {"theta": g_theta, **g_head}
@@ -412,7 +431,7 @@ class CircuitClassifier:
         y = np.asarray(y)
         if rng is None:
             rng = np.random.default_rng(o.get("seed", 0) + 1)
-        opt = SGD(lr=o["lr"] if lr is None else lr, momentum=o["momentum"], nesterov=o["nesterov"], sign=sign)
+        opt = make_optimizer(o, lr, sign)  # SGD with the options' momentum, or Adam (option "optimizer")
         self.history += run_epochs(self.weights, self._loss_grad_encoded, Z, y, epochs, o["batch_size"], opt,
                                    rng, progress, description=f"training {self.name}",
                                    random_batch=o.get("schedule") == "random-batch")

@@ -1,9 +1,10 @@
-"""Minibatch training with SGD / momentum / Nesterov (PyTorch semantics)."""
+"""Minibatch training with SGD / momentum / Nesterov or Adam (PyTorch semantics)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +54,66 @@ class SGD:
             weights[name] -= self.lr * g
 
 
+@dataclass
+class Adam:
+    """PyTorch's ``torch.optim.Adam`` (no weight decay, no AMSGrad): ``m = β1·m + (1−β1)·g``,
+    ``v = β2·v + (1−β2)·g²``, ``θ -= lr · (m / (1−β1^t)) / (sqrt(v / (1−β2^t)) + eps)``.
+
+    ``sign=-1`` ascends instead. ``velocity`` holds the first moments, ``squares`` the second, ``steps`` t.
+    """
+
+    lr: float
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    sign: float = 1.0
+    velocity: dict[str, np.ndarray] = field(default_factory=dict)
+    squares: dict[str, np.ndarray] = field(default_factory=dict)
+    steps: int = 0
+
+    def __post_init__(self) -> None:
+        self.lr = check_option("lr", self.lr, "float", 0.0, MAX_LR, low_open=True)
+        self.beta1 = check_option("beta1", self.beta1, "float", 0.0, 0.999999)
+        self.beta2 = check_option("beta2", self.beta2, "float", 0.0, 0.999999)
+        self.eps = check_option("eps", self.eps, "float", 0.0, 1.0, low_open=True)
+
+    def step(self, weights: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
+        self.steps += 1
+        correction1 = 1.0 - self.beta1**self.steps
+        root2 = np.sqrt(1.0 - self.beta2**self.steps)
+        for name, g in grads.items():
+            if self.sign != 1.0:
+                g = self.sign * g
+            m = self.velocity.get(name)
+            v = self.squares.get(name)
+            m = (1.0 - self.beta1) * g if m is None else self.beta1 * m + (1.0 - self.beta1) * g
+            v = (1.0 - self.beta2) * g * g if v is None else self.beta2 * v + (1.0 - self.beta2) * g * g
+            self.velocity[name], self.squares[name] = m, v
+            weights[name] -= (self.lr / correction1) * m / (np.sqrt(v) / root2 + self.eps)
+
+    def settings(self) -> dict[str, Any]:
+        """The hyper-parameters as recorded in a recipe."""
+        return {"betas": [self.beta1, self.beta2], "eps": self.eps}
+
+
+#: Optimisers by a model's option ``optimizer`` (:func:`make_optimizer`).
+OPTIMIZERS = ("sgd", "adam")
+
+
+def make_optimizer(options: Mapping[str, Any], lr: float | None = None, sign: float = 1.0) -> SGD | Adam:
+    """The optimiser a model's options name: ``optimizer`` ``"sgd"`` (default; ``momentum``, ``nesterov``) or
+    ``"adam"`` (PyTorch's defaults, betas (0.9, 0.999), eps 1e-8); *lr* overrides the option ``lr``."""
+    lr = options["lr"] if lr is None else lr
+    kind = options.get("optimizer", "sgd")
+    if kind == "adam":
+        return Adam(lr=lr, sign=sign)
+    if kind != "sgd":
+        from qaudit.errors import QauditError
+
+        raise QauditError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {kind!r}")
+    return SGD(lr=lr, momentum=options["momentum"], nesterov=options["nesterov"], sign=sign)
+
+
 def run_epochs(
     weights: dict[str, np.ndarray],
     loss_and_grad: LossGrad,
@@ -60,7 +121,7 @@ def run_epochs(
     y: np.ndarray,
     epochs: int,
     batch_size: int,
-    optimizer: SGD,
+    optimizer: SGD | Adam,
     rng: np.random.Generator,
     progress: Progress = SILENT,
     description: str = "training",
@@ -98,18 +159,22 @@ def run_epochs(
     return history
 
 
-def _state(weights: dict[str, np.ndarray], optimizer: SGD, rng: np.random.Generator, history: list[float],
+def _state(weights: dict[str, np.ndarray], optimizer: SGD | Adam, rng: np.random.Generator, history: list[float],
            done: int, epochs: int) -> dict:
-    """Everything the next epoch depends on, as JSON."""
+    """Everything the next epoch depends on, as JSON (Adam adds its second moments and step count)."""
     from qaudit import arrays
 
-    return {"done": done, "epochs": epochs, "history": [float(h) for h in history],
-            "weights": {k: arrays.encode(v) for k, v in weights.items()},
-            "velocity": {k: arrays.encode(v) for k, v in optimizer.velocity.items()},
-            "rng": rng.bit_generator.state}
+    state = {"done": done, "epochs": epochs, "history": [float(h) for h in history],
+             "weights": {k: arrays.encode(v) for k, v in weights.items()},
+             "velocity": {k: arrays.encode(v) for k, v in optimizer.velocity.items()},
+             "rng": rng.bit_generator.state}
+    if isinstance(optimizer, Adam):
+        state["adam"] = {"steps": optimizer.steps,
+                         "squares": {k: arrays.encode(v) for k, v in optimizer.squares.items()}}
+    return state
 
 
-def _restore(checkpoint: object, slot: str | None, weights: dict[str, np.ndarray], optimizer: SGD,
+def _restore(checkpoint: object, slot: str | None, weights: dict[str, np.ndarray], optimizer: SGD | Adam,
              rng: np.random.Generator, epochs: int) -> tuple[int, list[float]]:
     """Load a slot's state into the weights, optimiser and generator; (finished epochs, history)."""
     state = checkpoint.load(slot) if checkpoint is not None else None
@@ -122,10 +187,16 @@ def _restore(checkpoint: object, slot: str | None, weights: dict[str, np.ndarray
         restored = {k: arrays.decode(v, f"checkpoint.{k}", weights[k].shape) for k, v in state["weights"].items()}
         velocity = {k: arrays.decode(v, f"checkpoint.velocity.{k}", weights[k].shape)
                     for k, v in state["velocity"].items()}
+        if isinstance(optimizer, Adam):
+            squares = {k: arrays.decode(v, f"checkpoint.adam.squares.{k}", weights[k].shape)
+                       for k, v in state["adam"]["squares"].items()}
+            steps = check_option("checkpoint.adam.steps", state["adam"]["steps"], "int", 0, None)
         rng.bit_generator.state = state["rng"]
     except (QauditError, KeyError, TypeError, ValueError):
         return 0, []  # a broken checkpoint is ignored: train from the start
     for k, v in restored.items():
         weights[k][...] = v
     optimizer.velocity = velocity
+    if isinstance(optimizer, Adam):
+        optimizer.squares, optimizer.steps = squares, steps
     return int(state["done"]), [float(h) for h in state["history"]]

@@ -39,7 +39,22 @@ mlp_head = torch.nn.Sequential(qml.qnn.TorchLayer(circuit, {"weights": (2, 3, 3)
                                torch.nn.Tanh(), torch.nn.Linear(5, 3), torch.nn.Softmax(dim=1))
 dropout = torch.nn.Sequential(qml.qnn.TorchLayer(circuit, {"weights": (2, 3, 3)}), torch.nn.Dropout(0.1),
                               torch.nn.Linear(4, 3))
-encoder_first = torch.nn.Sequential(torch.nn.Linear(3, 3), qml.qnn.TorchLayer(circuit, {"weights": (2, 3, 3)}))
+encoder_tanh = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.Tanh(),
+                                   qml.qnn.TorchLayer(circuit, {"weights": (2, 3, 3)}), torch.nn.Linear(4, 3))
+bad_encoder = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Dropout(0.1),
+                                  qml.qnn.TorchLayer(circuit, {"weights": (2, 3, 3)}), torch.nn.Linear(4, 3))
+
+
+@qml.qnode(dev, interface="torch")
+def scaled(inputs, weights):
+    qml.AngleEmbedding(3.141592653589793 * inputs, wires=range(3), rotation="Y")
+    qml.BasicEntanglerLayers(weights, wires=range(3))
+    return [qml.expval(qml.PauliZ(i)) for i in range(3)]
+
+
+encoder_deep = torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3), torch.nn.Sigmoid(),
+                                   qml.qnn.TorchLayer(scaled, {"weights": (2, 3)}), torch.nn.Linear(3, 4),
+                                   torch.nn.Tanh(), torch.nn.Linear(4, 3))
 
 
 @qml.qnode(dev)
@@ -48,6 +63,18 @@ def amplitude(inputs, weights):
     qml.BasicEntanglerLayers(weights, wires=range(3), rotation=qml.RY)
     qml.CRZ(weights[0, 1], wires=[0, 2])
     return qml.expval(qml.PauliZ(0)), qml.expval(qml.PauliZ(1) @ qml.PauliZ(2)), qml.expval(qml.PauliX(1))
+
+
+@qml.qnode(dev, interface="torch")
+def amplitude_layer(inputs, weights):
+    qml.AmplitudeEmbedding(inputs, wires=range(3), normalize=True, pad_with=0.0)
+    qml.BasicEntanglerLayers(weights, wires=range(3), rotation=qml.RY)
+    return [qml.expval(qml.PauliZ(0)), qml.expval(qml.PauliZ(1) @ qml.PauliZ(2)), qml.expval(qml.PauliX(1))]
+
+
+encoder_amplitude = torch.nn.Sequential(torch.nn.Linear(5, 6), torch.nn.LeakyReLU(0.1),
+                                        qml.qnn.TorchLayer(amplitude_layer, {"weights": (2, 3)}),
+                                        torch.nn.Linear(3, 3))
 
 
 @qml.qnode(dev)
@@ -226,6 +253,86 @@ def test_imported_model_audits_with_reference_models_trained_by_qaudit(pl_file, 
     assert set(report["attacks"]) >= {"loss", "lira"}
 
 
+def _normal_data(tmp_path: Path, n: int = 60) -> tuple[str, str]:
+    rng = np.random.default_rng(11)
+    X = rng.normal(size=(n, 5))
+    y = ((X[:, 0] - X[:, 1] > 0).astype(int) + (X[:, 2] > 0.5)).astype(int)
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    (tmp_path / "members.txt").write_text("\n".join(str(i) for i in range(0, n, 2)))
+    return str(tmp_path / "data.npz"), str(tmp_path / "members.txt")
+
+
+@pytest.mark.parametrize("attr", ["encoder_tanh", "encoder_deep", "encoder_amplitude"])
+def test_pennylane_classical_layers_before_the_circuit(pl_file, tmp_path, run_qaudit, attr):
+    """Linear (+ tanh / relu, sigmoid and a fixed π scaling) feeding AngleEmbedding, and Linear + LeakyReLU
+    feeding AmplitudeEmbedding (padded, normalised): probabilities within 1e-8 of the torch module, and
+    qaudit's gradients (encoder weights, circuit angles) equal torch autograd's through the whole module."""
+    import torch
+
+    from qaudit import model as model_io
+
+    path, module = pl_file
+    net = getattr(module, attr)
+    weights = _save_state(net, tmp_path, attr)
+    data, members = _normal_data(tmp_path)
+    out = tmp_path / "model.json"
+    code, _, err = run_qaudit(["import", "pennylane", f"{path}:{attr}", "--weights", weights, "--dataset", data,
+                               "--members", members, "--out", str(out)])
+    assert code == 0, err
+    X, y = np.load(data)["X"], np.load(data)["y"]
+    net = net.double()
+    with torch.no_grad():
+        theirs = _softmax(net(torch.tensor(X)).numpy())
+    assert np.max(np.abs(_qaudit_probs(out, X) - theirs)) <= TOL
+    doc = json.loads(out.read_text())
+    width = {"encoder_tanh": 3, "encoder_deep": 4, "encoder_amplitude": 6}[attr]
+    assert doc["config"]["encoder"][0] == {"op": "linear", "out": width}
+    assert doc["config"]["n_inputs"] == 5
+    model = model_io.load(out).model
+    loss, grads = model.loss_and_grad(X[:12], y[:12])
+    net.zero_grad()
+    torch.nn.functional.cross_entropy(net(torch.tensor(X[:12])), torch.tensor(y[:12])).backward()
+    params = dict(net.named_parameters())
+    quantum = [name for name in params if name.endswith(".weights")][0]
+    assert np.max(np.abs(grads["enc0_W"] - params["0.weight"].grad.numpy())) < 1e-10
+    assert np.max(np.abs(grads["enc0_b"] - params["0.bias"].grad.numpy())) < 1e-10
+    assert np.max(np.abs(grads["theta"] - params[quantum].grad.numpy().reshape(-1))) < 1e-10
+    assert np.abs(grads["enc0_W"]).max() > 1e-4  # a gradient that is really there
+
+
+def test_lira_on_an_imported_encoder_model_trains_the_encoder(pl_file, tmp_path, run_qaudit, monkeypatch):
+    """LiRA's reference models are trained by qaudit's engine on the imported architecture, encoder included:
+    in the audit itself every reference model's encoder weights move and its loss decreases."""
+    from qaudit_qnn.user_circuit import UserCircuit
+
+    path, module = pl_file
+    weights = _save_state(module.encoder_tanh, tmp_path, "w")
+    data, members = _normal_data(tmp_path, n=80)
+    out = tmp_path / "model.json"
+    code, _, err = run_qaudit(["import", "pennylane", f"{path}:encoder_tanh", "--weights", weights, "--dataset",
+                               data, "--members", members, "--out", str(out), "--epochs", "6", "--batch-size", "8",
+                               "--lr", "0.05"])
+    assert code == 0, err
+    trained = []
+    original = UserCircuit.partial_fit
+
+    def recording(self, X, y, *args, **kwargs):
+        before = self.weights["enc0_W"].copy()
+        result = original(self, X, y, *args, **kwargs)
+        trained.append((before, self.weights["enc0_W"].copy(), list(self.history)))
+        return result
+
+    monkeypatch.setattr(UserCircuit, "partial_fit", recording)
+    code, stdout, err = run_qaudit(["leak", str(out), "-a", "lira", "-K", "4", "-f", "json", "--executor", "serial"])
+    assert code in (0, 1), err
+    report = json.loads(stdout)
+    assert "lira" in report["attacks"] and "trained by qaudit's engine" in report["summary"]["reference_models"]
+    assert len(trained) >= 4
+    for before, after, history in trained:
+        assert np.max(np.abs(after - before)) > 1e-2
+        assert history[-1] < history[0]
+
+
 def _bad_pennylane(tmp_path, path, module):
     good = _save_state(module.linear_head, tmp_path, "good")
     import torch
@@ -239,7 +346,8 @@ def _bad_pennylane(tmp_path, path, module):
         "missing attribute": ([f"{path}:nothing", "--weights", good], "has no attribute 'nothing'"),
         "not a qnode": ([f"{path}:NUMBER", "--weights", good], "not a PennyLane QNode"),
         "unsupported layer": ([f"{path}:dropout"], "Dropout"),
-        "layer before the circuit": ([f"{path}:encoder_first"], "before the quantum layer"),
+        "unsupported layer before the circuit": ([f"{path}:bad_encoder"], "Dropout"),
+        "encoder input width": ([f"{path}:encoder_tanh"], "the layers before the quantum layer take 5"),
         "non-affine angle": ([f"{path}:squared", "--weights", str(tmp_path / "w1.npy")], "not an affine function"),
         "unsupported measurement": ([f"{path}:probs", "--weights", str(tmp_path / "w1.npy")], "probs"),
         "weight shapes": ([f"{path}:linear_head", "--weights", str(tmp_path / "wrong.pt")], "do not match"),
@@ -247,8 +355,8 @@ def _bad_pennylane(tmp_path, path, module):
 
 
 @pytest.mark.parametrize("case", ["missing file", "missing attribute", "not a qnode", "unsupported layer",
-                                  "layer before the circuit", "non-affine angle", "unsupported measurement",
-                                  "weight shapes"])
+                                  "unsupported layer before the circuit", "encoder input width", "non-affine angle",
+                                  "unsupported measurement", "weight shapes"])
 def test_pennylane_bad_input_is_one_line_exit_2_and_writes_nothing(pl_file, tmp_path, run_qaudit, case):
     path, module = pl_file
     args, needle = _bad_pennylane(tmp_path, path, module)[case]
@@ -352,6 +460,9 @@ def test_import_help_says_it_runs_user_code_and_startup_imports_no_framework():
 @pytest.mark.parametrize("script,args", [
     ("pennylane_classifier.py", ["pennylane", "pennylane_classifier.py:model", "--weights", "pennylane_weights.pt",
                                  "--dataset", "digits4.npz", "--members", "members.txt"]),
+    ("pennylane_encoder.py", ["pennylane", "pennylane_encoder.py:model", "--weights", "encoder_weights.pt",
+                               "--dataset", "digits8.npz", "--members", "encoder_members.txt", "--optimizer", "adam",
+                               "--lr", "0.05", "--epochs", "15"]),
     ("qiskit_classifier.py", ["qiskit", "qiskit_circuit.qpy", "--input-params", "x", "--weight-params", "θ",
                               "--weights", "qiskit_weights.npy", "--observables", "ZZII,IIZZ",
                               "--dataset", "qiskit_data.npz", "--members", "qiskit_members.txt"]),

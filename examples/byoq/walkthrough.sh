@@ -12,6 +12,14 @@ qaudit import pennylane pennylane_classifier.py:model --weights pennylane_weight
 qaudit leak pennylane_model.json || [ $? -eq 1 ]                  # exit 1 = a threshold breached
 qaudit leak pennylane_model.json -a lira -K 8 || [ $? -eq 1 ]     # reference QNNs trained by qaudit's engine
 
+# PennyLane with classical layers before the circuit (Linear + Tanh -> AngleEmbedding), trained with Adam;
+# the import states the same recipe, so qaudit's reference models (encoder included) are trained alike.
+python pennylane_encoder.py
+qaudit import pennylane pennylane_encoder.py:model --weights encoder_weights.pt \
+    --dataset digits8.npz --members encoder_members.txt --out encoder_model.json --force \
+    --optimizer adam --lr 0.05 --epochs 15 --batch-size 32
+qaudit leak encoder_model.json -a lira -K 8 || [ $? -eq 1 ]
+
 # Qiskit ML: ZZFeatureMap + RealAmplitudes EstimatorQNN (digits 0 and 1), saved as QPY.
 python qiskit_classifier.py
 qaudit import qiskit qiskit_circuit.qpy --input-params x --weight-params θ --weights qiskit_weights.npy \

@@ -133,6 +133,35 @@ def load_python_object(source: str) -> tuple[Any, Path]:
     return obj, path
 
 
+def torch_layers(layers: list[Any], where: str, prefix: str) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """PyTorch layers as a layer spec (:mod:`qaudit_qnn.heads`) and its weights (``{prefix}{i}_W``, ``_b``).
+
+    Supported: Linear (with bias), ReLU, LeakyReLU, Tanh, Sigmoid, Identity (dropped); anything else raises
+    QauditError naming the layer and *where* it is ("before"/"after" the quantum layer)."""
+    import torch
+
+    spec: list[dict[str, Any]] = []
+    weights: dict[str, np.ndarray] = {}
+    for layer in layers:
+        i = len(spec)
+        if isinstance(layer, torch.nn.Linear):
+            if layer.bias is None:
+                raise QauditError(f"layer {layer} {where} the quantum layer: Linear without bias is not supported")
+            spec.append({"op": "linear", "out": int(layer.out_features)})
+            weights[f"{prefix}{i}_W"] = layer.weight.detach().double().numpy().copy()
+            weights[f"{prefix}{i}_b"] = layer.bias.detach().double().numpy().copy()
+        elif isinstance(layer, torch.nn.LeakyReLU):
+            spec.append({"op": "leaky_relu", "slope": float(layer.negative_slope)})
+        elif isinstance(layer, (torch.nn.ReLU, torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.Identity)):
+            if not isinstance(layer, torch.nn.Identity):
+                spec.append({"op": type(layer).__name__.lower()})
+        else:
+            final = ", a final Softmax/LogSoftmax" if where == "after" else ""
+            raise QauditError(f"layer {type(layer).__name__} ({layer}) {where} the quantum layer is not supported "
+                              f"(supported: Linear, ReLU, LeakyReLU, Tanh, Sigmoid, Identity{final})")
+    return spec, weights
+
+
 def torch_head(layers: list[Any]) -> tuple[list[dict[str, Any]] | None, dict[str, np.ndarray], str]:
     """The classical layers after the quantum layer as ``(head spec, weights, output)``.
 
@@ -145,26 +174,18 @@ def torch_head(layers: list[Any]) -> tuple[list[dict[str, Any]] | None, dict[str
     if layers and isinstance(layers[-1], (torch.nn.Softmax, torch.nn.LogSoftmax)):
         output = "probs" if isinstance(layers[-1], torch.nn.Softmax) else "log_probs"
         layers = layers[:-1]
-    spec: list[dict[str, Any]] = []
-    weights: dict[str, np.ndarray] = {}
-    for i, layer in enumerate(layers):
-        if isinstance(layer, torch.nn.Linear):
-            if layer.bias is None:
-                raise QauditError(f"layer {layer} after the quantum layer: Linear without bias is not supported")
-            spec.append({"op": "linear", "out": int(layer.out_features)})
-            weights[f"head{i}_W"] = layer.weight.detach().double().numpy().copy()
-            weights[f"head{i}_b"] = layer.bias.detach().double().numpy().copy()
-        elif isinstance(layer, torch.nn.LeakyReLU):
-            spec.append({"op": "leaky_relu", "slope": float(layer.negative_slope)})
-        elif isinstance(layer, (torch.nn.ReLU, torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.Identity)):
-            if not isinstance(layer, torch.nn.Identity):
-                spec.append({"op": type(layer).__name__.lower()})
-        else:
-            raise QauditError(f"layer {type(layer).__name__} ({layer}) after the quantum layer is not supported "
-                              "(supported: Linear, ReLU, LeakyReLU, Tanh, Sigmoid, a final Softmax/LogSoftmax)")
+    spec, weights = torch_layers(layers, "after", "head")
     if len(spec) == 1 and spec[0]["op"] == "linear":
         return None, {"W": weights["head0_W"].T.copy(), "b": weights["head0_b"]}, output
     return spec, weights, output
+
+
+def torch_encoder(layers: list[Any]) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """The classical layers before the quantum layer as ``(encoder spec, weights)`` (``enc{i}_W``, ``enc{i}_b``):
+    they map the raw inputs to the values the circuit's angle encoding binds."""
+    from qaudit_qnn.user_circuit import ENCODER
+
+    return torch_layers(layers, "before", ENCODER)
 
 
 def probabilities(outputs: np.ndarray, kind: str) -> np.ndarray:
@@ -182,16 +203,21 @@ def probabilities(outputs: np.ndarray, kind: str) -> np.ndarray:
 def build_model(circuit: dict[str, Any], *, encoding: str, features: list[str], params: list[str],
                 readout: list[str], theta: np.ndarray, head: list[dict[str, Any]] | None,
                 head_weights: dict[str, np.ndarray], n_classes: int, X: np.ndarray, recipe: dict[str, Any],
-                derived: list | None = None) -> Any:
-    """The fitted ``user-circuit`` model (raw inputs, the recipe as its training options)."""
+                derived: list | None = None, encoder: list[dict[str, Any]] | None = None,
+                encoder_weights: dict[str, np.ndarray] | None = None) -> Any:
+    """The fitted ``user-circuit`` model (raw inputs, the recipe as its training options); *encoder* (a layer
+    spec with *encoder_weights*) maps the raw inputs *X* to the feature symbols' values."""
     from qaudit_qnn.user_circuit import UserCircuit
 
+    training = {k: v for k, v in recipe.items() if k in UserCircuit.DEFAULTS}  # the recipe also records betas, eps
     options = {"circuit": circuit, "encoding": encoding, "features": features, "params": params,
-               "readout": readout, "head": head, **recipe}
+               "readout": readout, "head": head, **training}
     if derived is not None:
         options.update(derived=derived, n_inputs=int(X.shape[1]))
-    return UserCircuit.from_trained(options, {"theta": np.asarray(theta, dtype=np.float64), **head_weights},
-                                    n_classes, X)
+    if encoder is not None:
+        options.update(encoder=encoder, n_inputs=int(X.shape[1]))
+    weights = {"theta": np.asarray(theta, dtype=np.float64), **head_weights, **(encoder_weights or {})}
+    return UserCircuit.from_trained(options, weights, n_classes, X)
 
 
 def distribution_version(name: str) -> str:

@@ -1,8 +1,9 @@
 """Import a PennyLane QNode, or a ``torch.nn.Module`` around a ``qml.qnn.TorchLayer``.
 
 SOURCE is ``path/file.py:attribute`` naming a QNode, a TorchLayer or a torch module whose layers, in
-registration order, are the quantum layer followed by classical layers (Linear, ReLU, LeakyReLU, Tanh,
-Sigmoid, a final Softmax/LogSoftmax). ``--weights`` is a ``state_dict`` (``.pt``, loaded with
+registration order, are classical layers (an *encoder*: Linear, ReLU, LeakyReLU, Tanh, Sigmoid) feeding
+an angle-encoded quantum layer, the quantum layer, then classical layers (the same kinds and a final
+Softmax/LogSoftmax). ``--weights`` is a ``state_dict`` (``.pt``, loaded with
 ``weights_only=True``) for a module, or ``.npy``/``.npz`` arrays named like the QNode's weight arguments
 for a bare QNode (whose expectation values are then the logits).
 
@@ -23,7 +24,16 @@ from typing import Any, ClassVar
 import numpy as np
 
 from qaudit.errors import QauditError
-from qaudit_import.common import Angle, Gate, build_model, circuit_json, load_python_object, probabilities, torch_head
+from qaudit_import.common import (
+    Angle,
+    Gate,
+    build_model,
+    circuit_json,
+    load_python_object,
+    probabilities,
+    torch_encoder,
+    torch_head,
+)
 
 #: PennyLane op name -> qaudit gate name (the decomposition's target gate set).
 GATE_NAMES = {"RX": "rx", "RY": "ry", "RZ": "rz", "PhaseShift": "phase", "IsingXX": "xx", "IsingYY": "yy",
@@ -45,7 +55,8 @@ class PennyLaneImporter:
     def load(self, request: Any) -> Any:
         import pennylane as qml
         import torch
-        from qaudit_qnn.user_circuit import UserCircuit
+        from qaudit_qnn import heads
+        from qaudit_qnn.user_circuit import ENCODER, UserCircuit
 
         from qaudit.protocols import ImportedModel
 
@@ -54,36 +65,50 @@ class PennyLaneImporter:
             raise QauditError(f"pennylane importer: unknown option(s) {', '.join(sorted(unknown))} (accepted: "
                               "input_arg)")
         obj, path = load_python_object(request.source)
-        module, qnode, weights, head_layers = _unpack(obj, request, qml, torch)
+        module, qnode, weights, before, head_layers = _unpack(obj, request, qml, torch)
+        encoder, encoder_weights = torch_encoder(before)
+        encoder = encoder or None  # only Identity layers before the circuit: no encoder
+        first = next((w for name, w in encoder_weights.items() if name.endswith("_W")), None)
+        if first is not None and first.shape[1] != request.X.shape[1]:
+            raise QauditError(f"the data has {request.X.shape[1]} features per sample; the layers before the "
+                              f"quantum layer take {first.shape[1]}")
+        circuit_inputs = request.X if encoder is None else heads.forward(encoder, encoder_weights, request.X,
+                                                                         ENCODER)[0]
         input_arg = request.options.get("input_arg", "inputs")
         trace = _Tracer(qml, torch, qnode, input_arg, weights)
-        gates, encoding, readout, n_wires = trace.convert(request.X)
+        gates, encoding, readout, n_wires = trace.convert(circuit_inputs)
         head, head_weights, output = (torch_head(head_layers) if module is not None
                                       else ([], {}, "logits"))
         params = sorted({g.angle.symbol for g in gates if g.angle and g.angle.symbol in trace.weight_values},
                         key=trace.order.index)
-        features = [] if encoding == "amplitude" else [f"x{j}" for j in range(request.X.shape[1])]
+        features = [] if encoding == "amplitude" else [f"x{j}" for j in range(circuit_inputs.shape[1])]
         derived = None
         if encoding == "angle":
             used = {g.angle.symbol for g in gates if g.angle and g.angle.symbol in features}
+            if used != set(features) and encoder is not None:
+                raise QauditError(f"{request.source}: the circuit reads {len(used)} of the {len(features)} outputs "
+                                  "of the classical layers before it; every output must feed the circuit")
             if used != set(features):  # bind only the inputs the circuit reads
                 features = [f for f in features if f in used]
                 derived = [[[1.0, [int(f[1:])]]] for f in features]
         model = build_model(circuit_json(gates, n_wires), encoding=encoding, features=features, params=params,
                             readout=readout, theta=np.array([trace.weight_values[p] for p in params]),
                             head=head, head_weights=head_weights, n_classes=request.n_classes,
-                            X=request.X, recipe=request.recipe, derived=derived)
+                            X=request.X, recipe=request.recipe, derived=derived, encoder=encoder,
+                            encoder_weights=encoder_weights)
         files = [str(path)] + ([request.weights] if request.weights else [])
         reference = _reference(module, qnode, weights, input_arg, output, qml, torch)
         details = {"gates": len(gates), "qubits": n_wires, "encoding": encoding, "readout": readout,
-                   "head": "dense" if head is None else head, "module_output": output}
+                   "head": "dense" if head is None else head, "module_output": output,
+                   **({"encoder": encoder} if encoder is not None else {})}
         return ImportedModel(UserCircuit.name, model, reference, "pennylane", qml.__version__, files, details)
 
 
-def _unpack(obj: Any, request: Any, qml: Any, torch: Any) -> tuple[Any, Any, dict[str, Any], list[Any]]:
-    """``(module or None, qnode, weight name -> float64 tensor, classical layers after the quantum layer)``."""
+def _unpack(obj: Any, request: Any, qml: Any, torch: Any) -> tuple[Any, Any, dict[str, Any], list[Any], list[Any]]:
+    """``(module or None, qnode, weight name -> float64 tensor, classical layers before the quantum layer,
+    classical layers after it)``."""
     if isinstance(obj, qml.QNode):
-        return None, obj, _npy_weights(request.weights, obj, request, torch), []
+        return None, obj, _npy_weights(request.weights, obj, request, torch), [], []
     if not isinstance(obj, torch.nn.Module):
         raise QauditError(f"{request.source} is a {type(obj).__name__}, not a PennyLane QNode or a torch module "
                           "with a qml.qnn.TorchLayer")
@@ -102,13 +127,9 @@ def _unpack(obj: Any, request: Any, qml: Any, torch: Any) -> tuple[Any, Any, dic
         raise QauditError(f"{request.source}: expected exactly one qml.qnn.TorchLayer among the module's layers, "
                           f"found {len(positions)}")
     k = positions[0]
-    if k > 0:
-        names = ", ".join(type(layer).__name__ for layer in layers[:k])
-        raise QauditError(f"{request.source}: layer(s) {names} before the quantum layer are not supported (feed the "
-                          "circuit the data's features directly; classical layers after it are supported)")
     layer = layers[k]
     weights = {name: p.detach().double() for name, p in layer.qnode_weights.items()}
-    return module, layer.qnode, weights, layers[k + 1:]
+    return module, layer.qnode, weights, layers[:k], layers[k + 1:]
 
 
 def _flatten(module: Any, torch: Any) -> list[Any]:
@@ -167,12 +188,17 @@ def _reference(module: Any, qnode: Any, weights: dict[str, Any], input_arg: str,
 
     def reference(X: np.ndarray) -> np.ndarray:
         x = torch.tensor(np.asarray(X, dtype=np.float64))
-        with torch.no_grad():
-            if module is not None:
-                out = module(x)
-            else:
-                out = qnode(**{input_arg: x}, **weights)
-                out = torch.stack(list(out), dim=-1) if isinstance(out, (list, tuple)) else out.reshape(len(X), -1)
+        try:
+            with torch.no_grad():
+                if module is not None:
+                    out = module(x)
+                else:
+                    out = qnode(**{input_arg: x}, **weights)
+                    out = (torch.stack(list(out), dim=-1) if isinstance(out, (list, tuple))
+                           else out.reshape(len(X), -1))
+        except Exception as exc:  # the user's own model failing on the data is the user's to fix
+            raise QauditError(f"the PennyLane model failed on the data ({type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())[:300]})") from None
         return probabilities(out.detach().numpy(), output)
 
     return reference

@@ -11,7 +11,8 @@ A model config declares how inputs enter it and what is measured::
      "noise": null,                         # amplitude only: "paper" noise model on the circuit
      "inputs": "fit",                       # or "raw": no fitted scaling (imported models, see below)
      "head": null,                          # or a list of classical layers (qaudit_qnn.heads)
-     "derived": null, "n_inputs": 0}        # angle: features computed as polynomials of the inputs
+     "derived": null, "n_inputs": 0,        # angle: features computed as polynomials of the inputs
+     "encoder": null}                       # raw: classical layers from the inputs to the features/amplitudes
 
 Qubit ``k`` in a readout string is the k-th qubit of the circuit in Cirq's
 sorted order (``sorted(circuit.all_qubits())``), which is also the amplitude
@@ -30,7 +31,12 @@ L2-normalised (as PennyLane's ``AmplitudeEmbedding(normalize=True)``), angle inp
 are. ``derived`` (angle encoding) lists one polynomial of the ``n_inputs`` raw inputs per feature
 symbol, as terms ``[coefficient, [input indices]]`` (``[[2.0, [0, 1]], [-1.0, [2]]]`` is
 ``2·x0·x1 - x2``); Qiskit's ``ZZFeatureMap`` binds such products. ``head`` replaces the dense head by a
-list of classical layers (:mod:`qaudit_qnn.heads`). ``qaudit import`` writes models of this kind.
+list of classical layers (:mod:`qaudit_qnn.heads`). ``encoder`` (raw inputs) is a list of the same layers
+from the ``n_inputs`` raw inputs to the feature symbols' values (``nn.Linear(d, n)`` + ``tanh`` feeding
+PennyLane's ``AngleEmbedding``), or to the amplitudes (zero-padded to 2**n, L2-normalised); it is trained
+with the circuit, the gradient reaching it through the engine's per-sample feature gradients
+(:func:`qaudit.engine.backward_features`) or its input-state gradient. ``qaudit import`` writes models of
+this kind.
 
 Model files are untrusted, so the circuit JSON is checked against an allowlist
 of ``cirq_type`` values (circuit structure, qubits, common gates and the sympy
@@ -55,7 +61,8 @@ from qaudit import preprocessing as pp
 from qaudit.errors import QauditError
 from qaudit.limits import MAX_STATEVECTOR_QUBITS
 from qaudit.qnn import NESTEROV_TRAINING, CircuitClassifier
-from qaudit_qnn import heads
+from qaudit.training import OPTIMIZERS
+from qaudit_qnn import heads, layers
 
 #: Largest accepted circuit JSON (characters) and nesting / node budgets.
 MAX_CIRCUIT_CHARS = 8 * 1024 * 1024
@@ -69,6 +76,10 @@ JSON_DEPTH = 2 * MAX_DEPTH
 #: Largest number of raw inputs, of polynomial terms per derived feature and of factors per term.
 MAX_INPUTS, MAX_TERMS, MAX_DEGREE = 1 << 16, 4096, 8
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: Options added after the user-circuit kind shipped, with the defaults a file without them means.
+LATER_OPTIONS: dict[str, Any] = {"encoder": None, "optimizer": "sgd"}
+#: Weight-name prefix of an encoder's layers (``enc{i}_W``, ``enc{i}_b``; a head's are ``head{i}_...``).
+ENCODER = "enc"
 
 # Field kinds: "expr" (number or sympy node), "number", "int", "name", "ident", or a callable.
 _POW = {"exponent": "expr", "global_shift": "number"}
@@ -328,11 +339,13 @@ class UserCircuit(CircuitClassifier):
         "init": "uniform",
         "pca": "auto",
         **NESTEROV_TRAINING,
+        "optimizer": "sgd",  # or "adam" (PyTorch's Adam; momentum and nesterov then unused)
         "noise": None,  # amplitude encoding only: "paper" or "p1=..,p2=..,bitflip=.."
         "inputs": "fit",  # or "raw": the inputs as the source framework used them (no fitted scaling)
         "head": None,  # None: the dense head W, b; else a list of layers (qaudit_qnn.heads)
         "derived": None,  # angle only: one polynomial of the raw inputs per feature symbol
-        "n_inputs": 0,  # with derived: the number of raw inputs
+        "n_inputs": 0,  # with derived or encoder: the number of raw inputs
+        "encoder": None,  # raw inputs only: a list of layers (qaudit_qnn.heads) from inputs to features/amplitudes
     }
     RANGES: ClassVar[dict[str, tuple[Any, ...]]] = {**CircuitClassifier.RANGES, "n_inputs": (0, MAX_INPUTS)}
 
@@ -398,11 +411,11 @@ class UserCircuit(CircuitClassifier):
             if o["encoding"] != "amplitude":
                 raise QauditError("user-circuit: noise is supported with amplitude encoding only")
             NoiseModel.parse(o["noise"])
-        if o["inputs"] not in ("fit", "raw"):
-            raise QauditError("user-circuit: inputs must be 'fit' (fitted scaling) or 'raw' (used as given)")
+        self._validate_choices()
         if o["head"] is not None:
             o["head"] = heads.validate(o["head"], "user-circuit")
         self._validate_derived()
+        self._validate_encoder()
         for key in ("features", "params"):
             if len(set(o[key])) != len(o[key]):
                 raise QauditError(f"user-circuit: {key} lists a symbol twice")
@@ -499,13 +512,57 @@ class UserCircuit(CircuitClassifier):
                     raise QauditError(f"user-circuit: derived[{k}] terms must be [coefficient, [input indices "
                                       f"< n_inputs]] with at most {MAX_DEGREE} factors")
 
+    def _validate_choices(self) -> None:
+        o = self.options
+        if o["optimizer"] not in OPTIMIZERS:
+            raise QauditError(f"user-circuit: optimizer must be one of {', '.join(OPTIMIZERS)}, got {o['optimizer']!r}")
+        if o["inputs"] not in ("fit", "raw"):
+            raise QauditError("user-circuit: inputs must be 'fit' (fitted scaling) or 'raw' (used as given)")
+
+    def _validate_encoder(self) -> None:
+        o = self.options
+        if o["encoder"] is None:
+            return
+        o["encoder"] = heads.validate(o["encoder"], "user-circuit", "encoder")
+        if o["inputs"] != "raw" or o["derived"] is not None or o["noise"] is not None:
+            raise QauditError("user-circuit: encoder needs inputs 'raw', no derived features and no noise")
+        if not o["encoder"] or o["n_inputs"] < 1:
+            raise QauditError("user-circuit: encoder needs at least one layer and n_inputs (the number of raw "
+                              "inputs)")
+        width = heads.shapes(o["encoder"], o["n_inputs"], ENCODER)[1]
+        if o["encoding"] == "angle" and width != len(o["features"]):
+            raise QauditError(f"user-circuit: the encoder gives {width} outputs for {len(o['features'])} feature "
+                              "symbols")
+
     def encoded_width(self) -> int:
-        if self.options["derived"] is not None:
+        if self.options["derived"] is not None or self.options["encoder"] is not None:
             return int(self.options["n_inputs"])
         return super().encoded_width()
 
+    def trainable_encoder(self) -> bool:
+        return self.options["encoder"] is not None
+
+    def encoder_backward(self, Z: np.ndarray, d_inputs: np.ndarray, per_sample: bool) -> dict[str, np.ndarray]:
+        """Encoder weight gradients from dL/d(feature angles), or, for amplitude encoding, from dL/d(the real
+        input state) through its zero padding and L2 normalisation."""
+        h, caches = heads.forward(self.options["encoder"], self.weights, Z, ENCODER)
+        if self.encoding == "amplitude":
+            _, l2_cache = layers.l2_normalise_forward(self._padded(h))
+            d_inputs = layers.l2_normalise_backward(d_inputs, l2_cache)[:, : h.shape[1]]
+        return heads.backward(self.options["encoder"], d_inputs, caches, per_sample, ENCODER)[1]
+
+    def _padded(self, h: np.ndarray) -> np.ndarray:
+        """Encoder outputs zero-padded to the 2**n amplitudes of an amplitude encoding."""
+        dim = self.compiled.program.dim
+        return h if h.shape[1] == dim else np.pad(h, ((0, 0), (0, dim - h.shape[1])))
+
     def encode(self, Z: np.ndarray) -> np.ndarray:
-        """Derived features (polynomials of the raw inputs), when the model declares them."""
+        """The encoder's outputs (amplitude encoding: zero-padded and L2-normalised, as PennyLane's
+        ``AmplitudeEmbedding(normalize=True, pad_with=0)``), or derived features (polynomials of the raw
+        inputs), when the model declares them."""
+        if self.options["encoder"] is not None:
+            h = heads.forward(self.options["encoder"], self.weights, Z, ENCODER)[0]
+            return layers.l2_normalise_forward(self._padded(h))[0] if self.encoding == "amplitude" else h
         derived = self.options["derived"]
         if derived is None:
             return Z
@@ -519,6 +576,12 @@ class UserCircuit(CircuitClassifier):
         return out
 
     def _raw_preprocessing(self, X: np.ndarray) -> list[dict[str, Any]]:
+        if self.options["encoder"] is not None:  # the encoder (and an amplitude encoding's padding) runs in encode
+            if X.shape[1] != self.options["n_inputs"]:
+                raise QauditError(f"user-circuit: the data has {X.shape[1]} features, the encoder takes "
+                                  f"{self.options['n_inputs']}")
+            self._encoder_shapes()
+            return []
         want = 2**len(self.compiled.qubits) if self.encoding == "amplitude" else self.encoded_width()
         width = X.shape[1]
         if width > want or (self.encoding == "angle" and width != want):
@@ -531,11 +594,32 @@ class UserCircuit(CircuitClassifier):
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         spec = self.options["head"]
         if spec is None:
-            return super().param_shapes()
-        found, width = heads.shapes(spec, len(self.compiled.observables))
-        if width != self.n_classes:
-            raise QauditError(f"user-circuit: the head gives {width} outputs for {self.n_classes} classes")
-        return {"theta": (len(self.compiled.program.param_names),), **found}
+            found = super().param_shapes()
+        else:
+            head, width = heads.shapes(spec, len(self.compiled.observables))
+            if width != self.n_classes:
+                raise QauditError(f"user-circuit: the head gives {width} outputs for {self.n_classes} classes")
+            found = {"theta": (len(self.compiled.program.param_names),), **head}
+        if self.options["encoder"] is not None:
+            found.update(self._encoder_shapes())
+        return found
+
+    def _encoder_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The encoder's weight shapes; its outputs must fit an amplitude encoding's 2**n amplitudes."""
+        shapes, width = heads.shapes(self.options["encoder"], self.options["n_inputs"], ENCODER)
+        if self.encoding == "amplitude" and width > self.compiled.program.dim:
+            raise QauditError(f"user-circuit: the encoder gives {width} outputs for {self.compiled.program.dim} "
+                              "amplitudes")
+        return shapes
+
+    def initialise(self, X: np.ndarray, y: np.ndarray, n_classes: int | None = None) -> UserCircuit:
+        """Preprocessing and initial weights; an encoder's linear layers get PyTorch's default initialisation
+        from their own seeded stream (``[seed, 1]``), so models without one draw exactly as before."""
+        super().initialise(X, y, n_classes)
+        if self.options["encoder"] is not None:
+            rng = np.random.default_rng([self.options["seed"], 1])
+            self.weights.update(heads.init(self.options["encoder"], self.options["n_inputs"], rng, ENCODER))
+        return self
 
     def init_head(self, rng: np.random.Generator, n_obs: int) -> dict[str, np.ndarray]:
         spec = self.options["head"]
@@ -556,6 +640,16 @@ class UserCircuit(CircuitClassifier):
         if spec is None:
             return super().head_backward(dlogits, cache, per_sample)
         return heads.backward(spec, dlogits, cache, per_sample)
+
+    def to_document(self) -> dict[str, Any]:
+        """The model file's sections; options added after format version 1 shipped (``encoder``,
+        ``optimizer``) are left out at their defaults, so a file that does not use them is what an older
+        qaudit wrote and reads (docs/model-format.md, "Versions")."""
+        document = super().to_document()
+        for key, default in LATER_OPTIONS.items():
+            if document["config"].get(key, default) == default:
+                document["config"].pop(key, None)
+        return document
 
     @classmethod
     def from_trained(cls, options: dict[str, Any], weights: dict[str, np.ndarray], n_classes: int,

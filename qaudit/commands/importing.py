@@ -18,7 +18,8 @@ HELP = "\n\n".join([
     "Before anything is written, qaudit's class probabilities must equal the source framework's on the data to "
     "1e-8 (float64), else the import fails naming the largest difference and where it occurs. Reference and "
     "shadow models of attacks (LiRA, RMIA, shadow) are later trained by qaudit's engine with the recipe given "
-    "here (--epochs, --lr, --batch-size, --momentum, --nesterov), recorded in the model file.",
+    "here (--optimizer, --epochs, --lr, --batch-size, --momentum, --nesterov, --seed), recorded in the model file "
+    "and in every leak report.",
     "Examples:",
     "qaudit import pennylane model.py:model --weights weights.pt -d data.npz --members members.txt --out m.json",
     "qaudit import qiskit circuit.qpy --input-params x --weight-params theta --weights w.npy "
@@ -48,11 +49,16 @@ def import_cmd(
         "--observables", help="Circuit importers: comma-separated Pauli strings, one per output.")] = None,
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-O", help="Importer-specific option KEY=VALUE (repeatable).")] = None,
+    optimizer: Annotated[str, typer.Option(help="Recipe: optimizer, sgd (momentum, Nesterov) or adam (PyTorch's "
+                                           "Adam: betas 0.9, 0.999, eps 1e-8).")] = "sgd",
     epochs: Annotated[int, typer.Option(help="Recipe: epochs of reference/shadow-model training.")] = 10,
-    lr: Annotated[float, typer.Option(help="Recipe: learning rate (SGD).")] = 0.05,
+    lr: Annotated[float | None, typer.Option(help="Recipe: learning rate (default 0.05 with sgd, 0.01 with "
+                                             "adam).", show_default=False)] = None,
     batch_size: Annotated[int, typer.Option(help="Recipe: minibatch size.")] = 32,
-    momentum: Annotated[float, typer.Option(help="Recipe: SGD momentum.")] = 0.9,
-    nesterov: Annotated[bool, typer.Option("--nesterov/--no-nesterov", help="Recipe: Nesterov momentum.")] = True,
+    momentum: Annotated[float | None, typer.Option(help="Recipe: SGD momentum (default 0.9).",
+                                                   show_default=False)] = None,
+    nesterov: Annotated[bool | None, typer.Option("--nesterov/--no-nesterov", help="Recipe: Nesterov momentum "
+                                                  "(SGD; default on).", show_default=False)] = None,
     seed: Annotated[int, typer.Option(help="Recipe seed (reference models) and the check subset's seed.")] = 0,
     check_samples: Annotated[int | None, typer.Option(
         "--check-samples", help="Check fidelity on this many samples (seeded subset; default: all).")] = None,
@@ -60,7 +66,7 @@ def import_cmd(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
 ) -> None:
     from qaudit import api
-    from qaudit.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, check_option, check_seed
+    from qaudit.limits import check_option, check_seed
     from qaudit.outputs import check_outputs
 
     if not dataset or not members:
@@ -69,11 +75,7 @@ def import_cmd(
     if out_path.exists() and not force:
         raise QauditError(f"{out_path} already exists; pass --force to overwrite it")
     check_seed(seed)
-    recipe = {"epochs": check_option("--epochs", epochs, "int", 0, MAX_EPOCHS),
-              "lr": check_option("--lr", lr, "float", 0.0, MAX_LR, low_open=True),
-              "batch_size": check_option("--batch-size", batch_size, "int", 1, MAX_BATCH_SIZE),
-              "momentum": check_option("--momentum", momentum, "float", 0.0, 0.999),
-              "nesterov": bool(nesterov), "seed": seed}
+    recipe = _recipe(optimizer, epochs, lr, batch_size, momentum, nesterov, seed)
     source_file = source.rsplit(":", 1)[0] if ":" in Path(source).name else source
     dataset_file = dataset if Path(dataset).suffix else None
     check_outputs({"--out": out_path}, {"source": source_file, "--weights file": weights,
@@ -96,6 +98,28 @@ def import_cmd(
               f"{fidelity['max_abs_diff']:.2e} over {fidelity['n_samples']} samples (tolerance 1e-8)", markup=False,
               highlight=False)
     err.print(f"wrote {out_path}", markup=False, highlight=False)
+
+
+def _recipe(optimizer: str, epochs: int, lr: float | None, batch_size: int, momentum: float | None,
+            nesterov: bool | None, seed: int) -> dict:
+    """The reference-model training recipe from the options, checked (one-line errors)."""
+    from qaudit.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_LR, check_option
+    from qaudit.training import OPTIMIZERS, Adam
+
+    if optimizer not in OPTIMIZERS:
+        raise QauditError(f"--optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    if optimizer != "sgd" and (momentum is not None or nesterov is not None):
+        raise QauditError(f"--momentum and --nesterov apply to --optimizer sgd, not {optimizer}")
+    default_lr = 0.05 if optimizer == "sgd" else 0.01
+    recipe = {"optimizer": optimizer, "epochs": check_option("--epochs", epochs, "int", 0, MAX_EPOCHS),
+              "lr": check_option("--lr", default_lr if lr is None else lr, "float", 0.0, MAX_LR, low_open=True),
+              "batch_size": check_option("--batch-size", batch_size, "int", 1, MAX_BATCH_SIZE), "seed": seed}
+    if optimizer == "sgd":
+        recipe.update(momentum=check_option("--momentum", 0.9 if momentum is None else momentum, "float", 0.0, 0.999),
+                      nesterov=True if nesterov is None else bool(nesterov))
+    else:
+        recipe.update(Adam(lr=recipe["lr"]).settings())
+    return recipe
 
 
 def register_commands(app: typer.Typer) -> None:

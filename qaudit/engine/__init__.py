@@ -48,6 +48,7 @@ __all__ = [
     "Evaluation",
     "forward",
     "backward",
+    "backward_features",
     "choose_method",
     "zero_states",
 ]
@@ -153,12 +154,13 @@ def _backward(
     d_ev: np.ndarray,
     per_sample: bool = False,
     input_grad: bool = False,
+    feature_grads: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """:func:`backward` without the BLAS thread limit."""
+    """:func:`backward` without the BLAS thread limit (*feature_grads*: see :func:`backward_features`)."""
     ev = evaluation
     program = ev.program
     lam = ev.observables.cotangent(ev.psi, np.asarray(d_ev, dtype=float))
-    if ev.method == "unitary" and not per_sample:
+    if ev.method == "unitary" and not per_sample and feature_grads is None:
         # psi_n = U x_n, so G = dL/dU* = Σ_n λ_n x_n^H: one matmul, then one adjoint sweep over the
         # columns of U (the states after each stage were kept by the forward pass). The sweep
         # carries conj(G), written column-major-to-row-major in the same pass as the conjugation.
@@ -185,6 +187,7 @@ def _backward(
             np.ascontiguousarray(ev.psi[start:stop].T),
             np.ascontiguousarray(lam[start:stop].T),
             per_sample,
+            feature_grads=None if feature_grads is None else feature_grads[start:stop],
         )
         grads.append(g)
         if input_grad:
@@ -226,3 +229,25 @@ def backward(
     """
     with single_thread_blas():
         return _backward(evaluation, d_ev, per_sample, input_grad)
+
+
+def backward_features(
+    evaluation: Evaluation,
+    d_ev: np.ndarray,
+    per_sample: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Gradient of a loss through the circuit, with respect to its parameters and its input features.
+
+    Like :func:`backward` (``grad_theta`` is (n_params,) or (batch, n_params) if *per_sample*), plus
+    ``grad_features`` (batch, n_features) float64: row n is dL/dx_n for sample n's feature values (the
+    angles an angle encoding binds), by the same adjoint sweep. The forward pass must be per-sample
+    (``method="batched"``, which every input-dependent circuit uses); this is what trains a classical
+    encoder in front of the circuit.
+    """
+    ev = evaluation
+    if ev.method != "batched" or ev.features is None:
+        raise ValueError("feature gradients need a batched forward pass with input features")
+    out = np.zeros((ev.psi.shape[0], len(ev.program.feature_names)))
+    with single_thread_blas():
+        grad, _ = _backward(evaluation, d_ev, per_sample, False, feature_grads=out)
+    return grad, out

@@ -19,7 +19,7 @@ from qaudit.engine.program import Program
 from qaudit.engine.scratch import scratch
 
 __all__ = ["Resolved", "ResolvedBlock", "resolve", "apply_2x2", "apply_matrix", "apply_block", "local_overlap",
-           "Stage", "stages", "run", "run_saving", "adjoint_sweep", "single_thread_blas"]
+           "Stage", "stages", "run", "run_saving", "adjoint_sweep", "feature_stages", "single_thread_blas"]
 
 
 def _front(states: np.ndarray, n_qubits: int, qubits: tuple[int, ...]) -> np.ndarray:
@@ -298,6 +298,29 @@ def run_saving(program: Program, resolved: list[ResolvedBlock],
     return states, saved
 
 
+def feature_stages(program: Program, resolved: list[ResolvedBlock]) -> list[bool]:
+    """For each stage of *resolved*: does one of its blocks depend on an input feature?"""
+    names = set(program.feature_names)
+    return [any(f.form is not None and f.form.symbol in names for rb in stage.blocks for f in rb.block.factors)
+            for stage in stages(program, resolved)]
+
+
+def _add_feature_grads(program: Program, stage: Stage, lam_c: np.ndarray, states: np.ndarray,
+                       out: np.ndarray) -> None:
+    """Add each sample's ``dL/dx_j = 2 Re Σ_ab D[a,b] C[a,b]`` of the stage's feature-dependent factors to
+    *out* (batch, n_features): ``D = dV/dx_j · V^H`` per sample, C the per-sample local overlap of the
+    (conjugated) cotangent and the states after the stage. A feature used by several gates sums them."""
+    findex = {name: i for i, name in enumerate(program.feature_names)}
+    for rb in stage.blocks:
+        if not any(f.form is not None and f.form.symbol in findex for f in rb.block.factors):
+            continue
+        overlap = _overlap(lam_c, states, program.n_qubits, rb.block.qubits, True)  # (batch, d, d)
+        v_h = np.conj(np.swapaxes(rb.unitary, -1, -2))
+        for symbol, d in rb.derivatives():
+            if symbol in findex:
+                out[:, findex[symbol]] += 2.0 * np.real(np.sum(np.matmul(d, v_h) * overlap, axis=(-2, -1)))
+
+
 def _old_derivatives(rb: ResolvedBlock, pindex: dict[str, int]) -> list[tuple[int, np.ndarray]]:
     """(param index, D = dV · V^H) of a block the resolve plan did not evaluate."""
     v_h = np.conj(np.swapaxes(rb.unitary, -1, -2))
@@ -402,6 +425,7 @@ def adjoint_sweep(
     saved: list | None = None,
     conjugated: bool = False,
     input_grad: bool = True,
+    feature_grads: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Reverse-mode sweep without stored intermediates (or with those of :func:`run_saving`).
 
@@ -418,11 +442,18 @@ def adjoint_sweep(
 
     For the shared-unitary path the "states" are the columns of U and the cotangent is
     ``G = dL/dU*``: the same sweep, with a batch of 2^n columns.
+
+    *feature_grads* (batch, n_features) float64, when given (per-sample states, no *saved*), receives
+    each sample's gradient with respect to the program's input features (the angles an angle encoding
+    binds), added in place: the same contraction as a trainable factor's, per sample.
     """
     staged = stages(program, resolved)
     need = trainable_stages(program, resolved)
     acc = _Gradient(program, resolved, final_states.shape[-1], per_sample)
-    first = next((i for i, flag in enumerate(need) if flag), len(staged))
+    fneed = feature_stages(program, resolved) if feature_grads is not None else [False] * len(staged)
+    if feature_grads is not None and saved is not None:
+        raise ValueError("feature gradients need the per-sample sweep (no saved states)")
+    first = next((i for i, (a, b) in enumerate(zip(need, fneed)) if a or b), len(staged))
     lam_c = cotangent if conjugated else cotangent.conj()
     states = final_states
     with single_thread_blas():
@@ -430,6 +461,8 @@ def adjoint_sweep(
             stage = staged[i]
             if need[i]:
                 acc.stage(stage, lam_c, saved[i] if saved is not None else states)
+            if fneed[i]:
+                _add_feature_grads(program, stage, lam_c, states, feature_grads)
             if i <= first and not input_grad:
                 break
             if saved is None and i > first:
