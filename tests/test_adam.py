@@ -10,6 +10,7 @@ import pytest
 from conftest import one_line_error
 from qaudit_qnn.user_circuit import UserCircuit
 from test_encoder import OPTIONS
+from test_import import pl_file  # noqa: F401 - a fixture: the PennyLane user file
 
 from qaudit.training import Adam, _restore, _state, make_optimizer
 
@@ -77,19 +78,10 @@ def test_adam_training_is_seeded_and_differs_from_sgd():
         UserCircuit.from_options({**OPTIONS, "optimizer": "rmsprop"})
 
 
-def test_import_records_the_adam_recipe_in_the_file_and_the_report(tmp_path, run_qaudit):
-    pytest.importorskip("pennylane", reason="the PennyLane importer needs the pennylane extra")
-    pytest.importorskip("torch", reason="the PennyLane importer needs torch (pennylane extra)")
-    import importlib.util
-    import textwrap
+def test_import_records_the_adam_recipe_in_the_file_and_the_report(tmp_path, run_qaudit, pl_file):  # noqa: F811
+    from test_import import _normal_data, _save_state
 
-    from test_import import PENNYLANE_MODELS, _normal_data, _save_state
-
-    path = tmp_path / "user_models.py"
-    path.write_text(textwrap.dedent(PENNYLANE_MODELS))
-    spec = importlib.util.spec_from_file_location("user_models_adam", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    path, module = pl_file
     weights = _save_state(module.encoder_tanh, tmp_path, "w")
     data, members = _normal_data(tmp_path)
     out = tmp_path / "m.json"

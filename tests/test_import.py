@@ -474,7 +474,9 @@ def test_byoq_examples_train_import_and_audit(tmp_path, script, args):
 
     pytest.importorskip("pennylane" if script.startswith("pennylane") else "qiskit_machine_learning",
                         reason="the example needs its framework's extra")
-    shutil.copy(Path(__file__).resolve().parents[1] / "examples" / "byoq" / script, tmp_path / script)
+    examples = Path(__file__).resolve().parents[1] / "examples" / "byoq"
+    for name in {script, "torch_training.py"}:  # the PennyLane examples share their training loop
+        shutil.copy(examples / name, tmp_path / name)
     subprocess.run([sys.executable, script], cwd=tmp_path, check=True, capture_output=True, timeout=600)
     cli = [sys.executable, "-m", "qaudit.cli"]
     proc = subprocess.run([*cli, "import", *args, "--out", "m.json"], cwd=tmp_path, capture_output=True, text=True,

@@ -17,14 +17,11 @@ gradients with respect to the encoding angles). `qaudit import` runs this file t
 (untrained); the training below runs only when the file is executed as a script.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pennylane as qml
 import torch
 
 N_FEATURES, N_QUBITS, N_LAYERS, N_CLASSES = 8, 4, 2, 4
-HERE = Path(__file__).resolve().parent
 
 dev = qml.device("default.qubit", wires=N_QUBITS)
 
@@ -56,25 +53,10 @@ def make_data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def main() -> None:
+    from torch_training import train_and_save  # next to this file
+
     X, y = make_data()
-    rng = np.random.default_rng(0)
-    members = np.sort(rng.choice(len(X), size=len(X) // 2, replace=False))
-    np.savez(HERE / "digits8.npz", X=X, y=y)
-    np.savetxt(HERE / "encoder_members.txt", members, fmt="%d")
-    opt = torch.optim.Adam(model.parameters(), lr=0.05)
-    Xt, yt = torch.tensor(X[members], dtype=torch.float32), torch.tensor(y[members])
-    for epoch in range(15):
-        for batch in torch.randperm(len(Xt)).split(32):
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(model(Xt[batch]), yt[batch])
-            loss.backward()
-            opt.step()
-        print(f"epoch {epoch + 1}: loss {loss.item():.3f}")
-    torch.save(model.state_dict(), HERE / "encoder_weights.pt")
-    with torch.no_grad():
-        accuracy = (model(torch.tensor(X, dtype=torch.float32)).argmax(1).numpy() == y).mean()
-    print(f"accuracy on all {len(X)} samples: {accuracy:.3f}; wrote digits8.npz, encoder_members.txt, "
-          "encoder_weights.pt")
+    train_and_save(model, X, y, "digits8.npz", "encoder_members.txt", "encoder_weights.pt")
 
 
 if __name__ == "__main__":
