@@ -316,7 +316,9 @@ def _unlearn_run(mf: Any, dataset: Any, fs: Any, settings: ShotSettings, shots: 
     outcome = core.run_method(settings.unlearn, target, request)
     seconds = time.perf_counter() - start
     new = outcome.model.unwrap() if isinstance(outcome.model, ShotEstimatedModel) else outcome.model
-    verifier = core.Verifier(mf, dataset, fs, seed, backend if shots else None, shots)
+    # exact outputs with the study's own seed: the very verifier already built for the exact evaluation
+    verifier = (exact_verifier if not shots and seed == exact_verifier.seed
+                else core.Verifier(mf, dataset, fs, seed, backend if shots else None, shots))
     before = verifier.snapshot(model)
     after = verifier.snapshot(new)
     exact = exact_verifier.snapshot(new) if shots else after
@@ -340,19 +342,23 @@ def _probe_outputs(mf: Any, X: np.ndarray, y: np.ndarray, settings: ShotSettings
 _VERIFIERS: dict[str, Any] = {}
 
 
-def _exact_verifier(mf: Any, dataset: Any, fs: Any, seed: int, study_key: str) -> Any:
-    """The study's exact verifier (attacks fitted on the original model), built once per process and study."""
-    if study_key not in _VERIFIERS:
+def exact_verifier(mf: Any, dataset: Any, fs: Any, seed: int) -> Any:
+    """The verifier on exact outputs (attacks fitted on the original model) for this model, data, forget set
+    and seed, built once per process and reused: every run of a shot study needs it, and so does any other
+    caller with the same inputs (``qaudit reproduce``'s unlearning stage). Keyed by content, so a different
+    model, dataset, forget set or seed builds a new one."""
+    key = content_key(mf.kind, mf.model.to_document(), mf.data.members, mf.data.holdout, fs.forget_ids,
+                      fs.retain_ids, int(seed), dataset.X, dataset.y)
+    if key not in _VERIFIERS:
         from qaudit import unlearning as core
 
         _VERIFIERS.clear()
-        _VERIFIERS[study_key] = core.Verifier(mf, dataset, fs, seed, None, None)
-    return _VERIFIERS[study_key]
+        _VERIFIERS[key] = core.Verifier(mf, dataset, fs, seed, None, None)
+    return _VERIFIERS[key]
 
 
 def study_run(bundle: tuple[Any, str, dict[str, Any]], dataset: Any, truth: Any, settings: ShotSettings,
-               shots: int | None, seed: int, probe: np.ndarray, fs: Any, study_key: str,
-               checkpoint: Any) -> dict[str, Any]:
+              shots: int | None, seed: int, probe: np.ndarray, fs: Any, checkpoint: Any) -> dict[str, Any]:
     """Job: one (shot count, repeat) run -- the leak audit, the probe outputs and, with ``--unlearn``, the
     unlearning run -- from the model file's fields and model document (*bundle*); stored as a checkpoint
     (a path) as soon as it exists, so an interrupted study keeps every finished run."""
@@ -367,7 +373,7 @@ def study_run(bundle: tuple[Any, str, dict[str, Any]], dataset: Any, truth: Any,
     probe_probs = _probe_outputs(mf, dataset.X[probe], dataset.y[probe], settings, shots, seed, backend)
     if settings.unlearn:
         run["unlearn"] = _unlearn_run(mf, dataset, fs, settings, shots, seed, backend,
-                                      _exact_verifier(mf, dataset, fs, settings.seed, study_key))
+                                      exact_verifier(mf, dataset, fs, settings.seed))
     run["seconds"] = round(time.perf_counter() - t0, 3)
     piece = {"run": run, "probe": probe_probs.tolist()}
     from qaudit.checkpoints import save_piece
@@ -422,7 +428,7 @@ class StudyPlan:
 
         bundle = portable(self.mf)
         return [Job((bundle, dataset, self.truth, self.settings, self.plan[i][0], self.plan[i][1], self.probe,
-                     self.fs, self.base_key, self.store.path(self.keys[i])),
+                     self.fs, self.store.path(self.keys[i])),
                     seed=self.plan[i][1], origin=f"shot study run ({shot_label(self.plan[i][0])} shots)")
                 for i in self.todo]
 

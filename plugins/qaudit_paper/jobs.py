@@ -68,9 +68,10 @@ def unlearn(mf: Any, ds: Any, methods: list[str], seed: int, forget_class: int) 
     from dataclasses import asdict
 
     from qaudit import unlearning as core
+    from qaudit.shot_study import exact_verifier
 
     fs = core.resolve_forget(mf, ds, [forget_class])
-    verifier = core.Verifier(mf, ds, fs, seed)
+    verifier = exact_verifier(mf, ds, fs, seed)  # the shot study's runs in this process reuse it
     before = verifier.snapshot(mf.model)
     orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, None, cache=False)
     runs, per_method = [], {}
