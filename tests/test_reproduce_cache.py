@@ -173,3 +173,22 @@ def test_stage_values_survive_the_cache_exactly():
     assert json.dumps(encode(again)) == json.dumps(encode(out))  # a second trip changes nothing
     with pytest.raises(TypeError):
         encode({"x": object()})
+
+
+def test_no_cache_switches_both_caches_off(tmp_path, monkeypatch, run_qaudit):
+    from conftest import one_line_error
+    from qaudit_paper import cache
+
+    from qaudit.data import load_dataset
+
+    monkeypatch.setenv("QAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    ds = load_dataset("digits")
+    assert cache.cache_path("basic-qnn", ds, 10, 10, 0, {}, None) is not None
+    assert cache.cache_path("basic-qnn", ds, 10, 10, 0, {}, None, use_cache=False) is None
+    assert cache.StageStore().path("k" * 64) is not None
+    off = cache.StageStore(use_cache=False)
+    off.put("k" * 64, {"a": 1})  # stores nothing, and says so by returning nothing on read
+    assert off.path("k" * 64) is None and off.get("k" * 64) is None
+    assert not (tmp_path / "cache").exists()
+    code, _, err = run_qaudit(["reproduce", "--quick", "--no-cache", "--jobs", "0", "--out-dir", str(tmp_path / "o")])
+    assert code == 2 and "--jobs" in one_line_error(err) and not (tmp_path / "o").exists()
