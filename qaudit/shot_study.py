@@ -316,7 +316,9 @@ def _unlearn_run(mf: Any, dataset: Any, fs: Any, settings: ShotSettings, shots: 
     outcome = core.run_method(settings.unlearn, target, request)
     seconds = time.perf_counter() - start
     new = outcome.model.unwrap() if isinstance(outcome.model, ShotEstimatedModel) else outcome.model
-    verifier = core.Verifier(mf, dataset, fs, seed, backend if shots else None, shots)
+    # exact outputs with the study's own seed: the very verifier already built for the exact evaluation
+    verifier = (exact_verifier if not shots and seed == exact_verifier.seed
+                else core.Verifier(mf, dataset, fs, seed, backend if shots else None, shots))
     before = verifier.snapshot(model)
     after = verifier.snapshot(new)
     exact = exact_verifier.snapshot(new) if shots else after
@@ -340,19 +342,23 @@ def _probe_outputs(mf: Any, X: np.ndarray, y: np.ndarray, settings: ShotSettings
 _VERIFIERS: dict[str, Any] = {}
 
 
-def _exact_verifier(mf: Any, dataset: Any, fs: Any, seed: int, study_key: str) -> Any:
-    """The study's exact verifier (attacks fitted on the original model), built once per process and study."""
-    if study_key not in _VERIFIERS:
+def exact_verifier(mf: Any, dataset: Any, fs: Any, seed: int) -> Any:
+    """The verifier on exact outputs (attacks fitted on the original model) for this model, data, forget set
+    and seed, built once per process and reused: every run of a shot study needs it, and so does any other
+    caller with the same inputs (``qaudit reproduce``'s unlearning stage). Keyed by content, so a different
+    model, dataset, forget set or seed builds a new one."""
+    key = content_key(mf.kind, mf.model.to_document(), mf.data.members, mf.data.holdout, fs.forget_ids,
+                      fs.retain_ids, int(seed), dataset.X, dataset.y)
+    if key not in _VERIFIERS:
         from qaudit import unlearning as core
 
         _VERIFIERS.clear()
-        _VERIFIERS[study_key] = core.Verifier(mf, dataset, fs, seed, None, None)
-    return _VERIFIERS[study_key]
+        _VERIFIERS[key] = core.Verifier(mf, dataset, fs, seed, None, None)
+    return _VERIFIERS[key]
 
 
-def _study_run(bundle: tuple[Any, str, dict[str, Any]], dataset: Any, truth: Any, settings: ShotSettings,
-               shots: int | None, seed: int, probe: np.ndarray, fs: Any, study_key: str,
-               checkpoint: Any) -> dict[str, Any]:
+def study_run(bundle: tuple[Any, str, dict[str, Any]], dataset: Any, truth: Any, settings: ShotSettings,
+              shots: int | None, seed: int, probe: np.ndarray, fs: Any, checkpoint: Any) -> dict[str, Any]:
     """Job: one (shot count, repeat) run -- the leak audit, the probe outputs and, with ``--unlearn``, the
     unlearning run -- from the model file's fields and model document (*bundle*); stored as a checkpoint
     (a path) as soon as it exists, so an interrupted study keeps every finished run."""
@@ -367,7 +373,7 @@ def _study_run(bundle: tuple[Any, str, dict[str, Any]], dataset: Any, truth: Any
     probe_probs = _probe_outputs(mf, dataset.X[probe], dataset.y[probe], settings, shots, seed, backend)
     if settings.unlearn:
         run["unlearn"] = _unlearn_run(mf, dataset, fs, settings, shots, seed, backend,
-                                      _exact_verifier(mf, dataset, fs, settings.seed, study_key))
+                                      exact_verifier(mf, dataset, fs, settings.seed))
     run["seconds"] = round(time.perf_counter() - t0, 3)
     piece = {"run": run, "probe": probe_probs.tolist()}
     from qaudit.checkpoints import save_piece
@@ -382,6 +388,68 @@ def run_study(mf: Any, dataset: Any, settings: ShotSettings, progress: Progress 
 
     The (shot count, repeat) runs are independent jobs on *executor* (None: in this process); each carries
     the model document, the indices and its seed, the dataset is shared once."""
+    from qaudit.parallel import using
+
+    study = plan_study(mf, dataset, settings, location)
+    with progress.track("shot study", len(study.plan)) as task:
+        progress.advance(task, len(study.plan) - len(study.todo))
+        results: list[Any] = []
+        if study.todo:
+            with using(executor) as ex:
+                results = ex.map(study_run, study.jobs(ex.share(dataset)), on_done=lambda: progress.advance(task))
+    return study.finish(results)
+
+
+@dataclass
+class StudyPlan:
+    """A shot study split into its independent runs (:meth:`jobs`, for any executor) and the step that
+    assembles their results into the Report (:meth:`finish`); :func:`run_study` is plan, map, finish.
+    Runs already checkpointed (``--resume``) are loaded here and left out of :attr:`todo`."""
+
+    mf: Any
+    settings: ShotSettings
+    seeds: list[int]
+    truth: Any
+    probe: np.ndarray
+    fs: Any
+    plan: list[tuple[int | None, int]]
+    keys: list[str]
+    base_key: str
+    store: Any
+    pieces: list[Any]
+    todo: list[int]
+    location: str = ""
+
+    def jobs(self, dataset: Any) -> list[Any]:
+        """One :class:`qaudit.protocols.Job` of :func:`study_run` per run still to do; *dataset* is the
+        dataset or the executor's handle for it."""
+        from qaudit.model import portable
+        from qaudit.protocols import Job
+
+        bundle = portable(self.mf)
+        return [Job((bundle, dataset, self.truth, self.settings, self.plan[i][0], self.plan[i][1], self.probe,
+                     self.fs, self.store.path(self.keys[i])),
+                    seed=self.plan[i][1], origin=f"shot study run ({shot_label(self.plan[i][0])} shots)")
+                for i in self.todo]
+
+    def finish(self, results: list[Any]) -> Report:
+        """The Report from the results of :meth:`jobs` (in job order); discards the run checkpoints."""
+        pieces = list(self.pieces)
+        for i, piece in zip(self.todo, results):
+            pieces[i] = piece
+        runs = [piece["run"] for piece in pieces]
+        jitter: dict[str, float] = {}
+        for used in dict.fromkeys(used for used, _ in self.plan):
+            stack = np.vstack([np.asarray(piece["probe"], dtype=np.float64)
+                               for (u, _), piece in zip(self.plan, pieces) if u == used])
+            jitter[shot_label(used)] = float(np.mean(stack.std(axis=0, ddof=1))) if len(self.seeds) > 1 else 0.0
+        self.store.discard()
+        return build_report(self.mf, self.settings, self.seeds, runs, jitter, self.location, len(self.probe),
+                            self.fs)
+
+
+def plan_study(mf: Any, dataset: Any, settings: ShotSettings, location: str = "") -> StudyPlan:
+    """Validate *settings* against the model and backend and plan the study's runs (no run is made)."""
     from qaudit.audit import ground_truth
     from qaudit.backends import resolve_backend
     from qaudit.plugins import get_host
@@ -412,9 +480,6 @@ def run_study(mf: Any, dataset: Any, settings: ShotSettings, progress: Progress 
         check_idx = fs.forget_ids[:4]
         be0, _ = resolve_backend(settings.backend, None, mf.model)
         check_parameter_shift(mf.model, dataset.X[check_idx], dataset.y[check_idx], be0)
-    from qaudit.parallel import using
-    from qaudit.protocols import Job
-
     store = Checkpoints("shot-study", settings.resume)
     base_key = content_key(mf.kind, mf.model.to_document(), dataset.X, dataset.y, probe,
                            {k: v for k, v in dataclasses.asdict(settings).items() if k != "resume"})
@@ -423,28 +488,7 @@ def run_study(mf: Any, dataset: Any, settings: ShotSettings, progress: Progress 
     keys = [content_key(base_key, shot_label(used), seed) for used, seed in plan]
     pieces: list[Any] = [store.get(key) for key in keys]
     todo = [i for i, piece in enumerate(pieces) if piece is None]
-    with progress.track("shot study", len(plan)) as task:
-        progress.advance(task, len(plan) - len(todo))
-        if todo:
-            with using(executor) as ex:
-                from qaudit.model import portable
-
-                bundle = portable(mf)
-                shared = ex.share(dataset)
-                jobs = [Job((bundle, shared, truth, settings, plan[i][0], plan[i][1], probe, fs, base_key,
-                             store.path(keys[i])),
-                            seed=plan[i][1], origin=f"shot study run ({shot_label(plan[i][0])} shots)")
-                        for i in todo]
-                for i, piece in zip(todo, ex.map(_study_run, jobs, on_done=lambda: progress.advance(task))):
-                    pieces[i] = piece
-    runs = [piece["run"] for piece in pieces]
-    jitter: dict[str, float] = {}
-    for used in dict.fromkeys(used for used, _ in plan):
-        stack = np.vstack([np.asarray(piece["probe"], dtype=np.float64)
-                           for (u, _), piece in zip(plan, pieces) if u == used])
-        jitter[shot_label(used)] = float(np.mean(stack.std(axis=0, ddof=1))) if len(seeds) > 1 else 0.0
-    store.discard()
-    return build_report(mf, settings, seeds, runs, jitter, location, len(probe), fs)
+    return StudyPlan(mf, settings, seeds, truth, probe, fs, plan, keys, base_key, store, pieces, todo, location)
 
 
 def aggregate(runs: list[dict[str, Any]], shots: list[int | None], part: str, names: tuple[str, ...]

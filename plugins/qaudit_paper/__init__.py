@@ -50,9 +50,22 @@ def register_commands(app: Any) -> None:
             "only, not the paper's settings.")] = False,
         parents: Annotated[bool, typer.Option("--parents", help="Create missing parent folders of --out-dir.")
                            ] = False,
+        jobs: Annotated[int | None, typer.Option(
+            "--jobs", "-j", help="Worker processes for the independent trainings and stages (default: the "
+            "machine's cores; 1 = one after another in this process). The report is the same either way.")] = None,
+        executor: Annotated[str | None, typer.Option(
+            "--executor", help="Where the stages run: see `qaudit executors` (default: worker processes on this "
+            "machine).")] = None,
+        no_cache: Annotated[bool, typer.Option(
+            "--no-cache", help="Neither read nor write the content-addressed caches of trained models and stage "
+            "results ($QAUDIT_CACHE_DIR/reproduce; QAUDIT_CACHE_DIR=off does the same).")] = False,
     ) -> None:
         """Run the paper's experiments (basic QNN + HQNN on MNIST) and report them beside the paper's claims."""
+        from contextlib import closing
+
+        from qaudit import parallel
         from qaudit.commands.common import command_line, err
+        from qaudit.limits import check_jobs
         from qaudit.outputs import make_out_dir
         from qaudit.progress import RichProgress
         from qaudit.shot_study import parse_shots, repeat_seeds
@@ -68,10 +81,14 @@ def register_commands(app: Any) -> None:
         if repeats is not None:
             repeat_seeds(seed, repeats)
             config.repeats = repeats
+        if jobs is not None:
+            check_jobs(jobs)
         make_out_dir(out_dir, parents)
-        with RichProgress(err) as progress:
+        with closing(parallel.open_executor(executor, parallel.scheduler_from_env(), jobs)) as ex, \
+                RichProgress(err) as progress:
             report = run(config, out_dir, command=command_line(), progress=progress,
-                         say=lambda text: err.print(f"[bold]reproduce[/] {text}", highlight=False))
+                         say=lambda text: err.print(f"[bold]reproduce[/] {text}", highlight=False), executor=ex,
+                         use_cache=not no_cache)
         paths = write_outputs(report, out_dir)
         err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
         for p in paths:

@@ -1,4 +1,4 @@
-"""Content-addressed cache of the models ``qaudit reproduce`` trains (issue 19, item 3).
+"""Content-addressed caches of ``qaudit reproduce`` (issue 19, item 3): trained models and stage results.
 
 A trained model depends only on its kind, options, preset, seed, split sizes, the data and the code that
 trains it; the key is the SHA-256 of all of them (:func:`qaudit.checkpoints.content_key`, with the code
@@ -8,25 +8,43 @@ afresh. Entries are ordinary model files under ``$QAUDIT_CACHE_DIR/reproduce/`` 
 turns the cache off), read back with the model-file limits and validation; a broken entry is retrained.
 A fresh model is saved and read back before use, so a first run and a rerun compute with the very same
 arrays (weights are stored losslessly) and their reports are identical.
+
+Stage results (a leak audit, the unlearning comparison, the shot study, the noise stage...) are cached the
+same way under ``$QAUDIT_CACHE_DIR/reproduce/stages/``: the key hashes the stage's name and inputs (model
+content, dataset identity, settings, seeds), the code of every package that computes results
+(:data:`STAGE_PACKAGES`) and the numerical libraries' versions. An entry is JSON (never pickle), read with a
+size cap and a nesting cap (:mod:`qaudit.io`), checked (schema, key, SHA-256 of its value, expected keys) and
+recomputed when anything is off; ``qaudit reproduce --no-cache`` (or ``QAUDIT_CACHE_DIR=off``) turns both
+caches off.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
+import math
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 #: Packages whose code decides what a training produces.
 CODE_PACKAGES = ("qaudit", "qaudit_qnn", "qaudit_datasets")
+#: Packages whose code decides what a stage computes (attacks, backends, unlearning methods, this plugin).
+STAGE_PACKAGES = (*CODE_PACKAGES, "qaudit_attacks", "qaudit_backends", "qaudit_unlearning", "qaudit_paper")
+#: Libraries whose versions enter the stage key (their numerics decide the numbers).
+STAGE_LIBRARIES = ("numpy", "scipy", "scikit-learn")
+STAGE_SCHEMA = "qaudit.reproduce.stage/1"
+#: Largest stage entry read back (bytes); the biggest, the shot study's, is well under 1 MiB.
+MAX_STAGE_BYTES = 32 * 1024 * 1024
+_FLOAT_TAG = "$float"
 
 
-@functools.lru_cache(maxsize=1)
-def code_fingerprint() -> str:
-    """SHA-256 over the relative paths and bytes of every ``.py`` file of :data:`CODE_PACKAGES`."""
+@functools.lru_cache(maxsize=4)
+def code_fingerprint(packages: tuple[str, ...] = CODE_PACKAGES) -> str:
+    """SHA-256 over the relative paths and bytes of every ``.py`` file of *packages*."""
     digest = hashlib.sha256()
-    for package in CODE_PACKAGES:
+    for package in packages:
         spec = find_spec(package)
         for root in (spec.submodule_search_locations or []) if spec else []:
             for path in sorted(Path(root).rglob("*.py")):
@@ -36,31 +54,44 @@ def code_fingerprint() -> str:
 
 
 def cache_path(kind: str, ds: Any, n_train: int, n_holdout: int, seed: int, options: dict[str, Any],
-               preset: str | None) -> Path | None:
+               preset: str | None, use_cache: bool = True) -> Path | None:
     """Where the model for these inputs is cached, or None when the cache is off."""
     from qaudit.checkpoints import cache_root, content_key
 
     root = cache_root()
-    if root is None:
+    if root is None or not use_cache:
         return None
     key = content_key("qaudit.reproduce.model/1", code_fingerprint(), kind, options, preset, seed, n_train,
                       n_holdout, ds.name, ds.fingerprint())
     return root / "reproduce" / f"{kind}-{key[:32]}.json"
 
 
+def load_cached(kind: str, ds: Any, n_train: int, n_holdout: int, seed: int, options: dict[str, Any],
+                preset: str | None = None, use_cache: bool = True) -> Any:
+    """The cached model for these inputs, or None (absent, cache off, or a broken entry: it is retrained)."""
+    from qaudit import model as model_io
+    from qaudit.errors import QauditError
+
+    path = cache_path(kind, ds, n_train, n_holdout, seed, options, preset, use_cache)
+    if path is not None and path.is_file():
+        try:
+            return model_io.load(path)
+        except (QauditError, OSError, ValueError):
+            pass  # a broken entry is retrained and overwritten
+    return None
+
+
 def train_cached(kind: str, ds: Any, n_train: int, n_holdout: int, seed: int, options: dict[str, Any],
-                 progress: Any, preset: str | None = None) -> tuple[Any, bool]:
+                 progress: Any, preset: str | None = None, use_cache: bool = True) -> tuple[Any, bool]:
     """``(ModelFile, hit)``: the cached model for these inputs, else a freshly trained one (then cached)."""
     from qaudit import model as model_io
     from qaudit.errors import QauditError
     from qaudit.workflows import train_model
 
-    path = cache_path(kind, ds, n_train, n_holdout, seed, options, preset)
-    if path is not None and path.is_file():
-        try:
-            return model_io.load(path), True
-        except (QauditError, OSError, ValueError):
-            pass  # a broken entry is retrained and overwritten
+    hit = load_cached(kind, ds, n_train, n_holdout, seed, options, preset, use_cache)
+    if hit is not None:
+        return hit, True
+    path = cache_path(kind, ds, n_train, n_holdout, seed, options, preset, use_cache)
     mf = train_model(kind, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=options,
                      progress=progress, preset=preset)
     if path is not None:
@@ -73,3 +104,111 @@ def train_cached(kind: str, ds: Any, n_train: int, n_holdout: int, seed: int, op
         except (OSError, QauditError):
             pass  # the cache is an optimisation only
     return mf, False
+
+
+# --------------------------------------------------------------------------- stage results
+def encode(value: Any) -> Any:
+    """*value* as plain JSON: numpy scalars and arrays to Python, tuples to lists, non-finite floats tagged
+    (``{"$float": "nan"}``) so they survive JSON readers that reject NaN; :func:`decode` inverts it."""
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [encode(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        return encode(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return {_FLOAT_TAG: repr(value)}
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    raise TypeError(f"stage result holds a {type(value).__name__}, not JSON")
+
+
+def decode(value: Any) -> Any:
+    """Inverse of :func:`encode` on parsed JSON."""
+    if isinstance(value, dict):
+        if len(value) == 1 and _FLOAT_TAG in value and value[_FLOAT_TAG] in ("nan", "inf", "-inf"):
+            return float(value[_FLOAT_TAG])
+        return {k: decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode(v) for v in value]
+    return value
+
+
+def canonical(value: Any) -> Any:
+    """What a stage result is after a trip through the cache: every run -- fresh, concurrent or cached --
+    continues with this, so all three give the same report."""
+    return decode(json.loads(_dumps(encode(value))))
+
+
+def _dumps(encoded: Any) -> str:
+    return json.dumps(encoded, allow_nan=False, separators=(",", ":"))  # key order kept: it is the report's
+
+
+def stage_key(name: str, inputs: Any) -> str:
+    """The content key of stage *name* with *inputs* (JSON-able; arrays and references already reduced to
+    digests by the caller), the code of :data:`STAGE_PACKAGES` and the library versions."""
+    from importlib import metadata
+
+    from qaudit.checkpoints import content_key
+
+    libraries = {}
+    for lib in STAGE_LIBRARIES:
+        try:
+            libraries[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            libraries[lib] = None
+    return content_key(STAGE_SCHEMA, name, code_fingerprint(STAGE_PACKAGES), libraries, inputs)
+
+
+class StageStore:
+    """Stage results on disk by key (:func:`stage_key`); ``folder=None`` stores nothing."""
+
+    def __init__(self, use_cache: bool = True):
+        from qaudit.checkpoints import cache_root
+
+        root = cache_root() if use_cache else None
+        self.folder = None if root is None else root / "reproduce" / "stages"
+        self.rejected: list[str] = []
+
+    def path(self, key: str) -> Path | None:
+        """The entry's file (None: caching off)."""
+        return None if self.folder is None else self.folder / f"{key[:40]}.json"
+
+    def get(self, key: str, required: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """The stored value for *key*, or None when absent, unreadable, too large, not ours or altered
+        (a rejected entry is noted in :attr:`rejected` and will be recomputed and overwritten)."""
+        from qaudit.errors import QauditError
+        from qaudit.io import read_json_limited
+
+        path = self.path(key)
+        if path is None or not path.is_file():
+            return None
+        try:
+            doc = read_json_limited(path, MAX_STAGE_BYTES, "reproduce stage cache entry")
+            ok = (isinstance(doc, dict) and doc.get("schema") == STAGE_SCHEMA and doc.get("key") == key
+                  and isinstance(doc.get("value"), dict)
+                  and doc.get("sha256") == hashlib.sha256(_dumps(doc["value"]).encode()).hexdigest()
+                  and all(k in doc["value"] for k in required))
+        except (QauditError, OSError, ValueError, RecursionError):
+            ok = False
+        if not ok:
+            self.rejected.append(str(path))
+            return None
+        return decode(doc["value"])
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        """Store *value* atomically; a failure to write loses only the cache entry."""
+        from qaudit.io import write_text_atomic
+
+        path = self.path(key)
+        if path is None:
+            return
+        encoded = encode(value)
+        body = _dumps(encoded)
+        doc = {"schema": STAGE_SCHEMA, "key": key, "sha256": hashlib.sha256(body.encode()).hexdigest(),
+               "value": encoded}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(path, _dumps(doc))
+        except OSError:
+            pass

@@ -61,25 +61,24 @@ def leak_entry(payload_attack: dict[str, Any]) -> dict[str, Any]:
             "paper_protocol": d.get("extra_protocol")}
 
 
-def paper_code_stage(ds: Any, config: Any, progress: Any, model_options: dict[str, Any]) -> dict[str, Any]:
-    """Train basic-qnn with the ``paper-code`` preset on the reproduction's split and seed; audit it with the
-    gray-box attack (held-out and paper protocol). *model_options* override the preset (quick runs only)."""
+def paper_code_shown(model_options: dict[str, Any]) -> list[str]:
+    """The options the recipe table shows: the ``paper-code`` preset's and any overridden (quick runs)."""
+    from qaudit.plugins import get_host
+
+    return sorted({*get_host().get("model", "basic-qnn").PRESETS["paper-code"], *model_options})
+
+
+def paper_code_leak(mf: Any, ds: Any, seed: int, forget_class: int, bootstrap: int) -> dict[str, Any]:
+    """The gray-box audit (held-out and paper protocol) of the basic QNN trained with the ``paper-code``
+    preset on the reproduction's split and seed (:func:`leak_entry`)."""
     from qaudit.audit import AuditSettings, ground_truth, run_audit
     from qaudit.backends import resolve_backend
-    from qaudit.plugins import get_host
-    from qaudit_paper.cache import train_cached
 
-    shown = sorted({*get_host().get("model", "basic-qnn").PRESETS["paper-code"], *model_options})
-    mf, _ = train_cached("basic-qnn", ds, config.n_train, config.n_holdout, config.seed, model_options, progress,
-                         preset="paper-code")
     audit = run_audit(mf, ds, ground_truth(mf, len(ds)),
-                      AuditSettings(attacks=["gray-box"], backend="exact", seed=config.seed,
-                                    forget_class=config.forget_class, n_bootstrap=config.bootstrap,
-                                    attack_options={"gray-box.protocol": "paper"}),
-                      backend=resolve_backend("exact", None, mf.model)[0], progress=progress)
-    params = mf.model.get_params()
-    return {"model": mf, "preset": {k: params[k] for k in shown}, "train_seconds": mf.training.get("seconds"),
-            "leak": leak_entry(audit.payload["attacks"]["gray-box"])}
+                      AuditSettings(attacks=["gray-box"], backend="exact", seed=seed, forget_class=forget_class,
+                                    n_bootstrap=bootstrap, attack_options={"gray-box.protocol": "paper"}),
+                      backend=resolve_backend("exact", None, mf.model)[0])
+    return leak_entry(audit.payload["attacks"]["gray-box"])
 
 
 def _figure(p: dict[str, Any] | None) -> str:

@@ -35,8 +35,9 @@ import numpy as np
 
 from qaudit.errors import QauditError
 from qaudit.progress import SILENT, Progress
-from qaudit.results import Report, Table
-from qaudit_paper import cache, origins
+from qaudit.results import Plot, Report, Series, Table
+from qaudit_paper import cache, origins, stages
+from qaudit_paper import jobs as paper_jobs
 
 SCHEMA = "qaudit.reproduce/1"
 MNIST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -49,8 +50,6 @@ CLAIMS = {
     "basic_forget_acc": 0.81,  # basic QNN starting accuracy on digit 4 [code, hard-coded]
     "basic_retain_acc": 0.57,  # ... on the retained classes
 }
-#: Attack options of the reproduction's leak audits: the gray-box attack also runs the authors' HQNN/MIA.py protocol.
-PAPER_PROTOCOL = {"gray-box.protocol": "paper"}
 #: Tolerances of the agreement criteria (absolute, fractions); ours, stated in the report.
 TOL_RATE = 0.10
 TOL_AFTER = 0.05
@@ -125,170 +124,185 @@ def versions() -> dict[str, str]:
     return out
 
 
-def _acc(model: Any, X: np.ndarray, y: np.ndarray, backend: Any = None) -> float:
-    if len(y) == 0:
-        return float("nan")
-    return float(np.mean(np.argmax(model.predict_proba(X, backend=backend), axis=1) == y))
-
-
 def _pct(v: Any) -> Any:
     return None if v is None or not np.isfinite(v) else f"{100.0 * float(v):.1f}"
 
 
-class _Clock:
-    def __init__(self) -> None:
-        self.stages: dict[str, float] = {}
-        self.start = time.perf_counter()
-
-    def lap(self, name: str, t0: float) -> None:
-        self.stages[name] = round(self.stages.get(name, 0.0) + time.perf_counter() - t0, 2)
+#: Expected seconds of each stage's jobs at paper settings on one core (measured, issue 19): only the order
+#: in which a batch's jobs start (longest first) depends on them, never a result.
+STAGE_COST = {"model": 0.5, "leak": 10.0, "unlearn": 15.0, "paper-code": 6.0, "shot run": 10.0, "noise": 15.0}
 
 
 def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Progress = SILENT,
-        say: Any = None) -> Report:
-    """Run every stage (module docstring), save the models into *out_dir*, return the Report."""
-    from qaudit import model as model_io
-    from qaudit import unlearning as core
-    from qaudit.audit import AuditSettings, ground_truth, run_audit
-    from qaudit.backends import resolve_backend
+        say: Any = None, executor: Any = None, jobs: int = 1, use_cache: bool = True) -> Report:
+    """Run every stage (module docstring), save the models into *out_dir*, return the Report.
+
+    Independent work runs as jobs on *executor* (None: a new one for *jobs* workers; 1 = in this process):
+    first the trainings, then every other stage at once (:mod:`qaudit_paper.stages`). Trained models and
+    stage results are cached by content (:mod:`qaudit_paper.cache`; *use_cache* False turns both off), so a
+    rerun with the same settings, code and data only reads them back; the report is the same in every case
+    (timings aside)."""
+    from qaudit import parallel
     from qaudit.data import load_dataset
-    from qaudit.shot_study import ShotSettings, run_study
 
     say = say or (lambda text: None)
-    clock = _clock = _Clock()
-    options = {"data_dir": config.data_dir} if config.dataset == "mnist" else {}
-    if config.dataset == "mnist":
-        options["data_dir"] = check_mnist(config.data_dir)
+    start = time.perf_counter()
+    options = {"data_dir": check_mnist(config.data_dir)} if config.dataset == "mnist" else {}
     ds = load_dataset(config.dataset, options)
     if config.forget_class not in set(ds.y.tolist()):
         raise QauditError(f"forget class {config.forget_class} does not occur in {config.dataset}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    fc = config.forget_class
-    results: dict[str, Any] = {"models": {}, "leak": {}, "unlearning": {}, "shots": None, "noise": None,
-                                "origins": {"leak": {}}}
-    graybox = "gray-box" in config.attacks  # its protocol=paper figure goes beside the held-out one
-    compare_tables: list[Table] = []
-    model_files: dict[str, Any] = {}
-    for kind, opts in config.models.items():
-        say(f"training {kind} {opts}")
+    dref = stages.DatasetRef.of(ds, options)
+    store = cache.StageStore(use_cache)
+    with parallel.using(executor, jobs) as ex:
         t0 = time.perf_counter()
-        mf, hit = cache.train_cached(kind, ds, config.n_train, config.n_holdout, config.seed, opts, progress)
-        if hit:
-            say(f"{kind}: trained model loaded from the content-addressed cache")
-        path = out_dir / f"{kind}.json"
-        model_io.save(mf, path, command=command)
-        mf.path = str(path)
-        model_files[kind] = mf
-        clock.lap(f"train {kind}", t0)
-        m, h = mf.data.members, mf.data.holdout
-        ym = ds.y[m]
-        results["models"][kind] = {
-            "options": mf.model.get_params(), "train_seconds": mf.training.get("seconds"),
-            "forget_class_accuracy": _acc(mf.model, ds.X[m][ym == fc], ym[ym == fc]),
-            "retained_accuracy": _acc(mf.model, ds.X[m][ym != fc], ym[ym != fc]),
-            "member_accuracy": _acc(mf.model, ds.X[m], ym), "holdout_accuracy": _acc(mf.model, ds.X[h], ds.y[h]),
-            "n_forget_members": int(np.sum(ym == fc)), "n_retained_members": int(np.sum(ym != fc)),
-            "file": str(path)}
+        model_files, seconds = _train_all(config, ds, dref, out_dir, command, ex, progress, say, use_cache)
+        wall = {"wall: trainings": round(time.perf_counter() - t0, 2)}
+        say("leak audits, unlearning, shot study, noise and paper-code stages"
+            + (" (concurrently)" if ex.describe().get("workers", 1) > 1 else ""))
+        t0 = time.perf_counter()
+        values, stage_seconds = stages.run_stages(_stages(config, ds, dref, model_files), ex, store, progress,
+                                                  "reproduce stages")
+        wall["wall: stages"] = round(time.perf_counter() - t0, 2)
+    cached = [name for name, s in stage_seconds.items() if s == "cached"]
+    if cached:
+        say(f"{len(cached)} of {len(stage_seconds)} stages read from the content-addressed cache")
+    for path in store.rejected:
+        say(f"ignored a damaged stage cache entry (recomputed): {path}")
+    results, compare_tables, shot_part = _assemble(config, values, model_files)
+    total = round(time.perf_counter() - start, 1)
+    return build_report(config, results, compare_tables, shot_part, {**seconds, **stage_seconds, **wall}, total,
+                        command)
 
-        say(f"membership inference on {kind}")
-        t0 = time.perf_counter()
-        truth = ground_truth(mf, len(ds))
-        be, _ = resolve_backend("exact", None, mf.model)
-        audit = run_audit(mf, ds, truth, AuditSettings(attacks=list(config.attacks), backend="exact", seed=config.seed,
-                                                       forget_class=fc, n_bootstrap=config.bootstrap,
-                                                       attack_options=PAPER_PROTOCOL if graybox else {}),
-                          backend=be, progress=progress, location=str(path))
-        if graybox:
-            results["origins"]["leak"][kind] = origins.leak_entry(audit.payload["attacks"]["gray-box"])
-        results["leak"][kind] = {a: {"metrics": v["metrics"], "member_rate": v["details"].get("member_rate"),
-                                     "non_member_rate": v["details"].get("non_member_rate")}
-                                 for a, v in audit.payload["attacks"].items()}
-        clock.lap(f"leak {kind}", t0)
 
-        say(f"unlearning class {fc} from {kind}: {', '.join(config.methods)} + retrain oracle")
-        t0 = time.perf_counter()
-        fs = core.resolve_forget(mf, ds, [fc])
-        verifier = core.Verifier(mf, ds, fs, config.seed, progress=progress)
-        before = verifier.snapshot(mf.model)
-        orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, None, progress, cache=False)
-        clock.lap(f"oracle {kind}", t0)
-        runs, per_method = [], {}
-        for method in config.methods:
-            t1 = time.perf_counter()
-            r = core.apply_method(method, mf, ds, fs, verifier, orc, config.seed, {}, 1.0, progress)
-            runs.append({**r.to_json(), "shots": None, "distance": r.distance, "before": core.public(before),
-                         "oracle": core.public(orc.snapshot)})
-            per_method[method] = {"after": core.public(r.after), "cost_ratio": r.cost_ratio,
-                                  "seconds": r.cost.seconds, "distance": r.distance}
-            if method == config.shot_method:
-                per_method[method]["_model"] = r.model
-            clock.lap(f"unlearn {kind}", t1)
-        cmp = core.compare_report(mf, fs, runs, {"methods": config.methods, "seeds": [config.seed]})
-        for t in cmp.tables:
-            compare_tables.append(Table(f"{kind}: {t.title}", t.columns, t.rows, t.note))
-        results["unlearning"][kind] = {"before": core.public(before), "oracle": core.public(orc.snapshot),
-                                       "oracle_gradient_evaluations": orc.gradient_evaluations,
-                                       "methods": per_method, "forget_size": int(len(fs.forget_ids)),
-                                       "retain_size": int(len(fs.retain_ids))}
+def _train_all(config: ReproduceConfig, ds: Any, dref: stages.DatasetRef, out_dir: Path, command: str, ex: Any,
+               progress: Progress, say: Any, use_cache: bool) -> tuple[dict[str, Any], dict[str, float]]:
+    """Every model the run needs (``config.models`` and the ``paper-code`` basic QNN), from the model cache
+    or trained as concurrent jobs, each saved into *out_dir* and read back from there."""
+    from qaudit import model as model_io
+    from qaudit import parallel
+    from qaudit.model import from_portable
+    from qaudit.protocols import Job
 
-    basic = model_files.get("basic-qnn")
-    if basic is not None and graybox and config.paper_code is not None:
-        say("basic-qnn with the authors' training recipe (preset paper-code) and the paper's MIA protocol")
-        t0 = time.perf_counter()
-        stage = origins.paper_code_stage(ds, config, progress, config.paper_code)
-        results["origins"]["paper_code"] = {
-            "preset": stage["preset"],
-            "train_seconds": stage["train_seconds"], "leak": stage["leak"],
-            "accuracy": origins.accuracy(stage["model"], ds, fc)}
-        clock.lap("paper-code recipe", t0)
-    shot_report = None
+    wanted = [(kind, kind, opts, None) for kind, opts in config.models.items()]
+    if "basic-qnn" in config.models and "gray-box" in config.attacks and config.paper_code is not None:
+        wanted.append(("paper-code", "basic-qnn", config.paper_code, "paper-code"))
+    found: dict[str, Any] = {}
+    todo = []
+    for label, kind, opts, preset in wanted:
+        mf = cache.load_cached(kind, ds, config.n_train, config.n_holdout, config.seed, opts, preset, use_cache)
+        if mf is not None:
+            say(f"{label}: trained model loaded from the content-addressed cache")
+            found[label] = mf
+        else:
+            say(f"training {label} {opts}")
+            todo.append((label, kind, opts, preset))
+    jobs = [Job((paper_jobs.train, dref, kind, config.n_train, config.n_holdout, config.seed, opts, preset,
+                 use_cache), seed=config.seed, origin=f"reproduce training {label}")
+            for label, kind, opts, preset in todo]
+    seconds: dict[str, Any] = {f"train {label}": "cached" for label in found}
+    done = parallel.run(stages.call, jobs, ex, progress, "trainings") if jobs else []
+    for (label, *_), (bundle, took) in zip(todo, done):
+        found[label] = from_portable(bundle)
+        seconds[f"train {label}"] = round(took, 2)
+    model_files = {}
+    for label, *_ in wanted:
+        path = out_dir / f"{label}.json"
+        model_io.save(found[label], path, command=command)
+        model_files[label] = model_io.load(path)
+    return model_files, seconds
+
+
+def _stages(config: ReproduceConfig, ds: Any, dref: stages.DatasetRef, model_files: dict[str, Any]
+            ) -> list[stages.Stage]:
+    """The stages after training, each with its inputs (the cache key) and jobs."""
+    fc, seed, boot = config.forget_class, config.seed, config.bootstrap
+    refs = {label: stages.ModelRef(mf, f"{label}.json") for label, mf in model_files.items()}
+    out = []
+    for kind in config.models:
+        m = refs[kind]
+        out += [stages.Stage(f"model {kind}", [m, dref, fc], [(paper_jobs.model_entry, m, dref, fc)],
+                             cost=STAGE_COST["model"], required=("options",)),
+                stages.Stage(f"leak {kind}", [m, dref, config.attacks, seed, fc, boot],
+                             [(paper_jobs.leak, m, dref, list(config.attacks), seed, fc, boot)],
+                             cost=STAGE_COST["leak"], required=("leak", "origin")),
+                stages.Stage(f"unlearn {kind}", [m, dref, config.methods, seed, fc],
+                             [(paper_jobs.unlearn, m, dref, list(config.methods), seed, fc)],
+                             cost=STAGE_COST["unlearn"], required=("unlearning", "tables"))]
+    if "paper-code" in refs:
+        shown = origins.paper_code_shown(config.paper_code or {})
+        m = refs["paper-code"]
+        out.append(stages.Stage("paper-code recipe", [m, dref, seed, fc, boot, shown],
+                                [(paper_jobs.paper_code, m, dref, seed, fc, boot, shown)],
+                                cost=STAGE_COST["paper-code"], required=("preset", "leak", "accuracy")))
+    basic = refs.get("basic-qnn")
     if basic is not None and config.shots:
-        say(f"shot study on basic-qnn: shots {config.shots}, {config.repeats} repeats, {config.shot_method}")
-        t0 = time.perf_counter()
-        shot_report = run_study(basic, ds, ShotSettings(shots=list(config.shots), repeats=config.repeats,
-                                                        seed=config.seed, backend="sampled", forget_class=fc,
-                                                        unlearn=config.shot_method, n_bootstrap=config.bootstrap),
-                                progress=progress, location=basic.path)
-        results["shots"] = {"leak": shot_report.payload["leak"], "unlearn": shot_report.payload["unlearn"],
-                            "output_jitter": shot_report.payload["output_jitter"],
-                            "runs": shot_report.payload["runs"], "summary": shot_report.summary}
-        clock.lap("shot study", t0)
+        out.append(_shot_stage(config, ds, dref, model_files["basic-qnn"], basic))
     if basic is not None and config.noise:
-        say(f"noise model {config.noise!r} on basic-qnn")
-        t0 = time.perf_counter()
-        results["noise"] = _noise_stage(basic, ds, config, results, progress)
-        clock.lap("noise", t0)
-    for part in results["unlearning"].values():
-        for entry in part["methods"].values():
-            entry.pop("_model", None)
-    total = round(time.perf_counter() - _clock.start, 1)
-    return build_report(config, results, compare_tables, shot_report, clock.stages, total, command)
-
-
-def _noise_stage(mf: Any, ds: Any, config: ReproduceConfig, results: dict[str, Any], progress: Progress
-                 ) -> dict[str, Any]:
-    from qaudit import unlearning as core
-    from qaudit.audit import AuditSettings, ground_truth, run_audit
-    from qaudit.backends import resolve_backend
-
-    name = f"noisy:{config.noise}"
-    be, _ = resolve_backend(name, None, mf.model)
-    truth = ground_truth(mf, len(ds))
-    audit = run_audit(mf, ds, truth, AuditSettings(attacks=["gray-box"], backend=name, seed=config.seed,
-                                                   forget_class=config.forget_class, n_bootstrap=config.bootstrap),
-                      backend=be, progress=progress, location=mf.path or "")
-    g = audit.payload["attacks"]["gray-box"]
-    fs = core.resolve_forget(mf, ds, [config.forget_class])
-    verifier = core.Verifier(mf, ds, fs, config.seed, be, None, progress=progress)
-    before = verifier.snapshot(mf.model)
-    out = {"backend": name, "auc": g["metrics"]["auc"], "auc_low": g["metrics"]["auc_low"],
-           "auc_high": g["metrics"]["auc_high"], "member_rate": g["details"].get("member_rate"),
-           "before": core.public(before)}
-    ga = results["unlearning"]["basic-qnn"]["methods"].get(config.shot_method, {}).get("_model")
-    if ga is not None:
-        out["method"] = config.shot_method
-        out["after"] = core.public(verifier.snapshot(ga))
+        method = config.shot_method if config.shot_method in config.methods else None
+        out.append(stages.Stage("noise", [basic, dref, config.noise, seed, fc, boot, method],
+                                [(paper_jobs.noise, basic, dref, config.noise, seed, fc, boot, method)],
+                                cost=STAGE_COST["noise"], required=("backend", "before")))
     return out
+
+
+def _shot_stage(config: ReproduceConfig, ds: Any, dref: stages.DatasetRef, mf: Any, ref: stages.ModelRef
+                ) -> stages.Stage:
+    """The shot study on the basic QNN: one job per (shot count, repeat), planned only when not cached."""
+    from dataclasses import asdict as as_dict
+
+    from qaudit.shot_study import ShotSettings, plan_study, study_run
+
+    def settings() -> ShotSettings:
+        return ShotSettings(shots=list(config.shots), repeats=config.repeats, seed=config.seed, backend="sampled",
+                            forget_class=config.forget_class, unlearn=config.shot_method,
+                            n_bootstrap=config.bootstrap)
+
+    plan: list[Any] = []
+
+    def make_jobs() -> list[tuple[Any, ...]]:
+        study = plan_study(mf, ds, settings(), location=mf.path or "")
+        plan.append(study)
+        return [(study_run, *job.args) for job in study.jobs(dref)]
+
+    def finish(pieces: list[Any]) -> dict[str, Any]:
+        rep = plan[0].finish(pieces)
+        p = rep.payload
+        return {"results": {"leak": p["leak"], "unlearn": p["unlearn"], "output_jitter": p["output_jitter"],
+                            "runs": p["runs"], "summary": rep.summary},
+                "tables": [as_dict(t) for t in rep.tables if t.title != "every run"],
+                "plots": [as_dict(pl) for pl in rep.plots],
+                "seeds": {k: v for k, v in rep.seeds.items() if k != "study"}}
+
+    return stages.Stage("shot study", [ref, dref, settings()], make_jobs, finish,
+                        cost=STAGE_COST["shot run"] * len(config.shots) * config.repeats,
+                        required=("results", "tables", "plots", "seeds"))
+
+
+def _assemble(config: ReproduceConfig, values: dict[str, dict[str, Any]], model_files: dict[str, Any]
+              ) -> tuple[dict[str, Any], list[Table], dict[str, Any] | None]:
+    """The report's ``results``, the unlearning comparison tables and the shot-study part, from the stage
+    values (in the configuration's order, whatever order the jobs finished in)."""
+    results: dict[str, Any] = {"models": {}, "leak": {}, "unlearning": {}, "shots": None, "noise": None,
+                               "origins": {"leak": {}}}
+    compare_tables: list[Table] = []
+    for kind in config.models:
+        results["models"][kind] = {**values[f"model {kind}"], "file": model_files[kind].path}
+        leak = values[f"leak {kind}"]
+        if leak["origin"] is not None:
+            results["origins"]["leak"][kind] = leak["origin"]
+        results["leak"][kind] = leak["leak"]
+        unl = values[f"unlearn {kind}"]
+        results["unlearning"][kind] = unl["unlearning"]
+        compare_tables += [Table(f"{kind}: {t['title']}", t["columns"], t["rows"], t["note"]) for t in unl["tables"]]
+    if "paper-code recipe" in values:
+        results["origins"]["paper_code"] = values["paper-code recipe"]
+    shot_part = values.get("shot study")
+    if shot_part is not None:
+        results["shots"] = shot_part["results"]
+    if "noise" in values:
+        results["noise"] = values["noise"]
+    return results, compare_tables, shot_part
 
 
 # --------------------------------------------------------------------------- statistical judging
@@ -685,7 +699,8 @@ def claims(config: ReproduceConfig, results: dict[str, Any]) -> list[list[Any]]:
 
 
 def build_report(config: ReproduceConfig, results: dict[str, Any], compare_tables: list[Table],
-                 shot_report: Report | None, stages: dict[str, float], total: float, command: str) -> Report:
+                 shot_part: dict[str, Any] | None, stage_seconds: dict[str, Any], total: float, command: str
+                 ) -> Report:
     """Assemble the reproduction Report (rendered by the markdown and html reporters)."""
     rep = Report(kind="reproduce", title="Reproduction of arXiv 2509.06086 (QNN membership leakage and unlearning)",
                  schema=SCHEMA)
@@ -728,9 +743,9 @@ def build_report(config: ReproduceConfig, results: dict[str, Any], compare_table
                             "MIA success = the paper's number: share of forget-class training members called member"))
     rep.tables += origins.tables(config, results, CLAIMS["mia_before_sim"])
     rep.tables += compare_tables
-    if shot_report is not None:
-        rep.tables += [t for t in shot_report.tables if t.title != "every run"]
-        rep.plots += shot_report.plots
+    if shot_part is not None:
+        rep.tables += [Table(**t) for t in shot_part["tables"]]
+        rep.plots += [Plot(**{**p, "series": [Series(**s) for s in p["series"]]}) for p in shot_part["plots"]]
     nz = results.get("noise")
     if nz:
         rows = [["original", _pct(nz["before"]["accuracy"]["forget"]), _pct(nz["before"]["accuracy"]["retain"]),
@@ -749,17 +764,17 @@ def build_report(config: ReproduceConfig, results: dict[str, Any], compare_table
     rep.tables.append(Table("provenance", ["item", "value"],
                             [["command", command], ["seed", config.seed],
                              *[[f"version {k}", v] for k, v in vers.items()],
-                             *[[f"stage seconds: {k}", v] for k, v in stages.items()],
+                             *[[f"stage seconds: {k}", v] for k, v in stage_seconds.items()],
                              ["total seconds", total], ["cpu count", os.cpu_count()]],
-                            "rerun the command with the same versions for the same numbers"))
+                            "rerun the command with the same versions for the same numbers; stage seconds are the "
+                            "stage's job time ('cached': read from the cache), wall = elapsed time of each batch"))
     rep.seeds = {"split/init/training": config.seed, "attacks": config.seed, "unlearning": config.seed,
-                 **({f"shot_repeat_{k}": v for k, v in shot_report.seeds.items() if k != "study"}
-                    if shot_report else {})}
+                 **({f"shot_repeat_{k}": v for k, v in shot_part["seeds"].items()} if shot_part else {})}
     cfg = asdict(config)
     cfg["shots"] = ["exact" if s is None else s for s in config.shots]
     rep.settings = {"config": cfg, "command": command}
     rep.payload = {"results": results, "claims": [dict(zip(CLAIM_KEYS, r)) for r in claim_rows],
-                   "versions": vers, "stage_seconds": stages, "runtime_seconds": total, "paper_claims": CLAIMS}
+                   "versions": vers, "stage_seconds": stage_seconds, "runtime_seconds": total, "paper_claims": CLAIMS}
     return rep
 
 
