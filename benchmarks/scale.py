@@ -56,11 +56,9 @@ def _audit(mf, ds, K: int, executor) -> tuple[float, dict]:
 
 
 def _dask_cluster(workers: int):
-    import distributed
+    from qaudit_executors.dask_executor import local_cluster
 
-    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=None)
-    return cluster
+    return local_cluster(workers)
 
 
 def executors_section() -> None:

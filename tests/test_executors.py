@@ -37,9 +37,10 @@ def _timeless(doc):
 @pytest.fixture(scope="module")
 def cluster():
     """A Dask LocalCluster of two single-threaded worker processes (what a real cluster looks like)."""
-    distributed = _dask()
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as local:
+    _dask()
+    from qaudit_executors.dask_executor import local_cluster
+
+    with local_cluster(2) as local:
         yield local
 
 
@@ -187,11 +188,12 @@ def test_compare_unlearning_is_identical_on_serial_and_local(lira_model, run_qau
 
 @pytest.mark.slow
 def test_a_killed_dask_worker_does_not_change_the_report(lira_model, run_qaudit, tmp_path, isolated):
-    distributed = _dask()
+    _dask()
+    from qaudit_executors.dask_executor import local_cluster
+
     serial = _report(run_qaudit, ["leak", str(lira_model), "-a", "lira", "-K", "8", "--executor", "serial"],
                      tmp_path, "serial")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as local:
+    with local_cluster(2) as local:
         killed = []
 
         def kill_one_busy_worker():

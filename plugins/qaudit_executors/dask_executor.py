@@ -78,8 +78,7 @@ class DaskExecutor:
         if not settings.scheduler:
             from qaudit_executors.local import default_workers
 
-            cluster = distributed.LocalCluster(n_workers=settings.workers or default_workers(),
-                                               threads_per_worker=1, processes=True, dashboard_address=None)
+            cluster = local_cluster(settings.workers or default_workers())
             client = distributed.Client(cluster, set_as_default=False)
             executor = cls(client, cluster, cluster.scheduler_address)
         else:
@@ -159,6 +158,27 @@ class DaskExecutor:
             client.close()
         if cluster is not None:
             cluster.close()
+
+
+#: Thread-count variables Dask's nanny sets in every worker (``distributed.nanny.pre-spawn-environ``).
+BLAS_START_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def local_cluster(workers: int) -> Any:
+    """A ``LocalCluster`` of *workers* single-threaded worker processes whose BLAS starts as in this process.
+
+    Dask starts workers with ``OPENBLAS_NUM_THREADS=1`` and the like; OpenBLAS started that way rounds some
+    products differently in the last bits from one limited to a thread at run time, which is how every job
+    runs (:class:`qaudit.parallel.SingleThreaded`). Leaving the variables out keeps reports byte-identical
+    to a serial run (docs/cluster.md)."""
+    import dask
+
+    distributed = _import_distributed()
+    environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
+               if k not in BLAS_START_VARIABLES}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=None)
 
 
 def _connect(distributed: Any, address: str) -> Any:

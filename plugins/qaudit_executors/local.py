@@ -21,7 +21,6 @@ from qaudit.parallel import SingleThreaded, failure
 from qaudit.protocols import ExecutorSettings, Job
 
 STOP_SECONDS = 0.8
-_BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def default_workers() -> int:
@@ -109,8 +108,8 @@ class LocalExecutor:
             return results
         from concurrent.futures import as_completed
 
-        saved = {k: os.environ.get(k) for k in _BLAS_VARS}
-        os.environ.update({k: "1" for k in _BLAS_VARS})  # inherited by workers spawned while submitting
+        # No OPENBLAS_NUM_THREADS=1 for the workers: OpenBLAS started that way rounds some products
+        # differently from one limited at run time (SingleThreaded), as a job in this process is.
         results: list[Any] = [None] * len(jobs)
         try:
             pool = self._pool()
@@ -131,12 +130,6 @@ class LocalExecutor:
         except BaseException:
             self.close(now=True)
             raise
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
         return results
 
     def _pool(self) -> Any:
