@@ -143,6 +143,12 @@ class CircuitClassifier:
         self.data_kind: str | None = None
         self._compiled: Any = None
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable (jobs carry models to worker processes): the compiled circuit is a cache, rebuilt there."""
+        state = dict(self.__dict__)
+        state["_compiled"] = None
+        return state
+
     # -- scikit-learn style ----------------------------------------------------
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> CircuitClassifier:

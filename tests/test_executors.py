@@ -161,6 +161,21 @@ def test_lira_and_sisa_reports_are_identical_on_every_executor(cluster, lira_mod
     assert models["serial"]["params"] == models["local"]["params"] == models["dask"]["params"]
 
 
+def test_a_used_model_still_pickles_for_a_worker(lira_model):
+    """Jobs carry fitted attacks and verifiers holding the model; its compiled circuit (a cache with a
+    closure) must not stop them (compare-unlearning on ``local`` failed that way)."""
+    import pickle
+
+    from qaudit import model as model_io
+
+    model = model_io.load(lira_model).model
+    X = np.random.default_rng(0).random((5, model.n_features_in))
+    before = model.predict_proba(X)  # compiles the circuit
+    assert model._compiled is not None
+    copy = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(copy.predict_proba(X), before)
+
+
 def test_null_calibration_runs_are_identical_on_every_executor(cluster, lira_model):
     from qaudit import model as model_io
     from qaudit.calibration import run_null_audits
