@@ -76,7 +76,8 @@ def time_cli(work: Path) -> list[tuple[str, str, float, int]]:
     out = []
     for i, method in enumerate(("ga", "ssd", "rga")):
         cmd = [str(exe), "unlearn", str(work / "digits.json"), "--method", method, "--forget-class", "4",
-               "--out", str(work / f"digits.{method}.json"), "--format", "json", "--output", os.devnull]
+               "--out", str(work / f"digits.{method}.json"), "--format", "json",
+               "--output", str(work / f"digits.{method}.report.json")]  # outputs are regular files, never devices
         t = time.perf_counter()
         code = subprocess.run(cmd, env=env, capture_output=True).returncode
         out.append((method, "trained" if i == 0 else "cached", time.perf_counter() - t, code))
