@@ -12,7 +12,7 @@ job's inputs and seed only -- never on the executor, the number of workers or th
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -118,6 +118,21 @@ def plugin_of(fn: Callable[..., Any]) -> str | None:
         if module == root or module.startswith(root + "."):
             return name
     return None
+
+
+def in_job_order(completed: Iterable[tuple[int, BaseException | None, Callable[[], Any]]], fn: Callable[..., Any],
+                 jobs: Sequence[Job], on_done: Callable[[], None] | None = None) -> list[Any]:
+    """The results in job order from ``(index, exception or None, result getter)`` triples as jobs complete
+    (an executor's ``map`` feeds it its futures); the first failure is raised as :func:`failure`'s
+    :class:`JobFailed`. *on_done* is called once per finished job."""
+    results: list[Any] = [None] * len(jobs)
+    for i, exc, result in completed:
+        if exc is not None:
+            raise failure(fn, jobs[i], i, len(jobs), exc) from exc
+        results[i] = result()
+        if on_done is not None:
+            on_done()
+    return results
 
 
 def failure(fn: Callable[..., Any], job: Job, index: int, total: int, exc: BaseException) -> JobFailed:

@@ -15,11 +15,11 @@ Dask is imported only here, when the executor opens (optional extra ``pip instal
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
 from qaudit.errors import QauditError
-from qaudit.parallel import SingleThreaded, failure, plugin_of
+from qaudit.parallel import SingleThreaded, in_job_order, plugin_of
 from qaudit.protocols import ExecutorSettings, Job
 
 #: Seconds to reach a scheduler (and to wait for its first worker) before giving up.
@@ -124,20 +124,18 @@ class DaskExecutor:
             self.shipped_bytes += _arg_bytes(job.args, distributed.Future)
             futures.append(self.client.submit(SingleThreaded(fn), *job.args, pure=False))
         position = {future.key: i for i, future in enumerate(futures)}
-        results: list[Any] = [None] * len(jobs)
-        try:
+
+        def completed() -> Iterator[tuple[int, BaseException | None, Callable[[], Any]]]:
             for future in distributed.as_completed(futures, loop=self.client.loop):
-                i = position[future.key]
-                if future.status == "error":
-                    exc = future.exception()
-                    if isinstance(exc, ModuleNotFoundError):
-                        raise QauditError(f"a Dask worker cannot import {exc.name!r} (plugin "
-                                          f"{plugin_of(fn)!r}): install it on every worker") from None
-                    raise failure(fn, jobs[i], i, len(jobs), exc) from exc
-                results[i] = future.result()
-                self.jobs_run += 1
-                if on_done is not None:
-                    on_done()
+                exc = future.exception() if future.status == "error" else None
+                if isinstance(exc, ModuleNotFoundError):
+                    raise QauditError(f"a Dask worker cannot import {exc.name!r} (plugin {plugin_of(fn)!r}): "
+                                      "install it on every worker") from None
+                yield position[future.key], exc, future.result
+
+        try:
+            results = in_job_order(completed(), fn, jobs, on_done)
+            self.jobs_run += len(jobs)
         except BaseException:
             self.client.cancel(futures, force=True)
             raise

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from qaudit.parallel import SingleThreaded, failure
+from qaudit.parallel import SingleThreaded, failure, in_job_order
 from qaudit.protocols import ExecutorSettings, Job
 
 STOP_SECONDS = 0.8
@@ -110,7 +110,6 @@ class LocalExecutor:
 
         # No OPENBLAS_NUM_THREADS=1 for the workers: OpenBLAS started that way rounds some products
         # differently from one limited at run time (SingleThreaded), as a job in this process is.
-        results: list[Any] = [None] * len(jobs)
         try:
             pool = self._pool()
             futures = {}
@@ -118,15 +117,9 @@ class LocalExecutor:
                 for i, job in enumerate(jobs):
                     self.shipped_bytes += len(pickle.dumps(job.args, protocol=pickle.HIGHEST_PROTOCOL))
                     futures[pool.submit(SingleThreaded(fn), *job.args)] = i
-            for future in as_completed(futures):
-                i = futures[future]
-                exc = future.exception()
-                if exc is not None:
-                    raise failure(fn, jobs[i], i, len(jobs), exc) from exc
-                results[i] = future.result()
-                self.jobs_run += 1
-                if on_done is not None:
-                    on_done()
+            completed = ((futures[f], f.exception(), f.result) for f in as_completed(futures))
+            results = in_job_order(completed, fn, jobs, on_done)
+            self.jobs_run += len(jobs)
         except BaseException:
             self.close(now=True)
             raise
