@@ -150,6 +150,10 @@ def reference_note(mf: Any) -> dict[str, Any] | None:
         return None
     recipe = (mf.training or {}).get("recipe", {}) if isinstance(mf.training, dict) else {}
     shown = {k: v for k, v in recipe.items() if k != "by"} if isinstance(recipe, dict) else {}
+    details = info.get("details")
+    notes = details.get("recipe_notes") if isinstance(details, dict) else None
+    notes = [str(n) for n in notes] if isinstance(notes, list) else []
     return {"framework": info.get("framework"), "version": info.get("version"), "recipe": shown,
             "statement": f"reference and shadow models were trained by qaudit's engine on the imported "
-                         f"architecture with qaudit's recipe {shown}, not by {info.get('framework')}"}
+                         f"architecture with qaudit's recipe {shown}, not by {info.get('framework')}"
+                         + "".join(f"; {n}" for n in notes)}

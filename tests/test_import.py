@@ -37,11 +37,11 @@ torch.manual_seed(0)
 linear_head = torch.nn.Sequential(qml.qnn.TorchLayer(circuit, {"weights": (2, 3, 3)}), torch.nn.Linear(4, 3))
 mlp_head = torch.nn.Sequential(qml.qnn.TorchLayer(circuit, {"weights": (2, 3, 3)}), torch.nn.Linear(4, 5),
                                torch.nn.Tanh(), torch.nn.Linear(5, 3), torch.nn.Softmax(dim=1))
-dropout = torch.nn.Sequential(qml.qnn.TorchLayer(circuit, {"weights": (2, 3, 3)}), torch.nn.Dropout(0.1),
-                              torch.nn.Linear(4, 3))
+layer_norm = torch.nn.Sequential(qml.qnn.TorchLayer(circuit, {"weights": (2, 3, 3)}), torch.nn.LayerNorm(4),
+                                 torch.nn.Linear(4, 3))
 encoder_tanh = torch.nn.Sequential(torch.nn.Linear(5, 3), torch.nn.Tanh(),
                                    qml.qnn.TorchLayer(circuit, {"weights": (2, 3, 3)}), torch.nn.Linear(4, 3))
-bad_encoder = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Dropout(0.1),
+bad_encoder = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.LayerNorm(3),
                                   qml.qnn.TorchLayer(circuit, {"weights": (2, 3, 3)}), torch.nn.Linear(4, 3))
 
 
@@ -345,8 +345,8 @@ def _bad_pennylane(tmp_path, path, module):
         "missing file": ([f"{tmp_path}/nothing.py:model", "--weights", good], "no such file"),
         "missing attribute": ([f"{path}:nothing", "--weights", good], "has no attribute 'nothing'"),
         "not a qnode": ([f"{path}:NUMBER", "--weights", good], "not a PennyLane QNode"),
-        "unsupported layer": ([f"{path}:dropout"], "Dropout"),
-        "unsupported layer before the circuit": ([f"{path}:bad_encoder"], "Dropout"),
+        "unsupported layer": ([f"{path}:layer_norm"], "LayerNorm"),
+        "unsupported layer before the circuit": ([f"{path}:bad_encoder"], "LayerNorm"),
         "encoder input width": ([f"{path}:encoder_tanh"], "the layers before the quantum layer take 5"),
         "non-affine angle": ([f"{path}:squared", "--weights", str(tmp_path / "w1.npy")], "not an affine function"),
         "unsupported measurement": ([f"{path}:probs", "--weights", str(tmp_path / "w1.npy")], "probs"),

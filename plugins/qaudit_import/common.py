@@ -133,11 +133,14 @@ def load_python_object(source: str) -> tuple[Any, Path]:
     return obj, path
 
 
-def torch_layers(layers: list[Any], where: str, prefix: str) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+def torch_layers(layers: list[Any], where: str, prefix: str,
+                 dropped: list[str] | None = None) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """PyTorch layers as a layer spec (:mod:`qaudit_qnn.heads`) and its weights (``{prefix}{i}_W``, ``_b``).
 
-    Supported: Linear (with bias), ReLU, LeakyReLU, Tanh, Sigmoid, Identity (dropped); anything else raises
-    QauditError naming the layer and *where* it is ("before"/"after" the quantum layer)."""
+    Supported: Linear (with bias), ReLU, LeakyReLU, Tanh, Sigmoid, Identity, Dropout and Flatten (identity in
+    evaluation mode on 2-D batches: dropped, and described in *dropped*), BatchNorm1d with running statistics
+    (evaluation mode: a fixed ``affine`` layer); anything else raises QauditError naming the layer and *where*
+    it is ("before"/"after" the quantum layer)."""
     import torch
 
     spec: list[dict[str, Any]] = []
@@ -152,17 +155,50 @@ def torch_layers(layers: list[Any], where: str, prefix: str) -> tuple[list[dict[
             weights[f"{prefix}{i}_b"] = layer.bias.detach().double().numpy().copy()
         elif isinstance(layer, torch.nn.LeakyReLU):
             spec.append({"op": "leaky_relu", "slope": float(layer.negative_slope)})
-        elif isinstance(layer, (torch.nn.ReLU, torch.nn.Tanh, torch.nn.Sigmoid, torch.nn.Identity)):
-            if not isinstance(layer, torch.nn.Identity):
-                spec.append({"op": type(layer).__name__.lower()})
+        elif isinstance(layer, (torch.nn.ReLU, torch.nn.Tanh, torch.nn.Sigmoid)):
+            spec.append({"op": type(layer).__name__.lower()})
+        elif isinstance(layer, torch.nn.BatchNorm1d):
+            spec.append(_batch_norm(layer, where))
+        elif isinstance(layer, (torch.nn.Identity, torch.nn.Dropout, torch.nn.Flatten)):
+            _identity_layer(layer, where, dropped)
         else:
             final = ", a final Softmax/LogSoftmax" if where == "after" else ""
             raise QauditError(f"layer {type(layer).__name__} ({layer}) {where} the quantum layer is not supported "
-                              f"(supported: Linear, ReLU, LeakyReLU, Tanh, Sigmoid, Identity{final})")
+                              "(supported: Linear, ReLU, LeakyReLU, Tanh, Sigmoid, Identity, Dropout, Flatten, "
+                              f"BatchNorm1d{final})")
     return spec, weights
 
 
-def torch_head(layers: list[Any]) -> tuple[list[dict[str, Any]] | None, dict[str, np.ndarray], str]:
+def _identity_layer(layer: Any, where: str, dropped: list[str] | None) -> None:
+    """Identity, Dropout (evaluation mode) and Flatten over the feature dimension of a 2-D batch: nothing to
+    compute; Dropout and Flatten are recorded in *dropped*."""
+    import torch
+
+    if isinstance(layer, torch.nn.Flatten) and (layer.start_dim, layer.end_dim) not in ((1, -1), (-1, -1)):
+        raise QauditError(f"layer {layer} {where} the quantum layer is not supported (only Flatten(start_dim=1, "
+                          "end_dim=-1), an identity on a batch of feature vectors)")
+    if dropped is not None and not isinstance(layer, torch.nn.Identity):
+        dropped.append(f"{layer} {where} the quantum layer")
+
+
+def _batch_norm(layer: Any, where: str) -> dict[str, Any]:
+    """A BatchNorm1d in evaluation mode: ``(x - running_mean) / sqrt(running_var + eps) * weight + bias`` as a
+    fixed per-feature ``affine`` layer (not trained by qaudit's recipe)."""
+    if layer.running_mean is None or layer.running_var is None:
+        raise QauditError(f"layer {layer} {where} the quantum layer is not supported (BatchNorm1d without running "
+                          "statistics normalises by each batch's own statistics, even in evaluation mode)")
+    mean = layer.running_mean.detach().double().numpy()
+    scale = 1.0 / np.sqrt(layer.running_var.detach().double().numpy() + float(layer.eps))
+    if layer.weight is not None:
+        scale = scale * layer.weight.detach().double().numpy()
+    shift = -mean * scale
+    if layer.bias is not None:
+        shift = shift + layer.bias.detach().double().numpy()
+    return {"op": "affine", "scale": scale.tolist(), "shift": shift.tolist()}
+
+
+def torch_head(layers: list[Any], dropped: list[str] | None = None
+               ) -> tuple[list[dict[str, Any]] | None, dict[str, np.ndarray], str]:
     """The classical layers after the quantum layer as ``(head spec, weights, output)``.
 
     ``output`` is ``"logits"``, or ``"probs"``/``"log_probs"`` when the last layer is ``Softmax`` /
@@ -174,18 +210,19 @@ def torch_head(layers: list[Any]) -> tuple[list[dict[str, Any]] | None, dict[str
     if layers and isinstance(layers[-1], (torch.nn.Softmax, torch.nn.LogSoftmax)):
         output = "probs" if isinstance(layers[-1], torch.nn.Softmax) else "log_probs"
         layers = layers[:-1]
-    spec, weights = torch_layers(layers, "after", "head")
+    spec, weights = torch_layers(layers, "after", "head", dropped)
     if len(spec) == 1 and spec[0]["op"] == "linear":
         return None, {"W": weights["head0_W"].T.copy(), "b": weights["head0_b"]}, output
     return spec, weights, output
 
 
-def torch_encoder(layers: list[Any]) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+def torch_encoder(layers: list[Any], dropped: list[str] | None = None
+                  ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """The classical layers before the quantum layer as ``(encoder spec, weights)`` (``enc{i}_W``, ``enc{i}_b``):
     they map the raw inputs to the values the circuit's angle encoding binds."""
     from qaudit_qnn.user_circuit import ENCODER
 
-    return torch_layers(layers, "before", ENCODER)
+    return torch_layers(layers, "before", ENCODER, dropped)
 
 
 def probabilities(outputs: np.ndarray, kind: str) -> np.ndarray:

@@ -1,8 +1,9 @@
 """Import a PennyLane QNode, or a ``torch.nn.Module`` around a ``qml.qnn.TorchLayer``.
 
 SOURCE is ``path/file.py:attribute`` naming a QNode, a TorchLayer or a torch module whose layers, in
-registration order, are classical layers (an *encoder*: Linear, ReLU, LeakyReLU, Tanh, Sigmoid) feeding
-an angle-encoded quantum layer, the quantum layer, then classical layers (the same kinds and a final
+registration order, are classical layers (an *encoder*: Linear, ReLU, LeakyReLU, Tanh, Sigmoid, and in
+evaluation mode Dropout and Flatten -- identities, dropped -- and BatchNorm1d -- a fixed ``affine`` layer)
+feeding an angle-encoded quantum layer, the quantum layer, then classical layers (the same kinds and a final
 Softmax/LogSoftmax). ``--weights`` is a ``state_dict`` (``.pt``, loaded with
 ``weights_only=True``) for a module, or ``.npy``/``.npz`` arrays named like the QNode's weight arguments
 for a bare QNode (whose expectation values are then the logits).
@@ -66,18 +67,21 @@ class PennyLaneImporter:
                               "input_arg)")
         obj, path = load_python_object(request.source)
         module, qnode, weights, before, head_layers = _unpack(obj, request, qml, torch)
-        encoder, encoder_weights = torch_encoder(before)
-        encoder = encoder or None  # only Identity layers before the circuit: no encoder
+        dropped: list[str] = []
+        encoder, encoder_weights = torch_encoder(before, dropped)
+        encoder = encoder or None  # only identity layers before the circuit: no encoder
         first = next((w for name, w in encoder_weights.items() if name.endswith("_W")), None)
         if first is not None and first.shape[1] != request.X.shape[1]:
             raise QauditError(f"the data has {request.X.shape[1]} features per sample; the layers before the "
                               f"quantum layer take {first.shape[1]}")
+        if encoder is not None:
+            heads.shapes(encoder, request.X.shape[1], ENCODER)  # an affine (BatchNorm1d) layer's width
         circuit_inputs = request.X if encoder is None else heads.forward(encoder, encoder_weights, request.X,
                                                                          ENCODER)[0]
         input_arg = request.options.get("input_arg", "inputs")
         trace = _Tracer(qml, torch, qnode, input_arg, weights)
         gates, encoding, readout, n_wires = trace.convert(circuit_inputs)
-        head, head_weights, output = (torch_head(head_layers) if module is not None
+        head, head_weights, output = (torch_head(head_layers, dropped) if module is not None
                                       else ([], {}, "logits"))
         params = sorted({g.angle.symbol for g in gates if g.angle and g.angle.symbol in trace.weight_values},
                         key=trace.order.index)
@@ -100,8 +104,22 @@ class PennyLaneImporter:
         reference = _reference(module, qnode, weights, input_arg, output, qml, torch)
         details = {"gates": len(gates), "qubits": n_wires, "encoding": encoding, "readout": readout,
                    "head": "dense" if head is None else head, "module_output": output,
-                   **({"encoder": encoder} if encoder is not None else {})}
+                   **({"encoder": encoder} if encoder is not None else {}), **_recipe_notes(encoder, head, dropped)}
         return ImportedModel(UserCircuit.name, model, reference, "pennylane", qml.__version__, files, details)
+
+
+def _recipe_notes(encoder: list[dict[str, Any]] | None, head: list[dict[str, Any]] | None,
+                  dropped: list[str]) -> dict[str, Any]:
+    """What the import left out of, or froze in, the training recipe (``details.recipe_notes``; leak reports
+    repeat them next to the statement that qaudit's engine trained the reference models)."""
+    notes = []
+    if any(d.startswith("Dropout") for d in dropped):
+        notes.append("the source model's Dropout layers are identities in evaluation mode (what the import "
+                     "checked) and qaudit's reference models train without dropout")
+    if any(layer["op"] == "affine" for layer in (encoder or []) + (head or [])):
+        notes.append("BatchNorm1d layers were imported in evaluation mode as fixed affine maps (the source "
+                     "model's running statistics); reference models keep them fixed and do not train them")
+    return {"dropped_layers": dropped, "recipe_notes": notes} if dropped or notes else {}
 
 
 def _unpack(obj: Any, request: Any, qml: Any, torch: Any) -> tuple[Any, Any, dict[str, Any], list[Any], list[Any]]:
@@ -112,7 +130,7 @@ def _unpack(obj: Any, request: Any, qml: Any, torch: Any) -> tuple[Any, Any, dic
     if not isinstance(obj, torch.nn.Module):
         raise QauditError(f"{request.source} is a {type(obj).__name__}, not a PennyLane QNode or a torch module "
                           "with a qml.qnn.TorchLayer")
-    module = obj
+    module = obj.double()  # before loading: a float64 state_dict must not pass through float32 parameters
     if request.weights:
         state = _read_state_dict(request.weights, torch)
         try:
@@ -120,7 +138,7 @@ def _unpack(obj: Any, request: Any, qml: Any, torch: Any) -> tuple[Any, Any, dic
         except (RuntimeError, KeyError) as exc:
             first = " ".join(str(exc).split())[:300]
             raise QauditError(f"{request.weights}: weights do not match the model: {first}") from None
-    module = module.double().train(False)  # evaluation mode (dropout off, batch-norm frozen)
+    module = module.train(False)  # evaluation mode (dropout off, batch-norm frozen)
     layers = _flatten(module, torch)
     positions = [i for i, layer in enumerate(layers) if isinstance(layer, qml.qnn.TorchLayer)]
     if len(positions) != 1:

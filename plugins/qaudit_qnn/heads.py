@@ -8,7 +8,9 @@ A layer spec is a JSON list of layers, applied in order to a batch ``x`` (n, wid
 Layer ops: ``linear`` (``x @ W.T + b``, PyTorch's layout; its weights are ``{prefix}{i}_W`` (out, in) and
 ``{prefix}{i}_b`` (out,) with ``i`` the layer's position and prefix ``head`` or ``enc``), ``relu``,
 ``leaky_relu`` (``slope``, default 0.01), ``tanh``, ``sigmoid``, ``scale`` (``factor``: ``x * factor``, a
-fixed number, e.g. π before an angle encoding). A head's output is the logits (class probabilities are
+fixed number, e.g. π before an angle encoding), ``affine`` (``scale``, ``shift``: lists of one number per
+feature, ``x * scale + shift``; fixed numbers stored in the layer itself, never trained -- an imported
+``BatchNorm1d`` in evaluation mode). A head's output is the logits (class probabilities are
 their softmax); an empty head means the readout values *are* the logits. Forward and backward passes are
 numpy, exact, batched, with per-sample gradients for the methods that need them (:mod:`qaudit_qnn.layers`).
 """
@@ -25,6 +27,8 @@ from qaudit_qnn import layers
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")
 #: Largest |factor| of a ``scale`` layer (the model file's bound on numbers).
 MAX_SCALE = 1e6
+#: Largest |number| in an ``affine`` layer's scale and shift.
+MAX_AFFINE = 1e9
 MAX_HEAD_LAYERS = 16
 MAX_UNITS = 4096
 
@@ -54,13 +58,27 @@ def validate(spec: Any, owner: str, what: str = "head") -> list[dict[str, Any]]:
                 raise QauditError(f"{where} scale needs exactly 'factor' (a non-zero number within "
                                   f"+-{MAX_SCALE:g})")
             out.append({"op": op, "factor": float(factor)})
+        elif op == "affine":
+            out.append(_validate_affine(layer, where))
         elif op in ACTIVATIONS:
             if set(layer) != {"op"}:
                 raise QauditError(f"{where} {op} takes no settings")
             out.append({"op": op})
         else:
-            raise QauditError(f"{where} has unknown op {op!r} (linear, {', '.join(ACTIVATIONS)}, scale)")
+            raise QauditError(f"{where} has unknown op {op!r} (linear, {', '.join(ACTIVATIONS)}, scale, affine)")
     return out
+
+
+def _validate_affine(layer: dict[str, Any], where: str) -> dict[str, Any]:
+    """An ``affine`` layer checked: ``scale`` and ``shift``, equally long lists of finite numbers."""
+    scale, shift = layer.get("scale"), layer.get("shift")
+    ok = (set(layer) == {"op", "scale", "shift"} and isinstance(scale, list) and isinstance(shift, list)
+          and 1 <= len(scale) == len(shift) <= MAX_UNITS
+          and all(_number(v) and abs(v) <= MAX_AFFINE for v in scale + shift))
+    if not ok:
+        raise QauditError(f"{where} affine needs exactly 'scale' and 'shift': equally long lists of 1..{MAX_UNITS} "
+                          f"finite numbers within +-{MAX_AFFINE:g}")
+    return {"op": "affine", "scale": [float(v) for v in scale], "shift": [float(v) for v in shift]}
 
 
 def _number(value: Any) -> bool:
@@ -69,10 +87,14 @@ def _number(value: Any) -> bool:
 
 
 def shapes(spec: list[dict[str, Any]], n_in: int, prefix: str = "head") -> tuple[dict[str, tuple[int, ...]], int]:
-    """The weight shapes of the linear layers for *n_in* input values, and the output width."""
+    """The weight shapes of the linear layers for *n_in* input values, and the output width (an ``affine``
+    layer whose length is not its input width raises QauditError)."""
     found: dict[str, tuple[int, ...]] = {}
     width = n_in
     for i, layer in enumerate(spec):
+        if layer["op"] == "affine" and len(layer["scale"]) != width:
+            raise QauditError(f"user-circuit: layer {prefix}[{i}] affine has {len(layer['scale'])} features for "
+                              f"{width} inputs")
         if layer["op"] == "linear":
             found[f"{prefix}{i}_W"] = (layer["out"], width)
             found[f"{prefix}{i}_b"] = (layer["out"],)
@@ -105,6 +127,9 @@ def forward(spec: list[dict[str, Any]], weights: dict[str, np.ndarray], x: np.nd
             x, cache = layers.leaky_relu_forward(x, layer["slope"])
         elif op == "scale":
             x, cache = x * layer["factor"], layer["factor"]
+        elif op == "affine":
+            cache = np.asarray(layer["scale"], dtype=np.float64)
+            x = x * cache + np.asarray(layer["shift"], dtype=np.float64)
         elif op == "tanh":
             x = np.tanh(x)
             cache = 1.0 - x * x
@@ -126,6 +151,6 @@ def backward(spec: list[dict[str, Any]], d_out: np.ndarray, caches: list, per_sa
             grads[f"{prefix}{i}_W"], grads[f"{prefix}{i}_b"] = d_w, d_b
         elif op == "relu":
             d_out = layers.relu_backward(d_out, cache)
-        else:  # leaky_relu, tanh, sigmoid, scale: the cache is the local derivative
+        else:  # leaky_relu, tanh, sigmoid, scale, affine: the cache is the local derivative
             d_out = d_out * cache
     return d_out, grads
