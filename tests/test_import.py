@@ -19,7 +19,8 @@ from conftest import one_line_error
 
 TOL = 1e-8
 
-PENNYLANE_MODELS = '''
+#: The QNode every PennyLane test module builds on (user-file source text).
+QNODE = '''
 import pennylane as qml
 import torch
 
@@ -31,7 +32,9 @@ def circuit(inputs, weights):
     qml.AngleEmbedding(inputs, wires=range(3))
     qml.StronglyEntanglingLayers(weights, wires=range(3))
     return [qml.expval(qml.PauliZ(i)) for i in range(3)] + [qml.expval(qml.PauliX(0) @ qml.PauliY(2))]
+'''
 
+PENNYLANE_MODELS = QNODE + '''
 
 torch.manual_seed(0)
 linear_head = torch.nn.Sequential(qml.qnn.TorchLayer(circuit, {"weights": (2, 3, 3)}), torch.nn.Linear(4, 3))

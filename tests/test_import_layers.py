@@ -16,22 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import one_line_error
+from test_import import QNODE
 
 TOL = 1e-8
 
-LAYER_MODELS = '''
-import pennylane as qml
-import torch
-
-dev = qml.device("default.qubit", wires=3)
-
-
-@qml.qnode(dev, interface="torch")
-def circuit(inputs, weights):
-    qml.AngleEmbedding(inputs, wires=range(3))
-    qml.StronglyEntanglingLayers(weights, wires=range(3))
-    return [qml.expval(qml.PauliZ(i)) for i in range(3)] + [qml.expval(qml.PauliX(0) @ qml.PauliY(2))]
-
+LAYER_MODELS = QNODE + '''
 
 def quantum():
     return qml.qnn.TorchLayer(circuit, {"weights": (2, 3, 3)})
