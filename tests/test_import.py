@@ -107,17 +107,23 @@ def _data(tmp_path: Path, n_features: int, n_classes: int, n: int = 60, low: flo
     return str(tmp_path / "data.npz"), str(tmp_path / "members.txt")
 
 
-@pytest.fixture
-def pl_file(tmp_path: Path):
-    """The PennyLane models above in a user file, and that file imported here (the test's own copy)."""
+def user_module(tmp_path: Path, source: str, name: str):
+    """*source* written to the user file ``tmp_path/name.py``, and that file imported here (the test's own
+    copy); skips without the PennyLane extra."""
     pytest.importorskip("pennylane", reason="the PennyLane importer needs the pennylane extra")
     pytest.importorskip("torch", reason="the PennyLane importer needs torch (pennylane extra)")
-    path = tmp_path / "user_models.py"
-    path.write_text(textwrap.dedent(PENNYLANE_MODELS))
-    spec = importlib.util.spec_from_file_location("user_models_test", path)
+    path = tmp_path / f"{name}.py"
+    path.write_text(textwrap.dedent(source))
+    spec = importlib.util.spec_from_file_location(f"{name}_test", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return path, module
+
+
+@pytest.fixture
+def pl_file(tmp_path: Path):
+    """The PennyLane models above in a user file, and that file imported here."""
+    return user_module(tmp_path, PENNYLANE_MODELS, "user_models")
 
 
 def _save_state(module, tmp_path: Path, name: str) -> str:

@@ -8,15 +8,13 @@ the weights are far from their initial values; the import (and the comparison he
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import one_line_error
-from test_import import QNODE
+from test_import import QNODE, user_module
 
 TOL = 1e-8
 
@@ -44,15 +42,8 @@ flatten_all = torch.nn.Sequential(torch.nn.Flatten(0), torch.nn.Linear(5, 3), qu
 
 @pytest.fixture
 def models(tmp_path: Path):
-    """The models above in a user file, and that file imported here (the test's own copy)."""
-    pytest.importorskip("pennylane", reason="the PennyLane importer needs the pennylane extra")
-    pytest.importorskip("torch", reason="the PennyLane importer needs torch (pennylane extra)")
-    path = tmp_path / "layer_models.py"
-    path.write_text(textwrap.dedent(LAYER_MODELS))
-    spec = importlib.util.spec_from_file_location("layer_models_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return path, module
+    """The models above in a user file, and that file imported here."""
+    return user_module(tmp_path, LAYER_MODELS, "layer_models")
 
 
 def _data(tmp_path: Path, n: int = 60) -> tuple[str, str, np.ndarray, np.ndarray]:
