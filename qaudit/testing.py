@@ -42,7 +42,9 @@ import io
 import json
 import math
 import shlex
+import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -235,7 +237,7 @@ class QauditCliRunner:
             sys.stdout.flush()
             sys.stderr.write(text + "\n")
 
-        with CliRunner().isolation(input=input, env=env) as streams, using_host(host):
+        with CliRunner().isolation(input=input, env=env) as streams, using_host(host), _signals_reach_caller() as seen:
             try:  # the same error boundary as qaudit.cli.main
                 code, exception = boundary.guarded(run, line, lambda: host, debug, reraise=not catch_exceptions)
             finally:
@@ -244,7 +246,33 @@ class QauditCliRunner:
                 cli.app.registered_commands[:], cli.app.registered_groups[:] = saved
             stdout = streams[0].getvalue().decode("utf-8", "replace")
             stderr = streams[1].getvalue().decode("utf-8", "replace") if len(streams) > 2 else ""
+        if seen:  # a real Ctrl-C / SIGTERM reached the test process: stop the caller (pytest), not only qaudit
+            raise KeyboardInterrupt(f"signal {seen[0]} during qaudit {' '.join(argv)}")
         return CliResult(code, stdout, stderr, exception)
+
+
+@contextmanager
+def _signals_reach_caller() -> Iterator[list[int]]:
+    """During an in-process run, a real SIGINT/SIGTERM is recorded (and still interrupts the command as
+    it would in ``qaudit``); the caller re-raises it afterwards so ``timeout`` or Ctrl-C stops pytest
+    instead of being swallowed by the CLI's error boundary. Every handler is restored on exit."""
+    seen: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def record(signum: int, frame: Any) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    for s in saved:
+        signal.signal(s, record)
+    try:
+        yield seen
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
 
 
 def _split(value: str | None) -> list[str]:

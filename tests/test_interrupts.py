@@ -78,3 +78,47 @@ def test_ctrl_c_while_workers_start_is_not_lost(slow_model, tmp_path):
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, (trial, proc.returncode, err[-300:])
         assert not out.exists()
+
+
+
+NAP_TESTS = """
+import os, signal, sys, threading
+import pytest
+from qaudit import hookimpl
+
+QAUDIT_API = "2"
+
+
+@hookimpl
+def register_commands(app):
+    @app.command("nap")
+    def nap():
+        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIG)).start()  # as `timeout -s SIG ...` would
+        threading.Event().wait(30)
+
+
+@pytest.fixture
+def qaudit_plugins():
+    return {"nap": sys.modules[__name__]}  # this test module is the plugin
+
+
+def test_first(cli_runner):
+    cli_runner.invoke(["nap"])
+
+
+def test_second():
+    open(os.environ["MARKER"], "w").close()  # must never run: the signal stopped the session
+"""
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", pytest.param("SIGTERM", marks=pytest.mark.slow)])
+def test_a_signal_during_an_in_process_cli_run_stops_pytest(tmp_path, sig):
+    """The in-process runner (qaudit.testing) must not swallow Ctrl-C / `timeout`: the CLI's boundary turns a
+    signal into exit 130/143 for a user, but inside pytest the session has to stop (issue 27 item 6)."""
+    (tmp_path / "test_nap.py").write_text(NAP_TESTS.replace("SIG", sig))
+    marker = tmp_path / "second-ran"
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                           str(tmp_path / "test_nap.py")], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "MARKER": str(marker)})
+    assert proc.returncode == 2 and "KeyboardInterrupt" in proc.stdout + proc.stderr, proc.stdout[-800:]
+    assert not marker.exists(), "pytest went on to the next test after the signal"
