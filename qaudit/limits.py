@@ -45,7 +45,7 @@ MAX_QNN_QUBITS = 20
 #: Declared ``max_qubits`` of the other built-in simulators (``qaudit backends`` prints them):
 #: ``sampled`` draws shots from the engine's batched state vectors (MAX_STATEVECTOR_QUBITS); ``qsim`` holds
 #: one complex64 state (30 qubits: 8 GiB); ``cirq`` one complex128 state (20 qubits: 16 MB); the density
-#: matrix simulators (``cirq-noisy``, ``noisy``) 4**n entries (10 qubits: 16 MB); ``google`` virtual
+#: matrix simulators (``density-matrix``, ``noisy``) 4**n entries (10 qubits: 16 MB); ``google`` virtual
 #: processors are simulated with qsim up to MAX_GOOGLE_QUBITS of their device graph.
 MAX_QSIM_QUBITS = 30
 MAX_CIRQ_QUBITS = 20
