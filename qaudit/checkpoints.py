@@ -197,10 +197,13 @@ class Checkpoints:
 
         try:
             document = open_envelope(read_json_limited(path, MAX_CHECKPOINT_BYTES, "checkpoint"), key)
+        except QauditError as exc:
+            raise self.refuse(key, str(exc).replace(f"checkpoint {path}: ", "")) from None
+        try:
             if check is not None:
                 check(document)
         except QauditError as exc:
-            raise self.refuse(key, str(exc).replace(f"checkpoint {path}: ", "")) from None
+            raise self.refuse(key, f"is not a usable checkpoint ({str(exc)[:160]})") from None
         except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
             raise self.refuse(key, f"is not a usable checkpoint ({type(exc).__name__}: {str(exc)[:80]})") from None
         self.reused += 1

@@ -69,8 +69,9 @@ def test_the_readme_engine_paths_are_the_limits():
 
 
 def test_every_module_uses_the_one_constant():
-    from qaudit import data, model
     from qaudit_datasets import sources
+
+    from qaudit import data, model
 
     assert data.MAX_CLASSES is limits.MAX_CLASSES and model.MAX_CLASSES is limits.MAX_CLASSES
     assert model.MAX_MODEL_QUBITS == limits.MAX_MODEL_QUBITS == limits.MAX_STATEVECTOR_QUBITS
