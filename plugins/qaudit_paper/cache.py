@@ -90,12 +90,14 @@ def load_cached(kind: str, ds: Any, n_train: int, n_holdout: int, seed: int, opt
 
 
 def train_cached(kind: str, ds: Any, n_train: int, n_holdout: int, seed: int, options: dict[str, Any],
-                 progress: Any, preset: str | None = None, use_cache: bool = True) -> tuple[Any, bool]:
-    """``(ModelFile, hit)``: the cached model for these inputs, else a freshly trained one (then cached)."""
+                 progress: Any, preset: str | None = None, use_cache: bool = True,
+                 lookup: bool = True) -> tuple[Any, bool]:
+    """``(ModelFile, hit)``: the cached model for these inputs, else a freshly trained one (then cached).
+    ``lookup=False``: the caller already looked the entry up (:func:`load_cached`) and found none usable."""
     from qaudit.checkpoints import read_model_entry, write_model_entry
     from qaudit.workflows import train_model
 
-    hit = load_cached(kind, ds, n_train, n_holdout, seed, options, preset, use_cache)
+    hit = load_cached(kind, ds, n_train, n_holdout, seed, options, preset, use_cache) if lookup else None
     if hit is not None:
         return hit, True
     path, key = cache_entry(kind, ds, n_train, n_holdout, seed, options, preset, use_cache)
