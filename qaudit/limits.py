@@ -110,7 +110,7 @@ MAX_REPEATS = 100
 #: Most-exposed members listed in a leak report (``--top-k``).
 MAX_TOP_K = 100_000
 
-#: Largest ``.npz`` archive (``qaudit leak --outputs FILE.npz``, NPZ datasets), bytes: both its file size and
+#: Largest ``.npz`` outputs archive (``qaudit leak --outputs FILE.npz``), bytes: both its file size and
 #: the *dtype-implied* size of the arrays read from it (elements x max(itemsize, 8): what they occupy as
 #: float64/int64), checked from the headers before anything is allocated (:mod:`qaudit.npz`). 256 MiB is
 #: 32M numbers: 12,500 samples x 10 classes x 256 reference models; the biggest outputs file in the
@@ -118,6 +118,8 @@ MAX_TOP_K = 100_000
 MAX_NPZ_BYTES = 256 * 1024 * 1024
 #: The outputs file's cap (the same figure, :data:`MAX_NPZ_BYTES`).
 MAX_OUTPUTS_BYTES = MAX_NPZ_BYTES
+#: The same cap for an NPZ *dataset* (``--dataset FILE.npz``): all of MNIST (70,000 x 784) is 439 MB as float64.
+MAX_DATASET_NPZ_BYTES = 512 * 1024 * 1024
 
 #: Peak resident memory (bytes) of any reader of an untrusted file -- outputs files, NPZ datasets,
 #: model files, checkpoints, cache entries -- including the interpreter and libraries it runs in (about

@@ -75,8 +75,9 @@ def test_every_module_uses_the_one_constant():
 
     assert data.MAX_CLASSES is limits.MAX_CLASSES and model.MAX_CLASSES is limits.MAX_CLASSES
     assert model.MAX_MODEL_QUBITS == limits.MAX_MODEL_QUBITS == limits.MAX_STATEVECTOR_QUBITS
-    assert sources.MAX_NPZ_BYTES == limits.MAX_NPZ_BYTES == limits.MAX_OUTPUTS_BYTES
-    assert limits.MAX_NPZ_BYTES < limits.MAX_READER_RSS_BYTES
+    assert sources.MAX_NPZ_BYTES == limits.MAX_DATASET_NPZ_BYTES
+    assert limits.MAX_NPZ_BYTES == limits.MAX_OUTPUTS_BYTES
+    assert max(limits.MAX_NPZ_BYTES, limits.MAX_DATASET_NPZ_BYTES) < limits.MAX_READER_RSS_BYTES
 
 
 @pytest.mark.parametrize("qubits", [limits.MAX_MODEL_QUBITS + 1, limits.MAX_QNN_QUBITS])
