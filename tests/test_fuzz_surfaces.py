@@ -34,6 +34,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_fuzz import _paths
 from test_hostile_surfaces import BOMBS, DIGITS, MALFORMED, PROGRESS, npy, npy_header, valid_outputs, zip_bytes
 
 from qaudit import limits
@@ -288,17 +289,6 @@ JSON_VALUES = st.one_of(
     st.sampled_from([[], {}, "x", -1, 2**200, 0, None, True, 1e308, -0.0]),
     st.integers(-(2**70), 2**210), st.floats(allow_nan=False), st.text(max_size=8), st.booleans(),
     st.lists(st.integers(-3, 3), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
-
-
-def _paths(doc, prefix=()):
-    out = [prefix] if prefix else []
-    if isinstance(doc, dict):
-        for key, value in doc.items():
-            out += _paths(value, (*prefix, key))
-    elif isinstance(doc, list):
-        for i, value in enumerate(doc[:2]):
-            out += _paths(value, (*prefix, i))
-    return out
 
 
 @st.composite
