@@ -429,3 +429,11 @@ def test_shown_values_are_short():
     assert limits.shown(10**5000) == "an integer of about 5001 digits"
     assert limits.shown([10**5000]) == "a list holding an over-long integer"
     assert len(limits.shown("x" * 10_000)) <= limits.MAX_SHOWN
+
+
+def test_a_5000_digit_integer_in_a_config_file_is_one_line(tmp_path, tiny_model, run_qaudit, monkeypatch):
+    config = tmp_path / "qaudit.toml"
+    config.write_text(f"[leak]\nseed = {DIGITS}\n")
+    monkeypatch.setenv("QAUDIT_CONFIG", str(config))
+    code, _, err = run_qaudit(["leak", str(tiny_model.path), "-a", "loss", "--bootstrap", "10"])
+    assert code == 2 and "thousands of digits" in one_line_error(err)
