@@ -104,14 +104,17 @@ def _class_outputs(path: Any, arrays: dict[str, np.ndarray], prefix: str, ndim: 
     p_name, l_name = f"{prefix}probs", f"{prefix}logits"
     if p_name in arrays and l_name in arrays:
         raise _fail(path, f"give either {p_name!r} or {l_name!r}, not both")
+    # In place on one float64 copy (none when the file holds native float64): the peak is the file's arrays
+    # plus one float64 array, whatever the file's dtype (docs/outputs-format.md, "Limits").
     if l_name in arrays:
-        z = _numeric(path, l_name, arrays[l_name], "f", ndim, "floating-point logits").astype(np.float64)
-        z = z - z.max(axis=-1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=-1, keepdims=True)
+        z = _float64(_numeric(path, l_name, arrays.pop(l_name), "f", ndim, "floating-point logits"))
+        z -= z.max(axis=-1, keepdims=True)
+        np.exp(z, out=z)
+        z /= z.sum(axis=-1, keepdims=True)
+        return z
     if p_name not in arrays:
         return None
-    p = _numeric(path, p_name, arrays[p_name], "f", ndim, "floating-point probabilities").astype(np.float64)
+    p = _float64(_numeric(path, p_name, arrays.pop(p_name), "f", ndim, "floating-point probabilities"))
     if p.size and (p.min() < 0 or p.max() > 1):
         raise _fail(path, f"array {p_name!r} has values outside [0, 1]; pass logits as {l_name!r} instead")
     error = np.abs(p.sum(axis=-1) - 1.0)
@@ -119,7 +122,13 @@ def _class_outputs(path: Any, arrays: dict[str, np.ndarray], prefix: str, ndim: 
         where = tuple(int(i) for i in np.unravel_index(int(np.argmax(error)), error.shape))
         raise _fail(path, f"probabilities in {p_name!r} must sum to 1 within {PROB_TOLERANCE:g} per sample; "
                           f"row {where} sums to {p.sum(axis=-1)[where]:.6g} (pass logits as {l_name!r} instead)")
-    return p / p.sum(axis=-1, keepdims=True)
+    p /= p.sum(axis=-1, keepdims=True)
+    return p
+
+
+def _float64(a: np.ndarray) -> np.ndarray:
+    """*a* as native float64: the array itself when it already is (the reader owns it), else one copy."""
+    return a if a.dtype == np.float64 and a.dtype.isnative else a.astype(np.float64)
 
 
 def _binary(path: Any, name: str, a: np.ndarray, ndim: int) -> np.ndarray:

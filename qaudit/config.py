@@ -82,6 +82,8 @@ def _read(path: Path, tool: bool) -> dict[str, Any] | None:
         raise QauditError(f"{path}: invalid TOML ({str(exc).splitlines()[0]})") from exc
     except RecursionError:  # pragma: no cover - the pre-scan bounds the depth
         raise QauditError(f"{path}: TOML nested too deeply") from None
+    except ValueError:  # an integer beyond Python's 4300-digit conversion limit (issue 28)
+        raise QauditError(f"{path}: invalid TOML (an integer with thousands of digits)") from None
     if tool:
         tool_table = doc.get("tool", {})
         table = tool_table.get("qaudit") if isinstance(tool_table, dict) else None

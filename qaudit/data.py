@@ -8,14 +8,12 @@ from typing import Any
 import numpy as np
 
 from qaudit.errors import QauditError
+from qaudit.limits import MAX_CLASSES
 
 #: Dataset kinds: pixels (models may scale by the pixel range) or a table of features (standardised).
 KINDS = ("image", "tabular")
 #: Option keys of a data record that hold file-system paths (saved relative to the model file).
 PATH_OPTIONS = ("path", "data_dir")
-#: Most classes a dataset or model may have: labels must lie in 0..MAX_CLASSES-1 (a single label of
-#: 10**9 would otherwise make per-class arrays of 10**9 entries).
-MAX_CLASSES = 1000
 #: Most features (columns) a dataset or model may have.
 MAX_FEATURES = 1 << 20
 #: Largest index file accepted (bytes).

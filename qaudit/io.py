@@ -208,59 +208,9 @@ def toml_depth(text: str) -> int:
     return deepest + dots + 1
 
 
-def _npz_header(archive: Any, member: Any, path: Any, limit: int) -> None:
-    """Check a ``.npy`` member's header (dtype, declared size) before any array is allocated."""
-    import math
-
-    from numpy.lib import format as npy
-
-    where = f"{path}: array {member.filename[:-4]!r}"
-    if member.file_size > limit:
-        raise _error(f"{where} inflates to {member.file_size} bytes (at most {limit})")
-    with archive.open(member) as handle:
-        version = npy.read_magic(handle)
-        reader = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
-        shape, _, dtype = reader(handle)
-    if dtype.hasobject or dtype.kind not in "biuf":
-        raise _error(f"{where} has dtype {dtype}; numeric arrays only")
-    nbytes = math.prod(shape) * dtype.itemsize
-    if nbytes > member.file_size or nbytes > limit:
-        raise _error(f"{where} declares shape {shape} ({nbytes} bytes): larger than its data or "
-                     f"the {limit}-byte limit")
-
-
 def read_npz_limited(path: str | os.PathLike[str], limit: int, what: str,
                      required: tuple[str, ...] = (), names: tuple[str, ...] | None = None) -> dict[str, Any]:
-    """The numeric arrays of the ``.npz`` file *path*, never more than *limit* bytes (one-line errors).
+    """The numeric arrays of the ``.npz`` file *path*, bounded by *limit* (:func:`qaudit.npz.read_npz`)."""
+    from qaudit.npz import read_npz
 
-    Reads the members named *names* that exist (default: every ``.npy`` member); the *required* ones
-    must exist. Each member's header is checked before its array is allocated: numeric dtypes only
-    (object arrays -- pickles -- and strings are refused), declared size within *limit* and within the
-    member's data, total inflated size within *limit*. Arrays are read with ``allow_pickle=False``.
-    """
-    import zipfile
-
-    from numpy.lib import format as npy
-
-    size = check_regular_file(path, what)
-    if size > limit:
-        raise _too_large(what, path, limit)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            members = {info.filename[:-4]: info for info in archive.infolist() if info.filename.endswith(".npy")}
-            missing = [n for n in required if n not in members]
-            if missing:
-                need = " and ".join(repr(n) for n in required)
-                raise _error(f"{path}: needs arrays {need} (found {', '.join(members) or 'none'})")
-            wanted = [n for n in (members if names is None else names) if n in members]
-            if sum(members[n].file_size for n in wanted) > limit:
-                raise _error(f"{path}: its arrays inflate to more than {limit} bytes")
-            out = {}
-            for name in wanted:
-                _npz_header(archive, members[name], path, limit)
-                with archive.open(members[name]) as handle:
-                    out[name] = npy.read_array(handle, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise _error(f"cannot read {path}: {message}") from None
-    return out
+    return read_npz(path, limit, what, required, names)

@@ -33,10 +33,24 @@ MAX_SEED = 2**32 - 1
 #: largest allowed model well under 2 GB at that size (memory grows linearly with the samples held).
 MAX_STATEVECTOR_QUBITS = 16
 
-#: Widest circuit classifier (basic-qnn, user-circuit): models wider than MAX_STATEVECTOR_QUBITS can be
-#: evaluated (the exact backend runs them on qsim, one 2**n state per sample at a time: 20 qubits is
-#: 8 MB per state) but not trained (training needs the engine's batched state vectors and gradients).
+#: Qubits a model file may declare (``config.qubits``): the same figure, so every model qaudit trains and
+#: writes, it also reads back (``train`` refuses wider models before any work, ``save`` checks the file).
+MAX_MODEL_QUBITS = MAX_STATEVECTOR_QUBITS
+
+#: Widest circuit classifier (basic-qnn, user-circuit) *in memory* (the Python API), and widest task the
+#: ``exact`` backend runs: wider than MAX_STATEVECTOR_QUBITS it goes to qsim, one 2**n state per sample at
+#: a time (20 qubits: 8 MB per state); such models can be evaluated but neither trained nor saved.
 MAX_QNN_QUBITS = 20
+
+#: Declared ``max_qubits`` of the other built-in simulators (``qaudit backends`` prints them):
+#: ``sampled`` draws shots from the engine's batched state vectors (MAX_STATEVECTOR_QUBITS); ``qsim`` holds
+#: one complex64 state (30 qubits: 8 GiB); ``cirq`` one complex128 state (20 qubits: 16 MB); the density
+#: matrix simulators (``density-matrix``, ``noisy``) 4**n entries (10 qubits: 16 MB); ``google`` virtual
+#: processors are simulated with qsim up to MAX_GOOGLE_QUBITS of their device graph.
+MAX_QSIM_QUBITS = 30
+MAX_CIRQ_QUBITS = 20
+MAX_DENSITY_QUBITS = 10
+MAX_GOOGLE_QUBITS = 20
 
 #: Qubits of the HQNN's quantum layer: the CNN's dense layer has 2**n x 980 weights (12 qubits: 4M).
 MAX_HQNN_QUBITS = 12
@@ -47,8 +61,9 @@ MAX_LAYERS = 200
 #: Circuit layers of the HQNN (the paper uses 1 to 5; every layer runs per minibatch through the CNN).
 MAX_HQNN_LAYERS = 50
 
-#: Classes of a classifier: the dense head has one column per class, attacks one feature per class.
-MAX_CLASSES = 1024
+#: Classes of a dataset, a classifier or an outputs file: labels lie in 0..MAX_CLASSES-1 (a single label of
+#: 10**9 would otherwise make per-class arrays of 10**9 entries); the dense head has one column per class.
+MAX_CLASSES = 1000
 
 #: Training epochs of a model, a SISA slice, an attack's MLP or an unlearning method.
 MAX_EPOCHS = 10_000
@@ -95,14 +110,32 @@ MAX_REPEATS = 100
 #: Most-exposed members listed in a leak report (``--top-k``).
 MAX_TOP_K = 100_000
 
-#: Largest outputs file of a black-box audit (``qaudit leak --outputs FILE.npz``), and largest inflated size
-#: of its arrays (bytes): 1000 samples x 10 classes x 256 reference models are 20 MB in float64.
-MAX_OUTPUTS_BYTES = 1024 * 1024 * 1024
+#: Largest ``.npz`` outputs archive (``qaudit leak --outputs FILE.npz``), bytes: both its file size and
+#: the *dtype-implied* size of the arrays read from it (elements x max(itemsize, 8): what they occupy as
+#: float64/int64), checked from the headers before anything is allocated (:mod:`qaudit.npz`). 256 MiB is
+#: 32M numbers: 12,500 samples x 10 classes x 256 reference models; the biggest outputs file in the
+#: tests (1000 samples x 10 classes x 256 models) is 20 MB.
+MAX_NPZ_BYTES = 256 * 1024 * 1024
+#: The outputs file's cap (the same figure, :data:`MAX_NPZ_BYTES`).
+MAX_OUTPUTS_BYTES = MAX_NPZ_BYTES
+#: The same cap for an NPZ *dataset* (``--dataset FILE.npz``): all of MNIST (70,000 x 784) is 439 MB as float64.
+MAX_DATASET_NPZ_BYTES = 512 * 1024 * 1024
+
+#: Peak resident memory (bytes) of any reader of an untrusted file -- outputs files, NPZ datasets,
+#: model files, checkpoints, cache entries -- including the interpreter and libraries it runs in (about
+#: 0.2 GB). Not enforced at run time: it follows from the caps above, and the ``slow`` fuzz job
+#: (tests/test_fuzz_surfaces.py) measures every hostile input against it.
+MAX_READER_RSS_BYTES = 1_000_000_000
 
 #: Largest target epsilon ``--dp epsilon=`` accepts (beyond it DP promises nothing useful).
 MAX_DP_EPSILON = 1_000.0
-#: Largest ``--dp noise_multiplier=``.
+#: Range of ``--dp noise_multiplier=``: below 1e-3 the accounted epsilon is astronomically large or
+#: infinite (the calibration of ``--dp epsilon=`` searches the same bracket).
+MIN_NOISE_MULTIPLIER = 1e-3
 MAX_NOISE_MULTIPLIER = 1_000.0
+#: Largest ``--dp clip=`` (per-sample gradient L2 norm): far above any gradient norm of the models here; beyond
+#: it noise_multiplier x clip overflows the weights.
+MAX_DP_CLIP = 1e6
 #: Most canaries a one-run audit (``qaudit audit-dp --canaries``) inserts.
 MAX_CANARIES = 100_000
 
@@ -129,6 +162,22 @@ def _range_text(kind: str, low: Any, high: Any, low_open: bool) -> str:
     return f" in {lo}, {hi}"
 
 
+#: Most characters of a user's value quoted back in an error line.
+MAX_SHOWN = 60
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` for an error line, at most about MAX_SHOWN characters: an integer too long to print
+    (Python refuses to convert one of more than 4300 digits) is described by its number of digits."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value).bit_length() > 64:
+        return f"an integer of about {int(abs(value).bit_length() * 0.30103) + 1} digits"
+    try:
+        text = repr(value)
+    except ValueError:  # a container holding an integer too long to print
+        return f"a {type(value).__name__} holding an over-long integer"
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 3] + "..."
+
+
 def check_option(name: str, value: Any, kind: str, low: Any = None, high: Any = None, *,
                  low_open: bool = False, allow_none: bool = False, owner: str = "", hint: str = "") -> Any:
     """Return *value* if it is of *kind* (``"int"``, ``"float"``, ``"bool"``) within [low, high]
@@ -142,7 +191,7 @@ def check_option(name: str, value: Any, kind: str, low: Any = None, high: Any = 
     prefix = f"{owner}: " if owner else ""
     want = _KINDS[kind] + _range_text(kind, low, high, low_open) + (" or null" if allow_none else "")
     why = f" ({hint})" if hint else ""
-    bad = QauditError(f"{prefix}{name} must be {want}, got {value!r}{why}")
+    bad = QauditError(f"{prefix}{name} must be {want}, got {shown(value)}{why}")
     if kind == "bool":
         if not isinstance(value, (bool, np.bool_)):
             raise bad

@@ -16,6 +16,7 @@ hook.
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,17 +25,15 @@ from typing import Any
 import numpy as np
 
 from qaudit import __version__, arrays
-from qaudit.data import KINDS, MAX_CLASSES, MAX_FEATURES, DataRecord, resolve_path
+from qaudit.data import KINDS, MAX_FEATURES, DataRecord, resolve_path
 from qaudit.errors import QauditError
-from qaudit.io import read_json_limited, write_json_atomic
+from qaudit.io import read_json_limited, write_text_atomic
+from qaudit.limits import MAX_CLASSES, MAX_MODEL_QUBITS
 
 FORMAT = "qaudit.model"
 VERSION = 1
 MAX_FILE_BYTES = 512 * 1024 * 1024
 MAX_INDICES = 10_000_000
-#: Largest qubit count a model file may declare (``config.qubits``): a state vector of 2**16 amplitudes
-#: per sample. Larger declarations are refused on load, before anything is allocated.
-MAX_MODEL_QUBITS = 16
 #: Largest magnitude of any trained parameter (``params``); larger values only produce overflow.
 MAX_PARAM_ABS = 1e6
 _INT64_MAX = 2**63 - 1
@@ -123,13 +122,27 @@ def read_document(path: str | os.PathLike[str], what: str = "model file",
     return read_json_limited(path, limit, what)
 
 
+#: Declared sizes a model file may hold (``config`` keys and their caps).
+_SIZE_LIMITS = (("qubits", MAX_MODEL_QUBITS), ("n_classes", MAX_CLASSES), ("n_features_in", MAX_FEATURES))
+
+
 def _check_config_sizes(config: dict[str, Any], where: str) -> None:
     """Refuse absurd declared sizes (qubits, classes, features) before a model allocates anything."""
-    limits = (("qubits", MAX_MODEL_QUBITS), ("n_classes", MAX_CLASSES), ("n_features_in", MAX_FEATURES))
-    for key, limit in limits:
+    for key, limit in _SIZE_LIMITS:
         value = config.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value > limit:
             raise QauditError(f"{where}: config.{key} is {value}; model files may declare at most {limit}")
+
+
+def check_writable(options: dict[str, Any]) -> None:
+    """Refuse (one line, before training) model options whose file :func:`load` would refuse: declared sizes
+    (``qubits``, ``n_classes``, ``n_features_in``) beyond the model-file caps (:mod:`qaudit.limits`)."""
+    for key, limit in _SIZE_LIMITS:
+        value = options.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > limit:
+            raise QauditError(f"{key} {value}: model files hold at most {limit} {key.replace('_', ' ')}, so qaudit "
+                              "would not read back the model it trains (wider models exist in memory only, "
+                              "through the Python API)")
 
 
 def _check_params(value: Any, where: str, here: str) -> None:
@@ -182,11 +195,14 @@ def validate_limits(doc: dict[str, Any], where: str) -> None:
 
 def load(path: str | os.PathLike[str], host: Any = None) -> ModelFile:
     """Load and validate a model file; raise QauditError with a one-line reason."""
+    return from_parsed(read_document(path), str(path), host)
+
+
+def from_parsed(doc: Any, where: str, host: Any = None) -> ModelFile:
+    """Validate a parsed model document (as read from the file *where*); one-line QauditError."""
     from qaudit.plugins import get_host
 
     host = host or get_host()
-    where = str(path)
-    doc = read_document(path)
     if not (isinstance(doc, dict) and doc.get("format") == FORMAT):
         foreign = host.call_load_model(where, doc)
         if foreign is not None:
@@ -235,9 +251,26 @@ def to_document(mf: ModelFile, command: str | None = None, base_dir: str | None 
     return doc
 
 
+def checked_text(doc: dict[str, Any], where: str) -> str:
+    """*doc* as model-file JSON, refused (one line) unless qaudit would read it back: every number finite
+    and the whole document passing :func:`from_parsed` -- nothing is written that ``load`` refuses."""
+    try:
+        text = json.dumps(doc, indent=1, allow_nan=False)
+    except ValueError:
+        raise QauditError(f"not writing {where}: the model holds NaN or infinite numbers (did training "
+                          "diverge? lower --lr, or the --dp clip/noise)") from None
+    try:
+        from_parsed(json.loads(text), where)
+    except QauditError as exc:
+        raise QauditError(f"not writing {where}: qaudit would refuse to read it back ({exc})") from None
+    return text
+
+
 def save(mf: ModelFile, path: str | os.PathLike[str], command: str | None = None) -> None:
-    """Write *mf* to *path* atomically (data paths relative to *path*'s directory)."""
-    write_json_atomic(path, to_document(mf, command, str(Path(path).parent)))
+    """Write *mf* to *path* atomically (data paths relative to *path*'s directory), after checking that
+    :func:`load` accepts it (:func:`checked_text`)."""
+    text = checked_text(to_document(mf, command, str(Path(path).parent)), str(path))
+    write_text_atomic(path, text + "\n")
 
 
 def portable(mf: ModelFile) -> tuple[ModelFile, str, dict[str, Any]]:

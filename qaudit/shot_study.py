@@ -486,9 +486,19 @@ def plan_study(mf: Any, dataset: Any, settings: ShotSettings, location: str = ""
     plan = [(resolve_backend(settings.backend, shots, mf.model)[1], seed) for shots in settings.shots
             for seed in seeds]
     keys = [content_key(base_key, shot_label(used), seed) for used, seed in plan]
-    pieces: list[Any] = [store.get(key) for key in keys]
+    pieces: list[Any] = [store.get(key, check=_check_piece) for key in keys]
     todo = [i for i, piece in enumerate(pieces) if piece is None]
     return StudyPlan(mf, settings, seeds, truth, probe, fs, plan, keys, base_key, store, pieces, todo, location)
+
+
+def _check_piece(piece: Any) -> None:
+    """A stored (shot count, repeat) run has the structure :func:`study_run` returns (else it is refused)."""
+    if not (isinstance(piece, dict) and set(piece) == {"run", "probe"} and isinstance(piece["run"], dict)
+            and isinstance(piece["run"].get("leak"), dict)):
+        raise ValueError("expected an object with a run (holding its leak audit) and probe outputs")
+    probe = np.asarray(piece["probe"], dtype=np.float64)
+    if probe.ndim != 2 or not np.all(np.isfinite(probe)):
+        raise ValueError("probe outputs must be a finite matrix")
 
 
 def aggregate(runs: list[dict[str, Any]], shots: list[int | None], part: str, names: tuple[str, ...]

@@ -174,29 +174,83 @@ def _state(weights: dict[str, np.ndarray], optimizer: SGD | Adam, rng: np.random
     return state
 
 
-def _restore(checkpoint: object, slot: str | None, weights: dict[str, np.ndarray], optimizer: SGD | Adam,
-             rng: np.random.Generator, epochs: int) -> tuple[int, list[float]]:
-    """Load a slot's state into the weights, optimiser and generator; (finished epochs, history)."""
-    state = checkpoint.load(slot) if checkpoint is not None else None
-    if not isinstance(state, dict) or state.get("epochs") != epochs or set(state.get("weights", {})) != set(weights):
-        return 0, []
+#: Largest integer in a generator state (PCG64's 128-bit state and increment).
+_RNG_INT_MAX = 2**128 - 1
+
+
+def _check_rng_state(saved: Any, template: Any, where: str = "rng") -> None:
+    """*saved* has the structure of the generator state *template*: same keys, same strings, integers in
+    0..2**128-1 (no bools, no floats)."""
+    from qaudit.errors import QauditError
+
+    if isinstance(template, dict):
+        if not isinstance(saved, dict) or set(saved) != set(template):
+            raise QauditError(f"{where} must be a {type(template).__name__} generator state with keys "
+                              f"{', '.join(sorted(template))}")
+        for k in template:
+            _check_rng_state(saved[k], template[k], f"{where}.{k}")
+    elif isinstance(template, str):
+        if saved != template:
+            raise QauditError(f"{where} must be {template!r}")
+    else:
+        check_option(where, saved, "int", 0, _RNG_INT_MAX)
+
+
+def _parse_state(state: Any, weights: dict[str, np.ndarray], optimizer: SGD | Adam, rng: np.random.Generator,
+                 epochs: int) -> dict[str, Any]:
+    """A stored epoch state, every field checked against this run: its epoch count, ``done`` in 1..epochs,
+    a finite loss per finished epoch, the weights' names and shapes, the optimiser's moments and a
+    generator state of this generator's type."""
     from qaudit import arrays
     from qaudit.errors import QauditError
 
-    try:
-        restored = {k: arrays.decode(v, f"checkpoint.{k}", weights[k].shape) for k, v in state["weights"].items()}
-        velocity = {k: arrays.decode(v, f"checkpoint.velocity.{k}", weights[k].shape)
-                    for k, v in state["velocity"].items()}
-        if isinstance(optimizer, Adam):
-            squares = {k: arrays.decode(v, f"checkpoint.adam.squares.{k}", weights[k].shape)
-                       for k, v in state["adam"]["squares"].items()}
-            steps = check_option("checkpoint.adam.steps", state["adam"]["steps"], "int", 0, None)
-        rng.bit_generator.state = state["rng"]
-    except (QauditError, KeyError, TypeError, ValueError):
-        return 0, []  # a broken checkpoint is ignored: train from the start
-    for k, v in restored.items():
-        weights[k][...] = v
-    optimizer.velocity = velocity
+    keys = {"done", "epochs", "history", "weights", "velocity", "rng"} | ({"adam"} if isinstance(optimizer, Adam)
+                                                                          else set())
+    if not isinstance(state, dict) or set(state) != keys:
+        raise QauditError(f"expected an object with keys {', '.join(sorted(keys))}")
+    check_option("epochs", state["epochs"], "int", epochs, epochs, hint="the epochs of this run")
+    done = check_option("done", state["done"], "int", 1, epochs, hint="finished epochs")
+    history = arrays.decode(state["history"], "history", (done,)) if done else np.zeros(0)
+    if not isinstance(state["weights"], dict) or set(state["weights"]) != set(weights):
+        raise QauditError(f"weights must be {', '.join(sorted(weights))}")
+    out: dict[str, Any] = {"done": done, "history": [float(h) for h in history]}
+    out["weights"] = {k: arrays.decode(v, f"weights.{k}", weights[k].shape) for k, v in state["weights"].items()}
+    out["velocity"] = _moments(state["velocity"], weights, "velocity")
     if isinstance(optimizer, Adam):
-        optimizer.squares, optimizer.steps = squares, steps
-    return int(state["done"]), [float(h) for h in state["history"]]
+        adam = state["adam"]
+        if not isinstance(adam, dict) or set(adam) != {"steps", "squares"}:
+            raise QauditError("adam must hold steps and squares")
+        out["steps"] = check_option("adam.steps", adam["steps"], "int", 0, MAX_EPOCHS * MAX_BATCH_SIZE)
+        out["squares"] = _moments(adam["squares"], weights, "adam.squares")
+    _check_rng_state(state["rng"], rng.bit_generator.state)
+    probe = type(rng.bit_generator)()
+    probe.state = state["rng"]  # the generator's own checks (ValueError / TypeError)
+    out["rng"] = state["rng"]
+    return out
+
+
+def _moments(value: Any, weights: dict[str, np.ndarray], where: str) -> dict[str, np.ndarray]:
+    from qaudit import arrays
+    from qaudit.errors import QauditError
+
+    if not isinstance(value, dict) or not set(value) <= set(weights):
+        raise QauditError(f"{where} must map weight names to arrays")
+    return {k: arrays.decode(v, f"{where}.{k}", weights[k].shape) for k, v in value.items()}
+
+
+def _restore(checkpoint: Any, slot: str | None, weights: dict[str, np.ndarray], optimizer: SGD | Adam,
+             rng: np.random.Generator, epochs: int) -> tuple[int, list[float]]:
+    """Load a slot's state into the weights, optimiser and generator; (finished epochs, history). A stored
+    state that does not fit this run is refused in one line (:meth:`TrainingCheckpoint.load`)."""
+    if checkpoint is None:
+        return 0, []
+    state = checkpoint.load(slot, lambda s: _parse_state(s, weights, optimizer, rng, epochs))
+    if state is None:
+        return 0, []
+    for k, v in state["weights"].items():
+        weights[k][...] = v
+    optimizer.velocity = state["velocity"]
+    if isinstance(optimizer, Adam):
+        optimizer.squares, optimizer.steps = state["squares"], state["steps"]
+    rng.bit_generator.state = state["rng"]
+    return state["done"], state["history"]

@@ -233,43 +233,41 @@ def make_oracle(mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifi
                               "`qaudit train --exclude-class ...` or `--exclude-indices ...`")
         cost = retrain_cost(oracle_mf, len(fs.retain_ids))
         return Oracle(oracle_mf.model, verifier.snapshot(oracle_mf.model), cost, oracle_mf.path or "given")
-    cached = oracle_cache_path(mf, fs) if cache else None
-    if cached is not None and cached.is_file():
-        from qaudit import model as model_io
+    from qaudit.checkpoints import cache_note, read_model_entry, write_model_entry
 
-        try:
-            hit = model_io.load(cached)
-            cost = int(hit.training.get("gradient_evaluations", 0))
-            if hit.data is not None and np.array_equal(hit.data.members, fs.retain_ids) and cost > 0:
-                return Oracle(hit.model, verifier.snapshot(hit.model), cost, f"cached {cached}")
-        except QauditError:
-            pass  # a corrupt cache entry is retrained and overwritten
+    cached, key = oracle_cache_entry(mf, fs) if cache else (None, "")
+    hit = read_model_entry(cached, key, ORACLE_SCHEMA, "oracle cache entry")
+    if hit is not None:
+        cost = hit.training.get("gradient_evaluations", 0)
+        if (hit.kind == mf.kind and hit.data is not None and np.array_equal(hit.data.members, fs.retain_ids)
+                and isinstance(cost, int) and not isinstance(cost, bool) and cost > 0):
+            return Oracle(hit.model, verifier.snapshot(hit.model), cost, f"cached {cached}")
+        cache_note(f"oracle cache entry {cached} not used and recomputed: it does not hold a retrain of this "
+                   "model without the forget set")
     oracle_method = get_host().role("unlearning", "oracle")
     request = build_request(get_host().get("unlearning", oracle_method), dataset, fs, seed, {},
                             mf.model.n_classes or dataset.n_classes, progress=progress, executor=executor)
     outcome = run_method(oracle_method, mf.model, request)
     if cached is not None and mf.data is not None:
-        from qaudit import model as model_io
-
         record = dataclasses.replace(mf.data, members=fs.retain_ids,
                                      excluded={"indices": fs.forget_ids.tolist()})
         training = {"seconds": round(outcome.cost.seconds, 3),
                     "gradient_evaluations": int(outcome.cost.gradient_evaluations)}
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            model_io.save(ModelFile(outcome.model, mf.kind, record, training,
-                                    {"oracle_for": mf.path}), cached, command="qaudit unlearn (retrain oracle)")
-        except OSError:
-            pass  # the cache is an optimisation only
+        write_model_entry(cached, key, ORACLE_SCHEMA, ModelFile(outcome.model, mf.kind, record, training,
+                                                                 {"oracle_for": mf.path}),
+                          "qaudit unlearn (retrain oracle)")  # the cache is an optimisation only
     return Oracle(outcome.model, verifier.snapshot(outcome.model), outcome.cost.gradient_evaluations, "retrained")
 
 
-def oracle_cache_path(mf: ModelFile, fs: ForgetSet) -> Any:
-    """Where the retrain oracle for (this model file's bytes, this forget set) is cached, or None.
+#: The envelope schema of an oracle cache entry (:func:`qaudit.checkpoints.envelope`).
+ORACLE_SCHEMA = "qaudit.oracle/2"
 
-    Folder: ``$QAUDIT_CACHE_DIR/oracles`` (default ``~/.cache/qaudit/oracles``);
-    ``QAUDIT_CACHE_DIR=off`` disables the cache.
-    """
+
+def oracle_cache_entry(mf: ModelFile, fs: ForgetSet) -> tuple[Any, str]:
+    """(where the retrain oracle for this model file's bytes and this forget set is cached, or None; its key:
+    the SHA-256 of both). Folder: ``$QAUDIT_CACHE_DIR/oracles`` (default ``~/.cache/qaudit/oracles``);
+    ``QAUDIT_CACHE_DIR=off`` disables the cache. Entries carry the key and the hash of their content, checked
+    on load (:func:`qaudit.checkpoints.read_model_entry`)."""
     import hashlib
 
     from qaudit.checkpoints import cache_root
@@ -278,13 +276,18 @@ def oracle_cache_path(mf: ModelFile, fs: ForgetSet) -> Any:
 
     root = cache_root()
     if root is None or not mf.path:
-        return None
+        return None, ""
     try:
         content = read_bytes_limited(mf.path, MAX_FILE_BYTES, "model file")
     except (OSError, QauditError):
-        return None
-    digest = hashlib.sha256(content + b"\0" + fs.forget_ids.astype("<i8").tobytes()).hexdigest()[:24]
-    return root / "oracles" / f"{digest}.json"
+        return None, ""
+    key = hashlib.sha256(content + b"\0" + fs.forget_ids.astype("<i8").tobytes()).hexdigest()
+    return root / "oracles" / f"{key[:24]}.json", key
+
+
+def oracle_cache_path(mf: ModelFile, fs: ForgetSet) -> Any:
+    """Where the retrain oracle for (this model file's bytes, this forget set) is cached, or None."""
+    return oracle_cache_entry(mf, fs)[0]
 
 
 def apply_method(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifier,

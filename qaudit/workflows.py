@@ -10,7 +10,7 @@ import numpy as np
 
 from qaudit.data import DataRecord, Dataset, load_dataset, read_indices, split
 from qaudit.errors import QauditError
-from qaudit.model import ModelFile
+from qaudit.model import ModelFile, check_writable
 from qaudit.plugins import get_host
 from qaudit.progress import SILENT, Progress
 
@@ -107,6 +107,7 @@ def train_model(
     if len(members) == 0:
         raise QauditError("no training samples left after exclusions")
     model = cls.from_options({**preset_options(cls, kind, preset), **(options or {}), "seed": seed})
+    check_writable(model.get_params())  # before any work: nothing is trained that qaudit could not read back
     if hasattr(model, "data_kind"):  # optional Model member: preprocessing may depend on the data's kind
         model.data_kind = dataset.kind
     start = time.perf_counter()

@@ -42,8 +42,8 @@ def test_adam_state_survives_a_checkpoint():
         opt.step(weights, {"a": rng.normal(size=4)})
 
     class Slot:
-        def load(self, slot):
-            return json.loads(json.dumps(state))
+        def load(self, slot, parse):
+            return parse(json.loads(json.dumps(state)))
 
     state = _state(weights, opt, np.random.default_rng(2), [1.0, 0.5], 2, 4)
     fresh, other = {"a": np.zeros(4)}, Adam(lr=0.1)

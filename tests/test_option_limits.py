@@ -38,7 +38,9 @@ def _expect_error(cli_runner, args: list[str], needle: str) -> str:
 # ----------------------------------------------------------------------------- train
 @pytest.mark.parametrize("extra, needle", [
     (["--qubits", "24"], f"qubits must be an integer in 1..{limits.MAX_QNN_QUBITS}, got 24"),
-    (["--qubits", "17"], "training a 17-qubit model needs the exact engine, which simulates at most 16 qubits"),
+    (["--qubits", "17"], "qubits 17: model files hold at most 16 qubits"),
+    (["--qubits", "17", "--epochs", "0"], "qubits 17: model files hold at most 16 qubits"),  # issue 28: no
+    # model is written that qaudit would refuse to read
     (["--qubits", "0"], "qubits must be an integer in 1.."),
     (["--layers", "100000"], f"layers must be an integer in 1..{limits.MAX_LAYERS}"),
     (["--epochs", "1000000"], f"epochs must be an integer in 0..{limits.MAX_EPOCHS}"),

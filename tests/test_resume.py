@@ -46,7 +46,7 @@ def test_train_resumes_from_the_last_epoch_to_the_same_model(tmp_path, env):
     code = _interrupt_when([*args, "--out", str(tmp_path / "resumed.json")], env, lambda: len(_files(cache)) > 0)
     assert code == 130, "the training finished before it could be interrupted"
     assert not (tmp_path / "resumed.json").exists() and _files(cache)
-    state = json.loads(_files(cache)[0].read_text())
+    state = json.loads(_files(cache)[0].read_text())["value"]  # inside its envelope (key, sha256)
     assert 0 < state["done"] < 120
     subprocess.run([*QAUDIT, *args, "--out", str(tmp_path / "resumed.json"), "--resume"], env=env, check=True,
                    capture_output=True, timeout=300)

@@ -81,7 +81,8 @@ def train_models(model: Any, pool: tuple[np.ndarray, np.ndarray], rows: list[np.
     X, y = pool
     keys = [content_key(cls.__module__, cls.__qualname__, params, seeds[i], n_classes, X[r], y[r])
             for i, r in enumerate(rows)]
-    docs: list[Any] = [checkpoints.get(k) if checkpoints is not None else None for k in keys]
+    docs: list[Any] = [checkpoints.get(k, check=cls.from_document) if checkpoints is not None else None
+                       for k in keys]
     todo = [i for i, doc in enumerate(docs) if doc is None]
     with progress.track(description, len(rows)) as task:
         progress.advance(task, len(rows) - len(todo))

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from qaudit.errors import QauditError
+from qaudit.limits import MAX_CIRQ_QUBITS, MAX_DENSITY_QUBITS
 from qaudit.protocols import Capabilities, QuantumTask
 from qaudit_backends.common import MeasuringBackend, check_shots, resolved_circuits, rotation_ops
 
@@ -40,7 +41,7 @@ class CirqBackend(MeasuringBackend):
 
     name = "cirq"
     description = "cirq.Simulator state vector (reference; complex128); --shots samples its states"
-    capabilities = Capabilities(exact=True, shots=True, noise=False, hardware=False, max_qubits=20)
+    capabilities = Capabilities(exact=True, shots=True, noise=False, hardware=False, max_qubits=MAX_CIRQ_QUBITS)
 
     def _run(self, circuit: Any, task: QuantumTask) -> np.ndarray:
         import cirq
@@ -68,7 +69,7 @@ class DensityMatrixBackend(MeasuringBackend):
 
     name = "density-matrix"
     description = "cirq.DensityMatrixSimulator with noise (default: paper; :p1=..,p2=..,bitflip=..)"
-    capabilities = Capabilities(exact=True, shots=True, noise=True, hardware=False, max_qubits=10)
+    capabilities = Capabilities(exact=True, shots=True, noise=True, hardware=False, max_qubits=MAX_DENSITY_QUBITS)
     takes_argument = True
 
     def __init__(self, argument: str | None = None):
@@ -95,7 +96,7 @@ class NoisyBackend:
 
     name = "noisy"
     description = "exact noisy <P> via the Heisenberg-picture engine (default: paper noise; :p1=..,p2=..,bitflip=..)"
-    capabilities = Capabilities(exact=True, shots=True, noise=True, hardware=False, max_qubits=10)
+    capabilities = Capabilities(exact=True, shots=True, noise=True, hardware=False, max_qubits=MAX_DENSITY_QUBITS)
     takes_argument = True
 
     def __init__(self, argument: str | None = None):

@@ -18,7 +18,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from qaudit.limits import MAX_STATEVECTOR_QUBITS
+from qaudit.limits import MAX_QNN_QUBITS, MAX_STATEVECTOR_QUBITS
 from qaudit.protocols import Capabilities, QuantumTask
 
 
@@ -40,7 +40,7 @@ class ExactBackend:
     name = "exact"
     roles: ClassVar[frozenset[str]] = frozenset({"default"})
     description = "built-in exact state-vector engine (numpy; the model's own noise model exactly); the default"
-    capabilities = Capabilities(exact=True, shots=False, noise=True, hardware=False, max_qubits=24)
+    capabilities = Capabilities(exact=True, shots=False, noise=True, hardware=False, max_qubits=MAX_QNN_QUBITS)
 
     def expectation(self, task: QuantumTask, shots: int | None = None, seed: int | None = None) -> np.ndarray:
         """(n_samples, n_observables) exact values (``shots`` must be None: this backend does not measure)."""

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from qaudit.errors import QauditError
+from qaudit.limits import MAX_QSIM_QUBITS
 from qaudit.protocols import Capabilities, QuantumTask
 from qaudit_backends.common import MeasuringBackend, parse_arguments, resolved_circuits, rotation_ops
 
@@ -31,7 +32,7 @@ OPTIONS = {"threads": int, "noise": str, "p1": float, "p2": float, "bitflip": fl
 class QsimBackend(MeasuringBackend):
     name = "qsim"
     description = "qsimcirq (threads, --shots, noise via trajectories: qsim:noise=paper,trajectories=N)"
-    capabilities = Capabilities(exact=True, shots=True, noise=True, hardware=False, max_qubits=30)
+    capabilities = Capabilities(exact=True, shots=True, noise=True, hardware=False, max_qubits=MAX_QSIM_QUBITS)
     takes_argument = True
 
     def __init__(self, argument: str | None = None):

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from qaudit.limits import MAX_STATEVECTOR_QUBITS
 from qaudit.protocols import Capabilities, QuantumTask
 from qaudit_backends.common import MeasuringBackend, rotate_states
 
@@ -17,7 +18,7 @@ class SampledBackend(MeasuringBackend):
     name = "sampled"
     roles: ClassVar[frozenset[str]] = frozenset({"shots"})
     description = "exact engine probabilities + multinomial shot sampling per basis (seeded)"
-    capabilities = Capabilities(exact=True, shots=True, noise=False, hardware=False, max_qubits=24)
+    capabilities = Capabilities(exact=True, shots=True, noise=False, hardware=False, max_qubits=MAX_STATEVECTOR_QUBITS)
 
     def __init__(self) -> None:
         self._cache: tuple[QuantumTask, np.ndarray] | None = None

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from qaudit import limits
 from qaudit.data import Dataset
 from qaudit.errors import QauditError
 from qaudit.io import check_regular_file, read_text_limited
@@ -19,8 +20,8 @@ from qaudit.io import check_regular_file, read_text_limited
 MAX_IDX_BYTES = 128 * 1024 * 1024
 #: Largest CSV file accepted (bytes).
 MAX_CSV_BYTES = 64 * 1024 * 1024
-#: Largest .npz file and largest decompressed array in it (bytes).
-MAX_NPZ_BYTES = 1024 * 1024 * 1024
+#: Largest .npz file and dtype-implied size of its arrays (bytes): :data:`qaudit.limits.MAX_DATASET_NPZ_BYTES`.
+MAX_NPZ_BYTES = limits.MAX_DATASET_NPZ_BYTES
 
 MNIST_ENV = "QAUDIT_MNIST_DIR"
 MNIST_FILES = {

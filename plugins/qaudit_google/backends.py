@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 
 from qaudit.errors import QauditError
+from qaudit.limits import MAX_GOOGLE_QUBITS
 from qaudit.protocols import Capabilities, QuantumTask
 
 VIRTUAL = ("rainbow", "weber", "willow_pink")
 #: Largest logical register simulated for a virtual processor.
-MAX_SIMULATED = 20
+MAX_SIMULATED = MAX_GOOGLE_QUBITS
 ENGINE_TIMEOUT = 60
 
 

@@ -4,8 +4,11 @@ A trained model depends only on its kind, options, preset, seed, split sizes, th
 trains it; the key is the SHA-256 of all of them (:func:`qaudit.checkpoints.content_key`, with the code
 taken as the bytes of every ``.py`` file of ``qaudit`` and the model and dataset plugins), so a rerun with
 the same settings loads the model instead of training it, and any change to the code or the data trains
-afresh. Entries are ordinary model files under ``$QAUDIT_CACHE_DIR/reproduce/`` (``QAUDIT_CACHE_DIR=off``
-turns the cache off), read back with the model-file limits and validation; a broken entry is retrained.
+afresh. Entries are model documents under ``$QAUDIT_CACHE_DIR/reproduce/`` (``QAUDIT_CACHE_DIR=off``
+turns the cache off) in an envelope carrying their full key and the SHA-256 of their content
+(:func:`qaudit.checkpoints.envelope`), read back with the model-file limits and validation; an entry
+that is unreadable, stored under another key (another model copied over it) or altered is named in a
+warning on stderr and retrained -- it never changes a report silently.
 A fresh model is saved and read back before use, so a first run and a rerun compute with the very same
 arrays (weights are stored losslessly) and their reports are identical.
 
@@ -53,56 +56,59 @@ def code_fingerprint(packages: tuple[str, ...] = CODE_PACKAGES) -> str:
     return digest.hexdigest()
 
 
+#: The envelope schema of a model cache entry (:func:`qaudit.checkpoints.envelope`).
+MODEL_SCHEMA = "qaudit.reproduce.model/2"
+
+
+def cache_entry(kind: str, ds: Any, n_train: int, n_holdout: int, seed: int, options: dict[str, Any],
+                preset: str | None, use_cache: bool = True) -> tuple[Path | None, str]:
+    """(where the model for these inputs is cached or None when the cache is off, its content key)."""
+    from qaudit.checkpoints import cache_root, content_key
+
+    key = content_key("qaudit.reproduce.model/1", code_fingerprint(), kind, options, preset, seed, n_train,
+                      n_holdout, ds.name, ds.fingerprint())
+    root = cache_root()
+    if root is None or not use_cache:
+        return None, key
+    return root / "reproduce" / f"{kind}-{key[:32]}.json", key
+
+
 def cache_path(kind: str, ds: Any, n_train: int, n_holdout: int, seed: int, options: dict[str, Any],
                preset: str | None, use_cache: bool = True) -> Path | None:
     """Where the model for these inputs is cached, or None when the cache is off."""
-    from qaudit.checkpoints import cache_root, content_key
-
-    root = cache_root()
-    if root is None or not use_cache:
-        return None
-    key = content_key("qaudit.reproduce.model/1", code_fingerprint(), kind, options, preset, seed, n_train,
-                      n_holdout, ds.name, ds.fingerprint())
-    return root / "reproduce" / f"{kind}-{key[:32]}.json"
+    return cache_entry(kind, ds, n_train, n_holdout, seed, options, preset, use_cache)[0]
 
 
 def load_cached(kind: str, ds: Any, n_train: int, n_holdout: int, seed: int, options: dict[str, Any],
                 preset: str | None = None, use_cache: bool = True) -> Any:
-    """The cached model for these inputs, or None (absent, cache off, or a broken entry: it is retrained)."""
-    from qaudit import model as model_io
-    from qaudit.errors import QauditError
+    """The cached model for these inputs, or None: absent, cache off, or an entry that is unreadable, stored
+    under another key or altered (a warning on stderr names it; it is retrained and overwritten)."""
+    from qaudit.checkpoints import read_model_entry
 
-    path = cache_path(kind, ds, n_train, n_holdout, seed, options, preset, use_cache)
-    if path is not None and path.is_file():
-        try:
-            return model_io.load(path)
-        except (QauditError, OSError, ValueError):
-            pass  # a broken entry is retrained and overwritten
-    return None
+    path, key = cache_entry(kind, ds, n_train, n_holdout, seed, options, preset, use_cache)
+    return read_model_entry(path, key, MODEL_SCHEMA, "reproduce model cache entry")
 
 
 def train_cached(kind: str, ds: Any, n_train: int, n_holdout: int, seed: int, options: dict[str, Any],
-                 progress: Any, preset: str | None = None, use_cache: bool = True) -> tuple[Any, bool]:
-    """``(ModelFile, hit)``: the cached model for these inputs, else a freshly trained one (then cached)."""
-    from qaudit import model as model_io
-    from qaudit.errors import QauditError
+                 progress: Any, preset: str | None = None, use_cache: bool = True,
+                 lookup: bool = True) -> tuple[Any, bool]:
+    """``(ModelFile, hit)``: the cached model for these inputs, else a freshly trained one (then cached).
+    ``lookup=False``: the caller already looked the entry up (:func:`load_cached`) and found none usable."""
+    from qaudit.checkpoints import read_model_entry, write_model_entry
     from qaudit.workflows import train_model
 
-    hit = load_cached(kind, ds, n_train, n_holdout, seed, options, preset, use_cache)
+    hit = load_cached(kind, ds, n_train, n_holdout, seed, options, preset, use_cache) if lookup else None
     if hit is not None:
         return hit, True
-    path = cache_path(kind, ds, n_train, n_holdout, seed, options, preset, use_cache)
+    path, key = cache_entry(kind, ds, n_train, n_holdout, seed, options, preset, use_cache)
     mf = train_model(kind, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=options,
                      progress=progress, preset=preset)
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            model_io.save(mf, path, command=f"qaudit reproduce (cached {kind})")
-            # continue with the saved file, exactly what a rerun loads: in-memory arrays may differ in memory
-            # layout (e.g. a Fortran-ordered PCA basis), which changes float rounding in the last bits
-            return model_io.load(path), False
-        except (OSError, QauditError):
-            pass  # the cache is an optimisation only
+    if write_model_entry(path, key, MODEL_SCHEMA, mf, f"qaudit reproduce (cached {kind})"):
+        # continue with the saved entry, exactly what a rerun loads: in-memory arrays may differ in memory
+        # layout (e.g. a Fortran-ordered PCA basis), which changes float rounding in the last bits
+        again = read_model_entry(path, key, MODEL_SCHEMA, "reproduce model cache entry")
+        if again is not None:
+            return again, False
     return mf, False
 
 

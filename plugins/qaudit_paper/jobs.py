@@ -23,12 +23,14 @@ def _acc(model: Any, X: np.ndarray, y: np.ndarray, backend: Any = None) -> float
 
 def train(ds: Any, kind: str, n_train: int, n_holdout: int, seed: int, options: dict[str, Any],
           preset: str | None, use_cache: bool) -> Any:
-    """Train (or load from the model cache) one model; returns its :func:`qaudit.model.portable` bundle."""
+    """Train one model the caller did not find in the model cache (and cache it); returns its
+    :func:`qaudit.model.portable` bundle."""
     from qaudit.model import portable
     from qaudit.progress import SILENT
     from qaudit_paper.cache import train_cached
 
-    mf, _ = train_cached(kind, ds, n_train, n_holdout, seed, options, SILENT, preset=preset, use_cache=use_cache)
+    mf, _ = train_cached(kind, ds, n_train, n_holdout, seed, options, SILENT, preset=preset, use_cache=use_cache,
+                         lookup=False)
     return portable(mf)
 
 

@@ -80,11 +80,29 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
         if "=" not in pair:
             raise QauditError(f"--option expects KEY=VALUE, got {pair!r}")
         key, value = pair.split("=", 1)
-        try:
-            options[key.strip().replace("-", "_")] = json.loads(value)
-        except json.JSONDecodeError:
-            options[key.strip().replace("-", "_")] = value
+        options[key.strip().replace("-", "_")] = _option_value(key.strip(), value)
     return options
+
+
+def _option_value(key: str, text: str) -> Any:
+    """A ``KEY=VALUE`` value: JSON when it parses, else the string; integers beyond 64 bits refused (no option
+    takes one, and Python cannot even print one of more than 4300 digits)."""
+    from qaudit.limits import shown
+
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return text
+    except ValueError:  # an integer literal beyond Python's 4300-digit conversion limit
+        raise QauditError(f"option {key}: a number of {len(text.strip())} characters is out of range "
+                          "(integers must fit in 64 bits)") from None
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, int) and not isinstance(item, bool) and not -(2**63) <= item < 2**64:
+            raise QauditError(f"option {key}: {shown(item)} is out of range (integers must fit in 64 bits)")
+        stack.extend(item.values() if isinstance(item, dict) else item if isinstance(item, list) else ())
+    return value
 
 
 def warn(message: str) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qaudit.errors import QauditError
-from qaudit.limits import MAX_DP_EPSILON, MAX_NOISE_MULTIPLIER, check_option
+from qaudit.limits import MAX_DP_CLIP, MAX_DP_EPSILON, MAX_NOISE_MULTIPLIER, MIN_NOISE_MULTIPLIER, check_option
 
 #: Keys ``--dp`` accepts, with their defaults (epsilon / noise_multiplier: exactly one must be given).
 KEYS = {"epsilon": None, "noise_multiplier": None, "delta": 1e-5, "clip": 1.0}
@@ -48,10 +48,10 @@ class DPSpec:
         delta = check_option("--dp delta", values.get("delta", KEYS["delta"]), "float", 0.0, 1.0, low_open=True)
         if delta >= 1.0:
             raise QauditError(f"--dp delta must lie in (0, 1), got {delta!r}")
-        clip = check_option("--dp clip", values.get("clip", KEYS["clip"]), "float", 0.0, None, low_open=True)
+        clip = check_option("--dp clip", values.get("clip", KEYS["clip"]), "float", 0.0, MAX_DP_CLIP, low_open=True)
         eps, sigma = values.get("epsilon"), values.get("noise_multiplier")
         if eps is not None:
             eps = check_option("--dp epsilon", eps, "float", 0.0, MAX_DP_EPSILON, low_open=True)
         if sigma is not None:
-            sigma = check_option("--dp noise_multiplier", sigma, "float", 0.0, MAX_NOISE_MULTIPLIER, low_open=True)
+            sigma = check_option("--dp noise_multiplier", sigma, "float", MIN_NOISE_MULTIPLIER, MAX_NOISE_MULTIPLIER)
         return cls(delta=delta, clip=clip, epsilon=eps, noise_multiplier=sigma)
