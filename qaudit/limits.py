@@ -70,6 +70,18 @@ MIN_SPLIT = 4
 #: each is a full training run of the target's architecture.
 MAX_REFERENCE_MODELS = 256
 
+#: U-LiRA shadow pairs (``unlearn --audit ulira -K``): each pair trains two models and runs the unlearning
+#: method once, so 128 pairs are 256 trainings -- the budget of MAX_REFERENCE_MODELS.
+MAX_SHADOW_PAIRS = 128
+
+#: Model pairs of ``unlearn --forget-quality N``: each pair trains an original, unlearns it and retrains an
+#: oracle (two trainings and a method run, as a U-LiRA pair).
+MAX_FORGET_QUALITY_MODELS = 128
+
+#: Unlearning runs of ``compare-unlearning`` (methods x seeds x shot counts): each runs a method on the model
+#: and verifies it; every shot count also retrains the oracle once.
+MAX_COMPARE_RUNS = 256
+
 #: Hidden units per layer of an attack's MLP (``gray-box.hidden``); the weight matrix is hidden**2.
 MAX_HIDDEN = 4096
 
