@@ -276,7 +276,7 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     """
     from qaudit import ulira
     from qaudit import unlearning as core
-    from qaudit.backends import default_backend, resolve_backend
+    from qaudit.backends import backend_or_default, resolve_backend
     from qaudit.plugins import get_host, name_or_default
     from qaudit.reporting import record_data_change
     from qaudit.verification import DEFAULT_TOLERANCE
@@ -293,7 +293,7 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     if audit is not None:
         ulira.check_audit(audit, mf, fs, shadow_pairs)
     oracle_mf = None if oracle is None else _model_file(oracle)
-    backend = backend or default_backend(shots)
+    backend = backend_or_default(backend, shots)
     be, shots = resolve_backend(backend, shots, mf.model)
     tol = tolerance or dict(DEFAULT_TOLERANCE)
     verifier = core.Verifier(mf, ds, fs, seed, be, shots, progress=progress)

@@ -91,3 +91,17 @@ def test_work_multipliers_are_named_caps_in_limits():
     assert ulira.MAX_PAIRS == limits.MAX_SHADOW_PAIRS
     assert 2 * limits.MAX_SHADOW_PAIRS <= limits.MAX_REFERENCE_MODELS  # the same training budget as -K of leak
     assert limits.MAX_FORGET_QUALITY_MODELS == limits.MAX_SHADOW_PAIRS
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["leak", "{m}", "-a", "loss", "--backend", ""], "--backend is empty"),
+    (["leak", "{m}", "-a", "loss", "--format", ""], "--format is empty"),
+    (["evaluate", "{m}", "--backend", " "], "--backend is empty"),
+    (["shots", "{m}", "--backend", "", "--shots", "16", "-R", "1"], "--backend is empty"),
+    (["unlearn", "{m}", "--forget-class", "1", "--backend", "", "--out", "{out}"], "--backend is empty"),
+])
+def test_an_empty_backend_or_format_is_refused_not_the_default(cli_runner, tiny_model, tmp_path, no_work, args,
+                                                                 needle):
+    out = tmp_path / "u.json"
+    _refused(cli_runner, [a.format(m=tiny_model.path, out=out) for a in args], needle)
+    assert not out.exists()

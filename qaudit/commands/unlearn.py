@@ -163,7 +163,7 @@ def compare_cmd(
     """The paper's comparative table: data needed, cost, forget/retained accuracy, forget MIA, distance to oracle."""
     from qaudit import model as model_io
     from qaudit import unlearning as core
-    from qaudit.backends import default_backend, resolve_backend
+    from qaudit.backends import backend_or_default, resolve_backend
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
@@ -197,14 +197,14 @@ def compare_cmd(
     with closing(open_executor(load_config("compare-unlearning"), executor, scheduler, None)) as ex, \
             RichProgress(err) as progress:
         for n_shots in shot_list:
-            be, n_shots = resolve_backend(backend or default_backend(n_shots), n_shots, mf.model)
+            be, n_shots = resolve_backend(backend_or_default(backend, n_shots), n_shots, mf.model)
             verifier = core.Verifier(mf, ds, fs, seed_list[0], be, n_shots, progress=progress)
             before = core.public(verifier.snapshot(mf.model))
             orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress, executor=ex)
             for r in core.compare_runs(mf, verifier, orc, seed_list, names, per_method, progress, ex):
                 runs.append({**r, "shots": n_shots, "before": before, "oracle": core.public(orc.snapshot)})
     report = core.compare_report(mf, fs, runs, {"methods": names, "seeds": seed_list, "shots": shot_list,
-                                                "backend": backend or default_backend(None)})
+                                                "backend": backend_or_default(backend, None)})
     record_data_change(report, ds)
     code = 1 if core.gate(report, thresholds) else 0
     render_all(report, [(fmt, output)])
