@@ -111,6 +111,11 @@ MAX_TOP_K = 100_000
 #: of its arrays (bytes): 1000 samples x 10 classes x 256 reference models are 20 MB in float64.
 MAX_OUTPUTS_BYTES = 1024 * 1024 * 1024
 
+#: Largest weights file an importer reads (``qaudit import --weights``: a ``.pt`` state_dict, ``.npy``/``.npz``),
+#: checked before reading: ``torch.load`` holds the whole file in memory (a 1.2 GB file reached 1.46 GB
+#: resident). A QNN's weights are kilobytes; 256 MiB holds 33M float64 values.
+MAX_WEIGHTS_BYTES = 256 * 1024 * 1024
+
 #: Largest target epsilon ``--dp epsilon=`` accepts (beyond it DP promises nothing useful).
 MAX_DP_EPSILON = 1_000.0
 #: Largest ``--dp noise_multiplier=``.
