@@ -61,6 +61,20 @@ def fingerprint(path: str | Path) -> dict[str, Any]:
     return {"path": path.name, "sha256": digest.hexdigest(), "bytes": size}
 
 
+def check_weights_file(path: str | Path) -> int:
+    """Size of the weights file *path*: an existing regular file of at most
+    :data:`qaudit.limits.MAX_WEIGHTS_BYTES`, else one line (checked from its size, before anything reads it)."""
+    from qaudit.io import check_regular_file
+    from qaudit.limits import MAX_WEIGHTS_BYTES
+
+    if not Path(path).exists():
+        raise QauditError(f"weights file {path}: no such file")
+    size = check_regular_file(path, "weights file")
+    if size > MAX_WEIGHTS_BYTES:
+        raise QauditError(f"weights file {path} is too large ({size} bytes; at most {MAX_WEIGHTS_BYTES} are read)")
+    return size
+
+
 def check_fidelity(ours: np.ndarray, theirs: np.ndarray, where: str) -> tuple[float, int, int]:
     """``(max |Δp|, sample, class)``; a one-line QauditError when shapes differ or values are not finite."""
     theirs = np.asarray(theirs, dtype=np.float64)
@@ -98,6 +112,8 @@ def import_model(importer: str, source: str, *, weights: str | None, dataset: An
 
     host = host or get_host()
     cls = host.get("importer", importer)
+    if weights is not None:  # before the importer runs any user code or framework import: a size is a stat
+        check_weights_file(weights)
     plugin = cls()
     X = np.asarray(dataset.X, dtype=np.float64)
     request = ImportRequest(source=source, weights=weights, X=X[members], n_classes=int(dataset.n_classes),
