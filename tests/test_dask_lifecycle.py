@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import one_line_error
+from test_executors import lira_model  # noqa: F401 - the fixture
 
 from qaudit.errors import QauditError
 from qaudit.protocols import ExecutorSettings, Job
@@ -27,19 +28,6 @@ QAUDIT = [sys.executable, "-c", "from qaudit.cli import main; main()"]
 
 def _dask():
     return pytest.importorskip("distributed", reason="the dask extra is not installed (pip install 'qaudit[dask]')")
-
-
-@pytest.fixture(scope="module")
-def small_model(tmp_path_factory):
-    from qaudit import model as model_io
-    from qaudit.data import load_dataset
-    from qaudit.workflows import train_model
-
-    mf = train_model("basic-qnn", load_dataset("digits"), n_train=60, n_holdout=60, seed=1,
-                     options={"qubits": 4, "layers": 1, "epochs": 1})
-    path = tmp_path_factory.mktemp("dask") / "m.json"
-    model_io.save(mf, path, command="pytest")
-    return path
 
 
 @pytest.mark.parametrize("address", UNPARSEABLE)
@@ -61,11 +49,11 @@ def test_addresses_dask_accepts_are_kept(address, parsed):
     assert parse_address(address) == parsed
 
 
-def test_an_unparseable_address_leaves_no_client_behind(small_model, tmp_path):
+def test_an_unparseable_address_leaves_no_client_behind(lira_model, tmp_path):  # noqa: F811
     """The command line: one line, exit 2, and none of the ``Exception ignored in Client.__del__`` noise of a
     half-made Client at exit (which also held the exit for 10 s)."""
     _dask()
-    proc = subprocess.run([*QAUDIT, "leak", str(small_model), "-a", "loss", "--scheduler", "tcp://host:abc"],
+    proc = subprocess.run([*QAUDIT, "leak", str(lira_model), "-a", "loss", "--scheduler", "tcp://host:abc"],
                           capture_output=True, text=True, timeout=60, env={**os.environ, "TMPDIR": str(tmp_path)})
     assert proc.returncode == 2
     assert "the port must be a number" in one_line_error(proc.stderr)
@@ -106,6 +94,16 @@ def test_an_interrupted_local_cluster_is_stopped_and_its_scratch_space_removed(t
             os.kill(pid, 0)
 
 
+def _running(pid: int) -> bool:
+    """True while *pid* exists and is not a zombie."""
+    stat = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
+    return stat not in ("", "Z")
+
+
+def _command(pid: int) -> str:
+    return subprocess.run(["ps", "-o", "args=", "-p", str(pid)], capture_output=True, text=True).stdout
+
+
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
@@ -117,14 +115,14 @@ def _children(pid: int) -> list[int]:
     (signal.SIGINT, True, 130, "interrupted"),   # Ctrl-C in a terminal reaches the whole process group
     (signal.SIGTERM, False, 143, "terminated"),  # a CI runner or `kill` stops the main process only
 ])
-def test_ctrl_c_and_sigterm_during_a_dask_run(small_model, tmp_path, sig, to_group, code, line):
+def test_ctrl_c_and_sigterm_during_a_dask_run(lira_model, tmp_path, sig, to_group, code, line):  # noqa: F811
     """A LiRA audit on a LocalCluster interrupted while its reference models train: one line, the exit code,
     no traceback (Dask's 'Nanny failed to start' and shutdown warnings), no lock files, no worker left.
     (Measured, issue 28: 1.1-1.3 s to exit; before, SIGTERM took 12.8-14.5 s.)"""
     _dask()
     import json
 
-    doc = json.loads(small_model.read_text())
+    doc = json.loads(lira_model.read_text())
     doc["config"]["epochs"] = 400  # reference models that train long enough to be interrupted
     slow = tmp_path / "slow.json"
     slow.write_text(json.dumps(doc))
@@ -146,7 +144,7 @@ def test_ctrl_c_and_sigterm_during_a_dask_run(small_model, tmp_path, sig, to_gro
     assert err.strip().splitlines()[-1] == line and "Traceback" not in err and "distributed." not in err, err[-800:]
     assert not _lock_files(scratch) and not list(scratch.iterdir())
     assert not out.exists()
-    time.sleep(0.5)
-    alive = [w for w in workers if subprocess.run(["ps", "-o", "stat=", "-p", str(w)], capture_output=True,
-                                                  text=True).stdout.strip() not in ("", "Z")]
-    assert not alive, "worker processes outlived the command"
+    deadline = time.time() + 5  # multiprocessing's resource tracker ends on its own once its parent is gone
+    while [w for w in workers if _running(w)] and time.time() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if _running(w) and "spawn_main" in _command(w)], "workers outlived the command"
