@@ -50,13 +50,13 @@ def load_dataset(name_or_path: str | None = None, *, data_dir: str | None = None
     data the model file's data record names (its fingerprint checked unless *allow_data_change*).
     ``None`` and no model: the dataset plugins declare as default."""
     from qaudit.data import load_dataset as load
-    from qaudit.plugins import get_host
+    from qaudit.plugins import name_or_default
     from qaudit.workflows import dataset_for
 
     if model is not None and name_or_path is None:
         return dataset_for(model, data_dir, allow_data_change=allow_data_change)
     options = {k: v for k, v in (("data_dir", data_dir), ("label_column", label_column)) if v}
-    return load(name_or_path or get_host().role("dataset", "default"), options)
+    return load(name_or_default("dataset", "default", name_or_path, "dataset"), options)
 
 
 def _model_file(model: ModelFile | PathLike) -> ModelFile:
@@ -84,10 +84,10 @@ def train(model: str | None = None, dataset: Dataset | str | None = None, *, n_t
     """
     from qaudit import model as model_io
     from qaudit.checkpoints import Checkpoints, content_key, training_checkpoints
-    from qaudit.plugins import get_host
+    from qaudit.plugins import name_or_default
     from qaudit.workflows import train_model
 
-    kind = model or get_host().role("model", "default")
+    kind = name_or_default("model", "default", model, "model")
     dp_spec = _dp_spec(dp, kind)
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
     opts = dict(options or {})
@@ -276,13 +276,15 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     """
     from qaudit import ulira
     from qaudit import unlearning as core
-    from qaudit.backends import default_backend, resolve_backend
-    from qaudit.plugins import get_host
+    from qaudit.backends import backend_or_default, resolve_backend
+    from qaudit.plugins import get_host, name_or_default
     from qaudit.reporting import record_data_change
     from qaudit.verification import DEFAULT_TOLERANCE
 
-    method = method or get_host().role("unlearning", "default")
+    method = name_or_default("unlearning", "default", method, "--method")
     get_host().get("unlearning", method)
+    thresholds = core.parse_gate(fail_above)  # before any work: a typo must not cost a whole unlearning
+    core.check_forget_quality(forget_quality)
     opts = dict(options or {})
     mf = _model_file(model)
     ds = load_dataset(model=mf, data_dir=data_dir, allow_data_change=allow_data_change)
@@ -291,7 +293,7 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     if audit is not None:
         ulira.check_audit(audit, mf, fs, shadow_pairs)
     oracle_mf = None if oracle is None else _model_file(oracle)
-    backend = backend or default_backend(shots)
+    backend = backend_or_default(backend, shots)
     be, shots = resolve_backend(backend, shots, mf.model)
     tol = tolerance or dict(DEFAULT_TOLERANCE)
     verifier = core.Verifier(mf, ds, fs, seed, be, shots, progress=progress)
@@ -321,7 +323,7 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     if audited is not None:
         ulira.attach(report, audited)
     record_data_change(report, ds)
-    core.gate(report, fail_above, result.findings(report.location) if forget_gate else None)
+    core.gate(report, thresholds, result.findings(report.location) if forget_gate else None)
     return report
 
 

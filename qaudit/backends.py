@@ -8,12 +8,19 @@ from qaudit.errors import QauditError
 from qaudit.limits import MAX_SHOTS, check_option
 from qaudit.plugins import get_host
 
-__all__ = ["MAX_SHOTS", "default_backend", "resolve_backend"]
+__all__ = ["MAX_SHOTS", "backend_or_default", "default_backend", "resolve_backend"]
 
 
 def default_backend(shots: int | None) -> str:
     """The backend a plugin declares for this case: role ``shots`` when *shots* are asked, else ``default``."""
     return get_host().role("backend", "shots" if shots else "default")
+
+
+def backend_or_default(name: str | None, shots: int | None) -> str:
+    """*name* as given, or (None) :func:`default_backend`; ``--backend ''`` is an error, not the default."""
+    from qaudit.plugins import name_or_default
+
+    return name_or_default("backend", "shots" if shots else "default", name, "--backend")
 
 
 def resolve_backend(name: str | None, shots: int | None, model: Any = None) -> tuple[Any, int | None]:
@@ -32,7 +39,7 @@ def resolve_backend(name: str | None, shots: int | None, model: Any = None) -> t
         if shots > MAX_SHOTS:
             raise QauditError(f"--shots {shots} is absurdly large (max {MAX_SHOTS})")
     shots = shots or None
-    name = name or default_backend(shots)
+    name = backend_or_default(name, shots)
     cls = get_host().get("backend", name)
     caps = cls.capabilities
     if shots is None and not caps.exact:

@@ -17,7 +17,8 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -122,6 +123,39 @@ def install_signal_handlers() -> None:
         signal.signal(signal.SIGTERM, _sigterm)
     except ValueError:  # not the main thread (embedded use): leave the default handler
         pass
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM while worker processes (and the threads that start them) are being started, so an
+    interruption never lands half-way through a start-up: it is raised when the block ends, and the caller's
+    cleanup then knows every process it started.
+
+    SIGINT is blocked in the calling thread: threads and processes started meanwhile inherit the blocked mask,
+    so a Ctrl-C sent to the terminal's process group never reaches them (this process stops them), and this
+    process gets it when the mask is restored. SIGTERM keeps its default mask (workers must still die of it) and
+    is recorded instead, then handed to the previous handler (:class:`Terminated` on the command line)."""
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield  # not POSIX, or not the main thread (signal handlers belong to the main thread)
+        return
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()  # started on first use, it unblocks SIGINT in the thread starting it
+    pending: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: pending.append(signum))
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a held Ctrl-C is delivered now: KeyboardInterrupt
+        signal.signal(signal.SIGTERM, previous)
+        if pending:
+            if callable(previous):
+                previous(signal.SIGTERM, None)
+            elif previous == signal.SIG_DFL:
+                signal.raise_signal(signal.SIGTERM)
 
 
 def guarded(run: Callable[[], Any], print_line: Callable[[str], None], host_getter: Callable[[], Any],

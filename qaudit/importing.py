@@ -61,6 +61,20 @@ def fingerprint(path: str | Path) -> dict[str, Any]:
     return {"path": path.name, "sha256": digest.hexdigest(), "bytes": size}
 
 
+def check_weights_file(path: str | Path) -> int:
+    """Size of the weights file *path*: an existing regular file of at most
+    :data:`qaudit.limits.MAX_WEIGHTS_BYTES`, else one line (checked from its size, before anything reads it)."""
+    from qaudit.io import check_regular_file
+    from qaudit.limits import MAX_WEIGHTS_BYTES
+
+    if not Path(path).exists():
+        raise QauditError(f"weights file {path}: no such file")
+    size = check_regular_file(path, "weights file")
+    if size > MAX_WEIGHTS_BYTES:
+        raise QauditError(f"weights file {path} is too large ({size} bytes; at most {MAX_WEIGHTS_BYTES} are read)")
+    return size
+
+
 def check_fidelity(ours: np.ndarray, theirs: np.ndarray, where: str) -> tuple[float, int, int]:
     """``(max |Δp|, sample, class)``; a one-line QauditError when shapes differ or values are not finite."""
     theirs = np.asarray(theirs, dtype=np.float64)
@@ -98,6 +112,8 @@ def import_model(importer: str, source: str, *, weights: str | None, dataset: An
 
     host = host or get_host()
     cls = host.get("importer", importer)
+    if weights is not None:  # before the importer runs any user code or framework import: a size is a stat
+        check_weights_file(weights)
     plugin = cls()
     X = np.asarray(dataset.X, dtype=np.float64)
     request = ImportRequest(source=source, weights=weights, X=X[members], n_classes=int(dataset.n_classes),
@@ -120,7 +136,7 @@ def import_model(importer: str, source: str, *, weights: str | None, dataset: An
         raise QauditError(f"import {source}: qaudit's class probabilities differ from {imported.framework}'s by "
                           f"up to {diff:.3g} (> {TOLERANCE:g}) at sample {rows[sample]}, class {klass} "
                           f"(qaudit {ours[sample, klass]:.12g}, {imported.framework} {theirs[sample][klass]:.12g}); "
-                          "nothing written")
+                          f"likely cause: {likely_causes(imported, X[rows])}; nothing written")
     record = DataRecord(dataset.name, dataset.options, members, holdout, seed, {}, fingerprint=dataset.fingerprint(),
                         kind=dataset.kind, label_names=dataset.label_names)
     files = [fingerprint(f) for f in imported.files]
@@ -132,14 +148,57 @@ def import_model(importer: str, source: str, *, weights: str | None, dataset: An
     return ModelFile(imported.model, imported.kind, record, training, provenance), fidelity
 
 
+#: Said when the importer names no cause of a failed fidelity check.
+GENERIC_CAUSE = ("the source model computes something the conversion does not represent (an operation outside the "
+                 "layers and circuit the importer read, or outputs that are sampled rather than exact)")
+
+
+def likely_causes(imported: Any, X: np.ndarray) -> str:
+    """The importer's ``explain(X)`` sentences joined, or :data:`GENERIC_CAUSE` (also when ``explain`` fails:
+    the diagnosis must not hide the fidelity error)."""
+    causes: list[str] = []
+    if callable(getattr(imported, "explain", None)):
+        try:
+            causes = [str(c) for c in imported.explain(X) or []]
+        except Exception:  # noqa: BLE001 - best effort, the fidelity error is what matters
+            causes = []
+    return "; or ".join(causes) if causes else GENERIC_CAUSE
+
+
+def _files(files: Any) -> list[dict[str, Any]]:
+    """The recorded source files (``path``, ``sha256``, ``bytes``) as the model file states them."""
+    keys = ("path", "sha256", "bytes")
+    return [{k: f.get(k) for k in keys} for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+
+
+def _fidelity(fidelity: Any) -> dict[str, Any] | None:
+    """The recorded import check (largest |Δp|, samples, tolerance, dtype)."""
+    keys = ("max_abs_diff", "n_samples", "tolerance", "dtype")
+    return {k: fidelity.get(k) for k in keys if k in fidelity} if isinstance(fidelity, dict) else None
+
+
 def record_import(report: Any, mf: Any) -> None:
-    """Say in a leak report that the audited model was imported and that its reference/shadow models were
-    trained by qaudit's engine with the recorded recipe (``settings.imported``, ``summary.reference_models``)."""
+    """Say in a leak report that the audited model was imported -- from which files (their sha256) and how
+    closely the import matched its framework, as the model file records -- and that its reference/shadow models
+    were trained by qaudit's engine with the recorded recipe (``settings.imported``, ``summary.imported_from``,
+    ``summary.reference_models``)."""
     note = reference_note(mf)
     if note is None:
         return
     report.settings["imported"] = note
     report.summary["reference_models"] = note["statement"]
+    report.summary["imported_from"] = provenance_line(note)
+
+
+def provenance_line(note: dict[str, Any]) -> str:
+    """One line for the report summary: framework, source files with their sha256, the import's fidelity."""
+    files = ", ".join(f"{f.get('path')} (sha256 {f.get('sha256')})" for f in note.get("files") or [])
+    fidelity = note.get("fidelity") or {}
+    checked = (f"max |Δp| {fidelity['max_abs_diff']:.2g} over {fidelity.get('n_samples')} samples (tolerance "
+               f"{fidelity.get('tolerance')})" if isinstance(fidelity.get("max_abs_diff"), (int, float))
+               else "no fidelity recorded")
+    files = files or "no source files recorded"
+    return f"{note.get('framework')} {note.get('version')}: {files}; import check {checked}"
 
 
 def reference_note(mf: Any) -> dict[str, Any] | None:
@@ -154,6 +213,8 @@ def reference_note(mf: Any) -> dict[str, Any] | None:
     notes = details.get("recipe_notes") if isinstance(details, dict) else None
     notes = [str(n) for n in notes] if isinstance(notes, list) else []
     return {"framework": info.get("framework"), "version": info.get("version"), "recipe": shown,
+            "source": info.get("source"), "files": _files(info.get("files")),
+            "fidelity": _fidelity(info.get("fidelity")),
             "statement": f"reference and shadow models were trained by qaudit's engine on the imported "
                          f"architecture with qaudit's recipe {shown}, not by {info.get('framework')}"
                          + "".join(f"; {n}" for n in notes)}

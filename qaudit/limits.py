@@ -85,6 +85,18 @@ MIN_SPLIT = 4
 #: each is a full training run of the target's architecture.
 MAX_REFERENCE_MODELS = 256
 
+#: U-LiRA shadow pairs (``unlearn --audit ulira -K``): each pair trains two models and runs the unlearning
+#: method once, so 128 pairs are 256 trainings -- the budget of MAX_REFERENCE_MODELS.
+MAX_SHADOW_PAIRS = 128
+
+#: Model pairs of ``unlearn --forget-quality N``: each pair trains an original, unlearns it and retrains an
+#: oracle (two trainings and a method run, as a U-LiRA pair).
+MAX_FORGET_QUALITY_MODELS = 128
+
+#: Unlearning runs of ``compare-unlearning`` (methods x seeds x shot counts): each runs a method on the model
+#: and verifies it; every shot count also retrains the oracle once.
+MAX_COMPARE_RUNS = 256
+
 #: Hidden units per layer of an attack's MLP (``gray-box.hidden``); the weight matrix is hidden**2.
 MAX_HIDDEN = 4096
 
@@ -126,6 +138,11 @@ MAX_DATASET_NPZ_BYTES = 512 * 1024 * 1024
 #: 0.2 GB). Not enforced at run time: it follows from the caps above, and the ``slow`` fuzz job
 #: (tests/test_fuzz_surfaces.py) measures every hostile input against it.
 MAX_READER_RSS_BYTES = 1_000_000_000
+
+#: Largest weights file an importer reads (``qaudit import --weights``: a ``.pt`` state_dict, ``.npy``/``.npz``),
+#: checked before reading: ``torch.load`` holds the whole file in memory (a 1.2 GB file reached 1.46 GB
+#: resident). A QNN's weights are kilobytes; 256 MiB holds 33M float64 values.
+MAX_WEIGHTS_BYTES = 256 * 1024 * 1024
 
 #: Largest target epsilon ``--dp epsilon=`` accepts (beyond it DP promises nothing useful).
 MAX_DP_EPSILON = 1_000.0

@@ -433,6 +433,17 @@ def get_host() -> Host:
     return _HOST
 
 
+def name_or_default(kind: str, role: str, name: str | None, flag: str) -> str:
+    """*name* as given, or (None) the registered *kind* declaring *role*. An empty or blank name is a one-line
+    error naming *flag*: ``--method ''`` must not quietly mean the default."""
+    if name is None:
+        return get_host().role(kind, role)
+    if not str(name).strip():
+        raise QauditError(f"{flag} is empty: name a {kind} (see `qaudit plugins`) or leave the option out for "
+                          f"the default")
+    return name
+
+
 def set_host(host: Host | None) -> None:
     """Replace the process-wide host (used by tests and ``qaudit.testing``)."""
     global _HOST

@@ -578,7 +578,10 @@ class ImportedModel:
     float64 for raw inputs *X* -- the host compares them with qaudit's own on the request's data;
     ``framework`` is the framework's distribution name and ``version`` its version; ``files`` the source
     files whose sha256 fingerprints the model file records (user code, circuit and weight files);
-    ``details`` JSON-serialisable facts about the conversion (gate counts, layers mapped...).
+    ``details`` JSON-serialisable facts about the conversion (gate counts, layers mapped...); ``explain``
+    (optional) ``explain(X) -> list[str]``: the likely causes of a failed fidelity check on the raw inputs
+    *X* (one short sentence each, e.g. "the device samples 1000 shots"), called only when the check fails and
+    appended to its error.
     """
 
     kind: str
@@ -588,6 +591,7 @@ class ImportedModel:
     version: str
     files: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    explain: Any = None
 
 
 class Importer(Protocol):

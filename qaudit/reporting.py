@@ -21,6 +21,9 @@ def check_format(fmt: str | None) -> str:
     """The reporter name for *fmt* (None: the console reporter); unknown names fail before any work."""
     from qaudit.plugins import get_host
 
+    if fmt is not None and not fmt.strip():
+        raise QauditError("--format is empty: name a format (see `qaudit reporters`) or leave it out for the "
+                          "terminal report")
     name = fmt or console_format()
     get_host().get("reporter", name)
     return name

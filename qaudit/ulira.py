@@ -30,13 +30,14 @@ from typing import Any
 import numpy as np
 
 from qaudit.errors import QauditError
+from qaudit.limits import MAX_SHADOW_PAIRS
 
 #: Smallest number of shadow pairs: leave-one-block-out leaves K/2 - 1 >= 3 observations per side for
 #: the Gaussians, and the block bootstrap has at least 4 blocks to resample (with 3 its re-fitted
 #: replicates all collapse to one value: a zero-width interval).
 MIN_PAIRS = 8
-#: Largest number of shadow pairs (each trains two models).
-MAX_PAIRS = 512
+#: Largest number of shadow pairs (each trains two models): :data:`qaudit.limits.MAX_SHADOW_PAIRS`.
+MAX_PAIRS = MAX_SHADOW_PAIRS
 DEFAULT_PAIRS = 32
 #: Pairs at or above which per-example variances are used instead of the pooled one.
 PER_EXAMPLE_VARIANCE_PAIRS = 64

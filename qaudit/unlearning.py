@@ -570,6 +570,7 @@ def forget_quality(mf: ModelFile, dataset: Dataset, fs: ForgetSet, method: str, 
     from qaudit.parallel import using
     from qaudit.protocols import Job
 
+    check_forget_quality(n_models)
     if n_models < 2:
         raise QauditError("--forget-quality needs at least 2 models per side")
     if mf.data is None:
@@ -608,15 +609,33 @@ def attach_forget_quality(report: Any, method: str, fq: dict[str, Any]) -> None:
     report.summary["forget_quality"] = fq["forget_quality"]
 
 
+def parse_gate(fail_above: str | dict[str, float] | list[Any] | None) -> list[Any]:
+    """``--fail-above`` of ``unlearn``/``compare-unlearning`` parsed against the metrics they report (one-line
+    error on an unknown metric), before any work."""
+    from qaudit.gating import parse_thresholds
+    from qaudit.ulira import METRICS as ULIRA_METRICS
+
+    return fail_above if isinstance(fail_above, list) else parse_thresholds(fail_above, (*METRICS, *ULIRA_METRICS))
+
+
+def check_forget_quality(n_models: int) -> None:
+    """``--forget-quality N``: 0 (off) or 2..MAX_FORGET_QUALITY_MODELS model pairs (each trains a model, unlearns
+    it and retrains an oracle)."""
+    from qaudit.limits import MAX_FORGET_QUALITY_MODELS, check_option
+
+    check_option("--forget-quality", n_models, "int", 0, MAX_FORGET_QUALITY_MODELS,
+                 hint="0 = off; each model pair trains, unlearns and retrains once")
+    if n_models == 1:
+        raise QauditError("--forget-quality needs at least 2 models per side (or 0 for off)")
+
+
 def gate(report: Any, fail_above: str | dict[str, float] | list[Any] | None,
          judged: list[Any] | None = None) -> list[Any]:
     """Attach the forget-request checks (*judged*) and ``--fail-above`` thresholds (a string as on the command
     line, or parsed :class:`qaudit.gating.Threshold` s) as *report*'s findings; return the failed ones."""
-    from qaudit.gating import check_thresholds, parse_thresholds
-    from qaudit.ulira import METRICS as ULIRA_METRICS
+    from qaudit.gating import check_thresholds
 
-    known = (*METRICS, *ULIRA_METRICS)
-    thresholds = fail_above if isinstance(fail_above, list) else parse_thresholds(fail_above, known)
+    thresholds = parse_gate(fail_above)
     findings = list(judged or [])
     if thresholds:
         findings += check_thresholds(report.measurements, thresholds, "unlearn", report.location)

@@ -190,7 +190,7 @@ def test_retrain_as_the_method_is_indistinguishable(memorising):
 
 
 @pytest.mark.parametrize("extra,message", [
-    (["-K", "6"], "-K/--shadow-pairs must be an integer in 8..512"),
+    (["-K", "6"], "-K/--shadow-pairs must be an integer in 8..128"),
     (["-K", "9"], "must be even"),
     (["--audit", "lira"], "unknown audit"),
 ])

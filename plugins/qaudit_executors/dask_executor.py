@@ -9,22 +9,62 @@ checks the job's plugin module, and a worker lacking one is named. A worker that
 jobs rescheduled on the others by the scheduler (``distributed.scheduler.allowed-failures``); a job
 that raises is not retried (it would raise again) and is reported with its seed and plugin.
 
+The scheduler address is parsed before Dask is imported (:func:`parse_address`): an address Dask could
+not use is one line at once, never a half-made ``Client``. Everything the executor starts is closed on every
+path: a LocalCluster's workers keep their scratch space (``dask-scratch-space``, lock files) in a temporary
+folder removed on close, start with Ctrl-C held (:func:`qaudit.boundary.signals_held`: a Ctrl-C to the
+terminal's process group reaches this process only), and on Ctrl-C, SIGTERM or an error are stopped at
+once (:data:`STOP_SECONDS`) with Dask's shutdown warnings silenced.
+
 Dask is imported only here, when the executor opens (optional extra ``pip install "qaudit[dask]"``).
 """
 
 from __future__ import annotations
 
+import logging
 import pickle
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
+from qaudit.boundary import signals_held
 from qaudit.errors import QauditError
 from qaudit.parallel import SingleThreaded, in_job_order, plugin_of
 from qaudit.protocols import ExecutorSettings, Job
 
 #: Seconds to reach a scheduler (and to wait for its first worker) before giving up.
 CONNECT_SECONDS = 5
+#: Seconds a stopped worker process gets before it is killed, when a run is interrupted or fails.
+STOP_SECONDS = 0.5
 INSTALL_HINT = 'pip install "qaudit[dask]"'
+#: Dask's communication schemes a scheduler can be reached by over a network (``inproc://`` is
+#: in-process only, and ``http://`` is the dashboard, not the scheduler).
+SCHEMES = ("tcp", "tls", "ucx")
+_HOST = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+#: Where the address came from, for the error line.
+ADDRESS_SOURCES = "--scheduler, $QAUDIT_SCHEDULER or `scheduler` in qaudit.toml"
+
+
+def parse_address(address: str) -> str:
+    """``SCHEME://HOST:PORT`` (scheme tcp when omitted, as Dask does) for a scheduler address, or a one-line
+    error saying what is wrong with it -- checked before Dask is imported or anything connects."""
+    text = address.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "tcp", text
+    scheme = scheme.lower()
+    bad = f"Dask scheduler address {address!r}"
+    example = "write tcp://HOST:PORT, e.g. tcp://10.0.0.5:8786"
+    if scheme not in SCHEMES:
+        schemes = ", ".join(s + "://" for s in SCHEMES)
+        raise QauditError(f"{bad}: {scheme}:// cannot reach a Dask scheduler (use {schemes}; {example}; from "
+                          f"{ADDRESS_SOURCES})")
+    host, colon, port = rest.rpartition(":")
+    if not colon or not _HOST.fullmatch(host):
+        raise QauditError(f"{bad} is not SCHEME://HOST:PORT: {example} (from {ADDRESS_SOURCES})")
+    if not (port.isascii() and port.isdigit() and len(port) <= 5 and 1 <= int(port) <= 65535):
+        raise QauditError(f"{bad}: the port must be a number in 1..65535, got {port!r} ({example})")
+    return f"{scheme}://{host}:{int(port)}"
 
 
 def _import_distributed() -> Any:
@@ -62,33 +102,45 @@ class DaskExecutor:
     description: ClassVar[str] = "A Dask cluster (--scheduler tcp://host:port) or a LocalCluster on this machine"
     roles: ClassVar[frozenset[str]] = frozenset({"scheduler"})
 
-    def __init__(self, client: Any, cluster: Any = None, address: str = ""):
+    def __init__(self, client: Any, cluster: Any = None, address: str = "", scratch: str | None = None):
         self.client = client
         self.cluster = cluster
         self.address = address
+        self.scratch = scratch
         self.jobs_run = 0
         self.shipped_bytes = 0
         self._checked: set[str] = set()
 
     @classmethod
     def open(cls, settings: ExecutorSettings) -> DaskExecutor:
-        """Connect to ``settings.scheduler`` (one-line error within :data:`CONNECT_SECONDS` when unreachable
-        or without workers) or start a LocalCluster of ``settings.workers`` single-threaded processes."""
-        distributed = _import_distributed()
-        if not settings.scheduler:
-            from qaudit_executors.local import default_workers
-
-            cluster = local_cluster(settings.workers or default_workers())
-            client = distributed.Client(cluster, set_as_default=False)
-            executor = cls(client, cluster, cluster.scheduler_address)
-        else:
-            executor = cls(_connect(distributed, settings.scheduler), None, settings.scheduler)
+        """Connect to ``settings.scheduler`` (parsed first: one-line error at once when malformed, within
+        :data:`CONNECT_SECONDS` when unreachable or without workers) or start a LocalCluster of
+        ``settings.workers`` single-threaded processes. A failure or an interruption while opening closes
+        whatever was started."""
+        address = parse_address(settings.scheduler) if settings.scheduler else None
+        executor = cls(None, None, address or "")
         try:
+            with signals_held():  # Dask's threads and worker processes start with Ctrl-C blocked
+                distributed = _import_distributed()
+                if address is None:
+                    executor._start_local(distributed, settings.workers)
+                else:
+                    executor.client = _connect(distributed, address)
             executor._check_workers(["qaudit"])
         except BaseException:
-            executor.close()
+            executor.close(now=True)
             raise
         return executor
+
+    def _start_local(self, distributed: Any, workers: int | None) -> None:
+        import tempfile
+
+        from qaudit_executors.local import default_workers
+
+        self.scratch = tempfile.mkdtemp(prefix="qaudit-dask-")
+        self.cluster = local_cluster(workers or default_workers(), self.scratch)
+        self.address = self.cluster.scheduler_address
+        self.client = distributed.Client(self.cluster, set_as_default=False)
 
     def _check_workers(self, modules: list[str]) -> None:
         """Refuse workers that cannot import *modules* (named), once per module."""
@@ -136,8 +188,10 @@ class DaskExecutor:
         try:
             results = in_job_order(completed(), fn, jobs, on_done)
             self.jobs_run += len(jobs)
-        except BaseException:
-            self.client.cancel(futures, force=True)
+        except BaseException as exc:
+            _quietly(self.client.cancel, futures=futures, force=True)  # nothing left running on the cluster
+            if not isinstance(exc, Exception):  # Ctrl-C or SIGTERM: stop now (a failed job leaves it open)
+                self.close(now=True)
             raise
         return results
 
@@ -148,22 +202,61 @@ class DaskExecutor:
         return {"name": self.name, "scheduler": self.address, "workers": workers, "jobs": self.jobs_run,
                 "shipped_bytes": self.shipped_bytes}
 
-    def close(self) -> None:
-        """Disconnect (and stop the LocalCluster this executor started)."""
+    def close(self, now: bool = False) -> None:
+        """Disconnect, stop the LocalCluster this executor started and remove its scratch folder. With *now*
+        (an interruption or a failure) the workers get :data:`STOP_SECONDS` before they are killed and Dask's
+        loggers in this process stay silent from then on (Dask warns about the cancelled jobs, and its exit
+        handlers about scratch folders already removed). Safe to call twice."""
         client, self.client = self.client, None
         cluster, self.cluster = self.cluster, None
-        if client is not None:
-            client.close()
-        if cluster is not None:
-            cluster.close()
+        scratch, self.scratch = self.scratch, None
+        if now:
+            logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+        try:
+            if cluster is not None and now:
+                _stop_workers(cluster)
+            if client is not None:
+                _quietly(client.close, timeout=STOP_SECONDS * 4 if now else CONNECT_SECONDS)
+            if cluster is not None:
+                _quietly(cluster.close, timeout=STOP_SECONDS * 4 if now else None)
+        finally:
+            if scratch is not None:
+                import shutil
+
+                shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _quietly(call: Callable[..., Any], **kwargs: Any) -> None:
+    """Call a Dask close method; a close that times out or fails leaves nothing the rest of close needs."""
+    try:
+        call(**{k: v for k, v in kwargs.items() if v is not None})
+    except Exception:  # noqa: BLE001 - closing: Dask raises TimeoutError/OSError/CommClosedError by version
+        pass
+
+
+def _stop_workers(cluster: Any) -> None:
+    """Close every nanny of *cluster* at once: its worker process gets STOP_SECONDS * 0.8 to stop, then is
+    killed (Dask's graceful default waits 4 s for a worker busy in a job)."""
+    import asyncio
+
+    nannies = list(getattr(cluster, "workers", {}).values())
+
+    async def stop() -> None:
+        await asyncio.gather(*(n.close(timeout=STOP_SECONDS, reason="qaudit-interrupted") for n in nannies),
+                             return_exceptions=True)
+
+    if nannies:
+        _quietly(cluster.sync, func=stop, callback_timeout=STOP_SECONDS * 4)
 
 
 #: Thread-count variables Dask's nanny sets in every worker (``distributed.nanny.pre-spawn-environ``).
 BLAS_START_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def local_cluster(workers: int) -> Any:
-    """A ``LocalCluster`` of *workers* single-threaded worker processes whose BLAS starts as in this process.
+def local_cluster(workers: int, scratch: str | None = None) -> Any:
+    """A ``LocalCluster`` of *workers* single-threaded worker processes whose BLAS starts as in this process,
+    with their scratch space under *scratch* (default: Dask's, ``$TMPDIR/dask-scratch-space``) and only
+    nothing logged below CRITICAL (qaudit reports failed jobs and lost workers itself).
 
     Dask starts workers with ``OPENBLAS_NUM_THREADS=1`` and the like; OpenBLAS started that way rounds some
     products differently in the last bits from one limited to a thread at run time, which is how every job
@@ -174,9 +267,13 @@ def local_cluster(workers: int) -> Any:
     distributed = _import_distributed()
     environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ", {}).items()
                if k not in BLAS_START_VARIABLES}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+    settings: dict[str, Any] = {"distributed.nanny.pre-spawn-environ": environ}
+    if scratch is not None:  # the scheduler's and nannies' scratch space too, not only the workers'
+        settings["temporary-directory"] = scratch
+    with dask.config.set(settings):
         return distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                        dashboard_address=None)
+                                        dashboard_address=None, local_directory=scratch,
+                                        silence_logs=logging.CRITICAL)
 
 
 def _connect(distributed: Any, address: str) -> Any:

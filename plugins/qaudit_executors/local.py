@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import pickle
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
+from qaudit.boundary import signals_held
 from qaudit.parallel import SingleThreaded, failure, in_job_order
 from qaudit.protocols import ExecutorSettings, Job
 
@@ -113,7 +113,7 @@ class LocalExecutor:
         try:
             pool = self._pool()
             futures = {}
-            with _sigint_held():  # workers start while submitting: they inherit the blocked SIGINT
+            with signals_held():  # workers start while submitting: Ctrl-C/SIGTERM wait until they are known
                 for i, job in enumerate(jobs):
                     self.shipped_bytes += len(pickle.dumps(job.args, protocol=pickle.HIGHEST_PROTOCOL))
                     futures[pool.submit(SingleThreaded(fn), *job.args)] = i
@@ -150,25 +150,6 @@ class LocalExecutor:
             pool.shutdown(wait=True)
 
 
-@contextmanager
-def _sigint_held() -> Iterator[None]:
-    """Block SIGINT in the calling thread for a moment (while worker processes are spawned). The workers
-    inherit the blocked mask across fork and exec, so a Ctrl-C that reaches the process group never
-    reaches them (the main process stops them). This process still gets it: another of its threads takes
-    it at once, or it is delivered when the mask is restored. (Ignoring SIGINT instead, as before, lost a
-    Ctrl-C that arrived during the window: the audit then ran to the end.)"""
-    import signal
-
-    if not hasattr(signal, "pthread_sigmask"):  # pragma: no cover - not POSIX
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def _worker_init() -> None:
     """Workers leave Ctrl-C to the main process (which stops them), so they print nothing of their own."""
     import signal
@@ -177,7 +158,8 @@ def _worker_init() -> None:
 
 
 def stop(pool: Any) -> None:
-    """Cancel pending jobs and terminate the pool's worker processes now (kill after STOP_SECONDS)."""
+    """Cancel pending jobs and terminate the pool's worker processes now (kill after STOP_SECONDS), and let the
+    pool's manager thread end."""
     processes = list(getattr(pool, "_processes", {}).values())  # the executor exposes no public handle
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
@@ -190,3 +172,9 @@ def stop(pool: Any) -> None:
         if process.is_alive():
             process.kill()
             process.join(0.2)
+    # The pool's manager thread closes its wake-up pipe as it ends; at interpreter exit concurrent.futures writes
+    # to that pipe unlocked (CPython < 3.12), so a thread still ending then printed "OSError: [Errno 9] Bad file
+    # descriptor" on one SIGTERM. Let it end here.
+    manager = getattr(pool, "_executor_manager_thread", None)
+    if manager is not None:
+        manager.join(STOP_SECONDS)

@@ -97,6 +97,73 @@ def circuit_json(gates: list[Gate], n_qubits: int) -> dict[str, Any]:
     return json.loads(cirq.to_json(circuit))
 
 
+#: ANSI escape sequences (colours, cursor moves) and other control characters a parser may put in a message.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")
+#: The same written out as text, as a Rust ``{:?}`` of a message shows them (``\x1b[1m``, ``\u{1b}[1m``, ``\n``).
+_LITERAL_ESCAPES = re.compile(r"\\(?:x1b|u\{1b\}|u001b|e)\[[0-?]*[ -/]*[@-~]|\\[nrt]")
+#: Where a message's diagnostic tail starts: a Rust backtrace (QPY's parser draws ``━━┅ Backtrace ┅━━``, or
+#: ``stack backtrace:``) or a Python traceback.
+_TAILS = re.compile(r"[\s\u2500-\u257f]*(?:stack\s+)?backtrace\b|Traceback \(most recent call last\)", re.IGNORECASE)
+#: The first frame of such a backtrace (``0: Error: no variants matched at 0xaa ... 1: ...``).
+_FIRST_FRAME = re.compile(r"^[\s\u2500-\u257f:]*0:\s*(.*?)(?:\s+1:\s|\s+at\s+\S+:\d|$)")
+
+
+def reason(exc: BaseException, limit: int = 200) -> str:
+    """``Type: message`` of a third-party exception as plain text for one error line: ANSI escapes and control
+    characters removed, a backtrace (QPY's Rust parser embeds one) reduced to its first frame's message,
+    whitespace collapsed, cut to *limit* characters."""
+    text = _ESCAPES.sub("", _LITERAL_ESCAPES.sub(" ", str(exc)))
+    parts = _TAILS.split(text, maxsplit=1)
+    head = " ".join(parts[0].split()).strip(" :\"'")
+    if len(parts) > 1:
+        first = _FIRST_FRAME.match(" ".join(parts[1].split()))
+        if first and first.group(1):
+            head = f"{head}: {first.group(1)}" if head else first.group(1)
+    head = head if len(head) <= limit else head[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {head}" if head else type(exc).__name__
+
+
+def input_file(path: str | Path, what: str, limit: int | None = None) -> Path:
+    """*path* if it is an existing regular file of at most *limit* bytes; else one line: no such file, not a
+    regular file (FIFOs and devices such as /dev/zero never end), or too large -- checked before reading."""
+    from qaudit.io import check_regular_file
+
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise QauditError(f"{what} {path}: no such file")
+    size = check_regular_file(path, what)
+    if limit is not None and size > limit:
+        raise QauditError(f"{what} {path} is too large ({size} bytes; at most {limit} are read)")
+    return path
+
+
+def real_array(value: Any, where: str) -> np.ndarray:
+    """*value* as a float64 array if it holds real numbers only (integers or floats: no strings, objects,
+    booleans or complex numbers) and every one is finite; else one line naming *where*."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "iuf":
+        raise QauditError(f"{where}: weights must be real numbers, got {array.dtype} values")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise QauditError(f"{where}: weights are not finite (NaN or infinity)")
+    return array
+
+
+def check_tensors(named: Any, where: str) -> None:
+    """Every ``(name, value)`` of a state_dict or a module's parameters must be a dense real tensor (floating or
+    integer, e.g. BatchNorm's step counter) with finite values; else one line naming the entry."""
+    import torch
+
+    for name, value in named:
+        if not isinstance(value, torch.Tensor):
+            raise QauditError(f"{where}: entry {name!r} is a {type(value).__name__}, not a tensor")
+        if value.layout != torch.strided or value.is_complex() or value.dtype == torch.bool:
+            raise QauditError(f"{where}: entry {name!r} is a {value.dtype} {value.layout} tensor; weights must be "
+                              "dense real tensors")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise QauditError(f"{where}: entry {name!r} is not finite (NaN or infinity)")
+
+
 def load_python_object(source: str) -> tuple[Any, Path]:
     """Run the user's file ``path.py`` and return its attribute (``path.py:name`` or ``path.py:a.b``).
 
@@ -104,9 +171,7 @@ def load_python_object(source: str) -> tuple[Any, Path]:
     if ":" not in Path(source).name:
         raise QauditError(f"{source}: name the object as path/to/file.py:attribute")
     path_text, attribute = source.rsplit(":", 1)
-    path = Path(path_text)
-    if not path.is_file():
-        raise QauditError(f"{path}: no such file")
+    path = input_file(path_text, "source file")
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", attribute):
         raise QauditError(f"{source}: {attribute!r} is not a Python attribute name")
     name = f"qaudit_user_{abs(hash(str(path.resolve())))}"

@@ -19,7 +19,6 @@ the first operation becomes qaudit's amplitude encoding (zero padding, L2 normal
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,9 +28,13 @@ from qaudit_import.common import (
     Angle,
     Gate,
     build_model,
+    check_tensors,
     circuit_json,
+    input_file,
     load_python_object,
     probabilities,
+    real_array,
+    reason,
     torch_encoder,
     torch_head,
 )
@@ -105,7 +108,61 @@ class PennyLaneImporter:
         details = {"gates": len(gates), "qubits": n_wires, "encoding": encoding, "readout": readout,
                    "head": "dense" if head is None else head, "module_output": output,
                    **({"encoder": encoder} if encoder is not None else {}), **_recipe_notes(encoder, head, dropped)}
-        return ImportedModel(UserCircuit.name, model, reference, "pennylane", qml.__version__, files, details)
+        return ImportedModel(UserCircuit.name, model, reference, "pennylane", qml.__version__, files, details,
+                             explain=_explainer(module, qnode, torch))
+
+
+#: Largest |difference| between a module's forward and its layers applied in registration order that still
+#: counts as the same computation (float64 round-off).
+CHAIN_TOLERANCE = 1e-9
+
+
+def _explainer(module: Any, qnode: Any, torch: Any) -> Any:
+    """``explain(X)`` for a failed fidelity check: a device (or QNode) with shots samples its outputs; a module
+    whose ``forward`` is not its layers applied in registration order (functional operations or a residual
+    connection in ``forward``, which the import does not see) computes something else."""
+
+    def explain(X: np.ndarray) -> list[str]:
+        shots = _shots(qnode)
+        if shots:
+            return [f"the QNode runs with {shots} shots, so PennyLane's outputs are sampled estimates (import the "
+                    "model with an analytic device: no shots)"]
+        if module is None:
+            return []
+        gap = _chain_gap(module, np.asarray(X[:16], dtype=np.float64), torch)
+        if gap is None or gap <= CHAIN_TOLERANCE:
+            return []
+        by = "fail on the data" if gap == float("inf") else f"differ by up to {gap:.3g} on the data"
+        return [f"the module's forward is not its layers applied in registration order (they {by}): "
+                "functional ops (torch.relu ...) or a residual in forward, which the import cannot see"]
+
+    return explain
+
+
+def _shots(qnode: Any) -> int | None:
+    """Total shots of a QNode (set on the QNode or its device), None when analytic."""
+    for owner in (qnode, getattr(qnode, "device", None)):
+        total = getattr(getattr(owner, "shots", None), "total_shots", None)
+        if total:
+            return int(total)
+    return None
+
+
+def _chain_gap(module: Any, X: np.ndarray, torch: Any) -> float | None:
+    """Largest |module(X) - the leaf layers applied to X one after another| (inf when that chain fails on X;
+    None when the module itself fails)."""
+    x = torch.tensor(X)
+    with torch.no_grad():
+        try:
+            out = module(x)
+        except Exception:  # noqa: BLE001 - the reference already reported it
+            return None
+        try:
+            for layer in _flatten(module, torch):
+                x = layer(x)
+            return float((out - x).abs().max())
+        except Exception:  # noqa: BLE001 - the layers do not even chain
+            return float("inf")
 
 
 def _recipe_notes(encoder: list[dict[str, Any]] | None, head: list[dict[str, Any]] | None,
@@ -139,7 +196,9 @@ def _unpack(obj: Any, request: Any, qml: Any, torch: Any) -> tuple[Any, Any, dic
             first = " ".join(str(exc).split())[:300]
             raise QauditError(f"{request.weights}: weights do not match the model: {first}") from None
     module = module.train(False)  # evaluation mode (dropout off, batch-norm frozen)
+    check_tensors([*module.named_parameters(), *module.named_buffers()], f"{request.source}")
     layers = _flatten(module, torch)
+    _check_call_order(module, layers, request, torch)
     positions = [i for i, layer in enumerate(layers) if isinstance(layer, qml.qnn.TorchLayer)]
     if len(positions) != 1:
         raise QauditError(f"{request.source}: expected exactly one qml.qnn.TorchLayer among the module's layers, "
@@ -161,19 +220,47 @@ def _flatten(module: Any, torch: Any) -> list[Any]:
     return out
 
 
-def _read_state_dict(path: str, torch: Any) -> dict[str, Any]:
-    from qaudit.io import check_regular_file
+def _layer_names(module: Any, layers: list[Any]) -> list[str]:
+    names = {id(m): n for n, m in module.named_modules()}
+    return [f"{names.get(id(layer)) or 'module'} ({type(layer).__name__})" for layer in layers]
 
-    check_regular_file(Path(path), "weights file")
+
+def _check_call_order(module: Any, layers: list[Any], request: Any, torch: Any) -> None:
+    """The import reads the layers in registration order (``__init__``); refuse a module whose ``forward`` calls
+    them in another order (or calls one twice, or not at all), saying so -- recorded with forward hooks on two
+    rows of the data. A forward that fails on the data is left to the checks that name what is wrong."""
+    calls: list[int] = []
+    hooks = [layer.register_forward_hook(lambda *_, k=k: calls.append(k)) for k, layer in enumerate(layers)]
+    try:
+        with torch.no_grad():
+            module(torch.tensor(np.asarray(request.X[:2], dtype=np.float64)))
+    except Exception:  # noqa: BLE001 - diagnosed by the layer and width checks
+        return
+    finally:
+        for hook in hooks:
+            hook.remove()
+    if calls == list(range(len(layers))):
+        return
+    names = _layer_names(module, layers)
+    raise QauditError(f"{request.source}: the module registers its layers in __init__ in a different order from "
+                      f"the one forward calls them (registered: {', '.join(names)}; called: "
+                      f"{', '.join(names[k] for k in calls) or 'none'}); the import reads the registration order, "
+                      "so assign the layers in __init__ in the order forward applies them, each once")
+
+
+def _read_state_dict(path: str, torch: Any) -> dict[str, Any]:
+    from qaudit.limits import MAX_WEIGHTS_BYTES
+
+    input_file(path, "weights file", MAX_WEIGHTS_BYTES)  # torch.load holds the whole file: cap it first
     try:
         # weights_only=True: PyTorch's restricted unpickler (tensors and plain containers only, no code);
         # the import runs the user's model file anyway, but a weights file must not run anything.
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise QauditError(f"{path}: not a PyTorch state_dict ({type(exc).__name__}: "
-                          f"{' '.join(str(exc).split())[:200]})") from None
+        raise QauditError(f"{path}: not a PyTorch state_dict ({reason(exc)})") from None
     if not isinstance(state, dict):
         raise QauditError(f"{path}: expected a state_dict (a dict of tensors), got {type(state).__name__}")
+    check_tensors(state.items(), str(path))
     return state
 
 
@@ -181,23 +268,23 @@ def _npy_weights(path: str | None, qnode: Any, request: Any, torch: Any) -> dict
     """A bare QNode's weights from ``.npy`` (its one weight argument) or ``.npz`` (by argument name)."""
     import inspect
 
-    from qaudit.io import check_regular_file
+    from qaudit.limits import MAX_WEIGHTS_BYTES
 
     input_arg = request.options.get("input_arg", "inputs")
     names = [n for n in inspect.signature(qnode.func).parameters if n != input_arg]
     if path is None:
         raise QauditError(f"{request.source}: pass the trained weights: --weights weights.npy (or .npz with "
                           f"arrays {', '.join(names)})")
-    check_regular_file(Path(path), "weights file")
+    input_file(path, "weights file", MAX_WEIGHTS_BYTES)
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise QauditError(f"{path}: not a .npy/.npz file ({exc})") from None
-    arrays = dict(loaded) if hasattr(loaded, "files") else {names[0] if len(names) == 1 else "": loaded}
+        arrays = dict(loaded) if hasattr(loaded, "files") else {names[0] if len(names) == 1 else "": loaded}
+    except Exception as exc:  # noqa: BLE001 - numpy/zipfile raise many types for a malformed file
+        raise QauditError(f"{path}: not a .npy/.npz file ({reason(exc)})") from None
     if set(arrays) != set(names):
         raise QauditError(f"{path}: expected weight array(s) {', '.join(names)} for the QNode's arguments, "
                           f"found {', '.join(sorted(arrays)) or 'none'}")
-    return {n: torch.tensor(np.asarray(a, dtype=np.float64)) for n, a in arrays.items()}
+    return {n: torch.tensor(real_array(a, f"{path} array {n!r}")) for n, a in arrays.items()}
 
 
 def _reference(module: Any, qnode: Any, weights: dict[str, Any], input_arg: str, output: str, qml: Any,
@@ -241,14 +328,35 @@ class _Tracer:
         qml = self.qml
         gate_set = set(GATE_NAMES) | set(STATE_PREPS)
         try:
-            tape = qml.workflow.construct_tape(self.qnode, level="top")(**{self.input_arg: x}, **weights)
-            [tape], _ = qml.transforms.decompose(tape, gate_set=gate_set)
+            top = qml.workflow.construct_tape(self.qnode, level="top")(**{self.input_arg: x}, **weights)
+            [tape], _ = qml.transforms.decompose(top, gate_set=gate_set)
         except QauditError:
             raise
         except Exception as exc:
-            raise QauditError(f"tracing the QNode failed (wrong weight shapes?): {type(exc).__name__}: "
-                              f"{' '.join(str(exc).split())[:300]}") from None
+            raise QauditError(f"tracing the QNode failed (wrong weight shapes?): {reason(exc, 300)}") from None
+        self.top = top
         return tape
+
+    def origin(self, index: int) -> Any:
+        """The operation of the QNode as written (a template such as ``IQPEmbedding``) whose decomposition
+        produced operation *index* of the decomposed tape."""
+        qml = self.qml
+        gate_set = set(GATE_NAMES) | set(STATE_PREPS)
+        for op in self.top.operations:
+            [part], _ = qml.transforms.decompose(qml.tape.QuantumScript([op], []), gate_set=gate_set)
+            if index < len(part.operations):
+                return op
+            index -= len(part.operations)
+        return None
+
+    def refuse(self, index: int, op: Any, message: str) -> QauditError:
+        """The error for decomposed operation *index*, named by the operation the user wrote when a template's
+        decomposition produced it (IQPEmbedding, not its RZ)."""
+        source = self.origin(index)
+        if source is None or source.name == op.name:
+            return QauditError(message)
+        return QauditError(f"{source.name} on wires {source.wires.tolist()} is not supported: its decomposition's "
+                           f"{message}")
 
     def convert(self, X: np.ndarray) -> tuple[list[Gate], str, list[str], int]:
         torch = self.torch
@@ -258,24 +366,27 @@ class _Tracer:
         wires = list(getattr(self.qnode.device, "wires", None) or tape.wires)
         index = {w: i for i, w in enumerate(wires)}
         ops = list(tape.operations)
-        encoding = "angle"
+        encoding, first = "angle", 0
         if ops and ops[0].name in STATE_PREPS:
             self._check_state_prep(ops[0], index)
-            encoding, ops = "amplitude", ops[1:]
+            encoding, first = "amplitude", 1
         gates: list[Gate] = []
-        for op in ops:
-            if op.name not in GATE_NAMES:
-                raise QauditError(f"operation {op.name} on wires {op.wires.tolist()} is not supported (it does not "
-                                  f"decompose to {', '.join(sorted(GATE_NAMES))})")
-            name = GATE_NAMES[op.name]
-            qubits = tuple(index[w] for w in op.wires)
-            angle = None
-            if op.parameters:
-                angle = self._angle(op, op.parameters[0], x, weights)
-            gates.append(Gate(name, qubits, angle))
-        self._check_affine(gates, encoding, X)
+        for i in range(first, len(ops)):
+            op = ops[i]
+            try:
+                gates.append(self._gate(op, index, x, weights))
+            except QauditError as exc:
+                raise self.refuse(i, op, str(exc)) from None
+        self._check_affine(gates, first, X)
         readout = [self._pauli(m, index) for m in tape.measurements]
         return gates, encoding, readout, len(wires)
+
+    def _gate(self, op: Any, index: dict[Any, int], x: Any, weights: dict[str, Any]) -> Gate:
+        if op.name not in GATE_NAMES:
+            raise QauditError(f"operation {op.name} on wires {op.wires.tolist()} is not supported (it does not "
+                              f"decompose to {', '.join(sorted(GATE_NAMES))})")
+        angle = self._angle(op, op.parameters[0], x, weights) if op.parameters else None
+        return Gate(GATE_NAMES[op.name], tuple(index[w] for w in op.wires), angle)
 
     def _check_state_prep(self, op: Any, index: dict[Any, int]) -> None:
         if [index[w] for w in op.wires] != list(range(len(index))):
@@ -311,8 +422,9 @@ class _Tracer:
         symbol, coef, at = hits[0]
         return Angle(symbol, coef, float(value.detach()) - coef * at)
 
-    def _check_affine(self, gates: list[Gate], encoding: str, X: np.ndarray) -> None:
-        """Re-trace at a random point and require every angle to equal its identified affine form."""
+    def _check_affine(self, gates: list[Gate], first: int, X: np.ndarray) -> None:
+        """Re-trace at a random point and require every angle to equal its identified affine form (*first*: the
+        index of the first gate in the decomposed tape, after a state preparation)."""
         torch = self.torch
         rng = np.random.default_rng(12345)
         x2 = np.asarray(X[min(1, len(X) - 1)], dtype=np.float64) + rng.normal(scale=0.1, size=X.shape[1])
@@ -326,14 +438,14 @@ class _Tracer:
         if [op.name for op in ops] != [_pl_name(g.name) for g in gates]:
             raise QauditError("the QNode's operations change with its inputs or weights (control flow on "
                               "values); such circuits are not supported")
-        for op, gate in zip(ops, gates):
+        for i, (op, gate) in enumerate(zip(ops, gates)):
             if gate.angle is None:
                 continue
             a = gate.angle
             predicted = a.const + (a.coef * values[a.symbol] if a.symbol else 0.0)
             if abs(float(op.parameters[0]) - predicted) > LINEARITY_TOLERANCE:
-                raise QauditError(f"operation {op.name} on wires {op.wires.tolist()}: its angle is not an affine "
-                                  "function of one weight or input; not supported")
+                raise self.refuse(first + i, op, f"operation {op.name} on wires {op.wires.tolist()}: its angle is not "
+                                  "an affine function of one weight or input; not supported")
 
     def _pauli(self, measurement: Any, index: dict[Any, int]) -> str:
         qml = self.qml

@@ -21,7 +21,17 @@ from typing import Any, ClassVar
 import numpy as np
 
 from qaudit.errors import QauditError
-from qaudit_import.common import ROTATIONS, Angle, Gate, build_model, circuit_json, probabilities
+from qaudit_import.common import (
+    ROTATIONS,
+    Angle,
+    Gate,
+    build_model,
+    circuit_json,
+    input_file,
+    probabilities,
+    real_array,
+    reason,
+)
 
 #: Qiskit gate name -> qaudit gate name (the transpiler's basis).
 GATE_NAMES = {"rx": "rx", "ry": "ry", "rz": "rz", "p": "phase", "rxx": "xx", "ryy": "yy", "rzz": "zz", "h": "h",
@@ -85,20 +95,14 @@ def _names(circuit: Any) -> str:
 def _read_qpy(source: str, index: Any) -> tuple[Any, Path]:
     from qiskit import QuantumCircuit, qpy
 
-    from qaudit.io import check_regular_file
-
-    path = Path(source)
-    if not path.is_file():
-        raise QauditError(f"{path}: no such file")
-    check_regular_file(path, "QPY file")
-    if path.stat().st_size > MAX_QPY_BYTES:
-        raise QauditError(f"{path}: larger than {MAX_QPY_BYTES} bytes")
+    path = input_file(source, "QPY file", MAX_QPY_BYTES)
     try:
         with path.open("rb") as handle:
             circuits = qpy.load(handle)
-    except Exception as exc:
-        raise QauditError(f"{path}: not a QPY file ({type(exc).__name__}: {' '.join(str(exc).split())[:200]})") \
-            from None
+    except BaseException as exc:  # noqa: BLE001 - qpy's Rust parser raises PanicException (a BaseException)
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise QauditError(f"{path}: not a QPY file ({reason(exc)})") from None
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(circuits):
         raise QauditError(f"{path}: -O index must be 0..{len(circuits) - 1}")
     circuit = circuits[index]
@@ -134,21 +138,20 @@ def _check_partition(circuit: Any, inputs: list[Any], weights: list[Any]) -> Non
 
 
 def _read_weights(path: str | None, n: int) -> np.ndarray:
-    from qaudit.io import check_regular_file
+    from qaudit.limits import MAX_WEIGHTS_BYTES
 
     if path is None:
         raise QauditError(f"pass the trained weights: --weights weights.npy ({n} values in --weight-params order)")
-    check_regular_file(Path(path), "weights file")
+    input_file(path, "weights file", MAX_WEIGHTS_BYTES)
     try:
         theta = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise QauditError(f"{path}: not a .npy file ({exc})") from None
-    theta = np.asarray(theta, dtype=np.float64)
+    except Exception as exc:  # noqa: BLE001 - numpy raises many types for a malformed file
+        raise QauditError(f"{path}: not a .npy file ({reason(exc)})") from None
+    if not isinstance(theta, np.ndarray):
+        raise QauditError(f"{path}: not a .npy file (an .npz archive; save the weight vector with numpy.save)")
     if theta.shape != (n,):
         raise QauditError(f"{path}: weights have shape {theta.shape}; the circuit has {n} weight parameters")
-    if not np.all(np.isfinite(theta)):
-        raise QauditError(f"{path}: weights are not finite")
-    return theta
+    return real_array(theta, str(path))
 
 
 def _observables(value: Any, n_qubits: int, n_classes: int) -> list[str]:

@@ -62,7 +62,7 @@ def audit_dp_cmd(
     from qaudit.dp.audit import DPAuditSettings, run_dp_audit
     from qaudit.dp.spec import DPSpec
     from qaudit.outputs import check_outputs
-    from qaudit.plugins import get_host
+    from qaudit.plugins import name_or_default
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format
 
@@ -72,8 +72,8 @@ def audit_dp_cmd(
         from qaudit.dp.accounting import library_version
 
         library_version()  # the missing extra fails before any work
-    kind = model or get_host().role("model", "default")
-    dataset = dataset or get_host().role("dataset", "default")
+    kind = name_or_default("model", "default", model, "--model")
+    dataset = name_or_default("dataset", "default", dataset, "--dataset")
     dataset_file = dataset if Path(dataset).suffix else None
     check_outputs({"--output": output}, {"dataset file": dataset_file})
     ds = load_dataset(dataset, {"data_dir": data_dir} if data_dir else {})

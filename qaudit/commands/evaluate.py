@@ -24,14 +24,14 @@ def evaluate_cmd(
 ) -> None:
     """Accuracy of a model on its members and holdout, overall and per class."""
     from qaudit import model as model_io
-    from qaudit.backends import default_backend, resolve_backend
+    from qaudit.backends import backend_or_default, resolve_backend
     from qaudit.outputs import check_outputs
     from qaudit.workflows import dataset_for, evaluate_model
 
     check_outputs({"--output": output}, {"model file": model_path})
     mf = model_io.load(model_path)
     ds = dataset_for(mf, data_dir, allow_data_change=allow_data_change)
-    backend = backend or default_backend(shots)
+    backend = backend_or_default(backend, shots)
     be, shots = resolve_backend(backend, shots, mf.model)
     ev = evaluate_model(mf, ds, be, backend, shots, seed)
     if ev.data_change:

@@ -127,7 +127,7 @@ def leak_cmd(
     """
     from qaudit import api, gating
     from qaudit.audit import GATE_METRICS, SCHEMA, AuditSettings, default_attacks
-    from qaudit.backends import default_backend
+    from qaudit.backends import backend_or_default
     from qaudit.config import load_config, pick, resolve_path
     from qaudit.crossfit import DEFAULT_FOLDS
     from qaudit.metrics import DEFAULT_ALPHA, DEFAULT_BOOTSTRAP, DEFAULT_DELTA
@@ -178,7 +178,7 @@ def leak_cmd(
         members = resolve_path(cfg, pick(None, cfg, "members", None, str))
     if non_members is None and "non_members" in cfg:
         non_members = resolve_path(cfg, pick(None, cfg, "non_members", None, str))
-    backend_name = pick(backend, cfg, "backend", None, str) or default_backend(shots)
+    backend_name = backend_or_default(pick(backend, cfg, "backend", None, str), shots)
     settings = AuditSettings(attacks=attacks, backend=backend_name, shots=shots, seed=seed, slices=slices,
                              forget_class=forget_class, n_reference=n_reference, n_jobs=n_jobs,
                              attack_options=attack_opts, top_k=top_k, include_scores=scores,

@@ -52,11 +52,11 @@ def train_cmd(
     from rich.markup import escape
 
     from qaudit import api
-    from qaudit.plugins import get_host
+    from qaudit.plugins import name_or_default
     from qaudit.progress import RichProgress
 
-    model = model or get_host().role("model", "default")
-    dataset = dataset or get_host().role("dataset", "default")
+    model = name_or_default("model", "default", model, "--model")
+    dataset = name_or_default("dataset", "default", dataset, "--dataset")
 
     from qaudit.outputs import check_outputs
 

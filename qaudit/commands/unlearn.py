@@ -105,15 +105,18 @@ def unlearn_cmd(
     """Make a trained model forget a class or a set of samples, then verify and judge it (accuracy, held-out
     MIA, retrain oracle). Exit 0 request met, 1 not met or a --fail-above threshold breached, 2 input error."""
     from qaudit import api
+    from qaudit import unlearning as core
     from qaudit.config import load_config
     from qaudit.outputs import check_outputs
-    from qaudit.plugins import get_host
+    from qaudit.plugins import get_host, name_or_default
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format, render_all
 
-    method = method or get_host().role("unlearning", "default")
+    method = name_or_default("unlearning", "default", method, "--method")
     get_host().get("unlearning", method)
     check_format(fmt)
+    thresholds = core.parse_gate(fail_above)
+    core.check_forget_quality(forget_quality)
     tolerance = parse_tolerance(forget_tolerance)
     opts = parse_options(option)
     if importance is not None:
@@ -129,7 +132,7 @@ def unlearn_cmd(
                              options=opts, seed=seed, oracle=oracle, retain_fraction=retain_fraction, backend=backend,
                              shots=shots, forget_quality=forget_quality, data_dir=data_dir,
                              allow_data_change=allow_data_change, tolerance=tolerance, forget_gate=forget_gate,
-                             fail_above=fail_above, out=out_path, command=command_line(), progress=progress,
+                             fail_above=thresholds, out=out_path, command=command_line(), progress=progress,
                              executor=ex, audit=audit, shadow_pairs=shadow_pairs)
     err.print(f"wrote {out_path}", markup=False, highlight=False)
     render_all(report, [(fmt, output)])
@@ -160,13 +163,14 @@ def compare_cmd(
     """The paper's comparative table: data needed, cost, forget/retained accuracy, forget MIA, distance to oracle."""
     from qaudit import model as model_io
     from qaudit import unlearning as core
-    from qaudit.backends import default_backend, resolve_backend
+    from qaudit.backends import backend_or_default, resolve_backend
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format, render_all
 
     check_format(fmt)
+    thresholds = core.parse_gate(fail_above)
     check_outputs({"--output": output}, {"model file": model_path, "--oracle": oracle,
                                          "--forget-indices file": forget_indices})
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else None
@@ -180,6 +184,7 @@ def compare_cmd(
     fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
     options = parse_options(option)
     names = names or _runnable_methods(mf, ds, fs, seed_list[0], options)
+    _check_runs(names, seed_list, shot_list)
     per_method = _per_method_options(options, names)
     for name in names:
         core.preflight(name, mf, ds, fs, seed_list[0], per_method[name])
@@ -192,16 +197,16 @@ def compare_cmd(
     with closing(open_executor(load_config("compare-unlearning"), executor, scheduler, None)) as ex, \
             RichProgress(err) as progress:
         for n_shots in shot_list:
-            be, n_shots = resolve_backend(backend or default_backend(n_shots), n_shots, mf.model)
+            be, n_shots = resolve_backend(backend_or_default(backend, n_shots), n_shots, mf.model)
             verifier = core.Verifier(mf, ds, fs, seed_list[0], be, n_shots, progress=progress)
             before = core.public(verifier.snapshot(mf.model))
             orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress, executor=ex)
             for r in core.compare_runs(mf, verifier, orc, seed_list, names, per_method, progress, ex):
                 runs.append({**r, "shots": n_shots, "before": before, "oracle": core.public(orc.snapshot)})
     report = core.compare_report(mf, fs, runs, {"methods": names, "seeds": seed_list, "shots": shot_list,
-                                                "backend": backend or default_backend(None)})
+                                                "backend": backend_or_default(backend, None)})
     record_data_change(report, ds)
-    code = 1 if core.gate(report, fail_above) else 0
+    code = 1 if core.gate(report, thresholds) else 0
     render_all(report, [(fmt, output)])
     raise typer.Exit(code)
 
@@ -233,6 +238,18 @@ def _runnable_methods(mf: Any, ds: Any, fs: Any, seed: int, options: dict[str, A
     if not names:
         raise QauditError("no installed unlearning method can run on this model and request")
     return names
+
+
+def _check_runs(names: list[str], seeds: list[int], shots: list[int | None]) -> None:
+    """Seeds in range and at most MAX_COMPARE_RUNS (method, seed, shot count) runs, before any work."""
+    from qaudit.limits import MAX_COMPARE_RUNS, check_seed
+
+    for seed in seeds:
+        check_seed(seed, "--seeds")
+    runs = len(names) * len(seeds) * len(shots)
+    if runs > MAX_COMPARE_RUNS:
+        raise QauditError(f"{len(names)} methods x {len(seeds)} seeds x {len(shots)} shot counts are {runs} unlearning "
+                          f"runs; at most {MAX_COMPARE_RUNS} are allowed (fewer --seeds, --shots or --methods)")
 
 
 def _ints(text: str, flag: str) -> list[int]:
