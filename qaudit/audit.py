@@ -108,7 +108,7 @@ class AuditSettings:
     """What to run; every field is recorded in the report."""
 
     attacks: list[str] = field(default_factory=lambda: default_attacks("default"))
-    backend: str = ""
+    backend: str | None = None
     shots: int | None = None
     seed: int = 0
     slices: list[str] = field(default_factory=list)

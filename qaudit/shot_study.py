@@ -263,9 +263,9 @@ class ShotSettings:
     shots: list[int | None] = field(default_factory=lambda: parse_shots(DEFAULT_SHOTS))
     repeats: int = DEFAULT_REPEATS
     seed: int = 0
-    #: Empty: the backend declaring the role ``shots``; the attack declaring the role ``verification``.
-    backend: str = ""
-    attack: str = ""
+    #: None: the backend declaring the role ``shots``; the attack declaring the role ``verification``.
+    backend: str | None = None
+    attack: str | None = None
     forget_class: int | None = None
     unlearn: str | None = None
     unlearn_options: dict[str, Any] = field(default_factory=dict)

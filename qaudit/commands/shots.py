@@ -78,7 +78,7 @@ def shots_cmd(
     if unlearn:
         host.get("unlearning", unlearn)
     check_outputs({"--output": output}, {"model file": model_path})
-    settings = ShotSettings(shots=shot_list, repeats=repeats, seed=seed, backend=backend or "", attack=attack or "",
+    settings = ShotSettings(shots=shot_list, repeats=repeats, seed=seed, backend=backend, attack=attack,
                             forget_class=forget_class, unlearn=unlearn, unlearn_options=parse_options(option),
                             n_bootstrap=bootstrap, resume=resume)
     from contextlib import closing
