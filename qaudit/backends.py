@@ -39,7 +39,7 @@ def resolve_backend(name: str | None, shots: int | None, model: Any = None) -> t
         if shots > MAX_SHOTS:
             raise QauditError(f"--shots {shots} is absurdly large (max {MAX_SHOTS})")
     shots = shots or None
-    name = backend_or_default(name, shots)
+    name = name or default_backend(shots)
     cls = get_host().get("backend", name)
     caps = cls.capabilities
     if shots is None and not caps.exact:

@@ -73,6 +73,9 @@ def shots_cmd(
         raise QauditError("--option sets the --unlearn method's options: pass --unlearn METHOD too")
     host = get_host()
     check_format(fmt)
+    for flag, value in (("--backend", backend), ("--attack", attack), ("--unlearn", unlearn)):
+        if value is not None and not value.strip():
+            raise QauditError(f"{flag} is empty: name one (see `qaudit plugins`) or leave the option out")
     if attack:
         host.get("attack", attack)
     if unlearn:
