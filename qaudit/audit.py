@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit import limits, metrics, verdict
+from qaudit import evidence, limits, metrics, verdict
 from qaudit.checkpoints import Checkpoints
 from qaudit.crossfit import DEFAULT_FOLDS, audit_plans, check_folds, fit_folds, split_folds
 from qaudit.crossfit import score as score_folds
@@ -343,10 +343,14 @@ def _attack_details(fitted: list[Any], called: np.ndarray | None, is_member: np.
 def _verdict(settings: AuditSettings, runs: list[AttackRun], scored: Scored) -> verdict.Verdict:
     scores = {r.name: r.scores for r in runs}
     cells = verdict.slice_cells(settings.slices, scores, scored.is_member, scored.y, scored.loss, scored.correct)
-    masks = {(kind, label): mask for kind in settings.slices
-             for label, mask in verdict.slice_groups(kind, scored.y, scored.loss, scored.correct)}
+    masks = _slice_masks(settings, scored)
     return verdict.decide({r.name: r.metrics["p_value"] for r in runs}, cells, scores, scored.is_member, masks,
                           settings.alpha)
+
+
+def _slice_masks(settings: AuditSettings, scored: Scored) -> dict[tuple[str, str], np.ndarray]:
+    return {(kind, label): mask for kind in settings.slices
+            for label, mask in verdict.slice_groups(kind, scored.y, scored.loss, scored.correct)}
 
 
 def _verdict_line(decision: verdict.Verdict, best: AttackRun, settings: AuditSettings) -> str:
@@ -486,6 +490,8 @@ def _build_report(subject: AuditSubject, settings: AuditSettings, runs: list[Att
         "verdict": decision.to_json(),
         "slices": slices_payload,
         "most_exposed": exposed,
+        "score_histogram": evidence.score_histogram(decision.rejected, decision.cells, {r.name: r.scores for r in runs},
+                                                    is_member, _slice_masks(settings, scored), best.name),
     }
     if settings.include_scores:
         payload["scores"] = {"index": scored.ids.tolist(), "is_member": is_member.tolist(),
