@@ -19,6 +19,7 @@ Tables:
    which *every* interval covers.
 
 Usage: python benchmarks/intervals.py [--reps 4000] [--slice-reps 20000] [--families 2000] [--bootstrap-reps 500]
+       [--only overall|slices|families] [--n 20,50]
 """
 
 from __future__ import annotations
@@ -117,12 +118,14 @@ def main() -> None:
     parser.add_argument("--families", type=int, default=2000)
     parser.add_argument("--bootstrap-reps", type=int, default=500)
     parser.add_argument("--only", choices=["overall", "slices", "families"])
+    parser.add_argument("--n", help="comma-separated sizes per side for the overall table (default 20..1000)")
     args = parser.parse_args()
     start = time.perf_counter()
     print(f"# benchmarks/intervals.py ({os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}, "
           f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})")
     if args.only in (None, "overall"):
-        table("Overall AUC interval, 95 %", OVERALL_N, OVERALL_AUC, 0.95, args.reps, args.bootstrap_reps)
+        ns = [int(v) for v in args.n.split(",")] if args.n else OVERALL_N
+        table("Overall AUC interval, 95 %", ns, OVERALL_AUC, 0.95, args.reps, args.bootstrap_reps)
     if args.only in (None, "slices"):
         table(f"One slice cell at the Bonferroni level for {CELLS} cells", SLICE_N, SLICE_AUC,
               1 - ALPHA / CELLS, args.slice_reps, 0)
