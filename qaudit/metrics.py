@@ -290,13 +290,14 @@ def _newcombe_score(value: float, n1: int, n0: int, z: float) -> tuple[float, fl
 
 
 def _logit_delong(value: float, var: float, z: float) -> tuple[float, float] | None:
-    """The DeLong interval on the logit scale (Pepe 2003, section 4.3; Pohar Perme & Manevski 2019),
-    mapped back: None when it is undefined (AUC 0 or 1, or zero variance)."""
+    """The DeLong interval on the logit scale (Pepe 2003; Pohar Perme & Manevski 2019), mapped back
+    (the logistic function as (1 + tanh(x/2))/2, which cannot overflow): None when it is undefined
+    (AUC 0 or 1, or zero variance)."""
     if not (0.0 < value < 1.0) or var <= 0.0:
         return None
     half = z * math.sqrt(var) / (value * (1 - value))
     centre = math.log(value / (1 - value))
-    return 1 / (1 + math.exp(-(centre - half))), 1 / (1 + math.exp(-(centre + half)))
+    return 0.5 * (1 + math.tanh((centre - half) / 2)), 0.5 * (1 + math.tanh((centre + half) / 2))
 
 
 def auc_interval(scores: Any, is_member: Any, level: float = 0.95) -> tuple[float, float]:
