@@ -111,7 +111,8 @@ def leak_cmd(
     delta: Annotated[float | None, typer.Option(
         "--delta", help="delta in the distinguishability figure log((1 - delta - FPR)/FNR) (default 1e-5).")] = None,
     bootstrap: Annotated[int | None, typer.Option(
-        "--bootstrap", help="Bootstrap resamples of each AUC interval (default 1000).")] = None,
+        "--bootstrap", help="Resamples of the percentile-bootstrap AUC interval reported beside the main one "
+        "for comparison (auc_bootstrap; default 1000).")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Reuse reference/shadow models an interrupted run with the same inputs and seed "
         "finished (checkpoints in $QAUDIT_CACHE_DIR).")] = False,
