@@ -2,7 +2,7 @@
 
 * **Null audits**: a model's holdout (never trained on) is split at random into disjoint
   "members" and "non-members" many times; each split is audited with the default attacks.
-  Every LEAKS verdict and every epsilon > 0 is a false positive. Reported: the rates with
+  Every LEAKS verdict and every distinguishability > 0 is a false positive. Reported: the rates with
   Clopper-Pearson 95 % intervals; the floor is that each interval's lower end is <= 5 %.
   Digits always; MNIST too when ../shared/data/mnist (or $QAUDIT_MNIST_DIR) exists.
 * **Positive controls**: basic QNNs trained on shuffled labels (they can only memorise) must LEAK
@@ -43,9 +43,9 @@ def null_audits(mf, ds, runs: int, half: int, label: str, executor=None) -> list
     results = run_null_audits(mf, ds, runs, half, seed=2024, n_bootstrap=200, executor=executor)
     seconds = time.perf_counter() - start
     leaks = sum(r["leaks"] for r in results)
-    eps = sum(r["epsilon_positive"] for r in results)
+    eps = sum(r["distinguishability_positive"] for r in results)
     rows = []
-    for name, k in (("LEAKS verdicts", leaks), ("epsilon > 0 (any attack)", eps)):
+    for name, k in (("LEAKS verdicts", leaks), ("distinguishability > 0 (any attack)", eps)):
         lo, hi = clopper_pearson(k, runs, 0.05)
         ok = "yes" if float(lo) <= 0.05 else "NO"
         rows.append(f"| {label} | {name} | {k} / {runs} | {k / runs:.3f} | [{float(lo):.3f}, {float(hi):.3f}] | {ok} |")

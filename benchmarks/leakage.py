@@ -2,7 +2,7 @@
 
 MNIST test-set images, 1000 members / 500 holdout, seed 0, `qaudit train` defaults for each kind;
 every member and non-member scored out of fold; AUC with bootstrap 95 % CI, Holm-adjusted p, TPR at
-1 % FPR and epsilon (95 %, delta 1e-5) on the held-out test half; the paper's member rate on digit 4
+1 % FPR and distinguishability (95 %, delta 1e-5; not a DP bound) on the held-out test half; the paper's member rate on digit 4
 and the same rate on non-members. Usage: python benchmarks/leakage.py [--reference-models 8]
 """
 
@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
     data_dir = os.environ.get("QAUDIT_MNIST_DIR") or str(SHARED_MNIST)
     ds = load_dataset("mnist", {"data_dir": data_dir})
-    print("| target (member / holdout acc.) | attack | AUC [95 % CI] | adj. p | TPR@1%FPR | epsilon LB | "
+    print("| target (member / holdout acc.) | attack | AUC [95 % CI] | adj. p | TPR@1%FPR | distinguishability | "
           "member rate (digit 4) | non-member rate |\n|---|---|---|---|---|---|---|---|")
     for kind, options, label in (("basic-qnn", {}, "basic QNN 8q×5L, 10 epochs"),
                                  ("hqnn", {"layers": 1, "epochs": 25}, "HQNN, 1 quantum layer, 25 epochs")):
@@ -46,7 +46,7 @@ def main() -> None:
             non = "" if "non_member_rate" not in d else f"{d['non_member_rate']:.3f}"
             print(f"| {target} | {name} | {m['auc']:.3f} [{m['auc_low']:.3f}, {m['auc_high']:.3f}] | "
                   f"{rep.payload['verdict']['adjusted_p_values'][name]:.2g} | {m['tpr@1%fpr']:.3f} | "
-                  f"{m['epsilon']:.2f} | {rate} | {non} |")
+                  f"{m['distinguishability']:.2f} | {rate} | {non} |")
             target = "same"
         print(f"\n{label}: {rep.verdict} ({seconds:.0f} s)\n")
 

@@ -26,7 +26,8 @@ from qaudit.results import Report
 from qaudit.shot_study import ShotSettings
 
 PathLike = str | Path
-#: ``--fail-above`` thresholds: ``"auc=0.6,epsilon=2"``, ``{"auc": 0.6}`` or parsed :class:`qaudit.gating.Threshold` s.
+#: ``--fail-above`` thresholds: ``"auc=0.6,advantage=0.1"``, ``{"auc": 0.6}`` or parsed
+#: :class:`qaudit.gating.Threshold` s.
 FailAbove = str | dict[str, float] | list[Any] | None
 
 __all__ = ["AuditSettings", "ShotSettings", "audit", "audit_outputs", "import_model", "load_dataset", "load_model",
@@ -202,7 +203,7 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
     *model* is a model file path or a loaded :class:`~qaudit.model.ModelFile`. Members and non-members come
     from its data record, or from the index files *members*/*non_members* into *dataset*. *settings* holds
     every audit option (:class:`qaudit.audit.AuditSettings`: attacks, seed, folds, alpha, slices, reference
-    models...); *attacks*, *seed*, *shots* and *backend* override it. *fail_above* (``"auc=0.6,epsilon=2"``)
+    models...); *attacks*, *seed*, *shots* and *backend* override it. *fail_above* (``"auc=0.6,advantage=0.1"``)
     and *baseline* (a previous JSON report) gate the report as ``--fail-above``/``--baseline`` do:
     ``report.status == "fail"`` and ``report.failed`` list the breaches. Reference/shadow models run on
     *executor* (:func:`qaudit.parallel.open_executor`; None: ``settings.n_jobs`` local workers); the report does

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit import limits, metrics, verdict
+from qaudit import evidence, limits, metrics, verdict
 from qaudit.checkpoints import Checkpoints
 from qaudit.crossfit import DEFAULT_FOLDS, audit_plans, check_folds, fit_folds, split_folds
 from qaudit.crossfit import score as score_folds
@@ -343,10 +343,14 @@ def _attack_details(fitted: list[Any], called: np.ndarray | None, is_member: np.
 def _verdict(settings: AuditSettings, runs: list[AttackRun], scored: Scored) -> verdict.Verdict:
     scores = {r.name: r.scores for r in runs}
     cells = verdict.slice_cells(settings.slices, scores, scored.is_member, scored.y, scored.loss, scored.correct)
-    masks = {(kind, label): mask for kind in settings.slices
-             for label, mask in verdict.slice_groups(kind, scored.y, scored.loss, scored.correct)}
+    masks = _slice_masks(settings, scored)
     return verdict.decide({r.name: r.metrics["p_value"] for r in runs}, cells, scores, scored.is_member, masks,
                           settings.alpha)
+
+
+def _slice_masks(settings: AuditSettings, scored: Scored) -> dict[tuple[str, str], np.ndarray]:
+    return {(kind, label): mask for kind in settings.slices
+            for label, mask in verdict.slice_groups(kind, scored.y, scored.loss, scored.correct)}
 
 
 def _verdict_line(decision: verdict.Verdict, best: AttackRun, settings: AuditSettings) -> str:
@@ -357,29 +361,32 @@ def _verdict_line(decision: verdict.Verdict, best: AttackRun, settings: AuditSet
     return (f"{word} ({test}): strongest attack {best.name} AUC {m['auc']:.3f} [{m['auc_low']:.3f}, "
             f"{m['auc_high']:.3f}], adjusted p {decision.adjusted[best.name]:.2g}, "
             f"TPR@1%FPR {_tpr_cell(m, 'tpr@1%fpr', True)}, "
-            f"epsilon >= {m['epsilon']:.2f} at {m['epsilon_confidence']:.0%} confidence (delta {settings.delta:g})")
+            f"distinguishability >= {m['distinguishability']:.2f} at {m['distinguishability_confidence']:.0%} "
+            "confidence (not a DP bound)")
 
 
 def _attack_table(runs: list[AttackRun], decision: verdict.Verdict, scored: Scored,
                   settings: AuditSettings) -> Table:
     cols = ["attack", "AUC", "AUC 95% CI", "adj. p", "TPR@0.1%FPR", "TPR@1%FPR", "TPR@10%FPR", "bal. acc",
-            "advantage", "epsilon LB", "member rate", "non-member rate", "seconds"]
+            "advantage", "distinguishability", "member rate", "non-member rate", "seconds"]
     rows = []
     for r in runs:
         mm = r.metrics
         rows.append([r.name, mm["auc"], f"[{mm['auc_low']:.3f}, {mm['auc_high']:.3f}]", decision.adjusted[r.name],
                      *(_tpr_cell(mm, key) for key in ("tpr@0.1%fpr", "tpr@1%fpr", "tpr@10%fpr")),
                      mm["balanced_accuracy"], mm["advantage"],
-                     mm["epsilon"], r.details.get("member_rate"), r.details.get("non_member_rate"),
+                     mm["distinguishability"], r.details.get("member_rate"), r.details.get("non_member_rate"),
                      round(r.seconds, 2)])
     first = runs[0].metrics
     scope = "class " + str(settings.forget_class) if settings.forget_class is not None else "all"
     note = (f"{int(scored.is_member.sum())} members vs {int((~scored.is_member).sum())} non-members, every one "
             f"scored out of fold ({settings.folds}-fold cross-fitting); adj. p = Holm-adjusted one-sided "
-            f"Mann-Whitney p-value; TPR@FPR, bal. acc, advantage and epsilon use thresholds chosen on a "
+            f"Mann-Whitney p-value; TPR@FPR, bal. acc, advantage and distinguishability use thresholds chosen on a "
             f"calibration half ({first['calibration_members']} + {first['calibration_non_members']}) and evaluated "
-            f"on the other ({first['test_members']} + {first['test_non_members']}); epsilon LB at "
-            f"{first['epsilon_confidence']:.0%} confidence, delta {settings.delta:g}; member rate = fraction of "
+            f"on the other ({first['test_members']} + {first['test_non_members']}); distinguishability = "
+            f"{first['distinguishability_confidence']:.0%} lower confidence bound on ln((1 - delta - FPR)/FNR) of the "
+            f"attack's threshold on this model (delta {settings.delta:g}; not a DP epsilon: one training run, "
+            f"membership not randomised -- see qaudit audit-dp); member rate = fraction of "
             f"{scope} members called member at the attack's own decision threshold (the paper's MIA accuracy); "
             f"non-member rate = the same for non-members (its false-positive rate). A TPR@FPR resting on fewer "
             f"than {metrics.MIN_EXPECTED_FALSE_POSITIVES:g} expected false positives is shown with its 95% "
@@ -418,7 +425,8 @@ def _slice_tables(settings: AuditSettings, runs: list[AttackRun], decision: verd
         payload[kind] = entries
         tables.append(Table(f"AUC by {kind}", ["slice", "members", "non-members", *[r.name for r in runs]], rows,
                             f"AUC [simultaneous {level:.2%} interval: Bonferroni over {len(decision.cells)} slice "
-                            f"cells, DeLong variance]; slices with fewer than {verdict.MIN_SLICE} members or "
+                            f"cells, hull of logit-DeLong and Newcombe score intervals]; slices with fewer than "
+                            f"{verdict.MIN_SLICE} members or "
                             "non-members are not tested"))
     return tables, payload
 
@@ -482,6 +490,8 @@ def _build_report(subject: AuditSubject, settings: AuditSettings, runs: list[Att
         "verdict": decision.to_json(),
         "slices": slices_payload,
         "most_exposed": exposed,
+        "score_histogram": evidence.score_histogram(decision.rejected, decision.cells, {r.name: r.scores for r in runs},
+                                                    is_member, _slice_masks(settings, scored), best.name),
     }
     if settings.include_scores:
         payload["scores"] = {"index": scored.ids.tolist(), "is_member": is_member.tolist(),

@@ -1,7 +1,7 @@
 """Null-calibration runs of the leak verdict as independent executor jobs (issues 13 and 16).
 
 A null audit draws "members" and "non-members" at random from a model's holdout (neither was
-trained on) and audits that split with the given settings: every LEAKS verdict and every epsilon > 0
+trained on) and audits that split with the given settings: every LEAKS verdict and every distinguishability > 0
 is a false positive. The splits come from one seeded generator and each run's audit seed is its run
 number, so the results do not depend on the executor (``benchmarks/calibration.py``).
 """
@@ -31,13 +31,13 @@ def null_truths(holdout: np.ndarray, runs: int, half: int, seed: int) -> list[Gr
 
 def null_audit(bundle: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings) -> dict[str, Any]:
     """One null audit of a :func:`qaudit.model.portable` bundle: did it say LEAKS, did any attack bound
-    epsilon above 0, its strongest AUC."""
+    distinguishability above 0, its strongest AUC."""
     from qaudit.model import from_portable
 
     report = run_audit(from_portable(bundle), dataset, truth, settings)
     measurements = report.measurements.values()
     return {"leaks": bool(report.summary["leaks"]),
-            "epsilon_positive": any(m["epsilon"] > 0 for m in measurements),
+            "distinguishability_positive": any(m["distinguishability"] > 0 for m in measurements),
             "strongest_auc": max(m["auc"] for m in measurements)}
 
 

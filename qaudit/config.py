@@ -12,7 +12,7 @@ The nearest file found walking up from the working directory wins
     [leak]                        # one table per command
     attacks = ["gray-box", "loss", "confidence"]
     shots = 1024
-    fail-above = "auc=0.6,tpr@1%fpr=0.05,epsilon=2"
+    fail-above = "auc=0.6,tpr@1%fpr=0.05,advantage=0.1"
 
     [unlearn]
     method = "sisa"

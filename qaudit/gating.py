@@ -1,7 +1,7 @@
 """CI gating: thresholds (``--fail-above``) and baselines (``--baseline``) over Report measurements.
 
 Thresholds are ``metric=value`` pairs separated by commas, e.g.
-``auc=0.6,tpr@1%fpr=0.05,epsilon=2``; a metric may be restricted to one subject
+``auc=0.6,tpr@1%fpr=0.05,advantage=0.1``; a metric may be restricted to one subject
 (attack) with ``subject:metric=value`` (``lira:auc=0.55``). Every gated value
 must be <= its threshold ("higher = worse" for all membership metrics).
 
@@ -24,10 +24,12 @@ from qaudit.errors import QauditError
 from qaudit.results import Finding
 
 DEFAULT_TOLERANCE = 0.02
+#: Gate metrics that were renamed: old -> new (a gate on the old name is a one-line error naming the new one).
+RENAMED = {"epsilon": "distinguishability"}
 #: Largest baseline report accepted (bytes).
 MAX_BASELINE_BYTES = 64 * 1024 * 1024
 #: Metrics compared against a baseline when no thresholds name them.
-DEFAULT_BASELINE_METRICS = ("auc", "tpr@1%fpr", "advantage", "epsilon")
+DEFAULT_BASELINE_METRICS = ("auc", "tpr@1%fpr", "advantage", "distinguishability")
 
 
 @dataclass(frozen=True)
@@ -71,13 +73,16 @@ def parse_thresholds(spec: str | dict[str, Any] | None, known: Iterable[str],
             key, value = part.split("=", 1)
             items.append((key.strip(), value.strip()))
     else:
-        raise QauditError(f"{option}: expected a string like 'auc=0.6,epsilon=2'")
+        raise QauditError(f"{option}: expected a string like 'auc=0.6,advantage=0.1'")
     out = []
     for key, value in items:
         subject = None
         if ":" in key:
             subject, key = (s.strip() for s in key.split(":", 1))
         metric = key.lower()
+        if metric not in known and RENAMED.get(metric) in known:
+            raise QauditError(f"{option}: metric {key!r} was renamed {RENAMED[metric]!r} (it is not a DP bound; "
+                              "DP claims are checked by `qaudit audit-dp`)")
         if metric not in known:
             raise QauditError(f"{option}: unknown metric {key!r} (known: {', '.join(known)})")
         out.append(Threshold(metric, _number(value, f"{option} {key}"), subject or None))
@@ -109,7 +114,7 @@ def check_thresholds(measurements: dict[str, dict[str, float]], thresholds: list
 
 
 def parse_tolerance(spec: str | float | dict[str, Any] | None, known: Iterable[str]) -> dict[str, float]:
-    """``0.02`` (every metric) or ``auc=0.02,epsilon=0.5`` -> metric -> tolerance (key ``*`` = default)."""
+    """``0.02`` (every metric) or ``auc=0.02,advantage=0.05`` -> metric -> tolerance (key ``*`` = default)."""
     if spec is None or spec == "":
         return {"*": DEFAULT_TOLERANCE}
     if isinstance(spec, (int, float)) and not isinstance(spec, bool):
@@ -151,7 +156,7 @@ def read_baseline(path: str | Path, schema: str | None = None) -> dict[str, dict
             if isinstance(value, int) and abs(value) > 2**63:
                 raise QauditError(f"{path}: measurements.{subject}.{key} is out of range")
             if math.isfinite(value):
-                out[str(subject)][str(key)] = float(value)
+                out[str(subject)][RENAMED.get(str(key), str(key))] = float(value)  # old names: same figure
     return out
 
 

@@ -10,8 +10,10 @@ scores. Every convention below is written out, with citations, in
 
 Threshold-free:
 
-* ``auc`` -- area under the ROC curve; ``auc_low``/``auc_high`` a seeded
-  stratified percentile-bootstrap 95 % interval.
+* ``auc`` -- area under the ROC curve; ``auc_low``/``auc_high`` its 95 % interval
+  (:func:`auc_interval`: the hull of the logit-DeLong and Newcombe's score interval, coverage
+  simulated in docs/statistics.md); ``auc_bootstrap`` the seeded stratified percentile-bootstrap
+  interval, for comparison only.
 * ``p_value`` -- one-sided Mann-Whitney U test of "no membership signal"
   (AUC = 0.5) against AUC > 0.5 (the AUC *is* the normalised U statistic).
 
@@ -28,15 +30,19 @@ and a test half, on which it is evaluated:
   non-members): reports then print the interval and the flag, not a bare number.
 * ``balanced_accuracy`` (TPR + TNR) / 2 and ``advantage`` TPR - FPR (Yeom et al.
   2018) at the threshold maximising TPR - FPR on the calibration half.
-* ``epsilon`` -- an empirical lower bound on the epsilon of any (epsilon, delta)-DP
-  training (Jagielski et al. 2020; Nasr et al. 2021): for a threshold and direction
+* ``distinguishability`` -- how well the attack's fixed threshold tells this model's
+  members from its non-members, on the epsilon scale: for a threshold and direction
   fixed on the calibration half, one-sided Clopper-Pearson upper bounds FPR+ and FNR+
   on the test half, each at 1 - beta/2, give with confidence >= 1 - beta
-  ``epsilon >= log((1 - delta - FPR+) / FNR+)`` (or the mirrored inequality).
+  ``log((1 - delta - FPR) / FNR) >= log((1 - delta - FPR+) / FNR+)`` (or the mirrored
+  form) for the rates over this model's member and non-member populations. It is *not*
+  a lower bound on a DP epsilon (one fixed training run, membership not randomised, no
+  correction across attacks): DP claims are ``qaudit audit-dp``'s (docs/statistics.md §5).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -48,13 +54,13 @@ FPR_POINTS = (0.001, 0.01, 0.1)
 
 #: Gateable metric names, in report order. Higher always means more leakage.
 METRICS = ("auc", "auc_low", "auc_high", "tpr@0.1%fpr", "tpr@1%fpr", "tpr@10%fpr",
-           "balanced_accuracy", "advantage", "epsilon")
+           "balanced_accuracy", "advantage", "distinguishability")
 
 DEFAULT_BOOTSTRAP = 1000
 MAX_BOOTSTRAP = 100_000
-#: Family-wise error rate of the LEAKS verdict and 1 - confidence of the epsilon bound.
+#: Family-wise error rate of the LEAKS verdict and 1 - confidence of the distinguishability bound.
 DEFAULT_ALPHA = 0.05
-#: delta of the empirical (epsilon, delta) bound.
+#: delta in the distinguishability figure log((1 - delta - FPR+) / FNR+).
 DEFAULT_DELTA = 1e-5
 #: Share of the scored samples used to choose thresholds (the rest evaluates them).
 CALIBRATION_FRACTION = 0.5
@@ -156,7 +162,8 @@ def _bootstrap_aucs(pos: np.ndarray, neg: np.ndarray, member_draws: np.ndarray,
 
 def auc_ci(scores: Any, is_member: Any, seed: int = 0, n_bootstrap: int = DEFAULT_BOOTSTRAP,
            level: float = 0.95) -> tuple[float, float]:
-    """Percentile bootstrap interval of the AUC.
+    """Percentile bootstrap interval of the AUC (reported as ``auc_bootstrap`` beside the headline
+    :func:`auc_interval`, for comparison: it under-covers at high AUC and small n, docs/statistics.md).
 
     Members and non-members are resampled separately (stratified), so every
     replicate keeps both populations at their observed sizes. Seeded. Each replicate's AUC
@@ -230,15 +237,9 @@ def auc_p_value(scores: Any, is_member: Any) -> float:
     return float(np.clip(ndtr(-(u - n1 * n0 / 2 - 0.5) / sd), 0.0, 1.0))
 
 
-def delong_ci(scores: Any, is_member: Any, level: float = 0.95) -> tuple[float, float]:
-    """Normal-approximation interval of the AUC with DeLong et al.'s (1988) variance, clipped to [0, 1].
-
-    Used where many intervals are reported at once (slices), each at a Bonferroni-adjusted
-    *level*; the bootstrap would need far more resamples for such extreme quantiles. The placement
-    values come from three rankings (Sun & Xu 2014's O(n log n) form)."""
-    from scipy.special import ndtri
-
-    s, m = _check(scores, is_member)
+def _delong(s: np.ndarray, m: np.ndarray) -> tuple[float, float]:
+    """(AUC, DeLong et al.'s (1988) variance estimate of it), placement values from three rankings
+    (Sun & Xu 2014's O(n log n) form); ties count 1/2."""
     pos, neg = s[m], s[~m]
     n1, n0 = pos.size, neg.size
     ranks_all = _average_ranks(s)[0]
@@ -246,8 +247,83 @@ def delong_ci(scores: Any, is_member: Any, level: float = 0.95) -> tuple[float, 
     v10 = (ranks_all[m] - _average_ranks(pos)[0]) / n0  # placement of each member among non-members
     v01 = 1.0 - (ranks_all[~m] - _average_ranks(neg)[0]) / n1
     var = (np.var(v10, ddof=1) / n1 if n1 > 1 else 0.0) + (np.var(v01, ddof=1) / n0 if n0 > 1 else 0.0)
-    half = float(ndtri(0.5 + level / 2) * np.sqrt(max(var, 0.0)))
+    return float(value), float(max(var, 0.0))
+
+
+def delong_ci(scores: Any, is_member: Any, level: float = 0.95) -> tuple[float, float]:
+    """Wald interval of the AUC with DeLong et al.'s (1988) variance, clipped to [0, 1]. Kept for
+    comparison only: it under-covers at high AUC and in small samples and is zero-width under perfect
+    separation (docs/statistics.md section 2); reports use :func:`auc_interval`."""
+    from scipy.special import ndtri
+
+    value, var = _delong(*_check(scores, is_member))
+    half = float(ndtri(0.5 + level / 2) * np.sqrt(var))
     return float(max(value - half, 0.0)), float(min(value + half, 1.0))
+
+
+def _newcombe_variance(theta: np.ndarray, n1: int, n0: int) -> np.ndarray:
+    """Hanley & McNeil's (1982) variance of the AUC as a function of the AUC theta (their exponential
+    model: Q1 = theta / (2 - theta), Q2 = 2 theta^2 / (1 + theta)) with both n1 - 1 and n0 - 1 replaced
+    by N* - 1, N* = (n1 + n0) / 2 (Newcombe 2006, method 5)."""
+    n_star = (n1 + n0) / 2.0
+    return theta * (1 - theta) / (n1 * n0) * (1 + (n_star - 1) * ((1 - theta) / (2 - theta) + theta / (1 + theta)))
+
+
+def _newcombe_score(value: float, n1: int, n0: int, z: float) -> tuple[float, float]:
+    """Newcombe's (2006) method-5 score interval: the theta in [0, 1] around *value* with
+    (value - theta)^2 <= z^2 V(theta), V from :func:`_newcombe_variance`. Multiplying by
+    n1 n0 (1 + theta)(2 - theta) > 0 turns the boundary into the quartic
+    n1 n0 (value - theta)^2 (2 + theta - theta^2) = z^2 theta (1 - theta) [(2 + theta - theta^2)
+    + (N* - 1)(1 + 2 theta - 2 theta^2)]; the ends are its real roots nearest *value* on either side
+    (0 or 1 where there is none). Never zero-width for finite n: V > 0 inside (0, 1)."""
+    P = np.polynomial.polynomial
+    g = np.array([2.0, 1.0, -1.0])  # (1 + theta)(2 - theta), coefficients in increasing powers
+    lhs = n1 * n0 * P.polymul(P.polymul([value, -1.0], [value, -1.0]), g)
+    rhs = z * z * P.polymul([0.0, 1.0, -1.0], P.polyadd(g, ((n1 + n0) / 2.0 - 1) * np.array([1.0, 2.0, -2.0])))
+    roots = P.polyroots(P.polysub(lhs, rhs))
+    real = np.sort(roots.real[np.abs(roots.imag) <= 1e-9 * np.maximum(1.0, np.abs(roots.real))])
+    tol = 1e-12
+    below, above = real[(real < value - tol) & (real >= -tol)], real[(real > value + tol) & (real <= 1 + tol)]
+    lo = float(below.max()) if below.size else 0.0
+    hi = float(above.min()) if above.size else 1.0
+    return min(max(lo, 0.0), value), max(min(hi, 1.0), value)
+
+
+def _logit_delong(value: float, var: float, z: float) -> tuple[float, float] | None:
+    """The DeLong interval on the logit scale (Pepe 2003; Pohar Perme & Manevski 2019), mapped back
+    (the logistic function as (1 + tanh(x/2))/2, which cannot overflow): None when it is undefined
+    (AUC 0 or 1, or zero variance)."""
+    if not (0.0 < value < 1.0) or var <= 0.0:
+        return None
+    half = z * math.sqrt(var) / (value * (1 - value))
+    centre = math.log(value / (1 - value))
+    return 0.5 * (1 + math.tanh((centre - half) / 2)), 0.5 * (1 + math.tanh((centre + half) / 2))
+
+
+def auc_interval(scores: Any, is_member: Any, level: float = 0.95) -> tuple[float, float]:
+    """Confidence interval of the AUC at *level*: the hull of the logit-transformed DeLong interval and
+    Newcombe's (2006) method-5 score interval.
+
+    The hull contains each of the two, so it covers whenever either does: the logit-DeLong interval is
+    distribution-free and covers at moderate AUC, the score interval covers at AUC near 0 or 1 and in
+    small samples, where DeLong's variance estimate collapses (perfect separation gives variance 0).
+    Simulated coverage is in docs/statistics.md section 2 (tests/test_intervals.py keeps it). It is never
+    zero-width for finite data and needs no resampling, so it serves both the overall AUC and the slices'
+    Bonferroni-adjusted intervals (level 1 - alpha / m)."""
+    from scipy.special import ndtri
+
+    s, m = _check(scores, is_member)
+    if not 0.0 < level < 1.0:
+        raise QauditError(f"interval level must lie in (0, 1), got {level}")
+    n1 = int(m.sum())
+    n0 = s.size - n1
+    value, var = _delong(s, m)
+    z = float(ndtri(0.5 + level / 2))
+    lo, hi = _newcombe_score(value, n1, n0, z)
+    logit = _logit_delong(value, var, z)
+    if logit is not None:
+        lo, hi = min(lo, logit[0]), max(hi, logit[1])
+    return float(max(lo, 0.0)), float(min(hi, 1.0))
 
 
 def holm(p_values: dict[Any, float], alpha: float = DEFAULT_ALPHA) -> dict[Any, tuple[float, bool]]:
@@ -288,8 +364,9 @@ def _fpr_threshold(neg: np.ndarray, target: float) -> float:
     return float(ordered[allowed]) if allowed < ordered.size else float(ordered[-1]) - 1.0
 
 
-def _epsilon_terms(fp: Any, n0: int, fn: Any, n1: int, delta: float, beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """(epsilon bound from FPR+/FNR+, mirrored bound) with one-sided CP bounds at 1 - beta/2 each."""
+def _distinguishability_terms(fp: Any, n0: int, fn: Any, n1: int, delta: float,
+                              beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """(log((1 - delta - FPR+) / FNR+), mirrored form) with one-sided CP bounds at 1 - beta/2 each."""
     fpr_hi = clopper_pearson(fp, n0, beta)[1]  # two-sided alpha=beta gives one-sided 1 - beta/2
     fnr_hi = clopper_pearson(fn, n1, beta)[1]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -319,26 +396,27 @@ def low_fpr_text(point: dict[str, Any], digits: int = 3) -> str:
     return f"{value} [{lo:.{digits}f}, {hi:.{digits}f}] unreliable ({point['expected_false_positives']:.1f} exp. FP)"
 
 
-def held_out_epsilon(s_cal: np.ndarray, m_cal: np.ndarray, s_test: np.ndarray, m_test: np.ndarray,
+def held_out_distinguishability(s_cal: np.ndarray, m_cal: np.ndarray, s_test: np.ndarray, m_test: np.ndarray,
                      delta: float, beta: float) -> dict[str, Any]:
-    """Empirical epsilon lower bound: threshold and direction fixed on calibration, bound on test."""
+    """The distinguishability figure (module docstring): threshold and direction fixed on calibration,
+    bound on test."""
     fpr, tpr, thr = roc(s_cal, m_cal)
     n1, n0 = int(m_cal.sum()), int((~m_cal).sum())
-    a, b = _epsilon_terms(np.rint(fpr * n0), n0, np.rint((1 - tpr) * n1), n1, delta, beta)
+    a, b = _distinguishability_terms(np.rint(fpr * n0), n0, np.rint((1 - tpr) * n1), n1, delta, beta)
     i_a, i_b = int(np.argmax(a)), int(np.argmax(b))
     mirrored = bool(b[i_b] > a[i_a])
     threshold = float(thr[i_b if mirrored else i_a])
     called = s_test >= threshold
     fp, fn = int(called[~m_test].sum()), int((~called[m_test]).sum())
-    ta, tb = _epsilon_terms(fp, int((~m_test).sum()), fn, int(m_test.sum()), delta, beta)
+    ta, tb = _distinguishability_terms(fp, int((~m_test).sum()), fn, int(m_test.sum()), delta, beta)
     value = float(tb if mirrored else ta)
-    return {"epsilon": max(value, 0.0) if np.isfinite(value) else 0.0, "epsilon_threshold": threshold,
-            "epsilon_confidence": 1.0 - beta, "delta": delta}
+    return {"distinguishability": max(value, 0.0) if np.isfinite(value) else 0.0,
+            "distinguishability_threshold": threshold, "distinguishability_confidence": 1.0 - beta, "delta": delta}
 
 
 def held_out_operating_points(s: np.ndarray, m: np.ndarray, seed: int, delta: float,
                               beta: float) -> dict[str, Any]:
-    """TPR at low FPR, balanced accuracy, advantage and epsilon with thresholds chosen on a calibration
+    """TPR at low FPR, balanced accuracy, advantage and distinguishability with thresholds chosen on a calibration
     half and evaluated on the test half (see the module docstring)."""
     cal, test = calibration_split(m, seed)
     s_cal, m_cal, s_test, m_test = s[cal], m[cal], s[test], m[test]
@@ -360,7 +438,7 @@ def held_out_operating_points(s: np.ndarray, m: np.ndarray, seed: int, delta: fl
     out["balanced_accuracy"] = (tpr + 1.0 - fpr) / 2.0
     out["advantage"] = tpr - fpr
     out["threshold"], out["threshold_tpr"], out["threshold_fpr"] = threshold, tpr, fpr
-    out.update(held_out_epsilon(s_cal, m_cal, s_test, m_test, delta, beta))
+    out.update(held_out_distinguishability(s_cal, m_cal, s_test, m_test, delta, beta))
     return out
 
 
@@ -371,8 +449,9 @@ def summarise(scores: Any, is_member: Any, seed: int = 0, n_bootstrap: int = DEF
     n1, n0 = int(m.sum()), int((~m).sum())
     if n1 < 2 or n0 < 2:
         raise QauditError("membership metrics need at least 2 members and 2 non-members")
-    lo, hi = auc_ci(s, m, seed=seed, n_bootstrap=n_bootstrap)
+    lo, hi = auc_interval(s, m)
     result: dict[str, Any] = {"n_members": n1, "n_non_members": n0, "auc": auc(s, m), "auc_low": lo, "auc_high": hi,
+                              "auc_bootstrap": list(auc_ci(s, m, seed=seed, n_bootstrap=n_bootstrap)),
                               "p_value": auc_p_value(s, m)}
     result.update(held_out_operating_points(s, m, seed, delta, alpha))
     return result

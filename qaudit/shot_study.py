@@ -7,7 +7,7 @@ are compared on common random numbers):
 
 * **leakage** -- the leak audit (:func:`qaudit.audit.run_audit`, the chosen
   attack, default the paper's gray-box MLP) with the target queried with S shots:
-  ROC AUC with its bootstrap CI, TPR at 0.1 % / 1 % / 10 % FPR, membership
+  ROC AUC with its 95 % interval, TPR at 0.1 % / 1 % / 10 % FPR, membership
   advantage and the paper's MIA accuracy (``member_rate``: the fraction of
   forget-class training members the attack calls "member"). The repeat seed
   drives the attacker's split, the attack's initialisation and the shot draws.

@@ -4,8 +4,8 @@ Every attack's overall scores and, with ``--slice``, every (attack, slice) cell 
 samples is one hypothesis "no membership signal" (AUC = 0.5), tested one-sided with the
 Mann-Whitney U test on held-out scores. Holm-Bonferroni (Holm 1979) over the whole family
 keeps the probability of *any* false "LEAKS" at most alpha, however many attacks and slices
-are looked at. Slice AUC intervals are Bonferroni-adjusted (level 1 - alpha / m_slices, DeLong
-variance) so the worst slice is not an artefact of looking at many.
+are looked at. Slice AUC intervals are Bonferroni-adjusted (level 1 - alpha / m_slices,
+``metrics.auc_interval``) so the worst slice is not an artefact of looking at many.
 """
 
 from __future__ import annotations
@@ -92,6 +92,6 @@ def decide(overall_p: dict[str, float], cells: list[SliceCell], scores: dict[str
     for c in cells:
         c.p_adjusted, c.rejected = holm[f"{c.attack} on {c.kind}: {c.label}"]
         mask = slice_masks[(c.kind, c.label)]
-        c.ci = metrics.delong_ci(scores[c.attack][mask], is_member[mask], level)
+        c.ci = metrics.auc_interval(scores[c.attack][mask], is_member[mask], level)
     rejected = sorted((k for k, (_, r) in holm.items() if r), key=lambda k: holm[k][0])
     return Verdict(bool(rejected), alpha, len(family), rejected, {k: v[0] for k, v in holm.items()}, cells)

@@ -1,4 +1,4 @@
-"""Calibration of the audit's verdicts (issue 13): null audits rarely say LEAKS or bound epsilon
+"""Calibration of the audit's verdicts (issue 13): null audits rarely say LEAKS or bound distinguishability
 above 0, memorising models always LEAK, and the unlearning verification's "before" forget-MIA
 agrees with the leak audit's class slice on the same model.
 
@@ -29,7 +29,7 @@ def digits_model():
     return mf, ds
 
 
-def test_null_audits_rarely_leak_and_rarely_bound_epsilon(digits_model):
+def test_null_audits_rarely_leak_and_rarely_bound_distinguishability(digits_model):
     mf, ds = digits_model
     rng = np.random.default_rng(123)
     leaks = eps_positive = 0
@@ -39,12 +39,12 @@ def test_null_audits_rarely_leak_and_rarely_bound_epsilon(digits_model):
         truth = GroundTruth(np.sort(hold[:150]), np.sort(hold[150:300]), np.array([], dtype=np.int64), "null")
         rep = run_audit(mf, ds, truth, AuditSettings(seed=run, n_bootstrap=50, folds=3))
         leaks += rep.summary["leaks"]
-        eps_positive += any(m["epsilon"] > 0 for m in rep.measurements.values())
+        eps_positive += any(m["distinguishability"] > 0 for m in rep.measurements.values())
         aucs.append(rep.measurements["gray-box"]["auc"])
     # a correct level-0.05 family-wise test exceeds this count in fewer than 1 of 1000 suites
     limit = binom.ppf(0.999, NULL_RUNS, ALPHA)
     assert leaks <= limit, f"{leaks} of {NULL_RUNS} null audits said LEAKS"
-    # epsilon: one bound per attack (4), each positive with probability <= 0.05 under the null
+    # distinguishability: one bound per attack (4), each positive with probability <= 0.05 under the null
     assert eps_positive <= binom.ppf(0.999, NULL_RUNS, min(1.0, 4 * ALPHA)), eps_positive
     se = np.std(aucs, ddof=1) / np.sqrt(len(aucs))
     assert abs(np.mean(aucs) - 0.5) < 4 * se + 0.01, (np.mean(aucs), se)  # held-out scores are centred at chance

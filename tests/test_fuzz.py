@@ -197,7 +197,8 @@ def test_index_files(world, scale):
 
 # --------------------------------------------------------------------------- thresholds and shot lists
 THRESHOLD = st.one_of(
-    st.lists(st.tuples(st.sampled_from(["auc", "tpr@1%fpr", "epsilon", "loss:auc", "nope", "", "auc_low"]),
+    st.lists(st.tuples(st.sampled_from(["auc", "tpr@1%fpr", "distinguishability", "epsilon", "loss:auc", "nope", "",
+                                        "auc_low"]),
                        st.sampled_from(["0.5", "-1", "abc", "1e999", "nan", "", "0.6=0.7"])), max_size=3).map(
         lambda pairs: ",".join(f"{k}={v}" for k, v in pairs)),
     st.text(max_size=30))

@@ -68,7 +68,7 @@ def test_json_report_and_exit_zero(model_file, tmp_path):
 
 
 def test_fail_above_exits_one_naming_breaches(model_file, tmp_path):
-    res = _run(["leak", str(model_file), "-a", "loss", "--fail-above", "auc=0.01,epsilon=100", "-f", "junit",
+    res = _run(["leak", str(model_file), "-a", "loss", "--fail-above", "auc=0.01,distinguishability=100", "-f", "junit",
                 "-o", str(tmp_path / "j.xml")])
     assert res.exit_code == 1
     assert "loss auc" in res.output and "> 0.01" in res.output

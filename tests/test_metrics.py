@@ -113,22 +113,22 @@ def test_clopper_pearson_closed_forms():
     assert float(lo) == pytest.approx(0.187086, abs=1e-6) and float(hi) == pytest.approx(0.812914, abs=1e-6)
 
 
-def test_epsilon_perfect_separation_hand_computed():
+def test_distinguishability_perfect_separation_hand_computed():
     n = 100
     s = np.r_[np.ones(n), np.zeros(n)]
     m = np.r_[np.ones(n, bool), np.zeros(n, bool)]
     out = metrics.summarise(s, m, 0, n_bootstrap=50, delta=1e-5, alpha=0.05)
     bound = 1 - 0.025 ** (1 / (n // 2))  # one-sided 97.5 % CP upper bound for 0 errors out of the 50 test samples
     want = math.log((1 - 1e-5 - bound) / bound)
-    assert out["epsilon"] == pytest.approx(want, rel=1e-9)
-    assert out["epsilon_confidence"] == 0.95 and out["delta"] == 1e-5
+    assert out["distinguishability"] == pytest.approx(want, rel=1e-9)
+    assert out["distinguishability_confidence"] == 0.95 and out["delta"] == 1e-5
 
 
-def test_epsilon_zero_for_useless_attack():
+def test_distinguishability_zero_for_useless_attack():
     s = np.zeros(200)
     m = np.r_[np.ones(100, bool), np.zeros(100, bool)]
     out = metrics.summarise(s, m, 0, n_bootstrap=50)
-    assert out["epsilon"] == 0.0 and out["auc"] == 0.5 and out["advantage"] == 0.0
+    assert out["distinguishability"] == 0.0 and out["auc"] == 0.5 and out["advantage"] == 0.0
 
 
 def test_bootstrap_ci_seeded_and_about_the_right_width():
@@ -152,12 +152,12 @@ def test_random_scores_give_chance_metrics():
     m = np.r_[np.ones(1000, bool), np.zeros(500, bool)]
     out = metrics.summarise(s, m, seed=0)
     assert out["auc_low"] < 0.5 < out["auc_high"]
-    assert out["epsilon"] < 0.5
+    assert out["distinguishability"] < 0.5
 
 
-def test_null_scores_rarely_reject_or_bound_epsilon():
+def test_null_scores_rarely_reject_or_bound_distinguishability():
     """Under the null (members and non-members exchangeable) the one-sided test rejects at about its
-    level and the held-out epsilon bound is positive at most about beta of the time."""
+    level and the held-out distinguishability bound is positive at most about beta of the time."""
     from scipy.stats import binom
 
     rng = np.random.default_rng(11)
@@ -166,17 +166,17 @@ def test_null_scores_rarely_reject_or_bound_epsilon():
     for _ in range(runs):
         out = metrics.summarise(rng.normal(size=200), m, seed=int(rng.integers(1 << 30)), n_bootstrap=10)
         rejected += out["p_value"] <= 0.05
-        positive += out["epsilon"] > 0
+        positive += out["distinguishability"] > 0
     limit = binom.ppf(0.999, runs, 0.05)  # a correct 5 % test exceeds this once in 1000 suites
     assert rejected <= limit and positive <= limit, (rejected, positive)
 
 
-def test_p_value_and_epsilon_detect_a_real_signal():
+def test_p_value_and_distinguishability_detect_a_real_signal():
     rng = np.random.default_rng(3)
     m = np.r_[np.ones(200, bool), np.zeros(200, bool)]
     s = np.r_[rng.normal(2.0, 1, 200), rng.normal(0, 1, 200)]
     out = metrics.summarise(s, m, seed=0, n_bootstrap=100)
-    assert out["p_value"] < 1e-10 and out["epsilon"] > 0.5
+    assert out["p_value"] < 1e-10 and out["distinguishability"] > 0.5
 
 
 def test_holm_hand_computed():

@@ -20,7 +20,8 @@ def _report(findings: bool = True) -> Report:
     r.tables = [Table("attacks", ["attack", "AUC"], [["loss", 0.61234], ["gray-box", float("nan")]], "a | note")]
     r.curves = [Curve("loss", [0.0, 0.001, 0.1, 1.0], [0.0, 0.01, 0.3, 1.0], 0.61),
                 Curve("gray-box", [0.0, 0.5, 1.0], [0.0, 0.5, 1.0], 0.5)]
-    r.measurements = {"loss": {"auc": 0.61, "epsilon": 0.3}, "gray-box": {"auc": 0.5, "epsilon": 0.0}}
+    r.measurements = {"loss": {"auc": 0.61, "distinguishability": 0.3},
+                      "gray-box": {"auc": 0.5, "distinguishability": 0.0}}
     r.seeds = {"audit": 3}
     if findings:
         r.apply_findings([

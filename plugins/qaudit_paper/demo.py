@@ -73,7 +73,8 @@ def leak_stage(mf: Any, dataset: Any, out_dir: Path, seed: int, err: Any, out: A
     for name, run in report.payload["attacks"].items():
         m = run["metrics"]
         out.print(f"  {name:<12} AUC {m['auc']:.3f} [{m['auc_low']:.3f}, {m['auc_high']:.3f}]  "
-                  f"TPR@1%FPR {m['tpr@1%fpr']:.3f}  epsilon >= {m['epsilon']:.2f}", highlight=False, markup=False)
+                  f"TPR@1%FPR {m['tpr@1%fpr']:.3f}  distinguishability >= {m['distinguishability']:.2f}",
+                  highlight=False, markup=False)
     err.print(f"wrote {Path(out_dir) / 'leak.html'} and {Path(out_dir) / 'leak.json'}", markup=False)
 
 

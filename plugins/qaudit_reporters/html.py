@@ -3,6 +3,13 @@
 The plot is hand-written SVG (no plotting dependency): FPR and TPR on log10
 axes from ``LOG_FLOOR`` to 1, zeros drawn at the floor, the chance diagonal
 dashed. Everything is escaped; the file has no external resources.
+
+The report body is one ``<div class="qaudit-report">`` whose stylesheet only
+selects inside it (:data:`CSS`): ``html`` wraps it in a document, ``html-fragment``
+(what Jupyter displays) returns it alone, so a page or notebook around it keeps
+its own styles. A leak report shows the log-log ROC beside the member and
+non-member score histograms of the rejected (or strongest) attack
+(:mod:`qaudit_reporters.leak_figures`); a LEAKS verdict is coloured like a failure.
 """
 
 from __future__ import annotations
@@ -15,11 +22,24 @@ from qaudit.results import Curve, Plot, Report, fmt
 
 LOG_FLOOR = 1e-3
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
-CSS = """body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}
-table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.pass{color:#070}.fail{color:#b00}
-.verdict{font-size:1.2em;font-weight:bold}caption{text-align:left;font-weight:bold}.note{color:#555;font-size:.9em}
+#: Every selector starts with ``.qaudit-report``: the report styles nothing outside itself.
+CSS = """.qaudit-report{font-family:system-ui,sans-serif;max-width:1240px;color:#222;line-height:1.35}
+.qaudit-report table{border-collapse:collapse;margin:.5em 0;font-size:.85em}
+.qaudit-report td,.qaudit-report th{border:1px solid #ccc;padding:3px 5px;text-align:right}
+.qaudit-report th{background:#f3f3f3}.qaudit-report td{white-space:nowrap}
+.qaudit-report td.long{white-space:normal;min-width:9em}
+.qaudit-report td:first-child,.qaudit-report th:first-child{text-align:left}
+.qaudit-report table.summary th{text-align:left}
+.qaudit-report .pass{color:#070}.qaudit-report .fail{color:#b00}
+.qaudit-report .verdict{font-size:1.15em;font-weight:bold}
+.qaudit-report caption{text-align:left;font-weight:bold}
+.qaudit-report .note{color:#555;font-size:.85em;max-width:1150px}
+.qaudit-report .scroll{overflow-x:auto;max-width:100%}
+.qaudit-report .figures{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
+.qaudit-report svg{max-width:100%;height:auto}
 """
+#: Only the standalone document styles its page.
+PAGE_CSS = "body{margin:1.5em}"
 
 
 def roc_svg(curves: list[Curve], width: int = 460, height: int = 420, floor: float = LOG_FLOOR) -> str:
@@ -143,50 +163,104 @@ def _bar_rects(pts: list[tuple[float, float, Any]], sy: Any, width: float, j: in
     return out
 
 
+def _verdict_class(result: Report) -> str:
+    """``fail`` for a failed gate or a LEAKS verdict (coloured alike), else the report's status."""
+    leaks = bool(result.summary.get("leaks")) if isinstance(result.summary, dict) else False
+    return "fail" if leaks else result.status
+
+
+def _figures(result: Report) -> list[str]:
+    """The ROC curves -- beside the score histograms in a leak report (``payload.score_histogram``)."""
+    if not result.curves:
+        return []
+    out = ["<h2>ROC curves</h2>" if result.kind != "leak" else "<h2>Evidence</h2>", '<div class="figures">',
+           roc_svg(result.curves)]
+    hist = result.payload.get("score_histogram") if result.kind == "leak" else None
+    if hist:
+        from qaudit_reporters.leak_figures import histogram_svg
+
+        out.append(histogram_svg(hist))
+    out.append("</div>")
+    return out
+
+
+#: Cells with longer text may wrap (at spaces); shorter ones never do.
+LONG_CELL = 28
+
+
+def _td(value: Any) -> str:
+    text = fmt(value)
+    return f'<td class="long">{escape(text)}</td>' if len(text) > LONG_CELL else f"<td>{escape(text)}</td>"
+
+
+def _summary(result: Report, pairs: int = 3) -> list[str]:
+    """The summary as a compact table of *pairs* (name, value) pairs per row."""
+    cells = []
+    for key, value in result.summary.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {fmt(v)}" for k, v in value.items())
+        cells.append(f"<th>{escape(key.replace('_', ' '))}</th>{_td(value)}")
+    rows = ["<tr>" + "".join(cells[i:i + pairs]) + "</tr>" for i in range(0, len(cells), pairs)]
+    return ['<div class="scroll"><table class="summary"><caption>summary</caption>', *rows, "</table></div>"]
+
+
+def fragment(result: Report) -> str:
+    """The report as one ``<div class="qaudit-report">`` with its scoped stylesheet."""
+    e = escape
+    out = [f'<div class="qaudit-report"><style>{CSS}</style>',
+           f"<h1>{e(result.title)}</h1>", f'<p class="verdict {e(_verdict_class(result))}">{e(result.verdict)}</p>']
+    out += _figures(result)
+    out += _summary(result)
+    for plot in getattr(result, "plots", []):
+        out.append(plot_svg(plot))
+        if plot.note:
+            out.append(f'<p class="note">{e(plot.note)}</p>')
+    for table in result.tables:
+        out.append(f'<div class="scroll"><table><caption>{e(table.title)}</caption><tr>'
+                   + "".join(f"<th>{e(c)}</th>" for c in table.columns) + "</tr>")
+        for row in table.rows:
+            out.append("<tr>" + "".join(_td(c) for c in row) + "</tr>")
+        out.append("</table></div>")
+        if table.note:
+            out.append(f'<p class="note">{e(table.note)}</p>')
+    if result.findings:
+        out.append("<h2>Gated checks</h2><table><tr><th>check</th><th>subject</th><th>value</th><th>limit</th>"
+                   "<th>result</th></tr>")
+        for f in result.findings:
+            cls = "pass" if f.passed else "fail"
+            out.append(f"<tr><td>{e(f.rule_id)}</td><td>{e(f.subject)}</td><td>{f.value:.4g}</td>"
+                       f"<td>{f.threshold:.4g}</td><td class='{cls}'>{'pass' if f.passed else 'FAIL'}</td></tr>")
+        out.append("</table>")
+    seeds = ", ".join(f"{k}={v}" for k, v in result.seeds.items())
+    out.append(f'<p class="note">schema {e(result.schema)}; seeds {e(seeds)}</p></div>')
+    return "\n".join(out)
+
+
 class HtmlReporter:
     """A single self-contained HTML file."""
 
     name: ClassVar[str] = "html"
-    #: ``notebook``: the report Jupyter displays (``Report._repr_html_``).
-    roles: ClassVar[frozenset[str]] = frozenset({"notebook"})
+    roles: ClassVar[frozenset[str]] = frozenset()
     suffix: ClassVar[str] = ".html"
     description: ClassVar[str] = "self-contained HTML with log-log ROC curves (inline SVG)"
 
     def render(self, result: Report, stream: TextIO) -> None:
-        """Write the HTML document."""
-        e = escape
-        out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-               f"<title>{e(result.title)}</title><style>{CSS}</style></head><body>",
-               f"<h1>{e(result.title)}</h1>", f'<p class="verdict {e(result.status)}">{e(result.verdict)}</p>']
-        out.append("<table><caption>summary</caption>")
-        for key, value in result.summary.items():
-            if isinstance(value, dict):
-                value = ", ".join(f"{k} {fmt(v)}" for k, v in value.items())
-            out.append(f"<tr><th>{e(key.replace('_', ' '))}</th><td>{e(fmt(value))}</td></tr>")
-        out.append("</table>")
-        if result.curves:
-            out.append("<h2>ROC curves</h2>")
-            out.append(roc_svg(result.curves))
-        for plot in getattr(result, "plots", []):
-            out.append(plot_svg(plot))
-            if plot.note:
-                out.append(f'<p class="note">{e(plot.note)}</p>')
-        for table in result.tables:
-            out.append(f"<table><caption>{e(table.title)}</caption><tr>"
-                       + "".join(f"<th>{e(c)}</th>" for c in table.columns) + "</tr>")
-            for row in table.rows:
-                out.append("<tr>" + "".join(f"<td>{e(fmt(c))}</td>" for c in row) + "</tr>")
-            out.append("</table>")
-            if table.note:
-                out.append(f'<p class="note">{e(table.note)}</p>')
-        if result.findings:
-            out.append("<h2>Gated checks</h2><table><tr><th>check</th><th>subject</th><th>value</th><th>limit</th>"
-                       "<th>result</th></tr>")
-            for f in result.findings:
-                cls = "pass" if f.passed else "fail"
-                out.append(f"<tr><td>{e(f.rule_id)}</td><td>{e(f.subject)}</td><td>{f.value:.4g}</td>"
-                           f"<td>{f.threshold:.4g}</td><td class='{cls}'>{'pass' if f.passed else 'FAIL'}</td></tr>")
-            out.append("</table>")
-        seeds = ", ".join(f"{k}={v}" for k, v in result.seeds.items())
-        out.append(f'<p class="note">schema {e(result.schema)}; seeds {e(seeds)}</p></body></html>')
-        stream.write("\n".join(out) + "\n")
+        """Write the HTML document: the :func:`fragment` in a page."""
+        stream.write("\n".join(["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+                                 '<meta name="viewport" content="width=device-width, initial-scale=1">',
+                                 f"<title>{escape(result.title)}</title><style>{PAGE_CSS}</style></head><body>",
+                                 fragment(result), "</body></html>"]) + "\n")
+
+
+class HtmlFragmentReporter:
+    """The HTML report as an embeddable fragment (what Jupyter displays)."""
+
+    name: ClassVar[str] = "html-fragment"
+    #: ``notebook``: the report Jupyter displays (``Report._repr_html_``).
+    roles: ClassVar[frozenset[str]] = frozenset({"notebook"})
+    suffix: ClassVar[str] = ".html"
+    description: ClassVar[str] = "the HTML report as one <div> whose CSS is scoped to it (notebooks, web pages)"
+
+    def render(self, result: Report, stream: TextIO) -> None:
+        """Write the :func:`fragment`."""
+        stream.write(fragment(result) + "\n")

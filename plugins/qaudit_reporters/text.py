@@ -1,4 +1,8 @@
-"""Human-readable reporters: ``rich`` (terminal, the default) and ``markdown`` (PR comments)."""
+"""Human-readable reporters: ``rich`` (terminal, the default) and ``markdown`` (PR comments).
+
+Piped or written to a file, a rich table never breaks a word inside a cell: each column is at least as wide
+as its longest word, and a table that then does not fit the 120/140 columns is printed wider (a terminal
+keeps its width and folds). A LEAKS verdict is styled like a failure."""
 
 from __future__ import annotations
 
@@ -7,6 +11,24 @@ from typing import Any, ClassVar, TextIO
 from qaudit.results import Report, fmt
 
 _STYLE = {"pass": "bold green", "fail": "bold red", "info": "bold"}
+
+
+def _longest_word(texts: list[str]) -> int:
+    return max((len(word) for text in texts for word in text.split()), default=1)
+
+
+def _style(report: Report) -> str:
+    leaks = isinstance(report.summary, dict) and bool(report.summary.get("leaks"))
+    return _STYLE["fail"] if leaks else _STYLE.get(report.status, "bold")
+
+
+def _piped_width(console: Any, table: Any) -> int:
+    """The console's width, or -- when the table cannot fit it without breaking words -- the table's
+    natural width (one line per row)."""
+    from rich.measure import Measurement
+
+    need = Measurement.get(console, console.options.update_width(100_000), table)
+    return console.width if need.minimum <= console.width else need.maximum
 
 
 def _summary_lines(report: Report) -> list[tuple[str, str]]:
@@ -37,18 +59,24 @@ class RichReporter:
             console = Console(file=stream, width=120, force_terminal=False, no_color=True)
         else:
             console = Console(width=None if sys.stdout.isatty() else 140)
-        console.print(f"[{_STYLE.get(result.status, 'bold')}]{result.verdict}[/]", highlight=False,
-                      soft_wrap=True)
+        piped = stream is not None or not console.is_terminal
+        console.print(f"[{_style(result)}]{result.verdict}[/]", highlight=False, soft_wrap=True)
         console.print(f"[dim]{result.title}[/]", highlight=False)
         info = "  ".join(f"{k}: {v}" for k, v in _summary_lines(result))
         console.print(info, highlight=False, soft_wrap=True)
         for table in result.tables:
             t = Table(title=table.title, caption=table.note or None, caption_justify="left")
-            for col in table.columns:
-                t.add_column(col, overflow="fold")
-            for row in table.rows:
-                t.add_row(*[fmt(c) for c in row])
-            console.print(t)
+            cells = [[fmt(c) for c in row] for row in table.rows]
+            for i, col in enumerate(table.columns):
+                words = _longest_word([col, *(row[i] for row in cells if i < len(row))]) if piped else None
+                t.add_column(col, overflow="fold", min_width=words)
+            for row in cells:
+                t.add_row(*row)
+            width = console.width
+            if piped:  # Console.print(width=) cannot exceed the console's own width
+                console.width = _piped_width(console, t)
+            console.print(t, crop=False)
+            console.width = width
         for f in result.findings:
             mark = "[green]ok[/]  " if f.passed else "[red]FAIL[/]"
             console.print(f"{mark} {f.message}", highlight=False)

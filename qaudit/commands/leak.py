@@ -95,7 +95,7 @@ def leak_cmd(
     scores: Annotated[bool, typer.Option("--scores", help="Include per-sample scores in JSON.")] = False,
     top_k: Annotated[int, typer.Option("--top-k", help="Most exposed members listed.")] = 10,
     fail_above: Annotated[str | None, typer.Option(
-        "--fail-above", help="Exit 1 if a metric exceeds its threshold, e.g. auc=0.6,tpr@1%fpr=0.05,epsilon=2.")
+        "--fail-above", help="Exit 1 if a metric exceeds its threshold, e.g. auc=0.6,tpr@1%fpr=0.05,advantage=0.1.")
     ] = None,
     baseline: Annotated[Path | None, typer.Option(
         help="Previous JSON report: exit 1 only on regression beyond --tolerance.")] = None,
@@ -105,12 +105,14 @@ def leak_cmd(
         "--folds", help="Cross-fitting folds: every sample is scored by attacks fitted on the others (default 5).")
     ] = None,
     alpha: Annotated[float | None, typer.Option(
-        "--alpha", help="Family-wise error rate of the LEAKS verdict and 1 - confidence of epsilon (default 0.05).")
+        "--alpha", help="Family-wise error rate of the LEAKS verdict and 1 - confidence of the distinguishability "
+        "bound (default 0.05).")
     ] = None,
     delta: Annotated[float | None, typer.Option(
-        "--delta", help="delta of the empirical (epsilon, delta) lower bound (default 1e-5).")] = None,
+        "--delta", help="delta in the distinguishability figure log((1 - delta - FPR)/FNR) (default 1e-5).")] = None,
     bootstrap: Annotated[int | None, typer.Option(
-        "--bootstrap", help="Bootstrap resamples of each AUC interval (default 1000).")] = None,
+        "--bootstrap", help="Resamples of the percentile-bootstrap AUC interval reported beside the main one "
+        "for comparison (auc_bootstrap; default 1000).")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Reuse reference/shadow models an interrupted run with the same inputs and seed "
         "finished (checkpoints in $QAUDIT_CACHE_DIR).")] = False,

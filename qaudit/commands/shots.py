@@ -43,7 +43,8 @@ def shots_cmd(
     resume: Annotated[bool, typer.Option(
         "--resume", help="Reuse the (shot count, repeat) runs an interrupted study with the same inputs finished.")
     ] = False,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for each AUC CI.")] = 200,
+    bootstrap: Annotated[int, typer.Option(
+        help="Resamples of the comparison percentile-bootstrap AUC interval (auc_bootstrap).")] = 200,
     fmt: Annotated[str | None, typer.Option(
         "--format", "-f", help="Report format (see `qaudit reporters`; default: the terminal report).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (atomic).")] = None,
