@@ -15,8 +15,10 @@ worker resets its peak resident memory before each input (``/proc/self/clear_ref
 
 The default run tries ``FAST`` inputs per surface (about 50 in all); the ``slow`` job ``SLOW`` (1,700).
 
-Measured (slow job, ``pytest -m slow tests/test_fuzz_surfaces.py``, 2026-12-07, 2-core machine shared with
-other sessions, load average ~12): see ``benchmarks/README.md`` ("Hostile inputs, round 3").
+Measured (slow job, ``pytest -m slow -s tests/test_fuzz_surfaces.py``, 2026-12-07, 2-core machine shared with
+other sessions, load average 17-25): 1,701 inputs, 0 exit 3, 0 tracebacks, 0 inputs modified, 0 files left on
+exit 2, peak RSS 262 MB (worker process, interpreter included), slowest input 3.23 s; per surface in
+``benchmarks/README.md`` ("Hostile inputs, round 3").
 """
 
 from __future__ import annotations
