@@ -8,8 +8,11 @@ allowed; nothing is rounded, clipped or defaulted behind the user's back.
 Caps that belong to a subsystem with its own module stay there and are listed here for the
 overview: ``qaudit.engine.MAX_UNITARY_QUBITS`` (11, the shared 2^n x 2^n unitary path),
 ``qaudit.engine.noise.MAX_NOISY_QUBITS`` (10, the exact Heisenberg noise engine),
-``qaudit.metrics.MAX_BOOTSTRAP`` (100000), ``qaudit.crossfit.MAX_FOLDS`` (20), and the backends'
-declared ``Capabilities.max_qubits`` (checked by :func:`qaudit.backends.resolve_backend`).
+``qaudit.metrics.MAX_BOOTSTRAP`` (100000), ``qaudit.crossfit.MAX_FOLDS`` (20), the archive reader's
+structure caps ``qaudit.npz.MAX_MEMBERS`` (64), ``MAX_DIRECTORY_BYTES`` (64 KiB), ``MAX_HEADER_BYTES``
+(10,000), ``qaudit.checkpoints.MAX_CHECKPOINT_BYTES`` (256 MiB), and the backends' declared
+``Capabilities.max_qubits`` (the built-ins' figures are named below; checked by
+:func:`qaudit.backends.resolve_backend`).
 """
 
 from __future__ import annotations

@@ -15,8 +15,10 @@ worker resets its peak resident memory before each input (``/proc/self/clear_ref
 
 The default run tries ``FAST`` inputs per surface (about 50 in all); the ``slow`` job ``SLOW`` (1,700).
 
-Measured (slow job, ``pytest -m slow tests/test_fuzz_surfaces.py``, 2026-12-07, 2-core machine shared with
-other sessions, load average ~12): see ``benchmarks/README.md`` ("Hostile inputs, round 3").
+Measured (slow job, ``pytest -m slow -s tests/test_fuzz_surfaces.py``, 2026-12-07, 2-core machine shared with
+other sessions, load average 17-25): 1,701 inputs, 0 exit 3, 0 tracebacks, 0 inputs modified, 0 files left on
+exit 2, peak RSS 262 MB (worker process, interpreter included), slowest input 3.23 s; per surface in
+``benchmarks/README.md`` ("Hostile inputs, round 3").
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ TIMEOUT = 30
 FAST = {"npz": 24, "checkpoint": 8, "reference": 3, "oracle": 3, "dp": 6, "bigint": 8}
 SLOW = {"npz": 700, "checkpoint": 300, "reference": 150, "oracle": 120, "dp": 180, "bigint": 250}
 SCALES = [pytest.param(FAST, id="fast"), pytest.param(SLOW, marks=pytest.mark.slow, id="slow")]
-#: Per-input measurements of this session, by surface (the summary test prints them).
+#: Per-input measurements of this session, by surface (the module's `summary` fixture prints them).
 MEASURED: dict[str, list[dict]] = {}
 
 WORKER = r'''
@@ -466,11 +468,13 @@ def test_big_integers_in_option_values(world, worker, scale):
 
 
 # --------------------------------------------------------------------------- the measurement
-def test_summary_of_the_measurements():
-    """Prints counts, exit codes, peak RSS and the longest input of this session's fuzz cases (run last in
-    the module); with the slow job it also checks the floor of 1,500 generated inputs."""
+@pytest.fixture(scope="module", autouse=True)
+def summary():
+    """After the module's cases: print counts, exit codes, peak RSS and the longest input (and write them to
+    ``$QAUDIT_FUZZ_SUMMARY``); when the slow job ran, check its floor of 1,500 generated inputs."""
+    yield
     if not MEASURED:
-        pytest.skip("no fuzz case ran in this session")
+        return
     total = sum(len(v) for v in MEASURED.values())
     lines = [f"{'surface':<11} {'inputs':>6} {'exit 0/1':>8} {'exit 2':>6} {'exit 3':>6} {'peak RSS MB':>11} "
              f"{'max s':>6}"]
@@ -481,8 +485,7 @@ def test_summary_of_the_measurements():
                      f"{max(r['seconds'] for r in rows):>6.2f}")
     lines.append(f"total {total} inputs")
     print("\n" + "\n".join(lines))
-    summary = os.environ.get("QAUDIT_FUZZ_SUMMARY")
-    if summary:
-        Path(summary).write_text("\n".join(lines) + "\n")
-    if total >= sum(SLOW.values()) // 2:  # the slow job ran
-        assert total >= 1500
+    if os.environ.get("QAUDIT_FUZZ_SUMMARY"):
+        Path(os.environ["QAUDIT_FUZZ_SUMMARY"]).write_text("\n".join(lines) + "\n")
+    if total > sum(FAST.values()) + 1:  # the slow job ran
+        assert total >= 1500, f"only {total} generated inputs"

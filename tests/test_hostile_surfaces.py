@@ -354,6 +354,26 @@ def test_a_reference_model_checkpoint_swapped_for_another_is_refused(cache_dir, 
     assert code == 2 and "not a usable checkpoint" in error_line(err)
 
 
+def test_a_tampered_shot_study_checkpoint_is_refused(cache_dir, tiny_model, tmp_path, run_qaudit, monkeypatch):
+    monkeypatch.setattr(Checkpoints, "discard", lambda self: None)
+    args = ["shots", str(tiny_model.path), "--shots", "16,64", "-R", "1", "-a", "loss", "--bootstrap", "10",
+            "--executor", "serial", "-f", "json"]
+    code, _, err = run_qaudit(args)
+    assert code in (0, 1), err
+    a, b = sorted((cache_dir / "checkpoints" / "shot-study").glob("*.json"))
+    doc = json.loads(a.read_text())
+    doc["value"]["run"]["leak"] = {"loss": {"auc": 0.99}}  # a changed result, hash left alone
+    a.write_text(json.dumps(doc))
+    code, out, err = run_qaudit([*args, "--resume"])
+    assert code == 2 and out == "" and "altered" in error_line(err)
+    _forge(a, lambda piece: piece.update(probe="x"))  # consistent hash, not a run of this study
+    code, out, err = run_qaudit([*args, "--resume"])
+    assert code == 2 and "not a usable checkpoint" in error_line(err)
+    a.write_text(b.read_text())  # another run's checkpoint copied over it
+    code, out, err = run_qaudit([*args, "--resume"])
+    assert code == 2 and "another key" in error_line(err)
+
+
 # --------------------------------------------------------------------------- the oracle cache
 def test_a_tampered_oracle_cache_entry_is_recomputed_with_a_warning(cache_dir, tiny_model, tmp_path, run_qaudit):
     args = ["unlearn", str(tiny_model.path), "--method", "ga", "-O", "steps=2", "--forget-class", "1",
