@@ -126,12 +126,10 @@ def test_train_dp_records_the_claim_and_unlearning_still_works(run_qaudit, tmp_p
     (["audit-dp", "--dp", "epsilon=0"], "--dp epsilon"),
 ])
 def test_bad_dp_input_is_one_line_exit_2(run_qaudit, tmp_path, args, needle):
-    start = time.perf_counter()
     code, _, err = run_qaudit([*args, *(["--out", str(tmp_path / "m.json")] if args[0] == "train" else [])])
     assert code == 2, err
     assert needle in one_line_error(err)
     assert not (tmp_path / "m.json").exists()
-    assert time.perf_counter() - start < 20
 
 
 def test_missing_extra_names_the_install_command(run_qaudit, tmp_path, monkeypatch):

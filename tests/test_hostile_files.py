@@ -13,7 +13,6 @@ import io
 import json
 import os
 import struct
-import time
 import tracemalloc
 import zipfile
 from collections.abc import Callable
@@ -31,26 +30,22 @@ from qaudit.io import read_stream_limited
 
 ZERO = Path("/dev/zero")
 needs_dev_zero = pytest.mark.skipif(not ZERO.exists(), reason="no /dev/zero")
-SECONDS = 5.0
 PEAK_BYTES = 64 * 1024 * 1024
 
 
 def refused(action: Callable[[], object], fragment: str = "") -> str:
-    """Run *action*: it must raise a one-line QauditError (containing *fragment*) within SECONDS,
-    with less than PEAK_BYTES of Python/numpy memory allocated on the way."""
+    """Run *action*: it must raise a one-line QauditError (containing *fragment*), with less than PEAK_BYTES of
+    Python/numpy memory allocated on the way (no wall-clock check: speed belongs in benchmarks/)."""
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(QauditError) as info:
             action()
-        elapsed = time.perf_counter() - start
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     message = str(info.value)
     assert "\n" not in message and message, message
     assert fragment.lower() in message.lower(), message
-    assert elapsed < SECONDS, f"took {elapsed:.1f} s: {message}"
     assert peak < PEAK_BYTES, f"allocated {peak} bytes: {message}"
     return message
 

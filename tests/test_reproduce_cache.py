@@ -61,7 +61,6 @@ def test_serial_concurrent_and_warm_reports_are_identical(runs):
     assert all(v == "cached" for k, v in seconds.items() if not k.startswith("wall")), seconds
     assert all(isinstance(v, float) for v in runs["serial"].payload["stage_seconds"].values())
     assert any("read from the content-addressed cache" in s for s in runs["warm_said"])
-    assert runs["warm"].payload["runtime_seconds"] < 5
 
 
 def test_a_damaged_cache_entry_is_recomputed(runs, tmp_path, monkeypatch):
