@@ -132,9 +132,12 @@ def signals_held() -> Iterator[None]:
     cleanup then knows every process it started.
 
     SIGINT is blocked in the calling thread: threads and processes started meanwhile inherit the blocked mask,
-    so a Ctrl-C sent to the terminal's process group never reaches them (this process stops them), and this
-    process gets it when the mask is restored. SIGTERM keeps its default mask (workers must still die of it) and
-    is recorded instead, then handed to the previous handler (:class:`Terminated` on the command line)."""
+    so a Ctrl-C sent to the terminal's process group never reaches them (this process stops them). The mask alone
+    is not enough: the kernel delivers a process-directed SIGINT to any thread that does not block it (Rich's
+    refresh thread, the pool's manager thread), and Python then runs the handler in the main thread anyway --
+    half-way through a worker's start-up, whose child then printed ``EOFError: Ran out of input``. So both
+    SIGINT and SIGTERM are recorded by a handler of their own while the block runs, and handed to the previous
+    handlers when it ends (``KeyboardInterrupt`` / :class:`Terminated` on the command line)."""
     import threading
 
     if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
@@ -144,18 +147,26 @@ def signals_held() -> Iterator[None]:
 
     resource_tracker.ensure_running()  # started on first use, it unblocks SIGINT in the thread starting it
     pending: list[int] = []
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: pending.append(signum))
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: pending.append(signum)) for s in held}
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a held Ctrl-C is delivered now: KeyboardInterrupt
-        signal.signal(signal.SIGTERM, previous)
-        if pending:
-            if callable(previous):
-                previous(signal.SIGTERM, None)
-            elif previous == signal.SIG_DFL:
-                signal.raise_signal(signal.SIGTERM)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for s in held:
+            signal.signal(s, previous[s])
+        for s in held:  # Ctrl-C first: it is what the user pressed
+            if s in pending:
+                _deliver(s, previous[s])
+
+
+def _deliver(signum: int, handler: Any) -> None:
+    """Hand a signal held by :func:`signals_held` to the handler that was in place before it."""
+    if callable(handler):
+        handler(signum, None)
+    elif handler == signal.SIG_DFL:
+        signal.raise_signal(signum)
 
 
 def guarded(run: Callable[[], Any], print_line: Callable[[str], None], host_getter: Callable[[], Any],
