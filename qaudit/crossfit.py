@@ -1,7 +1,12 @@
 """Held-out attack scores by cross-fitting: no sample is scored by an attack fitted on it.
 
-The scored samples are split into k folds (members and non-members separately, so
-every fold keeps the membership ratio). For fold f an attack is fitted on the
+The scored samples are split into k folds, stratified by membership x class (and x the
+group of every declared slice): every fold keeps each stratum's share, so the class-level
+membership ratio an attack can learn from the other folds is the held-out fold's own and
+a cross-fitted attack does not "anti-learn" (a fold that is short of class-c members leaves
+the other folds long on them, and an attack that learns the class prior then scores the
+fold's class-c samples backwards: mean null slice AUC 0.445 before this stratification,
+issue 25). For fold f an attack is fitted on the
 attacker-known members and non-members *outside* fold f and scores fold f; the
 out-of-fold scores are pooled, so every sample is scored once and none is wasted
 (Chernozhukov et al. 2018's cross-fitting; Carlini et al. 2022 score held-out data).
@@ -49,9 +54,21 @@ def uses_known_labels(cls: Any) -> bool:
     return bool(getattr(cls, "uses_known_labels", True))  # optional Attack member
 
 
-def split_folds(idx: np.ndarray, k: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """*idx* shuffled (seeded) into k nearly equal folds, each sorted."""
-    return [np.sort(part) for part in np.array_split(rng.permutation(np.asarray(idx)), k)]
+def split_folds(idx: np.ndarray, k: int, rng: np.random.Generator,
+                strata: np.ndarray | None = None) -> list[np.ndarray]:
+    """*idx* shuffled (seeded) into k nearly equal folds, each sorted.
+
+    With *strata* (one key per element of *idx*) the folds are stratified: the elements are shuffled
+    within each stratum, the strata laid end to end and dealt to the folds in turn (position mod k, as
+    scikit-learn's ``StratifiedKFold`` does), so every stratum is spread over the folds as evenly as its
+    size allows and the folds' sizes differ by at most one.
+    """
+    idx = np.asarray(idx)
+    if strata is None:
+        return [np.sort(part) for part in np.array_split(rng.permutation(idx), k)]
+    strata = np.asarray(strata)
+    order = np.concatenate([rng.permutation(idx[strata == key]) for key in np.unique(strata)])
+    return [np.sort(order[f::k]) for f in range(k)]
 
 
 def check_folds(k: int, n_members: int, n_non_members: int) -> None:
