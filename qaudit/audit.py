@@ -288,7 +288,9 @@ def score_and_report(subject: AuditSubject, classes: dict[str, Any], settings: A
     rng = np.random.default_rng(settings.seed)
     member_folds = split_folds(subject.members, settings.folds, rng, strata[is_member])
     non_member_folds = split_folds(subject.non_members, settings.folds, rng, strata[~is_member])
-    plans = {name: audit_plans(cls, member_folds, non_member_folds) for name, cls in classes.items()}
+    stratum = dict(zip(ids.tolist(), strata.tolist()))
+    plans = {name: audit_plans(cls, member_folds, non_member_folds, stratum, settings.seed)
+             for name, cls in classes.items()}
     runs: list[AttackRun] = []
     with progress.track("attacks (fits)", sum(len(p) for p in plans.values())) as task:
         for name, cls in classes.items():

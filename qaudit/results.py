@@ -162,6 +162,8 @@ class Report:
             "location": self.location,
         }
         body.update(self.payload)
+        if isinstance(body["verdict"], dict):  # a command's structured verdict: keep the verdict line in it
+            body["verdict"] = {**body["verdict"], "line": self.verdict}
         body.setdefault("curves", [asdict(c) for c in self.curves])
         if self.plots:
             body.setdefault("plots", [asdict(p) for p in self.plots])
