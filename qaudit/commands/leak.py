@@ -215,7 +215,8 @@ def leak_cmd(
 
     with closing(open_executor(cfg, executor, scheduler, n_jobs)) as ex, RichProgress(err) as progress:
         if outputs is not None:
-            report = api.audit_outputs(outputs, attacks=named or None, settings=settings, progress=progress, **gates)
+            chosen = (attacks if fast else named) or None
+            report = api.audit_outputs(outputs, attacks=chosen, settings=settings, progress=progress, **gates)
         else:
             report = api.audit(path, dataset=dataset, data_dir=data_dir, members=members, non_members=non_members,
                                allow_data_change=allow_data_change, settings=settings, progress=progress, executor=ex,
