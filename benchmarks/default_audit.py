@@ -7,10 +7,14 @@
    evaluate model.json`` (start-up + load + one pass over the data). Floors: default <= 10 s, --fast <= 1.5 s
    wall on an idle 2-core machine.
 2. ``--controls``: the overfit controls (digits, n-train 100, 200 epochs, 6 qubits x 5 layers, seeds 0-3) and a
-   200/200 digits model trained 150 epochs. Each is audited by the default audit and by ``-a lira,rmia -K 16``;
-   the latter's *raw* one-sided p-value per attack is the verdict that attack gives run alone (one hypothesis,
-   level alpha). Floors: default LEAKS on >= 3 of 4 controls and as often as the strongest single attack,
-   and LEAKS on the 200/200 model.
+   200/200 digits model trained 150 epochs. Each is audited by the default audit on all its scored samples
+   (100 members vs 1697 holdout for the controls: the reference models then train on 899 samples, 9x the
+   target's 100), and -- to compare with LiRA/RMIA at K = 16 at a cost the shared machine allows -- on its members
+   plus a seeded 100 of its holdout (``--members/--non-members``; every reference model then trains on 100
+   samples, like the target) by the default audit and by ``-a lira,rmia -K 16``. The K = 16 run's *raw*
+   one-sided p-value per attack is the verdict that attack gives run alone (one hypothesis, level alpha).
+   Floors: default LEAKS on >= 3 of 4 controls and as often as the strongest single attack, LEAKS on the
+   200/200 model.
 
 Usage: python benchmarks/default_audit.py [--timing] [--controls] [--seeds 0,1,2,3] [--workdir DIR]
 """
@@ -33,13 +37,18 @@ def load() -> str:
     return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def run(args: list[str], ok: tuple[int, ...] = (0, 1)) -> tuple[float, subprocess.CompletedProcess]:
+def run(args: list[str], ok: tuple[int, ...] = (0, 1)) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the process and its workers) of one qaudit invocation."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run([QAUDIT, *args], capture_output=True, text=True)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in ok:
         raise SystemExit(f"qaudit {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")
-    return wall, proc
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def train(path: Path, args: list[str]) -> Path:
@@ -56,52 +65,71 @@ def timing(work: Path) -> None:
                         ("qaudit leak --fast", ["leak", str(model), "--fast", "-f", "json", "-o",
                                                 str(work / "f.json")]),
                         ("qaudit leak (default)", ["leak", str(model), "-f", "json", "-o", str(work / "d.json")])):
-        walls = [run(args)[0] for _ in range(3)]
-        rows.append((label, min(walls), walls))
+        times = [run(args) for _ in range(3)]
+        walls = [w for w, _ in times]
+        rows.append((label, min(walls), walls, min(c for _, c in times)))
     ref = rows[0][1]
-    print("| command | best of 3 (s) | all three (s) | ratio to evaluate |\n|---|---|---|---|")
-    for label, best, walls in rows:
-        print(f"| {label} | {best:.2f} | {', '.join(f'{w:.2f}' for w in walls)} | {best / ref:.1f}x |")
+    print("| command | best of 3, wall (s) | all three (s) | least CPU (s) | ratio to evaluate (wall) |\n"
+          "|---|---|---|---|---|")
+    for label, best, walls, cpu in rows:
+        print(f"| {label} | {best:.2f} | {', '.join(f'{w:.2f}' for w in walls)} | {cpu:.2f} | {best / ref:.1f}x |")
     verdict = json.loads((work / "d.json").read_text())["verdict"]
     print(f"default verdict: {verdict}\n{load()} at the end")
 
 
-def verdicts(model: Path, work: Path) -> dict[str, object]:
-    """The default audit's verdict and each reference attack's own verdict at K = 16."""
-    default = work / f"{model.stem}.default.json"
-    strong = work / f"{model.stem}.k16.json"
-    if not default.exists():
-        run(["leak", str(model), "-f", "json", "-o", str(default)])
-    if not strong.exists():
-        run(["leak", str(model), "-a", "lira,rmia", "-K", "16", "-f", "json", "-o", str(strong)])
-    d, s = json.loads(default.read_text()), json.loads(strong.read_text())
-    alpha = d["summary"]["alpha"]
-    alone = {name: a["metrics"]["p_value"] for name, a in s["attacks"].items()}
-    return {"default": d["summary"]["leaks"], "default_line": d["verdict"],
-            "default_aucs": {k: round(v["metrics"]["auc"], 3) for k, v in d["attacks"].items()},
-            "alone": {k: (p <= alpha, round(s["attacks"][k]["metrics"]["auc"], 3), p) for k, p in alone.items()}}
+def subset(model: Path, work: Path, n: int) -> list[str]:
+    """Index files: every member of *model* and a seeded *n* of its holdout (``--members/--non-members``)."""
+    import numpy as np
+
+    record = json.loads(model.read_text())["data"]
+    members, holdout = work / f"{model.stem}.members.txt", work / f"{model.stem}.non-members{n}.txt"
+    np.savetxt(members, np.asarray(record["members"], dtype=np.int64), fmt="%d")
+    pick = np.random.default_rng(0).permutation(np.asarray(record["holdout"], dtype=np.int64))[:n]
+    np.savetxt(holdout, np.sort(pick), fmt="%d")
+    return ["--dataset", "digits", "--members", str(members), "--non-members", str(holdout)]
+
+
+def audit(model: Path, work: Path, label: str, extra: list[str]) -> dict:
+    """``qaudit leak model *extra*`` as JSON, kept in *work* under *label* (reused when present)."""
+    path = work / f"{model.stem}.{label}.json"
+    if not path.exists():
+        start = time.perf_counter()
+        run(["leak", str(model), *extra, "-f", "json", "-o", str(path)])
+        print(f"  {path.name}: {time.perf_counter() - start:.0f} s ({load()})", file=sys.stderr, flush=True)
+    return json.loads(path.read_text())
+
+
+def _verdict(doc: dict) -> str:
+    aucs = ", ".join(f"{k} {v['metrics']['auc']:.3f}" for k, v in doc["attacks"].items())
+    return f"{'LEAKS' if doc['summary']['leaks'] else 'no'} ({aucs})"
+
+
+def _alone(doc: dict, attack: str) -> str:
+    """The verdict *attack* gives run alone: its raw one-sided p-value against alpha (one hypothesis)."""
+    m = doc["attacks"][attack]["metrics"]
+    return f"{'LEAKS' if m['p_value'] <= doc['summary']['alpha'] else 'no'} (AUC {m['auc']:.3f}, p {m['p_value']:.2g})"
 
 
 def controls(work: Path, seeds: list[int]) -> None:
+    """Default audits on the full data first; then, on every member + 100 holdout samples (so LiRA/RMIA's 16
+    reference models train on as many samples as the target, 100), the default audit and -a lira,rmia -K 16."""
     print(f"controls, {load()} at the start")
+    common = ["--model", "basic-qnn", "--dataset", "digits", "--qubits", "6", "--layers", "5"]
     models = [(f"overfit control seed {seed} (n-train 100, 200 epochs)",
-               train(work / f"overfit-{seed}.json", ["--model", "basic-qnn", "--dataset", "digits", "--qubits", "6",
-                                                     "--layers", "5", "--epochs", "200", "--n-train", "100",
+               train(work / f"overfit-{seed}.json", [*common, "--epochs", "200", "--n-train", "100",
                                                      "--seed", str(seed)])) for seed in seeds]
     models.append(("200/200 digits, 150 epochs",
-                   train(work / "d200.json", ["--model", "basic-qnn", "--dataset", "digits", "--qubits", "6",
-                                              "--layers", "5", "--epochs", "150", "--n-train", "200",
-                                              "--n-holdout", "200"])))
-    print("| model | default audit | its AUCs | LiRA alone, K = 16 (AUC, p) | RMIA alone, K = 16 (AUC, p) |")
-    print("|---|---|---|---|---|")
+                   train(work / "d200.json", [*common, "--epochs", "150", "--n-train", "200", "--n-holdout", "200"])))
+    full = {label: audit(model, work, "default", []) for label, model in models}
+    print("| model | default audit, all scored samples | same, members + 100 holdout | LiRA alone, K = 16 "
+          "(same samples) | RMIA alone, K = 16 (same samples) |\n|---|---|---|---|---|")
     for label, model in models:
-        start = time.perf_counter()
-        v = verdicts(model, work)
-        cells = [f"{'LEAKS' if v['alone'][a][0] else 'no'} ({v['alone'][a][1]}, {v['alone'][a][2]:.2g})"
-                 for a in ("lira", "rmia")]
-        aucs = ", ".join(f"{k} {x}" for k, x in v["default_aucs"].items())
-        print(f"| {label} | {'LEAKS' if v['default'] else 'no'} | {aucs} | {cells[0]} | {cells[1]} |", flush=True)
-        print(f"  ({time.perf_counter() - start:.0f} s) {v['default_line']}", file=sys.stderr, flush=True)
+        sub = subset(model, work, 100) if "overfit" in label else []
+        small = audit(model, work, "default-sub", sub) if sub else full[label]
+        strong = audit(model, work, "k16-sub" if sub else "k16", [*sub, "-a", "lira,rmia", "-K", "16"])
+        print(f"| {label} | {_verdict(full[label])} | {_verdict(small) if sub else 'same'} | "
+              f"{_alone(strong, 'lira')} | {_alone(strong, 'rmia')} |", flush=True)
+        print(f"  {label}: {full[label]['verdict']['line']}", file=sys.stderr, flush=True)
     print(f"{load()} at the end")
 
 
