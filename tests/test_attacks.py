@@ -143,7 +143,7 @@ def test_attack_errors(random_label_model):
     truth = GroundTruth(np.arange(50), np.arange(50, 60), np.array([], dtype=np.int64), "test")
     mf_small = train_model("basic-qnn", small, n_train=50, n_holdout=10, seed=0,
                            options={"qubits": 4, "layers": 1, "epochs": 1})
-    # 10 + 10 scored samples, nothing else: references of 10 samples, under half the target's 50
+    # 10 + 10 scored samples, nothing else: references of 10 samples (fewer than 20)
     few = GroundTruth(np.arange(10), np.arange(50, 60), np.array([], dtype=np.int64), "test")
     with pytest.raises(QauditError, match="too small for reference models"):
         run_audit(mf_small, small, few, AuditSettings(attacks=["lira"], n_reference=4))

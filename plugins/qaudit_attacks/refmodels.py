@@ -16,8 +16,9 @@ topped up with random filler to the target's training-set size; when the pool is
 small for that (a model trained on most of its dataset, e.g. digits at 60 % members),
 each model takes every filler sample and is smaller than the target -- the size and
 the difference are recorded in the report (``reference_train_size``,
-``target_train_size``). Who trains a reference model is the attacker's own choice: no
-target's membership label is read.
+``target_train_size``, ``reference_size_note``); below :data:`MIN_REFERENCE_SAMPLES`
+the attack refuses. Which model trains on which target is the attacker's own random
+choice: no target's membership label is read.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ from qaudit.errors import QauditError
 from qaudit.limits import MAX_REFERENCE_MODELS
 
 MIN_REFERENCE = 2
+#: Fewest training samples of a reference model (unless the target itself had fewer): smaller references
+#: are stated in the report, never refused, above this.
+MIN_REFERENCE_SAMPLES = 20
 
 
 @dataclass
@@ -165,11 +169,11 @@ def reference_set(context: Any, attack: str, same_init: bool = False) -> Referen
     Xf, yf = filler(context)
     target_size = int(context.n_train or (len(context.X_members) * 2))
     keep, rows, size = training_sets(len(Xt), len(Xf), target_size, K, np.random.default_rng(context.seed + 7919))
-    if size < max(2, target_size / 2):
+    if size < min(target_size, MIN_REFERENCE_SAMPLES):
         raise QauditError(
             f"attack {attack}: the dataset is too small for reference models: each of the {K} models would train "
-            f"on {size} samples (half of the {len(Xt)} scored samples plus {len(Xf)} others), under half the "
-            f"target's {target_size}; use a larger dataset or fewer members")
+            f"on {size} samples (half of the {len(Xt)} scored samples plus {len(Xf)} others), fewer than "
+            f"{MIN_REFERENCE_SAMPLES}; use a larger dataset")
     pool = (np.vstack([Xt, Xf]), np.concatenate([yt, yf]))
     start = time.perf_counter()
     models = train_models(context.model, pool, rows, context.seed + 104729, context,
