@@ -73,7 +73,7 @@ def timing(work: Path) -> None:
           "|---|---|---|---|---|")
     for label, best, walls, cpu in rows:
         print(f"| {label} | {best:.2f} | {', '.join(f'{w:.2f}' for w in walls)} | {cpu:.2f} | {best / ref:.1f}x |")
-    verdict = json.loads((work / "d.json").read_text())["verdict"]
+    verdict = json.loads((work / "d.json").read_text())["verdict"]["line"]
     print(f"default verdict: {verdict}\n{load()} at the end")
 
 
