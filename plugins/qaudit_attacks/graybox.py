@@ -9,8 +9,9 @@ trained on the target's own known members (label 1) vs non-members (label 0).
 **Balanced training rows** [ours] (option ``balance``, default true): the MLP is fitted on as many known
 non-members as members in every class (a seeded subsample of the larger side). Without it, on a small
 training set audited against a large holdout (100 members vs 1697 non-members, issue 25's overfit controls)
-the MLP learnt the majority class and scored at chance (held-out AUC 0.49-0.50 where the loss threshold
-reached 0.61); balanced it reached 0.57-0.61 on the same model. ``balance=false`` restores the previous rule.
+the MLP learnt the majority class and scored at chance (held-out AUC 0.504 and 0.492 at audit seeds 0 and 1
+on the seed-1 control, where the loss threshold reached 0.614); balanced it reached 0.575 and 0.625 on the same
+model and seeds. ``balance=false`` restores the previous rule.
 
 Deviations [ours]: the paper uses dropout 0.3; we regularise with L2 weight decay ``alpha``
 (default 1e-3) and **early stopping**: a stratified, seeded share ``validation`` (default 0.1) of
