@@ -11,7 +11,7 @@
 The null audits are independent jobs on an executor (``qaudit.calibration``; ``--executor local`` uses
 every core, ``--executor dask --scheduler tcp://...`` a cluster); the counts do not depend on it.
 
-Usage: python benchmarks/calibration.py [--runs 100] [--mnist-runs 50] [--controls 5] [--skip-hqnn]
+Usage: python benchmarks/calibration.py [--runs 100] [--mnist-runs 50] [--controls 5] [--skip-hqnn] [--small]
        [--executor serial|local|dask] [--scheduler ADDRESS]
 """
 
@@ -78,6 +78,10 @@ def main() -> None:
     parser.add_argument("--mnist-runs", type=int, default=50)
     parser.add_argument("--controls", type=int, default=5)
     parser.add_argument("--skip-hqnn", action="store_true")
+    parser.add_argument("--small", action="store_true",
+                        help="small, quickly trained targets (digits 4 q x 3 l x 10 epochs, MNIST 6 q x 3 l x 3 "
+                             "epochs): "
+                             "the null audits' reference models (RMIA is in the default audit) then cost little")
     parser.add_argument("--executor", default=None, help="serial | local | dask (default: the default role)")
     parser.add_argument("--scheduler", default=None, help="a Dask scheduler address for --executor dask")
     args = parser.parse_args()
@@ -94,15 +98,19 @@ def run_tables(args: argparse.Namespace, executor) -> None:
     rows = ["| model | false positives | count | rate | Clopper-Pearson 95 % | lower end <= 5 %? |",
             "|---|---|---|---|---|---|"]
     digits = load_dataset("digits")
+    q, layers, epochs = (4, 3, 10) if args.small else (6, 5, 40)
     mf = train_model("basic-qnn", digits, n_train=500, n_holdout=1000, seed=0,
-                     options={"qubits": 6, "layers": 5, "epochs": 40})
-    rows += null_audits(mf, digits, args.runs, 250, "digits basic QNN (6 q x 5 l, 500 members)", executor)
+                     options={"qubits": q, "layers": layers, "epochs": epochs})
+    print(f"null audits with the default attacks: {', '.join(AuditSettings().attacks)}")
+    rows += null_audits(mf, digits, args.runs, 250, f"digits basic QNN ({q} q x {layers} l x {epochs} epochs, "
+                        "500 members)", executor)
     data_dir = mnist_dir()
     if data_dir is not None and args.mnist_runs:
         mnist = load_dataset("mnist", {"data_dir": str(data_dir)})
-        mf = train_model("basic-qnn", mnist, n_train=1000, n_holdout=2000, seed=0, options={"epochs": 10})
-        rows += null_audits(mf, mnist, args.mnist_runs, 500, "MNIST basic QNN (8 q x 5 l, 1000 members)",
-                           executor)
+        options = {"qubits": 6, "layers": 3, "epochs": 3} if args.small else {"epochs": 10}
+        shape = "6 q x 3 l x 3 epochs" if args.small else "8 q x 5 l x 10 epochs"
+        mf = train_model("basic-qnn", mnist, n_train=1000, n_holdout=2000, seed=0, options=options)
+        rows += null_audits(mf, mnist, args.mnist_runs, 500, f"MNIST basic QNN ({shape}, 1000 members)", executor)
     print("\n".join(rows))
     print("\n| positive control | seed | LEAKS | strongest AUC |\n|---|---|---|---|")
     for seed in range(args.controls):

@@ -165,19 +165,27 @@ def _dp_spec(dp: Any, kind: str) -> Any:
 
 
 def _gate(report: Report, fail_above: FailAbove, baseline: PathLike | dict[str, Any] | None,
-          tolerance: str | dict[str, float] | None, metrics: tuple[str, ...], kind: str) -> None:
-    """Attach ``--fail-above`` and ``--baseline`` findings to *report* (strings parsed as on the CLI)."""
+          tolerance: str | dict[str, float] | None, metrics: tuple[str, ...], kind: str,
+          fail_on: str = "leaks") -> None:
+    """Attach the verdict (``--fail-on leaks``), ``--fail-above`` and ``--baseline`` findings to the leak
+    *report* (strings parsed as on the CLI); figures the report flags unreliable are gated on their bound."""
     from qaudit import gating
+    from qaudit.audit import FAIL_ON, gate_bounds, verdict_finding
+    from qaudit.errors import QauditError
 
+    if fail_on not in FAIL_ON:
+        raise QauditError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
     thresholds = fail_above if isinstance(fail_above, list) else gating.parse_thresholds(fail_above, metrics)
-    findings = gating.check_thresholds(report.measurements, thresholds, kind, report.location)
+    bounds = gate_bounds(report)
+    findings = [verdict_finding(report)] if fail_on == "leaks" else []
+    findings += gating.check_thresholds(report.measurements, thresholds, kind, report.location, bounds)
     if baseline is not None:
         from qaudit.audit import SCHEMA
 
         base = baseline if isinstance(baseline, dict) else gating.read_baseline(Path(baseline), SCHEMA)
         tol = tolerance if isinstance(tolerance, dict) else gating.parse_tolerance(tolerance, metrics)
         names = sorted({t.metric for t in thresholds}) or list(gating.DEFAULT_BASELINE_METRICS)
-        findings += gating.check_baseline(report.measurements, base, names, tol, kind, report.location)
+        findings += gating.check_baseline(report.measurements, base, names, tol, kind, report.location, bounds)
     report.apply_findings(findings)
 
 
@@ -197,15 +205,16 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
           allow_data_change: bool = False, settings: AuditSettings | None = None,
           fail_above: FailAbove = None, baseline: PathLike | dict[str, Any] | None = None,
           tolerance: str | dict[str, float] | None = None, progress: Progress = SILENT,
-          executor: Any = None) -> Report:
+          executor: Any = None, fail_on: str = "leaks") -> Report:
     """Membership-inference audit of a model (``qaudit leak MODEL``): the leak :class:`Report`.
 
     *model* is a model file path or a loaded :class:`~qaudit.model.ModelFile`. Members and non-members come
     from its data record, or from the index files *members*/*non_members* into *dataset*. *settings* holds
     every audit option (:class:`qaudit.audit.AuditSettings`: attacks, seed, folds, alpha, slices, reference
     models...); *attacks*, *seed*, *shots* and *backend* override it. *fail_above* (``"auc=0.6,advantage=0.1"``)
-    and *baseline* (a previous JSON report) gate the report as ``--fail-above``/``--baseline`` do:
-    ``report.status == "fail"`` and ``report.failed`` list the breaches. Reference/shadow models run on
+    and *baseline* (a previous JSON report) gate the report as ``--fail-above``/``--baseline`` do, and a LEAKS
+    verdict is a finding unless *fail_on* is ``"none"`` (``--fail-on``): ``report.status == "fail"`` and
+    ``report.failed`` list them. Reference/shadow models run on
     *executor* (:func:`qaudit.parallel.open_executor`; None: ``settings.n_jobs`` local workers); the report does
     not depend on which.
     """
@@ -231,14 +240,14 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
     report = run_audit(mf, ds, truth, s, progress=progress, location=location, executor=executor)
     record_data_change(report, ds)
     record_import(report, mf)
-    _gate(report, fail_above, baseline, tolerance, GATE_METRICS, "leak")
+    _gate(report, fail_above, baseline, tolerance, GATE_METRICS, "leak", fail_on)
     return report
 
 
 def audit_outputs(path: PathLike, *, attacks: Sequence[str] | None = None, seed: int | None = None,
                   settings: AuditSettings | None = None, fail_above: FailAbove = None,
                   baseline: PathLike | dict[str, Any] | None = None, tolerance: str | dict[str, float] | None = None,
-                  progress: Progress = SILENT) -> Report:
+                  progress: Progress = SILENT, fail_on: str = "leaks") -> Report:
     """Black-box audit of recorded outputs (``qaudit leak --outputs FILE.npz``; docs/outputs-format.md).
 
     With no *attacks*, every installed attack whose signals the file provides runs (the others are listed in
@@ -252,7 +261,7 @@ def audit_outputs(path: PathLike, *, attacks: Sequence[str] | None = None, seed:
     s = _settings(settings, {"seed": seed})
     recorded = load_outputs(path)
     report = run_outputs_audit(recorded, s, list(attacks) if attacks else None, progress, str(path))
-    _gate(report, fail_above, baseline, tolerance, GATE_METRICS, "leak")
+    _gate(report, fail_above, baseline, tolerance, GATE_METRICS, "leak", fail_on)
     return report
 
 

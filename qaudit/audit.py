@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit import evidence, limits, metrics, verdict
+from qaudit import evidence, limits, metrics, power, verdict
 from qaudit.checkpoints import Checkpoints
 from qaudit.crossfit import DEFAULT_FOLDS, audit_plans, check_folds, fit_folds, split_folds
 from qaudit.crossfit import score as score_folds
@@ -33,7 +33,7 @@ from qaudit.errors import QauditError
 from qaudit.progress import SILENT, Progress
 from qaudit.protocols import AttackContext
 from qaudit.query import TargetQueries
-from qaudit.results import Curve, Report, Table
+from qaudit.results import Curve, Finding, Report, Table
 from qaudit.verdict import SLICES
 
 SCHEMA = "qaudit.leak/1"
@@ -93,14 +93,33 @@ def ground_truth(mf: Any, n_samples: int, members_file: str | None = None,
 
 
 # --------------------------------------------------------------------------- the audit
-def default_attacks(role: str = "default") -> list[str]:
-    """The attacks plugins declare for *role* (``default``, ``fast``, ``verification``)."""
+#: Reference models an attack needs when it does not declare ``reference_models`` and -K is not given.
+DEFAULT_REFERENCE_MODELS = 16
+
+
+def default_attacks(role: str = "default", fast: bool = False) -> list[str]:
+    """The attacks plugins declare for *role* (``default``, ``fast``, ``verification``); *fast* leaves out
+    those that train reference models (``qaudit leak --fast``)."""
     from qaudit.plugins import get_host
 
-    names = get_host().with_role("attack", role)
+    host = get_host()
+    names = host.with_role("attack", role)
+    if fast:
+        names = [n for n in names if not getattr(host.get("attack", n), "needs_reference", False)]
     if not names:
         raise QauditError(f"no installed attack declares the role {role!r}; name attacks with --attack")
     return names
+
+
+def reference_models_for(attacks: list[str]) -> int:
+    """The number of reference models an audit of *attacks* trains when ``--reference-models`` is not given:
+    the largest ``reference_models`` the attacks that train them declare (their shared set serves all)."""
+    from qaudit.plugins import get_host
+
+    host = get_host()
+    wanted = [int(getattr(cls, "reference_models", DEFAULT_REFERENCE_MODELS))
+              for cls in (host.get("attack", n) for n in attacks) if getattr(cls, "needs_reference", False)]
+    return max(wanted, default=DEFAULT_REFERENCE_MODELS)
 
 
 @dataclass
@@ -113,7 +132,8 @@ class AuditSettings:
     seed: int = 0
     slices: list[str] = field(default_factory=list)
     forget_class: int | None = None
-    n_reference: int = 16
+    #: None: the number the attacks declare (:func:`reference_models_for`), resolved by :meth:`validate`.
+    n_reference: int | None = None
     n_jobs: int = 1
     attack_options: dict[str, Any] = field(default_factory=dict)
     top_k: int = 10
@@ -154,6 +174,8 @@ class AuditSettings:
 
 
     def _check_reference_models(self) -> None:
+        if self.n_reference is None:
+            self.n_reference = reference_models_for(self.attacks)
         limits.check_option("--reference-models", self.n_reference, "int", 2, limits.MAX_REFERENCE_MODELS)
         if self.n_reference % 2:
             raise QauditError(f"--reference-models must be an even number (half IN, half OUT per sample), "
@@ -256,12 +278,19 @@ def score_and_report(subject: AuditSubject, classes: dict[str, Any], settings: A
     (or once), score every member and non-member out of fold, compute the metrics, decide the verdict
     (Holm) and build the leak :class:`Report`."""
     X, y, context = subject.X, subject.y, subject.context
-    rng = np.random.default_rng(settings.seed)
-    member_folds = split_folds(subject.members, settings.folds, rng)
-    non_member_folds = split_folds(subject.non_members, settings.folds, rng)
     ids = np.concatenate([subject.members, subject.non_members])
     is_member = np.r_[np.ones(len(subject.members), bool), np.zeros(len(subject.non_members), bool)]
-    plans = {name: audit_plans(cls, member_folds, non_member_folds) for name, cls in classes.items()}
+    probs = context.outputs(X[ids]).probs
+    y_ids = y[ids]
+    loss = -np.log(np.clip(probs[np.arange(len(ids)), y_ids], 1e-12, None))
+    scored = Scored(ids, is_member, y_ids, loss, np.argmax(probs, axis=1) == y_ids)
+    strata = fold_strata(settings.slices, scored)
+    rng = np.random.default_rng(settings.seed)
+    member_folds = split_folds(subject.members, settings.folds, rng, strata[is_member])
+    non_member_folds = split_folds(subject.non_members, settings.folds, rng, strata[~is_member])
+    stratum = dict(zip(ids.tolist(), strata.tolist()))
+    plans = {name: audit_plans(cls, member_folds, non_member_folds, stratum, settings.seed)
+             for name, cls in classes.items()}
     runs: list[AttackRun] = []
     with progress.track("attacks (fits)", sum(len(p) for p in plans.values())) as task:
         for name, cls in classes.items():
@@ -275,11 +304,22 @@ def score_and_report(subject: AuditSubject, classes: dict[str, Any], settings: A
             if extra is not None:
                 details["extra_protocol"] = extra
             runs.append(AttackRun(name, scores, summary, time.perf_counter() - start, details))
-    probs = context.outputs(X[ids]).probs
-    y_ids = y[ids]
-    loss = -np.log(np.clip(probs[np.arange(len(ids)), y_ids], 1e-12, None))
-    scored = Scored(ids, is_member, y_ids, loss, np.argmax(probs, axis=1) == y_ids)
     return _build_report(subject, settings, runs, scored, location)
+
+
+def fold_strata(slices: list[str], scored: Scored) -> np.ndarray:
+    """The cross-fitting strata of the scored samples (membership is stratified separately): the class, times
+    the group of every declared slice (docs/statistics.md, "Held-out evidence")."""
+    key = np.unique(scored.y, return_inverse=True)[1].astype(np.int64)
+    for kind in slices:
+        if kind == "class":
+            continue
+        groups = verdict.slice_groups(kind, scored.y, scored.loss, scored.correct)
+        group = np.zeros(len(key), np.int64)
+        for g, (_, mask) in enumerate(groups):
+            group[mask] = g
+        key = key * len(groups) + group
+    return key
 
 
 def _extra_protocol(attack: Any, subject: AuditSubject, settings: AuditSettings) -> dict[str, Any] | None:
@@ -353,12 +393,55 @@ def _slice_masks(settings: AuditSettings, scored: Scored) -> dict[tuple[str, str
             for label, mask in verdict.slice_groups(kind, scored.y, scored.loss, scored.correct)}
 
 
-def _verdict_line(decision: verdict.Verdict, best: AttackRun, settings: AuditSettings) -> str:
+def rejected_hypothesis(decision: verdict.Verdict, runs: list[AttackRun]) -> dict[str, Any] | None:
+    """The rejected hypothesis with the smallest Holm-adjusted p (None when nothing was rejected): its attack,
+    slice (None = overall), AUC, interval (overall: its 95 % interval; a slice: its simultaneous
+    interval) and adjusted p."""
+    if not decision.rejected:
+        return None
+    key = decision.rejected[0]
+    by_name = {r.name: r for r in runs}
+    if key in by_name:
+        m = by_name[key].metrics
+        return {"hypothesis": key, "attack": key, "slice": None, "auc": m["auc"], "ci": [m["auc_low"], m["auc_high"]],
+                "p_adjusted": decision.adjusted[key], "members": m["n_members"], "non_members": m["n_non_members"]}
+    cell = next(c for c in decision.cells if f"{c.attack} on {c.kind}: {c.label}" == key)
+    return {"hypothesis": key, "attack": cell.attack, "slice": f"{cell.kind}: {cell.label}", "auc": cell.auc,
+            "ci": list(cell.ci), "p_adjusted": cell.p_adjusted, "members": cell.members,
+            "non_members": cell.non_members}
+
+
+def power_statements(decision: verdict.Verdict, runs: list[AttackRun], settings: AuditSettings
+                     ) -> tuple[dict[str, Any], dict[tuple[str, str], dict[str, Any]]]:
+    """What the audit could have detected (:mod:`qaudit.power`): the overall statement (every attack scores
+    the same samples) and one per tested slice group, all at level alpha / (hypotheses)."""
+    m = runs[0].metrics
+    overall = power.detectable(m["n_members"], m["n_non_members"], settings.alpha, decision.hypotheses)
+    slices = {(c.kind, c.label): power.detectable(c.members, c.non_members, settings.alpha, decision.hypotheses)
+              for c in decision.cells}
+    return overall, slices
+
+
+def _verdict_line(decision: verdict.Verdict, best: AttackRun, settings: AuditSettings,
+                  rejected: dict[str, Any] | None, detect: dict[str, Any],
+                  slice_detect: dict[tuple[str, str], dict[str, Any]]) -> str:
     m = best.metrics
-    word = "LEAKS" if decision.leaks else "no significant leakage"
     test = (f"{decision.hypotheses} one-sided test{'s' if decision.hypotheses > 1 else ''}, Holm, "
             f"family-wise alpha {settings.alpha:g}")
-    return (f"{word} ({test}): strongest attack {best.name} AUC {m['auc']:.3f} [{m['auc_low']:.3f}, "
+    if rejected is not None:
+        where = "overall" if rejected["slice"] is None else f"on {rejected['slice']}"
+        head = (f"LEAKS ({test}; {len(decision.rejected)} rejected): {rejected['attack']} {where} AUC "
+                f"{rejected['auc']:.3f} [{rejected['ci'][0]:.3f}, {rejected['ci'][1]:.3f}], adjusted p "
+                f"{rejected['p_adjusted']:.2g}; ")
+    else:
+        head = (f"no significant leakage ({test}): no hypothesis rejected; it would have detected "
+                f"{power.text(detect)} overall with {detect['power']:.0%} power ({detect['members']} members vs "
+                f"{detect['non_members']} non-members, level {settings.alpha:g}/{decision.hypotheses} per test)")
+        if slice_detect:
+            (kind, label), worst = max(slice_detect.items(), key=lambda kv: kv[1]["auc"] or 2.0)
+            head += f", {power.text(worst)} in the smallest tested slice ({kind}: {label})"
+        head += "; "
+    return (head + f"strongest attack {best.name} AUC {m['auc']:.3f} [{m['auc_low']:.3f}, "
             f"{m['auc_high']:.3f}], adjusted p {decision.adjusted[best.name]:.2g}, "
             f"TPR@1%FPR {_tpr_cell(m, 'tpr@1%fpr', True)}, "
             f"distinguishability >= {m['distinguishability']:.2f} at {m['distinguishability_confidence']:.0%} "
@@ -402,8 +485,8 @@ def _tpr_cell(m: dict[str, Any], key: str, text: bool = False) -> Any:
     return f"{m[key]:.3f}" if text else m[key]
 
 
-def _slice_tables(settings: AuditSettings, runs: list[AttackRun], decision: verdict.Verdict,
-                  scored: Scored) -> tuple[list[Table], dict[str, list[dict[str, Any]]]]:
+def _slice_tables(settings: AuditSettings, runs: list[AttackRun], decision: verdict.Verdict, scored: Scored,
+                  detect: dict[tuple[str, str], dict[str, Any]]) -> tuple[list[Table], dict[str, list[dict[str, Any]]]]:
     by_cell = {(c.kind, c.label, c.attack): c for c in decision.cells}
     level = 1.0 - settings.alpha / max(len(decision.cells), 1)
     tables, payload = [], {}
@@ -411,9 +494,11 @@ def _slice_tables(settings: AuditSettings, runs: list[AttackRun], decision: verd
         rows, entries = [], []
         for label, mask in verdict.slice_groups(kind, scored.y, scored.loss, scored.correct):
             nm, nn = int((mask & scored.is_member).sum()), int((mask & ~scored.is_member).sum())
-            row: list[Any] = [label, nm, nn]
+            statement = detect.get((kind, label))
+            row: list[Any] = [label, nm, nn, None if statement is None else statement["auc"]]
             entry: dict[str, Any] = {"slice": label, "members": nm, "non_members": nn, "auc": {}, "ci": {},
-                                     "p_adjusted": {}}
+                                     "p_adjusted": {},
+                                     "detectable_auc": None if statement is None else statement["auc"]}
             for r in runs:
                 cell = by_cell.get((kind, label, r.name))
                 row.append(None if cell is None else f"{cell.auc:.3f} [{cell.ci[0]:.2f}, {cell.ci[1]:.2f}]")
@@ -423,11 +508,14 @@ def _slice_tables(settings: AuditSettings, runs: list[AttackRun], decision: verd
             rows.append(row)
             entries.append(entry)
         payload[kind] = entries
-        tables.append(Table(f"AUC by {kind}", ["slice", "members", "non-members", *[r.name for r in runs]], rows,
+        tables.append(Table(f"AUC by {kind}", ["slice", "members", "non-members",
+                                               f"detectable AUC ({power.DEFAULT_POWER:.0%} power)",
+                                               *[r.name for r in runs]], rows,
                             f"AUC [simultaneous {level:.2%} interval: Bonferroni over {len(decision.cells)} slice "
                             f"cells, hull of logit-DeLong and Newcombe score intervals]; slices with fewer than "
-                            f"{verdict.MIN_SLICE} members or "
-                            "non-members are not tested"))
+                            f"{verdict.MIN_SLICE} members or non-members are not tested; detectable AUC = the smallest "
+                            f"AUC a slice's test detects with {power.DEFAULT_POWER:.0%} power at level "
+                            f"alpha/{decision.hypotheses} (docs/statistics.md, Power)"))
     return tables, payload
 
 
@@ -444,7 +532,9 @@ def _build_report(subject: AuditSubject, settings: AuditSettings, runs: list[Att
     best = max(runs, key=lambda r: r.metrics["auc"])
     report = Report(kind="leak", title=f"Membership-inference audit of {location or 'model'}", schema=SCHEMA,
                     location=location)
-    report.verdict = _verdict_line(decision, best, settings)
+    rejected = rejected_hypothesis(decision, runs)
+    detect, slice_detect = power_statements(decision, runs, settings)
+    report.verdict = _verdict_line(decision, best, settings, rejected, detect, slice_detect)
     is_member = scored.is_member
     acc_m, acc_n = float(np.mean(scored.correct[is_member])), float(np.mean(scored.correct[~is_member]))
     facts = subject.facts
@@ -456,13 +546,14 @@ def _build_report(subject: AuditSubject, settings: AuditSettings, runs: list[Att
         "ground_truth": facts["ground_truth"], "backend": facts["backend"], "shots": facts["shots"],
         "member_accuracy": acc_m, "non_member_accuracy": acc_n, "generalisation_gap": acc_m - acc_n,
         "strongest_attack": best.name, "leaks": decision.leaks, "verdict_test": verdict.TEST_NAME,
-        "alpha": settings.alpha, "hypotheses": decision.hypotheses,
+        "alpha": settings.alpha, "hypotheses": decision.hypotheses, "rejected_hypothesis": rejected,
+        "detectable_auc": detect,
     }
     report.tables.append(_attack_table(runs, decision, scored, settings))
     extra = _extra_protocol_table(runs)
     if extra is not None:
         report.tables.append(extra)
-    slice_tables, slices_payload = _slice_tables(settings, runs, decision, scored)
+    slice_tables, slices_payload = _slice_tables(settings, runs, decision, scored, slice_detect)
     report.tables += slice_tables
     if decision.cells:
         worst = max(decision.cells, key=lambda c: c.auc)
@@ -498,6 +589,37 @@ def _build_report(subject: AuditSubject, settings: AuditSettings, runs: list[Att
                              "label": scored.y.tolist(), **{r.name: r.scores.tolist() for r in runs}}
     report.payload = payload
     return report
+
+
+#: ``--fail-on`` values: ``leaks`` (the default: a LEAKS verdict is a finding, exit 1) or ``none``.
+FAIL_ON = ("leaks", "none")
+
+
+def verdict_finding(report: Report) -> Finding:
+    """The LEAKS verdict as a gated check (``--fail-on leaks``): fails when a hypothesis was rejected."""
+    summary = report.summary
+    alpha = float(summary["alpha"])
+    rejected = summary.get("rejected_hypothesis")
+    if rejected is not None:
+        return Finding("leak/verdict", rejected["hypothesis"], "p_adjusted", float(rejected["p_adjusted"]), alpha,
+                       False, f"LEAKS: {rejected['hypothesis']} rejected (AUC {rejected['auc']:.3f}, adjusted p "
+                       f"{rejected['p_adjusted']:.2g} <= alpha {alpha:g})", report.location, kind="verdict")
+    smallest = min(report.payload["verdict"]["adjusted_p_values"].items(), key=lambda kv: kv[1])
+    return Finding("leak/verdict", smallest[0], "p_adjusted", float(smallest[1]), alpha, True,
+                   f"no hypothesis rejected (smallest adjusted p {smallest[1]:.2g} > alpha {alpha:g})",
+                   report.location, kind="verdict")
+
+
+def gate_bounds(report: Report) -> dict[tuple[str, str], tuple[float, str]]:
+    """The figures the report flags unreliable, with the bound a gate compares instead (qaudit.gating's rule):
+    the lower end of a flagged TPR@FPR's 95 % Clopper-Pearson interval."""
+    bounds = {}
+    for name, entry in report.payload.get("attacks", {}).items():
+        for key, point in entry["metrics"].get("operating_points", {}).items():
+            if point.get("flagged"):
+                bounds[(name, key)] = (float(point["tpr_ci"][0]),
+                                       f"{point['expected_false_positives']:.1f} expected false positives")
+    return bounds
 
 
 def _measurements(runs: list[AttackRun]) -> dict[str, dict[str, float]]:

@@ -1,10 +1,16 @@
 """Held-out attack scores by cross-fitting: no sample is scored by an attack fitted on it.
 
-The scored samples are split into k folds (members and non-members separately, so
-every fold keeps the membership ratio). For fold f an attack is fitted on the
-attacker-known members and non-members *outside* fold f and scores fold f; the
-out-of-fold scores are pooled, so every sample is scored once and none is wasted
-(Chernozhukov et al. 2018's cross-fitting; Carlini et al. 2022 score held-out data).
+The scored samples are split into k folds, stratified by membership x class (and x the
+group of every declared slice), so every fold keeps each stratum's share. Within the
+known samples an attack is fitted on, every stratum is then **balanced to one
+member : non-member ratio** (the known set's overall ratio; a seeded subsample of the
+side in excess): an attack cannot learn a class-level membership prior. Without this
+it learns the other folds' ratio for class c, which -- under no membership signal -- is
+anti-correlated with the held-out fold's when folds are stratified by membership only
+(mean null class-slice AUC of the gray-box attack 0.45), and equal to the scored
+sample's own when folds are stratified by class too (mean null overall AUC 0.53): either
+way the held-out fold's labels reach its scores (issue 25; ``tests/test_null_aucs.py``).
+The scored samples are never subsampled: every one is scored exactly once.
 
 Attacks whose ``fit`` does not read the attacker's known samples (``uses_known_labels =
 False``: threshold and reference-model attacks) are fitted once, with empty known sets
@@ -49,9 +55,21 @@ def uses_known_labels(cls: Any) -> bool:
     return bool(getattr(cls, "uses_known_labels", True))  # optional Attack member
 
 
-def split_folds(idx: np.ndarray, k: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """*idx* shuffled (seeded) into k nearly equal folds, each sorted."""
-    return [np.sort(part) for part in np.array_split(rng.permutation(np.asarray(idx)), k)]
+def split_folds(idx: np.ndarray, k: int, rng: np.random.Generator,
+                strata: np.ndarray | None = None) -> list[np.ndarray]:
+    """*idx* shuffled (seeded) into k nearly equal folds, each sorted.
+
+    With *strata* (one key per element of *idx*) the folds are stratified: the elements are shuffled
+    within each stratum, the strata laid end to end and dealt to the folds in turn (position mod k, as
+    scikit-learn's ``StratifiedKFold`` does), so every stratum is spread over the folds as evenly as its
+    size allows and the folds' sizes differ by at most one.
+    """
+    idx = np.asarray(idx)
+    if strata is None:
+        return [np.sort(part) for part in np.array_split(rng.permutation(idx), k)]
+    strata = np.asarray(strata)
+    order = np.concatenate([rng.permutation(idx[strata == key]) for key in np.unique(strata)])
+    return [np.sort(order[f::k]) for f in range(k)]
 
 
 def check_folds(k: int, n_members: int, n_non_members: int) -> None:
@@ -63,16 +81,40 @@ def check_folds(k: int, n_members: int, n_non_members: int) -> None:
                           f"(have {n_members} and {n_non_members}); use fewer folds")
 
 
-def audit_plans(cls: Any, member_folds: list[np.ndarray], non_member_folds: list[np.ndarray]) -> list[FoldPlan]:
-    """The fold plans of a leak audit: cross-fitted, or one plan scoring everything."""
+def balance_strata(known_m: np.ndarray, known_n: np.ndarray, stratum: dict[int, Any],
+                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """*known_m* / *known_n* subsampled (seeded) so every stratum has the known set's overall member :
+    non-member ratio R (the side in excess of R is cut to it, rounded); both sorted."""
+    ratio = len(known_m) / max(len(known_n), 1)
+    sm = np.array([stratum[int(i)] for i in known_m])
+    sn = np.array([stratum[int(i)] for i in known_n])
+    keep_m, keep_n = [], []
+    for key in np.unique(np.concatenate([sm, sn])):
+        m, n = known_m[sm == key], known_n[sn == key]
+        if len(m) > ratio * len(n):
+            m = rng.permutation(m)[: int(round(ratio * len(n)))]
+        else:
+            n = rng.permutation(n)[: int(round(len(m) / ratio))] if ratio > 0 else n[:0]
+        keep_m.append(m)
+        keep_n.append(n)
+    return np.sort(np.concatenate(keep_m)), np.sort(np.concatenate(keep_n))
+
+
+def audit_plans(cls: Any, member_folds: list[np.ndarray], non_member_folds: list[np.ndarray],
+                stratum: dict[int, Any] | None = None, seed: int = 0) -> list[FoldPlan]:
+    """The fold plans of a leak audit: cross-fitted (each fold's known sets balanced per *stratum*, see
+    :func:`balance_strata`), or one plan scoring everything."""
     everything = np.concatenate(member_folds + non_member_folds)
     if not uses_known_labels(cls):
         empty = everything[:0]
         return [FoldPlan(empty, empty, everything)]
     plans = []
+    rng = np.random.default_rng([seed, 25])
     for f in range(len(member_folds)):
         known_m = np.concatenate([p for j, p in enumerate(member_folds) if j != f])
         known_n = np.concatenate([p for j, p in enumerate(non_member_folds) if j != f])
+        if stratum is not None:
+            known_m, known_n = balance_strata(known_m, known_n, stratum, rng)
         plans.append(FoldPlan(known_m, known_n, np.concatenate([member_folds[f], non_member_folds[f]])))
     return plans
 

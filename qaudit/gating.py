@@ -9,6 +9,12 @@ A baseline is a previous JSON report of the same command: a check fails only
 when a metric got worse (higher) by more than the tolerance. ``--tolerance``
 is a number for every metric or ``metric=value`` pairs (unnamed metrics fall
 back to :data:`DEFAULT_TOLERANCE`).
+
+**Unreliable figures** (one rule, docs/statistics.md "Gating"): a figure the report
+flags unreliable (a TPR at low FPR resting on fewer than 10 expected false positives)
+is gated on the lower end of its 95 % interval, not on its point value -- a gate
+fails only on evidence -- and the gate line says so (*bounds* of
+:func:`check_thresholds` / :func:`check_baseline`).
 """
 
 from __future__ import annotations
@@ -91,9 +97,23 @@ def parse_thresholds(spec: str | dict[str, Any] | None, known: Iterable[str],
     return out
 
 
+#: (subject, metric) -> (the value a gate compares instead of the point value, why): see the module docstring.
+Bounds = dict[tuple[str, str], tuple[float, str]]
+
+
+def _gated(subject: str, metric: str, value: float, bounds: Bounds | None) -> tuple[float, str]:
+    """The value a gate compares and the text that names it (the point value, or a flagged figure's bound)."""
+    bound = (bounds or {}).get((subject, metric))
+    if bound is None:
+        return value, f"{subject} {metric} {value:.4g}"
+    low, why = bound
+    return low, f"{subject} {metric} {value:.4g} is unreliable ({why}): gated on its 95% lower bound {low:.4g}"
+
+
 def check_thresholds(measurements: dict[str, dict[str, float]], thresholds: list[Threshold],
-                     rule_prefix: str, location: str = "") -> list[Finding]:
-    """One :class:`Finding` per (subject, threshold); a subject lacking the metric is skipped."""
+                     rule_prefix: str, location: str = "", bounds: Bounds | None = None) -> list[Finding]:
+    """One :class:`Finding` per (subject, threshold); a subject lacking the metric is skipped. Figures in
+    *bounds* are gated on their bound (the module docstring's rule for unreliable figures)."""
     findings = []
     for t in thresholds:
         subjects = [t.subject] if t.subject else sorted(measurements)
@@ -104,12 +124,12 @@ def check_thresholds(measurements: dict[str, dict[str, float]], thresholds: list
             value = measurements[subject].get(t.metric)
             if value is None or not math.isfinite(value):
                 continue
-            passed = value <= t.value
+            gated, text = _gated(subject, t.metric, value, bounds)
+            passed = gated <= t.value
             op = "<=" if passed else ">"
             findings.append(Finding(
-                rule_id=f"{rule_prefix}/{t.metric}", subject=subject, metric=t.metric, value=float(value),
-                threshold=t.value, passed=passed, location=location,
-                message=f"{subject} {t.metric} {value:.4g} {op} {t.value:g}"))
+                rule_id=f"{rule_prefix}/{t.metric}", subject=subject, metric=t.metric, value=float(gated),
+                threshold=t.value, passed=passed, location=location, message=f"{text} {op} {t.value:g}"))
     return findings
 
 
@@ -162,8 +182,8 @@ def read_baseline(path: str | Path, schema: str | None = None) -> dict[str, dict
 
 def check_baseline(measurements: dict[str, dict[str, float]], baseline: dict[str, dict[str, float]],
                    metrics: Iterable[str], tolerance: dict[str, float], rule_prefix: str,
-                   location: str = "") -> list[Finding]:
-    """Fail a (subject, metric) only when it rose above baseline + tolerance."""
+                   location: str = "", bounds: Bounds | None = None) -> list[Finding]:
+    """Fail a (subject, metric) only when it rose above baseline + tolerance (figures in *bounds*: their bound)."""
     findings = []
     for subject in sorted(measurements):
         if subject not in baseline:
@@ -174,12 +194,13 @@ def check_baseline(measurements: dict[str, dict[str, float]], baseline: dict[str
                 continue
             tol = tolerance.get(metric, tolerance.get("*", DEFAULT_TOLERANCE))
             limit = before + tol
-            passed = now <= limit
+            gated, text = _gated(subject, metric, now, bounds)
+            passed = gated <= limit
             verb = "within" if passed else "regressed beyond"
             findings.append(Finding(
-                rule_id=f"{rule_prefix}/regression/{metric}", subject=subject, metric=metric, value=float(now),
+                rule_id=f"{rule_prefix}/regression/{metric}", subject=subject, metric=metric, value=float(gated),
                 threshold=float(limit), passed=passed, location=location, kind="regression",
-                message=f"{subject} {metric} {now:.4g} vs baseline {before:.4g} ({verb} tolerance {tol:g})"))
+                message=f"{text} vs baseline {before:.4g} ({verb} tolerance {tol:g})"))
     return findings
 
 

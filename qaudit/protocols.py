@@ -416,16 +416,23 @@ class Attack(Protocol):
     """A membership-inference attack. Registered via ``register_attacks``.
 
     Optional members (the host uses the default when a class leaves them out):
-    ``roles`` (default empty), ``needs_shots`` (False), ``uses_known_labels`` (True),
+    ``roles`` (default empty), ``needs_shots`` (False), ``uses_known_labels`` (True), ``needs_reference``
+    (False), ``reference_models`` (16),
     ``decision_threshold`` (None), ``signals`` (``{"model"}``) and ``details()`` (``{}``).
     """
 
     name: ClassVar[str]
     description: ClassVar[str]
-    #: Host defaults this attack belongs to: ``"default"`` (``qaudit leak`` with no ``--attack``), ``"fast"``
-    #: (no reference models; demos and quick checks), ``"verification"`` (the one attack the unlearning
+    #: Host defaults this attack belongs to: ``"default"`` (``qaudit leak`` with no ``--attack``; with
+    #: ``--fast`` only those that train no reference models, see ``needs_reference``), ``"fast"`` (no
+    #: reference models; demos and quick checks), ``"verification"`` (the one attack the unlearning
     #: verification fits on the original model).
     roles: ClassVar[frozenset[str]]
+    #: Optional (default False): the attack trains reference/shadow models (``qaudit leak --fast`` leaves it out).
+    needs_reference: ClassVar[bool]
+    #: Optional (default 16): how many reference models (``AttackContext.n_reference``) the attack needs when
+    #: the user does not pass ``--reference-models``; an audit trains the largest number its attacks declare.
+    reference_models: ClassVar[int]
     #: True when the attack scores raw bit-string counts and so needs ``--shots``.
     needs_shots: ClassVar[bool]
     #: Optional (default True): ``fit`` reads the attacker-known ``X_members``/``X_non_members``; the audit then

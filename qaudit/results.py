@@ -74,7 +74,7 @@ class Finding:
     passed: bool
     message: str
     location: str = ""
-    kind: str = "threshold"  # or "regression"
+    kind: str = "threshold"  # or "regression", or "verdict" (a LEAKS verdict gated with --fail-on leaks)
 
 
 @dataclass
@@ -110,11 +110,16 @@ class Report:
             return
         bad = self.failed
         self.status = "fail" if bad else "pass"
-        if bad:
-            names = "; ".join(f.message for f in bad[:5]) + (" ..." if len(bad) > 5 else "")
-            self.verdict = f"FAIL: {len(bad)} threshold(s) breached: {names}"
-        else:
-            self.verdict = f"PASS: all {len(findings)} gated check(s) within threshold. " + self.verdict
+        breached = [f for f in bad if f.kind != "verdict"]
+        if bad and not breached:  # only the verdict itself (a LEAKS finding): the verdict line says why
+            self.verdict = f"FAIL: {self.verdict}"
+        elif bad:
+            names = "; ".join(f.message for f in breached[:5]) + (" ..." if len(breached) > 5 else "")
+            also = f"; {self.verdict}" if len(breached) < len(bad) else ""
+            self.verdict = f"FAIL: {len(breached)} threshold(s) breached: {names}{also}"
+        elif any(f.kind != "verdict" for f in findings):
+            gated = sum(f.kind != "verdict" for f in findings)
+            self.verdict = f"PASS: all {gated} gated check(s) within threshold. " + self.verdict
 
     def render(self, fmt: str | None = None) -> str:
         """The report as text in format *fmt* (a reporter name, ``qaudit reporters``; None: the terminal
@@ -157,6 +162,8 @@ class Report:
             "location": self.location,
         }
         body.update(self.payload)
+        if isinstance(body["verdict"], dict):  # a command's structured verdict: keep the verdict line in it
+            body["verdict"] = {**body["verdict"], "line": self.verdict}
         body.setdefault("curves", [asdict(c) for c in self.curves])
         if self.plots:
             body.setdefault("plots", [asdict(p) for p in self.plots])

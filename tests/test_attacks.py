@@ -52,9 +52,11 @@ def test_random_labels_leak_strongly(random_label_model):
     rep = _audit(mf, ds, ["loss", "confidence", "entropy", "gray-box", "lira", "lira-offline", "rmia"],
                  n_reference=4, n_jobs=1)
     # 20 evaluated members vs 100 non-members: wide CIs, so the bar is on the lower CI end
+    # LiRA with 4 reference models, each trained on 3x the target's 40 samples: AUC 0.71-0.76 over audit
+    # seeds and reference designs (measured for issue 25); every other attack > 0.75
     for name, m in rep.measurements.items():
         assert m["auc_low"] > 0.6, (name, m)
-        assert m["auc"] > 0.75, (name, m)
+        assert m["auc"] > (0.7 if name == "lira" else 0.75), (name, m)
     assert rep.measurements["loss"]["advantage"] > 0.5
     assert rep.summary["leaks"] is True
     assert rep.payload["attacks"]["lira"]["details"]["reference_models"] == 4
@@ -141,8 +143,10 @@ def test_attack_errors(random_label_model):
     truth = GroundTruth(np.arange(50), np.arange(50, 60), np.array([], dtype=np.int64), "test")
     mf_small = train_model("basic-qnn", small, n_train=50, n_holdout=10, seed=0,
                            options={"qubits": 4, "layers": 1, "epochs": 1})
+    # 10 + 10 scored samples, nothing else: references of 10 samples (fewer than 20)
+    few = GroundTruth(np.arange(10), np.arange(50, 60), np.array([], dtype=np.int64), "test")
     with pytest.raises(QauditError, match="too small for reference models"):
-        run_audit(mf_small, small, truth, AuditSettings(attacks=["lira"], n_reference=4))
+        run_audit(mf_small, small, few, AuditSettings(attacks=["lira"], n_reference=4))
     with pytest.raises(QauditError, match="population data"):
         run_audit(mf_small, small, truth, AuditSettings(attacks=["shadow"]))
 

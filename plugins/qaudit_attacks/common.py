@@ -89,6 +89,14 @@ def fitted_details(attack: Any) -> dict[str, Any]:
     if refs is not None:
         details["reference_models"] = len(refs.models)
         details["reference_train_size"] = refs.size
+        target = getattr(refs, "target_size", None)
+        if target is not None:
+            details["target_train_size"] = target
+            if refs.size != target:
+                details["reference_size_note"] = (
+                    f"each reference model trained on {refs.size} samples, the target on {target} "
+                    f"({(refs.size - target) / target:+.0%}): half of the scored samples plus every other "
+                    "available sample")
         details["reference_seconds"] = round(refs.seconds, 2)
         if refs.recorded:
             details["reference_models_recorded"] = True

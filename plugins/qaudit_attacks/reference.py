@@ -169,6 +169,11 @@ class RMIAAttack:
     """RMIA (Zarifzadeh et al. 2024)."""
 
     name: ClassVar[str] = "rmia"
+    #: In the default audit (ML Privacy Meter's default attack too). Zarifzadeh et al. (2024) designed it to
+    #: stay strong with few reference models; by default it trains one complementary pair (every scored
+    #: sample IN for one, OUT for the other), which keeps the default audit quick.
+    roles: ClassVar[frozenset[str]] = frozenset({"default"})
+    reference_models: ClassVar[int] = 2
     uses_known_labels: ClassVar[bool] = False
     description: ClassVar[str] = "RMIA (Zarifzadeh et al. 2024): likelihood ratios against population z-samples"
     needs_reference: ClassVar[bool] = True

@@ -8,10 +8,17 @@ or a Dask cluster): the attacker's data pool is shared once, each job carries th
 options, its row indices and its seed.
 
 LiRA/RMIA ("online"): the pool is the scored target samples plus filler (the
-attacker's known samples and population data). Every target sample is in the
-training set of exactly half of the K models (Carlini et al.'s balanced
-``keep`` matrix); each model is topped up with random filler to the target's
-training-set size.
+attacker's known samples and population data). The K models come in complementary
+pairs: a seeded random half of the scored targets trains one model of the pair, the
+other half the other, so every target is IN for exactly K/2 models (Carlini et al.'s
+balanced ``keep`` matrix) and every model holds half of the targets. Each model is
+topped up with random filler to the target's training-set size; when the pool is too
+small for that (a model trained on most of its dataset, e.g. digits at 60 % members),
+each model takes every filler sample and is smaller than the target -- the size and
+the difference are recorded in the report (``reference_train_size``,
+``target_train_size``, ``reference_size_note``); below :data:`MIN_REFERENCE_SAMPLES`
+the attack refuses. Which model trains on which target is the attacker's own random
+choice: no target's membership label is read.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ from qaudit.errors import QauditError
 from qaudit.limits import MAX_REFERENCE_MODELS
 
 MIN_REFERENCE = 2
+#: Fewest training samples of a reference model (unless the target itself had fewer): smaller references
+#: are stated in the report, never refused, above this.
+MIN_REFERENCE_SAMPLES = 20
 
 
 @dataclass
@@ -40,6 +50,31 @@ class ReferenceSet:
     y_targets: np.ndarray
     #: True when the models' outputs were recorded outside qaudit (``size``: recorded samples each trained on).
     recorded: bool = False
+    #: The target's training-set size (``size`` is smaller when the pool cannot fill target-sized models).
+    target_size: int | None = None
+
+
+def training_sets(n_targets: int, n_filler: int, target_size: int, K: int,
+                  rng: np.random.Generator) -> tuple[np.ndarray, list[np.ndarray], int]:
+    """The online reference models' training sets: ``(keep, rows, size)``.
+
+    ``keep`` (K, n_targets): model k trained on target i. Models 2j and 2j+1 split the targets into a
+    random half and its complement, so every target is IN for exactly K/2 models. ``rows[k]``: model k's
+    training rows in the pool ``targets ++ filler`` -- its targets, then random filler up to
+    ``min(target_size, half the targets + all filler)``; ``size`` is the largest model's size.
+    """
+    keep = np.zeros((K, n_targets), bool)
+    for j in range(K // 2):
+        half = rng.permutation(n_targets)[: n_targets // 2]
+        keep[2 * j, half] = True
+        keep[2 * j + 1] = ~keep[2 * j]
+    rows = []
+    for k in range(K):
+        idx_t = np.flatnonzero(keep[k])
+        take = min(max(0, target_size - len(idx_t)), n_filler)
+        idx_f = rng.choice(n_filler, size=take, replace=False)
+        rows.append(np.concatenate([idx_t, n_targets + idx_f]))
+    return keep, rows, max(len(r) for r in rows)
 
 
 def _train_one(cls: Any, params: dict[str, Any], pool: tuple[np.ndarray, np.ndarray], rows: np.ndarray,
@@ -133,29 +168,18 @@ def reference_set(context: Any, attack: str, same_init: bool = False) -> Referen
                           f"{MIN_REFERENCE}..{MAX_REFERENCE_MODELS}, got {K}")
     Xt, yt = np.asarray(context.X_targets), np.asarray(context.y_targets)
     Xf, yf = filler(context)
-    n_t = len(Xt)
-    size = int(context.n_train or (len(context.X_members) * 2))
-    need_filler = size - n_t // 2
-    if need_filler > len(Xf) or size < 2:
+    target_size = int(context.n_train or (len(context.X_members) * 2))
+    keep, rows, size = training_sets(len(Xt), len(Xf), target_size, K, np.random.default_rng(context.seed + 7919))
+    if size < min(target_size, MIN_REFERENCE_SAMPLES):
         raise QauditError(
-            f"attack {attack}: the dataset is too small for reference models: each of the {K} models needs "
-            f"{size} training samples (the target's training-set size) but only {n_t // 2 + len(Xf)} are "
-            f"available per model; use a larger dataset or fewer members")
-    rng = np.random.default_rng(context.seed + 7919)
-    # balanced inclusion: each target is IN for exactly K/2 models
-    order = np.argsort(rng.random((K, n_t)), axis=0)
-    keep = order < K // 2
-    rows = []  # training set of model k: its IN targets, then random filler (rows of the pool Xt ++ Xf)
-    for k in range(K):
-        idx_t = np.flatnonzero(keep[k])
-        take = max(0, size - len(idx_t))
-        idx_f = rng.choice(len(Xf), size=min(take, len(Xf)), replace=False)
-        rows.append(np.concatenate([idx_t, n_t + idx_f]))
+            f"attack {attack}: the dataset is too small for reference models: each of the {K} models would train "
+            f"on {size} samples (half of the {len(Xt)} scored samples plus {len(Xf)} others), fewer than "
+            f"{MIN_REFERENCE_SAMPLES}; use a larger dataset")
     pool = (np.vstack([Xt, Xf]), np.concatenate([yt, yf]))
     start = time.perf_counter()
     models = train_models(context.model, pool, rows, context.seed + 104729, context,
                           f"{K} reference QNNs{' (same init)' if same_init else ''}", same_init=same_init)
-    refs = ReferenceSet(models, keep, size, time.perf_counter() - start, Xt, yt)
+    refs = ReferenceSet(models, keep, size, time.perf_counter() - start, Xt, yt, target_size=target_size)
     context.cache[cache_key] = refs
     return refs
 

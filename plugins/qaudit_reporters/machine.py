@@ -41,12 +41,17 @@ class SarifReporter:
         results = []
         for f in result.findings:
             if f.rule_id not in rules:
-                what = "regressed against the baseline" if f.kind == "regression" else "exceeds its threshold"
+                what = {"regression": f"{f.metric} regressed against the baseline",
+                        "verdict": "LEAKS verdict (a test of 'no membership signal' was rejected)"}.get(
+                            f.kind, f"{f.metric} exceeds its threshold")
+                full = ("qaudit's verdict: a one-sided test of 'no membership signal' was rejected at the "
+                        "report's family-wise alpha (Holm over attacks and slices)." if f.kind == "verdict" else
+                        f"Membership-privacy metric '{f.metric}' measured by qaudit {result.kind}; higher means "
+                        "more leakage.")
                 rules[f.rule_id] = {
                     "id": f.rule_id, "name": f.rule_id.replace("/", "-"),
-                    "shortDescription": {"text": f"{result.kind}: {f.metric} {what}"},
-                    "fullDescription": {"text": f"Membership-privacy metric '{f.metric}' measured by qaudit "
-                                                f"{result.kind}; higher means more leakage."},
+                    "shortDescription": {"text": f"{result.kind}: {what}"},
+                    "fullDescription": {"text": full},
                     "defaultConfiguration": {"level": "error"},
                     "helpUri": INFO_URI,
                 }
@@ -104,7 +109,7 @@ class JUnitReporter:
         for key, value in result.seeds.items():
             ET.SubElement(props, "property", name=f"seed.{key}", value=str(value))
         for f in cases:
-            op = "<=" if f.kind == "threshold" else "no regression beyond"
+            op = {"threshold": "<=", "verdict": "> alpha (no LEAKS):"}.get(f.kind, "no regression beyond")
             case = ET.SubElement(suite, "testcase", classname=f"{result.kind}.{f.subject}",
                                  name=f"{f.metric} {op} {f.threshold:g}", time="0")
             if not f.passed:

@@ -48,10 +48,10 @@ err = Console(stderr=True)
 out = Console()
 
 
-def finish_report(report: Any, targets: list[tuple[str | None, Any]]) -> None:
+def finish_report(report: Any, targets: list[tuple[str | None, Any]], exit_zero: bool = False) -> None:
     """The end of every reporting command: record the command line, render *report* to every
     ``(format, path)`` target, print the verdict on stderr when the report did not go to the terminal,
-    and exit 1 when the report has findings."""
+    and exit 1 when the report has findings (unless *exit_zero*: ``--exit-zero`` reports them and exits 0)."""
     from qaudit.reporting import is_console, render_all
 
     report.settings["command"] = command_line()
@@ -59,7 +59,7 @@ def finish_report(report: Any, targets: list[tuple[str | None, Any]]) -> None:
     fmt, output = targets[0]
     if not is_console(fmt, output):
         err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
-    if report.failed:
+    if report.failed and not exit_zero:
         raise typer.Exit(1)
 
 

@@ -66,7 +66,11 @@ def leak_cmd(
     model_path: Annotated[Path | None, typer.Argument(help="Model file (default: 'model' from qaudit.toml).")] = None,
     attack: Annotated[list[str] | None, typer.Option(
         "--attack", "-a", help="Attack(s) to run, repeatable or comma-separated (see `qaudit attacks`). "
-        "Default: gray-box, loss, confidence, entropy.")] = None,
+        "Default: the attacks declaring the default role (gray-box, loss, confidence, entropy and rmia with one "
+        "pair of reference models).")] = None,
+    fast: Annotated[bool, typer.Option(
+        "--fast", help="Only the default attacks that train no reference models (about a second; weaker).")
+    ] = False,
     shots: Annotated[int | None, typer.Option(help="Measurement shots per query (0/omitted = exact).")] = None,
     backend: Annotated[str | None, typer.Option(
         help="Backend for the target's queries (default exact; 'sampled' when --shots is given).")] = None,
@@ -82,7 +86,8 @@ def leak_cmd(
     forget_class: Annotated[int | None, typer.Option(
         "--forget-class", help="Class whose members the paper's member rate is computed on.")] = None,
     reference_models: Annotated[int | None, typer.Option(
-        "--reference-models", "-K", help="Reference QNNs for lira/rmia/counts-lr (even; default 16).")] = None,
+        "--reference-models", "-K", help="Reference QNNs for lira/rmia/counts-lr (even; default: the largest "
+        "number the selected attacks declare: 2 for rmia, 16 for lira).")] = None,
     jobs: Annotated[int | None, typer.Option(help="Worker processes for reference models (default: cores, max 2).")
                     ] = None,
     attack_option: Annotated[list[str] | None, typer.Option(
@@ -94,6 +99,11 @@ def leak_cmd(
         "--report", help="Also write FORMAT=PATH (repeatable), e.g. --report html=leak.html.")] = None,
     scores: Annotated[bool, typer.Option("--scores", help="Include per-sample scores in JSON.")] = False,
     top_k: Annotated[int, typer.Option("--top-k", help="Most exposed members listed.")] = 10,
+    fail_on: Annotated[str | None, typer.Option(
+        "--fail-on", help="'leaks' (default): a LEAKS verdict is a finding (exit 1); 'none': report it only.")
+    ] = None,
+    exit_zero: Annotated[bool, typer.Option(
+        "--exit-zero", help="Report every finding but exit 0 (like ruff/bandit --exit-zero).")] = False,
     fail_above: Annotated[str | None, typer.Option(
         "--fail-above", help="Exit 1 if a metric exceeds its threshold, e.g. auc=0.6,tpr@1%fpr=0.05,advantage=0.1.")
     ] = None,
@@ -125,10 +135,11 @@ def leak_cmd(
 ) -> None:
     """Measure how much a QNN's outputs reveal about who was in its training set.
 
-    Exit codes: 0 within thresholds, 1 a threshold or baseline check failed, 2 usage/input error.
+    Exit codes: 0 no finding, 1 a finding (a LEAKS verdict, a threshold or a baseline check; --exit-zero and
+    --fail-on none opt out), 2 usage/input error.
     """
     from qaudit import api, gating
-    from qaudit.audit import GATE_METRICS, SCHEMA, AuditSettings, default_attacks
+    from qaudit.audit import FAIL_ON, GATE_METRICS, SCHEMA, AuditSettings, default_attacks
     from qaudit.backends import backend_or_default
     from qaudit.config import load_config, pick, resolve_path
     from qaudit.crossfit import DEFAULT_FOLDS
@@ -148,7 +159,10 @@ def leak_cmd(
     if path is None and outputs is None:
         raise QauditError("no model file: pass MODEL_PATH or set 'model' in qaudit.toml")
     named = _split_list(attack) or (_config_list(cfg["attacks"], "attacks", source) if "attacks" in cfg else [])
-    attacks = named or default_attacks("default")
+    fast = bool(pick(fast or None, cfg, "fast", False, bool))
+    if fast and _split_list(attack):
+        raise QauditError("--fast picks the attacks; do not combine it with --attack")
+    attacks = (default_attacks("default", fast=True) if fast else []) or named or default_attacks("default")
     if len(set(attacks)) != len(attacks):
         raise QauditError("an attack is listed twice")
     shots = pick(shots, cfg, "shots", None, int)
@@ -159,7 +173,11 @@ def leak_cmd(
     fail_spec = pick(fail_above, cfg, "fail_above", None)
     slices = _split_list(slice_) or (_config_list(cfg["slice"], "slice", source) if "slice" in cfg else [])
     forget_class = pick(forget_class, cfg, "forget_class", None, int)
-    n_reference = pick(reference_models, cfg, "reference_models", 16, int)
+    n_reference = pick(reference_models, cfg, "reference_models", None, int)
+    fail_on = pick(fail_on, cfg, "fail_on", "leaks", str)
+    exit_zero = bool(pick(exit_zero or None, cfg, "exit_zero", False, bool))
+    if fail_on not in FAIL_ON:
+        raise QauditError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
     n_jobs = pick(jobs, cfg, "jobs", min(2, os.cpu_count() or 1), int)
     if n_jobs < 1:
         raise QauditError("--jobs must be >= 1")
@@ -194,17 +212,18 @@ def leak_cmd(
                   {"model file": path, "--members file": members, "--non-members file": non_members,
                    "--baseline": base_path, "dataset file": dataset, "config file": cfg.get("_file"),
                    "--outputs file": outputs})
-    gates = {"fail_above": thresholds, "baseline": base, "tolerance": tol}
+    gates = {"fail_above": thresholds, "baseline": base, "tolerance": tol, "fail_on": fail_on}
     from contextlib import closing
 
     with closing(open_executor(cfg, executor, scheduler, n_jobs)) as ex, RichProgress(err) as progress:
         if outputs is not None:
-            report = api.audit_outputs(outputs, attacks=named or None, settings=settings, progress=progress, **gates)
+            chosen = (attacks if fast else named) or None
+            report = api.audit_outputs(outputs, attacks=chosen, settings=settings, progress=progress, **gates)
         else:
             report = api.audit(path, dataset=dataset, data_dir=data_dir, members=members, non_members=non_members,
                                allow_data_change=allow_data_change, settings=settings, progress=progress, executor=ex,
                                **gates)
-    finish_report(report, [(fmt, output), *extras])
+    finish_report(report, [(fmt, output), *extras], exit_zero=exit_zero)
 
 
 def _check_outputs_options(model_path: Path | None, **given: Any) -> None:
