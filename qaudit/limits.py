@@ -70,6 +70,9 @@ MIN_SPLIT = 4
 #: each is a full training run of the target's architecture.
 MAX_REFERENCE_MODELS = 256
 
+#: Retrain oracles of ``qaudit unlearn --oracles N`` (each is a full retraining of the target's architecture).
+MAX_ORACLES = 64
+
 #: Hidden units per layer of an attack's MLP (``gray-box.hidden``); the weight matrix is hidden**2.
 MAX_HIDDEN = 4096
 
