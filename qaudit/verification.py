@@ -41,7 +41,7 @@ from qaudit.protocols import AttackContext
 
 #: Default margins of :func:`judge`: forget accuracy (fraction) and forget-MIA AUC within +-margin of
 #: retraining, retained/holdout accuracy (``utility``, fraction) at most this far below it.
-DEFAULT_TOLERANCE = {"accuracy": 0.10, "auc": 0.05, "utility": 0.10}
+DEFAULT_TOLERANCE = {"accuracy": 0.10, "auc": 0.10, "utility": 0.25}
 TEST_NAME = ("two one-sided tests (forgetting) and non-inferiority tests (utility) of the difference to the "
              "retrains' mean; SE = retraining spread + paired evaluation noise; met = every check passed "
              "(intersection-union test)")

@@ -133,3 +133,24 @@ def test_compare_unlearning_table(cli_runner, tiny_model, tmp_path):
     res = cli_runner.invoke(["compare-unlearning", str(tiny_model.path), "--methods", "ga", "--forget-class", "4",
                              "-O", "nope.lr=1"])
     assert res.exit_code == 2 and "METHOD.KEY" in res.stderr
+
+
+def test_unlearn_html_has_the_figures_and_is_deterministic(cli_runner, tiny_model, tmp_path):
+    """Before/after/retraining for accuracy and forget-MIA AUC, the forget-set ROC curves: >= 2 inline SVG
+    figures, byte-identical when rendered twice (fixed svg.hashsalt, no date)."""
+    pages = []
+    for i in range(2):
+        out = tmp_path / f"u{i}.html"
+        res = cli_runner.invoke(["unlearn", str(tiny_model.path), "--method", "ga", "--forget-class", "4",
+                                 "--oracles", "2", "-f", "html", "--output", str(out), "--out",
+                                 str(tmp_path / f"m{i}.json")])
+        assert res.exit_code in (0, 1), res.stderr
+        pages.append(out.read_text())
+    text = pages[0]
+    assert text.count("<svg") >= 3 and text.count("<figure>") >= 3
+    assert "accuracy: before / after / retraining spread" in text and "forget-set ROC" in text
+    assert "<metadata>" not in text and "<dc:date>" not in text  # no date, no RDF block
+    import re
+
+    figures = [re.findall(r"<svg.*?</svg>", page, flags=re.S) for page in pages]
+    assert figures[0] == figures[1]  # the second run reads cached retrains: same numbers, same bytes

@@ -143,6 +143,16 @@ def _bar_rects(pts: list[tuple[float, float, Any]], sy: Any, width: float, j: in
     return out
 
 
+def _figures(result: Report) -> list[tuple[str, str]] | None:
+    """matplotlib figures for the unlearn, compare-unlearning and shots reports (``figures.py``; they replace
+    the ROC curves, and for shots the plots), None for other kinds."""
+    if result.kind not in ("unlearn", "compare-unlearning", "shots"):
+        return None
+    from qaudit_reporters.figures import figures
+
+    return figures(result)
+
+
 class HtmlReporter:
     """A single self-contained HTML file."""
 
@@ -164,10 +174,14 @@ class HtmlReporter:
                 value = ", ".join(f"{k} {fmt(v)}" for k, v in value.items())
             out.append(f"<tr><th>{e(key.replace('_', ' '))}</th><td>{e(fmt(value))}</td></tr>")
         out.append("</table>")
-        if result.curves:
+        drawn = _figures(result)
+        if drawn is not None:
+            out += [f'<figure>{svg}<figcaption class="note">{e(caption)}</figcaption></figure>'
+                    for svg, caption in drawn]
+        elif result.curves:
             out.append("<h2>ROC curves</h2>")
             out.append(roc_svg(result.curves))
-        for plot in getattr(result, "plots", []):
+        for plot in [] if drawn is not None and result.kind == "shots" else getattr(result, "plots", []):
             out.append(plot_svg(plot))
             if plot.note:
                 out.append(f'<p class="note">{e(plot.note)}</p>')

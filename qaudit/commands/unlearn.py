@@ -106,7 +106,7 @@ def unlearn_cmd(
         "this of retraining, acc=0.10,auc=0.10 (the defaults).")] = None,
     utility_tolerance: Annotated[float | None, typer.Option(
         "--utility-tolerance", help="Non-inferiority margin for utility: retained and holdout accuracy at most this "
-        "far below retraining (fraction; default 0.10).")] = None,
+        "far below retraining (fraction; default 0.25).")] = None,
     forget_gate: Annotated[bool, typer.Option(
         "--forget-gate/--no-forget-gate", help="Exit 1 when the forget request was not met (default on).")] = True,
     executor: ExecutorOpt = None,
