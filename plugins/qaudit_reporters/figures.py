@@ -211,8 +211,15 @@ def _shots(plot: Any, verdict: str) -> Any:
                if y is not None and math.isfinite(y)]
         if not pts:
             continue
-        ax.errorbar([p[0] for p in pts], [p[1] for p in pts], yerr=[p[2] or 0.0 for p in pts], fmt="o-",
-                    capsize=3, color=COLOURS[j % len(COLOURS)], label=s.label)
+        colour = COLOURS[j % len(COLOURS)]
+        counted_x = {x for x, lab in zip(xs, labels) if lab.isdigit()}
+        counted = [p for p in pts if p[0] in counted_x]
+        exact = [p for p in pts if p[0] not in counted_x]
+        ax.errorbar([p[0] for p in counted], [p[1] for p in counted], yerr=[p[2] or 0.0 for p in counted],
+                    fmt="o-", capsize=3, color=colour, label=s.label)
+        if exact:  # exact outputs: no line from the last shot count, open marker
+            ax.errorbar([p[0] for p in exact], [p[1] for p in exact], yerr=[p[2] or 0.0 for p in exact], fmt="o",
+                        mfc="white", capsize=3, color=colour)
     ax.set_xscale("log")
     ax.set_xticks(xs)
     ax.set_xticklabels(labels)
