@@ -280,6 +280,7 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     from qaudit import ulira
     from qaudit import unlearning as core
     from qaudit.backends import default_backend, resolve_backend
+    from qaudit.errors import QauditError
     from qaudit.plugins import get_host
     from qaudit.reporting import record_data_change
     from qaudit.unlearn_reports import unlearn_report
@@ -295,6 +296,8 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     if audit is not None:
         ulira.check_audit(audit, mf, fs, shadow_pairs)
     given = [] if oracle is None else [oracle] if isinstance(oracle, (ModelFile, str, os.PathLike)) else list(oracle)
+    if given and oracles is not None:
+        raise QauditError("give either --oracle files or --oracles N, not both")
     oracle_mfs = [_model_file(o) for o in given]
     n_oracles = core.DEFAULT_ORACLES if oracles is None else oracles
     from qaudit.limits import MAX_ORACLES, check_option

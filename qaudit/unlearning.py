@@ -331,7 +331,8 @@ def given_oracle(oracle_mf: ModelFile, fs: ForgetSet, verifier: Verifier) -> Ora
                           "`qaudit train --exclude-class ...` or `--exclude-indices ...`")
     cost = retrain_cost(oracle_mf, len(fs.retain_ids))
     seed = oracle_mf.model.get_params().get("seed")
-    return Oracle(oracle_mf.model, verifier.snapshot(oracle_mf.model), cost, oracle_mf.path or "given", seed)
+    return Oracle(oracle_mf.model, verifier.snapshot(oracle_mf.model), cost, f"given {oracle_mf.path or ''}".strip(),
+                  seed)
 
 
 def make_reference(mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifier, n: int = DEFAULT_ORACLES,

@@ -92,6 +92,8 @@ def test_a_method_that_changes_nothing_is_judged_not_met(cli_runner, tiny_model,
     (None, ["--forget-class", "4", "--method", "sisa"], "--model sisa -O shards="),
     (None, [], "say what to forget"),
     (None, ["--forget-class", "4", "-O", "bogus=1"], "unknown option"),
+    (None, ["--forget-class", "4", "--oracles", "0"], "--oracles must be an integer in 1..64"),
+    (None, ["--forget-class", "4", "--utility-tolerance", "2"], "--utility-tolerance 2.0: must lie in [0, 1]"),
 ])
 def test_bad_input_is_a_one_line_error(cli_runner, tiny_model, tmp_path, content, extra, message):
     args = ["unlearn", str(tiny_model.path)]
