@@ -202,6 +202,8 @@ def compare_cmd(
     per_method = _per_method_options(options, names)
     for name in names:
         core.preflight(name, mf, ds, fs, seed_list[0], per_method[name])
+    if oracle and oracles is not None:
+        raise QauditError("give either --oracle files or --oracles N, not both")
     oracle_mfs = [model_io.load(o) for o in oracle or []]
     n_oracles = core.DEFAULT_ORACLES if oracles is None else oracles
     from qaudit.limits import MAX_ORACLES, check_option
