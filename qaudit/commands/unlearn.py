@@ -82,7 +82,8 @@ def unlearn_cmd(
                                                   "(default <input>.unlearned.json).")] = None,
     option: Annotated[list[str] | None, typer.Option("--option", "-O", help="Method option KEY=VALUE.")] = None,
     importance: Annotated[str | None, typer.Option(help="ssd importance: fisher or qfi.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for batches, subsampling and the attack.")] = 0,
+    seed: Annotated[int, typer.Option(
+        help="Seed for batches, subsampling, the attack and --method retrain's model.")] = 0,
     oracle: Annotated[list[Path] | None, typer.Option(
         "--oracle", help="Retrained model file to compare with (repeatable; default: train --oracles retrains).")]
     = None,
