@@ -14,6 +14,7 @@ this module yet.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -267,7 +268,8 @@ def audit_outputs(path: PathLike, *, attacks: Sequence[str] | None = None, seed:
 
 def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_class: list[int] | None = None,
             forget_indices: str | None = None, options: dict[str, Any] | None = None, seed: int = 0,
-            oracle: ModelFile | PathLike | None = None, retain_fraction: float = 1.0, backend: str | None = None,
+            oracle: ModelFile | PathLike | Sequence[ModelFile | PathLike] | None = None, oracles: int | None = None,
+            retain_fraction: float = 1.0, backend: str | None = None,
             shots: int | None = None, forget_quality: int = 0, data_dir: str | None = None,
             allow_data_change: bool = False, tolerance: dict[str, float] | None = None, forget_gate: bool = True,
             fail_above: FailAbove = None, out: PathLike | None = None, command: str | None = None,
@@ -277,18 +279,21 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     with *method* (``qaudit plugins``; None: the default method), verify and judge it (``qaudit unlearn``).
 
     The input is never modified. With *out* the unlearned model file is written there (*command* recorded as
-    its provenance); the report's ``payload`` holds every measurement. The forget-request judgement (within
-    *tolerance* of the retrain oracle) and *fail_above* thresholds become the report's findings
-    (``report.failed``); *forget_gate* False reports the judgement without gating on it. The oracle's and
-    SISA's shard trainings and the forget-quality pairs are jobs on *executor* (None: in this process). *audit*
-    ``"ulira"`` adds the per-example U-LiRA audit with *shadow_pairs* shadow pairs (:mod:`qaudit.ulira`), also on
-    *executor*.
+    its provenance); the report's ``payload`` holds every measurement. The forget-request judgement (equivalent
+    to retraining on forgetting and not worse on utility beyond *tolerance*'s margins, tested against *oracles*
+    retrains from independent seeds, or the given *oracle* file(s); :mod:`qaudit.equivalence`) and *fail_above*
+    thresholds become the report's findings (``report.failed``); *forget_gate* False reports the judgement
+    without gating on it. The retrains, SISA's shard trainings and the forget-quality pairs are jobs on
+    *executor* (None: in this process). *audit* ``"ulira"`` adds the per-example U-LiRA audit with
+    *shadow_pairs* shadow pairs (:mod:`qaudit.ulira`), also on *executor*, named in the verdict.
     """
     from qaudit import ulira
     from qaudit import unlearning as core
     from qaudit.backends import backend_or_default, resolve_backend
+    from qaudit.errors import QauditError
     from qaudit.plugins import get_host, name_or_default
     from qaudit.reporting import record_data_change
+    from qaudit.unlearn_reports import unlearn_report
     from qaudit.verification import DEFAULT_TOLERANCE
 
     method = name_or_default("unlearning", "default", method, "--method")
@@ -302,20 +307,23 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     core.preflight(method, mf, ds, fs, seed, opts, retain_fraction)
     if audit is not None:
         ulira.check_audit(audit, mf, fs, shadow_pairs)
-    oracle_mf = None if oracle is None else _model_file(oracle)
+    given = [] if oracle is None else [oracle] if isinstance(oracle, (ModelFile, str, os.PathLike)) else list(oracle)
+    if given and oracles is not None:
+        raise QauditError("give either --oracle files or --oracles N, not both")
+    oracle_mfs = [_model_file(o) for o in given]
+    n_oracles = core.DEFAULT_ORACLES if oracles is None else oracles
+    from qaudit.limits import MAX_ORACLES, check_option
+
+    check_option("--oracles", n_oracles, "int", 1, MAX_ORACLES)
     backend = backend_or_default(backend, shots)
     be, shots = resolve_backend(backend, shots, mf.model)
-    tol = tolerance or dict(DEFAULT_TOLERANCE)
+    tol = {**DEFAULT_TOLERANCE, **(tolerance or {})}
     verifier = core.Verifier(mf, ds, fs, seed, be, shots, progress=progress)
     before = verifier.snapshot(mf.model)
-    if method == get_host().role("unlearning", "oracle") and oracle_mf is None:
-        result = core.apply_method(method, mf, ds, fs, verifier, None, seed, opts, retain_fraction, progress, tol,
-                                   executor=executor)
-        orc = core.Oracle(result.model, result.after, result.cost.gradient_evaluations, "this run")
-    else:
-        orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress, executor=executor)
-        result = core.apply_method(method, mf, ds, fs, verifier, orc, seed, opts, retain_fraction, progress, tol,
-                                   executor=executor)
+    reference = core.make_reference(mf, ds, fs, verifier, n_oracles, {int(seed)}, oracle_mfs, progress,
+                                    executor=executor)
+    result = core.apply_method(method, mf, ds, fs, verifier, reference, seed, opts, retain_fraction, progress, tol,
+                               executor=executor)
     fq = core.forget_quality(mf, ds, fs, method, opts, forget_quality, seed, progress,
                              executor=executor) if forget_quality else None
     audited = ulira.audit(mf, ds, fs.forget_ids, method, opts, shadow_pairs, seed, progress=progress,
@@ -325,15 +333,19 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
         from qaudit import model as model_io
 
         model_io.save(new_mf, out, command=command)
-    report = core.unlearn_report(mf, fs, before, orc, result, str(out or ""),
-                                 {"backend": backend, "shots": shots, "retain_fraction": retain_fraction,
-                                  "attack": verifier.attack_name})
+    report = unlearn_report(mf, fs, before, reference, result, str(out or ""),
+                            {"backend": backend, "shots": shots, "retain_fraction": retain_fraction,
+                             "attack": verifier.attack_name, "oracles": len(reference.oracles),
+                             "oracle_seeds": [o.seed for o in reference.oracles], "tolerance": tol},
+                            verifier.is_forget)
     if fq is not None:
         core.attach_forget_quality(report, method, fq)
     if audited is not None:
         ulira.attach(report, audited)
     record_data_change(report, ds)
     core.gate(report, thresholds, result.findings(report.location) if forget_gate else None)
+    if audited is not None:
+        report.verdict += ulira.conclusion(audited, result.judgement)
     return report
 
 

@@ -99,6 +99,8 @@ MAX_FORGET_QUALITY_MODELS = 128
 #: Unlearning runs of ``compare-unlearning`` (methods x seeds x shot counts): each runs a method on the model
 #: and verifies it; every shot count also retrains the oracle once.
 MAX_COMPARE_RUNS = 256
+#: Retrain oracles of ``qaudit unlearn --oracles N`` (each is a full retraining of the target's architecture).
+MAX_ORACLES = 64
 
 #: Hidden units per layer of an attack's MLP (``gray-box.hidden``); the weight matrix is hidden**2.
 MAX_HIDDEN = 4096

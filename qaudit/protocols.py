@@ -528,7 +528,8 @@ class UnlearningMethod(Protocol):
     name: ClassVar[str]
     description: ClassVar[str]
     needs: ClassVar[frozenset[str]]
-    #: ``{"oracle"}`` for the method that retrains from scratch (the verification's retrain oracle).
+    #: ``{"oracle"}`` for the method that retrains from scratch with ``request.seed`` as the model's seed (the
+    #: verification trains its K reference retrains with it, one seed each).
     roles: ClassVar[frozenset[str]]
 
     def check(self, model: Model, options: dict[str, Any]) -> None:

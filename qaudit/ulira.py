@@ -381,7 +381,7 @@ def audit_methods(mf: Any, dataset: Any, forget_ids: np.ndarray, methods: dict[s
 
 
 def attach(report: Any, result: ULiRAResult) -> None:
-    """Add the U-LiRA tables, the per-example histogram, measurements and verdict to an unlearn report."""
+    """Add the U-LiRA tables, the per-example histogram and measurements to an unlearn report."""
     from qaudit.metrics import FPR_POINTS, fpr_key, low_fpr_text
     from qaudit.results import Plot, Series, Table
 
@@ -424,10 +424,20 @@ def attach(report: Any, result: ULiRAResult) -> None:
     report.measurements.setdefault(result.method, {}).update(result.measurements())
     report.summary["ulira_auc"] = f"{s['auc']:.3f} [{s['auc_low']:.3f}, {s['auc_high']:.3f}]"
     report.summary["ulira"] = "distinguishable" if result.distinguishable else "indistinguishable"
-    report.payload["ulira"] = j
-    report.verdict += (f". U-LiRA ({result.pairs} pairs): {result.method} is "
-                       f"{'distinguishable' if result.distinguishable else 'indistinguishable'} from retraining "
-                       f"(AUC {s['auc']:.3f} [{s['auc_low']:.3f}, {s['auc_high']:.3f}], permutation p = "
-                       f"{result.p_value:.3g}, alpha {result.alpha:g}); {int(result.identifiable.sum())} of "
-                       f"{result.audit_ids.size} records identifiable")
+    report.payload["ulira"] = j  # the verdict's U-LiRA sentence: conclusion(), added after gating
 
+
+
+def conclusion(result: ULiRAResult, judgement: Any = None) -> str:
+    """The U-LiRA sentence of an unlearn report's verdict; with the population *judgement*, whether they agree."""
+    s = result.summary
+    text = (f". U-LiRA ({result.pairs} pairs, per-example evidence): {result.method} is "
+            f"{'distinguishable' if result.distinguishable else 'indistinguishable'} from retraining "
+            f"(AUC {s['auc']:.3f} [{s['auc_low']:.3f}, {s['auc_high']:.3f}], permutation p = "
+            f"{result.p_value:.3g}, alpha {result.alpha:g}); {int(result.identifiable.sum())} of "
+            f"{result.audit_ids.size} records identifiable")
+    if judgement is not None:
+        agree = judgement.met != result.distinguishable
+        text += ("; agrees with the population judgement" if agree else
+                 "; disagrees with the population judgement (the per-example test is the stronger one)")
+    return text

@@ -18,14 +18,17 @@ import numpy as np
 
 from qaudit.data import Dataset, read_indices
 from qaudit.errors import QauditError
+from qaudit.limits import MAX_ORACLES
 from qaudit.model import ModelFile
 from qaudit.plugins import get_host
 from qaudit.progress import SILENT, Progress
 from qaudit.protocols import UnlearningCost, UnlearningOutcome, UnlearningRequest
 from qaudit.verification import Judgement, Verifier, judge, public
 
-SCHEMA = "qaudit.unlearn/1"
-COMPARE_SCHEMA = "qaudit.compare-unlearning/1"
+SCHEMA = "qaudit.unlearn/2"
+COMPARE_SCHEMA = "qaudit.compare-unlearning/2"
+#: Retrains in the reference by default (``--oracles``).
+DEFAULT_ORACLES = 5
 #: Gateable metrics (``--fail-above``); higher is worse for all of them.
 METRICS = ("forget_mia", "forget_mia_auc", "forget_accuracy", "retain_accuracy_drop", "holdout_accuracy_drop",
            "oracle_disagreement", "oracle_kl", "mia_auc_gap", "cost_ratio")
@@ -185,87 +188,206 @@ class MethodResult:
                 "judgement": self.judgement.to_json() if self.judgement is not None else None}
 
     def findings(self, location: str) -> list[Any]:
-        """The forget-request checks as gate findings (exit 1 when a check fails)."""
+        """The forget-request checks as gate findings (exit 1 when a check fails): value = the interval bound
+        compared with the margin (|bound| for forgetting, how far below retraining for utility)."""
         from qaudit.results import Finding
 
         j = self.judgement
         if j is None:
             return []
         out = []
-        checks = (("forget-accuracy", "forget_accuracy_vs_oracle", self.distance_value("accuracy"), "accuracy"),
-                  ("forget-mia-auc", "forget_mia_auc_vs_oracle", self.distance.get("mia_auc_gap"), "auc"))
-        for rule, metric, value, key in checks:
-            if value is None:
-                continue
-            ok = value <= j.tolerance[key]
-            message = (f"{self.method}: {metric.replace('_', ' ')} {value:.3f} "
-                       f"{'<=' if ok else '>'} tolerance {j.tolerance[key]:g}" + ("" if ok else f" ({j.reason})"))
-            out.append(Finding(f"unlearn/{rule}", self.method, metric, float(value), float(j.tolerance[key]), ok,
-                               message, location))
+        for c in j.checks:
+            rule = c.key.replace("_", "-")
+            message = f"{self.method}: {c.reason() if not c.passed else c.describe() + ': passed'}"
+            out.append(Finding(f"unlearn/{rule}", self.method, f"{c.key}_vs_retraining", c.worst(), c.margin,
+                               c.passed, message, location))
         return out
-
-    def distance_value(self, key: str) -> float | None:
-        """|forget accuracy - oracle's| (key ``accuracy``)."""
-        return self.distance.get("forget_accuracy_gap") if key == "accuracy" else None
 
 
 @dataclass
 class Oracle:
-    """The retrain oracle: its model, snapshot and gradient cost."""
+    """One retrain: its model, snapshot, gradient cost, where it came from and its seed."""
 
     model: Any
     snapshot: dict[str, Any]
     gradient_evaluations: int
     source: str
+    seed: int | None = None
+
+
+@dataclass
+class Reference:
+    """The retraining reference: K retrains from independent seeds (or the given ``--oracle`` files)."""
+
+    oracles: list[Oracle]
+
+    @property
+    def snapshots(self) -> list[dict[str, Any]]:
+        return [o.snapshot for o in self.oracles]
+
+    @property
+    def gradient_evaluations(self) -> int:
+        """Mean gradient evaluations of one retrain."""
+        return int(round(float(np.mean([o.gradient_evaluations for o in self.oracles]))))
+
+    @property
+    def source(self) -> str:
+        kinds = [o.source.split(" ")[0] for o in self.oracles]
+        parts = ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds))
+        return f"{len(self.oracles)} retrain{'s' if len(self.oracles) != 1 else ''} ({parts})"
+
+    def light(self) -> Reference:
+        """The reference without its models (what jobs on other processes need)."""
+        return Reference([dataclasses.replace(o, model=None) for o in self.oracles])
+
+    def summary(self) -> dict[str, Any]:
+        """Every figure of the retrains as {mean, sd, values} (JSON), and their distances to each other."""
+        snaps = self.snapshots
+        figures: dict[str, list[Any]] = {f"accuracy.{k}": [s["accuracy"].get(k) for s in snaps]
+                                         for k in snaps[0]["accuracy"]}
+        for key in ("forget_mia", "holdout_mia", "forget_mia_auc"):
+            figures[key] = [s.get(key) for s in snaps]
+        figures.update({f"distance.{k}": v for k, v in Verifier.oracle_spread(snaps).items()})
+        out = {}
+        for key, values in figures.items():
+            vals = [float(v) for v in values if v is not None]
+            out[key] = {"mean": float(np.mean(vals)) if vals else None,
+                        "sd": float(np.std(vals, ddof=1)) if len(vals) > 1 else None, "values": vals}
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "n": len(self.oracles), "seeds": [o.seed for o in self.oracles],
+                "sources": [o.source for o in self.oracles], "gradient_evaluations": self.gradient_evaluations,
+                "snapshots": [public(s) for s in self.snapshots], "summary": self.summary()}
+
+
+def oracle_seeds(mf: ModelFile, n: int, avoid: set[int] | None = None) -> list[int]:
+    """*n* retrain seeds derived from the model file's training seed (``SeedSequence``), none in *avoid*
+    (the seed of a ``retrain`` run under test, so that run is independent of the reference)."""
+    base = int(mf.data.seed) if mf.data is not None else int(mf.model.get_params().get("seed", 0) or 0)
+    seeds: list[int] = []
+    seq = np.random.SeedSequence([base, 0x4F52434C])
+    while len(seeds) < n:
+        for child in seq.spawn(n - len(seeds)):
+            value = int(child.generate_state(1)[0])
+            if value not in (avoid or set()) and value not in seeds:
+                seeds.append(value)
+    return seeds
+
+
+def _train_oracle(bundle: Any, pool: Any, fs: ForgetSet, seed: int) -> tuple[Any, int, float]:
+    """Job: one retrain (the ``oracle`` role's method) on the retained data with *seed*; (portable model file,
+    gradient evaluations, seconds)."""
+    from types import SimpleNamespace
+
+    from qaudit.model import from_portable, portable
+
+    mf = from_portable(bundle)
+    X, y = pool
+    name = get_host().role("unlearning", "oracle")
+    request = build_request(get_host().get("unlearning", name), SimpleNamespace(X=X, y=y), fs, seed, {},
+                            mf.model.n_classes or int(np.max(y)) + 1)
+    outcome = run_method(name, mf.model, request)
+    done = dataclasses.replace(mf, model=outcome.model)
+    return portable(done), int(outcome.cost.gradient_evaluations), float(outcome.cost.seconds)
+
+
+def _cached_oracle(mf: ModelFile, fs: ForgetSet, verifier: Verifier, seed: int) -> Oracle | None:
+    """The cached retrain with *seed*, or None. An entry stored under another key, altered, or not a retrain
+    of this model without the forget set is named in a warning and retrained
+    (:func:`qaudit.checkpoints.read_model_entry`)."""
+    from qaudit.checkpoints import cache_note, read_model_entry
+
+    cached, key = oracle_cache_entry(mf, fs, seed)
+    hit = read_model_entry(cached, key, ORACLE_SCHEMA, "oracle cache entry")
+    if hit is None:
+        return None
+    cost = hit.training.get("gradient_evaluations", 0)
+    if (hit.kind == mf.kind and hit.data is not None and np.array_equal(hit.data.members, fs.retain_ids)
+            and isinstance(cost, int) and not isinstance(cost, bool) and cost > 0):
+        return Oracle(hit.model, verifier.snapshot(hit.model), cost, f"cached {cached}", seed)
+    cache_note(f"oracle cache entry {cached} not used and recomputed: it does not hold a retrain of this "
+               "model without the forget set")
+    return None
+
+
+def _store_oracle(mf: ModelFile, fs: ForgetSet, seed: int, model: Any, cost: int, seconds: float) -> None:
+    cached, key = oracle_cache_entry(mf, fs, seed)
+    if cached is None or mf.data is None:
+        return
+    from qaudit.checkpoints import write_model_entry
+
+    record = dataclasses.replace(mf.data, members=fs.retain_ids, excluded={"indices": fs.forget_ids.tolist()})
+    training = {"seconds": round(seconds, 3), "gradient_evaluations": int(cost), "seed": int(seed)}
+    write_model_entry(cached, key, ORACLE_SCHEMA, ModelFile(model, mf.kind, record, training, {"oracle_for": mf.path}),
+                      "qaudit unlearn (retrain oracle)")  # the cache is an optimisation only
+
+
+def given_oracle(oracle_mf: ModelFile, fs: ForgetSet, verifier: Verifier) -> Oracle:
+    """An ``--oracle`` file as one retrain of the reference (rejected if it saw the forget set)."""
+    if oracle_mf.data is not None and np.intersect1d(oracle_mf.data.members, fs.forget_ids).size:
+        raise QauditError("--oracle was trained on samples of the forget set; train it with "
+                          "`qaudit train --exclude-class ...` or `--exclude-indices ...`")
+    cost = retrain_cost(oracle_mf, len(fs.retain_ids))
+    seed = oracle_mf.model.get_params().get("seed")
+    return Oracle(oracle_mf.model, verifier.snapshot(oracle_mf.model), cost, f"given {oracle_mf.path or ''}".strip(),
+                  seed)
+
+
+def make_reference(mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifier, n: int = DEFAULT_ORACLES,
+                   avoid: set[int] | None = None, oracle_mfs: list[ModelFile] | None = None,
+                   progress: Progress = SILENT, cache: bool = True, executor: Any = None,
+                   seeds: list[int] | None = None) -> Reference:
+    """*n* retrains on the retained data (same kind and options, seeds from :func:`oracle_seeds`, or *seeds*),
+    each cached by content (:func:`oracle_cache_path`); missing ones are trained as jobs on *executor*.
+    Given *oracle_mfs* (``--oracle`` files) are used instead."""
+    from qaudit.limits import check_option
+
+    if oracle_mfs:
+        return Reference([given_oracle(o, fs, verifier) for o in oracle_mfs])
+    check_option("--oracles", n, "int", 1, MAX_ORACLES)
+    seeds = list(seeds) if seeds is not None else oracle_seeds(mf, n, avoid)
+    found = {s: _cached_oracle(mf, fs, verifier, s) for s in seeds} if cache else {s: None for s in seeds}
+    missing = [s for s in seeds if found[s] is None]
+    if missing:
+        from qaudit.model import from_portable, portable
+        from qaudit.parallel import run, using
+        from qaudit.protocols import Job
+
+        with using(executor) as ex:
+            pool = ex.share((dataset.X, dataset.y))
+            jobs = [Job((portable(mf), pool, fs, s), seed=s, origin=f"retrain oracle (seed {s})") for s in missing]
+            trained = run(_train_oracle, jobs, ex, progress, f"{len(jobs)} retrain oracle(s)")
+        for s, (bundle, cost, seconds) in zip(missing, trained):
+            model = from_portable(bundle).model
+            if cache:
+                _store_oracle(mf, fs, s, model, cost, seconds)
+            found[s] = Oracle(model, verifier.snapshot(model), cost, "retrained", s)
+    return Reference([found[s] for s in seeds])
 
 
 def make_oracle(mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifier, seed: int,
                 oracle_mf: ModelFile | None = None, progress: Progress = SILENT, cache: bool = True,
                 executor: Any = None) -> Oracle:
-    """Train the retrain oracle (same kind, options and seed, retained data only) or use *oracle_mf*.
-
-    A trained oracle is cached (see :func:`oracle_cache_path`) so repeated
-    requests on the same model file and forget set do not retrain it.
-    """
+    """One retrain with *seed* (or *oracle_mf*), cached like :func:`make_reference`'s."""
     if oracle_mf is not None:
-        if oracle_mf.data is not None and np.intersect1d(oracle_mf.data.members, fs.forget_ids).size:
-            raise QauditError("--oracle was trained on samples of the forget set; train it with "
-                              "`qaudit train --exclude-class ...` or `--exclude-indices ...`")
-        cost = retrain_cost(oracle_mf, len(fs.retain_ids))
-        return Oracle(oracle_mf.model, verifier.snapshot(oracle_mf.model), cost, oracle_mf.path or "given")
-    from qaudit.checkpoints import cache_note, read_model_entry, write_model_entry
-
-    cached, key = oracle_cache_entry(mf, fs) if cache else (None, "")
-    hit = read_model_entry(cached, key, ORACLE_SCHEMA, "oracle cache entry")
-    if hit is not None:
-        cost = hit.training.get("gradient_evaluations", 0)
-        if (hit.kind == mf.kind and hit.data is not None and np.array_equal(hit.data.members, fs.retain_ids)
-                and isinstance(cost, int) and not isinstance(cost, bool) and cost > 0):
-            return Oracle(hit.model, verifier.snapshot(hit.model), cost, f"cached {cached}")
-        cache_note(f"oracle cache entry {cached} not used and recomputed: it does not hold a retrain of this "
-                   "model without the forget set")
-    oracle_method = get_host().role("unlearning", "oracle")
-    request = build_request(get_host().get("unlearning", oracle_method), dataset, fs, seed, {},
-                            mf.model.n_classes or dataset.n_classes, progress=progress, executor=executor)
-    outcome = run_method(oracle_method, mf.model, request)
-    if cached is not None and mf.data is not None:
-        record = dataclasses.replace(mf.data, members=fs.retain_ids,
-                                     excluded={"indices": fs.forget_ids.tolist()})
-        training = {"seconds": round(outcome.cost.seconds, 3),
-                    "gradient_evaluations": int(outcome.cost.gradient_evaluations)}
-        write_model_entry(cached, key, ORACLE_SCHEMA, ModelFile(outcome.model, mf.kind, record, training,
-                                                                 {"oracle_for": mf.path}),
-                          "qaudit unlearn (retrain oracle)")  # the cache is an optimisation only
-    return Oracle(outcome.model, verifier.snapshot(outcome.model), outcome.cost.gradient_evaluations, "retrained")
+        return given_oracle(oracle_mf, fs, verifier)
+    return make_reference(mf, dataset, fs, verifier, 1, oracle_mfs=None, progress=progress, cache=cache,
+                          executor=executor, seeds=[int(seed)]).oracles[0]
 
 
 #: The envelope schema of an oracle cache entry (:func:`qaudit.checkpoints.envelope`).
-ORACLE_SCHEMA = "qaudit.oracle/2"
+ORACLE_SCHEMA = "qaudit.oracle/3"
 
 
-def oracle_cache_entry(mf: ModelFile, fs: ForgetSet) -> tuple[Any, str]:
-    """(where the retrain oracle for this model file's bytes and this forget set is cached, or None; its key:
-    the SHA-256 of both). Folder: ``$QAUDIT_CACHE_DIR/oracles`` (default ``~/.cache/qaudit/oracles``);
+def oracle_cache_path(mf: ModelFile, fs: ForgetSet, seed: int = 0) -> Any:
+    """Where the retrain with *seed* for (this model file's bytes, this forget set) is cached, or None."""
+    return oracle_cache_entry(mf, fs, seed)[0]
+
+
+def oracle_cache_entry(mf: ModelFile, fs: ForgetSet, seed: int = 0) -> tuple[Any, str]:
+    """(where the retrain with *seed* for this model file's bytes and this forget set is cached, or None; its
+    key: the SHA-256 of all three). Folder: ``$QAUDIT_CACHE_DIR/oracles`` (default ``~/.cache/qaudit/oracles``);
     ``QAUDIT_CACHE_DIR=off`` disables the cache. Entries carry the key and the hash of their content, checked
     on load (:func:`qaudit.checkpoints.read_model_entry`)."""
     import hashlib
@@ -281,21 +403,17 @@ def oracle_cache_entry(mf: ModelFile, fs: ForgetSet) -> tuple[Any, str]:
         content = read_bytes_limited(mf.path, MAX_FILE_BYTES, "model file")
     except (OSError, QauditError):
         return None, ""
-    key = hashlib.sha256(content + b"\0" + fs.forget_ids.astype("<i8").tobytes()).hexdigest()
+    key = hashlib.sha256(content + b"\0" + fs.forget_ids.astype("<i8").tobytes() + b"\0"
+                         + str(int(seed)).encode()).hexdigest()
     return root / "oracles" / f"{key[:24]}.json", key
 
 
-def oracle_cache_path(mf: ModelFile, fs: ForgetSet) -> Any:
-    """Where the retrain oracle for (this model file's bytes, this forget set) is cached, or None."""
-    return oracle_cache_entry(mf, fs)[0]
-
-
 def apply_method(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, verifier: Verifier,
-                 oracle: Oracle | None, seed: int, options: dict[str, Any], retain_fraction: float = 1.0,
+                 reference: Reference, seed: int, options: dict[str, Any], retain_fraction: float = 1.0,
                  progress: Progress = SILENT, tolerance: dict[str, float] | None = None,
                  executor: Any = None) -> MethodResult:
-    """Run *method* on the request, verify and judge the result (``oracle=None``: the result is its
-    own oracle, as for ``retrain``). *executor* runs the method's independent jobs (SISA's shards)."""
+    """Run *method* on the request, verify it and judge it against the retrains of *reference*.
+    *executor* runs the method's independent jobs (SISA's shards)."""
     cls = get_host().get("unlearning", method)
     request = build_request(cls, dataset, fs, seed, options, mf.model.n_classes or dataset.n_classes,
                             retain_fraction, progress, executor)
@@ -303,26 +421,24 @@ def apply_method(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, ve
     after = verifier.snapshot(outcome.model)
     details = dict(outcome.details)
     used = details.pop("options", options)
-    if oracle is None:
-        oracle = Oracle(outcome.model, after, outcome.cost.gradient_evaluations, "this run")
-    ratio = outcome.cost.gradient_evaluations / max(oracle.gradient_evaluations, 1)
-    distance = Verifier.distance(after, oracle.snapshot)
-    judgement = judge(method, after, oracle.snapshot, mf.model, outcome.model, tolerance)
+    ratio = outcome.cost.gradient_evaluations / max(reference.gradient_evaluations, 1)
+    distance = Verifier.reference_distance(after, reference.snapshots)
+    judgement = judge(method, after, reference.snapshots, mf.model, outcome.model, verifier.is_forget, tolerance)
     return MethodResult(method, sorted(cls.needs), used, seed, outcome.model, outcome.cost, details, after,
                         distance, float(ratio), judgement)
 
 
-def _compare_run(bundle: Any, verifier: Verifier, oracle: Oracle, method: str, seed: int,
+def _compare_run(bundle: Any, verifier: Verifier, reference: Reference, method: str, seed: int,
                  options: dict[str, Any]) -> dict[str, Any]:
     """Job: one (method, seed) run of ``compare-unlearning`` -- unlearn, verify, judge -- as JSON."""
     from qaudit.model import from_portable
 
     mf = from_portable(bundle)
-    r = apply_method(method, mf, verifier.dataset, verifier.fs, verifier, oracle, seed, options, 1.0)
-    return {**r.to_json(), "distance": r.distance}
+    r = apply_method(method, mf, verifier.dataset, verifier.fs, verifier, reference, seed, options, 1.0)
+    return {**r.to_json(), "distance": r.distance, "_mia_scores": r.after["_mia_scores"].tolist()}
 
 
-def compare_runs(mf: ModelFile, verifier: Verifier, oracle: Oracle, seeds: list[int], methods: list[str],
+def compare_runs(mf: ModelFile, verifier: Verifier, reference: Reference, seeds: list[int], methods: list[str],
                  options: dict[str, dict[str, Any]], progress: Progress = SILENT,
                  executor: Any = None) -> list[dict[str, Any]]:
     """Every (seed, method) run of ``compare-unlearning`` as independent jobs on *executor* (None: in this
@@ -334,8 +450,8 @@ def compare_runs(mf: ModelFile, verifier: Verifier, oracle: Oracle, seeds: list[
     with using(executor) as ex:
         shared = ex.share(verifier)
         bundle = portable(mf)
-        light_oracle = dataclasses.replace(oracle, model=None)  # the runs need its snapshot and cost only
-        jobs = [Job((bundle, shared, light_oracle, name, seed, options[name]), seed=seed,
+        light = reference.light()  # the runs need the snapshots and costs only
+        jobs = [Job((bundle, shared, light, name, seed, options[name]), seed=seed,
                     origin=f"compare-unlearning {name}") for seed in seeds for name in methods]
         return run(_compare_run, jobs, ex, progress, f"{len(jobs)} unlearning runs")
 
@@ -355,153 +471,6 @@ def unlearned_model_file(mf: ModelFile, result: MethodResult, fs: ForgetSet) -> 
                                                set(fs.forget_ids.tolist()))
         data = dataclasses.replace(data, excluded=excluded)
     return ModelFile(result.model, mf.kind, data, dict(mf.training), prov)
-
-
-# ----------------------------------------------------------------------------- reports
-def _pct(v: Any) -> Any:
-    return None if v is None else f"{100.0 * float(v):.1f}"
-
-
-def _arrow(before: float | None, after: float | None, percent: bool = True) -> str:
-    if before is None or after is None:
-        return "n/a"
-    if percent:
-        return f"{100 * before:.1f}% -> {100 * after:.1f}%"
-    return f"{before:.3f} -> {after:.3f}"
-
-
-def unlearn_report(mf: ModelFile, fs: ForgetSet, before: dict[str, Any], oracle: Oracle, result: MethodResult,
-                   out_path: str, settings: dict[str, Any]) -> Any:
-    """A :class:`qaudit.results.Report` for one ``qaudit unlearn`` run."""
-    from qaudit.results import Report, Table
-
-    a, b, o = result.after, before, oracle.snapshot
-    rep = Report(kind="unlearn", title=f"unlearning {mf.path} with {result.method} ({fs.source})", schema=SCHEMA,
-                 location=mf.path or "", seeds={"seed": result.seed}, settings=settings)
-    acc = Table("accuracy and membership leakage (%)", ["measure", "before", "after", "oracle"])
-    rows = [("forget-set accuracy", "forget"), ("retained accuracy", "retain"), ("holdout accuracy", "holdout")]
-    if fs.classes:
-        rows += [("holdout accuracy, forget classes", "holdout_forget_classes"),
-                 ("holdout accuracy, other classes", "holdout_other_classes")]
-    for label, key in rows:
-        acc.rows.append([label, _pct(b["accuracy"].get(key)), _pct(a["accuracy"].get(key)),
-                         _pct(o["accuracy"].get(key))])
-    acc.rows.append(["forget MIA (paper: members called member)", _pct(b["forget_mia"]), _pct(a["forget_mia"]),
-                     _pct(o["forget_mia"])])
-    acc.rows.append(["holdout MIA (same classes called member)", _pct(b["holdout_mia"]), _pct(a["holdout_mia"]),
-                     _pct(o["holdout_mia"])])
-    acc.rows.append(["forget MIA AUC vs holdout (x100)", _pct(b["forget_mia_auc"]), _pct(a["forget_mia_auc"]),
-                     _pct(o["forget_mia_auc"])])
-    folds = b.get("mia_folds", 1)
-    acc.note = (f"{settings.get('attack', 'verification')} attack fitted on the original model ({folds}-fold "
-                "cross-fitting: no forget or holdout sample is scored by an attack that saw it), applied to each "
-                "model's outputs; AUC compares forget members with holdout samples of the same classes "
-                "(50 = indistinguishable)")
-    dist = Table("distance to the retrain oracle", ["measure", "value"], [
-        ["prediction agreement, forget set", result.distance["forget_agreement"]],
-        ["prediction agreement, holdout", result.distance["holdout_agreement"]],
-        ["mean KL(oracle || unlearned), forget set", result.distance["forget_kl"]],
-        ["mean KL(oracle || unlearned), holdout", result.distance["holdout_kl"]],
-        ["|forget accuracy - oracle's|", result.distance["forget_accuracy_gap"]],
-        ["|forget MIA AUC - oracle's|", result.distance["mia_auc_gap"]]])
-    c = result.cost
-    cost = Table("cost", ["measure", result.method, f"retrain oracle ({oracle.source})"], [
-        ["gradient evaluations (per sample)", c.gradient_evaluations, oracle.gradient_evaluations],
-        ["circuit evaluations (per sample)", c.circuit_evaluations, None],
-        ["seconds", round(c.seconds, 3), None],
-        ["gradient evaluations relative to retraining", round(result.cost_ratio, 4), 1.0]])
-    rep.tables = [acc, dist, cost]
-    rep.summary = {"method": result.method, "forget_set": fs.source, "forget_samples": int(len(fs.forget_ids)),
-                   "forget_accuracy": _arrow(b["accuracy"]["forget"], a["accuracy"]["forget"]),
-                   "retain_accuracy": _arrow(b["accuracy"]["retain"], a["accuracy"]["retain"]),
-                   "forget_mia": _arrow(b["forget_mia"], a["forget_mia"]),
-                   "forget_mia_auc": _arrow(b["forget_mia_auc"], a["forget_mia_auc"], percent=False),
-                   "cost_vs_retraining": f"{100 * result.cost_ratio:.2f}%", "output": out_path}
-    if result.judgement is not None:
-        rep.summary["forget_request"] = "met" if result.judgement.met else "not met"
-    rep.measurements = {result.method: result.measurements(before)}
-    judged = f"{result.judgement.reason}. " if result.judgement is not None else ""
-    forget_acc = _arrow(b["accuracy"]["forget"], a["accuracy"]["forget"])
-    rep.verdict = (f"{judged}{result.method}: forget accuracy {forget_acc}"
-                   f" (oracle {100 * o['accuracy']['forget']:.1f}%), retained "
-                   f"{_arrow(b['accuracy']['retain'], a['accuracy']['retain'])}, forget MIA AUC "
-                   f"{_arrow(b['forget_mia_auc'], a['forget_mia_auc'], percent=False)} (oracle "
-                   f"{'n/a' if o['forget_mia_auc'] is None else format(o['forget_mia_auc'], '.3f')}), cost "
-                   f"{100 * result.cost_ratio:.1f}% of retraining")
-    rep.payload = {"model": mf.path, "output": out_path,
-                   "forget": {"source": fs.source, "classes": fs.classes, "n": int(len(fs.forget_ids)),
-                              "n_retain": int(len(fs.retain_ids))},
-                   "before": public(before), "oracle": {"source": oracle.source, "snapshot": public(o),
-                                                         "gradient_evaluations": oracle.gradient_evaluations},
-                   "result": result.to_json()}
-    return rep
-
-
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    arr = np.asarray([v for v in values if v is not None], dtype=np.float64)
-    if arr.size == 0:
-        return float("nan"), float("nan")
-    return float(arr.mean()), float(arr.std(ddof=1)) if arr.size > 1 else 0.0
-
-
-def compare_report(mf: ModelFile, fs: ForgetSet, runs: list[dict[str, Any]], settings: dict[str, Any]) -> Any:
-    """The paper's comparative table over methods, mean ± std across seeds (and shot counts)."""
-    from qaudit.results import Report, Table
-
-    rep = Report(kind="compare-unlearning", title=f"unlearning methods on {mf.path} ({fs.source})",
-                 schema=COMPARE_SCHEMA, location=mf.path or "", settings=settings)
-    groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
-    for run in runs:
-        groups.setdefault((run["method"], run["shots"]), []).append(run)
-    cols = ["method", "shots", "data needed", "grad evals", "cost vs retrain %", "seconds", "forget acc %",
-            "retained acc %", "holdout acc %", "forget MIA %", "forget MIA AUC", "oracle agreement",
-            "oracle KL", "MIA AUC gap"]
-    table = Table("unlearning methods (mean ± std across seeds)", cols)
-    rows_json = []
-
-    def ms(values: list[float], scale: float = 1.0, digits: int = 1) -> str:
-        m, s = _mean_std([None if v is None else v * scale for v in values])
-        return f"{m:.{digits}f} ± {s:.{digits}f}" if len(values) > 1 else f"{m:.{digits}f}"
-
-    for (method, shots), rs in groups.items():
-        def get(*path: str, rs: list[dict[str, Any]] = rs) -> list[Any]:
-            return [_dig(r, path) for r in rs]
-
-        table.rows.append([method, shots or "exact", ", ".join(rs[0]["needs"]),
-                           ms(get("cost", "gradient_evaluations"), digits=0), ms(get("cost_ratio"), 100),
-                           ms(get("cost", "seconds"), digits=2), ms(get("after", "accuracy", "forget"), 100),
-                           ms(get("after", "accuracy", "retain"), 100), ms(get("after", "accuracy", "holdout"), 100),
-                           ms(get("after", "forget_mia"), 100), ms(get("after", "forget_mia_auc"), digits=3),
-                           ms(get("distance", "forget_agreement"), digits=3),
-                           ms(get("distance", "forget_kl"), digits=3), ms(get("distance", "mia_auc_gap"), digits=3)])
-        summary = {k: _mean_std(get(*p)) for k, p in (
-            ("forget_accuracy", ("after", "accuracy", "forget")), ("retain_accuracy", ("after", "accuracy", "retain")),
-            ("forget_mia", ("after", "forget_mia")), ("forget_mia_auc", ("after", "forget_mia_auc")),
-            ("cost_ratio", ("cost_ratio",)), ("oracle_kl", ("distance", "forget_kl")))}
-        rows_json.append({"method": method, "shots": shots, "n_seeds": len(rs),
-                          "mean": {k: v[0] for k, v in summary.items()}, "std": {k: v[1] for k, v in summary.items()}})
-        rep.measurements[method if shots is None else f"{method}@{shots}"] = {
-            "forget_mia": summary["forget_mia"][0], "forget_mia_auc": summary["forget_mia_auc"][0],
-            "forget_accuracy": summary["forget_accuracy"][0], "cost_ratio": summary["cost_ratio"][0]}
-    base = runs[0]["before"]
-    orc = runs[0]["oracle"]
-    ref = Table("reference points (first seed)", ["model", "forget acc %", "retained acc %", "holdout acc %",
-                                                  "forget MIA %", "forget MIA AUC"])
-    for label, snap in (("original", base), ("retrain oracle", orc)):
-        ref.rows.append([label, _pct(snap["accuracy"]["forget"]), _pct(snap["accuracy"]["retain"]),
-                         _pct(snap["accuracy"]["holdout"]), _pct(snap["forget_mia"]), f"{snap['forget_mia_auc']:.3f}"])
-    rep.tables = [ref, table]
-    rep.summary = {"methods": sorted({r["method"] for r in runs}), "seeds": sorted({r["seed"] for r in runs}),
-                   "forget_set": fs.source}
-    rep.verdict = f"compared {len(groups)} method/shot setting(s) over {len({r['seed'] for r in runs})} seed(s)"
-    rep.payload = {"model": mf.path, "rows": rows_json, "runs": runs}
-    return rep
-
-
-def _dig(d: dict[str, Any], path: tuple[str, ...]) -> Any:
-    for p in path:
-        d = d.get(p) if isinstance(d, dict) else None
-    return d
 
 
 # ----------------------------------------------------------------------------- forget quality

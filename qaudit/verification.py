@@ -1,9 +1,9 @@
 """Verifying an unlearning request the same way for every method, on held-out evidence.
 
-For the original, the unlearned and the retrain-oracle model alike, :class:`Verifier` measures
+For the original, the unlearned model and every retrain of the reference alike, :class:`Verifier` measures
 
 * accuracy on the forget set, the retained training set and the holdout (for class requests
-  also the holdout split into forget classes / other classes);
+  also the holdout split into forget classes / other classes), and per-sample correctness;
 * the forget-set membership inference, **cross-fitted** (:mod:`qaudit.crossfit`): the
   forget samples and the class-matched holdout (holdout samples whose label occurs in the
   forget set; the whole holdout if none) are split into k folds; the verification attack
@@ -14,16 +14,18 @@ For the original, the unlearned and the retrain-oracle model alike, :class:`Veri
   forget samples called "member" at the attack's threshold (the paper's number),
   ``forget_mia_auc`` the AUC of forget samples against the matched holdout (0.5 = the forget
   set looks like unseen data), with its bootstrap CI and one-sided p-value;
-* distance to the oracle: prediction agreement and mean KL(oracle || model) on the forget set
-  and the holdout, and the gaps in forget MIA and its AUC.
+* distance to retraining: prediction agreement and mean KL(retrain || model) on the forget set
+  and the holdout, and the gaps in forget MIA and its AUC, averaged over the retrains (and, for
+  the retrains themselves, to each other: how far retraining lies from retraining).
 
-:func:`judge` then states whether the request was met: forget accuracy and forget-MIA AUC
-within a stated tolerance of the retrain oracle's.
+:func:`judge` then states whether the request was met: forgetting (forget accuracy, forget-MIA
+AUC) equivalent to retraining's within a margin, utility (retained and holdout accuracy) not worse
+than retraining's beyond a margin -- tests of :mod:`qaudit.equivalence` against the K retrains.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,13 +33,18 @@ import numpy as np
 from qaudit import metrics
 from qaudit.crossfit import DEFAULT_FOLDS, FoldPlan, fit_folds, split_folds, uses_known_labels
 from qaudit.crossfit import score as score_folds
+from qaudit.equivalence import ALPHA, EQUIVALENCE, NON_INFERIORITY, Check, accuracy_se, auc_difference_se, figure_check
 from qaudit.errors import QauditError
 from qaudit.plugins import get_host
 from qaudit.progress import SILENT, Progress
 from qaudit.protocols import AttackContext
 
-#: Default tolerances of :func:`judge` (accuracy in [0, 1], AUC).
-DEFAULT_TOLERANCE = {"accuracy": 0.10, "auc": 0.05}
+#: Default margins of :func:`judge`: forget accuracy (fraction) and forget-MIA AUC within +-margin of
+#: retraining, retained/holdout accuracy (``utility``, fraction) at most this far below it.
+DEFAULT_TOLERANCE = {"accuracy": 0.10, "auc": 0.10, "utility": 0.25}
+TEST_NAME = ("two one-sided tests (forgetting) and non-inferiority tests (utility) of the difference to the "
+             "retrains' mean; SE = retraining spread + paired evaluation noise; met = every check passed "
+             "(intersection-union test)")
 
 
 def _kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -109,6 +116,16 @@ class Verifier:
             acc["holdout_other_classes"] = float(np.mean(pred[~fc] == y[~fc])) if (~fc).any() else None
         return acc
 
+    def _correct(self, probs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per-sample correctness of each part (``holdout_utility``: the holdout outside the forget classes
+        for a class request, else the whole holdout)."""
+        ds, fs = self.dataset, self.fs
+        ids = {"forget": fs.forget_ids, "retain": fs.retain_ids, "holdout": self.holdout}
+        out = {name: np.argmax(p, axis=1) == ds.y[ids[name]] for name, p in probs.items()}
+        other = ~np.isin(ds.y[self.holdout], fs.classes) if fs.classes else np.ones(len(self.holdout), bool)
+        out["holdout_utility"] = out["holdout"][other] if other.any() else out["holdout"]
+        return out
+
     def snapshot(self, model: Any) -> dict[str, Any]:
         """Accuracies, the held-out forget MIA numbers and the raw outputs (key ``_probs``) of *model*."""
         fs = self.fs
@@ -118,6 +135,7 @@ class Verifier:
                                      model=model)
         m = self.is_forget
         snap: dict[str, Any] = {"accuracy": self._accuracy(probs), "_probs": probs, "mia_folds": self.folds,
+                                "_correct": self._correct(probs), "_mia_scores": np.asarray(scores, np.float64),
                                 "forget_mia": float(called[m].mean()) if called is not None else None,
                                 "holdout_mia": float(called[~m].mean()) if called is not None else None,
                                 "forget_mia_auc": None, "forget_mia_auc_ci": None, "forget_mia_p_value": None}
@@ -142,6 +160,22 @@ class Verifier:
             out[gap] = None if a is None or b is None else float(abs(a - b))
         return out
 
+    @staticmethod
+    def reference_distance(snap: dict[str, Any], oracles: list[dict[str, Any]]) -> dict[str, float | None]:
+        """:meth:`distance` to each oracle, averaged over the oracles."""
+        rows = [Verifier.distance(snap, o) for o in oracles]
+        return {k: (None if any(r[k] is None for r in rows) else float(np.mean([r[k] for r in rows])))
+                for k in rows[0]}
+
+    @staticmethod
+    def oracle_spread(oracles: list[dict[str, Any]]) -> dict[str, list[float]]:
+        """Each oracle's :meth:`reference_distance` to the *other* oracles (how far retrains lie from each other),
+        key -> one value per oracle (empty with fewer than two oracles)."""
+        if len(oracles) < 2:
+            return {}
+        rows = [Verifier.reference_distance(o, oracles[:i] + oracles[i + 1:]) for i, o in enumerate(oracles)]
+        return {k: [float(r[k]) for r in rows if r[k] is not None] for k in rows[0]}
+
 
 def public(snap: dict[str, Any]) -> dict[str, Any]:
     """A snapshot without its raw outputs (for JSON)."""
@@ -150,17 +184,19 @@ def public(snap: dict[str, Any]) -> dict[str, Any]:
 
 @dataclass
 class Judgement:
-    """Whether a forget request was met, and the one-line reason."""
+    """Whether a forget request was met (every check of :mod:`qaudit.equivalence` passed), and why."""
 
     met: bool
     reason: str
     tolerance: dict[str, float]
     changed_parameters: int
     total_parameters: int
+    checks: list[Check] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON form (the unlearn report's ``payload.judgement``)."""
-        return {"met": self.met, "reason": self.reason, "tolerance": self.tolerance,
+        """JSON form (the unlearn report's ``payload.result.judgement``)."""
+        return {"met": self.met, "reason": self.reason, "tolerance": self.tolerance, "alpha": ALPHA,
+                "test": TEST_NAME, "checks": [c.to_json() for c in self.checks],
                 "changed_parameters": self.changed_parameters, "total_parameters": self.total_parameters}
 
 
@@ -173,22 +209,50 @@ def changed_parameters(before: Any, after: Any) -> tuple[int, int]:
     return changed, total
 
 
-def judge(method: str, after: dict[str, Any], oracle: dict[str, Any], before_model: Any, after_model: Any,
-          tolerance: dict[str, float] | None = None) -> Judgement:
-    """The request is met when forget accuracy and forget-MIA AUC are each within tolerance of the
-    retrain oracle's (defaults: 10 accuracy points, 0.05 AUC)."""
+def _accuracy_check(key: str, label: str, part: str, kind: str, after: dict[str, Any],
+                    oracles: list[dict[str, Any]], margin: float) -> Check | None:
+    c_u = after["_correct"][part]
+    if c_u.size == 0:
+        return None
+    c_r = np.array([o["_correct"][part] for o in oracles])
+    low, high = metrics.clopper_pearson(int(c_u.sum()), int(c_u.size))
+    return figure_check(key, label, kind, float(c_u.mean()), (float(low), float(high)),
+                        [float(c.mean()) for c in c_r], accuracy_se(c_u, c_r), margin)
+
+
+def checks(after: dict[str, Any], oracles: list[dict[str, Any]], is_forget: np.ndarray,
+           tolerance: dict[str, float]) -> list[Check]:
+    """The four checks: forget accuracy and forget-MIA AUC (equivalence, margins ``accuracy``/``auc``),
+    retained and holdout accuracy (non-inferiority, margin ``utility``; holdout outside the forget classes
+    for a class request)."""
+    out = [_accuracy_check("forget_accuracy", "forget accuracy", "forget", EQUIVALENCE, after, oracles,
+                           tolerance["accuracy"])]
+    if after.get("forget_mia_auc") is not None and all(o.get("forget_mia_auc") is not None for o in oracles):
+        scores = after["_mia_scores"]
+        low, high = metrics.delong_ci(scores, is_forget)
+        out.append(figure_check("forget_mia_auc", "forget MIA AUC", EQUIVALENCE, after["forget_mia_auc"],
+                                (low, high), [o["forget_mia_auc"] for o in oracles],
+                                auc_difference_se(scores, [o["_mia_scores"] for o in oracles], is_forget),
+                                tolerance["auc"], percent=False))
+    out.append(_accuracy_check("retained_accuracy", "retained accuracy", "retain", NON_INFERIORITY, after, oracles,
+                               tolerance["utility"]))
+    out.append(_accuracy_check("holdout_accuracy", "holdout accuracy", "holdout_utility", NON_INFERIORITY, after,
+                               oracles, tolerance["utility"]))
+    return [c for c in out if c is not None]
+
+
+def judge(method: str, after: dict[str, Any], oracles: list[dict[str, Any]], before_model: Any, after_model: Any,
+          is_forget: np.ndarray, tolerance: dict[str, float] | None = None) -> Judgement:
+    """Met when the unlearned model is shown equivalent to retraining on forgetting and not worse than it on
+    utility beyond the margins (:func:`checks`, each at level :data:`~qaudit.equivalence.ALPHA`)."""
     tol = {**DEFAULT_TOLERANCE, **(tolerance or {})}
     changed, total = changed_parameters(before_model, after_model)
-    problems = []
-    fa, fo = after["accuracy"]["forget"], oracle["accuracy"]["forget"]
-    if abs(fa - fo) > tol["accuracy"]:
-        problems.append(f"forget accuracy {100 * fa:.0f} % vs oracle {100 * fo:.0f} % "
-                        f"(tolerance {100 * tol['accuracy']:.0f} points)")
-    aa, ao = after.get("forget_mia_auc"), oracle.get("forget_mia_auc")
-    if aa is not None and ao is not None and abs(aa - ao) > tol["auc"]:
-        problems.append(f"forget MIA AUC {aa:.3f} vs oracle {ao:.3f} (tolerance {tol['auc']:g})")
+    found = checks(after, oracles, is_forget, tol)
     changes = f"{method} changed {changed} of {total} parameters"
-    if problems:
-        return Judgement(False, f"forget request not met: {changes}; " + "; ".join(problems), tol, changed, total)
-    return Judgement(True, f"forget request met: forget accuracy and forget MIA AUC within tolerance of the "
-                           f"retrain oracle ({changes})", tol, changed, total)
+    failed = [c for c in found if not c.passed]
+    if failed:
+        return Judgement(False, "forget request not met: " + "; ".join(c.reason() for c in failed) + f" ({changes})",
+                         tol, changed, total, found)
+    return Judgement(True, f"forget request met: forgetting equivalent to retraining and utility within "
+                           f"{100 * tol['utility']:.0f} points of it, at α = {ALPHA} ({changes})",
+                     tol, changed, total, found)

@@ -21,7 +21,7 @@ try:
 except SystemExit:
     pass
 heavy = sorted(m for m in ("cirq", "sympy", "sklearn", "scipy", "scipy.stats", "qsimcirq", "pennylane", "qiskit",
-                              "torch", "dp_accounting", "dask", "distributed") if m in sys.modules)
+                              "torch", "dp_accounting", "dask", "distributed", "matplotlib") if m in sys.modules)
 print("PROBE", time.perf_counter() - start, ",".join(heavy), file=sys.stderr)
 """
 

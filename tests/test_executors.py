@@ -63,7 +63,9 @@ def sisa_model(tmp_path_factory):
     from qaudit.data import load_dataset
     from qaudit.workflows import train_model
 
-    mf = train_model("sisa", load_dataset("digits"), n_train=120, n_holdout=60, seed=3,
+    # 240 members: the judgement's retrains use other seeds, hence other shard assignments, and every
+    # shard's first slice must still hold >= 16 samples for the constituent's PCA
+    mf = train_model("sisa", load_dataset("digits"), n_train=240, n_holdout=60, seed=3,
                      options={"shards": 3, "slices": 2, "constituent": "basic-qnn",
                               "constituent_options": {"qubits": 4, "layers": 1, "epochs": 2}})
     path = tmp_path_factory.mktemp("sisa") / "sisa.json"
@@ -152,7 +154,8 @@ def test_lira_and_sisa_reports_are_identical_on_every_executor(cluster, lira_mod
     sisa, models = {}, {}
     for name, flags in executors.items():  # one --out path: it is part of the report
         sisa[name] = _report(run_qaudit, ["unlearn", str(sisa_model), "--method", "sisa", "--forget-class", "3",
-                                          "--out", str(tmp_path / "unlearned.json"), *flags], tmp_path, f"sisa-{name}")
+                                          "--oracles", "2", "--out", str(tmp_path / "unlearned.json"), *flags],
+                             tmp_path, f"sisa-{name}")
         models[name] = json.loads((tmp_path / "unlearned.json").read_text())
     for reports in (lira, sisa):
         docs = {name: json.dumps(_timeless(json.loads(text)), sort_keys=True) for name, text in reports.items()}

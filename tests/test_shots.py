@@ -151,7 +151,9 @@ def test_reporters_render_the_study(study, host):
         assert "leakage vs shots" in text
     html = io.StringIO()
     get_host().get("reporter", "html")().render(report, html)
-    assert html.getvalue().count('class="errorbar"') >= 4  # 2 shot counts x >= 2 series with a nonzero std
+    text = html.getvalue()
+    assert text.count("<svg") == 2 and "shots (log scale)" in text  # matplotlib figures, log shot axis
+    assert f"Verdict: {report.verdict}".replace("±", "±") in text.replace("&#x27;", "'")  # the verdict is stated
     doc = json.loads(json.dumps(report.to_json()))
     assert doc["schema"] == "qaudit.shots/1" and len(doc["runs"]) == 4 and doc["plots"][0]["x"] == ["16", "1024"]
 

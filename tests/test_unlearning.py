@@ -162,7 +162,9 @@ def test_resolve_forget_errors():
         core.resolve_forget(mf, ds, list(range(10)), None)
 
 
-def test_retrain_method_equals_the_oracle_and_verification_is_consistent():
+def test_retrain_is_independent_of_the_reference_and_verification_is_consistent():
+    """``retrain`` trains with the request's seed: the same seed as an oracle reproduces that oracle exactly,
+    and the reference's seeds never include the run's own seed."""
     from qaudit import unlearning as core
 
     tiny = train_tiny_model()
@@ -172,15 +174,23 @@ def test_retrain_method_equals_the_oracle_and_verification_is_consistent():
     before = verifier.snapshot(mf.model)
     pred = mf.model.predict(ds.X[fs.forget_ids])
     assert before["accuracy"]["forget"] == pytest.approx(np.mean(pred == 3))
-    oracle = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, cache=False)
-    result = core.apply_method("retrain", mf, ds, fs, verifier, oracle, mf.data.seed, {})
-    for k, v in oracle.model.weights.items():
-        np.testing.assert_array_equal(result.model.weights[k], v)
-    assert result.distance["forget_agreement"] == 1.0 and result.distance["forget_kl"] == pytest.approx(0, abs=1e-12)
-    assert result.cost_ratio == pytest.approx(1.0)
-    assert result.cost.gradient_evaluations == mf.model.options["epochs"] * len(fs.retain_ids)
-    # the oracle never saw class 3, so it never predicts it
-    assert oracle.snapshot["accuracy"]["forget"] == 0.0
+    seeds = core.oracle_seeds(mf, 3, avoid={0})
+    assert len(set(seeds)) == 3 and 0 not in seeds
+    assert core.oracle_seeds(mf, 3) == seeds  # derived from the model file, reproducible
+    reference = core.make_reference(mf, ds, fs, verifier, 2, avoid={7}, cache=False)
+    assert [o.seed for o in reference.oracles] == core.oracle_seeds(mf, 2, avoid={7})
+    same = core.apply_method("retrain", mf, ds, fs, verifier, reference, reference.oracles[0].seed, {})
+    for k, v in reference.oracles[0].model.weights.items():
+        np.testing.assert_array_equal(same.model.weights[k], v)
+    other = core.apply_method("retrain", mf, ds, fs, verifier, reference, 7, {})
+    assert any(not np.array_equal(other.model.weights[k], v) for k, v in reference.oracles[0].model.weights.items())
+    assert other.cost_ratio == pytest.approx(1.0)
+    assert other.cost.gradient_evaluations == mf.model.options["epochs"] * len(fs.retain_ids)
+    assert 0.0 < other.distance["forget_kl"] and other.distance["holdout_agreement"] < 1.0
+    # the retrains never saw class 3, so they never predict it
+    assert all(o.snapshot["accuracy"]["forget"] == 0.0 for o in reference.oracles)
+    spread = reference.summary()
+    assert spread["accuracy.retain"]["sd"] > 0 and len(spread["distance.forget_kl"]["values"]) == 2
 
 
 def test_oracle_cache_round_trip(tmp_path):
@@ -193,12 +203,15 @@ def test_oracle_cache_round_trip(tmp_path):
     mf = model_io.load(path)
     fs = core.resolve_forget(mf, tiny.dataset, [2], None)
     verifier = core.Verifier(mf, tiny.dataset, fs, seed=0)
-    first = core.make_oracle(mf, tiny.dataset, fs, verifier, mf.data.seed)
-    second = core.make_oracle(mf, tiny.dataset, fs, verifier, mf.data.seed)
-    assert first.source == "retrained" and second.source.startswith("cached")
-    assert second.gradient_evaluations == first.gradient_evaluations
-    for k, v in first.model.weights.items():
-        np.testing.assert_array_equal(second.model.weights[k], v)
+    first = core.make_reference(mf, tiny.dataset, fs, verifier, 2)
+    second = core.make_reference(mf, tiny.dataset, fs, verifier, 3)  # two cached, one new
+    assert [o.source for o in first.oracles] == ["retrained"] * 2
+    assert [o.source.split(" ")[0] for o in second.oracles] == ["cached", "cached", "retrained"]
+    assert second.source == "3 retrains (2 cached, 1 retrained)"
+    for a, b in zip(first.oracles, second.oracles):
+        assert a.seed == b.seed and a.gradient_evaluations == b.gradient_evaluations
+        for k, v in a.model.weights.items():
+            np.testing.assert_array_equal(b.model.weights[k], v)
 
 
 def test_request_without_retained_data_is_rejected_for_methods_needing_it():

@@ -78,12 +78,14 @@ def unlearn(mf: Any, ds: Any, methods: list[str], seed: int, forget_class: int) 
     orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, None, cache=False)
     runs, per_method = [], {}
     for method in methods:
-        r = core.apply_method(method, mf, ds, fs, verifier, orc, seed, {}, 1.0)
+        r = core.apply_method(method, mf, ds, fs, verifier, core.Reference([orc]), seed, {}, 1.0)
         runs.append({**r.to_json(), "shots": None, "distance": r.distance, "before": core.public(before),
                      "oracle": core.public(orc.snapshot)})
         per_method[method] = {"after": core.public(r.after), "cost_ratio": r.cost_ratio,
                               "seconds": r.cost.seconds, "distance": r.distance}
-    cmp = core.compare_report(mf, fs, runs, {"methods": list(methods), "seeds": [seed]})
+    from qaudit.unlearn_reports import compare_report
+
+    cmp = compare_report(mf, fs, runs, {"methods": list(methods), "seeds": [seed]})
     return {"unlearning": {"before": core.public(before), "oracle": core.public(orc.snapshot),
                            "oracle_gradient_evaluations": orc.gradient_evaluations, "methods": per_method,
                            "forget_size": int(len(fs.forget_ids)), "retain_size": int(len(fs.retain_ids))},

@@ -163,6 +163,16 @@ def _bar_rects(pts: list[tuple[float, float, Any]], sy: Any, width: float, j: in
     return out
 
 
+def _kind_figures(result: Report) -> list[tuple[str, str]] | None:
+    """matplotlib figures for the unlearn, compare-unlearning and shots reports (``figures.py``; they replace
+    the ROC curves, and for shots the plots), None for other kinds."""
+    if result.kind not in ("unlearn", "compare-unlearning", "shots"):
+        return None
+    from qaudit_reporters.figures import figures
+
+    return figures(result)
+
+
 def _verdict_class(result: Report) -> str:
     """``fail`` for a failed gate or a LEAKS verdict (coloured alike), else the report's status."""
     leaks = bool(result.summary.get("leaks")) if isinstance(result.summary, dict) else False
@@ -209,9 +219,13 @@ def fragment(result: Report) -> str:
     e = escape
     out = [f'<div class="qaudit-report"><style>{CSS}</style>',
            f"<h1>{e(result.title)}</h1>", f'<p class="verdict {e(_verdict_class(result))}">{e(result.verdict)}</p>']
-    out += _figures(result)
+    drawn = _kind_figures(result)
+    if drawn is not None:
+        out += [f'<figure>{svg}<figcaption class="note">{e(caption)}</figcaption></figure>' for svg, caption in drawn]
+    else:
+        out += _figures(result)
     out += _summary(result)
-    for plot in getattr(result, "plots", []):
+    for plot in [] if drawn is not None and result.kind == "shots" else getattr(result, "plots", []):
         out.append(plot_svg(plot))
         if plot.note:
             out.append(f'<p class="note">{e(plot.note)}</p>')

@@ -374,7 +374,8 @@ def _fit_cost(model: Any, n: int) -> int:
 
 class Retrain:
     """``retrain``: the oracle — train the same architecture from scratch on the retained
-    data, with the same options and seed."""
+    data, with the same options and the request's seed (``--seed``), so a retrain run as a method is
+    independent of the retrains the verification compares it with (they use their own seeds)."""
 
     name: ClassVar[str] = "retrain"
     roles: ClassVar[frozenset[str]] = frozenset({"oracle"})
@@ -389,7 +390,9 @@ class Retrain:
         """A fresh model of the same kind and options fitted on the retained data."""
         _options(self.name, {}, request.options)
         start = time.perf_counter()
-        new = model.clone()
+        params = model.get_params()
+        new = type(model).from_options({**params, "seed": check_seed(request.seed)}) if "seed" in params \
+            else model.clone()
         kwargs = {"progress": request.progress} if request.progress is not None else {}
         new.fit(request.X_retain, request.y_retain, n_classes=request.n_classes or model.n_classes,
                 sample_ids=request.retain_ids, **kwargs)

@@ -36,11 +36,16 @@ ShadowPairs = Annotated[int, typer.Option(
     "-K", "--shadow-pairs", help="U-LiRA shadow pairs (even, >= 8; each trains two models and runs the method).")]
 
 
-def parse_tolerance(text: str | None) -> dict[str, float]:
-    """``acc=0.1,auc=0.05`` -> the forget-request tolerances (accuracy as a fraction, AUC)."""
+def parse_tolerance(text: str | None, utility: float | None = None) -> dict[str, float]:
+    """``acc=0.1,auc=0.05`` (and ``--utility-tolerance``) -> the judgement's margins (accuracies as fractions,
+    AUC)."""
     from qaudit.verification import DEFAULT_TOLERANCE
 
     out = dict(DEFAULT_TOLERANCE)
+    if utility is not None:
+        if not 0 <= utility <= 1:
+            raise QauditError(f"--utility-tolerance {utility!r}: must lie in [0, 1]")
+        out["utility"] = float(utility)
     names = {"acc": "accuracy", "accuracy": "accuracy", "auc": "auc"}
     for part in (text or "").split(","):
         if not part.strip():
@@ -77,8 +82,13 @@ def unlearn_cmd(
                                                   "(default <input>.unlearned.json).")] = None,
     option: Annotated[list[str] | None, typer.Option("--option", "-O", help="Method option KEY=VALUE.")] = None,
     importance: Annotated[str | None, typer.Option(help="ssd importance: fisher or qfi.")] = None,
-    seed: Annotated[int, typer.Option(help="Seed for batches, subsampling and the attack.")] = 0,
-    oracle: Annotated[Path | None, typer.Option("--oracle", help="Retrain oracle model file (default: train it).")]
+    seed: Annotated[int, typer.Option(
+        help="Seed for batches, subsampling, the attack and --method retrain's model.")] = 0,
+    oracle: Annotated[list[Path] | None, typer.Option(
+        "--oracle", help="Retrained model file to compare with (repeatable; default: train --oracles retrains).")]
+    = None,
+    oracles: Annotated[int | None, typer.Option(
+        "--oracles", help="Retrains from independent seeds the judgement compares with (default 5; cached).")]
     = None,
     retain_fraction: Annotated[float, typer.Option(help="Fraction of the retained data the method may use.")] = 1.0,
     backend: Annotated[str | None, typer.Option(
@@ -93,8 +103,11 @@ def unlearn_cmd(
     output: Output = None,
     fail_above: FailAbove = None,
     forget_tolerance: Annotated[str | None, typer.Option(
-        "--forget-tolerance", help="How close to the retrain oracle counts as forgotten: acc=0.10,auc=0.05 "
-        "(the defaults).")] = None,
+        "--forget-tolerance", help="Equivalence margins for forgetting: forget accuracy and forget-MIA AUC within "
+        "this of retraining, acc=0.10,auc=0.10 (the defaults).")] = None,
+    utility_tolerance: Annotated[float | None, typer.Option(
+        "--utility-tolerance", help="Non-inferiority margin for utility: retained and holdout accuracy at most this "
+        "far below retraining (fraction; default 0.25).")] = None,
     forget_gate: Annotated[bool, typer.Option(
         "--forget-gate/--no-forget-gate", help="Exit 1 when the forget request was not met (default on).")] = True,
     executor: ExecutorOpt = None,
@@ -103,7 +116,9 @@ def unlearn_cmd(
     shadow_pairs: ShadowPairs = 32,
 ) -> None:
     """Make a trained model forget a class or a set of samples, then verify and judge it (accuracy, held-out
-    MIA, retrain oracle). Exit 0 request met, 1 not met or a --fail-above threshold breached, 2 input error."""
+    MIA, K retrains from independent seeds). Met = equivalent to retraining on forgetting and not worse on utility
+    (tests at alpha 0.05, docs/statistics.md §8). Exit 0 request met, 1 not met or a --fail-above threshold
+    breached, 2 input error."""
     from qaudit import api
     from qaudit import unlearning as core
     from qaudit.config import load_config
@@ -117,19 +132,21 @@ def unlearn_cmd(
     check_format(fmt)
     thresholds = core.parse_gate(fail_above)
     core.check_forget_quality(forget_quality)
-    tolerance = parse_tolerance(forget_tolerance)
+    tolerance = parse_tolerance(forget_tolerance, utility_tolerance)
     opts = parse_options(option)
     if importance is not None:
         opts["importance"] = importance
     out_path = out_path or model_path.with_name(model_path.name.removesuffix(".json") + ".unlearned.json")
     check_outputs({"--out": out_path, "--output": output},
-                  {"model file": model_path, "--oracle": oracle, "--forget-indices file": forget_indices})
+                  {"model file": model_path, **{f"--oracle {o}": o for o in oracle or []},
+                   "--forget-indices file": forget_indices})
     from contextlib import closing
 
     with closing(open_executor(load_config("unlearn"), executor, scheduler, None)) as ex, \
             RichProgress(err) as progress:
         report = api.unlearn(model_path, method, forget_class=forget_class, forget_indices=forget_indices,
-                             options=opts, seed=seed, oracle=oracle, retain_fraction=retain_fraction, backend=backend,
+                             options=opts, seed=seed, oracle=oracle or None, oracles=oracles,
+                             retain_fraction=retain_fraction, backend=backend,
                              shots=shots, forget_quality=forget_quality, data_dir=data_dir,
                              allow_data_change=allow_data_change, tolerance=tolerance, forget_gate=forget_gate,
                              fail_above=thresholds, out=out_path, command=command_line(), progress=progress,
@@ -151,7 +168,9 @@ def compare_cmd(
     backend: Annotated[str | None, typer.Option(
         help="Backend for the verification queries (default: exact, or the shot backend with --shots).")] = None,
     option: Annotated[list[str] | None, typer.Option("--option", "-O", help="METHOD.KEY=VALUE.")] = None,
-    oracle: Annotated[Path | None, typer.Option("--oracle", help="Retrain oracle model file.")] = None,
+    oracle: Annotated[list[Path] | None, typer.Option("--oracle", help="Retrained model file (repeatable).")] = None,
+    oracles: Annotated[int | None, typer.Option(
+        "--oracles", help="Retrains from independent seeds to compare with (default 5; cached).")] = None,
     data_dir: DataDir = None,
     allow_data_change: AllowDataChange = False,
     fmt: Fmt = None,
@@ -168,10 +187,11 @@ def compare_cmd(
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format, render_all
+    from qaudit.unlearn_reports import compare_report
 
     check_format(fmt)
     thresholds = core.parse_gate(fail_above)
-    check_outputs({"--output": output}, {"model file": model_path, "--oracle": oracle,
+    check_outputs({"--output": output}, {"model file": model_path, **{f"--oracle {o}": o for o in oracle or []},
                                          "--forget-indices file": forget_indices})
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else None
     if names == []:
@@ -188,7 +208,13 @@ def compare_cmd(
     per_method = _per_method_options(options, names)
     for name in names:
         core.preflight(name, mf, ds, fs, seed_list[0], per_method[name])
-    oracle_mf = model_io.load(oracle) if oracle else None
+    if oracle and oracles is not None:
+        raise QauditError("give either --oracle files or --oracles N, not both")
+    oracle_mfs = [model_io.load(o) for o in oracle or []]
+    n_oracles = core.DEFAULT_ORACLES if oracles is None else oracles
+    from qaudit.limits import MAX_ORACLES, check_option
+
+    check_option("--oracles", n_oracles, "int", 1, MAX_ORACLES)
     from contextlib import closing
 
     from qaudit.config import load_config
@@ -200,11 +226,14 @@ def compare_cmd(
             be, n_shots = resolve_backend(backend_or_default(backend, n_shots), n_shots, mf.model)
             verifier = core.Verifier(mf, ds, fs, seed_list[0], be, n_shots, progress=progress)
             before = core.public(verifier.snapshot(mf.model))
-            orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, oracle_mf, progress, executor=ex)
-            for r in core.compare_runs(mf, verifier, orc, seed_list, names, per_method, progress, ex):
-                runs.append({**r, "shots": n_shots, "before": before, "oracle": core.public(orc.snapshot)})
-    report = core.compare_report(mf, fs, runs, {"methods": names, "seeds": seed_list, "shots": shot_list,
-                                                "backend": backend_or_default(backend, None)})
+            reference = core.make_reference(mf, ds, fs, verifier, n_oracles, set(seed_list), oracle_mfs, progress,
+                                            executor=ex)
+            for r in core.compare_runs(mf, verifier, reference, seed_list, names, per_method, progress, ex):
+                runs.append({**r, "shots": n_shots, "before": before})
+    report = compare_report(mf, fs, runs, {"methods": names, "seeds": seed_list, "shots": shot_list,
+                                           "backend": backend_or_default(backend, None),
+                                           "oracles": len(reference.oracles)}, reference.to_json(),
+                            verifier.is_forget)
     record_data_change(report, ds)
     code = 1 if core.gate(report, thresholds) else 0
     render_all(report, [(fmt, output)])
