@@ -35,6 +35,8 @@ JOB_OVERHEAD_SECONDS = 2.0
 DEFAULT_REP_DELAY = 250e-6
 #: Widest circuit the local testing mode simulates (Aer state vector / density matrix on this machine).
 MAX_SIMULATED = 16
+#: Noisy local runs of at most this many measured qubits use Aer's density-matrix method (16 * 4**n bytes).
+DENSITY_MATRIX_QUBITS = 10
 
 
 @dataclass
@@ -42,7 +44,8 @@ class Compiled:
     """A transpiled parametrised circuit (one basis group) and the facts a plan reports."""
 
     circuit: Any
-    parameters: list
+    parameters: list  # circuit.parameters: the column order of a PUB's bindings
+    columns: list[int]  # binding column j = the export's parameter columns[j] (task_bindings order)
     width: int
     depth: int
     two_qubit_gates: int
@@ -163,6 +166,13 @@ class IBMBackendBase:
         manager = generate_preset_pass_manager(optimization_level=self.optimization, backend=self.device(),
                                                seed_transpiler=self.seed_transpiler)
         circuit = manager.run(logical)
+        # a PUB's binding columns follow circuit.parameters (sorted by name: prep_5_10 before prep_5_2), not
+        # the export's order: keep the permutation that maps one onto the other
+        position = {p.name: i for i, p in enumerate(parameters)}
+        try:
+            columns = [position[p.name] for p in circuit.parameters]
+        except KeyError as exc:
+            raise QauditError(f"{self.label()}: the transpiler introduced an unknown parameter {exc}") from None
         try:
             duration = float(circuit.estimate_duration(self.device().target, unit="s"))
         except Exception:  # a device without instruction durations
@@ -170,7 +180,7 @@ class IBMBackendBase:
         # the transpilation is deterministic in these: the key of every job that runs this circuit
         fingerprint = content_key(self.label(), structure_key(task, basis), self.optimization, self.seed_transpiler,
                                   qiskit.__version__)
-        compiled = Compiled(circuit, parameters, task.n_qubits, int(circuit.depth()), _two_qubit(circuit), duration,
+        compiled = Compiled(circuit, [parameters[c] for c in columns], columns, task.n_qubits, int(circuit.depth()), _two_qubit(circuit), duration,
                             _measured_physical(circuit, task.n_qubits), fingerprint)
         print(f"{self.label()}: transpiled {task.n_qubits} qubits at optimization level {self.optimization}: depth "
               f"{compiled.depth}, {compiled.two_qubit_gates} two-qubit gates", file=sys.stderr)
@@ -279,7 +289,7 @@ class IBMBackendBase:
             values = bindings[start:stop]
             pubs: list[Any] = []
             for compiled in circuits:
-                pubs.append((compiled.circuit, values))
+                pubs.append((compiled.circuit, np.ascontiguousarray(values[:, compiled.columns])))
                 if self.readout == "measured":
                     pubs.append(calibration_pub(self, compiled))
             widths = [circuits[0].width] * len(pubs)
@@ -373,7 +383,18 @@ class IBMFakeBackend(IBMBackendBase):
 
         from qaudit_ibm.jobs import LocalJobs
 
-        simulator = AerSimulator.from_backend(self.device()) if self.noisy else AerSimulator()
+        if not self.noisy:
+            return LocalJobs(AerSimulator())
+        cache: dict[str, Any] = {}
+
+        def simulator(width: int) -> Any:
+            # small registers: one density matrix per binding (cost independent of the shots) beats one noisy
+            # trajectory per shot; wider ones: trajectories (a density matrix of 2**(2n) entries is too large)
+            method = "density_matrix" if width <= DENSITY_MATRIX_QUBITS else "statevector"
+            if method not in cache:
+                cache[method] = AerSimulator.from_backend(self.device(), method=method)
+            return cache[method]
+
         return LocalJobs(simulator)
 
     def noise_description(self) -> str:

@@ -62,13 +62,15 @@ class LocalJobs:
     poll_seconds = 0.02
 
     def __init__(self, simulator: Any):
+        """*simulator*: an Aer backend, or a function of the measured width returning one."""
         self.simulator = simulator
         self._jobs: dict[str, Any] = {}
 
     def submit(self, pubs: list, shots: int, seed: int | None) -> str:
         from qiskit_ibm_runtime import SamplerV2
 
-        sampler = SamplerV2(mode=self.simulator)
+        mode = self.simulator(int(pubs[0][0].num_clbits)) if callable(self.simulator) else self.simulator
+        sampler = SamplerV2(mode=mode)
         if seed is not None:
             sampler.options.simulator.seed_simulator = int(seed)
         job = sampler.run(pubs, shots=int(shots))
