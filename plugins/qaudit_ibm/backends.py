@@ -180,8 +180,8 @@ class IBMBackendBase:
         # the transpilation is deterministic in these: the key of every job that runs this circuit
         fingerprint = content_key(self.label(), structure_key(task, basis), self.optimization, self.seed_transpiler,
                                   qiskit.__version__)
-        compiled = Compiled(circuit, [parameters[c] for c in columns], columns, task.n_qubits, int(circuit.depth()), _two_qubit(circuit), duration,
-                            _measured_physical(circuit, task.n_qubits), fingerprint)
+        compiled = Compiled(circuit, [parameters[c] for c in columns], columns, task.n_qubits, int(circuit.depth()),
+                            _two_qubit(circuit), duration, _measured_physical(circuit, task.n_qubits), fingerprint)
         print(f"{self.label()}: transpiled {task.n_qubits} qubits at optimization level {self.optimization}: depth "
               f"{compiled.depth}, {compiled.two_qubit_gates} two-qubit gates", file=sys.stderr)
         return compiled
