@@ -110,7 +110,7 @@ def plan_query(model: Any, X: np.ndarray, backend: Any, shots: int | None = None
         return total
     X = np.asarray(X, dtype=np.float64)
     size = batch_size(model)
-    total = ExecutionPlan(backend.name)
+    total = ExecutionPlan("")  # the first batch's plan names the backend as it calls itself (with its argument)
     for start in range(0, len(X), size):
         task = model.task(X[start:start + size])
         plan = backend.plan(task, shots or None) if callable(getattr(backend, "plan", None)) else \
