@@ -113,7 +113,8 @@ def leak_cmd(
         "--bootstrap", help="Bootstrap resamples of each AUC interval (default 1000).")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Reuse reference/shadow models an interrupted run with the same inputs and seed "
-        "finished (checkpoints in $QAUDIT_CACHE_DIR).")] = False,
+        "finished, and collect its hardware jobs instead of resubmitting them (checkpoints in "
+        "$QAUDIT_CACHE_DIR).")] = False,
     outputs: Annotated[Path | None, typer.Option(
         "--outputs", help="Audit recorded outputs instead of a model: a .npz file of per-sample probabilities or "
         "logits, labels and membership, optionally reference-model outputs (docs/outputs-format.md). Without "
