@@ -314,7 +314,7 @@ def _reference_note(settings: AuditSettings) -> str:
     exact = get_host().role("backend", "default")
     return (f"simulated: reference and shadow models train and are queried on the {exact!r} backend (exact "
             f"expectation values: no shot noise, no device noise; the model's own training noise model if it has "
-            f"one); only the target ran on "
+            f"one); only the target runs on "
             f"{settings.backend!r}")
 
 
