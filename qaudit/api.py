@@ -239,6 +239,8 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
                           "--members/--non-members index files")
     truth = ground_truth(mf, len(ds), members, non_members)
     report = run_audit(mf, ds, truth, s, progress=progress, location=location, executor=executor)
+    if report.kind == "plan":  # --dry-run: nothing ran, nothing to gate
+        return report
     record_data_change(report, ds)
     record_import(report, mf)
     _gate(report, fail_above, baseline, tolerance, GATE_METRICS, "leak", fail_on)

@@ -143,6 +143,10 @@ class AuditSettings:
     delta: float = metrics.DEFAULT_DELTA
     n_bootstrap: int = metrics.DEFAULT_BOOTSTRAP
     resume: bool = False
+    #: Print the execution plan of the target's queries (``--dry-run``) instead of running the audit.
+    dry_run: bool = False
+    #: Refuse a run whose estimated device time exceeds this many seconds (``--max-qpu-seconds``).
+    max_qpu_seconds: float | None = None
 
     def validate(self, reference_models: bool = True) -> None:
         """One-line errors for settings out of range (before any work); *reference_models* False skips
@@ -165,6 +169,8 @@ class AuditSettings:
         limits.check_option("--top-k", self.top_k, "int", 0, limits.MAX_TOP_K)
         if self.shots is not None:
             limits.check_option("--shots", self.shots, "int", 0, limits.MAX_SHOTS)
+        if self.max_qpu_seconds is not None and not self.max_qpu_seconds > 0:
+            raise QauditError(f"--max-qpu-seconds must be > 0, got {self.max_qpu_seconds}")
         from qaudit.plugins import get_host
 
         for name in self.attacks:  # optional Attack member: check_options(options) fails fast on bad options
@@ -265,11 +271,94 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
         query=oracle, checkpoints=Checkpoints("reference-models", settings.resume), executor=executor)
     facts = {"model": location, "kind": mf.kind, "dataset": dataset.name, "population": int(len(pop)),
              "ground_truth": truth.source, "backend": settings.backend, "shots": settings.shots}
+    scored_ids = np.concatenate([truth.members, truth.non_members])
+    budget = _budget(model, X[scored_ids], backend, settings, location)
+    if isinstance(budget, Report):
+        return budget
+    jobs = Checkpoints("backend-jobs", settings.resume)
+    if budget is not None:  # a PlanningBackend: one query of every scored sample, jobs checkpointed
+        backend.use_checkpoints(jobs)
+        oracle.prefetch(X[scored_ids])
+        facts["reference_outputs"] = _reference_note(settings)
     subject = AuditSubject(X, y, truth.members, truth.non_members, context, facts)
     report = score_and_report(subject, classes, settings, progress, location)
     report.summary["target_queries"] = oracle.count
+    if budget is not None:
+        report.summary["reference_outputs"] = facts["reference_outputs"]
+        execution = {"plan": budget.to_json(), "submitted": _submitted(backend), "backend": _backend_facts(backend)}
+        report.payload["execution"] = execution
+        report.tables.append(_execution_table(execution))
     context.checkpoints.discard()
+    jobs.discard()
     return report
+
+
+def _budget(model: Any, X: np.ndarray, backend: Any, settings: AuditSettings, location: str) -> Any:
+    """The execution plan of the target's queries when the backend has one (a PlanningBackend), checked
+    against ``--max-qpu-seconds``; with ``--dry-run`` the plan's Report instead. None for other backends."""
+    from qaudit.query import plan_query
+
+    planning = callable(getattr(backend, "plan", None))  # optional PlanningBackend members
+    if not (planning or settings.dry_run):
+        return None
+    plan = plan_query(model, X, backend, settings.shots)
+    cap = settings.max_qpu_seconds
+    if cap is not None and plan.qpu_seconds is not None and plan.qpu_seconds > cap:
+        raise QauditError(f"the run needs an estimated {plan.qpu_seconds:.1f} QPU seconds ({plan.jobs} jobs, "
+                          f"{plan.bindings} bindings x {plan.shots} shots), above --max-qpu-seconds {cap:g}; "
+                          "see --dry-run")
+    if settings.dry_run:
+        return plan_report(plan, location, settings)
+    return plan if planning else None
+
+
+def plan_report(plan: Any, location: str, settings: AuditSettings) -> Report:
+    """The ``--dry-run`` report: what the target's queries would submit and cost; nothing ran."""
+    report = Report(kind="plan", title=f"Execution plan of the audit of {location or 'model'} (dry run)",
+                    schema="qaudit.plan/1", location=location)
+    facts = plan.to_json()
+    seconds = "not estimated (a simulator)" if plan.qpu_seconds is None else f"{plan.qpu_seconds:.1f} s"
+    report.verdict = (f"dry run, nothing submitted: {plan.circuits} circuit(s), {plan.bindings} bindings x "
+                      f"{plan.shots} shots in {plan.units} unit(s) of work, {plan.jobs} job(s); estimated QPU "
+                      f"time {seconds}")
+    report.summary = {**facts, "max_qpu_seconds": settings.max_qpu_seconds,
+                      "reference_outputs": _reference_note(settings)}
+    report.tables.append(Table("execution plan (the target's queries)", ["item", "value"],
+                               [[k, v if not isinstance(v, list) else "; ".join(v)] for k, v in facts.items()]))
+    report.settings = {"backend": settings.backend, "shots": settings.shots, "seed": settings.seed}
+    return report
+
+
+def _reference_note(settings: AuditSettings) -> str:
+    """How the attacker's reference models were evaluated when the target runs on a budgeted backend."""
+    from qaudit.plugins import get_host
+
+    exact = get_host().role("backend", "default")
+    return (f"simulated: reference and shadow models train and are queried on the {exact!r} backend (exact "
+            f"expectation values: no shot noise, no device noise; the model's own training noise model if it has "
+            f"one); only the target runs on "
+            f"{settings.backend!r}")
+
+
+def _execution_table(execution: dict[str, Any]) -> Table:
+    """Planned vs submitted work of the target's queries on a budgeted backend."""
+    plan, done = execution["plan"], execution["submitted"] or {}
+    keys = ("circuits", "bindings", "shots", "units", "jobs", "depth", "two_qubit_gates", "qpu_seconds", "mitigation")
+    rows = [[key, plan.get(key), done.get(key)] for key in keys]
+    facts = execution["backend"]
+    note = "; ".join(f"{k}: {v}" for k, v in facts.items() if k not in ("job_ids", "readout_calibration"))
+    return Table("execution of the target's queries (planned before the run, then submitted)",
+                 ["item", "planned", "submitted"], rows, note + "; " + "; ".join(done.get("notes", [])))
+
+
+def _submitted(backend: Any) -> Any:
+    record = backend.submitted() if callable(getattr(backend, "submitted", None)) else None
+    return None if record is None else record.to_json()
+
+
+def _backend_facts(backend: Any) -> dict[str, Any]:
+    facts = getattr(backend, "facts", None)
+    return dict(facts()) if callable(facts) else {}
 
 
 def score_and_report(subject: AuditSubject, classes: dict[str, Any], settings: AuditSettings,

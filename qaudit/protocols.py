@@ -150,6 +150,86 @@ class Backend(Protocol):
         ...
 
 
+@dataclass
+class ExecutionPlan:
+    """What running one :class:`QuantumTask` on a backend submits and costs (optional ``Backend.plan``).
+
+    Computed *before* anything runs (``qaudit leak --dry-run``, ``--max-qpu-seconds``) and, by a backend that
+    records what it did, again for what it actually submitted (``Backend.submitted``): the two must agree.
+    ``circuits`` distinct compiled circuits, ``bindings`` parameter bindings (samples, plus calibration ones),
+    ``shots`` per binding, ``units`` primitive units of work (circuit + bindings blocks), ``jobs`` submitted
+    jobs; ``depth`` and ``two_qubit_gates`` of the compiled circuit (the deepest one), ``qpu_seconds`` the
+    estimated device time (None for simulators that cost nothing), ``mitigation`` what error mitigation adds,
+    ``notes`` how the figures were obtained (optimisation level, timing model).
+    """
+
+    backend: str
+    circuits: int = 0
+    bindings: int = 0
+    shots: int = 0
+    units: int = 0
+    jobs: int = 0
+    depth: int | None = None
+    two_qubit_gates: int | None = None
+    qpu_seconds: float | None = None
+    mitigation: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, other: ExecutionPlan) -> ExecutionPlan:
+        """The plan of running *self* then *other* (counts add; depth and gates are the larger)."""
+        def worst(a: int | None, b: int | None) -> int | None:
+            return b if a is None else a if b is None else max(a, b)
+
+        seconds = None if self.qpu_seconds is None and other.qpu_seconds is None else \
+            (self.qpu_seconds or 0.0) + (other.qpu_seconds or 0.0)
+        return ExecutionPlan(self.backend or other.backend, self.circuits + other.circuits,
+                             self.bindings + other.bindings, max(self.shots, other.shots), self.units + other.units,
+                             self.jobs + other.jobs, worst(self.depth, other.depth),
+                             worst(self.two_qubit_gates, other.two_qubit_gates), seconds,
+                             self.mitigation or other.mitigation, list(dict.fromkeys(self.notes + other.notes)))
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-serialisable form (stable keys; documented in docs/hardware.md)."""
+        return {"backend": self.backend, "circuits": self.circuits, "bindings": self.bindings, "shots": self.shots,
+                "units": self.units, "jobs": self.jobs, "depth": self.depth, "two_qubit_gates": self.two_qubit_gates,
+                "qpu_seconds": None if self.qpu_seconds is None else round(float(self.qpu_seconds), 3),
+                "mitigation": self.mitigation, "notes": list(self.notes)}
+
+
+@runtime_checkable
+class PlanningBackend(Backend, Protocol):
+    """A backend whose runs cost budget (hardware, or a local mode of it): optional extension of :class:`Backend`.
+
+    The host then (1) queries the audit's target **once** on every sample it may score, so the backend sees one
+    task with every sample as a parameter binding; (2) asks :meth:`plan` before anything runs
+    (``--dry-run`` prints it, ``--max-qpu-seconds`` refuses a run above the cap); (3) hands the backend a
+    checkpoint store (:meth:`use_checkpoints`) so submitted jobs survive an interruption (``--resume``).
+    """
+
+    def plan(self, task: QuantumTask, shots: int | None) -> ExecutionPlan:
+        """What :meth:`Backend.expectation` / :meth:`SamplingBackend.sample` on *task* with *shots* would submit
+        and cost, computed without running anything (compiling is allowed: it is cached for the run)."""
+        ...
+
+    def submitted(self) -> ExecutionPlan | None:
+        """What this instance actually submitted so far (same fields as :meth:`plan`), or None before any run."""
+        ...
+
+    def use_checkpoints(self, store: Any) -> None:
+        """Receive a :class:`qaudit.checkpoints.Checkpoints` store (kind ``backend-jobs``; ``store.resume`` is
+        ``--resume``). Write each job's id under a content key of what it runs the moment the id exists
+        (``store.put``, atomic), and its result once collected; when resuming, collect stored jobs (finished or
+        still running) instead of resubmitting them and resubmit only failed or lost ones. Never store
+        credentials, tokens or account ids. On Ctrl-C, leave submitted jobs running and say on stderr how to
+        collect them (rerun with ``--resume``)."""
+        ...
+
+    def facts(self) -> dict[str, Any]:
+        """JSON-serialisable facts for the report: device, noise, mitigation applied and its calibration,
+        compiled depth, job ids -- never credentials."""
+        ...
+
+
 @runtime_checkable
 class SamplingBackend(Backend, Protocol):
     """A backend that also returns bit-string counts (optional extension of :class:`Backend`)."""

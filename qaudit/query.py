@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from qaudit.errors import QauditError
-from qaudit.protocols import Outputs, QuantumTask
+from qaudit.protocols import ExecutionPlan, Outputs, QuantumTask
 
 #: Samples evaluated at once: a larger query is streamed in batches of this size (batch b's shot seed is
 #: mixed from the query's seed and b), so pre-processing and states never hold more than one batch --
@@ -97,6 +97,29 @@ def query(model: Any, X: np.ndarray, backend: Any = None, shots: int | None = No
                    n_qubits=task.n_qubits)
 
 
+def plan_query(model: Any, X: np.ndarray, backend: Any, shots: int | None = None) -> ExecutionPlan:
+    """What :func:`query` of *model* on *X* would submit to *backend*, batch by batch, computed without running
+    anything: the backend's own :meth:`~qaudit.protocols.PlanningBackend.plan` when it has one, else a plan
+    of a simulator (nothing submitted, no device time)."""
+    parts = model.parts() if callable(getattr(model, "parts", None)) else None  # EnsembleModel
+    if parts:
+        plans = [plan_query(part, X, backend, shots) for part in parts]
+        total = plans[0]
+        for more in plans[1:]:
+            total = total.add(more)
+        return total
+    X = np.asarray(X, dtype=np.float64)
+    size = batch_size(model)
+    total = ExecutionPlan("")  # the first batch's plan names the backend as it calls itself (with its argument)
+    for start in range(0, len(X), size):
+        task = model.task(X[start:start + size])
+        plan = backend.plan(task, shots or None) if callable(getattr(backend, "plan", None)) else \
+            ExecutionPlan(backend.name, circuits=1, bindings=task.n_samples, shots=int(shots or 0),
+                          notes=["a simulator: nothing is submitted and no device time is spent"])
+        total = total.add(plan)
+    return total
+
+
 def _concat(outs: list[Outputs]) -> Outputs:
     """One :class:`Outputs` from the outputs of consecutive batches."""
     first = outs[0]
@@ -147,6 +170,34 @@ class TargetQueries:
         self._cache: dict[tuple, Outputs] = {}
         self._keep: list[Any] = []
         self.count = 0
+        self._rows: dict[bytes, int] = {}
+        self._prefetched: Outputs | None = None
+
+    def prefetch(self, X: np.ndarray) -> Outputs:
+        """Query the target once on every row of *X* (all the samples the audit may score); later target
+        queries of any subset of these rows are answered from this one query. Budgeted backends
+        (:class:`~qaudit.protocols.PlanningBackend`) thus receive one task with every sample as a binding,
+        not one task per attack and fold."""
+        X = np.asarray(X, dtype=np.float64)
+        out = self(self.target, X)
+        self._rows = {row.tobytes(): i for i, row in enumerate(X)}
+        self._prefetched = out
+        return out
+
+    def _from_prefetch(self, X: np.ndarray) -> Outputs | None:
+        """The prefetched outputs of the rows *X*, or None when a row was not prefetched."""
+        if self._prefetched is None:
+            return None
+        rows = [self._rows.get(row.tobytes()) for row in X]
+        if any(r is None for r in rows):
+            return None
+        idx, out = np.asarray(rows, dtype=np.int64), self._prefetched
+
+        def pick(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[idx]
+
+        return Outputs(out.probs[idx], expectations=pick(out.expectations), counts=pick(out.counts), shots=out.shots,
+                       observables=out.observables, n_qubits=out.n_qubits)
 
     def __call__(self, model: Any, X: np.ndarray, exact: bool = False) -> Outputs:
         X = np.asarray(X, dtype=np.float64)
@@ -156,7 +207,10 @@ class TargetQueries:
         if hit is not None:
             return hit
         self._keep.append(model)  # keeps id(model) unique while cached
-        if is_target:
+        prefetched = self._from_prefetch(X) if is_target else None
+        if prefetched is not None:
+            out = prefetched
+        elif is_target:
             seed = int(np.random.SeedSequence([self.seed, digest(X)]).generate_state(1)[0])
             out = query(model, X, self.backend, self.shots, seed)
             self.count += len(X)

@@ -225,3 +225,22 @@ def test_merging_device_noise_channels_is_exact():
     a, b = (sim.simulate(cirq.resolve_parameters(c, resolver), qubit_order=compiled.measured).final_density_matrix
             for c in (raw, merged))
     assert np.abs(a - b).max() < 1e-10
+
+
+@pytest.mark.parametrize("terms", [None, ["Z0", "X0", "Z1"]])
+def test_virtual_processor_plan_equals_what_it_runs(terms):
+    """The PlanningBackend contract on the virtual processors: the plan (computed without running) is what the
+    run then does, and the plan's compilation is the run's (compiled once)."""
+    task = _task(3, batch=4, terms=terms)
+    backend, _ = resolve_backend("google:rainbow,noise=none", 100)
+    plan = backend.plan(task, 100)
+    assert backend.submitted() is None and plan.qpu_seconds is None and plan.jobs == 0
+    compiled = len(backend._compiled)
+    if terms is None:
+        backend.sample(task, 100, seed=0)
+    else:
+        backend.expectation(task, 100, seed=0)
+    done = backend.submitted().to_json()
+    assert {k: v for k, v in plan.to_json().items() if k != "notes"} == {k: v for k, v in done.items() if k != "notes"}
+    assert len(backend._compiled) == compiled and plan.circuits == (1 if terms is None else 2)
+    assert backend.facts()["backend"] == "google:rainbow"

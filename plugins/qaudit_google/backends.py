@@ -18,7 +18,7 @@ import numpy as np
 
 from qaudit.errors import QauditError
 from qaudit.limits import MAX_GOOGLE_QUBITS
-from qaudit.protocols import Capabilities, QuantumTask
+from qaudit.protocols import Capabilities, ExecutionPlan, QuantumTask
 
 VIRTUAL = ("rainbow", "weber", "willow_pink")
 #: Largest logical register simulated for a virtual processor.
@@ -59,6 +59,7 @@ class GoogleBackendBase:
     def __init__(self) -> None:
         self._compiled: dict[Any, Any] = {}
         self.last_stats: dict[str, Any] = {}
+        self._record: Any = None
 
     def device_graph(self) -> Any:
         raise NotImplementedError
@@ -67,7 +68,9 @@ class GoogleBackendBase:
         """The compiled circuit for *task* and *basis* (cached per task and basis)."""
         from qaudit_google.compile import compile_task
 
-        key = (id(task), tuple(sorted(basis.items())))
+        # keyed by what the compiled circuit depends on (not the samples): the plan and the run share it
+        key = (str(task.circuit), tuple(task.param_names), tuple(np.asarray(task.param_values).tolist()),
+               task.n_qubits, tuple(sorted(basis.items())))
         if key not in self._compiled:
             self._compiled[key] = (task, compile_task(task, self.device_graph(), basis))
             stats = self._compiled[key][1].stats()
@@ -80,6 +83,55 @@ class GoogleBackendBase:
         """(n_samples, 2**n) counts of the measured logical bit strings."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------ PlanningBackend contract
+    def _plan(self, task: QuantumTask, shots: int, groups: list[dict[int, str]], note: str) -> ExecutionPlan:
+        stats = [self.compiled(task, basis).stats() for basis in groups]
+        jobs = len(groups) if self.capabilities.hardware else 0  # one run_sweep per basis group on Engine
+        return ExecutionPlan(f"{self.name}:{self.processor}", circuits=len(groups),
+                             bindings=task.n_samples * len(groups), shots=shots, units=len(groups), jobs=jobs,
+                             depth=max(s["depth"] for s in stats),
+                             two_qubit_gates=max(s["two_qubit_gates"] for s in stats), qpu_seconds=None,
+                             notes=[note])
+
+    def _groups(self, task: QuantumTask) -> list[dict[int, str]]:
+        from qaudit_backends.common import basis_groups
+
+        from qaudit.engine.tasks import task_observables
+
+        if task_observables(task).diagonal:  # the query path calls sample(): the computational basis only
+            return [{}]
+        return [basis for basis, _ in basis_groups(task.observables, task.n_qubits)]
+
+    def plan(self, task: QuantumTask, shots: int | None) -> ExecutionPlan:
+        """What the query path submits for *task*: one compiled circuit per basis group, every sample a
+        resolver of its state-preparation angles (compiles, runs nothing); no QPU-time model."""
+        from qaudit_backends.common import check_shots
+
+        shots = check_shots(shots)
+        if shots is None:
+            raise QauditError(f"backend {self.name} measures: pass --shots N")
+        note = ("Engine: one run_sweep per basis group; no QPU-time model" if self.capabilities.hardware
+                else "virtual processor: simulated locally with qsim, nothing is submitted")
+        return self._plan(task, shots, self._groups(task), note)
+
+    def _note_run(self, task: QuantumTask, shots: int, groups: list[dict[int, str]]) -> None:
+        record = self._plan(task, shots, groups, "run")
+        self._record = record if self._record is None else self._record.add(record)
+
+    def submitted(self) -> ExecutionPlan | None:
+        """What this instance ran or submitted so far (same fields as :meth:`plan`)."""
+        return self._record
+
+    def use_checkpoints(self, store: Any) -> None:
+        """Accepted for the contract; a Google run is one synchronous sweep per basis group, so there are no
+        job ids to checkpoint (an interrupted run is rerun)."""
+        self._store = store
+
+    def facts(self) -> dict[str, Any]:
+        """Processor, compilation and noise facts for the report (no credentials)."""
+        return {"backend": f"{self.name}:{self.processor}", **{k: v for k, v in self.last_stats.items()
+                                                                 if k != "physical_qubits"}}
+
     def expectation(self, task: QuantumTask, shots: int | None = None, seed: int | None = None) -> np.ndarray:
         """Shot estimates of every observable (``shots`` bit strings per sample and basis)."""
         from qaudit_backends.common import basis_groups, check_shots, parity_table
@@ -91,7 +143,9 @@ class GoogleBackendBase:
             raise QauditError(f"circuit has {task.n_qubits} qubits, too wide for {self.name}:{self.processor} "
                               f"(at most {self.max_qubits()})")
         out = np.zeros((task.n_samples, len(task.observables)))
-        for g, (basis, members) in enumerate(basis_groups(task.observables, task.n_qubits)):
+        groups = basis_groups(task.observables, task.n_qubits)
+        self._note_run(task, shots, [basis for basis, _ in groups])
+        for g, (basis, members) in enumerate(groups):
             compiled = self.compiled(task, basis)
             counts = self.counts(compiled, task, shots, None if seed is None else seed + 7919 * g)
             out[:, members] = _estimate(counts, parity_table(task.observables, members, task.n_qubits), shots)
@@ -99,6 +153,7 @@ class GoogleBackendBase:
 
     def sample(self, task: QuantumTask, shots: int, seed: int | None = None) -> np.ndarray:
         """(n_samples, 2**n) counts of computational-basis bit strings per sample."""
+        self._note_run(task, int(shots), [{}])
         return self.counts(self.compiled(task, {}), task, int(shots), seed)
 
     def max_qubits(self) -> int:

@@ -27,22 +27,33 @@ def symbol_names(n_qubits: int) -> list[str]:
     return [f"prep_{k}_{i}" for k in range(n_qubits) for i in range(2**k)]
 
 
+def prep_structure(n_qubits: int) -> list[tuple[str, int, int | str]]:
+    """The gate list of the preparation tree, independent of any framework: ``("ry", qubit, symbol)`` and
+    ``("cx", control, target)`` with qubit indices into the register (qubit 0 = most significant bit)."""
+    ops: list[tuple[str, int, int | str]] = []
+    for k in range(n_qubits):
+        size = 2**k
+        for i in range(size):
+            ops.append(("ry", k, f"prep_{k}_{i}"))
+            if k == 0:
+                continue
+            changed = _gray(i) ^ _gray((i + 1) % size)
+            bit = changed.bit_length() - 1  # bit position (LSB = 0) that flips
+            ops.append(("cx", k - 1 - bit, k))
+    return ops
+
+
 def prep_circuit(qubits: list) -> Any:
     """The symbolic state-preparation circuit (|0..0> -> x once the angles are resolved)."""
     import cirq
     import sympy
 
     ops = []
-    for k, target in enumerate(qubits):
-        controls = qubits[:k]
-        size = 2**k
-        for i in range(size):
-            ops.append(cirq.ry(sympy.Symbol(f"prep_{k}_{i}")).on(target))
-            if k == 0:
-                continue
-            changed = _gray(i) ^ _gray((i + 1) % size)
-            bit = changed.bit_length() - 1  # bit position (LSB = 0) that flips
-            ops.append(cirq.CNOT(controls[k - 1 - bit], target))
+    for name, a, b in prep_structure(len(qubits)):
+        if name == "ry":
+            ops.append(cirq.ry(sympy.Symbol(str(b))).on(qubits[a]))
+        else:
+            ops.append(cirq.CNOT(qubits[a], qubits[int(b)]))
     return cirq.Circuit(ops)
 
 

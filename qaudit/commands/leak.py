@@ -125,13 +125,19 @@ def leak_cmd(
         "for comparison (auc_bootstrap; default 1000).")] = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Reuse reference/shadow models an interrupted run with the same inputs and seed "
-        "finished (checkpoints in $QAUDIT_CACHE_DIR).")] = False,
+        "finished, and collect its hardware jobs instead of resubmitting them (checkpoints in "
+        "$QAUDIT_CACHE_DIR).")] = False,
     outputs: Annotated[Path | None, typer.Option(
         "--outputs", help="Audit recorded outputs instead of a model: a .npz file of per-sample probabilities or "
         "logits, labels and membership, optionally reference-model outputs (docs/outputs-format.md). Without "
         "--attack every attack these outputs can serve runs.")] = None,
     executor: ExecutorOpt = None,
     scheduler: SchedulerOpt = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print what the target's queries would submit and cost (circuits, bindings, shots, depth, "
+        "two-qubit gates, QPU seconds, jobs) and exit; nothing runs (docs/hardware.md).")] = False,
+    max_qpu_seconds: Annotated[float | None, typer.Option(
+        "--max-qpu-seconds", help="Refuse (exit 2) a run whose estimated device time exceeds this.")] = None,
 ) -> None:
     """Measure how much a QNN's outputs reveal about who was in its training set.
 
@@ -154,7 +160,8 @@ def leak_cmd(
     if outputs is not None:
         _check_outputs_options(model_path, shots=shots, backend=backend, data_dir=data_dir, dataset=dataset,
                                members=members, non_members=non_members, allow_data_change=allow_data_change,
-                               reference_models=reference_models, resume=resume)
+                               reference_models=reference_models, resume=resume, dry_run=dry_run,
+                               max_qpu_seconds=max_qpu_seconds)
     path = model_path or (Path(resolve_path(cfg, cfg["model"])) if "model" in cfg and outputs is None else None)
     if path is None and outputs is None:
         raise QauditError("no model file: pass MODEL_PATH or set 'model' in qaudit.toml")
@@ -205,7 +212,9 @@ def leak_cmd(
                              folds=pick(folds, cfg, "folds", DEFAULT_FOLDS, int),
                              alpha=pick(alpha, cfg, "alpha", DEFAULT_ALPHA, float),
                              delta=pick(delta, cfg, "delta", DEFAULT_DELTA, float),
-                             n_bootstrap=pick(bootstrap, cfg, "bootstrap", DEFAULT_BOOTSTRAP, int), resume=resume)
+                             n_bootstrap=pick(bootstrap, cfg, "bootstrap", DEFAULT_BOOTSTRAP, int), resume=resume,
+                             dry_run=dry_run, max_qpu_seconds=pick(max_qpu_seconds, cfg, "max_qpu_seconds", None,
+                                                                   float))
     if outputs is None:
         settings.validate()
     check_outputs({"--output": output, **{f"--report {f}": p for f, p in extras}},
