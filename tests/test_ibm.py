@@ -212,7 +212,7 @@ def test_interrupted_run_resumes_without_resubmitting_finished_jobs(cache, capsy
         first.sample(task, shots, seed=5)
     assert len(service.submitted) == 3
     assert "--resume" in capsys.readouterr().err
-    stored = [json.loads(p.read_text()) for p in (cache / "checkpoints" / "backend-jobs").glob("*.json")]
+    stored = [json.loads(p.read_text())["value"] for p in (cache / "checkpoints" / "backend-jobs").glob("*.json")]
     assert sorted(len(d.get("counts") or []) for d in stored) == [0, 0, 1]  # job 1 collected, 2 and 3 pending
     assert {d["job_id"] for d in stored} == set(service.submitted)
 
@@ -350,6 +350,7 @@ def test_checkpoint_entries_hold_job_ids_not_accounts(cache, monkeypatch):
     files = list(Path(cache).rglob("*.json"))
     assert files
     for path in files:
-        document = json.loads(path.read_text())
-        assert set(document) <= {"backend", "job_id", "persistent", "counts"}
+        document = json.loads(path.read_text())  # a verified checkpoint envelope around the job entry
+        assert set(document) == {"key", "schema", "sha256", "value"}
+        assert set(document["value"]) <= {"backend", "job_id", "persistent", "counts"}
         assert SECRET_TOKEN not in path.read_text()
