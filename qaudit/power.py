@@ -17,9 +17,10 @@ approximately normal with Hanley & McNeil's (1982) variance. Solved for the AUC 
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Any
 
-from scipy.special import ndtr, ndtri
+_NORMAL = NormalDist()  # the standard normal, from the standard library: no scipy import at `qaudit leak`
 
 DEFAULT_POWER = 0.8
 
@@ -36,7 +37,7 @@ def critical_auc(n1: int, n0: int, level: float) -> float:
     """The empirical AUC at which the one-sided Mann-Whitney test (normal approximation, continuity
     correction, no ties) rejects at *level*."""
     sd0 = math.sqrt(n1 * n0 * (n1 + n0 + 1) / 12.0)
-    return 0.5 + (float(ndtri(1 - level)) * sd0 + 0.5) / (n1 * n0)
+    return 0.5 + (_NORMAL.inv_cdf(1 - level) * sd0 + 0.5) / (n1 * n0)
 
 
 def power_at(auc: float, n1: int, n0: int, level: float) -> float:
@@ -45,7 +46,7 @@ def power_at(auc: float, n1: int, n0: int, level: float) -> float:
     crit = critical_auc(n1, n0, level)
     if se == 0:
         return 1.0 if auc >= crit else 0.0
-    return float(ndtr((auc - crit) / se))
+    return _NORMAL.cdf((auc - crit) / se)
 
 
 def min_detectable_auc(n1: int, n0: int, level: float, power: float = DEFAULT_POWER) -> float | None:
