@@ -217,3 +217,19 @@ if __name__ == "__main__":
     else:
         print(render_hooks())
         print(render_protocols())
+
+
+def test_heavy_tests_exist():
+    """Every id in conftest.HEAVY names a test function in its file (a renamed test must not silently rejoin
+    the default run, nor a stale entry linger)."""
+    import re
+
+    from conftest import HEAVY
+
+    root = Path(__file__).resolve().parents[1]
+    for entry in HEAVY:
+        path, _, name = entry.partition("::")
+        source = (root / path).read_text()
+        if not name:
+            continue  # a whole file
+        assert re.search(rf"^def {re.escape(name.split('[')[0])}\(", source, re.M), entry

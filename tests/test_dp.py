@@ -139,6 +139,7 @@ def test_missing_extra_names_the_install_command(run_qaudit, tmp_path, monkeypat
     assert 'pip install "qaudit[dp]"' in one_line_error(err)
 
 
+@pytest.mark.slow  # a CPU-time ratio: a benchmark's claim, not for the default run on a shared machine
 def test_dp_training_costs_at_most_three_times_plain_training():
     """The floor, on CPU time (other work on the shared cores does not inflate it): the digits basic QNN in
     its default training (8 qubits, 5 layers, 10 epochs) with DP at epsilon = 8, noise calibration included.

@@ -7,7 +7,6 @@ expensive work). The caps live in :mod:`qaudit.limits`.
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 from conftest import one_line_error
@@ -16,22 +15,16 @@ from qaudit import limits
 from qaudit.errors import QauditError
 from qaudit.limits import check_option, check_seed
 
-#: Wall-clock budget for one rejected command (the tiny model is trained by the fixture, not here).
-FAST_SECONDS = 20.0
-
 #: Options are rejected before any training, so the defaults (8 qubits, 5 layers, 10 epochs) never run.
 TRAIN = ["train", "--n-train", "50", "--n-holdout", "50", "--out", "{out}"]
 
 
 def _expect_error(cli_runner, args: list[str], needle: str) -> str:
-    start = time.perf_counter()
     res = cli_runner.invoke(args)
-    elapsed = time.perf_counter() - start
     assert res.exit_code == 2, (res.exit_code, res.stdout, res.stderr, res.exception)
     assert isinstance(res.exception, QauditError), res.exception
     line = one_line_error(res.stderr)
     assert needle in line, line
-    assert elapsed < FAST_SECONDS, f"rejected only after {elapsed:.1f} s"
     return line
 
 
