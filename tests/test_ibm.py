@@ -92,16 +92,13 @@ def test_bindings_follow_the_transpiled_circuits_parameter_order():
     assert np.abs(z).max() < 5.5
 
 
-def test_device_noise_agrees_with_an_independent_density_matrix_simulation():
-    """ibm-fake with device noise (local testing mode, sampled counts) vs the exact outcome probabilities of the
-    same transpiled circuit under the same Aer noise model (density matrix, no shots)."""
+def _noisy_probabilities(backend, task) -> np.ndarray:
+    """Exact outcome probabilities of *backend*'s transpiled circuit under the device's Aer noise model (density
+    matrix, no shots; readout errors applied separately): independent of the sampler path."""
     from qaudit_ibm.export import task_bindings
     from qiskit_aer import AerSimulator
     from qiskit_aer.noise import NoiseModel
 
-    task, shots = _task(3, batch=4), 4000
-    backend = _backend(DEVICE)
-    counts = backend.sample(task, shots, seed=3)
     compiled = backend.compiled(task, {})
     noise = NoiseModel.from_backend(backend.device())
     sim = AerSimulator(method="density_matrix", noise_model=noise)
@@ -122,11 +119,31 @@ def test_device_noise_agrees_with_an_independent_density_matrix_simulation():
             index = sum(((k >> j) & 1) << (task.n_qubits - 1 - j) for j in range(task.n_qubits))
             p[index] += value
         exact_probs.append(readout @ p)
-    exact_probs = np.array(exact_probs)
+    return np.array(exact_probs)
+
+
+@pytest.mark.parametrize("method", ["density_matrix", "statevector"])
+def test_device_noise_agrees_with_an_independent_density_matrix_simulation(method, monkeypatch):
+    """ibm-fake with device noise (local testing mode, sampled counts) vs the exact outcome probabilities of the
+    same transpiled circuit under the same Aer noise model (density matrix, no shots), for both methods the
+    backend uses: one density matrix per binding (narrow registers, the default) and one statevector
+    trajectory per shot (wider ones; forced here on a small model)."""
+    import qaudit_ibm.backends as ibm
+
+    if method == "statevector":
+        monkeypatch.setattr(ibm, "DENSITY_MATRIX_QUBITS", 0)
+    task, shots = _task(3, batch=4), 4000
+    backend = _backend(DEVICE)
+    assert backend.simulation_method(task.n_qubits) == method
+    counts = backend.sample(task, shots, seed=3)
+    exact_probs = _noisy_probabilities(backend, task)
     noiseless = _backend(f"{DEVICE},noise=none").sample(task, shots, seed=3) / shots
     assert np.abs(exact_probs - noiseless).max() > 0.02  # the noise is visible
     z = (counts / shots - exact_probs) / np.sqrt(exact_probs * (1 - exact_probs) / shots + 1e-12)
     assert np.abs(z).max() < 5.0
+    # the method is stated in the plan and in the report's backend facts
+    assert any(method in note for note in backend.plan(task, shots).notes)
+    assert "density_matrix" in backend.facts()["simulator"]
 
 
 # --------------------------------------------------------------------------- plan = submitted

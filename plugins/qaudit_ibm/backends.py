@@ -37,6 +37,9 @@ DEFAULT_REP_DELAY = 250e-6
 MAX_SIMULATED = 16
 #: Noisy local runs of at most this many measured qubits use Aer's density-matrix method (16 * 4**n bytes).
 DENSITY_MATRIX_QUBITS = 10
+#: OpenMP threads of the noisy Aer simulator: at 8 qubits a density matrix is too small to gain from threads, and
+#: on a shared machine Aer's threads contend (measured: 5 bindings 22.7 s with the default, 6.7 s with 1 thread).
+SIMULATOR_THREADS = 1
 
 
 @dataclass
@@ -220,7 +223,12 @@ class IBMBackendBase:
         return self._describe_jobs(circuits, task.n_samples, shots, jobs,
                                    [f"transpiled once at optimization level {self.optimization}",
                                     f"QPU seconds = {JOB_OVERHEAD_SECONDS:g} s per job + bindings x shots x "
-                                    f"(repetition delay {self.rep_delay() * 1e6:.0f} us + circuit duration)"])
+                                    f"(repetition delay {self.rep_delay() * 1e6:.0f} us + circuit duration)",
+                                    *self.plan_notes(circuits)])
+
+    def plan_notes(self, circuits: list[Compiled]) -> list[str]:
+        """Extra plan notes of a backend (how its jobs will execute)."""
+        return []
 
     def _describe_jobs(self, circuits: list[Compiled], samples: int, shots: int, jobs: int,
                        notes: list[str]) -> ExecutionPlan:
@@ -390,12 +398,34 @@ class IBMFakeBackend(IBMBackendBase):
         def simulator(width: int) -> Any:
             # small registers: one density matrix per binding (cost independent of the shots) beats one noisy
             # trajectory per shot; wider ones: trajectories (a density matrix of 2**(2n) entries is too large)
-            method = "density_matrix" if width <= DENSITY_MATRIX_QUBITS else "statevector"
+            method = self.simulation_method(width)
             if method not in cache:
-                cache[method] = AerSimulator.from_backend(self.device(), method=method)
+                cache[method] = AerSimulator.from_backend(self.device(), method=method,
+                                                          max_parallel_threads=SIMULATOR_THREADS)
             return cache[method]
 
         return LocalJobs(simulator)
+
+    @staticmethod
+    def simulation_method(width: int) -> str:
+        """Aer method for a noisy circuit measuring *width* qubits (Aer truncates to the active qubits)."""
+        return "density_matrix" if width <= DENSITY_MATRIX_QUBITS else "statevector"
+
+    def simulator_description(self, width: int | None = None) -> str:
+        """How the local testing mode simulates (for the plan and the report)."""
+        if not self.noisy:
+            return "AerSimulator (noiseless, automatic method)"
+        methods = ("density_matrix (one noisy density matrix per binding, shots sampled from it) up to "
+                   f"{DENSITY_MATRIX_QUBITS} measured qubits, statevector trajectories (one per shot) above"
+                   if width is None else self.simulation_method(width))
+        return (f"AerSimulator.from_backend({self.device_name}), method {methods}, truncated to the active qubits, "
+                f"max_parallel_threads={SIMULATOR_THREADS}")
+
+    def plan_notes(self, circuits: list[Compiled]) -> list[str]:
+        return [f"local testing mode: {self.simulator_description(max(c.width for c in circuits))}"]
+
+    def facts(self) -> dict[str, Any]:
+        return {**super().facts(), "simulator": self.simulator_description()}
 
     def noise_description(self) -> str:
         if not self.noisy:
