@@ -452,12 +452,12 @@ def plan_study(mf: Any, dataset: Any, settings: ShotSettings, location: str = ""
     """Validate *settings* against the model and backend and plan the study's runs (no run is made)."""
     from qaudit.audit import ground_truth
     from qaudit.backends import resolve_backend
-    from qaudit.plugins import get_host
+    from qaudit.plugins import get_host, name_or_default
 
     settings.validate()
     host = get_host()
-    settings.backend = settings.backend or host.role("backend", "shots")  # "": the defaults (ShotSettings)
-    settings.attack = settings.attack or host.role("attack", "verification")
+    settings.backend = name_or_default("backend", "shots", settings.backend, "--backend")  # None: the defaults
+    settings.attack = name_or_default("attack", "verification", settings.attack, "--attack")
     host.get("attack", settings.attack)
     seeds = repeat_seeds(settings.seed, settings.repeats)
     if not settings.shots:

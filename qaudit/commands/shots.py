@@ -58,7 +58,7 @@ def shots_cmd(
     from qaudit import api
     from qaudit.gating import parse_thresholds
     from qaudit.outputs import check_outputs
-    from qaudit.plugins import get_host
+    from qaudit.plugins import get_host, name_or_default
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format
     from qaudit.shot_study import ShotSettings, gated_metrics, parse_shots, repeat_seeds
@@ -74,13 +74,11 @@ def shots_cmd(
         raise QauditError("--option sets the --unlearn method's options: pass --unlearn METHOD too")
     host = get_host()
     check_format(fmt)
-    for flag, value in (("--backend", backend), ("--attack", attack), ("--unlearn", unlearn)):
-        if value is not None and not value.strip():
-            raise QauditError(f"{flag} is empty: name one (see `qaudit plugins`) or leave the option out")
-    if attack:
-        host.get("attack", attack)
-    if unlearn:
-        host.get("unlearning", unlearn)
+    # Empty names are refused by name_or_default, the one check every command uses (`--unlearn ''` included).
+    name_or_default("backend", "shots", backend, "--backend")
+    host.get("attack", name_or_default("attack", "verification", attack, "--attack"))
+    if unlearn is not None:
+        host.get("unlearning", name_or_default("unlearning", "default", unlearn, "--unlearn"))
     check_outputs({"--output": output}, {"model file": model_path})
     settings = ShotSettings(shots=shot_list, repeats=repeats, seed=seed, backend=backend, attack=attack,
                             forget_class=forget_class, unlearn=unlearn, unlearn_options=parse_options(option),
