@@ -254,9 +254,9 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
     check_attack_options(settings.attack_options, settings.attacks)
     model = mf.model
     if backend is None:  # resolved here when a caller passes only names (same rules as the CLI)
-        from qaudit.backends import default_backend, resolve_backend
+        from qaudit.backends import backend_or_default, resolve_backend
 
-        settings.backend = settings.backend or default_backend(settings.shots)  # "": the default (AuditSettings)
+        settings.backend = backend_or_default(settings.backend, settings.shots)  # None: the default
         backend, settings.shots = resolve_backend(settings.backend, settings.shots, model)
     X, y = dataset.X, dataset.y
     oracle = TargetQueries(model, backend, settings.shots, settings.seed)
