@@ -1,8 +1,10 @@
 """qaudit's Python API: the commands as functions, for notebooks and scripts (docs/python-api.md).
 
-Every function here is what the matching command runs -- ``qaudit train``, ``leak``,
-``leak --outputs``, ``unlearn`` and ``shots`` parse their options and make one call into this
-module -- so a report from the API equals the command's for the same inputs and seed. Results are
+Every function here is what the matching command runs -- ``qaudit train``, ``evaluate``, ``leak``,
+``leak --outputs``, ``unlearn``, ``compare-unlearning``, ``shots`` and ``audit-dp`` parse their options, make
+one call into this module and render what it returns -- so a report from the API equals the command's, byte
+for byte, for the same inputs and seed (``tests/test_api.py``). Validation and default resolution happen
+here, once; the settings objects passed in are never changed (the resolved values are in the report). Results are
 :class:`qaudit.results.Report` objects, the same the reporters render: ``report.to_json()``,
 ``report.render("html")``, and in Jupyter they display themselves (``_repr_html_``) or through Rich.
 
@@ -25,14 +27,21 @@ from qaudit.model import ModelFile
 from qaudit.progress import SILENT, Progress
 from qaudit.results import Report
 from qaudit.shot_study import ShotSettings
+from qaudit.workflows import Evaluation
 
 PathLike = str | Path
 #: ``--fail-above`` thresholds: ``"auc=0.6,advantage=0.1"``, ``{"auc": 0.6}`` or parsed
 #: :class:`qaudit.gating.Threshold` s.
 FailAbove = str | dict[str, float] | list[Any] | None
 
-__all__ = ["AuditSettings", "ShotSettings", "audit", "audit_outputs", "import_model", "load_dataset", "load_model",
-           "shots", "train", "unlearn"]
+__all__ = ["AuditSettings", "ShotSettings", "audit", "audit_dp", "audit_outputs", "compare_unlearning",
+           "default_jobs", "evaluate", "import_model", "load_dataset", "load_model", "shots", "train", "unlearn"]
+
+
+def default_jobs() -> int:
+    """Local worker processes for a leak audit's reference models when neither ``--jobs`` nor
+    ``AuditSettings.n_jobs`` says: this machine's cores, at most 2 (the one rule the CLI and the API share)."""
+    return min(2, os.cpu_count() or 1)
 
 
 def load_model(path: PathLike) -> ModelFile:
@@ -73,9 +82,11 @@ def train(model: str | None = None, dataset: Dataset | str | None = None, *, n_t
           n_holdout: int | None = None, seed: int = 0, options: dict[str, Any] | None = None,
           exclude_class: list[int] | None = None, exclude_indices: str | None = None, out: PathLike | None = None,
           resume: bool = False, command: str | None = None, progress: Progress = SILENT,
-          dp: Any = None, preset: str | None = None) -> ModelFile:
+          dp: Any = None, preset: str | None = None, data_dir: str | None = None,
+          label_column: str | None = None) -> ModelFile:
     """Train a QNN of kind *model* (``qaudit models``; None: the default kind) on *dataset* (a
-    :class:`~qaudit.data.Dataset`, a name or a path; None: the default dataset) and return its model file.
+    :class:`~qaudit.data.Dataset`, a name or a path, read with *data_dir*/*label_column*; None: the default
+    dataset) and return its model file (``qaudit train``).
 
     *options* are the model's hyper-parameters (``qubits``, ``layers``, ``epochs``, ``lr``...). With *out*
     the model file is written there (atomically; *command* is recorded as its provenance). *resume* continues
@@ -83,15 +94,24 @@ def train(model: str | None = None, dataset: Dataset | str | None = None, *, n_t
     :class:`qaudit.dp.spec.DPSpec` or its option string ``"epsilon=2,delta=1e-5"``) trains with DP-SGD
     (docs/dp.md); it needs the ``dp`` extra and a model kind with per-sample gradients. *preset* names one of
     the kind's option bundles (``qaudit models``, e.g. basic-qnn's ``paper-code``); explicit *options* win.
+    ``training["evaluation"]`` records the accuracy on members and holdout right after training (exact
+    backend; :func:`evaluate`'s ``splits``).
     """
     from qaudit import model as model_io
     from qaudit.checkpoints import Checkpoints, content_key, training_checkpoints
     from qaudit.plugins import name_or_default
-    from qaudit.workflows import train_model
+    from qaudit.workflows import evaluate_model, train_model
 
-    kind = name_or_default("model", "default", model, "model")
+    kind = name_or_default("model", "default", model, "--model")
     dp_spec = _dp_spec(dp, kind)
-    ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
+    if out is not None:
+        from qaudit.outputs import check_outputs
+
+        check_outputs({"--out": Path(out)}, {"dataset file": dataset if isinstance(dataset, str) and
+                                             Path(dataset).suffix else None,
+                                             "--exclude-indices file": exclude_indices})
+    ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset, data_dir=data_dir,
+                                                                   label_column=label_column)
     opts = dict(options or {})
     store = Checkpoints("training", resume)
     key = content_key(kind, opts, preset, seed, n_train, n_holdout, exclude_class, exclude_indices, ds.name, ds.X,
@@ -100,6 +120,8 @@ def train(model: str | None = None, dataset: Dataset | str | None = None, *, n_t
         mf = train_model(kind, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
                          exclude_class=exclude_class, exclude_indices=exclude_indices, progress=progress,
                          dp=dp_spec, preset=preset)
+    ev = evaluate_model(mf, ds)
+    mf.training["evaluation"] = {"backend": ev.backend, "splits": ev.splits}
     if out is not None:
         model_io.save(mf, out, command=command)
         mf.path = str(out)
@@ -165,39 +187,54 @@ def _dp_spec(dp: Any, kind: str) -> Any:
     return spec
 
 
-def _gate(report: Report, fail_above: FailAbove, baseline: PathLike | dict[str, Any] | None,
-          tolerance: str | dict[str, float] | None, metrics: tuple[str, ...], kind: str,
-          fail_on: str = "leaks") -> None:
-    """Attach the verdict (``--fail-on leaks``), ``--fail-above`` and ``--baseline`` findings to the leak
-    *report* (strings parsed as on the CLI); figures the report flags unreliable are gated on their bound."""
-    from qaudit import gating
-    from qaudit.audit import FAIL_ON, gate_bounds, verdict_finding
-    from qaudit.errors import QauditError
+class _Gates:
+    """The leak gates (``--fail-on``, ``--fail-above``, ``--baseline``/``--tolerance``), parsed before any work."""
 
-    if fail_on not in FAIL_ON:
-        raise QauditError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
-    thresholds = fail_above if isinstance(fail_above, list) else gating.parse_thresholds(fail_above, metrics)
-    bounds = gate_bounds(report)
-    findings = [verdict_finding(report)] if fail_on == "leaks" else []
-    findings += gating.check_thresholds(report.measurements, thresholds, kind, report.location, bounds)
-    if baseline is not None:
-        from qaudit.audit import SCHEMA
+    def __init__(self, fail_above: FailAbove, baseline: PathLike | dict[str, Any] | None,
+                 tolerance: str | dict[str, float] | None, fail_on: str) -> None:
+        from qaudit import gating
+        from qaudit.audit import FAIL_ON, GATE_METRICS, SCHEMA
+        from qaudit.errors import QauditError
 
-        base = baseline if isinstance(baseline, dict) else gating.read_baseline(Path(baseline), SCHEMA)
-        tol = tolerance if isinstance(tolerance, dict) else gating.parse_tolerance(tolerance, metrics)
-        names = sorted({t.metric for t in thresholds}) or list(gating.DEFAULT_BASELINE_METRICS)
-        findings += gating.check_baseline(report.measurements, base, names, tol, kind, report.location, bounds)
-    report.apply_findings(findings)
+        if fail_on not in FAIL_ON:
+            raise QauditError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
+        self.fail_on = fail_on
+        self.thresholds = fail_above if isinstance(fail_above, list) else gating.parse_thresholds(fail_above,
+                                                                                                  GATE_METRICS)
+        self.baseline = None if baseline is None else baseline if isinstance(baseline, dict) else \
+            gating.read_baseline(Path(baseline), SCHEMA)
+        self.tolerance = tolerance if isinstance(tolerance, dict) else gating.parse_tolerance(tolerance, GATE_METRICS)
+
+    def apply(self, report: Report) -> None:
+        """Attach the verdict (``--fail-on leaks``), ``--fail-above`` and ``--baseline`` findings to the leak
+        *report*; figures the report flags unreliable are gated on their bound."""
+        from qaudit import gating
+        from qaudit.audit import gate_bounds, verdict_finding
+
+        bounds = gate_bounds(report)
+        findings = [verdict_finding(report)] if self.fail_on == "leaks" else []
+        findings += gating.check_thresholds(report.measurements, self.thresholds, "leak", report.location, bounds)
+        if self.baseline is not None:
+            names = sorted({t.metric for t in self.thresholds}) or list(gating.DEFAULT_BASELINE_METRICS)
+            findings += gating.check_baseline(report.measurements, self.baseline, names, self.tolerance, "leak",
+                                              report.location, bounds)
+        report.apply_findings(findings)
 
 
-def _settings(settings: AuditSettings | None, overrides: dict[str, Any]) -> AuditSettings:
-    """*settings* (default: :class:`AuditSettings`'s defaults) with the given keyword overrides."""
+def _audit_settings(settings: AuditSettings | None, overrides: dict[str, Any]) -> AuditSettings:
+    """A new :class:`AuditSettings`: *settings* (default: the class's defaults) with the given keyword overrides
+    and ``n_jobs`` None resolved by :func:`default_jobs`; *settings* itself is not changed."""
     import dataclasses
 
     given = {k: v for k, v in overrides.items() if v is not None}
-    if settings is None:
-        return AuditSettings(**given)
-    return dataclasses.replace(settings, **given)
+    s = AuditSettings(**given) if settings is None else dataclasses.replace(settings, **given)
+    return s if s.n_jobs is not None else dataclasses.replace(s, n_jobs=default_jobs())
+
+
+def _record_command(report: Report, command: str | None) -> Report:
+    """The command line a report was made by (None from Python): recorded by every reporting function."""
+    report.settings["command"] = command
+    return report
 
 
 def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, seed: int | None = None,
@@ -206,26 +243,28 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
           allow_data_change: bool = False, settings: AuditSettings | None = None,
           fail_above: FailAbove = None, baseline: PathLike | dict[str, Any] | None = None,
           tolerance: str | dict[str, float] | None = None, progress: Progress = SILENT,
-          executor: Any = None, fail_on: str = "leaks") -> Report:
+          executor: Any = None, fail_on: str = "leaks", command: str | None = None) -> Report:
     """Membership-inference audit of a model (``qaudit leak MODEL``): the leak :class:`Report`.
 
     *model* is a model file path or a loaded :class:`~qaudit.model.ModelFile`. Members and non-members come
     from its data record, or from the index files *members*/*non_members* into *dataset*. *settings* holds
     every audit option (:class:`qaudit.audit.AuditSettings`: attacks, seed, folds, alpha, slices, reference
-    models...); *attacks*, *seed*, *shots* and *backend* override it. *fail_above* (``"auc=0.6,advantage=0.1"``)
-    and *baseline* (a previous JSON report) gate the report as ``--fail-above``/``--baseline`` do, and a LEAKS
-    verdict is a finding unless *fail_on* is ``"none"`` (``--fail-on``): ``report.status == "fail"`` and
-    ``report.failed`` list them. Reference/shadow models run on
+    models...); *attacks*, *seed*, *shots* and *backend* override it. It is not changed: the report records the
+    resolved values (backend, reference models, jobs -- None: :func:`default_jobs`). *fail_above*
+    (``"auc=0.6,advantage=0.1"``) and *baseline* (a previous JSON report) gate the report as
+    ``--fail-above``/``--baseline`` do, and a LEAKS verdict is a finding unless *fail_on* is ``"none"``
+    (``--fail-on``): ``report.status == "fail"`` and ``report.failed`` list them. Reference/shadow models run on
     *executor* (:func:`qaudit.parallel.open_executor`; None: ``settings.n_jobs`` local workers); the report does
-    not depend on which.
+    not depend on which. *command* is recorded in ``report.settings["command"]``.
     """
-    from qaudit.audit import GATE_METRICS, ground_truth, run_audit
+    from qaudit.audit import ground_truth, run_audit
+    from qaudit.backends import resolve_backend
     from qaudit.importing import record_import
     from qaudit.reporting import record_data_change
 
-    s = _settings(settings, {"attacks": list(attacks) if attacks else None, "seed": seed, "shots": shots,
-                             "backend": backend})
-    s.validate()
+    s = _audit_settings(settings, {"attacks": list(attacks) if attacks else None, "seed": seed, "shots": shots,
+                                   "backend": backend}).resolved()
+    gates = _Gates(fail_above, baseline, tolerance, fail_on)
     mf = _model_file(model)
     location = _location(model)
     if dataset:
@@ -238,19 +277,20 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
         raise QauditError(f"{location or 'the model'} has no data record: pass --dataset with "
                           "--members/--non-members index files")
     truth = ground_truth(mf, len(ds), members, non_members)
-    report = run_audit(mf, ds, truth, s, progress=progress, location=location, executor=executor)
+    be, _ = resolve_backend(s.backend, s.shots, mf.model)
+    report = run_audit(mf, ds, truth, s, backend=be, progress=progress, location=location, executor=executor)
     if report.kind == "plan":  # --dry-run: nothing ran, nothing to gate
-        return report
+        return _record_command(report, command)
     record_data_change(report, ds)
     record_import(report, mf)
-    _gate(report, fail_above, baseline, tolerance, GATE_METRICS, "leak", fail_on)
-    return report
+    gates.apply(report)
+    return _record_command(report, command)
 
 
 def audit_outputs(path: PathLike, *, attacks: Sequence[str] | None = None, seed: int | None = None,
                   settings: AuditSettings | None = None, fail_above: FailAbove = None,
                   baseline: PathLike | dict[str, Any] | None = None, tolerance: str | dict[str, float] | None = None,
-                  progress: Progress = SILENT, fail_on: str = "leaks") -> Report:
+                  progress: Progress = SILENT, fail_on: str = "leaks", command: str | None = None) -> Report:
     """Black-box audit of recorded outputs (``qaudit leak --outputs FILE.npz``; docs/outputs-format.md).
 
     With no *attacks*, every installed attack whose signals the file provides runs (the others are listed in
@@ -258,14 +298,92 @@ def audit_outputs(path: PathLike, *, attacks: Sequence[str] | None = None, seed:
     with a QauditError. *settings* holds the other audit options (``settings.attacks`` is not used: the attacks
     are *attacks* or the file's signals decide). Metrics, verdict, report and gating are those of :func:`audit`.
     """
-    from qaudit.audit import GATE_METRICS
     from qaudit.blackbox import load_outputs, run_outputs_audit
 
-    s = _settings(settings, {"seed": seed})
+    s = _audit_settings(settings, {"seed": seed})
+    gates = _Gates(fail_above, baseline, tolerance, fail_on)
     recorded = load_outputs(path)
     report = run_outputs_audit(recorded, s, list(attacks) if attacks else None, progress, str(path))
-    _gate(report, fail_above, baseline, tolerance, GATE_METRICS, "leak", fail_on)
-    return report
+    gates.apply(report)
+    return _record_command(report, command)
+
+
+class _Unlearning:
+    """What every unlearning run of :func:`unlearn` and :func:`compare_unlearning` shares, checked before any
+    work: the model, its data, the forget request, the retraining reference's source, the judgement's margins
+    and the gate. One code path: an option added here reaches both functions."""
+
+    def __init__(self, model: ModelFile | PathLike, methods: list[str] | None, options: dict[str, dict[str, Any]],
+                 seeds: list[int], *,
+                 forget_class: list[int] | None, forget_indices: str | None,
+                 oracle: ModelFile | PathLike | Sequence[ModelFile | PathLike] | None, oracles: int | None,
+                 retain_fraction: float, data_dir: str | None, allow_data_change: bool,
+                 tolerance: dict[str, float] | None, fail_above: FailAbove) -> None:
+        from qaudit import unlearning as core
+        from qaudit.errors import QauditError
+        from qaudit.limits import MAX_ORACLES, check_option
+        from qaudit.verification import DEFAULT_TOLERANCE
+
+        self.thresholds = core.parse_gate(fail_above)  # before any work: a typo must not cost a whole unlearning
+        given = [] if oracle is None else [oracle] if isinstance(oracle, (ModelFile, str, os.PathLike)) \
+            else list(oracle)
+        if given and oracles is not None:
+            raise QauditError("give either --oracle files or --oracles N, not both")
+        self.n_oracles = core.DEFAULT_ORACLES if oracles is None else oracles
+        check_option("--oracles", self.n_oracles, "int", 1, MAX_ORACLES)
+        self.tolerance = {**DEFAULT_TOLERANCE, **(tolerance or {})}
+        self.retain_fraction, self.seeds = retain_fraction, seeds
+        self.mf = _model_file(model)
+        self.ds = load_dataset(model=self.mf, data_dir=data_dir, allow_data_change=allow_data_change)
+        self.fs = core.resolve_forget(self.mf, self.ds, forget_class, forget_indices)
+        self.oracle_mfs = [_model_file(o) for o in given]
+        names = methods or _runnable_methods(self.mf, self.ds, self.fs, seeds[0], retain_fraction, options)
+        unknown = [m for m in options if m not in names]
+        if unknown:
+            raise QauditError(f"options for {unknown[0]!r}, which is not among the methods run "
+                              f"({', '.join(names)}): write -O METHOD.KEY=VALUE")
+        self.methods = {name: dict(options.get(name, {})) for name in names}
+        for name, opts in self.methods.items():
+            core.preflight(name, self.mf, self.ds, self.fs, seeds[0], opts, retain_fraction)
+
+    def reference(self, backend: str | None, shots: int | None, progress: Progress, executor: Any
+                  ) -> tuple[Any, Any, str, int | None]:
+        """(the verifier on the backend *backend* builds -- :func:`qaudit.backends.resolve_backend`, the one
+        place a backend is built --, the retraining reference, the backend's name, the shots used)."""
+        from qaudit import unlearning as core
+        from qaudit.backends import backend_or_default, resolve_backend
+
+        name = backend_or_default(backend, shots)
+        be, shots = resolve_backend(name, shots, self.mf.model)
+        verifier = core.Verifier(self.mf, self.ds, self.fs, self.seeds[0], be, shots, progress=progress)
+        reference = core.make_reference(self.mf, self.ds, self.fs, verifier, self.n_oracles, set(self.seeds),
+                                        self.oracle_mfs, progress, executor=executor)
+        return verifier, reference, name, shots
+
+    def settings(self, backend: str | list[str], verifier: Any, reference: Any) -> dict[str, Any]:
+        """The report's settings every unlearning report records."""
+        return {"backend": backend, "retain_fraction": self.retain_fraction, "attack": verifier.attack_name,
+                "oracles": len(reference.oracles), "oracle_seeds": [o.seed for o in reference.oracles],
+                "tolerance": self.tolerance}
+
+
+def _runnable_methods(mf: ModelFile, ds: Dataset, fs: Any, seed: int, retain_fraction: float,
+                      options: dict[str, dict[str, Any]]) -> list[str]:
+    """Every installed unlearning method whose preflight accepts this model, request and its *options*."""
+    from qaudit import unlearning as core
+    from qaudit.errors import QauditError
+    from qaudit.plugins import get_host
+
+    names = []
+    for name in get_host().names("unlearning"):
+        try:
+            core.preflight(name, mf, ds, fs, seed, options.get(name, {}), retain_fraction)
+        except QauditError:
+            continue
+        names.append(name)
+    if not names:
+        raise QauditError("no installed unlearning method can run on this model and request")
+    return names
 
 
 def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_class: list[int] | None = None,
@@ -281,51 +399,41 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     with *method* (``qaudit plugins``; None: the default method), verify and judge it (``qaudit unlearn``).
 
     The input is never modified. With *out* the unlearned model file is written there (*command* recorded as
-    its provenance); the report's ``payload`` holds every measurement. The forget-request judgement (equivalent
-    to retraining on forgetting and not worse on utility beyond *tolerance*'s margins, tested against *oracles*
-    retrains from independent seeds, or the given *oracle* file(s); :mod:`qaudit.equivalence`) and *fail_above*
-    thresholds become the report's findings (``report.failed``); *forget_gate* False reports the judgement
-    without gating on it. The retrains, SISA's shard trainings and the forget-quality pairs are jobs on
-    *executor* (None: in this process). *audit* ``"ulira"`` adds the per-example U-LiRA audit with
-    *shadow_pairs* shadow pairs (:mod:`qaudit.ulira`), also on *executor*, named in the verdict.
+    its provenance and in the report's settings); the report's ``payload`` holds every measurement. The
+    forget-request judgement (equivalent to retraining on forgetting and not worse on utility beyond
+    *tolerance*'s margins, tested against *oracles* retrains from independent seeds, or the given *oracle*
+    file(s); :mod:`qaudit.equivalence`) and *fail_above* thresholds become the report's findings
+    (``report.failed``); *forget_gate* False reports the judgement without gating on it. The retrains, SISA's
+    shard trainings and the forget-quality pairs are jobs on *executor* (None: in this process). *audit*
+    ``"ulira"`` adds the per-example U-LiRA audit with *shadow_pairs* shadow pairs (:mod:`qaudit.ulira`), also
+    on *executor*, named in the verdict. Shares its code path with :func:`compare_unlearning`.
     """
     from qaudit import ulira
     from qaudit import unlearning as core
-    from qaudit.backends import backend_or_default, resolve_backend
-    from qaudit.errors import QauditError
     from qaudit.plugins import get_host, name_or_default
     from qaudit.reporting import record_data_change
     from qaudit.unlearn_reports import unlearn_report
-    from qaudit.verification import DEFAULT_TOLERANCE
 
     method = name_or_default("unlearning", "default", method, "--method")
     get_host().get("unlearning", method)
-    thresholds = core.parse_gate(fail_above)  # before any work: a typo must not cost a whole unlearning
     core.check_forget_quality(forget_quality)
-    opts = dict(options or {})
-    mf = _model_file(model)
-    ds = load_dataset(model=mf, data_dir=data_dir, allow_data_change=allow_data_change)
-    fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
-    core.preflight(method, mf, ds, fs, seed, opts, retain_fraction)
+    if out is not None:
+        from qaudit.outputs import check_outputs
+
+        check_outputs({"--out": Path(out)}, {"model file": _location(model) or None,
+                                            **{f"--oracle {o}": o for o in _paths(oracle)},
+                                            "--forget-indices file": forget_indices})
+    job = _Unlearning(model, [method], {method: dict(options or {})}, [seed], forget_class=forget_class,
+                      forget_indices=forget_indices, oracle=oracle, oracles=oracles, retain_fraction=retain_fraction,
+                      data_dir=data_dir, allow_data_change=allow_data_change, tolerance=tolerance,
+                      fail_above=fail_above)
+    mf, ds, fs, opts = job.mf, job.ds, job.fs, job.methods[method]
     if audit is not None:
         ulira.check_audit(audit, mf, fs, shadow_pairs)
-    given = [] if oracle is None else [oracle] if isinstance(oracle, (ModelFile, str, os.PathLike)) else list(oracle)
-    if given and oracles is not None:
-        raise QauditError("give either --oracle files or --oracles N, not both")
-    oracle_mfs = [_model_file(o) for o in given]
-    n_oracles = core.DEFAULT_ORACLES if oracles is None else oracles
-    from qaudit.limits import MAX_ORACLES, check_option
-
-    check_option("--oracles", n_oracles, "int", 1, MAX_ORACLES)
-    backend = backend_or_default(backend, shots)
-    be, shots = resolve_backend(backend, shots, mf.model)
-    tol = {**DEFAULT_TOLERANCE, **(tolerance or {})}
-    verifier = core.Verifier(mf, ds, fs, seed, be, shots, progress=progress)
+    verifier, reference, backend, shots = job.reference(backend, shots, progress, executor)
     before = verifier.snapshot(mf.model)
-    reference = core.make_reference(mf, ds, fs, verifier, n_oracles, {int(seed)}, oracle_mfs, progress,
-                                    executor=executor)
-    result = core.apply_method(method, mf, ds, fs, verifier, reference, seed, opts, retain_fraction, progress, tol,
-                               executor=executor)
+    result = core.apply_method(method, mf, ds, fs, verifier, reference, seed, opts, retain_fraction, progress,
+                               job.tolerance, executor=executor)
     fq = core.forget_quality(mf, ds, fs, method, opts, forget_quality, seed, progress,
                              executor=executor) if forget_quality else None
     audited = ulira.audit(mf, ds, fs.forget_ids, method, opts, shadow_pairs, seed, progress=progress,
@@ -335,41 +443,172 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
         from qaudit import model as model_io
 
         model_io.save(new_mf, out, command=command)
-    report = unlearn_report(mf, fs, before, reference, result, str(out or ""),
-                            {"backend": backend, "shots": shots, "retain_fraction": retain_fraction,
-                             "attack": verifier.attack_name, "oracles": len(reference.oracles),
-                             "oracle_seeds": [o.seed for o in reference.oracles], "tolerance": tol},
-                            verifier.is_forget)
+    settings = job.settings(backend, verifier, reference)
+    report = unlearn_report(mf, fs, before, reference, result, str(out or ""), {
+        "backend": backend, "shots": shots, **settings}, verifier.is_forget)
     if fq is not None:
         core.attach_forget_quality(report, method, fq)
     if audited is not None:
         ulira.attach(report, audited)
     record_data_change(report, ds)
-    core.gate(report, thresholds, result.findings(report.location) if forget_gate else None)
+    core.gate(report, job.thresholds, result.findings(report.location) if forget_gate else None)
     if audited is not None:
         report.verdict += ulira.conclusion(audited, result.judgement)
-    return report
+    return _record_command(report, command)
+
+
+def _paths(oracle: Any) -> list[Any]:
+    """The paths among ``oracle=`` (one or several files or loaded model files)."""
+    items = [] if oracle is None else [oracle] if isinstance(oracle, (ModelFile, str, os.PathLike)) else list(oracle)
+    return [o for o in items if not isinstance(o, ModelFile)]
+
+
+def compare_unlearning(model: ModelFile | PathLike, methods: Sequence[str] | None = None, *,
+                       options: dict[str, dict[str, Any]] | None = None, forget_class: list[int] | None = None,
+                       forget_indices: str | None = None,
+                       seeds: Sequence[int] = (0,), shots: Sequence[int | None] = (None,),
+                       backend: str | None = None, oracle: ModelFile | PathLike | Sequence[ModelFile | PathLike]
+                       | None = None, oracles: int | None = None, retain_fraction: float = 1.0,
+                       data_dir: str | None = None, allow_data_change: bool = False,
+                       tolerance: dict[str, float] | None = None, fail_above: FailAbove = None,
+                       command: str | None = None, progress: Progress = SILENT, executor: Any = None) -> Report:
+    """The paper's comparative table (``qaudit compare-unlearning``): every method in *methods* (None: every
+    installed method that can run on this model and request), with its *options* (``{method: {key: value}}``,
+    ``-O METHOD.KEY=VALUE``), unlearns the
+    same request once per seed in *seeds* and shot count in *shots* (None or 0: exact), each run verified and
+    judged against the same retraining reference as :func:`unlearn` (whose code path it shares: the forget
+    request, oracles, *retain_fraction*, *tolerance*, *backend* and *fail_above* mean the same here).
+
+    Returns the compare-unlearning :class:`Report`: data needed, cost, forget/retained accuracy, forget MIA,
+    distance to the retrains, how often each request was met; *fail_above* thresholds are its findings. The
+    runs are jobs on *executor* (None: in this process). At most ``qaudit.limits.MAX_COMPARE_RUNS`` runs.
+    """
+    from qaudit import unlearning as core
+    from qaudit.errors import QauditError
+    from qaudit.limits import MAX_COMPARE_RUNS, check_seed
+    from qaudit.plugins import get_host
+    from qaudit.reporting import record_data_change
+    from qaudit.unlearn_reports import compare_report
+
+    chosen = None if methods is None else list(dict.fromkeys(methods))
+    if chosen is not None and not chosen:
+        raise QauditError("--methods is empty")
+    for name in chosen or []:
+        get_host().get("unlearning", name)
+    seed_list, shot_list = list(seeds), [s or None for s in shots]
+    if not seed_list or not shot_list:
+        raise QauditError("give at least one seed and one shot count")
+    for seed in seed_list:
+        check_seed(seed, "--seeds")
+    job = _Unlearning(model, chosen, dict(options or {}), seed_list, forget_class=forget_class,
+                      forget_indices=forget_indices, oracle=oracle, oracles=oracles,
+                      retain_fraction=retain_fraction, data_dir=data_dir, allow_data_change=allow_data_change,
+                      tolerance=tolerance, fail_above=fail_above)
+    names = list(job.methods)
+    n_runs = len(names) * len(seed_list) * len(shot_list)
+    if n_runs > MAX_COMPARE_RUNS:
+        raise QauditError(f"{len(names)} methods x {len(seed_list)} seeds x {len(shot_list)} shot counts are "
+                          f"{n_runs} unlearning runs; at most {MAX_COMPARE_RUNS} are allowed (fewer --seeds, "
+                          "--shots or --methods)")
+    runs, backends = [], []
+    for n_shots in shot_list:
+        verifier, reference, backend_name, used = job.reference(backend, n_shots, progress, executor)
+        backends.append(backend_name)
+        before = core.public(verifier.snapshot(job.mf.model))
+        for r in core.compare_runs(job.mf, verifier, reference, seed_list, names, job.methods, progress, executor,
+                                   retain_fraction=retain_fraction, tolerance=job.tolerance):
+            runs.append({**r, "shots": used, "before": before})
+    used_backends = list(dict.fromkeys(backends))  # one name, or one per shot count (exact vs a shot backend)
+    settings = {"methods": names, "seeds": seed_list, "shots": shot_list,
+                **job.settings(used_backends[0] if len(used_backends) == 1 else used_backends, verifier, reference)}
+    report = compare_report(job.mf, job.fs, runs, settings, reference.to_json(), verifier.is_forget)
+    record_data_change(report, job.ds)
+    core.gate(report, job.thresholds)
+    return _record_command(report, command)
 
 
 def shots(model: ModelFile | PathLike, *, settings: ShotSettings | None = None, data_dir: str | None = None,
           allow_data_change: bool = False, fail_above: FailAbove = None,
-          progress: Progress = SILENT, executor: Any = None) -> Report:
+          progress: Progress = SILENT, executor: Any = None, command: str | None = None) -> Report:
     """How the shot count shapes leakage and unlearning stability (``qaudit shots``): the shots Report.
 
     *settings* (:class:`qaudit.shot_study.ShotSettings`) lists the shot counts, repeats, seed, attack and the
-    optional unlearning method; *fail_above* (``"auc_mean=0.6"``) gates every shot count. The (shots, repeat)
-    runs are jobs on *executor* (None: in this process).
+    optional unlearning method; it is not changed (the report records the resolved backend and attack).
+    *fail_above* (``"auc_mean=0.6"``) gates every shot count. The (shots, repeat) runs are jobs on *executor*
+    (None: in this process).
     """
     from qaudit.gating import check_thresholds, parse_thresholds
     from qaudit.reporting import record_data_change
     from qaudit.shot_study import gated_metrics, run_study
 
+    settings = settings or ShotSettings()
+    settings.validate()
     thresholds = fail_above if isinstance(fail_above, list) else parse_thresholds(fail_above, gated_metrics())
     mf = _model_file(model)
     ds = load_dataset(model=mf, data_dir=data_dir, allow_data_change=allow_data_change)
-    report = run_study(mf, ds, settings or ShotSettings(), progress=progress, location=_location(model),
-                       executor=executor)
+    report = run_study(mf, ds, settings, progress=progress, location=_location(model), executor=executor)
     record_data_change(report, ds)
     if thresholds:
         report.apply_findings(check_thresholds(report.measurements, thresholds, "shots", report.location))
-    return report
+    return _record_command(report, command)
+
+
+def evaluate(model: ModelFile | PathLike, *, backend: str | None = None, shots: int | None = None, seed: int = 0,
+             data_dir: str | None = None, allow_data_change: bool = False) -> Evaluation:
+    """Accuracy of *model* on its members and holdout, overall and per class (``qaudit evaluate``), through the
+    query path on *backend* (None: the exact backend, or the shot backend with *shots*) with *shots*
+    measurements (None or 0: exact) seeded by *seed*.
+
+    Returns a :class:`qaudit.workflows.Evaluation`: ``splits`` (``members``/``holdout`` -> ``n``,
+    ``accuracy``, ``majority``, ``predicted_classes``, ``per_class``), the resolved ``backend`` and ``shots``,
+    ``data_change`` (with *allow_data_change*), ``to_json()`` (the ``qaudit.evaluation/1`` document
+    ``--json`` prints) and ``warning()`` (a model no better than the majority class).
+    """
+    from qaudit.backends import backend_or_default, resolve_backend
+    from qaudit.workflows import evaluate_model
+
+    mf = _model_file(model)
+    ds = load_dataset(model=mf, data_dir=data_dir, allow_data_change=allow_data_change)
+    name = backend_or_default(backend, shots)
+    be, shots = resolve_backend(name, shots, mf.model)
+    ev = evaluate_model(mf, ds, be, name, shots, seed)
+    ev.model_path = _location(model)
+    return ev
+
+
+def audit_dp(model: str | None = None, dataset: Dataset | str | None = None, *, data_dir: str | None = None,
+             n_train: int | None = None, n_holdout: int | None = None, canaries: int = 200,
+             canary_kind: str = "mislabel", dp: Any = None, attacks: Sequence[str] | None = None,
+             guesses: Sequence[int] | None = None, confidence: float = 0.95, delta: float = 1e-5, seed: int = 0,
+             shots: int | None = None, options: dict[str, Any] | None = None, unlearn: str | None = None,
+             unlearn_options: dict[str, Any] | None = None, progress: Progress = SILENT,
+             command: str | None = None) -> Report:
+    """One-run privacy audit (``qaudit audit-dp``; Steinke, Nasr & Jagielski 2023; docs/dp.md): *canaries*
+    canaries of *canary_kind* (``mislabel`` or ``ood``), each included with probability 1/2, one training run of
+    a *model* kind (None: the default) on *dataset* (None: the default), with DP-SGD when *dp* is given (a
+    :class:`qaudit.dp.spec.DPSpec` or ``"epsilon=2,delta=1e-5"``); *attacks* (None: the ``fast`` ones) score
+    the canaries with *shots* measurements (None or 0: exact) and every (attack, k in *guesses*) gives an
+    epsilon lower bound at *confidence* (Bonferroni-corrected; *delta* for a model trained without DP).
+    *unlearn* then forgets the included canaries with that method (*unlearn_options*) and audits again.
+
+    Returns the audit-dp :class:`Report` ("claimed epsilon ..., audited epsilon >= ..."); an audited epsilon
+    above the claim is a finding.
+    """
+    from qaudit.dp.audit import DPAuditSettings, run_dp_audit
+    from qaudit.dp.spec import DPSpec
+    from qaudit.plugins import name_or_default
+
+    spec = None if dp is None else dp if isinstance(dp, DPSpec) else DPSpec.parse(dp)
+    if spec is not None:
+        from qaudit.dp.accounting import library_version
+
+        library_version()  # the missing extra fails before any work
+    kind = name_or_default("model", "default", model, "--model")
+    ds = dataset if isinstance(dataset, Dataset) else load_dataset(
+        name_or_default("dataset", "default", dataset, "--dataset"), data_dir=data_dir)
+    settings = DPAuditSettings(model=kind, canaries=canaries, canary_kind=canary_kind, dp=spec,
+                               attacks=list(attacks or []), guesses=list(guesses) if guesses else None,
+                               confidence=confidence, delta=delta, seed=seed, n_train=n_train, n_holdout=n_holdout,
+                               options=dict(options or {}), unlearn=unlearn,
+                               unlearn_options=dict(unlearn_options or {}), shots=shots or None)
+    return _record_command(run_dp_audit(settings, ds, progress), command)

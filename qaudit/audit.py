@@ -134,7 +134,9 @@ class AuditSettings:
     forget_class: int | None = None
     #: None: the number the attacks declare (:func:`reference_models_for`), resolved by :meth:`validate`.
     n_reference: int | None = None
-    n_jobs: int = 1
+    #: Local worker processes for reference models when no executor is given. None: 1 here; ``qaudit.api`` (and
+    #: so every command) resolves None to :func:`qaudit.api.default_jobs` first.
+    n_jobs: int | None = None
     attack_options: dict[str, Any] = field(default_factory=dict)
     top_k: int = 10
     include_scores: bool = False
@@ -148,11 +150,39 @@ class AuditSettings:
     #: Refuse a run whose estimated device time exceeds this many seconds (``--max-qpu-seconds``).
     max_qpu_seconds: float | None = None
 
+    #: True on the copy :meth:`resolved` returns (``dataclasses.replace`` of it is resolved again).
+    is_resolved: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def resolved(self, reference_models: bool = True) -> AuditSettings:
+        """A validated copy with every default resolved: the reference models the attacks declare
+        (:func:`reference_models_for`), the backend's name (:func:`qaudit.backends.backend_or_default`), 0 shots as
+        exact (None), ``n_jobs`` None as 1. These resolved values are what the report records; *self* is left
+        unchanged. *reference_models* False: see :meth:`validate`."""
+        import dataclasses
+
+        from qaudit.backends import backend_or_default
+
+        if self.is_resolved:
+            return self
+        shots = self.shots or None
+        n_reference = self.n_reference
+        if reference_models and n_reference is None and self.attacks:
+            n_reference = reference_models_for(self.attacks)
+        out = dataclasses.replace(self, shots=shots, n_reference=n_reference,
+                                  backend=backend_or_default(self.backend, shots),
+                                  n_jobs=1 if self.n_jobs is None else self.n_jobs, attacks=list(self.attacks))
+        out.validate(reference_models)
+        out.is_resolved = True
+        return out
+
     def validate(self, reference_models: bool = True) -> None:
         """One-line errors for settings out of range (before any work); *reference_models* False skips
-        ``--reference-models`` (a black-box audit's reference models are the ones its file records)."""
+        ``--reference-models`` (a black-box audit's reference models are the ones its file records).
+        Nothing is changed: :meth:`resolved` fills the defaults."""
         if not self.attacks:
             raise QauditError("no attacks selected")
+        if len(set(self.attacks)) != len(self.attacks):
+            raise QauditError("an attack is listed twice")
         for bad in self.slices:
             if bad not in SLICES:
                 raise QauditError(f"unknown slice {bad!r} (choose from {', '.join(SLICES)})")
@@ -165,7 +195,8 @@ class AuditSettings:
         limits.check_seed(self.seed)
         if reference_models:
             self._check_reference_models()
-        limits.check_jobs(self.n_jobs)
+        if self.n_jobs is not None:
+            limits.check_jobs(self.n_jobs)
         limits.check_option("--top-k", self.top_k, "int", 0, limits.MAX_TOP_K)
         if self.shots is not None:
             limits.check_option("--shots", self.shots, "int", 0, limits.MAX_SHOTS)
@@ -180,12 +211,10 @@ class AuditSettings:
 
 
     def _check_reference_models(self) -> None:
-        if self.n_reference is None:
-            self.n_reference = reference_models_for(self.attacks)
-        limits.check_option("--reference-models", self.n_reference, "int", 2, limits.MAX_REFERENCE_MODELS)
-        if self.n_reference % 2:
-            raise QauditError(f"--reference-models must be an even number (half IN, half OUT per sample), "
-                              f"got {self.n_reference}")
+        n = reference_models_for(self.attacks) if self.n_reference is None else self.n_reference
+        limits.check_option("--reference-models", n, "int", 2, limits.MAX_REFERENCE_MODELS)
+        if n % 2:
+            raise QauditError(f"--reference-models must be an even number (half IN, half OUT per sample), got {n}")
 
 
 @dataclass
@@ -240,12 +269,14 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
     """Run every attack in *settings* against ``mf.model`` and build the leak Report.
 
     Reference/shadow models run as jobs on *executor* (:mod:`qaudit.parallel`; None: ``settings.n_jobs``
-    local workers); the report does not depend on which.
+    local workers); the report does not depend on which. *settings* is not changed: the audit runs on (and the
+    report records) its :meth:`AuditSettings.resolved` copy. *backend* (an instance) is built from the settings
+    by :func:`qaudit.backends.resolve_backend` when not given.
 
     Every member and non-member is scored out of fold (:mod:`qaudit.crossfit`); the metrics
     and the verdict use held-out scores only (:mod:`qaudit.metrics`, :mod:`qaudit.verdict`).
     """
-    settings.validate()
+    settings = settings.resolved()  # a copy: the caller's settings are never changed
     classes = attack_classes(settings)
     for name, cls in classes.items():
         if getattr(cls, "needs_shots", False) and not settings.shots:  # optional Attack member
@@ -253,11 +284,10 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
     check_folds(settings.folds, len(truth.members), len(truth.non_members))
     check_attack_options(settings.attack_options, settings.attacks)
     model = mf.model
-    if backend is None:  # resolved here when a caller passes only names (same rules as the CLI)
-        from qaudit.backends import backend_or_default, resolve_backend
+    if backend is None:  # built here when a caller passes only names, by the one function that builds backends
+        from qaudit.backends import resolve_backend
 
-        settings.backend = backend_or_default(settings.backend, settings.shots)  # None: the default
-        backend, settings.shots = resolve_backend(settings.backend, settings.shots, model)
+        backend, _ = resolve_backend(settings.backend, settings.shots, model)
     X, y = dataset.X, dataset.y
     oracle = TargetQueries(model, backend, settings.shots, settings.seed)
     pop = truth.population

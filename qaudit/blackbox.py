@@ -338,13 +338,14 @@ def run_outputs_audit(recorded: RecordedOutputs, settings: AuditSettings, named:
     compute the same metrics and Holm verdict as an audit of a model, and build the leak Report.
 
     *named* are the attacks the user asked for (None: every attack the file's signals allow);
-    ``settings.attacks`` is set to the attacks that ran.
+    *settings* is not changed; the report records the attacks that ran.
     """
-    settings.attacks, skipped = choose_attacks(named, recorded.signals())
-    if not settings.attacks:
+    chosen, skipped = choose_attacks(named, recorded.signals())
+    if not chosen:
         raise QauditError("no installed attack can run from these outputs")
-    settings.n_reference = recorded.n_reference
-    settings.backend, settings.shots, settings.resume = "", None, False  # nothing is executed
+    # a copy: the caller's settings are not changed; nothing is executed (no backend, shots or resume)
+    settings = replace(settings, attacks=chosen, n_reference=recorded.n_reference, backend="", shots=None,
+                       resume=False, n_jobs=1 if settings.n_jobs is None else settings.n_jobs)
     settings.validate(reference_models=False)
     check_folds(settings.folds, int(recorded.membership.sum()), int((~recorded.membership).sum()))
     check_attack_options(settings.attack_options, settings.attacks)

@@ -286,6 +286,18 @@ class ShotSettings:
             check_option("shot count", s, "int", 1, MAX_SHOTS, allow_none=True)
         check_option("--bootstrap", self.n_bootstrap, "int", 10, MAX_BOOTSTRAP)
         check_option("probe_size", self.probe_size, "int", 1, 1_000_000)
+        if self.forget_class is None and self.unlearn:
+            raise QauditError("--unlearn needs --forget-class C (the class to forget)")
+        if self.unlearn_options and not self.unlearn:
+            raise QauditError("--option sets the --unlearn method's options: pass --unlearn METHOD too")
+        from qaudit.plugins import get_host, name_or_default
+
+        # Empty names are refused by name_or_default, the one check every command uses (`--unlearn ''` included).
+        host = get_host()
+        name_or_default("backend", "shots", self.backend, "--backend")
+        host.get("attack", name_or_default("attack", "verification", self.attack, "--attack"))
+        if self.unlearn is not None:
+            host.get("unlearning", name_or_default("unlearning", "default", self.unlearn, "--unlearn"))
 
 
 def _leak_run(mf: Any, dataset: Any, truth: Any, settings: ShotSettings, shots: int | None, seed: int,
@@ -456,8 +468,10 @@ def plan_study(mf: Any, dataset: Any, settings: ShotSettings, location: str = ""
 
     settings.validate()
     host = get_host()
-    settings.backend = name_or_default("backend", "shots", settings.backend, "--backend")  # None: the defaults
-    settings.attack = name_or_default("attack", "verification", settings.attack, "--attack")
+    # a copy with the defaults resolved (recorded in the report); the caller's settings are not changed
+    settings = dataclasses.replace(
+        settings, backend=name_or_default("backend", "shots", settings.backend, "--backend"),
+        attack=name_or_default("attack", "verification", settings.attack, "--attack"))
     host.get("attack", settings.attack)
     seeds = repeat_seeds(settings.seed, settings.repeats)
     if not settings.shots:

@@ -429,18 +429,22 @@ def apply_method(method: str, mf: ModelFile, dataset: Dataset, fs: ForgetSet, ve
 
 
 def _compare_run(bundle: Any, verifier: Verifier, reference: Reference, method: str, seed: int,
-                 options: dict[str, Any]) -> dict[str, Any]:
-    """Job: one (method, seed) run of ``compare-unlearning`` -- unlearn, verify, judge -- as JSON."""
+                 options: dict[str, Any], retain_fraction: float = 1.0,
+                 tolerance: dict[str, float] | None = None) -> dict[str, Any]:
+    """Job: one (method, seed) run of ``compare-unlearning`` -- unlearn, verify, judge, as ``qaudit unlearn``
+    does (:func:`apply_method`) -- as JSON."""
     from qaudit.model import from_portable
 
     mf = from_portable(bundle)
-    r = apply_method(method, mf, verifier.dataset, verifier.fs, verifier, reference, seed, options, 1.0)
+    r = apply_method(method, mf, verifier.dataset, verifier.fs, verifier, reference, seed, options, retain_fraction,
+                     tolerance=tolerance)
     return {**r.to_json(), "distance": r.distance, "_mia_scores": r.after["_mia_scores"].tolist()}
 
 
 def compare_runs(mf: ModelFile, verifier: Verifier, reference: Reference, seeds: list[int], methods: list[str],
                  options: dict[str, dict[str, Any]], progress: Progress = SILENT,
-                 executor: Any = None) -> list[dict[str, Any]]:
+                 executor: Any = None, retain_fraction: float = 1.0,
+                 tolerance: dict[str, float] | None = None) -> list[dict[str, Any]]:
     """Every (seed, method) run of ``compare-unlearning`` as independent jobs on *executor* (None: in this
     process), in seed-then-method order; the verifier (with the data) goes to the workers once."""
     from qaudit.model import portable
@@ -451,7 +455,7 @@ def compare_runs(mf: ModelFile, verifier: Verifier, reference: Reference, seeds:
         shared = ex.share(verifier)
         bundle = portable(mf)
         light = reference.light()  # the runs need the snapshots and costs only
-        jobs = [Job((bundle, shared, light, name, seed, options[name]), seed=seed,
+        jobs = [Job((bundle, shared, light, name, seed, options[name], retain_fraction, tolerance), seed=seed,
                     origin=f"compare-unlearning {name}") for seed in seeds for name in methods]
         return run(_compare_run, jobs, ex, progress, f"{len(jobs)} unlearning runs")
 

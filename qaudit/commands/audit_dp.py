@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import err, finish_report, parse_options
+from qaudit.commands.common import command_line, err, finish_report, parse_options
 
 
 def _int_list(text: str | None, flag: str) -> list[int] | None:
@@ -58,32 +58,20 @@ def audit_dp_cmd(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (atomic).")] = None,
 ) -> None:
     """One-run privacy audit: canaries in, one training run, "claimed ε = …, audited ε ≥ … (95 %)"."""
-    from qaudit.data import load_dataset
-    from qaudit.dp.audit import DPAuditSettings, run_dp_audit
-    from qaudit.dp.spec import DPSpec
+    from qaudit import api
     from qaudit.outputs import check_outputs
-    from qaudit.plugins import name_or_default
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format
 
     check_format(fmt)
-    spec = DPSpec.parse(dp) if dp is not None else None
-    if spec is not None:
-        from qaudit.dp.accounting import library_version
-
-        library_version()  # the missing extra fails before any work
-    kind = name_or_default("model", "default", model, "--model")
-    dataset = name_or_default("dataset", "default", dataset, "--dataset")
-    dataset_file = dataset if Path(dataset).suffix else None
-    check_outputs({"--output": output}, {"dataset file": dataset_file})
-    ds = load_dataset(dataset, {"data_dir": data_dir} if data_dir else {})
-    settings = DPAuditSettings(model=kind, canaries=canaries, canary_kind=canary_kind, dp=spec,
-                               attacks=list(attack or []), guesses=_int_list(guesses, "--guesses"),
-                               confidence=confidence, delta=delta, seed=seed, n_train=n_train, n_holdout=n_holdout,
-                               options=parse_options(option), unlearn=unlearn,
-                               unlearn_options=parse_options(unlearn_option), shots=shots or None)
+    check_outputs({"--output": output}, {"dataset file": dataset if dataset and Path(dataset).suffix else None})
     with RichProgress(err) as progress:
-        report = run_dp_audit(settings, ds, progress)
+        report = api.audit_dp(model, dataset, data_dir=data_dir, n_train=n_train, n_holdout=n_holdout,
+                              canaries=canaries, canary_kind=canary_kind, dp=dp, attacks=attack,
+                              guesses=_int_list(guesses, "--guesses"), confidence=confidence, delta=delta, seed=seed,
+                              shots=shots, options=parse_options(option), unlearn=unlearn,
+                              unlearn_options=parse_options(unlearn_option), progress=progress,
+                              command=command_line())
     finish_report(report, [(fmt, output)])
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
@@ -28,19 +30,26 @@ SchedulerOpt = Annotated[str | None, typer.Option(
     "qaudit.toml); workers need qaudit, its plugins and --data-dir.")]
 
 
-def open_executor(cfg: dict[str, Any], executor: str | None, scheduler: str | None, workers: int | None) -> Any:
-    """The command's executor from ``--executor``/``--scheduler``, else ``$QAUDIT_SCHEDULER``, else the config's
-    ``executor``/``scheduler`` keys; *workers* from ``--jobs`` (None: a command without ``--jobs``, which runs
-    its jobs in-process unless an executor or scheduler is named -- its batches are small next to the cost of
-    starting worker processes). Close it when the command ends."""
+@contextmanager
+def command_executor(cfg: dict[str, Any], executor: str | None, scheduler: str | None,
+                     workers: int | None = None) -> Iterator[Any]:
+    """The executor ``--executor``/``--scheduler`` name, else ``$QAUDIT_SCHEDULER``, else the config's
+    ``executor``/``scheduler`` keys, with *workers* (``--jobs``; None: the executor's default); closed when the
+    command ends. None when nothing names one: the ``qaudit.api`` function then runs its jobs as it documents
+    (``leak``: ``settings.n_jobs`` local workers; the others in this process), so the CLI and the API agree."""
     from qaudit import parallel
     from qaudit.config import pick
 
     name = pick(executor, cfg, "executor", None, str)
     address = scheduler or parallel.scheduler_from_env() or pick(None, cfg, "scheduler", None, str)
-    if name is None and address is None and workers is None:
-        workers = 1
-    return parallel.open_executor(name, address, workers)
+    if name is None and address is None:
+        yield None
+        return
+    opened = parallel.open_executor(name, address, workers)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 #: Progress, logs and errors (stderr); reports go to stdout or --output.
@@ -49,12 +58,12 @@ out = Console()
 
 
 def finish_report(report: Any, targets: list[tuple[str | None, Any]], exit_zero: bool = False) -> None:
-    """The end of every reporting command: record the command line, render *report* to every
+    """The end of every reporting command: record the command line (unless recorded), render *report* to every
     ``(format, path)`` target, print the verdict on stderr when the report did not go to the terminal,
     and exit 1 when the report has findings (unless *exit_zero*: ``--exit-zero`` reports them and exits 0)."""
     from qaudit.reporting import is_console, render_all
 
-    report.settings["command"] = command_line()
+    report.settings.setdefault("command", command_line())  # the qaudit.api functions record it themselves
     render_all(report, targets)
     fmt, output = targets[0]
     if not is_console(fmt, output):

@@ -23,17 +23,12 @@ def evaluate_cmd(
     allow_data_change: AllowDataChange = False,
 ) -> None:
     """Accuracy of a model on its members and holdout, overall and per class."""
-    from qaudit import model as model_io
-    from qaudit.backends import backend_or_default, resolve_backend
+    from qaudit import api
     from qaudit.outputs import check_outputs
-    from qaudit.workflows import dataset_for, evaluate_model
 
     check_outputs({"--output": output}, {"model file": model_path})
-    mf = model_io.load(model_path)
-    ds = dataset_for(mf, data_dir, allow_data_change=allow_data_change)
-    backend = backend_or_default(backend, shots)
-    be, shots = resolve_backend(backend, shots, mf.model)
-    ev = evaluate_model(mf, ds, be, backend, shots, seed)
+    ev = api.evaluate(model_path, backend=backend, shots=shots, seed=seed, data_dir=data_dir,
+                      allow_data_change=allow_data_change)
     if ev.data_change:
         warn(f"the data changed since training (fingerprint {ev.data_change['recorded'][:12]} recorded, "
              f"{ev.data_change['found'][:12]} found); evaluated anyway (--allow-data-change)")
@@ -45,9 +40,9 @@ def evaluate_cmd(
     from rich.markup import escape
     from rich.table import Table
 
-    noise = f"{shots} shots" if shots else "no shot noise"
+    noise = f"{ev.shots} shots" if ev.shots else "no shot noise"
     changed = ", DATA CHANGED since training" if ev.data_change else ""
-    table = Table(title=f"{model_path} ({mf.kind}, backend {backend}, {noise}{changed})")
+    table = Table(title=f"{model_path} ({ev.kind}, backend {ev.backend}, {noise}{changed})")
     table.add_column("class")
     for name in ev.splits:
         table.add_column(f"{name} acc")

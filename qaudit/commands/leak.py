@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,9 +11,10 @@ from qaudit.commands.common import (
     AllowDataChange,
     ExecutorOpt,
     SchedulerOpt,
+    command_executor,
+    command_line,
     err,
     finish_report,
-    open_executor,
     parse_options,
 )
 from qaudit.errors import QauditError
@@ -144,12 +144,9 @@ def leak_cmd(
     Exit codes: 0 no finding, 1 a finding (a LEAKS verdict, a threshold or a baseline check; --exit-zero and
     --fail-on none opt out), 2 usage/input error.
     """
-    from qaudit import api, gating
-    from qaudit.audit import FAIL_ON, GATE_METRICS, SCHEMA, AuditSettings, default_attacks
-    from qaudit.backends import backend_or_default
+    from qaudit import api
+    from qaudit.audit import AuditSettings, default_attacks
     from qaudit.config import load_config, pick, resolve_path
-    from qaudit.crossfit import DEFAULT_FOLDS
-    from qaudit.metrics import DEFAULT_ALPHA, DEFAULT_BOOTSTRAP, DEFAULT_DELTA
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
@@ -169,70 +166,52 @@ def leak_cmd(
     fast = bool(pick(fast or None, cfg, "fast", False, bool))
     if fast and _split_list(attack):
         raise QauditError("--fast picks the attacks; do not combine it with --attack")
-    attacks = (default_attacks("default", fast=True) if fast else []) or named or default_attacks("default")
-    if len(set(attacks)) != len(attacks):
-        raise QauditError("an attack is listed twice")
-    shots = pick(shots, cfg, "shots", None, int)
-    seed = pick(seed, cfg, "seed", 0, int)
+    chosen = default_attacks("default", fast=True) if fast else named  # [] -> the API's default attacks
     if data_dir is None and "data_dir" in cfg:  # config paths are relative to the config file
         data_dir = resolve_path(cfg, pick(None, cfg, "data_dir", None, str))
     fmt = check_format(pick(fmt, cfg, "format", None, str))
-    fail_spec = pick(fail_above, cfg, "fail_above", None)
-    slices = _split_list(slice_) or (_config_list(cfg["slice"], "slice", source) if "slice" in cfg else [])
-    forget_class = pick(forget_class, cfg, "forget_class", None, int)
-    n_reference = pick(reference_models, cfg, "reference_models", None, int)
-    fail_on = pick(fail_on, cfg, "fail_on", "leaks", str)
     exit_zero = bool(pick(exit_zero or None, cfg, "exit_zero", False, bool))
-    if fail_on not in FAIL_ON:
-        raise QauditError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
-    n_jobs = pick(jobs, cfg, "jobs", min(2, os.cpu_count() or 1), int)
-    if n_jobs < 1:
-        raise QauditError("--jobs must be >= 1")
-    if top_k < 0:
-        raise QauditError("--top-k must be >= 0")
-    attack_opts = _attack_options(cfg, attack_option, named or get_host().names("attack") if outputs else attacks)
-    thresholds = gating.parse_thresholds(fail_spec, GATE_METRICS)
-    base_path = baseline or (Path(resolve_path(cfg, cfg["baseline"])) if "baseline" in cfg else None)
-    tol = gating.parse_tolerance(pick(tolerance, cfg, "tolerance", None), GATE_METRICS)
-    base = gating.read_baseline(base_path, SCHEMA) if base_path else None
-    host = get_host()
     extras = _extra_reports(extra_report)
-    for name in attacks:
-        host.get("attack", name)
-
+    base_path = baseline or (Path(resolve_path(cfg, cfg["baseline"])) if "baseline" in cfg else None)
     dataset = pick(dataset, cfg, "dataset", None, str)
     if members is None and "members" in cfg:
         members = resolve_path(cfg, pick(None, cfg, "members", None, str))
     if non_members is None and "non_members" in cfg:
         non_members = resolve_path(cfg, pick(None, cfg, "non_members", None, str))
-    backend_name = backend_or_default(pick(backend, cfg, "backend", None, str), shots)
-    settings = AuditSettings(attacks=attacks, backend=backend_name, shots=shots, seed=seed, slices=slices,
-                             forget_class=forget_class, n_reference=n_reference, n_jobs=n_jobs,
-                             attack_options=attack_opts, top_k=top_k, include_scores=scores,
-                             folds=pick(folds, cfg, "folds", DEFAULT_FOLDS, int),
-                             alpha=pick(alpha, cfg, "alpha", DEFAULT_ALPHA, float),
-                             delta=pick(delta, cfg, "delta", DEFAULT_DELTA, float),
-                             n_bootstrap=pick(bootstrap, cfg, "bootstrap", DEFAULT_BOOTSTRAP, int), resume=resume,
-                             dry_run=dry_run, max_qpu_seconds=pick(max_qpu_seconds, cfg, "max_qpu_seconds", None,
-                                                                   float))
-    if outputs is None:
-        settings.validate()
+    slices = _split_list(slice_) or (_config_list(cfg["slice"], "slice", source) if "slice" in cfg else [])
+    given = {"backend": pick(backend, cfg, "backend", None, str), "shots": pick(shots, cfg, "shots", None, int),
+             "seed": pick(seed, cfg, "seed", None, int), "slices": slices,
+             "forget_class": pick(forget_class, cfg, "forget_class", None, int),
+             "n_reference": pick(reference_models, cfg, "reference_models", None, int),
+             "n_jobs": pick(jobs, cfg, "jobs", None, int), "top_k": top_k, "include_scores": scores,
+             "folds": pick(folds, cfg, "folds", None, int), "alpha": pick(alpha, cfg, "alpha", None, float),
+             "delta": pick(delta, cfg, "delta", None, float),
+             "n_bootstrap": pick(bootstrap, cfg, "bootstrap", None, int), "resume": resume, "dry_run": dry_run,
+             "max_qpu_seconds": pick(max_qpu_seconds, cfg, "max_qpu_seconds", None, float),
+             "attack_options": _attack_options(cfg, attack_option, named or get_host().names("attack") if outputs
+                                               else chosen or default_attacks("default"))}
+    if chosen and outputs is None:
+        given["attacks"] = chosen
+    settings = AuditSettings(**{k: v for k, v in given.items() if v is not None})  # the API resolves and checks
     check_outputs({"--output": output, **{f"--report {f}": p for f, p in extras}},
                   {"model file": path, "--members file": members, "--non-members file": non_members,
                    "--baseline": base_path, "dataset file": dataset, "config file": cfg.get("_file"),
                    "--outputs file": outputs})
-    gates = {"fail_above": thresholds, "baseline": base, "tolerance": tol, "fail_on": fail_on}
-    from contextlib import closing
-
-    with closing(open_executor(cfg, executor, scheduler, n_jobs)) as ex, RichProgress(err) as progress:
-        if outputs is not None:
-            chosen = (attacks if fast else named) or None
-            report = api.audit_outputs(outputs, attacks=chosen, settings=settings, progress=progress, **gates)
-        else:
-            report = api.audit(path, dataset=dataset, data_dir=data_dir, members=members, non_members=non_members,
-                               allow_data_change=allow_data_change, settings=settings, progress=progress, executor=ex,
-                               **gates)
+    gates = {"fail_above": pick(fail_above, cfg, "fail_above", None), "baseline": base_path,
+             "tolerance": pick(tolerance, cfg, "tolerance", None),
+             "fail_on": pick(fail_on, cfg, "fail_on", "leaks", str), "command": command_line()}
+    with command_executor(cfg, executor, scheduler, settings.n_jobs) as ex, RichProgress(err) as progress:
+        report = _run(api, path, outputs, settings, chosen, gates, progress, ex, dataset=dataset, data_dir=data_dir,
+                      members=members, non_members=non_members, allow_data_change=allow_data_change)
     finish_report(report, [(fmt, output), *extras], exit_zero=exit_zero)
+
+
+def _run(api: Any, path: Path | None, outputs: Path | None, settings: Any, chosen: list[str], gates: dict[str, Any],
+         progress: Any, executor: Any, **data: Any) -> Any:
+    """The one ``qaudit.api`` call of ``leak``: an audit of recorded *outputs*, or of the model at *path*."""
+    if outputs is not None:
+        return api.audit_outputs(outputs, attacks=chosen or None, settings=settings, progress=progress, **gates)
+    return api.audit(path, settings=settings, progress=progress, executor=executor, **data, **gates)
 
 
 def _check_outputs_options(model_path: Path | None, **given: Any) -> None:

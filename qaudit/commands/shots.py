@@ -11,12 +11,12 @@ from qaudit.commands.common import (
     AllowDataChange,
     ExecutorOpt,
     SchedulerOpt,
+    command_executor,
+    command_line,
     err,
     finish_report,
-    open_executor,
     parse_options,
 )
-from qaudit.errors import QauditError
 
 
 def shots_cmd(
@@ -56,40 +56,20 @@ def shots_cmd(
 ) -> None:
     """How the shot count shapes leakage (mean ± std over repeats) and the stability of unlearning."""
     from qaudit import api
-    from qaudit.gating import parse_thresholds
+    from qaudit.config import load_config
     from qaudit.outputs import check_outputs
-    from qaudit.plugins import get_host, name_or_default
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format
-    from qaudit.shot_study import ShotSettings, gated_metrics, parse_shots, repeat_seeds
+    from qaudit.shot_study import ShotSettings, parse_shots
 
-    thresholds = parse_thresholds(fail_above, gated_metrics()) if fail_above else []
-    shot_list = parse_shots(shots)
-    repeat_seeds(seed, repeats)
-    if bootstrap < 10:
-        raise QauditError("--bootstrap must be >= 10")
-    if forget_class is None and unlearn:
-        raise QauditError("--unlearn needs --forget-class C (the class to forget)")
-    if option and not unlearn:
-        raise QauditError("--option sets the --unlearn method's options: pass --unlearn METHOD too")
-    host = get_host()
     check_format(fmt)
-    # Empty names are refused by name_or_default, the one check every command uses (`--unlearn ''` included).
-    name_or_default("backend", "shots", backend, "--backend")
-    host.get("attack", name_or_default("attack", "verification", attack, "--attack"))
-    if unlearn is not None:
-        host.get("unlearning", name_or_default("unlearning", "default", unlearn, "--unlearn"))
     check_outputs({"--output": output}, {"model file": model_path})
-    settings = ShotSettings(shots=shot_list, repeats=repeats, seed=seed, backend=backend, attack=attack,
+    settings = ShotSettings(shots=parse_shots(shots), repeats=repeats, seed=seed, backend=backend, attack=attack,
                             forget_class=forget_class, unlearn=unlearn, unlearn_options=parse_options(option),
                             n_bootstrap=bootstrap, resume=resume)
-    from contextlib import closing
-
-    from qaudit.config import load_config
-
-    with closing(open_executor(load_config("shots"), executor, scheduler, None)) as ex, RichProgress(err) as progress:
+    with command_executor(load_config("shots"), executor, scheduler) as ex, RichProgress(err) as progress:
         report = api.shots(model_path, settings=settings, data_dir=data_dir, allow_data_change=allow_data_change,
-                           fail_above=thresholds, progress=progress, executor=ex)
+                           fail_above=fail_above, progress=progress, executor=ex, command=command_line())
     finish_report(report, [(fmt, output)])
 
 

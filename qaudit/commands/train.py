@@ -52,35 +52,26 @@ def train_cmd(
     from rich.markup import escape
 
     from qaudit import api
-    from qaudit.plugins import name_or_default
     from qaudit.progress import RichProgress
-
-    model = name_or_default("model", "default", model, "--model")
-    dataset = name_or_default("dataset", "default", dataset, "--dataset")
-
-    from qaudit.outputs import check_outputs
 
     if out_path.exists() and not force:  # fail before training, not after it
         raise QauditError(f"{out_path} already exists; pass --force to overwrite it")
-    dataset_file = dataset if dataset and Path(dataset).suffix else None
-    check_outputs({"--out": out_path}, {"dataset file": dataset_file, "--exclude-indices file": exclude_indices})
     opts = parse_options(option)
     for key, value in (("qubits", qubits), ("layers", layers), ("epochs", epochs), ("lr", lr),
                        ("batch_size", batch_size), ("noise", noise)):
         if value is not None:
             opts[key] = value
-    ds = api.load_dataset(dataset, data_dir=data_dir, label_column=label_column)
     with RichProgress(err) as progress:
-        mf = api.train(model, ds, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
+        mf = api.train(model, dataset, n_train=n_train, n_holdout=n_holdout, seed=seed, options=opts,
                        exclude_class=exclude_class, exclude_indices=exclude_indices, out=out_path, resume=resume,
-                       command=command_line(), progress=progress, dp=dp,
-                       preset=preset)
-    from qaudit.workflows import evaluate_model
+                       command=command_line(), progress=progress, dp=dp, preset=preset, data_dir=data_dir,
+                       label_column=label_column)
+    from qaudit.workflows import Evaluation
 
-    ev = evaluate_model(mf, ds)
+    ev = Evaluation("", mf.kind, mf.training["evaluation"]["backend"], None, mf.training["evaluation"]["splits"])
     accs = ", ".join(f"{k} accuracy {v['accuracy']:.3f}" for k, v in ev.splits.items())
-    err.print(f"[bold green]trained[/] {escape(model)} on {escape(ds.name)} ({len(mf.data.members)} members, "
-              f"{len(mf.data.holdout)} holdout) in {mf.training['seconds']:.1f} s: {accs}")
+    err.print(f"[bold green]trained[/] {escape(mf.kind)} on {escape(mf.data.dataset)} ({len(mf.data.members)} "
+              f"members, {len(mf.data.holdout)} holdout) in {mf.training['seconds']:.1f} s: {accs}")
     warning = ev.warning()
     if warning:
         warn(warning)

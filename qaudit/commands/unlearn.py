@@ -1,4 +1,4 @@
-"""``qaudit unlearn`` and ``qaudit compare-unlearning``: parse, call :mod:`qaudit.unlearning`, report."""
+"""``qaudit unlearn`` and ``qaudit compare-unlearning``: parse, call :mod:`qaudit.api`, render."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ from qaudit.commands.common import (
     AllowDataChange,
     ExecutorOpt,
     SchedulerOpt,
+    command_executor,
     command_line,
     err,
-    open_executor,
     parse_options,
-    record_data_change,
 )
 from qaudit.errors import QauditError
 
@@ -61,14 +60,6 @@ def parse_tolerance(text: str | None, utility: float | None = None) -> dict[str,
             raise QauditError(f"--forget-tolerance {part.strip()!r}: must lie in [0, 1]")
         out[names[key.strip()]] = number
     return out
-
-
-def _load(model_path: Path, data_dir: str | None, allow_data_change: bool = False) -> tuple[Any, Any]:
-    from qaudit import model as model_io
-    from qaudit.workflows import dataset_for
-
-    mf = model_io.load(model_path)
-    return mf, dataset_for(mf, data_dir, allow_data_change=allow_data_change)
 
 
 def unlearn_cmd(
@@ -120,18 +111,12 @@ def unlearn_cmd(
     (tests at alpha 0.05, docs/statistics.md §8). Exit 0 request met, 1 not met or a --fail-above threshold
     breached, 2 input error."""
     from qaudit import api
-    from qaudit import unlearning as core
     from qaudit.config import load_config
     from qaudit.outputs import check_outputs
-    from qaudit.plugins import get_host, name_or_default
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format, render_all
 
-    method = name_or_default("unlearning", "default", method, "--method")
-    get_host().get("unlearning", method)
     check_format(fmt)
-    thresholds = core.parse_gate(fail_above)
-    core.check_forget_quality(forget_quality)
     tolerance = parse_tolerance(forget_tolerance, utility_tolerance)
     opts = parse_options(option)
     if importance is not None:
@@ -140,16 +125,13 @@ def unlearn_cmd(
     check_outputs({"--out": out_path, "--output": output},
                   {"model file": model_path, **{f"--oracle {o}": o for o in oracle or []},
                    "--forget-indices file": forget_indices})
-    from contextlib import closing
-
-    with closing(open_executor(load_config("unlearn"), executor, scheduler, None)) as ex, \
-            RichProgress(err) as progress:
+    with command_executor(load_config("unlearn"), executor, scheduler) as ex, RichProgress(err) as progress:
         report = api.unlearn(model_path, method, forget_class=forget_class, forget_indices=forget_indices,
                              options=opts, seed=seed, oracle=oracle or None, oracles=oracles,
                              retain_fraction=retain_fraction, backend=backend,
                              shots=shots, forget_quality=forget_quality, data_dir=data_dir,
                              allow_data_change=allow_data_change, tolerance=tolerance, forget_gate=forget_gate,
-                             fail_above=thresholds, out=out_path, command=command_line(), progress=progress,
+                             fail_above=fail_above, out=out_path, command=command_line(), progress=progress,
                              executor=ex, audit=audit, shadow_pairs=shadow_pairs)
     err.print(f"wrote {out_path}", markup=False, highlight=False)
     render_all(report, [(fmt, output)])
@@ -180,105 +162,39 @@ def compare_cmd(
     scheduler: SchedulerOpt = None,
 ) -> None:
     """The paper's comparative table: data needed, cost, forget/retained accuracy, forget MIA, distance to oracle."""
-    from qaudit import model as model_io
-    from qaudit import unlearning as core
-    from qaudit.backends import backend_or_default, resolve_backend
+    from qaudit import api
+    from qaudit.config import load_config
     from qaudit.outputs import check_outputs
-    from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format, render_all
-    from qaudit.unlearn_reports import compare_report
 
     check_format(fmt)
-    thresholds = core.parse_gate(fail_above)
     check_outputs({"--output": output}, {"model file": model_path, **{f"--oracle {o}": o for o in oracle or []},
                                          "--forget-indices file": forget_indices})
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else None
-    if names == []:
-        raise QauditError("--methods is empty")
-    for name in names or []:
-        get_host().get("unlearning", name)
     seed_list = _ints(seeds, "--seeds")
     shot_list = [s or None for s in _ints(shots, "--shots")] if shots else [None]
-    mf, ds = _load(model_path, data_dir, allow_data_change)
-    fs = core.resolve_forget(mf, ds, forget_class, forget_indices)
-    options = parse_options(option)
-    names = names or _runnable_methods(mf, ds, fs, seed_list[0], options)
-    _check_runs(names, seed_list, shot_list)
-    per_method = _per_method_options(options, names)
-    for name in names:
-        core.preflight(name, mf, ds, fs, seed_list[0], per_method[name])
-    if oracle and oracles is not None:
-        raise QauditError("give either --oracle files or --oracles N, not both")
-    oracle_mfs = [model_io.load(o) for o in oracle or []]
-    n_oracles = core.DEFAULT_ORACLES if oracles is None else oracles
-    from qaudit.limits import MAX_ORACLES, check_option
-
-    check_option("--oracles", n_oracles, "int", 1, MAX_ORACLES)
-    from contextlib import closing
-
-    from qaudit.config import load_config
-
-    runs = []
-    with closing(open_executor(load_config("compare-unlearning"), executor, scheduler, None)) as ex, \
+    with command_executor(load_config("compare-unlearning"), executor, scheduler) as ex, \
             RichProgress(err) as progress:
-        for n_shots in shot_list:
-            be, n_shots = resolve_backend(backend_or_default(backend, n_shots), n_shots, mf.model)
-            verifier = core.Verifier(mf, ds, fs, seed_list[0], be, n_shots, progress=progress)
-            before = core.public(verifier.snapshot(mf.model))
-            reference = core.make_reference(mf, ds, fs, verifier, n_oracles, set(seed_list), oracle_mfs, progress,
-                                            executor=ex)
-            for r in core.compare_runs(mf, verifier, reference, seed_list, names, per_method, progress, ex):
-                runs.append({**r, "shots": n_shots, "before": before})
-    report = compare_report(mf, fs, runs, {"methods": names, "seeds": seed_list, "shots": shot_list,
-                                           "backend": backend_or_default(backend, None),
-                                           "oracles": len(reference.oracles)}, reference.to_json(),
-                            verifier.is_forget)
-    record_data_change(report, ds)
-    code = 1 if core.gate(report, thresholds) else 0
+        report = api.compare_unlearning(model_path, names, options=_per_method_options(parse_options(option)),
+                                        forget_class=forget_class, forget_indices=forget_indices, seeds=seed_list,
+                                        shots=shot_list, backend=backend, oracle=oracle or None, oracles=oracles,
+                                        data_dir=data_dir, allow_data_change=allow_data_change,
+                                        fail_above=fail_above, command=command_line(), progress=progress,
+                                        executor=ex)
     render_all(report, [(fmt, output)])
-    raise typer.Exit(code)
+    raise typer.Exit(1 if report.failed else 0)
 
 
-def _per_method_options(options: dict[str, Any], names: list[str]) -> dict[str, dict[str, Any]]:
-    """``-O METHOD.KEY=VALUE`` pairs grouped by method."""
-    per_method: dict[str, dict[str, Any]] = {n: {} for n in names}
+def _per_method_options(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``-O METHOD.KEY=VALUE`` pairs grouped by method (the API checks that each names a method it runs)."""
+    per_method: dict[str, dict[str, Any]] = {}
     for key, value in options.items():
-        if "." not in key or key.split(".", 1)[0] not in per_method:
-            raise QauditError(f"-O {key}: write METHOD.KEY=VALUE with METHOD one of {', '.join(names)}")
+        if "." not in key:
+            raise QauditError(f"-O {key}: write METHOD.KEY=VALUE")
         m, k = key.split(".", 1)
-        per_method[m][k] = value
+        per_method.setdefault(m, {})[k] = value
     return per_method
-
-
-def _runnable_methods(mf: Any, ds: Any, fs: Any, seed: int, options: dict[str, Any]) -> list[str]:
-    """Every installed unlearning method whose preflight accepts this model and request."""
-    from qaudit import unlearning as core
-    from qaudit.plugins import get_host
-
-    names = []
-    for name in get_host().names("unlearning"):
-        own = {k.split(".", 1)[1]: v for k, v in options.items() if k.startswith(name + ".")}
-        try:
-            core.preflight(name, mf, ds, fs, seed, own)
-        except QauditError:
-            continue
-        names.append(name)
-    if not names:
-        raise QauditError("no installed unlearning method can run on this model and request")
-    return names
-
-
-def _check_runs(names: list[str], seeds: list[int], shots: list[int | None]) -> None:
-    """Seeds in range and at most MAX_COMPARE_RUNS (method, seed, shot count) runs, before any work."""
-    from qaudit.limits import MAX_COMPARE_RUNS, check_seed
-
-    for seed in seeds:
-        check_seed(seed, "--seeds")
-    runs = len(names) * len(seeds) * len(shots)
-    if runs > MAX_COMPARE_RUNS:
-        raise QauditError(f"{len(names)} methods x {len(seeds)} seeds x {len(shots)} shot counts are {runs} unlearning "
-                          f"runs; at most {MAX_COMPARE_RUNS} are allowed (fewer --seeds, --shots or --methods)")
 
 
 def _ints(text: str, flag: str) -> list[int]:
