@@ -67,7 +67,7 @@ def load_dataset(name_or_path: str | None = None, *, data_dir: str | None = None
     if model is not None and name_or_path is None:
         return dataset_for(model, data_dir, allow_data_change=allow_data_change)
     options = {k: v for k, v in (("data_dir", data_dir), ("label_column", label_column)) if v}
-    return load(name_or_default("dataset", "default", name_or_path, "dataset"), options)
+    return load(name_or_default("dataset", "default", name_or_path, "--dataset"), options)
 
 
 def _model_file(model: ModelFile | PathLike) -> ModelFile:

@@ -42,10 +42,11 @@ def batch_size(model: Any) -> int:
 
 
 def exact_backend() -> Any:
-    """An instance of the backend a plugin declares with role ``default`` (exact values; the default)."""
-    from qaudit.plugins import get_host
+    """An instance of the backend a plugin declares with role ``default`` (exact values; the default), built by
+    :func:`qaudit.backends.resolve_backend` -- the one place a backend is built, with its capability checks."""
+    from qaudit.backends import resolve_backend
 
-    return get_host().get("backend", get_host().role("backend", "default"))()
+    return resolve_backend(None, None)[0]
 
 
 def run_task(task: QuantumTask, backend: Any, shots: int | None = None,

@@ -246,3 +246,36 @@ def test_a_tolerance_reaches_compare_unlearning_as_it_reaches_unlearn(digits_mod
     met_one = one.payload["result"]["judgement"]["met"]
     met_both = [r["judgement"]["met"] for r in both.payload["runs"]]
     assert met_both == [met_one]
+
+
+# --------------------------------------------------------------------------- one place builds a backend
+def _backend_constructions(path: Path) -> list[int]:
+    """Lines of *path* that instantiate a registered backend class: ``host.get("backend", ...)(...)``, or a
+    name bound to ``host.get("backend", ...)`` and then called."""
+    def is_lookup(node: ast.AST) -> bool:
+        return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get"
+                and bool(node.args) and isinstance(node.args[0], ast.Constant) and node.args[0].value == "backend")
+
+    tree = ast.parse(path.read_text())
+    bound = {t.id for n in ast.walk(tree) if isinstance(n, ast.Assign) and is_lookup(n.value)
+             for t in n.targets if isinstance(t, ast.Name)}
+    return [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and (is_lookup(n.func) or (isinstance(n.func, ast.Name) and n.func.id in bound))]
+
+
+def test_only_resolve_backend_builds_a_backend():
+    """qaudit.backends.resolve_backend (capability, exactness and width checks) is the one place the host builds
+    a backend; the conformance kit (qaudit.testing) builds the class under test on purpose."""
+    found = {str(p.relative_to(ROOT)): lines for p in sorted((ROOT / "qaudit").rglob("*.py"))
+             if "testing" not in p.parts[-1] and p.parent.name != "testing"
+             for lines in [_backend_constructions(p)] if lines}
+    assert set(found) == {"qaudit/backends.py"}, found
+
+
+def test_the_exact_backend_is_built_with_the_checks(monkeypatch):
+    from qaudit import backends, query
+
+    calls = []
+    real = backends.resolve_backend
+    monkeypatch.setattr(backends, "resolve_backend", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert query.exact_backend().capabilities.exact and calls == [(None, None)]
