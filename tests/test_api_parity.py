@@ -168,9 +168,12 @@ def test_leak_outputs(run_qaudit, tmp_path):
     out = tmp_path / "r.json"
     command = _cli(run_qaudit, ["leak", "--outputs", str(EXAMPLE), "-a", "loss,lira", "--seed", "2", "-f", "json",
                                 "--output", str(out)])
-    report = api.audit_outputs(EXAMPLE, attacks=["loss", "lira"], seed=2, command=command)
+    settings = AuditSettings(seed=2)
+    attacks = list(settings.attacks)
+    report = api.audit_outputs(EXAMPLE, attacks=["loss", "lira"], settings=settings, command=command)
     _same_report(out, report)
-    assert report.settings["jobs"] == api.default_jobs()
+    assert report.settings["jobs"] == api.default_jobs() and report.settings["attacks"] == ["loss", "lira"]
+    assert settings.attacks == attacks and settings.n_jobs is None and settings.n_reference is None  # not mutated
 
 
 def test_unlearn(run_qaudit, digits_model_file, tmp_path):
@@ -279,3 +282,9 @@ def test_the_exact_backend_is_built_with_the_checks(monkeypatch):
     real = backends.resolve_backend
     monkeypatch.setattr(backends, "resolve_backend", lambda *a, **k: calls.append(a) or real(*a, **k))
     assert query.exact_backend().capabilities.exact and calls == [(None, None)]
+
+
+def test_compare_unlearning_refuses_options_for_a_method_it_does_not_run(run_qaudit, digits_model_file):
+    code, _, err = run_qaudit(["compare-unlearning", str(digits_model_file), "--methods", "ga", "--forget-class",
+                               "3", "-O", "ssd.alpha=2"])
+    assert code == 2 and "'ssd', which is not among the methods run (ga)" in err, err
