@@ -48,6 +48,7 @@ _NAMES: dict[str, str] = {
     "out": "qaudit.commands.common",
     "err": "qaudit.commands.common",
     "command_line": "qaudit.commands.common",
+    "emit": "qaudit.reporting",
 }
 
 __all__ = sorted(_NAMES)
