@@ -68,10 +68,9 @@ def unlearn(mf: Any, ds: Any, methods: list[str], seed: int, forget_class: int) 
     from dataclasses import asdict
 
     from qaudit.sdk import workflows as wf
-    from qaudit.sdk.workflows import exact_verifier
 
     fs = wf.resolve_forget(mf, ds, [forget_class])
-    verifier = exact_verifier(mf, ds, fs, seed)  # the shot study's runs in this process reuse it
+    verifier = wf.exact_verifier(mf, ds, fs, seed)  # the shot study's runs in this process reuse it
     before = verifier.snapshot(mf.model)
     orc = wf.make_oracle(mf, ds, fs, verifier, mf.data.seed, None, cache=False)
     runs, per_method = [], {}
@@ -81,9 +80,7 @@ def unlearn(mf: Any, ds: Any, methods: list[str], seed: int, forget_class: int) 
                      "oracle": wf.public_snapshot(orc.snapshot)})
         per_method[method] = {"after": wf.public_snapshot(r.after), "cost_ratio": r.cost_ratio,
                               "seconds": r.cost.seconds, "distance": r.distance}
-    from qaudit.sdk.workflows import compare_report
-
-    cmp = compare_report(mf, fs, runs, {"methods": list(methods), "seeds": [seed]})
+    cmp = wf.compare_report(mf, fs, runs, {"methods": list(methods), "seeds": [seed]})
     return {"unlearning": {"before": wf.public_snapshot(before), "oracle": wf.public_snapshot(orc.snapshot),
                            "oracle_gradient_evaluations": orc.gradient_evaluations, "methods": per_method,
                            "forget_size": int(len(fs.forget_ids)), "retain_size": int(len(fs.retain_ids))},
