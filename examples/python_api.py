@@ -14,7 +14,7 @@ from pathlib import Path
 from rich import print as rprint
 
 from qaudit import api
-from qaudit.sdk.workflows import AuditSettings, ShotSettings
+from qaudit.api import AuditSettings, ShotSettings
 
 work = Path(tempfile.mkdtemp(prefix="qaudit-api-"))
 
