@@ -19,9 +19,7 @@ Names are re-exported lazily (PEP 562): ``from qaudit.sdk import QauditError`` i
 module, so a plugin importing the SDK at top level keeps ``qaudit --help`` free of numpy and Cirq.
 """
 
-from __future__ import annotations
-
-from qaudit.sdk._lazy import exports
+from qaudit.sdk._lazy import exports as _exports
 
 _PROTOCOLS = ("Attack", "AttackContext", "Backend", "Capabilities", "DatasetSource", "DeferredCircuit",
               "EnsembleModel", "ExecutionPlan", "Executor", "ExecutorSettings", "ImportRequest", "ImportedModel",
@@ -122,4 +120,4 @@ _NAMES: dict[str, str] = {
 
 __all__ = sorted(_NAMES)
 
-__getattr__, __dir__ = exports(__name__, _NAMES)
+__getattr__, __dir__ = _exports(__name__, _NAMES)

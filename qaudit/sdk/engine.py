@@ -10,9 +10,7 @@ under ``qaudit.engine`` themselves are internal.
 Names are re-exported lazily (PEP 562): importing this module imports neither numpy nor the engine.
 """
 
-from __future__ import annotations
-
-from qaudit.sdk._lazy import exports
+from qaudit.sdk._lazy import exports as _exports
 
 _NAMES: dict[str, str] = {
     # programs, evaluation and gradients
@@ -45,4 +43,4 @@ _NAMES: dict[str, str] = {
 
 __all__ = sorted(_NAMES)
 
-__getattr__, __dir__ = exports(__name__, _NAMES)
+__getattr__, __dir__ = _exports(__name__, _NAMES)

@@ -10,28 +10,26 @@ run a plugin's class through what the host will call; ``TinyModel``, ``sample_re
 Names are re-exported lazily (PEP 562), by name, from :mod:`qaudit.testing`.
 """
 
-from __future__ import annotations
-
-import importlib
-import sys
-from typing import Any
+import importlib as _importlib
+import sys as _sys
+from typing import Any as _Any
 
 _KIT = "qaudit.testing"
 
 
 def _kit_names() -> list[str]:
-    kit = importlib.import_module(_KIT)
+    kit = _importlib.import_module(_KIT)
     return sorted(getattr(kit, "__all__", ()))
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _Any:
     if name == "__all__":
-        value: Any = _kit_names()
+        value: _Any = _kit_names()
     elif name in _kit_names():
-        value = getattr(importlib.import_module(_KIT), name)
+        value = getattr(_importlib.import_module(_KIT), name)
     else:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    sys.modules[__name__].__dict__[name] = value
+    _sys.modules[__name__].__dict__[name] = value
     return value
 
 

@@ -9,9 +9,7 @@ Covered by :data:`qaudit.sdk.API_VERSION` like the rest of :mod:`qaudit.sdk`. Fo
 Names are re-exported lazily (PEP 562): importing this module imports nothing heavy.
 """
 
-from __future__ import annotations
-
-from qaudit.sdk._lazy import exports
+from qaudit.sdk._lazy import exports as _exports
 
 _NAMES: dict[str, str] = {
     # train and evaluate
@@ -53,4 +51,4 @@ _NAMES: dict[str, str] = {
 
 __all__ = sorted(_NAMES)
 
-__getattr__, __dir__ = exports(__name__, _NAMES)
+__getattr__, __dir__ = _exports(__name__, _NAMES)
