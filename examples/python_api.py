@@ -14,8 +14,7 @@ from pathlib import Path
 from rich import print as rprint
 
 from qaudit import api
-from qaudit.audit import AuditSettings
-from qaudit.shot_study import ShotSettings
+from qaudit.api import AuditSettings, ShotSettings
 
 work = Path(tempfile.mkdtemp(prefix="qaudit-api-"))
 

@@ -20,7 +20,7 @@ import argparse
 import numpy as np
 
 from qaudit import api
-from qaudit.query import predict_proba
+from qaudit.sdk import predict_proba
 
 #: Small and quick: 4 qubits x 3 layers, 30 epochs (the model over-fits its few members a little).
 OPTIONS = {"qubits": 4, "layers": 3, "epochs": 30}

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
+from qaudit.sdk import QauditError
 
 EPS = 1e-12
 
@@ -43,9 +43,9 @@ def options(context: Any, attack: str, defaults: dict[str, Any],
     Unknown keys for this attack are an error. A value must have its default's type (bool, integer
     or number; strict: no bool for a number, no float for an integer, no strings or null) and lie in
     ``ranges[key] = (low, high)`` or ``(low, high, "open")`` (low excluded), checked with
-    :func:`qaudit.limits.check_option`; options with other defaults (e.g. strings) pass unchanged.
+    :func:`qaudit.sdk.check_option`; options with other defaults (e.g. strings) pass unchanged.
     """
-    from qaudit.limits import check_option
+    from qaudit.sdk import check_option
 
     given = {}
     for key, value in (getattr(context, "options", {}) or {}).items():

@@ -42,8 +42,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qaudit.errors import QauditError
-from qaudit.limits import MAX_EPOCHS, MAX_HIDDEN, MAX_LR
+from qaudit.sdk import MAX_EPOCHS, MAX_HIDDEN, MAX_LR, QauditError
 from qaudit_attacks.common import check_options, options, paper_features
 
 

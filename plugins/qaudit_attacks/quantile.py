@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qaudit.errors import QauditError
+from qaudit.sdk import QauditError
 from qaudit_attacks.common import logit_confidence, options
 
 #: Regressor settings: shallow trees and large leaves (digits-sized non-member sets overfit otherwise).
@@ -36,7 +36,7 @@ MIN_LEAF = 20
 
 def check_alpha(value: Any, owner: str = "attack quantile") -> float:
     """alpha must be a number strictly between 0 and 1 (one-line error otherwise)."""
-    from qaudit.limits import check_option
+    from qaudit.sdk import check_option
 
     alpha = check_option("option alpha", value, "float", owner=owner)
     if not 0.0 < alpha < 1.0:

@@ -36,8 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qaudit.errors import QauditError
-from qaudit.limits import MAX_EPOCHS, MAX_REFERENCE_MODELS, MAX_Z_SAMPLES
+from qaudit.sdk import MAX_EPOCHS, MAX_REFERENCE_MODELS, MAX_Z_SAMPLES, QauditError
 from qaudit_attacks.common import check_options, logit_confidence, options, paper_features, true_class_prob
 from qaudit_attacks.refmodels import reference_probs, reference_set, same_samples, train_models
 
@@ -70,7 +69,7 @@ def phi_shot_variance(model: Any, outputs: Any, y: np.ndarray) -> np.ndarray | N
     Needs the model's dense head (``weights["W"]``) and the estimated
     expectation values; uses the bit-string covariance when counts are present.
     """
-    from qaudit.engine.tasks import readout_table
+    from qaudit.sdk.engine import readout_table
 
     if not outputs.shots or outputs.expectations is None:
         return None
@@ -253,7 +252,7 @@ class CountsLRAttack:
 
     def score(self, context: Any, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Σ_b c_b log(q_in,b / q_out,b) over the target's bit-string counts."""
-        from qaudit.query import basis_distribution
+        from qaudit.sdk import basis_distribution
 
         out = context.outputs(X)
         if out.counts is None:

@@ -29,8 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
-from qaudit.limits import MAX_REFERENCE_MODELS
+from qaudit.sdk import MAX_REFERENCE_MODELS, QauditError
 
 MIN_REFERENCE = 2
 #: Fewest training samples of a reference model (unless the target itself had fewer): smaller references
@@ -85,7 +84,7 @@ def _train_one(cls: Any, params: dict[str, Any], pool: tuple[np.ndarray, np.ndar
     model = cls.from_options({**params, "seed": seed})
     model.fit(X[rows], y[rows], n_classes=n_classes)
     document = model.to_document()
-    from qaudit.checkpoints import save_piece
+    from qaudit.sdk import save_piece
 
     save_piece(checkpoint, document)
     return document
@@ -100,10 +99,7 @@ def train_models(model: Any, pool: tuple[np.ndarray, np.ndarray], rows: list[np.
     the models do not depend on the executor or the completion order. The pool goes to the workers once
     (``executor.share``); each job carries the architecture's options, its row indices and its seed.
     """
-    from qaudit.checkpoints import content_key
-    from qaudit.parallel import job_seeds, using
-    from qaudit.progress import SILENT
-    from qaudit.protocols import Job
+    from qaudit.sdk import SILENT, Job, content_key, job_seeds, using_executor
 
     progress = context.progress or SILENT
     checkpoints = context.checkpoints
@@ -122,7 +118,7 @@ def train_models(model: Any, pool: tuple[np.ndarray, np.ndarray], rows: list[np.
     with progress.track(description, len(rows)) as task:
         progress.advance(task, len(rows) - len(todo))
         if todo:
-            with using(context.executor, context.n_jobs) as executor:
+            with using_executor(context.executor, context.n_jobs) as executor:
                 shared = executor.share(pool)
                 jobs = [Job((cls, params, shared, rows[i], n_classes, seeds[i],
                              checkpoints.path(keys[i]) if checkpoints else None), seed=seeds[i],

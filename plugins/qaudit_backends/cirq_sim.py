@@ -8,14 +8,12 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
-from qaudit.limits import MAX_CIRQ_QUBITS, MAX_DENSITY_QUBITS
-from qaudit.protocols import Capabilities, QuantumTask
+from qaudit.sdk import MAX_CIRQ_QUBITS, MAX_DENSITY_QUBITS, Capabilities, QauditError, QuantumTask
 from qaudit_backends.common import MeasuringBackend, check_shots, resolved_circuits, rotation_ops
 
 
 def _noise(argument: str | None, backend: str) -> Any:
-    from qaudit.engine.noise import NoiseModel
+    from qaudit.sdk.engine import NoiseModel
 
     try:
         return NoiseModel.parse("paper" if argument is None else argument)
@@ -100,14 +98,14 @@ class NoisyBackend:
     takes_argument = True
 
     def __init__(self, argument: str | None = None):
-        from qaudit.engine.noise import NoiseModel
+        from qaudit.sdk.engine import NoiseModel
 
         self.noise = _noise(argument, self.name) or NoiseModel(0.0, 0.0, 0.0)
         self._programs: dict = {}
 
     def expectation(self, task: QuantumTask, shots: int | None = None, seed: int | None = None) -> np.ndarray:
         """Exact noisy values, or binomial shot estimates of each observable."""
-        from qaudit.engine.noise import noisy_forward, noisy_program_for
+        from qaudit.sdk.engine import noisy_forward, noisy_program_for
 
         if task.states is None:
             raise QauditError("backend noisy needs amplitude-encoded inputs (no input-dependent gates); "

@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
-from qaudit.protocols import QuantumTask
+from qaudit.sdk import QauditError, QuantumTask
 
 #: Rotation applied before a Z measurement so that it measures X or Y.
 _H = np.array([[1, 1], [1, -1]], dtype=np.complex128) / np.sqrt(2)
@@ -59,7 +58,7 @@ def basis_groups(terms: list[str], n_qubits: int) -> list[tuple[dict[int, str], 
     """Greedy qubit-wise-commuting groups: [(basis {qubit: 'X'|'Y'|'Z'}, [observable indices])].
 
     All Z-only observables land in one group (the computational basis)."""
-    from qaudit.engine.observables import parse_pauli
+    from qaudit.sdk.engine import parse_pauli
 
     groups: list[tuple[dict[int, str], list[int]]] = []
     for j, term in enumerate(terms):
@@ -76,7 +75,7 @@ def basis_groups(terms: list[str], n_qubits: int) -> list[tuple[dict[int, str], 
 
 def parity_table(terms: list[str], indices: list[int], n_qubits: int) -> np.ndarray:
     """(2**n, len(indices)) ±1: the eigenvalue of each observable on each measured bit string."""
-    from qaudit.engine.observables import parse_pauli
+    from qaudit.sdk.engine import parse_pauli
 
     index = np.arange(2**n_qubits)
     table = np.ones((2**n_qubits, len(indices)))
@@ -148,7 +147,7 @@ def cirq_observables(terms: list[str], qubits: list) -> list[Any]:
     """Pauli strings ``"X1 Z3"`` as ``cirq.PauliString`` on *qubits*."""
     import cirq
 
-    from qaudit.engine.observables import parse_pauli
+    from qaudit.sdk.engine import parse_pauli
 
     gates = {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}
     out = []

@@ -18,16 +18,14 @@ from typing import ClassVar
 
 import numpy as np
 
-from qaudit.limits import MAX_QNN_QUBITS, MAX_STATEVECTOR_QUBITS
-from qaudit.protocols import Capabilities, QuantumTask
+from qaudit.sdk import MAX_QNN_QUBITS, MAX_STATEVECTOR_QUBITS, Capabilities, QuantumTask
 
 
 def exact_path(task: QuantumTask) -> str:
     """``"unitary"``, ``"batched"`` (the numpy engine) or ``"qsim"``: the exact path for *task* (table above)."""
     if task.n_qubits > MAX_STATEVECTOR_QUBITS:
         return "qsim"
-    from qaudit.engine import choose_method
-    from qaudit.engine.tasks import engine_program
+    from qaudit.sdk.engine import choose_method, engine_program
 
     return choose_method(engine_program(task).program, task.n_samples)
 
@@ -44,8 +42,8 @@ class ExactBackend:
 
     def expectation(self, task: QuantumTask, shots: int | None = None, seed: int | None = None) -> np.ndarray:
         """(n_samples, n_observables) exact values (``shots`` must be None: this backend does not measure)."""
-        from qaudit.engine.tasks import exact_expectations
-        from qaudit.errors import QauditError
+        from qaudit.sdk import QauditError
+        from qaudit.sdk.engine import exact_expectations
 
         if shots:
             raise QauditError("backend 'exact' does not measure: drop --shots or use a sampling backend")

@@ -20,9 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
-from qaudit.limits import MAX_QSIM_QUBITS
-from qaudit.protocols import Capabilities, QuantumTask
+from qaudit.sdk import MAX_QSIM_QUBITS, Capabilities, QauditError, QuantumTask
 from qaudit_backends.common import MeasuringBackend, parse_arguments, resolved_circuits, rotation_ops
 
 OPTIONS = {"threads": int, "noise": str, "p1": float, "p2": float, "bitflip": float,
@@ -36,7 +34,7 @@ class QsimBackend(MeasuringBackend):
     takes_argument = True
 
     def __init__(self, argument: str | None = None):
-        from qaudit.engine.noise import NoiseModel
+        from qaudit.sdk.engine import NoiseModel
 
         opts = parse_arguments(argument, OPTIONS, self.name)
         self.threads = opts.get("threads", 1)

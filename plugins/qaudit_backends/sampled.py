@@ -6,8 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from qaudit.limits import MAX_STATEVECTOR_QUBITS
-from qaudit.protocols import Capabilities, QuantumTask
+from qaudit.sdk import MAX_STATEVECTOR_QUBITS, Capabilities, QuantumTask
 from qaudit_backends.common import MeasuringBackend, rotate_states
 
 
@@ -25,7 +24,7 @@ class SampledBackend(MeasuringBackend):
 
     def final_states(self, task: QuantumTask) -> np.ndarray:
         """(n_samples, 2**n) final state vectors from the exact engine (cached per task)."""
-        from qaudit.engine.tasks import final_states
+        from qaudit.sdk.engine import final_states
 
         if self._cache is None or self._cache[0] is not task:
             self._cache = (task, final_states(task))

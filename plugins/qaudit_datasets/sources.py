@@ -11,17 +11,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qaudit import limits
-from qaudit.data import Dataset
-from qaudit.errors import QauditError
-from qaudit.io import check_regular_file, read_text_limited
+from qaudit.sdk import MAX_DATASET_NPZ_BYTES, Dataset, QauditError, check_regular_file, read_text_limited
 
 #: Largest IDX payload (decompressed bytes) accepted; MNIST's training images are 47 MB.
 MAX_IDX_BYTES = 128 * 1024 * 1024
 #: Largest CSV file accepted (bytes).
 MAX_CSV_BYTES = 64 * 1024 * 1024
-#: Largest .npz file and dtype-implied size of its arrays (bytes): :data:`qaudit.limits.MAX_DATASET_NPZ_BYTES`.
-MAX_NPZ_BYTES = limits.MAX_DATASET_NPZ_BYTES
+#: Largest .npz file and dtype-implied size of its arrays (bytes): :data:`qaudit.sdk.MAX_DATASET_NPZ_BYTES`.
+MAX_NPZ_BYTES = MAX_DATASET_NPZ_BYTES
 
 MNIST_ENV = "QAUDIT_MNIST_DIR"
 MNIST_FILES = {
@@ -222,7 +219,7 @@ class NPZFile:
 
 def _read_npz(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Arrays X and y of a .npz file, headers and sizes checked first (never pickle)."""
-    from qaudit.io import read_npz_limited
+    from qaudit.sdk import read_npz_limited
 
     arrays = read_npz_limited(path, MAX_NPZ_BYTES, "NPZ file", required=("X", "y"), names=("X", "y"))
     return arrays["X"], arrays["y"]

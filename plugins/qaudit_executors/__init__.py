@@ -9,7 +9,7 @@ optional extra (``pip install "qaudit[dask]"``).
 
 from __future__ import annotations
 
-from qaudit import hookimpl
+from qaudit.sdk import hookimpl
 
 QAUDIT_API = "2"
 

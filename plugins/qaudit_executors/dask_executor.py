@@ -27,10 +27,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, ClassVar
 
-from qaudit.boundary import signals_held
-from qaudit.errors import QauditError
-from qaudit.parallel import SingleThreaded, in_job_order, plugin_of
-from qaudit.protocols import ExecutorSettings, Job
+from qaudit.sdk import ExecutorSettings, Job, QauditError, SingleThreaded, in_job_order, plugin_of, signals_held
 
 #: Seconds to reach a scheduler (and to wait for its first worker) before giving up.
 CONNECT_SECONDS = 5
@@ -260,7 +257,7 @@ def local_cluster(workers: int, scratch: str | None = None) -> Any:
 
     Dask starts workers with ``OPENBLAS_NUM_THREADS=1`` and the like; OpenBLAS started that way rounds some
     products differently in the last bits from one limited to a thread at run time, which is how every job
-    runs (:class:`qaudit.parallel.SingleThreaded`). Leaving the variables out keeps reports byte-identical
+    runs (:class:`qaudit.sdk.SingleThreaded`). Leaving the variables out keeps reports byte-identical
     to a serial run (docs/cluster.md)."""
     import dask
 

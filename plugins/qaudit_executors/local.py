@@ -16,9 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from qaudit.boundary import signals_held
-from qaudit.parallel import SingleThreaded, failure, in_job_order
-from qaudit.protocols import ExecutorSettings, Job
+from qaudit.sdk import ExecutorSettings, Job, SingleThreaded, in_job_order, job_failure, signals_held
 
 STOP_SECONDS = 0.8
 
@@ -52,14 +50,14 @@ class SerialExecutor:
 
     def map(self, fn: Callable[..., Any], jobs: Sequence[Job], on_done: Callable[[], None] | None = None
             ) -> list[Any]:
-        """Run the jobs in order; a raising job becomes :class:`qaudit.errors.JobFailed`."""
+        """Run the jobs in order; a raising job becomes :class:`qaudit.sdk.JobFailed`."""
         results = []
         call = SingleThreaded(fn)
         for i, job in enumerate(jobs):
             try:
                 results.append(call(*job.args))
             except Exception as exc:
-                raise failure(fn, job, i, len(jobs), exc) from exc
+                raise job_failure(fn, job, i, len(jobs), exc) from exc
             self.jobs_run += 1
             if on_done is not None:
                 on_done()
@@ -89,7 +87,7 @@ class LocalExecutor:
     @classmethod
     def open(cls, settings: ExecutorSettings) -> LocalExecutor:
         """*settings.workers* processes (default: the machine's cores); the scheduler is not used."""
-        from qaudit.limits import check_jobs
+        from qaudit.sdk import check_jobs
 
         workers = settings.workers if settings.workers is not None else default_workers()
         return cls(check_jobs(workers))

@@ -3,7 +3,7 @@ hardware through ``cirq_google.Engine`` (``google-engine:PROCESSOR``)."""
 
 from __future__ import annotations
 
-from qaudit import hookimpl
+from qaudit.sdk import hookimpl
 
 QAUDIT_API = "2"
 

@@ -16,9 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
-from qaudit.limits import MAX_GOOGLE_QUBITS
-from qaudit.protocols import Capabilities, ExecutionPlan, QuantumTask
+from qaudit.sdk import MAX_GOOGLE_QUBITS, Capabilities, ExecutionPlan, QauditError, QuantumTask
 
 VIRTUAL = ("rainbow", "weber", "willow_pink")
 #: Largest logical register simulated for a virtual processor.
@@ -96,7 +94,7 @@ class GoogleBackendBase:
     def _groups(self, task: QuantumTask) -> list[dict[int, str]]:
         from qaudit_backends.common import basis_groups
 
-        from qaudit.engine.tasks import task_observables
+        from qaudit.sdk.engine import task_observables
 
         if task_observables(task).diagonal:  # the query path calls sample(): the computational basis only
             return [{}]

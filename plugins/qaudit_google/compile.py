@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
-from qaudit.protocols import QuantumTask
+from qaudit.sdk import QauditError, QuantumTask
 
 
 @dataclass

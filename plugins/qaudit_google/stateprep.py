@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
+from qaudit.sdk import QauditError
 
 
 def _gray(i: int) -> int:

@@ -5,14 +5,14 @@
 
 from __future__ import annotations
 
-from qaudit import hookimpl
+from qaudit.sdk import hookimpl
 
 QAUDIT_API = "2"
 
 
 def require_runtime() -> None:
     """One-line error when the ``ibm`` extra is not installed."""
-    from qaudit.errors import QauditError
+    from qaudit.sdk import QauditError
 
     try:
         import qiskit_aer  # noqa: F401

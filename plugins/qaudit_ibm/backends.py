@@ -19,9 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qaudit.checkpoints import content_key
-from qaudit.errors import QauditError
-from qaudit.protocols import Capabilities, ExecutionPlan, QuantumTask
+from qaudit.sdk import Capabilities, ExecutionPlan, QauditError, QuantumTask, content_key
 
 #: Default transpiler optimisation level (stated in every plan).
 OPTIMIZATION = 1
@@ -211,7 +209,7 @@ class IBMBackendBase:
 
     def _sampling(self, task: QuantumTask) -> bool:
         """True when the query path will call :meth:`sample` (Z-product readout, no readout mitigation)."""
-        from qaudit.engine.tasks import task_observables
+        from qaudit.sdk.engine import task_observables
 
         return bool(task_observables(task).diagonal) and callable(getattr(self, "sample", None))
 

@@ -1,4 +1,4 @@
-"""Export a :class:`~qaudit.protocols.QuantumTask` to ONE parametrised Qiskit circuit plus per-sample bindings.
+"""Export a :class:`~qaudit.sdk.QuantumTask` to ONE parametrised Qiskit circuit plus per-sample bindings.
 
 The circuit is ``prep(angles) + U(θ) + basis rotation + measure``:
 
@@ -21,8 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
-from qaudit.protocols import QuantumTask
+from qaudit.sdk import QauditError, QuantumTask
 
 #: Classical register name of the measured outcomes.
 CREG = "m"
@@ -128,7 +127,7 @@ def task_bindings(task: QuantumTask) -> np.ndarray:
 
 def structure_key(task: QuantumTask, basis: dict[int, str]) -> str:
     """A key of everything the exported circuit depends on (not the samples): equal keys, equal circuits."""
-    from qaudit.checkpoints import content_key
+    from qaudit.sdk import content_key
 
     return content_key(str(task.circuit), list(task.param_names), np.asarray(task.param_values, dtype=np.float64),
                        list(task.feature_names), task.states is None, task.n_qubits, sorted(basis.items()))

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
+from qaudit.sdk import QauditError
 
 #: Normalised job states.
 DONE, PENDING, FAILED, LOST = "done", "pending", "failed", "lost"

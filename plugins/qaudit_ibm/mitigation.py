@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
+from qaudit.sdk import QauditError
 
 
 def calibration_pub(backend: Any, compiled: Any) -> tuple[Any, np.ndarray]:

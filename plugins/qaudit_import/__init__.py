@@ -7,7 +7,7 @@ optional extras (``pip install "qaudit[pennylane]"``, ``"qaudit[qiskit]"``) impo
 
 from __future__ import annotations
 
-from qaudit import hookimpl
+from qaudit.sdk import hookimpl
 
 QAUDIT_API = "2.1"
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
+from qaudit.sdk import QauditError
 
 #: One-angle gates: name -> Cirq builder from the angle (radians, a number or a sympy expression).
 ROTATIONS = ("rx", "ry", "rz", "phase", "xx", "yy", "zz")
@@ -126,7 +126,7 @@ def reason(exc: BaseException, limit: int = 200) -> str:
 def input_file(path: str | Path, what: str, limit: int | None = None) -> Path:
     """*path* if it is an existing regular file of at most *limit* bytes; else one line: no such file, not a
     regular file (FIFOs and devices such as /dev/zero never end), or too large -- checked before reading."""
-    from qaudit.io import check_regular_file
+    from qaudit.sdk import check_regular_file
 
     path = Path(path)
     if not path.exists() and not path.is_symlink():

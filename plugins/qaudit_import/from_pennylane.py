@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qaudit.errors import QauditError
+from qaudit.sdk import QauditError
 from qaudit_import.common import (
     Angle,
     Gate,
@@ -62,7 +62,7 @@ class PennyLaneImporter:
         from qaudit_qnn import heads
         from qaudit_qnn.user_circuit import ENCODER, UserCircuit
 
-        from qaudit.protocols import ImportedModel
+        from qaudit.sdk import ImportedModel
 
         unknown = set(request.options) - {"input_arg"}
         if unknown:
@@ -249,7 +249,7 @@ def _check_call_order(module: Any, layers: list[Any], request: Any, torch: Any) 
 
 
 def _read_state_dict(path: str, torch: Any) -> dict[str, Any]:
-    from qaudit.limits import MAX_WEIGHTS_BYTES
+    from qaudit.sdk import MAX_WEIGHTS_BYTES
 
     input_file(path, "weights file", MAX_WEIGHTS_BYTES)  # torch.load holds the whole file: cap it first
     try:
@@ -268,7 +268,7 @@ def _npy_weights(path: str | None, qnode: Any, request: Any, torch: Any) -> dict
     """A bare QNode's weights from ``.npy`` (its one weight argument) or ``.npz`` (by argument name)."""
     import inspect
 
-    from qaudit.limits import MAX_WEIGHTS_BYTES
+    from qaudit.sdk import MAX_WEIGHTS_BYTES
 
     input_arg = request.options.get("input_arg", "inputs")
     names = [n for n in inspect.signature(qnode.func).parameters if n != input_arg]

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qaudit.errors import QauditError
+from qaudit.sdk import QauditError
 from qaudit_import.common import (
     ROTATIONS,
     Angle,
@@ -55,7 +55,7 @@ class QiskitImporter:
         import qiskit
         from qaudit_qnn.user_circuit import UserCircuit
 
-        from qaudit.protocols import ImportedModel
+        from qaudit.sdk import ImportedModel
 
         o = request.options
         unknown = set(o) - {"input_params", "weight_params", "observables", "index"}
@@ -138,7 +138,7 @@ def _check_partition(circuit: Any, inputs: list[Any], weights: list[Any]) -> Non
 
 
 def _read_weights(path: str | None, n: int) -> np.ndarray:
-    from qaudit.limits import MAX_WEIGHTS_BYTES
+    from qaudit.sdk import MAX_WEIGHTS_BYTES
 
     if path is None:
         raise QauditError(f"pass the trained weights: --weights weights.npy ({n} values in --weight-params order)")

@@ -9,7 +9,7 @@ command functions so ``qaudit --help`` stays fast.
 from pathlib import Path
 from typing import Annotated, Any
 
-from qaudit import hookimpl
+from qaudit.sdk import hookimpl
 
 QAUDIT_API = "2"
 
@@ -27,8 +27,8 @@ def register_commands(app: Any) -> None:
                            ] = False,
     ) -> None:
         """Run the whole pipeline on scikit-learn's bundled digits (no download, about a minute)."""
-        from qaudit.commands.common import err, out
-        from qaudit.outputs import make_out_dir
+        from qaudit.sdk import make_out_dir
+        from qaudit.sdk.workflows import err, out
         from qaudit_paper.demo import run_demo
 
         make_out_dir(out_dir, parents)
@@ -63,12 +63,8 @@ def register_commands(app: Any) -> None:
         """Run the paper's experiments (basic QNN + HQNN on MNIST) and report them beside the paper's claims."""
         from contextlib import closing
 
-        from qaudit import parallel
-        from qaudit.commands.common import command_line, err
-        from qaudit.limits import check_jobs
-        from qaudit.outputs import make_out_dir
-        from qaudit.progress import RichProgress
-        from qaudit.shot_study import parse_shots, repeat_seeds
+        from qaudit.sdk import RichProgress, check_jobs, make_out_dir, open_executor, scheduler_from_env
+        from qaudit.sdk.workflows import command_line, err, parse_shots, repeat_seeds
         from qaudit_paper.reproduce import ReproduceConfig, check_mnist, run, write_outputs
 
         if quick:
@@ -84,7 +80,7 @@ def register_commands(app: Any) -> None:
         if jobs is not None:
             check_jobs(jobs)
         make_out_dir(out_dir, parents)
-        with closing(parallel.open_executor(executor, parallel.scheduler_from_env(), jobs)) as ex, \
+        with closing(open_executor(executor, scheduler_from_env(), jobs)) as ex, \
                 RichProgress(err) as progress:
             report = run(config, out_dir, command=command_line(), progress=progress,
                          say=lambda text: err.print(f"[bold]reproduce[/] {text}", highlight=False), executor=ex,

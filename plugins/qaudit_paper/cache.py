@@ -1,7 +1,7 @@
 """Content-addressed caches of ``qaudit reproduce`` (issue 19, item 3): trained models and stage results.
 
 A trained model depends only on its kind, options, preset, seed, split sizes, the data and the code that
-trains it; the key is the SHA-256 of all of them (:func:`qaudit.checkpoints.content_key`, with the code
+trains it; the key is the SHA-256 of all of them (:func:`qaudit.sdk.content_key`, with the code
 taken as the bytes of every ``.py`` file of ``qaudit`` and the model and dataset plugins), so a rerun with
 the same settings loads the model instead of training it, and any change to the code or the data trains
 afresh. Entries are model documents under ``$QAUDIT_CACHE_DIR/reproduce/`` (``QAUDIT_CACHE_DIR=off``
@@ -63,7 +63,7 @@ MODEL_SCHEMA = "qaudit.reproduce.model/2"
 def cache_entry(kind: str, ds: Any, n_train: int, n_holdout: int, seed: int, options: dict[str, Any],
                 preset: str | None, use_cache: bool = True) -> tuple[Path | None, str]:
     """(where the model for these inputs is cached or None when the cache is off, its content key)."""
-    from qaudit.checkpoints import cache_root, content_key
+    from qaudit.sdk import cache_root, content_key
 
     key = content_key("qaudit.reproduce.model/1", code_fingerprint(), kind, options, preset, seed, n_train,
                       n_holdout, ds.name, ds.fingerprint())
@@ -83,7 +83,7 @@ def load_cached(kind: str, ds: Any, n_train: int, n_holdout: int, seed: int, opt
                 preset: str | None = None, use_cache: bool = True) -> Any:
     """The cached model for these inputs, or None: absent, cache off, or an entry that is unreadable, stored
     under another key or altered (a warning on stderr names it; it is retrained and overwritten)."""
-    from qaudit.checkpoints import read_model_entry
+    from qaudit.sdk import read_model_entry
 
     path, key = cache_entry(kind, ds, n_train, n_holdout, seed, options, preset, use_cache)
     return read_model_entry(path, key, MODEL_SCHEMA, "reproduce model cache entry")
@@ -94,8 +94,8 @@ def train_cached(kind: str, ds: Any, n_train: int, n_holdout: int, seed: int, op
                  lookup: bool = True) -> tuple[Any, bool]:
     """``(ModelFile, hit)``: the cached model for these inputs, else a freshly trained one (then cached).
     ``lookup=False``: the caller already looked the entry up (:func:`load_cached`) and found none usable."""
-    from qaudit.checkpoints import read_model_entry, write_model_entry
-    from qaudit.workflows import train_model
+    from qaudit.sdk import read_model_entry, write_model_entry
+    from qaudit.sdk.workflows import train_model
 
     hit = load_cached(kind, ds, n_train, n_holdout, seed, options, preset, use_cache) if lookup else None
     if hit is not None:
@@ -155,7 +155,7 @@ def stage_key(name: str, inputs: Any) -> str:
     digests by the caller), the code of :data:`STAGE_PACKAGES` and the library versions."""
     from importlib import metadata
 
-    from qaudit.checkpoints import content_key
+    from qaudit.sdk import content_key
 
     libraries = {}
     for lib in STAGE_LIBRARIES:
@@ -170,7 +170,7 @@ class StageStore:
     """Stage results on disk by key (:func:`stage_key`); ``folder=None`` stores nothing."""
 
     def __init__(self, use_cache: bool = True):
-        from qaudit.checkpoints import cache_root
+        from qaudit.sdk import cache_root
 
         root = cache_root() if use_cache else None
         self.folder = None if root is None else root / "reproduce" / "stages"
@@ -183,8 +183,7 @@ class StageStore:
     def get(self, key: str, required: tuple[str, ...] = ()) -> dict[str, Any] | None:
         """The stored value for *key*, or None when absent, unreadable, too large, not ours or altered
         (a rejected entry is noted in :attr:`rejected` and will be recomputed and overwritten)."""
-        from qaudit.errors import QauditError
-        from qaudit.io import read_json_limited
+        from qaudit.sdk import QauditError, read_json_limited
 
         path = self.path(key)
         if path is None or not path.is_file():
@@ -204,7 +203,7 @@ class StageStore:
 
     def put(self, key: str, value: dict[str, Any]) -> None:
         """Store *value* atomically; a failure to write loses only the cache entry."""
-        from qaudit.io import write_text_atomic
+        from qaudit.sdk import write_text_atomic
 
         path = self.path(key)
         if path is None:

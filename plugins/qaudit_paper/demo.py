@@ -24,10 +24,8 @@ FORGET_CLASS = 4
 
 def run_demo(out_dir: Path, seed: int, err: Any, out: Any) -> None:
     """Train the basic QNN on digits, save it, evaluate it, then run every stage in :data:`STAGES`."""
-    from qaudit import model as model_io
-    from qaudit.data import load_dataset
-    from qaudit.progress import RichProgress
-    from qaudit.workflows import evaluate_model, train_model
+    from qaudit.sdk import RichProgress, load_dataset, save_model_file
+    from qaudit.sdk.workflows import evaluate_model, train_model
 
     out_dir.mkdir(exist_ok=True)  # the command created it (at most one missing level without --parents)
     start = time.perf_counter()
@@ -37,7 +35,7 @@ def run_demo(out_dir: Path, seed: int, err: Any, out: Any) -> None:
         mf = train_model(DEMO_MODEL, ds, n_train=1000, n_holdout=500, seed=seed, options=DEMO_OPTIONS,
                          progress=progress)
     path = out_dir / "model.json"
-    model_io.save(mf, path, command=f"qaudit demo --seed {seed}")
+    save_model_file(mf, path, command=f"qaudit demo --seed {seed}")
     mf.path = str(path)
     ev = evaluate_model(mf, ds)
     out.print(f"[bold]model[/] {path}: member accuracy {ev.splits['members']['accuracy']:.3f}, "
@@ -51,10 +49,8 @@ def leak_stage(mf: Any, dataset: Any, out_dir: Path, seed: int, err: Any, out: A
     """A fast leak audit (threshold + gray-box attacks), HTML and JSON reports."""
     import io
 
-    from qaudit.audit import AuditSettings, ground_truth, run_audit
-    from qaudit.io import write_text_atomic
-    from qaudit.plugins import get_host
-    from qaudit.progress import RichProgress
+    from qaudit.sdk import RichProgress, get_host, write_text_atomic
+    from qaudit.sdk.workflows import AuditSettings, ground_truth, run_audit
 
     path = getattr(mf, "path", None) or "model.json"
     err.print(f"[bold]leak[/] audit of {path}: attacks {', '.join(DEMO_ATTACKS)}, 1024 shots")
@@ -82,7 +78,7 @@ def shots_stage(mf: Any, dataset: Any, out_dir: Path, seed: int, err: Any, out: 
     """The loss attack's AUC at a few shot counts (3 seeded repeats each)."""
     from rich.table import Table
 
-    from qaudit.shot_study import ShotSettings, parse_shots, run_study
+    from qaudit.sdk.workflows import ShotSettings, parse_shots, run_study
 
     err.print(f"[bold]shots[/] leakage of the loss attack at {DEMO_SHOTS} shots, 3 repeats each")
     settings = ShotSettings(shots=parse_shots(DEMO_SHOTS), repeats=3, seed=seed, backend="sampled", attack="loss",
@@ -106,24 +102,23 @@ def unlearning_stage(mf: Any, dataset: Any, out_dir: Path, seed: int, err: Any, 
     """
     from rich.table import Table
 
-    from qaudit import model as model_io
-    from qaudit import unlearning as core
-    from qaudit.plugins import get_host
+    from qaudit.sdk import get_host, save_model_file
+    from qaudit.sdk import workflows as wf
 
     start = time.perf_counter()
     err.print(f"[bold]unlearn[/] forget digit {FORGET_CLASS} with ssd (Fisher dampening), verify with the "
               f"gray-box MIA")
-    fs = core.resolve_forget(mf, dataset, [FORGET_CLASS], None)
-    verifier = core.Verifier(mf, dataset, fs, seed)
+    fs = wf.resolve_forget(mf, dataset, [FORGET_CLASS], None)
+    verifier = wf.Verifier(mf, dataset, fs, seed)
     before = verifier.snapshot(mf.model)
-    request = core.build_request(get_host().get("unlearning", "ssd"), dataset, fs, seed, {},
+    request = wf.build_request(get_host().get("unlearning", "ssd"), dataset, fs, seed, {},
                                  getattr(mf.model, "n_classes", dataset.n_classes))
-    outcome = core.run_method("ssd", mf.model, request)
+    outcome = wf.run_method("ssd", mf.model, request)
     after = verifier.snapshot(outcome.model)
-    result = core.MethodResult("ssd", ["forget", "train"], {}, seed, outcome.model, outcome.cost, outcome.details,
+    result = wf.MethodResult("ssd", ["forget", "train"], {}, seed, outcome.model, outcome.cost, outcome.details,
                                after, {}, float("nan"))
     path = out_dir / "model.unlearned.json"
-    model_io.save(core.unlearned_model_file(mf, result, fs), path, command=f"qaudit demo --seed {seed}")
+    save_model_file(wf.unlearned_model_file(mf, result, fs), path, command=f"qaudit demo --seed {seed}")
 
     table = Table(title=f"unlearning digit {FORGET_CLASS} with ssd ({outcome.cost.gradient_evaluations} "
                         f"per-sample gradients, {outcome.cost.seconds:.2f} s)")

@@ -24,9 +24,8 @@ def _acc(model: Any, X: np.ndarray, y: np.ndarray, backend: Any = None) -> float
 def train(ds: Any, kind: str, n_train: int, n_holdout: int, seed: int, options: dict[str, Any],
           preset: str | None, use_cache: bool) -> Any:
     """Train one model the caller did not find in the model cache (and cache it); returns its
-    :func:`qaudit.model.portable` bundle."""
-    from qaudit.model import portable
-    from qaudit.progress import SILENT
+    :func:`qaudit.sdk.portable` bundle."""
+    from qaudit.sdk import SILENT, portable
     from qaudit_paper.cache import train_cached
 
     mf, _ = train_cached(kind, ds, n_train, n_holdout, seed, options, SILENT, preset=preset, use_cache=use_cache,
@@ -49,8 +48,7 @@ def model_entry(mf: Any, ds: Any, forget_class: int) -> dict[str, Any]:
 def leak(mf: Any, ds: Any, attacks: list[str], seed: int, forget_class: int, bootstrap: int) -> dict[str, Any]:
     """The leak audit before unlearning (exact outputs); with the gray-box attack also its paper-protocol
     figure (``origin``)."""
-    from qaudit.audit import AuditSettings, ground_truth, run_audit
-    from qaudit.backends import resolve_backend
+    from qaudit.sdk.workflows import AuditSettings, ground_truth, resolve_backend, run_audit
     from qaudit_paper import origins
 
     graybox = "gray-box" in attacks
@@ -69,24 +67,21 @@ def unlearn(mf: Any, ds: Any, methods: list[str], seed: int, forget_class: int) 
     """Every method against the retrain oracle, verified alike; the comparison tables as plain data."""
     from dataclasses import asdict
 
-    from qaudit import unlearning as core
-    from qaudit.shot_study import exact_verifier
+    from qaudit.sdk import workflows as wf
 
-    fs = core.resolve_forget(mf, ds, [forget_class])
-    verifier = exact_verifier(mf, ds, fs, seed)  # the shot study's runs in this process reuse it
+    fs = wf.resolve_forget(mf, ds, [forget_class])
+    verifier = wf.exact_verifier(mf, ds, fs, seed)  # the shot study's runs in this process reuse it
     before = verifier.snapshot(mf.model)
-    orc = core.make_oracle(mf, ds, fs, verifier, mf.data.seed, None, cache=False)
+    orc = wf.make_oracle(mf, ds, fs, verifier, mf.data.seed, None, cache=False)
     runs, per_method = [], {}
     for method in methods:
-        r = core.apply_method(method, mf, ds, fs, verifier, core.Reference([orc]), seed, {}, 1.0)
-        runs.append({**r.to_json(), "shots": None, "distance": r.distance, "before": core.public(before),
-                     "oracle": core.public(orc.snapshot)})
-        per_method[method] = {"after": core.public(r.after), "cost_ratio": r.cost_ratio,
+        r = wf.apply_method(method, mf, ds, fs, verifier, wf.Reference([orc]), seed, {}, 1.0)
+        runs.append({**r.to_json(), "shots": None, "distance": r.distance, "before": wf.public_snapshot(before),
+                     "oracle": wf.public_snapshot(orc.snapshot)})
+        per_method[method] = {"after": wf.public_snapshot(r.after), "cost_ratio": r.cost_ratio,
                               "seconds": r.cost.seconds, "distance": r.distance}
-    from qaudit.unlearn_reports import compare_report
-
-    cmp = compare_report(mf, fs, runs, {"methods": list(methods), "seeds": [seed]})
-    return {"unlearning": {"before": core.public(before), "oracle": core.public(orc.snapshot),
+    cmp = wf.compare_report(mf, fs, runs, {"methods": list(methods), "seeds": [seed]})
+    return {"unlearning": {"before": wf.public_snapshot(before), "oracle": wf.public_snapshot(orc.snapshot),
                            "oracle_gradient_evaluations": orc.gradient_evaluations, "methods": per_method,
                            "forget_size": int(len(fs.forget_ids)), "retain_size": int(len(fs.retain_ids))},
             "tables": [asdict(t) for t in cmp.tables]}
@@ -107,10 +102,9 @@ def noise(mf: Any, ds: Any, noise_model: str, seed: int, forget_class: int, boot
           method: str | None) -> dict[str, Any]:
     """The paper's noise model on the model: gray-box leakage and the verifier's snapshot, before and after
     *method* (rerun here with the unlearning stage's seed and options, so it is the same model)."""
-    from qaudit import unlearning as core
-    from qaudit.audit import AuditSettings, ground_truth, run_audit
-    from qaudit.backends import resolve_backend
-    from qaudit.plugins import get_host
+    from qaudit.sdk import get_host
+    from qaudit.sdk import workflows as wf
+    from qaudit.sdk.workflows import AuditSettings, ground_truth, resolve_backend, run_audit
 
     name = f"noisy:{noise_model}"
     be, _ = resolve_backend(name, None, mf.model)
@@ -118,15 +112,15 @@ def noise(mf: Any, ds: Any, noise_model: str, seed: int, forget_class: int, boot
                       AuditSettings(attacks=["gray-box"], backend=name, seed=seed, forget_class=forget_class,
                                     n_bootstrap=bootstrap), backend=be, location=str(mf.path))
     g = audit.payload["attacks"]["gray-box"]
-    fs = core.resolve_forget(mf, ds, [forget_class])
-    verifier = core.Verifier(mf, ds, fs, seed, be, None)
+    fs = wf.resolve_forget(mf, ds, [forget_class])
+    verifier = wf.Verifier(mf, ds, fs, seed, be, None)
     out: dict[str, Any] = {"backend": name, "auc": g["metrics"]["auc"], "auc_low": g["metrics"]["auc_low"],
                            "auc_high": g["metrics"]["auc_high"], "member_rate": g["details"].get("member_rate"),
-                           "before": core.public(verifier.snapshot(mf.model))}
+                           "before": wf.public_snapshot(verifier.snapshot(mf.model))}
     if method is not None:
-        request = core.build_request(get_host().get("unlearning", method), ds, fs, seed, {},
+        request = wf.build_request(get_host().get("unlearning", method), ds, fs, seed, {},
                                      mf.model.n_classes or ds.n_classes, 1.0)
-        unlearned = core.run_method(method, mf.model, request).model
+        unlearned = wf.run_method(method, mf.model, request).model
         out["method"] = method
-        out["after"] = core.public(verifier.snapshot(unlearned))
+        out["after"] = wf.public_snapshot(verifier.snapshot(unlearned))
     return out

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.results import Table
+from qaudit.sdk import Table
 
 REPOSITORY = "github.com/Sujun124/QMU at e557acc"
 #: (fact, source) rows: what the authors' code does, and where (path:lines in the repository above).
@@ -63,7 +63,7 @@ def leak_entry(payload_attack: dict[str, Any]) -> dict[str, Any]:
 
 def paper_code_shown(model_options: dict[str, Any]) -> list[str]:
     """The options the recipe table shows: the ``paper-code`` preset's and any overridden (quick runs)."""
-    from qaudit.plugins import get_host
+    from qaudit.sdk import get_host
 
     return sorted({*get_host().get("model", "basic-qnn").PRESETS["paper-code"], *model_options})
 
@@ -71,8 +71,7 @@ def paper_code_shown(model_options: dict[str, Any]) -> list[str]:
 def paper_code_leak(mf: Any, ds: Any, seed: int, forget_class: int, bootstrap: int) -> dict[str, Any]:
     """The gray-box audit (held-out and paper protocol) of the basic QNN trained with the ``paper-code``
     preset on the reproduction's split and seed (:func:`leak_entry`)."""
-    from qaudit.audit import AuditSettings, ground_truth, run_audit
-    from qaudit.backends import resolve_backend
+    from qaudit.sdk.workflows import AuditSettings, ground_truth, resolve_backend, run_audit
 
     audit = run_audit(mf, ds, ground_truth(mf, len(ds)),
                       AuditSettings(attacks=["gray-box"], backend="exact", seed=seed, forget_class=forget_class,

@@ -33,9 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
-from qaudit.progress import SILENT, Progress
-from qaudit.results import Plot, Report, Series, Table
+from qaudit.sdk import SILENT, Plot, Progress, QauditError, Report, Series, Table
 from qaudit_paper import cache, origins, stages
 from qaudit_paper import jobs as paper_jobs
 
@@ -142,8 +140,7 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
     stage results are cached by content (:mod:`qaudit_paper.cache`; *use_cache* False turns both off), so a
     rerun with the same settings, code and data only reads them back; the report is the same in every case
     (timings aside)."""
-    from qaudit import parallel
-    from qaudit.data import load_dataset
+    from qaudit.sdk import load_dataset, using_executor
 
     say = say or (lambda text: None)
     start = time.perf_counter()
@@ -154,7 +151,7 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
     out_dir.mkdir(parents=True, exist_ok=True)
     dref = stages.DatasetRef.of(ds, options)
     store = cache.StageStore(use_cache)
-    with parallel.using(executor, jobs) as ex:
+    with using_executor(executor, jobs) as ex:
         t0 = time.perf_counter()
         model_files, seconds = _train_all(config, ds, dref, out_dir, command, ex, progress, say, use_cache)
         wall = {"wall: trainings": round(time.perf_counter() - t0, 2)}
@@ -179,10 +176,7 @@ def _train_all(config: ReproduceConfig, ds: Any, dref: stages.DatasetRef, out_di
                progress: Progress, say: Any, use_cache: bool) -> tuple[dict[str, Any], dict[str, float]]:
     """Every model the run needs (``config.models`` and the ``paper-code`` basic QNN), from the model cache
     or trained as concurrent jobs, each saved into *out_dir* and read back from there."""
-    from qaudit import model as model_io
-    from qaudit import parallel
-    from qaudit.model import from_portable
-    from qaudit.protocols import Job
+    from qaudit.sdk import Job, from_portable, load_model_file, run_jobs, save_model_file
 
     wanted = [(kind, kind, opts, None) for kind, opts in config.models.items()]
     if "basic-qnn" in config.models and "gray-box" in config.attacks and config.paper_code is not None:
@@ -201,15 +195,15 @@ def _train_all(config: ReproduceConfig, ds: Any, dref: stages.DatasetRef, out_di
                  use_cache), seed=config.seed, origin=f"reproduce training {label}")
             for label, kind, opts, preset in todo]
     seconds: dict[str, Any] = {f"train {label}": "cached" for label in found}
-    done = parallel.run(stages.call, jobs, ex, progress, "trainings") if jobs else []
+    done = run_jobs(stages.call, jobs, ex, progress, "trainings") if jobs else []
     for (label, *_), (bundle, took) in zip(todo, done):
         found[label] = from_portable(bundle)
         seconds[f"train {label}"] = round(took, 2)
     model_files = {}
     for label, *_ in wanted:
         path = out_dir / f"{label}.json"
-        model_io.save(found[label], path, command=command)
-        model_files[label] = model_io.load(path)
+        save_model_file(found[label], path, command=command)
+        model_files[label] = load_model_file(path)
     return model_files, seconds
 
 
@@ -251,7 +245,7 @@ def _shot_stage(config: ReproduceConfig, ds: Any, dref: stages.DatasetRef, mf: A
     """The shot study on the basic QNN: one job per (shot count, repeat), planned only when not cached."""
     from dataclasses import asdict as as_dict
 
-    from qaudit.shot_study import ShotSettings, plan_study, study_run
+    from qaudit.sdk.workflows import ShotSettings, plan_study, study_run
 
     def settings() -> ShotSettings:
         return ShotSettings(shots=list(config.shots), repeats=config.repeats, seed=config.seed, backend="sampled",
@@ -634,7 +628,7 @@ def _shot_values(runs: list[dict[str, Any]], part: str, metric: str) -> list[tup
 
 
 def _shot_claims(config: ReproduceConfig, sh: dict[str, Any]) -> list[list[Any]]:
-    from qaudit.shot_study import shot_label
+    from qaudit.sdk.workflows import shot_label
 
     rows = []
     runs = sh["runs"]
@@ -782,9 +776,7 @@ def write_outputs(report: Report, out_dir: Path) -> list[Path]:
     """report.md / report.html / report.json in *out_dir*, each written atomically."""
     import io
 
-    from qaudit.gating import dump_json
-    from qaudit.io import write_text_atomic
-    from qaudit.plugins import get_host
+    from qaudit.sdk import dump_json, get_host, write_text_atomic
 
     host = get_host()
     paths = []

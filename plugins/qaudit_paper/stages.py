@@ -10,7 +10,7 @@ stages run concurrently, the longest first) and stores the values.
 Jobs see the dataset and models through :class:`DatasetRef` / :class:`ModelRef`: small, picklable
 descriptions resolved in the worker (loaded once per process) whose content digests are the cache key's
 "dataset identity" and "model file content". Every job runs with single-threaded BLAS
-(:class:`qaudit.parallel.SingleThreaded`), in a worker or in this process, and every value passes through
+(:class:`qaudit.sdk.SingleThreaded`), in a worker or in this process, and every value passes through
 :func:`cache.canonical`, so a serial run, a concurrent run and a cached rerun give the same report.
 """
 
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from qaudit.progress import SILENT, Progress
+from qaudit.sdk import SILENT, Progress
 from qaudit_paper import cache
 
 _DATASETS: dict[str, Any] = {}
@@ -49,8 +49,7 @@ class DatasetRef:
     def resolve(self) -> Any:
         """The dataset, loaded once per process; a different content on this machine is an error."""
         if self.sha256 not in _DATASETS:
-            from qaudit.data import load_dataset
-            from qaudit.errors import QauditError
+            from qaudit.sdk import QauditError, load_dataset
 
             ds = load_dataset(self.name, self.options)
             if ds.fingerprint()["sha256"] != self.sha256:
@@ -61,12 +60,11 @@ class DatasetRef:
 
 
 class ModelRef:
-    """A model file as a picklable bundle (:func:`qaudit.model.portable`) and its content digest: kind,
+    """A model file as a picklable bundle (:func:`qaudit.sdk.portable`) and its content digest: kind,
     model document, split and training record. ``path`` is a stable label (the file name), not a location."""
 
     def __init__(self, mf: Any, label: str):
-        from qaudit.checkpoints import content_key
-        from qaudit.model import portable
+        from qaudit.sdk import content_key, portable
 
         light = dataclasses.replace(mf, path=label, provenance={})
         self.bundle = portable(light)
@@ -79,9 +77,9 @@ class ModelRef:
         return ["model", self.digest]
 
     def resolve(self) -> Any:
-        """The :class:`qaudit.model.ModelFile`, rebuilt once per process."""
+        """The :class:`qaudit.sdk.ModelFile`, rebuilt once per process."""
         if self.digest not in _MODELS:
-            from qaudit.model import from_portable
+            from qaudit.sdk import from_portable
 
             if len(_MODELS) > 8:
                 _MODELS.clear()
@@ -141,8 +139,7 @@ def run_stages(stages: list[Stage], executor: Any, store: cache.StageStore, prog
     """``(values, seconds)`` by stage name: cached values are read back, the others computed -- every job of
     every missing stage in one batch on *executor* -- then stored. ``seconds`` sums each stage's job times
     (``"cached"`` for a cached stage), in the order of *stages*."""
-    from qaudit import parallel
-    from qaudit.protocols import Job
+    from qaudit.sdk import Job, run_jobs
 
     values: dict[str, dict[str, Any]] = {}
     seconds: dict[str, Any] = {}
@@ -160,7 +157,7 @@ def run_stages(stages: list[Stage], executor: Any, store: cache.StageStore, prog
     batch = [(stage, i, job) for stage in todo for i, job in enumerate(stage.jobs)]
     batch.sort(key=lambda item: -item[0].cost / max(1, len(item[0].jobs)))  # stable: longest jobs first
     jobs = [Job(tuple(job), origin=f"reproduce stage {stage.name}") for stage, _, job in batch]
-    done = parallel.run(call, jobs, executor, progress, f"{description}: {len(jobs)} jobs") if jobs else []
+    done = run_jobs(call, jobs, executor, progress, f"{description}: {len(jobs)} jobs") if jobs else []
     pieces: dict[str, list[Any]] = {stage.name: [None] * len(stage.jobs) for stage in todo}
     for (stage, i, _), (value, took) in zip(batch, done):
         pieces[stage.name][i] = value

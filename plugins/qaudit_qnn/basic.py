@@ -6,10 +6,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qaudit import preprocessing as pp
-from qaudit.engine.gates import Gate
-from qaudit.errors import QauditError
-from qaudit.qnn import NESTEROV_TRAINING, CircuitClassifier
+from qaudit.sdk import NESTEROV_TRAINING, CircuitClassifier, QauditError, apply_preprocessing, fit_pca, fit_standardize
+from qaudit.sdk.engine import Gate
 
 
 def u3_ring_gates(n_qubits: int, n_layers: int, prefix: str = "theta") -> tuple[list[Gate], list[str]]:
@@ -36,7 +34,7 @@ def u3_ring_gates(n_qubits: int, n_layers: int, prefix: str = "theta") -> tuple[
 
 def u3_ring_layers(qubits: list, n_layers: int, prefix: str = "theta") -> tuple[Any, list[str]]:
     """The ``cirq.Circuit`` of :func:`u3_ring_gates` on *qubits* (imports Cirq)."""
-    from qaudit.engine.gates import to_cirq
+    from qaudit.sdk.engine import to_cirq
 
     gates, names = u3_ring_gates(len(qubits), n_layers, prefix)
     circuit, line = to_cirq(len(qubits), gates)
@@ -91,14 +89,14 @@ class BasicQNN(CircuitClassifier):
             raise QauditError("basic-qnn: pca must be 'auto', 'always' or 'never'")
         if o["scaling"] not in ("auto", "pixel", "standard"):
             raise QauditError("basic-qnn: scaling must be 'auto', 'pixel' or 'standard'")
-        from qaudit.qnn import LOSSES
+        from qaudit.sdk import LOSSES
 
         if o["loss"] not in LOSSES:
             raise QauditError(f"basic-qnn: loss must be one of {', '.join(sorted(LOSSES))}")
         if o["schedule"] not in ("epochs", "random-batch"):
             raise QauditError("basic-qnn: schedule must be 'epochs' or 'random-batch'")
         if o["noise"] is not None:
-            from qaudit.engine.noise import NoiseModel
+            from qaudit.sdk.engine import NoiseModel
 
             if not isinstance(o["noise"], str):
                 raise QauditError("basic-qnn: noise must be a string ('paper' or p1=..,p2=..,bitflip=..)")
@@ -106,7 +104,7 @@ class BasicQNN(CircuitClassifier):
 
     def training_loss(self) -> Any:
         """Categorical cross-entropy (``ce``, ours) or the authors' ``bce-multi`` (option ``loss``)."""
-        from qaudit.qnn import LOSSES
+        from qaudit.sdk import LOSSES
 
         return LOSSES[self.options["loss"]]
 
@@ -123,7 +121,7 @@ class BasicQNN(CircuitClassifier):
         steps: list[dict[str, Any]] = []
         standard = self.options["scaling"] == "standard"
         if standard:
-            steps.append(pp.fit_standardize(X))
+            steps.append(fit_standardize(X))
         else:
             peak = float(np.max(np.abs(X))) if X.size else 0.0
             if peak > 1.0:
@@ -132,7 +130,8 @@ class BasicQNN(CircuitClassifier):
         width = X.shape[1]
         use_pca = self.options["pca"] == "always" or (self.options["pca"] == "auto" and width > room)
         if use_pca:
-            steps.append(pp.fit_pca(pp.apply(steps, X), min(room, width) if standard else dim, self.options["seed"]))
+            k = min(room, width) if standard else dim
+            steps.append(fit_pca(apply_preprocessing(steps, X), k, self.options["seed"]))
             width = steps[-1]["components"].shape[0]
         if standard and width < dim:
             steps.append({"op": "bias", "value": TABULAR_BIAS})

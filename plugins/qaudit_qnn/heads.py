@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
+from qaudit.sdk import QauditError
 from qaudit_qnn import layers
 
 ACTIVATIONS = ("relu", "leaky_relu", "tanh", "sigmoid")

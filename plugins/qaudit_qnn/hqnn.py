@@ -29,9 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
-from qaudit.limits import MAX_HQNN_LAYERS, MAX_HQNN_QUBITS
-from qaudit.qnn import CircuitClassifier, cross_entropy_grad
+from qaudit.sdk import MAX_HQNN_LAYERS, MAX_HQNN_QUBITS, CircuitClassifier, QauditError, cross_entropy_grad
 from qaudit_qnn import layers
 
 IMAGE_SIDE = 28
@@ -70,7 +68,7 @@ class HQNN(CircuitClassifier):
         super().validate_options()
         o = self.options  # types and ranges: RANGES (the paper uses 8 qubits and 1 to 5 layers)
         if o["noise"] is not None:
-            from qaudit.engine.noise import MAX_NOISY_QUBITS, NoiseModel
+            from qaudit.sdk.engine import MAX_NOISY_QUBITS, NoiseModel
 
             if not isinstance(o["noise"], str):
                 raise QauditError("hqnn: noise must be a string ('paper' or p1=..,p2=..,bitflip=..)")
@@ -167,7 +165,7 @@ class HQNN(CircuitClassifier):
             return self._loss_grad_chunk(Z, y, per_sample)
 
     def _loss_grad_chunk(self, Z: np.ndarray, y: np.ndarray, per_sample: bool) -> tuple[Any, dict]:
-        from qaudit.engine import backward, choose_method, forward
+        from qaudit.sdk.engine import backward, choose_method, forward
 
         program, obs = self.compiled.program, self.compiled.observables
         z, cache = self._classical_forward(Z)

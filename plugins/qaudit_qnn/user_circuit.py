@@ -17,7 +17,7 @@ A model config declares how inputs enter it and what is measured::
 Qubit ``k`` in a readout string is the k-th qubit of the circuit in Cirq's
 sorted order (``sorted(circuit.all_qubits())``), which is also the amplitude
 order (qubit 0 = most significant bit). A dense head maps the readout values
-to class logits, as in every :class:`~qaudit.qnn.CircuitClassifier`.
+to class logits, as in every :class:`~qaudit.sdk.CircuitClassifier`.
 
 Preprocessing (fitted on the training data, saved in the model file):
 
@@ -57,11 +57,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qaudit import preprocessing as pp
-from qaudit.errors import QauditError
-from qaudit.limits import MAX_STATEVECTOR_QUBITS
-from qaudit.qnn import NESTEROV_TRAINING, CircuitClassifier
-from qaudit.training import OPTIMIZERS
+from qaudit.sdk import (
+    MAX_STATEVECTOR_QUBITS,
+    NESTEROV_TRAINING,
+    OPTIMIZERS,
+    CircuitClassifier,
+    QauditError,
+    apply_preprocessing,
+    fit_pca,
+)
 from qaudit_qnn import heads, layers
 
 #: Largest accepted circuit JSON (characters) and nesting / node budgets.
@@ -302,7 +306,7 @@ def load_circuit(obj: Any) -> Any:
 def read_circuit_file(path: str | Path) -> Any:
     """Parse a Cirq JSON file into a JSON tree (validated later by :func:`load_circuit`);
     a regular file of at most MAX_CIRCUIT_CHARS bytes, at most MAX_DEPTH levels deep."""
-    from qaudit.io import read_json_limited
+    from qaudit.sdk import read_json_limited
 
     return read_json_limited(Path(path), MAX_CIRCUIT_CHARS, "circuit file", max_depth=JSON_DEPTH)
 
@@ -368,7 +372,7 @@ class UserCircuit(CircuitClassifier):
             if not isinstance(config, str):
                 raise QauditError("user-circuit: config must be the path of a JSON file")
             path = Path(config)
-            from qaudit.io import read_json_limited
+            from qaudit.sdk import read_json_limited
 
             loaded = read_json_limited(path, MAX_CIRCUIT_CHARS, "model config", max_depth=JSON_DEPTH)
             if not isinstance(loaded, dict):
@@ -404,7 +408,7 @@ class UserCircuit(CircuitClassifier):
             raise QauditError("user-circuit: amplitude encoding binds no feature symbols; drop 'features' "
                               "or use -O encoding=angle")
         if o["noise"] is not None:
-            from qaudit.engine.noise import NoiseModel
+            from qaudit.sdk.engine import NoiseModel
 
             if not isinstance(o["noise"], str):
                 raise QauditError("user-circuit: noise must be a string ('paper' or p1=..,p2=..,bitflip=..)")
@@ -466,7 +470,7 @@ class UserCircuit(CircuitClassifier):
             steps.append({"op": "scale", "factor": 1.0 / peak})
         width = X.shape[1]
         if o["pca"] == "always" or (o["pca"] == "auto" and width > want):
-            steps.append(pp.fit_pca(pp.apply(steps, X), want, o["seed"]))
+            steps.append(fit_pca(apply_preprocessing(steps, X), want, o["seed"]))
             width = want
         if self.encoding == "amplitude":
             if width > want:
@@ -479,7 +483,7 @@ class UserCircuit(CircuitClassifier):
         if width != want:
             raise QauditError(f"user-circuit: angle encoding declares {want} feature symbols but the data has "
                               f"{width} features{' (PCA disabled)' if o['pca'] == 'never' else ''}")
-        Z = pp.apply(steps, X)
+        Z = apply_preprocessing(steps, X)
         low, high = Z.min(axis=0), Z.max(axis=0)
         span = np.where(high > low, high - low, 1.0)
         steps.append({"op": "normalize", "mean": low, "std": span / np.pi})

@@ -6,7 +6,7 @@ or any other command that builds one -- and computes nothing itself.
 
 from __future__ import annotations
 
-from qaudit import hookimpl
+from qaudit.sdk import hookimpl
 
 QAUDIT_API = "2"
 

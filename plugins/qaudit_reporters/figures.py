@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any
 
-from qaudit.results import Report
+from qaudit.sdk import Report
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")
 RC = {"svg.hashsalt": "qaudit", "svg.fonttype": "none", "font.size": 9, "axes.spines.top": False,

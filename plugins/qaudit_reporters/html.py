@@ -18,7 +18,7 @@ import math
 from html import escape
 from typing import Any, ClassVar, TextIO
 
-from qaudit.results import Curve, Plot, Report, fmt
+from qaudit.sdk import Curve, Plot, Report, fmt
 
 LOG_FLOOR = 1e-3
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f")

@@ -6,8 +6,7 @@ import json
 from typing import ClassVar, TextIO
 from xml.etree import ElementTree as ET
 
-from qaudit import __version__
-from qaudit.results import Report
+from qaudit.sdk import Report, __version__
 
 INFO_URI = "https://github.com/qaudit/qaudit"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, TextIO
 
-from qaudit.results import Report, fmt
+from qaudit.sdk import Report, fmt
 
 _STYLE = {"pass": "bold green", "fail": "bold red", "info": "bold"}
 

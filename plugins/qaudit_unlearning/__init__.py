@@ -6,7 +6,7 @@ plugin. Heavy imports happen inside the registered classes' methods.
 
 from __future__ import annotations
 
-from qaudit import hookimpl
+from qaudit.sdk import hookimpl
 
 QAUDIT_API = "2"
 

@@ -1,7 +1,7 @@
 """The unlearning methods: the paper's GA, SSD and RGA, exact SISA unlearning, and the
 retrain / finetune baselines.
 
-Every method follows :class:`qaudit.protocols.UnlearningMethod`: it reads its
+Every method follows :class:`qaudit.sdk.UnlearningMethod`: it reads its
 options from ``request.options`` (unknown keys are an error), never modifies the
 input model (it works on ``model.copy()``) and reports its cost in per-sample
 circuit evaluations (forward passes) and per-sample gradient evaluations.
@@ -14,13 +14,23 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qaudit.errors import QauditError
-from qaudit.limits import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_FISHER_SAMPLES, MAX_LR, MAX_STEPS, check_option, check_seed
-from qaudit.protocols import UnlearningCost, UnlearningOutcome, UnlearningRequest
-from qaudit.training import SGD
+from qaudit.sdk import (
+    MAX_BATCH_SIZE,
+    MAX_EPOCHS,
+    MAX_FISHER_SAMPLES,
+    MAX_LR,
+    MAX_STEPS,
+    SGD,
+    QauditError,
+    UnlearningCost,
+    UnlearningOutcome,
+    UnlearningRequest,
+    check_option,
+    check_seed,
+)
 
 #: What every method option may be: (kind, low, high, flags); flags: "open" (low excluded), "null" (None
-#: allowed). ``kind`` "int", "float" or "bool" (checked by :func:`qaudit.limits.check_option`) or a tuple of
+#: allowed). ``kind`` "int", "float" or "bool" (checked by :func:`qaudit.sdk.check_option`) or a tuple of
 #: allowed strings. An option name means the same in every method.
 OPTION_SPECS: dict[str, tuple[Any, ...]] = {
     "lr": ("float", 0.0, MAX_LR, "open"),
@@ -150,7 +160,7 @@ class GradientAscent(_GradientMethod):
         cost = UnlearningCost()
         batches = _batches(rng, len(X), batch)
         done = 0
-        from qaudit.progress import SILENT
+        from qaudit.sdk import SILENT
 
         progress = request.progress or SILENT
         with progress.track("gradient ascent", steps) as task:
@@ -211,7 +221,7 @@ class RelativeGradientAscent(_GradientMethod):
         steps = 0
         acc = _forget_accuracy(new, Xf, yf)
         cost.circuit_evaluations += len(Xf)
-        from qaudit.progress import SILENT
+        from qaudit.sdk import SILENT
 
         progress = request.progress or SILENT
         with progress.track("relative gradient ascent", int(o["max_steps"])) as task:
@@ -328,9 +338,7 @@ def qfi_diagonal(model: Any, X: np.ndarray) -> np.ndarray:
     in one forward sweep over per-sample state vectors. A parameter that enters
     several gates is an error (its diagonal needs cross terms).
     """
-    from qaudit.engine import zero_states
-    from qaudit.engine.statevector import apply_matrix, local_overlap, resolve
-    from qaudit.engine.tasks import engine_program
+    from qaudit.sdk.engine import apply_matrix, engine_program, local_overlap, resolve, zero_states
 
     task = model.task(X)
     program = engine_program(task).program
@@ -342,7 +350,7 @@ def qfi_diagonal(model: Any, X: np.ndarray) -> np.ndarray:
     seen: set[str] = set()
     metric = np.zeros(len(program.param_names))
     psi = np.ascontiguousarray(np.asarray(states, dtype=np.complex128).T)
-    from qaudit.engine.statevector import apply_block
+    from qaudit.sdk.engine import apply_block
 
     for rb in resolved:
         block = rb.block

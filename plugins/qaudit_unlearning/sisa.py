@@ -20,10 +20,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from qaudit import arrays
-from qaudit.errors import QauditError
-from qaudit.limits import MAX_EPOCHS, MAX_SEED, MAX_SHARDS, MAX_SLICES, check_option, check_seed
-from qaudit.progress import SILENT, Progress
+from qaudit.sdk import (
+    MAX_EPOCHS,
+    MAX_SEED,
+    MAX_SHARDS,
+    MAX_SLICES,
+    SILENT,
+    Progress,
+    QauditError,
+    check_option,
+    check_seed,
+    decode_array,
+    encode_array,
+)
 
 __all__ = ["MAX_SHARDS", "MAX_SLICES", "SisaEnsemble", "assign"]
 
@@ -97,7 +106,7 @@ class SisaEnsemble:
             template.validate_options()
 
     def _constituent_cls(self) -> Any:
-        from qaudit.plugins import get_host
+        from qaudit.sdk import get_host
 
         return get_host().get("model", self.options["constituent"])
 
@@ -166,13 +175,12 @@ class SisaEnsemble:
         (None: in this process); return the gradient evaluations spent. Each job gets the ensemble's
         options, the shard's member document and checkpoints, its per-slice row indices and the pool
         (shared once); its seeds are the shard's own, so the result does not depend on the executor."""
-        from qaudit.parallel import using
-        from qaudit.protocols import Job
+        from qaudit.sdk import Job, using_executor
 
         row = {int(i): k for k, i in enumerate(ids)}
         R = self.options["slices"]
         jobs, shards = [], sorted(todo)
-        with using(executor) as ex, progress.track(f"SISA: {len(shards)} shard(s)", len(shards)) as task:
+        with using_executor(executor) as ex, progress.track(f"SISA: {len(shards)} shard(s)", len(shards)) as task:
             pool = ex.share((X, y))
             for s in shards:
                 first = todo[s]
@@ -234,7 +242,7 @@ class SisaEnsemble:
     def predict_proba(self, X: np.ndarray, backend: Any = None, shots: int | None = None,
                       seed: int | None = 0) -> np.ndarray:
         """Class probabilities through :func:`qaudit.query.query` (parts queried, then combined)."""
-        from qaudit.query import predict_proba
+        from qaudit.sdk import predict_proba
 
         return predict_proba(self, X, backend, shots, seed)
 
@@ -264,7 +272,7 @@ class SisaEnsemble:
         constituents = []
         for s, m in enumerate(self.members):
             doc = m.to_document()
-            doc["checkpoints"] = [{k: arrays.encode(v) for k, v in c.items()} for c in self.checkpoints[s]]
+            doc["checkpoints"] = [{k: encode_array(v) for k, v in c.items()} for c in self.checkpoints[s]]
             constituents.append(doc)
         config = {**self.get_params(), "n_classes": self.n_classes, "n_features_in": self.n_features_in,
                   "assignment": {"ids": self.ids.tolist(), "shard": self.shard.tolist(),
@@ -289,7 +297,7 @@ class SisaEnsemble:
         a = meta["assignment"]
         if not isinstance(a, dict):
             raise QauditError("config.assignment must be an object")
-        vals = [arrays.decode(a.get(k, []), f"config.assignment.{k}", (None,), integer=True)
+        vals = [decode_array(a.get(k, []), f"config.assignment.{k}", (None,), integer=True)
                 for k in ("ids", "shard", "slice")]
         if not len(vals[0]) == len(vals[1]) == len(vals[2]):
             raise QauditError("config.assignment: ids, shard and slice differ in length")
@@ -312,7 +320,7 @@ class SisaEnsemble:
             for r, cp in enumerate(doc["checkpoints"]):
                 if not isinstance(cp, dict) or (cp and set(cp) != set(shapes)):
                     raise QauditError(f"params.constituents[{s}].checkpoints[{r}] has the wrong weights")
-                cps.append({k: arrays.decode(v, f"checkpoint {s}/{r} {k}", shapes[k]).copy() for k, v in cp.items()})
+                cps.append({k: decode_array(v, f"checkpoint {s}/{r} {k}", shapes[k]).copy() for k, v in cp.items()})
             model.members.append(member)
             model.checkpoints.append(cps)
         return model

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qaudit import hookimpl
+from qaudit.sdk import hookimpl
 
 QAUDIT_API = "2"
 

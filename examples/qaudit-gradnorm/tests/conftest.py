@@ -1,4 +1,4 @@
-"""Register the plugin on qaudit.testing's isolated host (a no-op when it is pip-installed)."""
+"""Register the plugin on the isolated host of the qaudit.sdk.testing fixtures (a no-op once pip-installed)."""
 
 import pytest
 import qaudit_gradnorm
