@@ -219,7 +219,9 @@ def test_fixtures_and_checks_of_the_testing_kit_are_documented(doc):
     fixtures = [n for n, v in vars(testing).items() if hasattr(v, "_pytestfixturefunction") or
                 type(v).__name__ == "FixtureFunctionDefinition"]
     assert {"qaudit_host", "tiny_model", "cli_runner"} <= set(fixtures)
-    for name in fixtures + [n for n in testing.__all__ if n.startswith("check_")]:
+    checks = [n for n in testing.__all__ if n.startswith("check_") or n.endswith("_checks")]
+    assert {"parametrize_with_checks", "attack_checks", "model_checks"} <= set(checks)
+    for name in fixtures + checks:
         assert f"`{name}" in doc, f"docs/plugins.md does not mention qaudit.testing.{name}"
 
 
