@@ -192,10 +192,41 @@ def test_a_failed_shared_step_is_named_by_every_check_that_needs_it():
     names["needs_declared"]()  # the checks that do not need the step still pass
 
 
+@pytest.mark.parametrize("role", ["inline", "default"])
+def test_the_builtin_executors_pass_the_executor_checks(role):
+    host = testing.make_host()
+    facts = testing.check_executor(host.get("executor", host.role("executor", role)))
+    assert facts["jobs"] >= 6
+
+
+def test_the_executor_checks_catch_results_out_of_order_and_an_unnamed_failure():
+    serial = testing.make_host()
+    serial = serial.get("executor", serial.role("executor", "inline"))
+
+    class Reversed(serial):
+        name = "reversed"
+
+        def map(self, fn, jobs, on_done=None):
+            out = []
+            for job in reversed(list(jobs)):
+                try:
+                    out.append(fn(*job.args))
+                except Exception as exc:
+                    raise RuntimeError("a job failed") from exc
+            return out[::-1] if len(jobs) == 3 else out
+
+    with pytest.raises(AssertionError) as info:
+        testing.check_executor(Reversed)
+    message = str(info.value)
+    assert "2 of 8 conformance checks failed" in message
+    assert "- results_in_job_order: map must return every job's result in job order" in message
+    assert "- failing_job_is_named: a raising job must stop the batch with qaudit.errors.JobFailed" in message
+
+
 def test_every_seam_yields_uniquely_named_checks_without_running_anything():
     host = testing.make_host()
     roles = {"model": "default", "backend": "default", "attack": "verification", "unlearning": "oracle",
-             "reporter": "console"}
+             "reporter": "console", "executor": "default"}
     for kind, role in roles.items():
         cls = host.get(kind, host.role(kind, role))
         assert testing.kind_of(cls) == kind

@@ -5,17 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from qaudit.testing import checks_attacks, checks_backends, checks_models, checks_reporters, checks_unlearning
+from qaudit.testing import (
+    checks_attacks,
+    checks_backends,
+    checks_executors,
+    checks_models,
+    checks_reporters,
+    checks_unlearning,
+)
 from qaudit.testing.checks import Check, Suite, label
 
 
 def suite_for(subject: Any, **kwargs: Any) -> Suite:
     """The check suite of a plugin class, chosen by the protocol it follows (or ``kind=`` in *kwargs*:
-    ``"model"``, ``"backend"``, ``"attack"``, ``"unlearning"``, ``"reporter"``); *kwargs* go to that seam's
-    checks (e.g. ``options=``, ``shots=``, ``reference=``)."""
+    ``"model"``, ``"backend"``, ``"attack"``, ``"unlearning"``, ``"reporter"``, ``"executor"``); *kwargs* go
+    to that seam's checks (e.g. ``options=``, ``shots=``, ``reference=``)."""
     builders = {"model": checks_models.model_suite, "backend": checks_backends.backend_suite,
                 "attack": checks_attacks.attack_suite, "unlearning": checks_unlearning.unlearning_suite,
-                "reporter": checks_reporters.reporter_suite}
+                "reporter": checks_reporters.reporter_suite, "executor": checks_executors.executor_suite}
     kind = kwargs.pop("kind", None) or kind_of(subject)
     if kind not in builders:
         raise ValueError(f"unknown kind {kind!r} (one of {', '.join(builders)})")
@@ -31,6 +38,8 @@ def kind_of(cls: Any) -> str:
         return "unlearning"
     if has("render"):
         return "reporter"
+    if has("open", "map", "share"):
+        return "executor"
     if has("expectation"):
         return "backend"
     if has("fit", "score"):
@@ -38,7 +47,7 @@ def kind_of(cls: Any) -> str:
     if has("from_options", "fit"):
         return "model"
     raise TypeError(f"{label(cls)} follows none of the protocols the checks cover "
-                    "(Model, Backend, Attack, UnlearningMethod, Reporter); pass kind=")
+                    "(Model, Backend, Attack, UnlearningMethod, Reporter, Executor); pass kind=")
 
 
 def plugin_checks(subject: Any, **kwargs: Any) -> Iterator[Check]:
