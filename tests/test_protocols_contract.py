@@ -153,6 +153,40 @@ def test_a_model_written_to_the_protocol_passes_check_unlearning_method(method, 
     assert isinstance(outcome.model, ProtocolOnlyQNN)
 
 
+#: Names the host reads with getattr/hasattr that are not members of a plugin object's protocol.
+NOT_PROTOCOL_MEMBERS = {
+    "QAUDIT_API": "a plugin module's declared API version (docs/plugins.md, API versions)",
+    "data_change": "qaudit.data.Dataset, the host's own dataclass",
+}
+
+
+def test_every_optional_member_the_host_reads_is_declared_in_a_protocol():
+    """``getattr(obj, "member", default)`` on a plugin class is how the host reads an optional member; each
+    must be declared (and so documented) by a protocol. Attributes of non-plugin objects (exceptions, click
+    contexts, sympy expressions, the host's own classes) are told apart by the variable they are read from."""
+    import qaudit.protocols as protocols
+
+    members = set()
+    for name in protocols.__all__:
+        cls = getattr(protocols, name)
+        if inspect.isclass(cls):
+            for base in cls.__mro__:
+                members |= set(vars(base)) | set(getattr(base, "__annotations__", {}))
+    plugin_objects = re.compile(r"(cls|model|attack|backend|method|reporter|importer|executor|instance|entry\.obj|"
+                                r"get_host\(\)\.get\(.*\)|.*\.model|self\.backend|kind_cls|module|dataset)$")
+    undeclared = []
+    for path in sorted((ROOT / "qaudit").rglob("*.py")):
+        if "testing" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("getattr", "hasattr") \
+                    and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant):
+                member, subject = node.args[1].value, ast.unparse(node.args[0])
+                if plugin_objects.match(subject) and member not in members and member not in NOT_PROTOCOL_MEMBERS:
+                    undeclared.append(f"{path.relative_to(ROOT)}:{node.lineno}: {subject}.{member}")
+    assert not undeclared, "declare these in qaudit/protocols/: " + ", ".join(undeclared)
+
+
 # --------------------------------------------------------------------------- named checks
 class _BrokenReporter:
     """Three broken promises at once: no suffix dot, different text every time, not JSON."""

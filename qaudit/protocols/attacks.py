@@ -188,7 +188,8 @@ class Attack(Protocol):
     Optional members (the host uses the default when a class leaves them out):
     ``roles`` (default empty), ``needs_shots`` (False), ``uses_known_labels`` (True), ``needs_reference``
     (False), ``reference_models`` (16),
-    ``decision_threshold`` (None), ``signals`` (``{"model"}``) and ``details()`` (``{}``).
+    ``decision_threshold`` (None), ``signals`` (``{"model"}``), ``details()`` (``{}``), ``extra_protocol``
+    (none) and ``check_options`` (no early check).
     """
 
     name: ClassVar[str]
@@ -217,6 +218,14 @@ class Attack(Protocol):
     #: when the file provides all of them, and otherwise names the missing signal. Declare the least you need:
     #: a threshold attack reads ``{"outputs"}``, LiRA ``{"outputs", "reference_outputs"}``.
     signals: ClassVar[frozenset[str]]
+
+    @classmethod
+    def check_options(cls, all_options: dict[str, Any]) -> None:
+        """Optional: refuse bad options with a one-line QauditError before any work starts (``qaudit leak``
+        calls it while validating its settings). *all_options* holds every ``--attack-option`` of the audit,
+        keys ``ATTACK.KEY`` (``lira.shot_noise``); read only your own (``cls.name + "."``) and apply the same
+        checks ``fit`` applies to ``context.options``."""
+        ...
 
     def fit(self, context: AttackContext) -> Attack:
         """Prepare (train attack models, reference models...); return self."""
