@@ -200,10 +200,15 @@ class _BrokenReporter:
         stream.write(f"call {type(self).calls}\n")
 
 
-def test_named_checks_report_every_failure_at_once():
+def _failures(check: Any, cls: type) -> str:
+    """The one AssertionError a ``check_*`` function raises for *cls*."""
     with pytest.raises(AssertionError) as info:
-        testing.check_reporter(_BrokenReporter)
-    message = str(info.value)
+        check(cls)
+    return str(info.value)
+
+
+def test_named_checks_report_every_failure_at_once():
+    message = _failures(testing.check_reporter, _BrokenReporter)
     assert "2 of 4 conformance checks failed" in message
     assert "- suffix_starts_with_a_dot: suffix must start with '.'" in message
     assert "- renders_identically_twice: rendering the same result twice gave different output" in message
@@ -249,9 +254,7 @@ def test_the_executor_checks_catch_results_out_of_order_and_an_unnamed_failure()
                     raise RuntimeError("a job failed") from exc
             return out[::-1] if len(jobs) == 3 else out
 
-    with pytest.raises(AssertionError) as info:
-        testing.check_executor(Reversed)
-    message = str(info.value)
+    message = _failures(testing.check_executor, Reversed)
     assert "2 of 8 conformance checks failed" in message
     assert "- results_in_job_order: map must return every job's result in job order" in message
     assert "- failing_job_is_named: a raising job must stop the batch with qaudit.errors.JobFailed" in message
