@@ -260,6 +260,45 @@ def test_the_executor_checks_catch_results_out_of_order_and_an_unnamed_failure()
     assert "- failing_job_is_named: a raising job must stop the batch with qaudit.errors.JobFailed" in message
 
 
+class _ReImporter:
+    """Imports the tiny model from a 'source file' (the source framework is qaudit itself)."""
+
+    name, description, extra = "re-import", "the tiny model, as if converted", "none"
+    drift = 0.0
+
+    def load(self, request):
+        import qaudit
+        from qaudit.protocols import ImportedModel
+        from qaudit.query import predict_proba
+
+        model = testing.train_tiny_model().model
+
+        def reference(X):
+            p = predict_proba(model, X)
+            p[:, 0] += self.drift
+            p[:, 1] -= self.drift
+            return p
+
+        return ImportedModel(model.name, model, reference, "qaudit", qaudit.__version__, files=[request.source],
+                             details={"layers": 1})
+
+
+def test_the_importer_checks_pass_a_faithful_importer_and_name_a_drifting_one(tmp_path):
+    source = tmp_path / "model.src"
+    source.write_text("tiny")
+    X = testing.load_tiny_dataset().X[:20]
+    imported = testing.check_importer(_ReImporter, str(source), X, 10)
+    assert imported.framework == "qaudit"
+
+    class Drifting(_ReImporter):
+        drift = 1e-6
+
+    message = _failures(lambda cls: testing.check_importer(cls, str(tmp_path / "gone.src"), X, 10), Drifting)
+    assert "2 of 7 conformance checks failed" in message
+    assert "- matches_the_source_framework: qaudit's probabilities differ from qaudit's by 1e-06" in message
+    assert "- files_exist: ImportedModel.files names files that do not exist" in message
+
+
 def test_every_seam_yields_uniquely_named_checks_without_running_anything():
     host = testing.make_host()
     roles = {"model": "default", "backend": "default", "attack": "verification", "unlearning": "oracle",

@@ -30,12 +30,13 @@ Fixtures
 Conformance checks
 ------------------
 Each seam has a generator of named checks -- :func:`model_checks`, :func:`backend_checks`,
-:func:`attack_checks`, :func:`unlearning_method_checks`, :func:`reporter_checks`, :func:`executor_checks` -- yielding
-``(check_name, check)``; :func:`parametrize_with_checks` makes one pytest test per check (ids
-``ClassName-check_name``), so every failure shows at once. :func:`check_model`, :func:`check_backend`,
-:func:`check_attack`, :func:`check_unlearning_method`, :func:`check_reporter` and :func:`check_executor` run
-every check of one class and raise one ``AssertionError`` listing every broken promise; they return what
-they computed so tests can assert more.
+:func:`attack_checks`, :func:`unlearning_method_checks`, :func:`reporter_checks`,
+:func:`executor_checks`, :func:`importer_checks` -- yielding ``(check_name, check)``;
+:func:`parametrize_with_checks` makes one pytest test per check (ids ``ClassName-check_name``), so
+every failure shows at once. The ``check_*`` functions (:func:`check_model`, :func:`check_backend`,
+:func:`check_attack`, :func:`check_unlearning_method`, :func:`check_reporter`, :func:`check_executor`,
+:func:`check_importer`) run every check of one class and raise one ``AssertionError`` listing every
+broken promise; they return what they computed so tests can assert more.
 
 Modules
 -------
@@ -61,6 +62,7 @@ from qaudit.testing.checks_backends import (
     exact_reference,
 )
 from qaudit.testing.checks_executors import check_executor, executor_checks
+from qaudit.testing.checks_importers import check_importer, importer_checks
 from qaudit.testing.checks_models import check_model, model_checks
 from qaudit.testing.checks_reporters import check_reporter, reporter_checks
 from qaudit.testing.checks_unlearning import check_unlearning_method, unlearning_method_checks
@@ -88,8 +90,8 @@ from qaudit.testing.sample_model import (
 __all__ = [
     "AttackCheck", "Check", "CliResult", "QauditCliRunner", "TinyModel", "TINY_OPTIONS", "TINY_SIZES",
     "attack_checks", "backend_checks", "backend_reference", "check_attack", "check_backend", "check_model",
-    "check_executor", "check_reporter", "check_unlearning_method", "default_tasks", "exact_reference",
-    "executor_checks", "kind_of",
+    "check_executor", "check_importer", "check_reporter", "check_unlearning_method", "default_tasks", "exact_reference",
+    "executor_checks", "importer_checks", "kind_of",
     "load_tiny_dataset", "make_host", "model_checks", "parametrize_with_checks", "plugin_checks",
     "reporter_checks", "sample_report", "synthetic_outputs", "timeless", "train_tiny_model",
     "unlearning_method_checks", "using_host",

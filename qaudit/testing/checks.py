@@ -1,10 +1,10 @@
 """Named conformance checks (scikit-learn's ``parametrize_with_checks`` style).
 
-Every seam's checks are a generator of ``(check_name, check)`` pairs -- :func:`model_checks`,
-:func:`backend_checks`, :func:`attack_checks`, :func:`unlearning_method_checks`, :func:`reporter_checks`
-and :func:`executor_checks` -- where ``check()`` raises ``AssertionError`` naming the broken promise. The
-checks of one plugin class share their expensive steps (training, fitting, unlearning), each run at most
-once: a check whose step failed reports ``not run: STEP failed (...)`` instead of repeating the work.
+Every seam's checks are a generator of ``(check_name, check)`` pairs (``model_checks``, ``backend_checks``,
+``attack_checks``, ``unlearning_method_checks``, ``reporter_checks``, ``executor_checks``, ``importer_checks``)
+where ``check()`` raises ``AssertionError`` naming the broken promise. The checks of one plugin class share
+their expensive steps (training, fitting, unlearning), each run at most once: a check whose step failed
+reports ``not run: STEP failed (...)`` instead of repeating the work.
 
 :func:`~qaudit.testing.parametrize.parametrize_with_checks` turns them into one pytest test per check, so
 a plugin author sees every failure at once; ``check_attack(...)`` and the other ``check_*`` functions run

@@ -9,6 +9,7 @@ from qaudit.testing import (
     checks_attacks,
     checks_backends,
     checks_executors,
+    checks_importers,
     checks_models,
     checks_reporters,
     checks_unlearning,
@@ -18,11 +19,13 @@ from qaudit.testing.checks import Check, Suite, label
 
 def suite_for(subject: Any, **kwargs: Any) -> Suite:
     """The check suite of a plugin class, chosen by the protocol it follows (or ``kind=`` in *kwargs*:
-    ``"model"``, ``"backend"``, ``"attack"``, ``"unlearning"``, ``"reporter"``, ``"executor"``); *kwargs* go
-    to that seam's checks (e.g. ``options=``, ``shots=``, ``reference=``)."""
+    ``"model"``, ``"backend"``, ``"attack"``, ``"unlearning"``, ``"reporter"``, ``"executor"``, ``"importer"``);
+    *kwargs* go to that seam's checks (e.g. ``options=``, ``shots=``, ``reference=``; an importer needs
+    ``source=``, ``X=``, ``n_classes=``)."""
     builders = {"model": checks_models.model_suite, "backend": checks_backends.backend_suite,
                 "attack": checks_attacks.attack_suite, "unlearning": checks_unlearning.unlearning_suite,
-                "reporter": checks_reporters.reporter_suite, "executor": checks_executors.executor_suite}
+                "reporter": checks_reporters.reporter_suite, "executor": checks_executors.executor_suite,
+                "importer": checks_importers.importer_suite}
     kind = kwargs.pop("kind", None) or kind_of(subject)
     if kind not in builders:
         raise ValueError(f"unknown kind {kind!r} (one of {', '.join(builders)})")
@@ -34,6 +37,8 @@ def kind_of(cls: Any) -> str:
     def has(*names: str) -> bool:
         return all(callable(getattr(cls, n, None)) for n in names)
 
+    if hasattr(cls, "extra") and has("load"):
+        return "importer"
     if hasattr(cls, "needs") and has("unlearn"):
         return "unlearning"
     if has("render"):
@@ -47,7 +52,7 @@ def kind_of(cls: Any) -> str:
     if has("from_options", "fit"):
         return "model"
     raise TypeError(f"{label(cls)} follows none of the protocols the checks cover "
-                    "(Model, Backend, Attack, UnlearningMethod, Reporter, Executor); pass kind=")
+                    "(Model, Backend, Attack, UnlearningMethod, Reporter, Executor, Importer); pass kind=")
 
 
 def plugin_checks(subject: Any, **kwargs: Any) -> Iterator[Check]:
