@@ -27,6 +27,7 @@ import numpy as np
 
 from qaudit.errors import QauditError
 from qaudit.protocols import AttackContext
+from qaudit.query import TargetQueries
 
 DEFAULT_FOLDS = 5
 MAX_FOLDS = 20
@@ -149,7 +150,9 @@ def score(fitted: list[FittedFold], name: str, X: np.ndarray, y: np.ndarray, ids
     scores = np.full(len(ids), np.nan)
     called: np.ndarray | None = np.zeros(len(ids), bool)
     for fold in fitted:
-        ctx = fold.context if model is None else dataclasses.replace(fold.context, model=model, cache={}, query=None)
+        ctx = fold.context if model is None else dataclasses.replace(
+            fold.context, model=model, cache={},
+            query=TargetQueries(model, fold.context.backend, fold.context.shots, fold.context.seed))
         where = np.array([position[int(i)] for i in fold.targets if int(i) in position], dtype=np.int64)
         if where.size == 0:
             continue

@@ -14,10 +14,12 @@ users type on the command line. Two plugins registering the same name is an
 error that names both plugins. Keep plugin modules light: import heavy libraries
 (Cirq, scikit-learn) inside methods, so ``qaudit --help`` stays fast.
 
-These hooks and the protocols form the plugin API, version ``qaudit.API_VERSION``
-(2.0). A plugin declares the version it targets as ``QAUDIT_API = "2"``; see
-docs/plugins.md (the guide and the reference generated from these docstrings)
-and :mod:`qaudit.testing` for fixtures and conformance checks.
+These hooks and the protocols (:mod:`qaudit.protocols`) form the plugin API, version
+:data:`API_VERSION` (also ``qaudit.API_VERSION``; this is the one place it is written). A plugin
+may declare the version it targets as ``QAUDIT_API = "MAJOR"`` or ``"MAJOR.MINOR"``; the host
+(:func:`qaudit.plugins.check_api`) accepts the same major version with a minor version no newer than
+this one. See docs/plugins.md (the guide and the reference generated from these docstrings) and
+:mod:`qaudit.testing` for fixtures and conformance checks.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pluggy
+
+#: Version of the plugin API (these hooks + :mod:`qaudit.protocols`), ``"MAJOR.MINOR"``. Within a major
+#: version the API only grows (new hooks, optional protocol members, dataclass fields with defaults), and the
+#: minor version counts the additions; anything removed or changed is a new major version.
+API_VERSION = "2.1"
 
 hookspec = pluggy.HookspecMarker("qaudit")
 hookimpl = pluggy.HookimplMarker("qaudit")

@@ -187,7 +187,7 @@ def read_npz(path: str | os.PathLike[str], limit: int, what: str, required: tupl
     Reads the members named *names* that exist (default: every ``.npy`` member); the *required* ones
     must exist. One-line :class:`QauditError` on anything malformed.
     """
-    from qaudit.io import _too_large, check_regular_file
+    from qaudit.bounded import _too_large, check_regular_file
 
     size = check_regular_file(path, what)
     if size > limit:

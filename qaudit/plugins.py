@@ -8,8 +8,9 @@ plugin that fails to import or register is recorded (``load_errors``) and
 reported by ``qaudit plugins``; it never stops other plugins or commands.
 
 A plugin may declare the plugin API it targets as a module attribute
-``QAUDIT_API = "2"`` (or ``"2.0"``); a different major version, or a newer minor
-version than this qaudit provides, is refused with a message naming both.
+``QAUDIT_API = "MAJOR"`` or ``"MAJOR.MINOR"`` (:func:`check_api`); a different major
+version, or a newer minor version than :data:`qaudit.hookspecs.API_VERSION`, is
+refused with a message naming both.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from typing import Any
 
 import pluggy
 
-from qaudit import API_VERSION, hookspecs
+from qaudit import hookspecs
 from qaudit.errors import PluginError, QauditError
+from qaudit.hookspecs import API_VERSION
 
 ENTRY_POINT_GROUP = "qaudit"
 DISABLE_ENV = "QAUDIT_DISABLE_PLUGINS"
@@ -106,7 +108,8 @@ def check_api(name: str, declared: Any) -> None:
     """Raise PluginError unless a plugin declaring ``QAUDIT_API = declared`` can run here.
 
     Compatible means: same major version, and a minor version no newer than
-    :data:`qaudit.API_VERSION` (a plugin written for 1.2 may use hooks 1.0 lacks).
+    :data:`qaudit.hookspecs.API_VERSION` (a plugin written for x.2 may use hooks x.1 lacks); a bare
+    major version (``"2"``) means minor version 0. No declaration is not checked.
     """
     if declared is None:
         return

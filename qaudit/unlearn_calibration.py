@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from qaudit.query import predict_proba
+
 CONTROLS = ("independent retrain", "no-op", "destroyed")
 
 
@@ -24,7 +26,7 @@ def destroy(model: Any, X: np.ndarray, y: np.ndarray, seed: int, factor: float =
     """A copy of *model* with seeded weight noise whose accuracy on (X, y) is at most *factor* x the model's
     (the smallest such noise scale, by bisection)."""
     def accuracy(m: Any) -> float:
-        return float(np.mean(np.argmax(m.predict_proba(X), axis=1) == y))
+        return float(np.mean(np.argmax(predict_proba(m, X), axis=1) == y))
 
     target = factor * accuracy(model)
     rng = np.random.default_rng([int(seed), 0xDE57])

@@ -38,6 +38,7 @@ from qaudit.errors import QauditError
 from qaudit.plugins import get_host
 from qaudit.progress import SILENT, Progress
 from qaudit.protocols import AttackContext
+from qaudit.query import TargetQueries
 
 #: Default margins of :func:`judge`: forget accuracy (fraction) and forget-MIA AUC within +-margin of
 #: retraining, retained/holdout accuracy (``utility``, fraction) at most this far below it.
@@ -75,7 +76,8 @@ class Verifier:
         plans = self._plans(original, cls, rng)
         context = AttackContext(original.model, backend, shots, seed, dataset.X[:0], dataset.y[:0],
                                 dataset.X[:0], dataset.y[:0], progress=progress,
-                                n_classes=original.model.n_classes or dataset.n_classes)
+                                n_classes=original.model.n_classes or dataset.n_classes,
+                                query=TargetQueries(original.model, backend, shots, seed))
         with progress.track(f"fitting {self.attack_name} on the original model ({len(plans)} fits)",
                             len(plans)) as task:
             self.fitted = fit_folds(cls, context, dataset.X, dataset.y, plans, progress, task)

@@ -23,7 +23,7 @@ NOT_PLUGIN_NAMES = {
     ("backends.py", "exact"): "the optional Backend.exact instance attribute",
     ("cli.py", "rich"): "typer's rich_markup_mode setting",
     ("commands/backends.py", "exact"): "the Capabilities.exact field shown as a column",
-    ("testing.py", "exact"): "check_backend's label for runs without shots (keys of its result)",
+    ("testing/checks_backends.py", "exact"): "check_backend's label for runs without shots (keys of its result)",
     ("unlearn_reports.py", "exact"): "the comparison table's label for queries without shot noise",
     ("plugins.py", "local"): "the version shown for an in-process plugin (Host.register), not an executor",
 }

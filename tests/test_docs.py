@@ -1,8 +1,8 @@
 """docs/plugins.md documents every hook and every protocol method (as datasette does).
 
 The "Hook reference" and "Protocol reference" sections of docs/plugins.md are
-generated from the docstrings of ``qaudit/hookspecs.py`` and
-``qaudit/protocols.py``; after changing either, regenerate them with::
+generated from the docstrings of ``qaudit/hookspecs.py`` and the
+``qaudit/protocols/`` package; after changing either, regenerate them with::
 
     python tests/test_docs.py --write
 """
@@ -32,13 +32,24 @@ def hookspecs() -> list[tuple[str, typing.Callable]]:
     return sorted(specs, key=lambda item: inspect.getsourcelines(item[1])[1])
 
 
-def protocol_classes() -> list[type]:
-    """Every public class defined in qaudit/protocols.py (protocols and dataclasses), in file order."""
-    from qaudit import protocols as module
+def seam_modules() -> list[typing.Any]:
+    """The modules of the qaudit.protocols package, in the order ``qaudit.protocols.SEAMS`` gives."""
+    import importlib
 
-    classes = [c for n, c in vars(module).items()
-               if inspect.isclass(c) and c.__module__ == module.__name__ and not n.startswith("_")]
-    return sorted(classes, key=lambda c: inspect.getsourcelines(c)[1])
+    from qaudit import protocols
+
+    return [importlib.import_module(f"qaudit.protocols.{name}") for name in protocols.SEAMS]
+
+
+def protocol_classes() -> list[type]:
+    """Every public class defined in the qaudit.protocols package (protocols and dataclasses): seam module by
+    seam module, each in file order."""
+    out: list[type] = []
+    for module in seam_modules():
+        classes = [c for n, c in vars(module).items()
+                   if inspect.isclass(c) and c.__module__ == module.__name__ and not n.startswith("_")]
+        out += sorted(classes, key=lambda c: inspect.getsourcelines(c)[1])
+    return out
 
 
 def is_protocol(cls: type) -> bool:
@@ -84,11 +95,36 @@ def render_hooks() -> str:
     return "\n".join(parts)
 
 
+def field_comments(cls: type) -> dict[str, str]:
+    """``#:`` comments written above the fields / class attributes of *cls*, by name."""
+    comments: dict[str, str] = {}
+    pending: list[str] = []
+    for line in inspect.getsource(cls).splitlines()[1:]:
+        stripped = line.strip()
+        if stripped.startswith("#:"):
+            pending.append(stripped[2:].strip())
+            continue
+        match = re.match(r"(\w+)\s*:", stripped)
+        if match and pending and not stripped.startswith(("def ", "class ", "@")):
+            comments[match.group(1)] = " ".join(pending)
+        pending = []
+    return comments
+
+
 def render_protocols() -> str:
     parts = []
+    seen: set[str] = set()
     for cls in protocol_classes():
+        if cls.__module__ not in seen:
+            seen.add(cls.__module__)
+            parts.append(f"### `{cls.__module__}`\n\n{_doc(sys.modules[cls.__module__])}\n")
         kind = "protocol" if is_protocol(cls) else ("dataclass" if dataclasses.is_dataclass(cls) else "class")
-        block = [f"### `{cls.__name__}` ({kind})\n", _doc(cls), ""]
+        block = [f"#### `{cls.__name__}` ({kind})\n", _doc(cls), ""]
+        notes = field_comments(cls)
+
+        def row(name: str, text: str, notes: dict[str, str] = notes) -> str:
+            return f"- `{text}`" + (f": {notes[name]}" if name in notes else "")
+
         if dataclasses.is_dataclass(cls):
             rows = []
             for f in dataclasses.fields(cls):
@@ -97,14 +133,14 @@ def render_protocols() -> str:
                     default = f" = {f.default!r}"
                 elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
                     default = f" = {f.default_factory.__name__}()"  # type: ignore[misc]
-                rows.append(f"- `{f.name}: {f.type}{default}`")
+                rows.append(row(f.name, f"{f.name}: {f.type}{default}"))
             block += ["Fields:", "", *rows, ""]
         else:
-            attrs = [f"- `{n}: {t}`" for n, t in cls.__dict__.get("__annotations__", {}).items()]
+            attrs = [row(n, f"{n}: {t}") for n, t in cls.__dict__.get("__annotations__", {}).items()]
             if attrs:
                 block += ["Class attributes:", "", *attrs, ""]
         for name, func in public_methods(cls):
-            block += [f"#### `{cls.__name__}.{name}`", "", "```python", _signature(name, func), "```", "",
+            block += [f"##### `{cls.__name__}.{name}`", "", "```python", _signature(name, func), "```", "",
                       _doc(func.fget if isinstance(func, property) else func), ""]
         parts.append("\n".join(block))
     return "\n".join(parts)
@@ -183,7 +219,9 @@ def test_fixtures_and_checks_of_the_testing_kit_are_documented(doc):
     fixtures = [n for n, v in vars(testing).items() if hasattr(v, "_pytestfixturefunction") or
                 type(v).__name__ == "FixtureFunctionDefinition"]
     assert {"qaudit_host", "tiny_model", "cli_runner"} <= set(fixtures)
-    for name in fixtures + [n for n in testing.__all__ if n.startswith("check_")]:
+    checks = [n for n in testing.__all__ if n.startswith("check_") or n.endswith("_checks")]
+    assert {"parametrize_with_checks", "attack_checks", "model_checks"} <= set(checks)
+    for name in fixtures + checks:
         assert f"`{name}" in doc, f"docs/plugins.md does not mention qaudit.testing.{name}"
 
 

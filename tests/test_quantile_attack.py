@@ -18,6 +18,7 @@ def tiny():
 def _calibration_context(tiny, alpha: float, class_level: bool = False):
     """Known non-members: 1000 digits the model never saw; held out: the other unseen digits + holdout."""
     from qaudit.protocols import AttackContext
+    from qaudit.query import TargetQueries
     from qaudit.testing import _exact_backend
 
     ds = tiny.dataset
@@ -25,8 +26,10 @@ def _calibration_context(tiny, alpha: float, class_level: bool = False):
     perm = np.random.default_rng(7).permutation(unseen)
     fit, rest = perm[:1000], np.concatenate([perm[1000:], tiny.file.data.holdout])
     Xm, ym = tiny.members
-    ctx = AttackContext(model=tiny.model, backend=_exact_backend(), shots=None, seed=3, X_members=Xm, y_members=ym,
+    backend = _exact_backend()
+    ctx = AttackContext(model=tiny.model, backend=backend, shots=None, seed=3, X_members=Xm, y_members=ym,
                         X_non_members=ds.X[fit], y_non_members=ds.y[fit], n_classes=ds.n_classes,
+                        query=TargetQueries(tiny.model, backend, None, 3),
                         options={"quantile.alpha": alpha, "quantile.class_level": class_level})
     return ctx, ds.X[rest], ds.y[rest]
 

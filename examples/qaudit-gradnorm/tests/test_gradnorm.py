@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 from qaudit_gradnorm import CSVReporter, GradNormAttack
 
-from qaudit.sdk.testing import check_attack, check_reporter, sample_report
+from qaudit.sdk.testing import check_reporter, parametrize_with_checks, sample_report
 
 
-def test_attack_conforms():
-    check_attack(GradNormAttack)
+@parametrize_with_checks([GradNormAttack, CSVReporter])
+def test_conformance(check):
+    """One test per conformance check of each class: test_conformance[GradNormAttack-fit_returns_self], ..."""
+    check()
 
 
 def test_scores_are_minus_gradient_norms_computed_one_sample_at_a_time(tiny_model):
