@@ -9,6 +9,7 @@ import typer
 
 from qaudit.commands.common import (
     AllowDataChange,
+    DataDirOpt,
     ExecutorOpt,
     SchedulerOpt,
     err,
@@ -38,7 +39,7 @@ def shots_cmd(
         "--unlearn", help="Also run this unlearning method under every shot count (gradients from shots).")] = None,
     option: Annotated[list[str] | None, typer.Option("--option", "-O", help="KEY=VALUE for the --unlearn method.")
                       ] = None,
-    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
+    data_dir: DataDirOpt = None,
     allow_data_change: AllowDataChange = False,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Reuse the (shot count, repeat) runs an interrupted study with the same inputs finished.")
@@ -85,9 +86,7 @@ def shots_cmd(
                             n_bootstrap=bootstrap, resume=resume)
     from contextlib import closing
 
-    from qaudit.config import load_config
-
-    with closing(open_executor(load_config("shots"), executor, scheduler, None)) as ex, RichProgress(err) as progress:
+    with closing(open_executor(executor, scheduler, None)) as ex, RichProgress(err) as progress:
         report = api.shots(model_path, settings=settings, data_dir=data_dir, allow_data_change=allow_data_change,
                            fail_above=thresholds, progress=progress, executor=ex)
     finish_report(report, [(fmt, output)])

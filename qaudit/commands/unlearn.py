@@ -9,6 +9,7 @@ import typer
 
 from qaudit.commands.common import (
     AllowDataChange,
+    DataDirOpt,
     ExecutorOpt,
     SchedulerOpt,
     command_line,
@@ -22,11 +23,10 @@ from qaudit.errors import QauditError
 ForgetClass = Annotated[list[int] | None, typer.Option(
     "--forget-class", help="Forget every training member of this class (repeatable).")]
 ForgetIndices = Annotated[str | None, typer.Option(
-    "--forget-indices", help="File of dataset indices (training members) to forget.")]
+    "--forget-indices", metavar="FILE", help="File of dataset indices (training members) to forget.")]
 Fmt = Annotated[str | None, typer.Option(
     "--format", "-f", help="Report format (see `qaudit reporters`; default: the terminal report).")]
-Output = Annotated[Path | None, typer.Option("--output", help="Write the report here (atomic).")]
-DataDir = Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (atomic).")]
 FailAbove = Annotated[str | None, typer.Option(
     "--fail-above", help="Exit 1 if a metric exceeds its threshold, e.g. forget_mia_auc=0.6,forget_accuracy=0.2.")]
 Audit = Annotated[str | None, typer.Option(
@@ -78,8 +78,8 @@ def unlearn_cmd(
     ] = None,
     forget_class: ForgetClass = None,
     forget_indices: ForgetIndices = None,
-    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Unlearned model file "
-                                                  "(default <input>.unlearned.json).")] = None,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Unlearned model file to write "
+                                                  "(default <input>.unlearned.json; -o is the report).")] = None,
     option: Annotated[list[str] | None, typer.Option("--option", "-O", help="Method option KEY=VALUE.")] = None,
     importance: Annotated[str | None, typer.Option(help="ssd importance: fisher or qfi.")] = None,
     seed: Annotated[int, typer.Option(
@@ -97,7 +97,7 @@ def unlearn_cmd(
     forget_quality: Annotated[int, typer.Option(
         "--forget-quality", help="Also compute the NeurIPS'23 forget quality with N unlearned/N retrained models.")]
     = 0,
-    data_dir: DataDir = None,
+    data_dir: DataDirOpt = None,
     allow_data_change: AllowDataChange = False,
     fmt: Fmt = None,
     output: Output = None,
@@ -121,7 +121,6 @@ def unlearn_cmd(
     breached, 2 input error."""
     from qaudit import api
     from qaudit import unlearning as core
-    from qaudit.config import load_config
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host, name_or_default
     from qaudit.progress import RichProgress
@@ -142,7 +141,7 @@ def unlearn_cmd(
                    "--forget-indices file": forget_indices})
     from contextlib import closing
 
-    with closing(open_executor(load_config("unlearn"), executor, scheduler, None)) as ex, \
+    with closing(open_executor(executor, scheduler, None)) as ex, \
             RichProgress(err) as progress:
         report = api.unlearn(model_path, method, forget_class=forget_class, forget_indices=forget_indices,
                              options=opts, seed=seed, oracle=oracle or None, oracles=oracles,
@@ -171,7 +170,7 @@ def compare_cmd(
     oracle: Annotated[list[Path] | None, typer.Option("--oracle", help="Retrained model file (repeatable).")] = None,
     oracles: Annotated[int | None, typer.Option(
         "--oracles", help="Retrains from independent seeds to compare with (default 5; cached).")] = None,
-    data_dir: DataDir = None,
+    data_dir: DataDirOpt = None,
     allow_data_change: AllowDataChange = False,
     fmt: Fmt = None,
     output: Output = None,
@@ -217,10 +216,8 @@ def compare_cmd(
     check_option("--oracles", n_oracles, "int", 1, MAX_ORACLES)
     from contextlib import closing
 
-    from qaudit.config import load_config
-
     runs = []
-    with closing(open_executor(load_config("compare-unlearning"), executor, scheduler, None)) as ex, \
+    with closing(open_executor(executor, scheduler, None)) as ex, \
             RichProgress(err) as progress:
         for n_shots in shot_list:
             be, n_shots = resolve_backend(backend_or_default(backend, n_shots), n_shots, mf.model)
