@@ -1,0 +1,88 @@
+"""One meaning per flag: ``-o/--output`` is the report in every command that writes one, ``--out`` the model
+file that ``train``/``unlearn``/``import`` write; the old ``-o MODEL`` is refused, never written as a report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import one_line_error
+
+FORMATS = {"json": json.loads, "html": lambda text: text.lstrip().lower().startswith(("<!doctype html", "<html"))}
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("QAUDIT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("QAUDIT_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_the_issues_reproducer_writes_the_model_to_out_and_the_report_to_o(tiny_model, run_qaudit, cache):
+    """`qaudit unlearn model.json --method ssd --forget-class 4 --out m2.json -f html -o unlearn.html`."""
+    code, out, err = run_qaudit(["unlearn", str(tiny_model.path), "--method", "ssd", "--forget-class", "4",
+                                 "--oracles", "1", "--no-forget-gate", "--out", "m2.json", "-f", "html",
+                                 "-o", "unlearn.html"])
+    assert code == 0, err
+    assert json.loads((cache / "m2.json").read_text())["kind"] == tiny_model.file.kind  # the model
+    assert FORMATS["html"]((cache / "unlearn.html").read_text())  # the HTML report
+    assert "<html" not in out.lower()  # not on stdout
+
+
+def test_unlearn_config_table_is_honoured_and_flags_override_it(tiny_model, run_qaudit, cache):
+    (cache / "qaudit.toml").write_text(f'model = "{tiny_model.path.as_posix()}"\n'
+                                       '[unlearn]\nmethod = "rga"\nforget-class = 4\noracles = 1\n'
+                                       'option = ["max_steps=2"]\nforget-gate = false\n')
+    code, _, err = run_qaudit(["unlearn", "--out", "u.json", "-f", "json", "-o", "r.json"])
+    assert code == 0, err
+    doc = json.loads((cache / "r.json").read_text())
+    assert (doc["summary"]["method"], doc["summary"]["forget_set"], doc["settings"]["oracles"]) == ("rga", "class 4", 1)
+    assert doc["summary"]["output"] == "u.json"
+    code, _, err = run_qaudit(["unlearn", "--method", "ga", "-O", "steps=2", "--forget-class", "3", "--out",
+                               "u.json", "-f", "json", "-o", "r.json"])
+    assert code == 0, err
+    doc = json.loads((cache / "r.json").read_text())
+    assert (doc["summary"]["method"], doc["summary"]["forget_set"]) == ("ga", "class 3")
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_leak_o_writes_the_report(tiny_model, run_qaudit, cache, fmt):
+    code, out, err = run_qaudit(["leak", str(tiny_model.path), "-a", "loss", "--folds", "2", "--bootstrap", "10",
+                                 "-f", fmt, "-o", "r.out"])
+    assert code in (0, 1), err
+    assert FORMATS[fmt]((cache / "r.out").read_text()) and not out.strip()
+
+
+def test_evaluate_and_backends_o_write_the_report(tiny_model, run_qaudit, cache):
+    code, out, err = run_qaudit(["evaluate", str(tiny_model.path), "--json", "-o", "e.json"])
+    assert code == 0, err
+    assert "members" in json.dumps(json.loads((cache / "e.json").read_text())) and not out.strip()
+    code, out, err = run_qaudit(["backends", "--json", "-o", "b.json"])
+    assert code == 0, err
+    assert json.loads((cache / "b.json").read_text())["schema"] == "qaudit.backends/1" and not out.strip()
+
+
+def test_compare_unlearning_o_writes_the_report(tiny_model, run_qaudit, cache):
+    code, out, err = run_qaudit(["compare-unlearning", str(tiny_model.path), "--methods", "ga", "-O", "ga.steps=2",
+                                 "--forget-class", "4", "--oracles", "1", "-f", "json", "-o", "c.json"])
+    assert code in (0, 1), err
+    assert json.loads((cache / "c.json").read_text())["summary"]["methods"] == ["ga"] and not out.strip()
+
+
+@pytest.mark.parametrize("command", [
+    ["train", "--epochs", "1"],
+    ["import", "pennylane", "model.py:qnode", "-d", "data.npz", "--members", "m.txt"]])
+def test_o_on_a_command_that_writes_only_a_model_is_refused(run_qaudit, cache, command):
+    code, _, err = run_qaudit([*command, "-o", "model.json"])
+    assert code == 2
+    line = one_line_error(err)
+    assert "writes no report" in line and "--out model.json" in line
+    assert not (cache / "model.json").exists()
+
+
+def test_train_writes_the_model_to_out(run_qaudit, cache):
+    code, _, err = run_qaudit(["train", "--qubits", "2", "--layers", "1", "--epochs", "1", "--n-train", "40",
+                               "--n-holdout", "20", "--out", "m.json"])
+    assert code == 0, err
+    assert json.loads((cache / "m.json").read_text())["kind"]
