@@ -51,14 +51,15 @@ def root(
 def _apply_config(ctx: typer.Context) -> None:
     """The project config becomes Click's default map before the subcommand parses (:mod:`qaudit.config`), so
     each value is a default of the command's own parameter, converted by its type, and a flag overrides it.
-    With ``--help`` a broken config is not an error (the help shows how to fix it)."""
+    With ``--help`` on the command line a broken config is not an error (the help shows how to fix it; Click has
+    consumed the arguments by now, so ``sys.argv`` tells)."""
     from qaudit.config import default_map
     from qaudit.errors import QauditError
 
     try:
         defaults = default_map(ctx.command, ctx)
     except QauditError:
-        if "--help" in sys.argv[1:] or "--help" in ctx.args:
+        if "--help" in sys.argv[1:]:
             return
         raise
     if defaults:
