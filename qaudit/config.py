@@ -135,6 +135,7 @@ def default_map(group: Any, ctx: Any, start: str | os.PathLike[str] | None = Non
     if found is None:
         return None
     path, table = found
+    table = table or {}  # $QAUDIT_CONFIG naming a pyproject.toml without [tool.qaudit]
     commands = {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
     schemas = {name: command_keys(cmd) for name, cmd in commands.items() if cmd is not None}
     shared = {_key(k): (k, v) for k, v in table.items() if not isinstance(v, dict)}

@@ -142,3 +142,18 @@ def test_the_key_reference_in_the_docs_matches_the_options():
         "docs/config.md is stale: run `python -m qaudit.config_docs --write`")
     for name in ("leak", "unlearn", "train", "evaluate", "shots", "audit-dp", "compare-unlearning", "reproduce"):
         assert f"### `[{name}]`" in text
+
+
+def test_config_values_for_a_model_audit_do_not_block_leak_outputs(folder, run_qaudit):
+    """`model`, `data-dir` and `shots` in the config are for model audits; `leak --outputs FILE` ignores them
+    (on the command line they are refused: they do not apply to recorded outputs)."""
+    example = ROOT / "examples" / "outputs" / "outputs.npz"
+    if not example.exists():
+        pytest.skip("examples/outputs/outputs.npz not present")
+    (folder / "qaudit.toml").write_text('model = "m.json"\ndata-dir = "data"\n[leak]\nshots = 64\n'
+                                        'attacks = ["loss"]\nbootstrap = 10\n')
+    code, out, err = run_qaudit(["leak", "--outputs", str(example), "-f", "json"])
+    assert code in (0, 1), err
+    assert list(json.loads(out)["attacks"]) == ["loss"]  # the config's attacks still apply
+    code, _, err = run_qaudit(["leak", "--outputs", str(example), "--shots", "64"])
+    assert code == 2 and "--shots does not apply to --outputs" in one_line_error(err)
