@@ -100,7 +100,6 @@ def _read(path: Path, tool: bool) -> dict[str, Any] | None:
     return doc
 
 
-
 TableMap = dict[str, dict[str, Any]]
 
 
@@ -143,8 +142,8 @@ def default_map(group: Any, ctx: Any, start: str | os.PathLike[str] | None = Non
     _check_shared(path, shared, schemas)
     for name, section in table.items():
         if isinstance(section, dict) and name not in schemas:
-            raise QauditError(f"{path}: unknown table [{name}]: tables are named after commands"
-                              f"{_closest(name, schemas)}")
+            hint = _closest(name, schemas) or " (is the plugin adding that command installed and enabled?)"
+            raise QauditError(f"{path}: unknown table [{name}]: tables are named after commands{hint}")
     arguments = {k for keys in schemas.values() for k, p in keys.items() if p.param_type_name == "argument"}
     for name, keys in schemas.items():
         section = table.get(name, {})

@@ -86,3 +86,21 @@ def test_train_writes_the_model_to_out(run_qaudit, cache):
                                "--n-holdout", "20", "--out", "m.json"])
     assert code == 0, err
     assert json.loads((cache / "m.json").read_text())["kind"]
+
+
+def test_every_command_gives_o_one_meaning():
+    """Across every command (plugin commands included): `-o` is `--output` (the report) wherever it exists,
+    and an option writing a model file, `--out`, has no short form."""
+    from qaudit import config_docs
+
+    group, ctx = config_docs.root_command()
+    seen = 0
+    for name in group.list_commands(ctx):
+        for param in group.get_command(ctx, name).params:
+            opts = list(getattr(param, "opts", []))
+            if "-o" in opts:
+                assert opts[0] == "--output" or "--output" in opts, (name, opts)
+                seen += 1
+            if "--out" in opts:
+                assert opts == ["--out"], (name, opts)
+    assert seen >= 8
