@@ -122,9 +122,19 @@ def command_keys(command: Any) -> dict[str, Any]:
         if key is not None:
             keys[key] = param
     for key, param in list(keys.items()):
-        if getattr(param, "multiple", False) and key + "s" not in keys:
-            keys[key + "s"] = param
+        if getattr(param, "multiple", False) and plural(key) not in keys:
+            keys[plural(key)] = param
     return keys
+
+
+def plural(key: str) -> str:
+    """``attack`` -> ``attacks``, ``forget-class`` -> ``forget-classes``: the list spelling of a repeatable
+    option's key."""
+    if key.endswith(("s", "x", "z", "ch", "sh")):
+        return key + "es"
+    if key.endswith("y") and key[-2:-1] not in "aeiou":
+        return key[:-1] + "ies"
+    return key + "s"
 
 
 def default_map(group: Any, ctx: Any, start: str | os.PathLike[str] | None = None) -> TableMap | None:

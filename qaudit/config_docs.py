@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from qaudit import config
 from qaudit.config import command_keys, param_key, value_kind
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "config.md"
@@ -64,7 +65,7 @@ def reference(group: Any, ctx: Any) -> str:
             key = param_key(param)
             if key is None:
                 continue
-            plural = f" (or `{key}s`)" if keys.get(key + "s") is param else ""
+            plural = f" (or `{config.plural(key)}`)" if keys.get(config.plural(key)) is param else ""
             flag = ", ".join(f"`{o}`" for o in param.opts) if param.param_type_name == "option" else \
                 f"`{param.name.upper()}` (argument)"
             rows.append(f"| `{key}`{plural} | {flag} | {_kind(param)} | {_default(param)} | "

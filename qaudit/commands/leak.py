@@ -160,14 +160,14 @@ def leak_cmd(
     from qaudit.reporting import check_format
 
     if outputs is not None:  # values the config supplies for a model audit do not apply to recorded outputs
-        model_path, data_dir, members, non_members, dataset, shots, backend, reference_models = (
-            _given(ctx, "model_path", model_path), _given(ctx, "data_dir", data_dir), _given(ctx, "members", members),
-            _given(ctx, "non_members", non_members), _given(ctx, "dataset", dataset), _given(ctx, "shots", shots),
-            _given(ctx, "backend", backend), _given(ctx, "reference_models", reference_models))
-        _check_outputs_options(model_path, shots=shots, backend=backend, data_dir=data_dir, dataset=dataset,
-                               members=members, non_members=non_members, allow_data_change=allow_data_change,
-                               reference_models=reference_models, resume=resume, dry_run=dry_run,
-                               max_qpu_seconds=max_qpu_seconds)
+        model_path, shots, backend, reference_models = (_given(ctx, name, value) for name, value in (
+            ("model_path", model_path), ("shots", shots), ("backend", backend),
+            ("reference_models", reference_models)))
+        _check_outputs_options(model_path, shots=shots, backend=backend, data_dir=_given(ctx, "data_dir", data_dir),
+                               dataset=_given(ctx, "dataset", dataset), members=_given(ctx, "members", members),
+                               non_members=_given(ctx, "non_members", non_members),
+                               allow_data_change=allow_data_change, reference_models=reference_models,
+                               resume=resume, dry_run=dry_run, max_qpu_seconds=max_qpu_seconds)
     path = model_path
     if path is None and outputs is None:
         raise QauditError("no model file: pass MODEL_PATH or set 'model' in qaudit.toml")
