@@ -104,3 +104,13 @@ def test_every_command_gives_o_one_meaning():
             if "--out" in opts:
                 assert opts == ["--out"], (name, opts)
     assert seen >= 8
+
+
+def test_audit_dp_o_writes_the_report(run_qaudit, cache):
+    """The smallest one-run audit (no --dp): only where the report goes is checked here (tests/test_dp.py checks
+    the audit)."""
+    code, out, err = run_qaudit(["audit-dp", "--canaries", "20", "--n-train", "40", "--n-holdout", "20", "-O",
+                                 "epochs=1", "-O", "qubits=2", "-O", "layers=1", "-a", "loss", "--guesses", "2",
+                                 "-f", "json", "-o", "a.json"])
+    assert code in (0, 1), err
+    assert json.loads((cache / "a.json").read_text())["schema"] == "qaudit.audit-dp/1" and not out.strip()

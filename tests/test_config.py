@@ -157,3 +157,16 @@ def test_config_values_for_a_model_audit_do_not_block_leak_outputs(folder, run_q
     assert list(json.loads(out)["attacks"]) == ["loss"]  # the config's attacks still apply
     code, _, err = run_qaudit(["leak", "--outputs", str(example), "--shots", "64"])
     assert code == 2 and "--shots does not apply to --outputs" in one_line_error(err)
+
+
+@pytest.mark.parametrize("doc, heading", [("README.md", "## Flags and project configuration"),
+                                          ("docs/config.md", "# Configuration")])
+def test_the_documented_examples_are_valid_configs(folder, doc, heading):
+    import re
+
+    section = (ROOT / doc).read_text(encoding="utf-8").split(heading, 1)[1]
+    example = re.search(r"```toml\n(.*?)```", section, re.S).group(1)
+    (folder / "qaudit.toml").write_text(example)
+    dm = _defaults(folder)
+    assert dm["unlearn"]["method"] == "rga" and dm["unlearn"]["forget_class"] == [4]
+    assert dm["leak"]["model_path"] == str(folder / "models" / "model.json")
