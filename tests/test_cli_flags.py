@@ -30,20 +30,30 @@ def test_the_issues_reproducer_writes_the_model_to_out_and_the_report_to_o(tiny_
     assert "<html" not in out.lower()  # not on stdout
 
 
-def test_unlearn_config_table_is_honoured_and_flags_override_it(tiny_model, run_qaudit, cache):
-    (cache / "qaudit.toml").write_text(f'model = "{tiny_model.path.as_posix()}"\n'
-                                       '[unlearn]\nmethod = "rga"\nforget-class = 4\noracles = 1\n'
-                                       'option = ["max_steps=2"]\nforget-gate = false\n')
-    code, _, err = run_qaudit(["unlearn", "--out", "u.json", "-f", "json", "-o", "r.json"])
+def _unlearn_report(run_qaudit, folder, config: str, args: list[str]) -> dict:
+    (folder / "qaudit.toml").write_text(config)
+    code, _, err = run_qaudit(["unlearn", *args, "--oracles", "1", "--no-forget-gate", "--out", "u.json", "-f",
+                               "json", "-o", "r.json"])
     assert code == 0, err
-    doc = json.loads((cache / "r.json").read_text())
-    assert (doc["summary"]["method"], doc["summary"]["forget_set"], doc["settings"]["oracles"]) == ("rga", "class 4", 1)
-    assert doc["summary"]["output"] == "u.json"
-    code, _, err = run_qaudit(["unlearn", "--method", "ga", "-O", "steps=2", "--forget-class", "3", "--out",
-                               "u.json", "-f", "json", "-o", "r.json"])
-    assert code == 0, err
-    doc = json.loads((cache / "r.json").read_text())
-    assert (doc["summary"]["method"], doc["summary"]["forget_set"]) == ("ga", "class 3")
+    return json.loads((folder / "r.json").read_text())
+
+
+def test_unlearn_method_from_the_config_is_honoured(tiny_model, run_qaudit, cache):
+    """`[unlearn] method = "rga"` (documented, and ignored before issue 27); the shared `model` is the input."""
+    config = f'model = "{tiny_model.path.as_posix()}"\n[unlearn]\nmethod = "rga"\noption = ["max_steps=2"]\n'
+    doc = _unlearn_report(run_qaudit, cache, config, ["--forget-class", "3"])
+    assert (doc["summary"]["method"], doc["summary"]["forget_set"]) == ("rga", "class 3")
+    doc = _unlearn_report(run_qaudit, cache, config, ["--forget-class", "3", "--method", "ga", "-O", "steps=2"])
+    assert doc["summary"]["method"] == "ga"  # the flag wins
+
+
+def test_unlearn_forget_class_from_the_config_is_honoured(tiny_model, run_qaudit, cache):
+    """`[unlearn] forget-class = 4` (documented, and ignored before issue 27)."""
+    config = '[unlearn]\nforget-class = 4\nmethod = "ga"\noption = ["steps=2"]\n'
+    doc = _unlearn_report(run_qaudit, cache, config, [str(tiny_model.path)])
+    assert doc["summary"]["forget_set"] == "class 4" and doc["settings"]["oracles"] == 1
+    doc = _unlearn_report(run_qaudit, cache, config, [str(tiny_model.path), "--forget-class", "2"])
+    assert doc["summary"]["forget_set"] == "class 2"  # the flag wins
 
 
 @pytest.mark.parametrize("fmt", sorted(FORMATS))
