@@ -82,7 +82,7 @@ def main() -> None:
     rows = []
     digits = work / "digits.json"
     wall_train_d, cpu_train_d = run(["train", "--dataset", "digits", "--n-train", "1000", "--n-holdout", "500",
-                                     "-o", str(digits)])
+                                     "--out", str(digits)])
     ev = run(["evaluate", str(digits)])
     fast = run(["leak", str(digits), "--shots", "1024", "-a", "gray-box,loss,confidence", "-f", "json",
                 "-o", str(work / "fast.json")])
@@ -97,7 +97,7 @@ def main() -> None:
         else:
             data, label = ["--dataset", "digits"], "digits"
         target = work / "target.json"
-        train = run(["train", *data, "--n-train", "1000", "--n-holdout", "500", "-o", str(target)])
+        train = run(["train", *data, "--n-train", "1000", "--n-holdout", "500", "--out", str(target)])
         extra = ["--data-dir", mnist] if label == "MNIST" else []
         lira = run(["leak", str(target), *extra, "-a", "lira,lira-offline,rmia", "-K", "16", "--jobs", "2",
                     "-f", "json", "-o", str(work / "lira.json")])

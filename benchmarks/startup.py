@@ -74,7 +74,7 @@ def main() -> None:
             trees[f"reference {ref}"] = f"{ref}:{ref / 'plugins'}"
         # trained by the oldest tree, so every tree can read it (newer trees add options with defaults)
         subprocess.run([sys.executable, "-c", PROBE, list(trees.values())[-1], "train", "--dataset", "digits",
-                        "-o", str(model)], check=True, capture_output=True)
+                        "--out", str(model)], check=True, capture_output=True)
         # the attacks of `qaudit leak --fast` (the default before issue 25), named so an older tree runs them too;
         # the default audit with its reference models is timed by benchmarks/default_audit.py
         commands = {"qaudit --help": ["--help"],

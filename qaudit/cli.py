@@ -32,14 +32,38 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     disable_plugin: DisableOpt = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
                                           help="Show the version and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Print the full traceback of unexpected errors "
                                         "(also $QAUDIT_DEBUG=1).")] = False,
 ) -> None:
-    """qaudit: does my QNN leak who was in its training set, and can I make it forget?"""
+    """qaudit: does my QNN leak who was in its training set, and can I make it forget?
+
+    Every option can also be set in qaudit.toml (or [tool.qaudit] in pyproject.toml): shared keys at the top,
+    one table per command (docs/config.md); flags override it.
+    """
     # --disable-plugin is applied before parsing, in main(), so plugin commands honour it.
+    _apply_config(ctx)
+
+
+def _apply_config(ctx: typer.Context) -> None:
+    """The project config becomes Click's default map before the subcommand parses (:mod:`qaudit.config`), so
+    each value is a default of the command's own parameter, converted by its type, and a flag overrides it.
+    With ``--help`` on the command line a broken config is not an error (the help shows how to fix it; Click has
+    consumed the arguments by now, so ``sys.argv`` tells)."""
+    from qaudit.config import default_map
+    from qaudit.errors import QauditError
+
+    try:
+        defaults = default_map(ctx.command, ctx)
+    except QauditError:
+        if "--help" in sys.argv[1:]:
+            return
+        raise
+    if defaults:
+        ctx.default_map = defaults
 
 
 def _register_builtin_commands() -> None:

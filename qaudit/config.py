@@ -1,10 +1,11 @@
 """Project configuration: ``qaudit.toml`` or ``[tool.qaudit]`` in ``pyproject.toml``.
 
 The nearest file found walking up from the working directory wins
-(``qaudit.toml`` before ``pyproject.toml`` in the same folder). Layout::
+(``qaudit.toml`` before ``pyproject.toml`` in the same folder; ``$QAUDIT_CONFIG``
+names one explicitly). Layout::
 
     # qaudit.toml  (in pyproject.toml the same keys live under [tool.qaudit])
-    model = "model.json"          # top-level keys are shared by every command
+    model = "model.json"          # top-level keys are shared by every command that has the parameter
     data-dir = "data/mnist"
     scheduler = "tcp://10.0.0.5:8786"   # Dask scheduler for batches of jobs (docs/cluster.md)
     executor = "dask"                   # serial | local | dask (`qaudit executors`)
@@ -15,13 +16,17 @@ The nearest file found walking up from the working directory wins
     fail-above = "auc=0.6,tpr@1%fpr=0.05,advantage=0.1"
 
     [unlearn]
-    method = "sisa"
+    method = "rga"
     forget-class = 4
 
-``load_config("leak")`` returns the shared keys overlaid with the ``[leak]``
-table, keys normalised to snake_case, relative paths kept as written plus
-``_dir`` (the config file's folder) so commands can resolve them with
-:func:`resolve_path`. Command-line flags always override the config.
+The commands' own Click parameters are the schema (:func:`command_keys`): a key is an option's long name
+(``--fail-above`` -> ``fail-above``; ``_`` may stand for ``-``) or an argument's name (``MODEL_PATH`` ->
+``model``); a repeatable option also answers to its plural (``attacks`` for ``--attack``) and takes a list
+(a table for ``KEY=VALUE`` options). :func:`default_map` turns the file into Click's ``default_map``, set on
+the root context before the command parses (:mod:`qaudit.cli`): a config value is a default, a flag or
+environment variable overrides it, and the value is converted by the parameter's own type. Unknown keys and
+tables, and values of the wrong type, are one-line errors naming the file, the table, the key and the
+closest valid key. Relative paths (path-typed parameters) are relative to the config file's folder.
 """
 
 from __future__ import annotations
@@ -95,54 +100,163 @@ def _read(path: Path, tool: bool) -> dict[str, Any] | None:
     return doc
 
 
-def _norm(table: dict[str, Any]) -> dict[str, Any]:
-    return {str(k).replace("-", "_"): v for k, v in table.items()}
+TableMap = dict[str, dict[str, Any]]
 
 
-def load_config(command_name: str, start: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    """Settings for *command_name*: shared top-level keys overlaid with its table.
+def param_key(param: Any) -> str | None:
+    """The config key of a Click parameter: an option's first long name without dashes, an argument's name
+    (``model_path`` -> ``model``); None for hidden and eager parameters (``--help``)."""
+    if getattr(param, "hidden", False) or getattr(param, "is_eager", False) or param.name is None:
+        return None
+    if param.param_type_name == "argument":
+        return param.name.removesuffix("_path").replace("_", "-")
+    longs = [o for o in param.opts if o.startswith("--")]
+    return longs[0][2:] if longs else None
 
-    Returns ``{}`` when there is no project config. Adds ``_file`` and ``_dir``
-    (strings) when there is one.
-    """
+
+def command_keys(command: Any) -> dict[str, Any]:
+    """``{key: Click parameter}`` of *command*: its schema (plural keys of repeatable options included)."""
+    keys = {}
+    for param in command.params:
+        key = param_key(param)
+        if key is not None:
+            keys[key] = param
+    for key, param in list(keys.items()):
+        if getattr(param, "multiple", False) and plural(key) not in keys:
+            keys[plural(key)] = param
+    return keys
+
+
+def plural(key: str) -> str:
+    """``attack`` -> ``attacks``, ``forget-class`` -> ``forget-classes``: the list spelling of a repeatable
+    option's key."""
+    if key.endswith(("s", "x", "z", "ch", "sh")):
+        return key + "es"
+    if key.endswith("y") and key[-2:-1] not in "aeiou":
+        return key[:-1] + "ies"
+    return key + "s"
+
+
+def default_map(group: Any, ctx: Any, start: str | os.PathLike[str] | None = None) -> TableMap | None:
+    """Click's ``default_map`` for *group*'s commands from the nearest project config (None without one):
+    ``{command: {param_name: value}}``, every table and key checked, values converted and paths resolved."""
     found = find_config(start)
     if found is None:
-        return {}
-    path, table = found
-    shared = {k: v for k, v in table.items() if not isinstance(v, dict)}
-    section = table.get(command_name, {})
-    if not isinstance(section, dict):
-        raise QauditError(f"{path}: [{command_name}] must be a table")
-    settings = {**_norm(shared), **_norm(section)}
-    settings["_file"] = str(path)
-    settings["_dir"] = str(path.parent)
-    return settings
-
-
-def resolve_path(config: dict[str, Any], value: str | None) -> str | None:
-    """A path from the config, made relative to the config file's folder."""
-    if value is None:
         return None
-    p = Path(str(value)).expanduser()
-    if p.is_absolute() or "_dir" not in config:
-        return str(p)
-    return str(Path(config["_dir"]) / p)
+    path, table = found
+    table = table or {}  # $QAUDIT_CONFIG naming a pyproject.toml without [tool.qaudit]
+    commands = {name: group.get_command(ctx, name) for name in group.list_commands(ctx)}
+    schemas = {name: command_keys(cmd) for name, cmd in commands.items() if cmd is not None}
+    shared = {_key(k): (k, v) for k, v in table.items() if not isinstance(v, dict)}
+    result: TableMap = {}
+    _check_shared(path, shared, schemas)
+    for name, section in table.items():
+        if isinstance(section, dict) and name not in schemas:
+            hint = _closest(name, schemas) or " (is the plugin adding that command installed and enabled?)"
+            raise QauditError(f"{path}: unknown table [{name}]: tables are named after commands{hint}")
+    arguments = {k for keys in schemas.values() for k, p in keys.items() if p.param_type_name == "argument"}
+    for name, keys in schemas.items():
+        section = table.get(name, {})
+        values: dict[str, Any] = {}
+        for key, (written, value) in shared.items():
+            param = keys.get(key)
+            if param is not None and (param.param_type_name == "argument" or key not in arguments):
+                values[param.name] = _convert(ctx, param, value, path, written, None)
+        for written, value in section.items():
+            param = keys.get(_key(written))
+            if param is None:
+                raise QauditError(f"{path}: unknown key {written!r} in [{name}]{_closest(_key(written), keys)}")
+            values[param.name] = _convert(ctx, param, value, path, written, name)
+        if values:
+            result[name] = values
+    return result
 
 
-def pick(flag: Any, config: dict[str, Any], key: str, default: Any = None, kind: type | None = None) -> Any:
-    """Flag value if given (not None), else the config's *key*, else *default*.
+def _key(written: Any) -> str:
+    return str(written).replace("_", "-")
 
-    With *kind* the config value is type-checked (one-line error naming the key).
-    """
-    if flag is not None:
-        return flag
-    if key not in config:
-        return default
-    value = config[key]
-    if kind is not None:
-        ok = isinstance(value, kind) and not (kind in (int, float) and isinstance(value, bool))
-        if kind is float and isinstance(value, int) and not isinstance(value, bool):
-            ok, value = True, float(value)
-        if not ok:
-            raise QauditError(f"{config.get('_file', 'config')}: '{key}' must be {kind.__name__}, got {value!r}")
+
+def _closest(key: str, valid: Any) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(key, sorted(valid), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _check_shared(path: Path, shared: dict[str, tuple[str, Any]], schemas: dict[str, dict[str, Any]]) -> None:
+    """Every top-level key must be a parameter of at least one command."""
+    every = {k for keys in schemas.values() for k in keys}
+    for key, (written, _) in shared.items():
+        if key not in every:
+            raise QauditError(f"{path}: unknown top-level key {written!r}: no command has it{_closest(key, every)}")
+
+
+#: JSON types a config value may have, by the parameter's value type (others: left to the parameter).
+_KINDS: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (int, float), "bool": (bool,), "str": (str, int, float), "path": (str,)}
+_NAMES = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string",
+          "path": "a path (a string)"}
+#: Metavars that mark a text option as a path (resolved relative to the config file).
+PATH_METAVARS = ("PATH", "FILE", "DIR")
+
+
+def value_kind(param: Any) -> str:
+    """``int``, ``float``, ``bool``, ``str``, ``path`` or ``other``: what one value of *param* is (from Typer's
+    annotation, else Click's type); a text option whose metavar is PATH, FILE or DIR is a path."""
+    import typing
+
+    kind = "other"
+    annotation = getattr(getattr(param, "type_descriptor", None), "annotation", None)
+    if annotation is not None:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        while typing.get_origin(annotation) is not None and args:  # Optional[X], list[X]
+            annotation = args[0]
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        kind = {int: "int", float: "float", bool: "bool", str: "str"}.get(annotation, "other")
+        if isinstance(annotation, type) and issubclass(annotation, os.PathLike):
+            kind = "path"
+    elif getattr(param, "type", None) is not None:
+        kind = {"integer": "int", "float": "float", "boolean": "bool", "text": "str", "path": "path"}.get(
+            getattr(param.type, "name", ""), "other")
+    if kind == "str" and str(getattr(param, "metavar", "") or "").upper() in PATH_METAVARS:
+        kind = "path"
+    return kind
+
+
+def _convert(ctx: Any, param: Any, value: Any, path: Path, key: str, table: str | None) -> Any:
+    """*value* from the config as *param*'s default: type-checked, checked by the parameter's own conversion,
+    a relative path made relative to the config file's folder."""
+    where = f"{path}: {f'[{table}] ' if table else ''}{key!r}"
+    kind = value_kind(param)
+    if isinstance(value, dict) and param.multiple:  # a table for a repeatable KEY=VALUE option
+        import json
+
+        value = [f"{k}={json.dumps(v)}" for k, v in value.items()]
+    if param.multiple or param.nargs != 1:
+        items = value if isinstance(value, list) else [value]
+        value = [_scalar(param, kind, item, path, where) for item in items]
+    elif isinstance(value, list) and kind == "str":  # a comma-separated list option
+        value = ",".join(_scalar(param, kind, item, path, where) for item in value)
+    else:
+        value = _scalar(param, kind, value, path, where)
+    try:
+        param.process_value(ctx, value)
+    except Exception as exc:  # click's BadParameter (Typer may vendor click, so caught by behaviour)
+        message = getattr(exc, "message", None) or str(exc)
+        raise QauditError(f"{where}: {' '.join(str(message).split())}") from None
     return value
+
+
+def _scalar(param: Any, kind: str, value: Any, path: Path, where: str) -> Any:
+    from qaudit.limits import shown
+
+    kinds = _KINDS.get(kind)
+    wrong = kinds is not None and (not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds))
+    if wrong or isinstance(value, (dict, list)):
+        what = _NAMES.get(kind, "a single value")
+        raise QauditError(f"{where} must be {what}{' or a list of them' if param.multiple else ''}, got "
+                          f"{shown(value)}")
+    if kind == "path":
+        p = Path(value).expanduser()
+        return str(p if p.is_absolute() else path.parent / p)
+    return str(value) if kind == "str" else value

@@ -149,6 +149,7 @@ HEAVY = (
     "tests/test_ulira.py::test_noop_method_on_a_memorising_model_is_caught_and_gated",
     "tests/test_dp.py::test_dp_audits_stay_below_the_claim_and_memorisation_is_caught",
     "tests/test_dp.py::test_cli_audit_dp_exit_codes",
+    "tests/test_cli_flags.py::test_audit_dp_o_writes_the_report",
     "tests/test_dp.py::test_an_accountant_that_overclaims_is_a_finding",
     "tests/test_import.py::test_imported_model_audits_with_reference_models_trained_by_qaudit",
     "tests/test_import_layers.py::test_lira_runs_on_a_batch_norm_model_and_says_what_the_recipe_left_out",

@@ -1,4 +1,4 @@
-"""Threshold parsing, threshold/baseline checks and the project config loader."""
+"""Threshold parsing and threshold/baseline checks (the project config: tests/test_config.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pytest
 
 from qaudit import gating
 from qaudit.audit import GATE_METRICS
-from qaudit.config import load_config, pick, resolve_path
 from qaudit.errors import QauditError
 
 M = {"lira": {"auc": 0.7, "tpr@1%fpr": 0.02, "distinguishability": 2.5}, "loss": {"auc": 0.55, "tpr@1%fpr": 0.0,
@@ -67,45 +66,3 @@ def test_baseline_regression_only(tmp_path):
         gating.read_baseline(path)
     with pytest.raises(QauditError, match="non-negative"):
         gating.parse_tolerance("-1", GATE_METRICS)
-
-
-def test_config_qaudit_toml_and_pyproject(tmp_path, monkeypatch):
-    monkeypatch.delenv("QAUDIT_CONFIG", raising=False)
-    sub = tmp_path / "a" / "b"
-    sub.mkdir(parents=True)
-    (tmp_path / "pyproject.toml").write_text('[tool.qaudit]\nmodel = "py.json"\n[tool.qaudit.leak]\nshots = 64\n')
-    cfg = load_config("leak", start=sub)
-    assert cfg["model"] == "py.json" and cfg["shots"] == 64 and cfg["_dir"] == str(tmp_path)
-    (tmp_path / "a" / "qaudit.toml").write_text(
-        'model = "m.json"\ndata-dir = "data"\n[leak]\nfail-above = "auc=0.6"\nattacks = ["loss"]\n'
-        '[unlearn]\nmethod = "sisa"\nforget-class = 4\n')
-    cfg = load_config("leak", start=sub)  # nearer qaudit.toml wins
-    assert cfg["fail_above"] == "auc=0.6" and cfg["attacks"] == ["loss"] and "method" not in cfg
-    assert resolve_path(cfg, cfg["model"]) == str(tmp_path / "a" / "m.json")
-    un = load_config("unlearn", start=sub)
-    assert un["method"] == "sisa" and un["forget_class"] == 4 and un["data_dir"] == "data"
-    assert pick(None, un, "forget_class", None, int) == 4 and pick(7, un, "forget_class", None, int) == 7
-    with pytest.raises(QauditError, match="must be str"):
-        pick(None, un, "forget_class", None, str)
-    (tmp_path / "a" / "qaudit.toml").write_text("model = \n")
-    with pytest.raises(QauditError, match="invalid TOML"):
-        load_config("leak", start=sub)
-    empty = tmp_path.parent / "nothing-here"
-    empty.mkdir(exist_ok=True)
-    monkeypatch.setenv("QAUDIT_CONFIG", str(tmp_path / "pyproject.toml"))
-    assert load_config("leak", start=empty)["model"] == "py.json"
-
-
-def test_example_ci_config_is_valid(monkeypatch):
-    from pathlib import Path
-
-    example = Path(__file__).resolve().parents[1] / "examples" / "ci" / "qaudit.toml"
-    if not example.exists():
-        pytest.skip("examples/ci not present")
-    monkeypatch.setenv("QAUDIT_CONFIG", str(example))
-    cfg = load_config("leak")
-    assert cfg["model"] == "models/model.json" and cfg["shots"] == 1024
-    assert len(gating.parse_thresholds(cfg["fail_above"], GATE_METRICS)) == 3
-    assert load_config("unlearn")["method"] == "sisa"
-    workflow = (example.parent / "privacy-audit.yml").read_text()
-    assert "upload-sarif" in workflow and "qaudit leak --format sarif" in workflow

@@ -442,7 +442,7 @@ def test_csv_with_only_a_label_column(tmp_path, run_qaudit):
     path = tmp_path / "labels.csv"
     path.write_text("label\n0\n1\n0\n1\n")
     refused(lambda: load_dataset(str(path)), "no feature columns")
-    code, _, err = run_qaudit(["train", "-d", str(path), "-o", str(tmp_path / "m.json")])
+    code, _, err = run_qaudit(["train", "-d", str(path), "--out", str(tmp_path / "m.json")])
     assert code == 2
     assert "no feature columns" in one_line_error(err)
     assert not (tmp_path / "m.json").exists()

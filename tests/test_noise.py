@@ -212,11 +212,11 @@ def test_training_under_noise_has_exact_gradients(rng):
 def test_train_cli_with_noise(tmp_path, cli_runner):
     out = tmp_path / "m.json"
     result = cli_runner.invoke(["train", "--qubits", "4", "--layers", "1", "--epochs", "1", "--n-train", "60",
-                                "--n-holdout", "30", "--noise", "paper", "-o", str(out)])
+                                "--n-holdout", "30", "--noise", "paper", "--out", str(out)])
     assert result.exit_code == 0, result.output
     config = json.loads(out.read_text())["config"]
     assert config["noise"] == "paper"
-    bad = cli_runner.invoke(["train", "--qubits", "4", "--noise", "p1=7", "-o", str(tmp_path / "x.json")])
+    bad = cli_runner.invoke(["train", "--qubits", "4", "--noise", "p1=7", "--out", str(tmp_path / "x.json")])
     assert bad.exit_code == 2
     assert "p1=7" in bad.stderr and "Traceback" not in bad.stderr
     assert not (tmp_path / "x.json").exists()

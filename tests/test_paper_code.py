@@ -118,13 +118,13 @@ def test_paper_code_preset_is_listed_and_trains(run_qaudit, tmp_path):
     assert "paper-code" in rows["basic-qnn"]["presets"]
     path = tmp_path / "m.json"
     code, _, err = run_qaudit(["train", "--model", "basic-qnn", "--dataset", "digits", "--preset", "paper-code",
-                               "--qubits", "4", "--layers", "2", "--epochs", "5", "-o", str(path)])
+                               "--qubits", "4", "--layers", "2", "--epochs", "5", "--out", str(path)])
     assert code == 0, err
     config = json.loads(path.read_text())["config"]
     assert (config["loss"], config["schedule"], config["head_init"], config["layers"]) == (
         "bce-multi", "random-batch", "normal", 2)  # explicit --layers wins over the preset's 10
     code, _, err = run_qaudit(["train", "--model", "basic-qnn", "--dataset", "digits", "--preset", "nope",
-                               "-o", str(tmp_path / "x.json")])
+                               "--out", str(tmp_path / "x.json")])
     assert code == 2 and "no preset 'nope'" in one_line_error(err)
 
 

@@ -159,12 +159,36 @@ def test_train_cli_trains_a_sisa_ensemble_through_options(tmp_path, cli_runner):
     res = cli_runner.invoke(["train", "--model", "sisa", "-O", "shards=2", "-O", "slices=2",
                              "-O", "constituent=basic-qnn",
                              "-O", 'constituent_options={"qubits": 4, "layers": 1, "epochs": 2}',
-                             "--n-train", "120", "--n-holdout", "30", "-o", str(out)])
+                             "--n-train", "120", "--n-holdout", "30", "--out", str(out)])
     assert res.exit_code == 0, res.stderr
     doc = json.loads(out.read_text())
     assert doc["kind"] == "sisa"
     assert doc["config"]["shards"] == 2 and doc["config"]["slices"] == 2
     assert doc["config"]["constituent"] == "basic-qnn" and doc["config"]["constituent_options"]["qubits"] == 4
     assert sorted(doc["config"]["assignment"]["ids"]) == sorted(doc["data"]["members"])
-    gone = cli_runner.invoke(["train", "--sisa-shards", "2", "-o", str(tmp_path / "x.json")])
+    gone = cli_runner.invoke(["train", "--sisa-shards", "2", "--out", str(tmp_path / "x.json")])
     assert gone.exit_code == 2 and not (tmp_path / "x.json").exists()
+
+
+def test_common_training_flags_reach_the_constituents(tmp_path, cli_runner):
+    """`qaudit train --model sisa --qubits 4 --layers 2 --epochs 5` used to fail with "sisa: unknown option(s)"."""
+    import json
+
+    out = tmp_path / "sisa.json"
+    res = cli_runner.invoke(["train", "--model", "sisa", "--qubits", "4", "--layers", "2", "--epochs", "5",
+                             "-O", "shards=2", "--n-train", "120", "--n-holdout", "30", "--out", str(out)])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads(out.read_text())
+    inner = doc["config"]["constituent_options"]
+    assert (inner["qubits"], inner["layers"], inner["epochs"]) == (4, 2, 5)
+    assert "qubits" not in doc["config"]  # the ensemble's own options stay its own
+
+
+def test_forwarded_options_are_checked_by_the_constituent():
+    ens = SisaEnsemble(qubits=4, constituent_options={"layers": 1})
+    assert ens.get_params()["constituent_options"] == {"qubits": 4, "layers": 1}
+    assert SisaEnsemble(**ens.get_params()).get_params() == ens.get_params()  # stable through a model file
+    with pytest.raises(QauditError, match="basic-qnn: unknown option"):
+        SisaEnsemble.from_options({"qubitz": 4})
+    with pytest.raises(QauditError, match="qubits given both"):
+        SisaEnsemble(qubits=4, constituent_options={"qubits": 5})

@@ -37,7 +37,8 @@ def register_commands(app: Any) -> None:
     @app.command("reproduce")
     def reproduce_cmd(
         data_dir: Annotated[str | None, typer.Option(
-            "--data-dir", help="Folder with the MNIST test-set IDX files (t10k-images/labels, .gz or not).")] = None,
+            "--data-dir", metavar="DIR", help="Folder with the MNIST test-set IDX files (t10k-images/labels, .gz or "
+            "not).")] = None,
         out_dir: Annotated[Path, typer.Option("--out-dir", help="Folder for report.md/html/json and model files.")
                            ] = Path("paper-reproduction"),
         seed: Annotated[int, typer.Option(help="Seed of the split, training, attacks and unlearning.")] = 0,

@@ -48,12 +48,31 @@ def assign(ids: np.ndarray, shards: int, slices: int, seed: int) -> tuple[np.nda
     return shard, slc
 
 
+def _forward(options: dict[str, Any], own: set[str]) -> dict[str, Any]:
+    """*options* with every key that is not the ensemble's own moved into ``constituent_options`` (the common
+    training flags reach the constituents); a key given both ways with different values is refused."""
+    extra = {k: v for k, v in options.items() if k not in own}
+    if not extra:
+        return options
+    inner = options.get("constituent_options", {})
+    if not isinstance(inner, dict):
+        raise QauditError("sisa: constituent_options must be an object")
+    clash = sorted(k for k in extra if k in inner and inner[k] != extra[k])
+    if clash:
+        raise QauditError(f"sisa: {', '.join(clash)} given both as an option and in constituent_options with "
+                          "different values")
+    kept = {k: v for k, v in options.items() if k in own}
+    return {**kept, "constituent_options": {**extra, **inner}}
+
+
 class SisaEnsemble:
     """Model kind ``sisa``: an ensemble of constituent models trained with shards and slices.
 
     Options: ``constituent`` (a registered model kind), ``constituent_options``
     (its options), ``shards`` S, ``slices`` R, ``slice_epochs`` (epochs per slice;
-    default ceil(constituent epochs / R)), ``seed``.
+    default ceil(constituent epochs / R)), ``seed``. Any other option is the
+    constituents' (``qaudit train --model sisa --qubits 4 --epochs 5``): it is
+    moved into ``constituent_options`` and checked by the constituent kind.
     """
 
     name: ClassVar[str] = "sisa"
@@ -63,11 +82,7 @@ class SisaEnsemble:
                                           "slices": 2, "slice_epochs": None, "seed": 0}
 
     def __init__(self, **options: Any):
-        unknown = set(options) - set(self.DEFAULTS)
-        if unknown:
-            raise QauditError(f"sisa: unknown option(s) {', '.join(sorted(unknown))} "
-                              f"(accepted: {', '.join(sorted(self.DEFAULTS))})")
-        self.options = {**copy.deepcopy(self.DEFAULTS), **copy.deepcopy(options)}
+        self.options = {**copy.deepcopy(self.DEFAULTS), **_forward(copy.deepcopy(options), set(self.DEFAULTS))}
         self.members: list[Any] = []  # constituent models (None for an empty shard)
         self.checkpoints: list[list[dict[str, np.ndarray]]] = []  # [shard][slice] -> weights
         self.ids = np.zeros(0, dtype=np.int64)

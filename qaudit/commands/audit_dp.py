@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import command_line, err, finish_report, parse_options
+from qaudit.commands.common import DataDirOpt, command_line, err, finish_report, parse_options
 
 
 def _int_list(text: str | None, flag: str) -> list[int] | None:
@@ -26,7 +26,7 @@ def audit_dp_cmd(
         "--model", "-m", help="Model kind (see `qaudit models`; default: the plugins' default model).")] = None,
     dataset: Annotated[str | None, typer.Option(
         "--dataset", "-d", help="Dataset name or .csv/.npz path (default: the plugins' default dataset).")] = None,
-    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
+    data_dir: DataDirOpt = None,
     n_train: Annotated[int | None, typer.Option("--n-train", help="Members besides the canaries.")] = None,
     n_holdout: Annotated[int | None, typer.Option("--n-holdout", help="Holdout samples.")] = None,
     canaries: Annotated[int, typer.Option(

@@ -69,7 +69,7 @@ def backends_cmd(
         help="Instantiate this backend (e.g. google:rainbow) and describe it.")] = None,
     model: Annotated[Path | None, typer.Option(
         help="With --describe: compile this model file and report depth / two-qubit gates.")] = None,
-    output: Annotated[Path | None, typer.Option("--output", help="Write the listing here (atomic).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the listing here (atomic).")] = None,
 ) -> None:
     """List execution backends and their capabilities (exact, shots, noise, hardware, max qubits)."""
     rows = backend_rows()

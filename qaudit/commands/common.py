@@ -7,6 +7,7 @@ import shlex
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -20,32 +21,44 @@ AllowDataChange = Annotated[bool, typer.Option(
     "--allow-data-change", help="Use the data even if its fingerprint differs from the model file's (recorded "
     "in the report).")]
 
+#: ``--data-dir``: the folder of a dataset's files (metavar DIR: a config value is relative to the config file).
+DataDirOpt = Annotated[str | None, typer.Option("--data-dir", metavar="DIR", help="Folder with MNIST IDX files.")]
+
 #: ``--executor``: where batches of independent jobs run (see `qaudit executors`).
 ExecutorOpt = Annotated[str | None, typer.Option(
     "--executor", help="Where independent jobs (reference models, shards, repeats) run: see `qaudit executors` "
     "(default: worker processes on this machine; with --scheduler: the Dask cluster).")]
-#: ``--scheduler``: a Dask scheduler's address.
+#: ``--scheduler``: a Dask scheduler's address (the flag, else ``$QAUDIT_SCHEDULER``, else the config's key).
 SchedulerOpt = Annotated[str | None, typer.Option(
-    "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (or $QAUDIT_SCHEDULER / 'scheduler' in "
-    "qaudit.toml); workers need qaudit, its plugins and --data-dir.")]
+    "--scheduler", envvar="QAUDIT_SCHEDULER", show_envvar=False, help="Dask scheduler address, e.g. "
+    "tcp://host:8786 (or $QAUDIT_SCHEDULER / 'scheduler' in qaudit.toml); workers need qaudit, its plugins and "
+    "--data-dir.")]
+#: ``-o/--output`` on a command that writes a model file but no report (``train``, ``import``): ``-o`` is the
+#: report in every command, so the old ``-o MODEL`` spelling is refused (:func:`refuse_output`), never written.
+NoReportOpt = Annotated[Path | None, typer.Option(
+    "--output", "-o", hidden=True, help="Refused: this command writes no report (the model file is --out).")]
+
+
+def refuse_output(output: Path | None, command: str) -> None:
+    """One-line error for ``-o/--output`` on a command without a report (it used to name the model file)."""
+    if output is not None:
+        raise QauditError(f"qaudit {command} writes no report, and -o/--output names a report in every command: "
+                          f"write the model file with --out {output}")
 
 
 @contextmanager
-def command_executor(cfg: dict[str, Any], executor: str | None, scheduler: str | None,
-                     workers: int | None = None) -> Iterator[Any]:
-    """The executor ``--executor``/``--scheduler`` name, else ``$QAUDIT_SCHEDULER``, else the config's
-    ``executor``/``scheduler`` keys, with *workers* (``--jobs``; None: the executor's default); closed when the
-    command ends. None when nothing names one: the ``qaudit.api`` function then runs its jobs as it documents
-    (``leak``: ``settings.n_jobs`` local workers; the others in this process), so the CLI and the API agree."""
+def command_executor(executor: str | None, scheduler: str | None, workers: int | None = None) -> Iterator[Any]:
+    """The executor ``--executor``/``--scheduler`` name (their config keys and ``$QAUDIT_SCHEDULER`` arrive through
+    the options), with *workers* (``--jobs``; None: the executor's default); closed when the command ends. None
+    when nothing names one: the ``qaudit.api`` function then runs its jobs as it documents (``leak``:
+    ``settings.n_jobs`` local workers; the others in this process), so the CLI and the API agree."""
     from qaudit import parallel
-    from qaudit.config import pick
 
-    name = pick(executor, cfg, "executor", None, str)
-    address = scheduler or parallel.scheduler_from_env() or pick(None, cfg, "scheduler", None, str)
-    if name is None and address is None:
+    address = (scheduler or "").strip() or None
+    if executor is None and address is None:
         yield None
         return
-    opened = parallel.open_executor(name, address, workers)
+    opened = parallel.open_executor(executor, address, workers)
     try:
         yield opened
     finally:

@@ -8,18 +8,18 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import AllowDataChange, emit, out, render_text, warn
+from qaudit.commands.common import AllowDataChange, DataDirOpt, emit, out, render_text, warn
 
 
 def evaluate_cmd(
     model_path: Annotated[Path, typer.Argument(help="Model file.")],
-    data_dir: Annotated[str | None, typer.Option("--data-dir")] = None,
+    data_dir: DataDirOpt = None,
     backend: Annotated[str | None, typer.Option(
         help="Execution backend (see `qaudit backends`; default: exact, or the shot backend with --shots).")] = None,
     shots: Annotated[int | None, typer.Option(help="Measurement shots (0 or omitted = exact).")] = None,
     seed: Annotated[int, typer.Option(help="Seed for shot sampling.")] = 0,
     as_json: Annotated[bool, typer.Option("--json")] = False,
-    output: Annotated[Path | None, typer.Option("--output", help="Write the report here (atomic).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (atomic).")] = None,
     allow_data_change: AllowDataChange = False,
 ) -> None:
     """Accuracy of a model on its members and holdout, overall and per class."""

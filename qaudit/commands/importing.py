@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import command_line, err, parse_options
+from qaudit.commands.common import NoReportOpt, command_line, err, parse_options, refuse_output
 from qaudit.errors import QauditError
 
 HELP = "\n\n".join([
@@ -32,14 +32,15 @@ def import_cmd(
     source: Annotated[str, typer.Argument(help="What to import: path/file.py:attribute, or a circuit file.",
                                           show_default=False)],
     weights: Annotated[str | None, typer.Option(
-        "--weights", "-w", help="Trained weights (a state_dict .pt or .npy/.npz file).")] = None,
+        "--weights", "-w", metavar="FILE", help="Trained weights (a state_dict .pt or .npy/.npz file).")] = None,
     dataset: Annotated[str, typer.Option(
         "--dataset", "-d", help="The model's data: dataset name or .csv/.npz path whose rows are the model's "
         "raw inputs.")] = "",
     members: Annotated[str, typer.Option(
-        "--members", help="File of the training samples' indices into the data (the model's members).")] = "",
+        "--members", metavar="FILE", help="File of the training samples' indices into the data (the model's "
+        "members).")] = "",
     holdout: Annotated[str | None, typer.Option(
-        "--holdout", help="File of indices the model never saw (default: every other sample).")] = None,
+        "--holdout", metavar="FILE", help="File of indices the model never saw (default: every other sample).")] = None,
     input_params: Annotated[str | None, typer.Option(
         "--input-params", help="Circuit importers: comma-separated input parameters (or parameter-vector "
         "names), in input order.")] = None,
@@ -62,13 +63,15 @@ def import_cmd(
     seed: Annotated[int, typer.Option(help="Recipe seed (reference models) and the check subset's seed.")] = 0,
     check_samples: Annotated[int | None, typer.Option(
         "--check-samples", help="Check fidelity on this many samples (seeded subset; default: all).")] = None,
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")] = Path("model.json"),
+    out_path: Annotated[Path, typer.Option("--out", help="Model file to write.")] = Path("model.json"),
+    output: NoReportOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
 ) -> None:
     from qaudit import api
     from qaudit.limits import check_option, check_seed
     from qaudit.outputs import check_outputs
 
+    refuse_output(output, "import")
     if not dataset or not members:
         raise QauditError("qaudit import needs the model's data: --dataset DATA --members FILE (the training "
                           "samples' indices); the import is checked on it and audits use it")

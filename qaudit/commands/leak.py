@@ -9,6 +9,7 @@ import typer
 
 from qaudit.commands.common import (
     AllowDataChange,
+    DataDirOpt,
     ExecutorOpt,
     SchedulerOpt,
     command_executor,
@@ -27,10 +28,9 @@ def _split_list(values: list[str] | None) -> list[str]:
     return out
 
 
-def _attack_options(cfg: dict[str, Any], pairs: list[str] | None, attacks: list[str]) -> dict[str, Any]:
-    """``ATTACK.KEY=VALUE`` settings from the config file, overridden by ``--attack-option``."""
-    opts = dict(cfg.get("attack_options", {}) or {})
-    opts.update(parse_options(pairs))
+def _attack_options(pairs: list[str] | None, attacks: list[str]) -> dict[str, Any]:
+    """``ATTACK.KEY=VALUE`` settings (``--attack-option``, or the config's ``attack-options`` table)."""
+    opts = parse_options(pairs)
     names = {a.replace("-", "_"): a for a in attacks}  # parse_options turns '-' into '_' in keys
     out = {}
     for key, value in opts.items():
@@ -39,6 +39,19 @@ def _attack_options(cfg: dict[str, Any], pairs: list[str] | None, attacks: list[
             key = f"{names.get(owner, owner)}.{rest}"
         out[key] = value
     return out
+
+
+def _given(ctx: typer.Context, name: str, value: Any) -> Any:
+    """*value* when it came from the command line (or the environment), None when from the config file."""
+    source = ctx.get_parameter_source(name)
+    return None if source is None or source.name in ("DEFAULT_MAP", "DEFAULT") else value
+
+
+def _config_file() -> str | None:
+    from qaudit.config import find_config
+
+    found = find_config()
+    return str(found[0]) if found else None
 
 
 def _extra_reports(items: list[str] | None) -> list[tuple[str, Path]]:
@@ -54,15 +67,8 @@ def _extra_reports(items: list[str] | None) -> list[tuple[str, Path]]:
     return extras
 
 
-def _config_list(value: Any, key: str, source: str) -> list[str]:
-    if isinstance(value, str):
-        return _split_list([value])
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return _split_list(value)
-    raise QauditError(f"{source}: '{key}' must be a string or a list of strings")
-
-
 def leak_cmd(
+    ctx: typer.Context,
     model_path: Annotated[Path | None, typer.Argument(help="Model file (default: 'model' from qaudit.toml).")] = None,
     attack: Annotated[list[str] | None, typer.Option(
         "--attack", "-a", help="Attack(s) to run, repeatable or comma-separated (see `qaudit attacks`). "
@@ -74,13 +80,14 @@ def leak_cmd(
     shots: Annotated[int | None, typer.Option(help="Measurement shots per query (0/omitted = exact).")] = None,
     backend: Annotated[str | None, typer.Option(
         help="Backend for the target's queries (default exact; 'sampled' when --shots is given).")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for splits, attacks, shots and bootstrap.")] = None,
-    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed for splits, attacks, shots and bootstrap.")] = 0,
+    data_dir: DataDirOpt = None,
     dataset: Annotated[str | None, typer.Option(
         "--dataset", "-d", help="Dataset the index files refer to (default: the model's data record).")] = None,
-    members: Annotated[str | None, typer.Option(help="File of member sample indices.")] = None,
+    members: Annotated[str | None, typer.Option(metavar="FILE", help="File of member sample indices.")] = None,
     allow_data_change: AllowDataChange = False,
-    non_members: Annotated[str | None, typer.Option("--non-members", help="File of non-member indices.")] = None,
+    non_members: Annotated[str | None, typer.Option(
+        "--non-members", metavar="FILE", help="File of non-member indices.")] = None,
     slice_: Annotated[list[str] | None, typer.Option(
         "--slice", help="Slice metrics by class, correctness or loss-decile (repeatable).")] = None,
     forget_class: Annotated[int | None, typer.Option(
@@ -99,9 +106,9 @@ def leak_cmd(
         "--report", help="Also write FORMAT=PATH (repeatable), e.g. --report html=leak.html.")] = None,
     scores: Annotated[bool, typer.Option("--scores", help="Include per-sample scores in JSON.")] = False,
     top_k: Annotated[int, typer.Option("--top-k", help="Most exposed members listed.")] = 10,
-    fail_on: Annotated[str | None, typer.Option(
-        "--fail-on", help="'leaks' (default): a LEAKS verdict is a finding (exit 1); 'none': report it only.")
-    ] = None,
+    fail_on: Annotated[str, typer.Option(
+        "--fail-on", help="'leaks': a LEAKS verdict is a finding (exit 1); 'none': report it only.")
+    ] = "leaks",
     exit_zero: Annotated[bool, typer.Option(
         "--exit-zero", help="Report every finding but exit 0 (like ruff/bandit --exit-zero).")] = False,
     fail_above: Annotated[str | None, typer.Option(
@@ -146,61 +153,45 @@ def leak_cmd(
     """
     from qaudit import api
     from qaudit.audit import AuditSettings, default_attacks
-    from qaudit.config import load_config, pick, resolve_path
     from qaudit.outputs import check_outputs
     from qaudit.plugins import get_host
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format
 
-    cfg = load_config("leak")
-    source = cfg.get("_file", "config")
-    if outputs is not None:
-        _check_outputs_options(model_path, shots=shots, backend=backend, data_dir=data_dir, dataset=dataset,
-                               members=members, non_members=non_members, allow_data_change=allow_data_change,
-                               reference_models=reference_models, resume=resume, dry_run=dry_run,
-                               max_qpu_seconds=max_qpu_seconds)
-    path = model_path or (Path(resolve_path(cfg, cfg["model"])) if "model" in cfg and outputs is None else None)
+    if outputs is not None:  # values the config supplies for a model audit do not apply to recorded outputs
+        model_path, shots, backend, reference_models = (_given(ctx, name, value) for name, value in (
+            ("model_path", model_path), ("shots", shots), ("backend", backend),
+            ("reference_models", reference_models)))
+        _check_outputs_options(model_path, shots=shots, backend=backend, data_dir=_given(ctx, "data_dir", data_dir),
+                               dataset=_given(ctx, "dataset", dataset), members=_given(ctx, "members", members),
+                               non_members=_given(ctx, "non_members", non_members),
+                               allow_data_change=allow_data_change, reference_models=reference_models,
+                               resume=resume, dry_run=dry_run, max_qpu_seconds=max_qpu_seconds)
+    path = model_path
     if path is None and outputs is None:
         raise QauditError("no model file: pass MODEL_PATH or set 'model' in qaudit.toml")
-    named = _split_list(attack) or (_config_list(cfg["attacks"], "attacks", source) if "attacks" in cfg else [])
-    fast = bool(pick(fast or None, cfg, "fast", False, bool))
-    if fast and _split_list(attack):
+    named = _split_list(attack)
+    if fast and named and _given(ctx, "attack", attack):
         raise QauditError("--fast picks the attacks; do not combine it with --attack")
     chosen = default_attacks("default", fast=True) if fast else named  # [] -> the API's default attacks
-    if data_dir is None and "data_dir" in cfg:  # config paths are relative to the config file
-        data_dir = resolve_path(cfg, pick(None, cfg, "data_dir", None, str))
-    fmt = check_format(pick(fmt, cfg, "format", None, str))
-    exit_zero = bool(pick(exit_zero or None, cfg, "exit_zero", False, bool))
+    fmt = check_format(fmt)
     extras = _extra_reports(extra_report)
-    base_path = baseline or (Path(resolve_path(cfg, cfg["baseline"])) if "baseline" in cfg else None)
-    dataset = pick(dataset, cfg, "dataset", None, str)
-    if members is None and "members" in cfg:
-        members = resolve_path(cfg, pick(None, cfg, "members", None, str))
-    if non_members is None and "non_members" in cfg:
-        non_members = resolve_path(cfg, pick(None, cfg, "non_members", None, str))
-    slices = _split_list(slice_) or (_config_list(cfg["slice"], "slice", source) if "slice" in cfg else [])
-    given = {"backend": pick(backend, cfg, "backend", None, str), "shots": pick(shots, cfg, "shots", None, int),
-             "seed": pick(seed, cfg, "seed", None, int), "slices": slices,
-             "forget_class": pick(forget_class, cfg, "forget_class", None, int),
-             "n_reference": pick(reference_models, cfg, "reference_models", None, int),
-             "n_jobs": pick(jobs, cfg, "jobs", None, int), "top_k": top_k, "include_scores": scores,
-             "folds": pick(folds, cfg, "folds", None, int), "alpha": pick(alpha, cfg, "alpha", None, float),
-             "delta": pick(delta, cfg, "delta", None, float),
-             "n_bootstrap": pick(bootstrap, cfg, "bootstrap", None, int), "resume": resume, "dry_run": dry_run,
-             "max_qpu_seconds": pick(max_qpu_seconds, cfg, "max_qpu_seconds", None, float),
-             "attack_options": _attack_options(cfg, attack_option, named or get_host().names("attack") if outputs
+    given = {"backend": backend, "shots": shots, "seed": seed, "slices": _split_list(slice_),
+             "forget_class": forget_class, "n_reference": reference_models, "n_jobs": jobs, "top_k": top_k,
+             "include_scores": scores, "folds": folds, "alpha": alpha, "delta": delta, "n_bootstrap": bootstrap,
+             "resume": resume, "dry_run": dry_run, "max_qpu_seconds": max_qpu_seconds,
+             "attack_options": _attack_options(attack_option, named or get_host().names("attack") if outputs
                                                else chosen or default_attacks("default"))}
     if chosen and outputs is None:
         given["attacks"] = chosen
     settings = AuditSettings(**{k: v for k, v in given.items() if v is not None})  # the API resolves and checks
     check_outputs({"--output": output, **{f"--report {f}": p for f, p in extras}},
                   {"model file": path, "--members file": members, "--non-members file": non_members,
-                   "--baseline": base_path, "dataset file": dataset, "config file": cfg.get("_file"),
+                   "--baseline": baseline, "dataset file": dataset, "config file": _config_file(),
                    "--outputs file": outputs})
-    gates = {"fail_above": pick(fail_above, cfg, "fail_above", None), "baseline": base_path,
-             "tolerance": pick(tolerance, cfg, "tolerance", None),
-             "fail_on": pick(fail_on, cfg, "fail_on", "leaks", str), "command": command_line()}
-    with command_executor(cfg, executor, scheduler, settings.n_jobs) as ex, RichProgress(err) as progress:
+    gates = {"fail_above": fail_above, "baseline": baseline, "tolerance": tolerance, "fail_on": fail_on,
+             "command": command_line()}
+    with command_executor(executor, scheduler, settings.n_jobs) as ex, RichProgress(err) as progress:
         report = _run(api, path, outputs, settings, chosen, gates, progress, ex, dataset=dataset, data_dir=data_dir,
                       members=members, non_members=non_members, allow_data_change=allow_data_change)
     finish_report(report, [(fmt, output), *extras], exit_zero=exit_zero)

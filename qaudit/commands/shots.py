@@ -9,6 +9,7 @@ import typer
 
 from qaudit.commands.common import (
     AllowDataChange,
+    DataDirOpt,
     ExecutorOpt,
     SchedulerOpt,
     command_executor,
@@ -38,7 +39,7 @@ def shots_cmd(
         "--unlearn", help="Also run this unlearning method under every shot count (gradients from shots).")] = None,
     option: Annotated[list[str] | None, typer.Option("--option", "-O", help="KEY=VALUE for the --unlearn method.")
                       ] = None,
-    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
+    data_dir: DataDirOpt = None,
     allow_data_change: AllowDataChange = False,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Reuse the (shot count, repeat) runs an interrupted study with the same inputs finished.")
@@ -56,7 +57,6 @@ def shots_cmd(
 ) -> None:
     """How the shot count shapes leakage (mean ± std over repeats) and the stability of unlearning."""
     from qaudit import api
-    from qaudit.config import load_config
     from qaudit.outputs import check_outputs
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format
@@ -67,7 +67,7 @@ def shots_cmd(
     settings = ShotSettings(shots=parse_shots(shots), repeats=repeats, seed=seed, backend=backend, attack=attack,
                             forget_class=forget_class, unlearn=unlearn, unlearn_options=parse_options(option),
                             n_bootstrap=bootstrap, resume=resume)
-    with command_executor(load_config("shots"), executor, scheduler) as ex, RichProgress(err) as progress:
+    with command_executor(executor, scheduler) as ex, RichProgress(err) as progress:
         report = api.shots(model_path, settings=settings, data_dir=data_dir, allow_data_change=allow_data_change,
                            fail_above=fail_above, progress=progress, executor=ex, command=command_line())
     finish_report(report, [(fmt, output)])

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qaudit.commands.common import command_line, err, parse_options, warn
+from qaudit.commands.common import DataDirOpt, NoReportOpt, command_line, err, parse_options, refuse_output, warn
 from qaudit.errors import QauditError
 
 
@@ -16,8 +16,9 @@ def train_cmd(
         "--model", "-m", help="Model kind (see `qaudit models`; default: the plugins' default model).")] = None,
     dataset: Annotated[str | None, typer.Option(
         "--dataset", "-d", help="Dataset name or .csv/.npz path (default: the plugins' default dataset).")] = None,
-    out_path: Annotated[Path, typer.Option("--out", "-o", help="Model file to write.")] = Path("model.json"),
-    data_dir: Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")] = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Model file to write.")] = Path("model.json"),
+    output: NoReportOpt = None,
+    data_dir: DataDirOpt = None,
     label_column: Annotated[str | None, typer.Option(help="Label column of a CSV dataset.")] = None,
     n_train: Annotated[int | None, typer.Option("--n-train", help="Members (training samples).")] = None,
     n_holdout: Annotated[int | None, typer.Option("--n-holdout", help="Holdout (non-member) samples.")] = None,
@@ -30,7 +31,7 @@ def train_cmd(
     exclude_class: Annotated[list[int] | None, typer.Option(
         help="Train without this class (retrain oracle; repeatable).")] = None,
     exclude_indices: Annotated[str | None, typer.Option(
-        help="Train without the sample indices in this file.")] = None,
+        metavar="FILE", help="Train without the sample indices in this file.")] = None,
     option: Annotated[list[str] | None, typer.Option(
         "--option", "-O", help="Model-specific option KEY=VALUE (repeatable; VALUE is JSON or a string), e.g. "
         "`--model sisa -O shards=4 -O slices=3 -O constituent=basic-qnn`.")] = None,
@@ -48,9 +49,10 @@ def train_cmd(
         "--resume", help="Continue an interrupted training with the same settings from its last finished epoch "
         "(checkpoints in $QAUDIT_CACHE_DIR); the result equals an uninterrupted run.")] = False,
 ) -> None:
-    """Train a QNN and save it as a validated model file."""
+    """Train a QNN and save it as a validated model file (--out)."""
     from rich.markup import escape
 
+    refuse_output(output, "train")
     from qaudit import api
     from qaudit.progress import RichProgress
 

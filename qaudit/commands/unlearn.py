@@ -9,6 +9,7 @@ import typer
 
 from qaudit.commands.common import (
     AllowDataChange,
+    DataDirOpt,
     ExecutorOpt,
     SchedulerOpt,
     command_executor,
@@ -21,11 +22,10 @@ from qaudit.errors import QauditError
 ForgetClass = Annotated[list[int] | None, typer.Option(
     "--forget-class", help="Forget every training member of this class (repeatable).")]
 ForgetIndices = Annotated[str | None, typer.Option(
-    "--forget-indices", help="File of dataset indices (training members) to forget.")]
+    "--forget-indices", metavar="FILE", help="File of dataset indices (training members) to forget.")]
 Fmt = Annotated[str | None, typer.Option(
     "--format", "-f", help="Report format (see `qaudit reporters`; default: the terminal report).")]
-Output = Annotated[Path | None, typer.Option("--output", help="Write the report here (atomic).")]
-DataDir = Annotated[str | None, typer.Option("--data-dir", help="Folder with MNIST IDX files.")]
+Output = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report here (atomic).")]
 FailAbove = Annotated[str | None, typer.Option(
     "--fail-above", help="Exit 1 if a metric exceeds its threshold, e.g. forget_mia_auc=0.6,forget_accuracy=0.2.")]
 Audit = Annotated[str | None, typer.Option(
@@ -69,8 +69,8 @@ def unlearn_cmd(
     ] = None,
     forget_class: ForgetClass = None,
     forget_indices: ForgetIndices = None,
-    out_path: Annotated[Path | None, typer.Option("--out", "-o", help="Unlearned model file "
-                                                  "(default <input>.unlearned.json).")] = None,
+    out_path: Annotated[Path | None, typer.Option("--out", help="Unlearned model file to write "
+                                                  "(default <input>.unlearned.json; -o is the report).")] = None,
     option: Annotated[list[str] | None, typer.Option("--option", "-O", help="Method option KEY=VALUE.")] = None,
     importance: Annotated[str | None, typer.Option(help="ssd importance: fisher or qfi.")] = None,
     seed: Annotated[int, typer.Option(
@@ -88,7 +88,7 @@ def unlearn_cmd(
     forget_quality: Annotated[int, typer.Option(
         "--forget-quality", help="Also compute the NeurIPS'23 forget quality with N unlearned/N retrained models.")]
     = 0,
-    data_dir: DataDir = None,
+    data_dir: DataDirOpt = None,
     allow_data_change: AllowDataChange = False,
     fmt: Fmt = None,
     output: Output = None,
@@ -111,7 +111,6 @@ def unlearn_cmd(
     (tests at alpha 0.05, docs/statistics.md §8). Exit 0 request met, 1 not met or a --fail-above threshold
     breached, 2 input error."""
     from qaudit import api
-    from qaudit.config import load_config
     from qaudit.outputs import check_outputs
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format, render_all
@@ -125,7 +124,7 @@ def unlearn_cmd(
     check_outputs({"--out": out_path, "--output": output},
                   {"model file": model_path, **{f"--oracle {o}": o for o in oracle or []},
                    "--forget-indices file": forget_indices})
-    with command_executor(load_config("unlearn"), executor, scheduler) as ex, RichProgress(err) as progress:
+    with command_executor(executor, scheduler) as ex, RichProgress(err) as progress:
         report = api.unlearn(model_path, method, forget_class=forget_class, forget_indices=forget_indices,
                              options=opts, seed=seed, oracle=oracle or None, oracles=oracles,
                              retain_fraction=retain_fraction, backend=backend,
@@ -153,7 +152,7 @@ def compare_cmd(
     oracle: Annotated[list[Path] | None, typer.Option("--oracle", help="Retrained model file (repeatable).")] = None,
     oracles: Annotated[int | None, typer.Option(
         "--oracles", help="Retrains from independent seeds to compare with (default 5; cached).")] = None,
-    data_dir: DataDir = None,
+    data_dir: DataDirOpt = None,
     allow_data_change: AllowDataChange = False,
     fmt: Fmt = None,
     output: Output = None,
@@ -163,7 +162,6 @@ def compare_cmd(
 ) -> None:
     """The paper's comparative table: data needed, cost, forget/retained accuracy, forget MIA, distance to oracle."""
     from qaudit import api
-    from qaudit.config import load_config
     from qaudit.outputs import check_outputs
     from qaudit.progress import RichProgress
     from qaudit.reporting import check_format, render_all
@@ -174,7 +172,7 @@ def compare_cmd(
     names = [m.strip() for m in methods.split(",") if m.strip()] if methods is not None else None
     seed_list = _ints(seeds, "--seeds")
     shot_list = [s or None for s in _ints(shots, "--shots")] if shots else [None]
-    with command_executor(load_config("compare-unlearning"), executor, scheduler) as ex, \
+    with command_executor(executor, scheduler) as ex, \
             RichProgress(err) as progress:
         report = api.compare_unlearning(model_path, names, options=_per_method_options(parse_options(option)),
                                         forget_class=forget_class, forget_indices=forget_indices, seeds=seed_list,
