@@ -112,6 +112,12 @@ class DaskExecutor:
         self._checked: set[str] = set()
 
     @classmethod
+    def check(cls, settings: ExecutorSettings) -> None:
+        """A scheduler address that does not parse is one line (:func:`parse_address`), Dask not imported."""
+        if settings.scheduler:
+            parse_address(settings.scheduler)
+
+    @classmethod
     def open(cls, settings: ExecutorSettings) -> DaskExecutor:
         """Connect to ``settings.scheduler`` (parsed first: one-line error at once when malformed, within
         :data:`CONNECT_SECONDS` when unreachable or without workers) or start a LocalCluster of

@@ -18,14 +18,40 @@ AllowDataChange = Annotated[bool, typer.Option(
     "--allow-data-change", help="Use the data even if its fingerprint differs from the model file's (recorded "
     "in the report).")]
 
+def _check_executor_early(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    """Callback of ``--executor`` and ``--scheduler``: once both are read (in either order), check the executor's
+    settings -- a scheduler address is parsed, nothing imported or connected -- before the command body imports
+    its modules or loads a model, so a malformed address is one line at once."""
+    other = "scheduler" if param.name == "executor" else "executor"
+    if not ctx.resilient_parsing and other in ctx.params:
+        from qaudit import parallel
+        from qaudit.config import load_config
+
+        chosen = {param.name: value, other: ctx.params[other]}
+        name, address = _executor_choice(load_config(ctx.info_name or ""), chosen["executor"], chosen["scheduler"])
+        parallel.check_executor(name, address)
+    return value
+
+
 #: ``--executor``: where batches of independent jobs run (see `qaudit executors`).
 ExecutorOpt = Annotated[str | None, typer.Option(
     "--executor", help="Where independent jobs (reference models, shards, repeats) run: see `qaudit executors` "
-    "(default: worker processes on this machine; with --scheduler: the Dask cluster).")]
+    "(default: worker processes on this machine; with --scheduler: the Dask cluster).",
+    callback=_check_executor_early)]
 #: ``--scheduler``: a Dask scheduler's address.
 SchedulerOpt = Annotated[str | None, typer.Option(
     "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786 (or $QAUDIT_SCHEDULER / 'scheduler' in "
-    "qaudit.toml); workers need qaudit, its plugins and --data-dir.")]
+    "qaudit.toml); workers need qaudit, its plugins and --data-dir.", callback=_check_executor_early)]
+
+
+def _executor_choice(cfg: dict[str, Any], executor: str | None, scheduler: str | None) -> tuple[str | None, str | None]:
+    """The executor name and scheduler address the user chose: the flags, else ``$QAUDIT_SCHEDULER``, else the
+    config's ``executor``/``scheduler`` keys."""
+    from qaudit import parallel
+    from qaudit.config import pick
+
+    name = pick(executor, cfg, "executor", None, str)
+    return name, scheduler or parallel.scheduler_from_env() or pick(None, cfg, "scheduler", None, str)
 
 
 def open_executor(cfg: dict[str, Any], executor: str | None, scheduler: str | None, workers: int | None) -> Any:
@@ -34,10 +60,8 @@ def open_executor(cfg: dict[str, Any], executor: str | None, scheduler: str | No
     its jobs in-process unless an executor or scheduler is named -- its batches are small next to the cost of
     starting worker processes). Close it when the command ends."""
     from qaudit import parallel
-    from qaudit.config import pick
 
-    name = pick(executor, cfg, "executor", None, str)
-    address = scheduler or parallel.scheduler_from_env() or pick(None, cfg, "scheduler", None, str)
+    name, address = _executor_choice(cfg, executor, scheduler)
     if name is None and address is None and workers is None:
         workers = 1
     return parallel.open_executor(name, address, workers)
