@@ -288,6 +288,22 @@ def test_measured_readout_calibration_inverts_a_known_confusion(rng):
     assert np.abs(noisy - p).max() > 0.01
 
 
+def test_the_sampler_is_not_a_deprecated_primitive():
+    """qiskit-ibm-runtime 0.50+ deprecates SamplerV2: the jobs use the client-side Sampler there (no warning)."""
+    import warnings
+
+    import qiskit_ibm_runtime
+    from qaudit_ibm.jobs import runtime_sampler
+    from qiskit_aer import AerSimulator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        runtime_sampler(AerSimulator())
+    version = tuple(int(part) for part in qiskit_ibm_runtime.__version__.split(".")[:2])
+    want = "executor_sampler.Sampler" if version >= (0, 50) else "SamplerV2"
+    assert _backend(f"{DEVICE},noise=none").facts()["primitive"].endswith(want)
+
+
 def test_readout_mitigation_runs_and_is_recorded():
     task = _task(3, batch=3)
     backend = _backend(DEVICE + ",readout=measured")
