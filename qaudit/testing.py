@@ -660,10 +660,12 @@ def check_attack(attack_cls: Any, options: Mapping[str, Any] | None = None, mode
     before = _weights_snapshot(tiny.model)
     context_fields.setdefault("options", dict(options or {}))
     context, X, y, is_member = tiny.attack_split(seed, **context_fields)
+    queried = _record_target_queries(context)
     attack = attack_cls()
     if attack.fit(context) is not attack:
         _fail(what, "fit(context) must return self")
     scores = np.asarray(attack.score(context, X, y), dtype=np.float64)
+    _check_target_queries(attack_cls, what, context, X, queried)
     if scores.shape != (len(X),):
         _fail(what, f"score must return one score per sample: shape ({len(X)},), got {scores.shape}")
     if not np.all(np.isfinite(scores)):
@@ -679,6 +681,36 @@ def check_attack(attack_cls: Any, options: Mapping[str, Any] | None = None, mode
     _check_signals(attack_cls, what, tiny, seed, dict(options or {}))
     auc = float(roc_auc_score(is_member, scores)) if len(set(scores.tolist())) > 1 else 0.5
     return AttackCheck(scores, is_member, auc)
+
+
+def _record_target_queries(context: Any) -> list[np.ndarray]:
+    """Make *context* record the samples the target is queried on (its other queries pass through)."""
+    from qaudit.query import TargetQueries
+
+    inner = context.query or TargetQueries(context.model, context.backend, context.shots, context.seed)
+    queried: list[np.ndarray] = []
+
+    def recording(model: Any, X: np.ndarray, exact: bool = False) -> Any:
+        if model is context.model and not exact:
+            queried.append(np.asarray(X, dtype=np.float64))
+        return inner(model, X, exact)
+
+    context.query = recording
+    return queried
+
+
+def _check_target_queries(attack_cls: Any, what: str, context: Any, X: np.ndarray,
+                          queried: list[np.ndarray]) -> None:
+    """Every target query is of scored or attacker-known samples, or of samples ``target_samples`` (optional)
+    declares: a budgeted backend's plan holds only those (``--dry-run`` = what the run submits)."""
+    declared = getattr(attack_cls, "target_samples", None)
+    extra = declared(context) if callable(declared) else None
+    parts = [X, context.X_members, context.X_non_members, extra]
+    allowed = {row.tobytes() for part in parts if part is not None for row in np.asarray(part, dtype=np.float64)}
+    undeclared = sum(row.tobytes() not in allowed for part in queried for row in part)
+    if undeclared:
+        _fail(what, f"queried the target on {undeclared} samples that are neither scored nor attacker-known nor "
+                    "declared by target_samples(context): a budgeted backend's plan (--dry-run) would not hold them")
 
 
 def _check_signals(attack_cls: Any, what: str, tiny: TinyModel, seed: int, options: dict[str, Any]) -> None:
