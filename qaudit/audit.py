@@ -368,6 +368,10 @@ def _execution_table(execution: dict[str, Any]) -> Table:
     rows = [[key, plan.get(key), done.get(key)] for key in keys]
     facts = execution["backend"]
     note = "; ".join(f"{k}: {v}" for k, v in facts.items() if k not in ("job_ids", "readout_calibration"))
+    beyond = int(done.get("bindings") or 0) - int(plan.get("bindings") or 0)
+    if beyond > 0:
+        note = (f"{beyond} bindings submitted beyond the plan: an attack queried the target on samples it does not "
+                f"declare (Attack.target_samples); {note}")
     return Table("execution of the target's queries (planned before the run, then submitted)",
                  ["item", "planned", "submitted"], rows, note + "; " + "; ".join(done.get("notes", [])))
 
