@@ -301,14 +301,14 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
         query=oracle, checkpoints=Checkpoints("reference-models", settings.resume), executor=executor)
     facts = {"model": location, "kind": mf.kind, "dataset": dataset.name, "population": int(len(pop)),
              "ground_truth": truth.source, "backend": settings.backend, "shots": settings.shots}
-    scored_ids = np.concatenate([truth.members, truth.non_members])
-    budget = _budget(model, X[scored_ids], backend, settings, location)
+    queried = target_rows(X[np.concatenate([truth.members, truth.non_members])], classes, context)
+    budget = _budget(model, queried, backend, settings, location)
     if isinstance(budget, Report):
         return budget
     jobs = Checkpoints("backend-jobs", settings.resume)
-    if budget is not None:  # a PlanningBackend: one query of every scored sample, jobs checkpointed
+    if budget is not None:  # a PlanningBackend: one query of every sample the attacks query, jobs checkpointed
         backend.use_checkpoints(jobs)
-        oracle.prefetch(X[scored_ids])
+        oracle.prefetch(queried)
         facts["reference_outputs"] = _reference_note(settings)
     subject = AuditSubject(X, y, truth.members, truth.non_members, context, facts)
     report = score_and_report(subject, classes, settings, progress, location)
@@ -321,6 +321,27 @@ def run_audit(mf: Any, dataset: Any, truth: GroundTruth, settings: AuditSettings
     context.checkpoints.discard()
     jobs.discard()
     return report
+
+
+def target_rows(X_scored: np.ndarray, classes: dict[str, Any], context: Any) -> np.ndarray:
+    """Every sample the target will be queried on: the scored samples, then the rows each attack declares
+    beyond them (the optional ``Attack.target_samples``, e.g. RMIA's population z-samples), each row once.
+    A budgeted backend plans and receives exactly these rows, so ``--dry-run`` equals what the run submits."""
+    X_scored = np.asarray(X_scored, dtype=np.float64)
+    rows, seen = [X_scored], {row.tobytes() for row in X_scored}
+    for cls in classes.values():
+        declared = getattr(cls, "target_samples", None)  # optional Attack member
+        extra = declared(context) if callable(declared) else None
+        if extra is None:
+            continue
+        extra = np.asarray(extra, dtype=np.float64)
+        new = []
+        for i, row in enumerate(extra):
+            if row.tobytes() not in seen:
+                seen.add(row.tobytes())
+                new.append(i)
+        rows.append(extra[new].reshape(len(new), *X_scored.shape[1:]))
+    return np.concatenate(rows)
 
 
 def _budget(model: Any, X: np.ndarray, backend: Any, settings: AuditSettings, location: str) -> Any:
@@ -377,6 +398,10 @@ def _execution_table(execution: dict[str, Any]) -> Table:
     rows = [[key, plan.get(key), done.get(key)] for key in keys]
     facts = execution["backend"]
     note = "; ".join(f"{k}: {v}" for k, v in facts.items() if k not in ("job_ids", "readout_calibration"))
+    beyond = int(done.get("bindings") or 0) - int(plan.get("bindings") or 0)
+    if beyond > 0:
+        note = (f"{beyond} bindings submitted beyond the plan: an attack queried the target on samples it does not "
+                f"declare (Attack.target_samples); {note}")
     return Table("execution of the target's queries (planned before the run, then submitted)",
                  ["item", "planned", "submitted"], rows, note + "; " + "; ".join(done.get("notes", [])))
 

@@ -53,6 +53,20 @@ def open_executor(name: str | None = None, scheduler: str | None = None, workers
     return cls.open(ExecutorSettings(workers=workers, scheduler=scheduler))
 
 
+def check_executor(name: str | None, scheduler: str | None) -> None:
+    """Refuse, in one line and before anything starts, settings the executor :func:`open_executor` would pick
+    cannot use (an unknown name; a scheduler address it cannot parse, through its optional ``check``)."""
+    if scheduler is None:
+        return
+    from qaudit.plugins import get_host
+
+    host = get_host()
+    cls = host.get("executor", name if name is not None else host.role("executor", "scheduler"))
+    check = getattr(cls, "check", None)  # optional Executor member
+    if callable(check):
+        check(ExecutorSettings(scheduler=scheduler))
+
+
 def executor_for(executor: Any, n_jobs: int = 1) -> Any:
     """*executor* itself, or (None) a new one for *n_jobs* workers: the caller must close what it opened;
     use :func:`using` for that."""

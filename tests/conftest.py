@@ -133,6 +133,7 @@ HEAVY = (
     "tests/test_resume.py::test_leak_resumes_with_the_finished_reference_models",
     "tests/test_resume.py::test_train_resumes_from_the_last_epoch_to_the_same_model",
     "tests/test_executors.py::test_lira_and_sisa_reports_are_identical_on_every_executor",
+    "tests/test_ibm.py::test_dry_run_equals_the_submission_of_the_default_attacks",
     "tests/test_executors.py::test_an_unreachable_scheduler_is_one_line_within_ten_seconds",
     "tests/test_executors.py::test_an_unknown_executor_lists_the_installed_ones",
     "tests/test_reproduce_cache.py::test_serial_concurrent_and_warm_reports_are_identical",

@@ -60,6 +60,45 @@ def test_an_unparseable_address_leaves_no_client_behind(lira_model, tmp_path):  
     assert "Exception ignored" not in proc.stderr
 
 
+@pytest.mark.parametrize("command", ["leak", "unlearn", "compare-unlearning", "shots"])
+@pytest.mark.parametrize("given", ["flag", "flag-first", "environment"])
+def test_an_unparseable_address_is_refused_while_the_options_are_read(command, given, run_qaudit, tmp_path,
+                                                                      monkeypatch):
+    """Checked as the options are read (the executor's optional ``check``), before the command loads anything:
+    a model file that does not exist is not reached, in whichever order --scheduler and --executor come."""
+    monkeypatch.delenv("QAUDIT_SCHEDULER", raising=False)
+    missing = str(tmp_path / "no-such-model.json")
+    args = {"flag": [command, missing, "--executor", "dask", "--scheduler", "tcp://host:abc"],
+            "flag-first": [command, "--scheduler", "tcp://host:abc", "--executor", "dask", missing],
+            "environment": [command, missing]}[given]
+    if given == "environment":
+        monkeypatch.setenv("QAUDIT_SCHEDULER", "tcp://host:abc")
+    code, _, err = run_qaudit(args)
+    line = one_line_error(err)
+    assert code == 2 and "Dask scheduler address 'tcp://host:abc'" in line and "the port must be a number" in line
+    assert "no-such-model" not in line
+
+
+def test_an_unparseable_address_is_refused_before_the_command_imports_its_modules(tmp_path):
+    """The floor (one line within 1 s) rests on this: neither the audit modules nor Cirq nor Dask are imported."""
+    probe = ("import sys\nfrom qaudit.cli import main\ntry:\n    main()\nexcept SystemExit as exc:\n"
+             "    print(exc.code, sorted(m for m in ('qaudit.api', 'qaudit.audit', 'cirq', 'distributed') "
+             "if m in sys.modules))")
+    env = {k: v for k, v in os.environ.items() if k != "QAUDIT_SCHEDULER"}
+    proc = subprocess.run([sys.executable, "-c", probe, "leak", str(tmp_path / "m.json"), "--scheduler", "garbage"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.stdout.split() == ["2", "[]"], proc.stdout + proc.stderr
+    assert "Dask scheduler address 'garbage'" in one_line_error(proc.stderr)
+
+
+def test_an_unknown_executor_with_a_scheduler_is_named_before_the_model_is_read(run_qaudit, tmp_path,
+                                                                                monkeypatch):
+    monkeypatch.delenv("QAUDIT_SCHEDULER", raising=False)
+    code, _, err = run_qaudit(["leak", str(tmp_path / "no-such-model.json"), "--scheduler", "tcp://h:1",
+                               "--executor", "slurm"])
+    assert code == 2 and "unknown executor 'slurm'" in one_line_error(err)
+
+
 def _lock_files(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.suffix in (".lock", ".dirlock") or p.name == "dask-scratch-space"]
 

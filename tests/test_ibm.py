@@ -288,6 +288,22 @@ def test_measured_readout_calibration_inverts_a_known_confusion(rng):
     assert np.abs(noisy - p).max() > 0.01
 
 
+def test_the_sampler_is_not_a_deprecated_primitive():
+    """qiskit-ibm-runtime 0.50+ deprecates SamplerV2: the jobs use the client-side Sampler there (no warning)."""
+    import warnings
+
+    import qiskit_ibm_runtime
+    from qaudit_ibm.jobs import runtime_sampler
+    from qiskit_aer import AerSimulator
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        runtime_sampler(AerSimulator())
+    version = tuple(int(part) for part in qiskit_ibm_runtime.__version__.split(".")[:2])
+    want = "executor_sampler.Sampler" if version >= (0, 50) else "SamplerV2"
+    assert _backend(f"{DEVICE},noise=none").facts()["primitive"].endswith(want)
+
+
 def test_readout_mitigation_runs_and_is_recorded():
     task = _task(3, batch=3)
     backend = _backend(DEVICE + ",readout=measured")
@@ -314,6 +330,27 @@ def test_dry_run_prints_the_plan_the_run_then_submits(cli_runner, tiny_model, ca
         assert plan["summary"][key] == submitted[key], key
     assert plan["summary"]["bindings"] == report["summary"]["target_queries"]
     assert "simulated" in report["summary"]["reference_outputs"]
+
+
+def test_dry_run_equals_the_submission_of_the_default_attacks(cli_runner, tiny_model, cache):
+    """The default attacks query the target beyond the scored samples (RMIA's population z-samples, here a
+    subset of n_z): the plan holds them, and the run submits them in its one prefetch, not as a second circuit."""
+    n_z = 60
+    args = ["leak", str(tiny_model.path), "--backend", f"ibm-fake:{DEVICE},noise=none", "--shots", "64",
+            "--reference-models", "2", "-A", f"rmia.n_z={n_z}", "--format", "json"]
+    dry = cli_runner.invoke([*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    plan = json.loads(dry.stdout)["summary"]
+    run = cli_runner.invoke(args)
+    assert run.exit_code in (0, 1), run.output
+    report = json.loads(run.stdout)
+    assert "rmia" in report["attacks"]
+    submitted = report["execution"]["submitted"]
+    for key in ("circuits", "bindings", "shots", "units", "jobs", "depth", "two_qubit_gates", "qpu_seconds"):
+        assert plan[key] == submitted[key], key
+    scored = len(tiny_model.file.data.members) + len(tiny_model.file.data.holdout)
+    assert scored < plan["bindings"] <= scored + n_z  # the z-samples are planned (duplicate rows counted once)
+    assert submitted["circuits"] == 1 and report["summary"]["target_queries"] == plan["bindings"]
 
 
 def test_max_qpu_seconds_refuses_before_anything_runs(cli_runner, tiny_model, cache):

@@ -34,3 +34,14 @@ def test_dry_run_on_a_simulator_runs_nothing(cli_runner, tiny_model):
 def test_max_qpu_seconds_must_be_positive(cli_runner, tiny_model):
     result = cli_runner.invoke(["leak", str(tiny_model.path), "--attack", "loss", "--max-qpu-seconds", "0"])
     assert result.exit_code == 2 and "--max-qpu-seconds must be > 0" in result.stderr
+
+
+def test_a_submission_beyond_the_plan_is_said_in_the_execution_table():
+    from qaudit.audit import _execution_table
+
+    plan = ExecutionPlan("ibm-fake:X", circuits=1, bindings=10, shots=64).to_json()
+    execution = {"plan": plan, "submitted": {**plan, "circuits": 2, "bindings": 13, "notes": []},
+                 "backend": {"device": "X"}}
+    assert "3 bindings submitted beyond the plan" in _execution_table(execution).note
+    execution["submitted"] = {**plan, "notes": []}
+    assert "beyond the plan" not in _execution_table(execution).note

@@ -202,6 +202,21 @@ def test_check_attack_catches_model_mutation():
         testing.check_attack(Mutating)
 
 
+def test_check_attack_catches_undeclared_target_queries():
+    """Querying the target beyond the scored/known samples needs ``target_samples``: a budgeted backend's
+    plan (--dry-run) holds only declared samples."""
+    class Population(LossAttack):
+        def fit(self, context):
+            context.outputs(context.population_X[:5])
+            return self
+
+    with pytest.raises(AssertionError, match="target_samples"):
+        testing.check_attack(Population)
+    declared = type("Declared", (Population,), {"target_samples": staticmethod(lambda c: c.population_X[:5])})
+    testing.check_attack(declared)
+    testing.check_attack(_builtin("attack", "quantile"))  # declares the population it fits on
+
+
 # --------------------------------------------------------------------------- unlearning
 class Ascent:
     name = "test-ascent"

@@ -88,6 +88,12 @@ class QuantileRegressionAttack:
         return self
 
     @staticmethod
+    def target_samples(context: Any) -> np.ndarray | None:
+        """The population samples ``fit`` queries the target on besides the known non-members."""
+        population = context.population_X
+        return population if population is not None and len(population) else None
+
+    @staticmethod
     def _non_members(context: Any) -> tuple[np.ndarray, np.ndarray]:
         parts = [(context.X_non_members, context.y_non_members)]
         if context.population_X is not None and len(context.population_X):

@@ -188,6 +188,22 @@ class RMIAAttack:
         else the scored samples: the score is then a monotone function of the sample's own ratio)."""
         self.options_ = o = options(context, self.name, self.DEFAULTS, self.RANGES)
         self.refs_ = refs = reference_set(context, self.name)
+        Xz, yz = self._z_samples(context, o)
+        p_ref = np.stack([true_class_prob(p, yz) for p in reference_probs(context, refs, Xz, "rmia_z")])
+        p_target = true_class_prob(context.outputs(Xz).probs, yz)
+        # z-samples are not scored targets: every reference model is OUT for them unless trained on them
+        self.ratio_z_ = np.sort(p_target / np.maximum(self._marginal(p_ref, None), 1e-30))
+        return self
+
+    @classmethod
+    def target_samples(cls, context: Any) -> np.ndarray | None:
+        """The population z-samples ``fit`` queries the target on (None: it uses scored samples only)."""
+        if context.population_X is None or len(context.population_X) < 10:
+            return None
+        return cls._z_samples(context, options(context, cls.name, cls.DEFAULTS, cls.RANGES))[0]
+
+    @staticmethod
+    def _z_samples(context: Any, o: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
         if context.population_X is not None and len(context.population_X) >= 10:
             Xz, yz = context.population_X, np.asarray(context.population_y)
         elif len(context.X_non_members) >= 10:
@@ -197,11 +213,7 @@ class RMIAAttack:
         if len(Xz) > o["n_z"]:
             pick = np.random.default_rng(context.seed + 31).choice(len(Xz), o["n_z"], replace=False)
             Xz, yz = Xz[pick], yz[pick]
-        p_ref = np.stack([true_class_prob(p, yz) for p in reference_probs(context, refs, Xz, "rmia_z")])
-        p_target = true_class_prob(context.outputs(Xz).probs, yz)
-        # z-samples are not scored targets: every reference model is OUT for them unless trained on them
-        self.ratio_z_ = np.sort(p_target / np.maximum(self._marginal(p_ref, None), 1e-30))
-        return self
+        return Xz, yz
 
     def _marginal(self, p_ref: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
         if not self.options_["offline"]:

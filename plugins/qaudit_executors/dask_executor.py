@@ -109,6 +109,12 @@ class DaskExecutor:
         self._checked: set[str] = set()
 
     @classmethod
+    def check(cls, settings: ExecutorSettings) -> None:
+        """A scheduler address that does not parse is one line (:func:`parse_address`), Dask not imported."""
+        if settings.scheduler:
+            parse_address(settings.scheduler)
+
+    @classmethod
     def open(cls, settings: ExecutorSettings) -> DaskExecutor:
         """Connect to ``settings.scheduler`` (parsed first: one-line error at once when malformed, within
         :data:`CONNECT_SECONDS` when unreachable or without workers) or start a LocalCluster of
@@ -116,16 +122,16 @@ class DaskExecutor:
         whatever was started."""
         address = parse_address(settings.scheduler) if settings.scheduler else None
         executor = cls(None, None, address or "")
+        distributed = _import_distributed()  # starts nothing: a Ctrl-C meanwhile needs no hold
         try:
             with signals_held():  # Dask's threads and worker processes start with Ctrl-C blocked
-                distributed = _import_distributed()
                 if address is None:
                     executor._start_local(distributed, settings.workers)
                 else:
                     executor.client = _connect(distributed, address)
             executor._check_workers(["qaudit"])
         except BaseException:
-            executor.close(now=True)
+            executor.close(now=True, grace=0.1)  # no job runs yet: nothing to wait for
             raise
         return executor
 
@@ -199,9 +205,9 @@ class DaskExecutor:
         return {"name": self.name, "scheduler": self.address, "workers": workers, "jobs": self.jobs_run,
                 "shipped_bytes": self.shipped_bytes}
 
-    def close(self, now: bool = False) -> None:
+    def close(self, now: bool = False, grace: float = STOP_SECONDS) -> None:
         """Disconnect, stop the LocalCluster this executor started and remove its scratch folder. With *now*
-        (an interruption or a failure) the workers get :data:`STOP_SECONDS` before they are killed and Dask's
+        (an interruption or a failure) the workers get *grace* seconds before they are killed and Dask's
         loggers in this process stay silent from then on (Dask warns about the cancelled jobs, and its exit
         handlers about scratch folders already removed). Safe to call twice."""
         client, self.client = self.client, None
@@ -211,7 +217,7 @@ class DaskExecutor:
             logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
         try:
             if cluster is not None and now:
-                _stop_workers(cluster)
+                _stop_workers(cluster, grace)
             if client is not None:
                 _quietly(client.close, timeout=STOP_SECONDS * 4 if now else CONNECT_SECONDS)
             if cluster is not None:
@@ -231,15 +237,15 @@ def _quietly(call: Callable[..., Any], **kwargs: Any) -> None:
         pass
 
 
-def _stop_workers(cluster: Any) -> None:
-    """Close every nanny of *cluster* at once: its worker process gets STOP_SECONDS * 0.8 to stop, then is
+def _stop_workers(cluster: Any, grace: float = STOP_SECONDS) -> None:
+    """Close every nanny of *cluster* at once: its worker process gets *grace* * 0.8 seconds to stop, then is
     killed (Dask's graceful default waits 4 s for a worker busy in a job)."""
     import asyncio
 
     nannies = list(getattr(cluster, "workers", {}).values())
 
     async def stop() -> None:
-        await asyncio.gather(*(n.close(timeout=STOP_SECONDS, reason="qaudit-interrupted") for n in nannies),
+        await asyncio.gather(*(n.close(timeout=grace, reason="qaudit-interrupted") for n in nannies),
                              return_exceptions=True)
 
     if nannies:

@@ -2,7 +2,7 @@
 
 Both run the same path: the task is exported once to one parametrised Qiskit circuit
 (:mod:`qaudit_ibm.export`), transpiled once for the device at a stated optimisation level, and every sample
-is a parameter binding of that circuit, sent through ``SamplerV2`` in as few jobs as the per-job cap allows
+is a parameter binding of that circuit, sent through Runtime's sampler in as few jobs as the per-job cap allows
 (one PUB per job and circuit). Before anything runs, :meth:`plan` says what will be submitted and what it
 costs; jobs are checkpointed and resumable (:mod:`qaudit_ibm.jobs`); readout errors can be mitigated with a
 measured calibration (:mod:`qaudit_ibm.mitigation`).
@@ -259,7 +259,9 @@ class IBMBackendBase:
 
     def facts(self) -> dict[str, Any]:
         """Device, noise, transpilation, mitigation and job facts for the report (no credentials)."""
-        facts: dict[str, Any] = {"backend": self.label(), "device": self.device_name, "primitive": "SamplerV2",
+        from qaudit_ibm.jobs import sampler_name
+
+        facts: dict[str, Any] = {"backend": self.label(), "device": self.device_name, "primitive": sampler_name(),
                                  "optimization_level": self.optimization, "noise": self.noise_description(),
                                  "readout_mitigation": self.readout, "job_ids": list(self.ledger.job_ids),
                                  "jobs_submitted": self.ledger.submissions,
@@ -432,11 +434,11 @@ class IBMFakeBackend(IBMBackendBase):
 
 
 class IBMBackend(IBMBackendBase):
-    """IBM Quantum hardware through Qiskit Runtime ``SamplerV2`` (``ibm:ibm_brisbane``); the account comes from
+    """IBM Quantum hardware through Qiskit Runtime's sampler (``ibm:ibm_brisbane``); the account comes from
     ``QiskitRuntimeService``'s saved configuration (``QiskitRuntimeService.save_account``), never from qaudit."""
 
     name = "ibm"
-    description = "IBM Quantum hardware via Qiskit Runtime SamplerV2 (saved account; plan, budget, resumable jobs)"
+    description = "IBM Quantum hardware via Qiskit Runtime's Sampler (saved account; plan, budget, resumable jobs)"
     capabilities = Capabilities(exact=False, shots=True, noise=True, hardware=True)
 
     def _runtime(self) -> Any:

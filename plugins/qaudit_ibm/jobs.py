@@ -2,7 +2,8 @@
 
 A *job service* is the seam between the backend and where jobs run:
 
-* :class:`LocalJobs` -- Qiskit Runtime's local testing mode (``SamplerV2(mode=<fake device or AerSimulator>)``):
+* :class:`LocalJobs` -- Qiskit Runtime's local testing mode (``Sampler(mode=<fake device or AerSimulator>)``, the
+  sampler of :func:`sampler_class`):
   jobs run in this process and vanish with it;
 * :class:`RuntimeJobs` -- IBM Quantum through ``QiskitRuntimeService()`` and its *saved* account
   configuration (qaudit never reads, writes or prints the token, instance or account id): jobs run remotely
@@ -32,6 +33,9 @@ DONE, PENDING, FAILED, LOST = "done", "pending", "failed", "lost"
 RETRIES = 1
 #: Largest count table stored in one checkpoint entry (cells); larger results are collected again by id.
 MAX_STORED_CELLS = 1 << 24
+#: Decimals of angle / (pi/2) the local testing mode keeps (Runtime's client-side Sampler rounds bound angles
+#: to 5 by default, about 1.6e-5 rad: below shot noise, but not the circuit asked for).
+ANGLE_DECIMALS = 12
 
 
 @dataclass
@@ -56,7 +60,7 @@ def _state(status: Any) -> str:
 
 
 class LocalJobs:
-    """Runtime's local testing mode: ``SamplerV2(mode=simulator)``; jobs live in this process only."""
+    """Runtime's local testing mode: ``Sampler(mode=simulator)``; jobs live in this process only."""
 
     persistent = False
     poll_seconds = 0.02
@@ -67,12 +71,12 @@ class LocalJobs:
         self._jobs: dict[str, Any] = {}
 
     def submit(self, pubs: list, shots: int, seed: int | None) -> str:
-        from qiskit_ibm_runtime import SamplerV2
-
         mode = self.simulator(int(pubs[0][0].num_clbits)) if callable(self.simulator) else self.simulator
-        sampler = SamplerV2(mode=mode)
+        sampler = runtime_sampler(mode)
         if seed is not None:
             sampler.options.simulator.seed_simulator = int(seed)
+        if hasattr(sampler.options.simulator, "angle_decimals"):  # the client-side Sampler's local mode rounds
+            sampler.options.simulator.angle_decimals = ANGLE_DECIMALS  # angles/(pi/2) to 5 decimals by default
         job = sampler.run(pubs, shots=int(shots))
         job_id = str(job.job_id())
         self._jobs[job_id] = job
@@ -96,9 +100,7 @@ class RuntimeJobs:
         self.service, self.device = service, device
 
     def submit(self, pubs: list, shots: int, seed: int | None) -> str:
-        from qiskit_ibm_runtime import SamplerV2
-
-        return str(SamplerV2(mode=self.device).run(pubs, shots=int(shots)).job_id())
+        return str(runtime_sampler(self.device).run(pubs, shots=int(shots)).job_id())
 
     def _job(self, job_id: str) -> Any:
         try:
@@ -114,8 +116,30 @@ class RuntimeJobs:
         return pub_counts(self._job(job_id).result(), widths)
 
 
+def sampler_class() -> Any:
+    """Runtime's sampler primitive: the client-side ``executor_sampler.Sampler`` where it exists (qiskit-ibm-runtime
+    0.50+, which deprecates ``SamplerV2``), else ``SamplerV2``. Both take ``(circuit, values)`` PUBs and return
+    bit arrays per PUB; neither twirls nor adds dynamical decoupling by default."""
+    try:
+        from qiskit_ibm_runtime.executor_sampler import Sampler
+    except ImportError:  # qiskit-ibm-runtime < 0.50
+        from qiskit_ibm_runtime import SamplerV2 as Sampler
+    return Sampler
+
+
+def sampler_name() -> str:
+    """The import path of :func:`sampler_class` (recorded in the report's backend facts)."""
+    legacy = sampler_class().__name__ == "SamplerV2"
+    return "qiskit_ibm_runtime." + ("SamplerV2" if legacy else "executor_sampler.Sampler")
+
+
+def runtime_sampler(mode: Any) -> Any:
+    """A sampler (:func:`sampler_class`) for *mode*: a device, a fake device or an Aer simulator."""
+    return sampler_class()(mode=mode)
+
+
 def pub_counts(result: Any, widths: list[int]) -> list[np.ndarray]:
-    """(n_bindings, 2**width) counts of every PUB of a SamplerV2 result."""
+    """(n_bindings, 2**width) counts of every PUB of a sampler result."""
     from qaudit_ibm.export import CREG, counts_from_bitarray
 
     return [counts_from_bitarray(getattr(pub.data, CREG), width) for pub, width in zip(result, widths)]

@@ -24,15 +24,31 @@ AllowDataChange = Annotated[bool, typer.Option(
 #: ``--data-dir``: the folder of a dataset's files (metavar DIR: a config value is relative to the config file).
 DataDirOpt = Annotated[str | None, typer.Option("--data-dir", metavar="DIR", help="Folder with MNIST IDX files.")]
 
+
+def _check_executor_early(ctx: typer.Context, param: typer.CallbackParam, value: str | None) -> str | None:
+    """Callback of ``--executor`` and ``--scheduler``: once both are read (in either order; their config keys and
+    ``$QAUDIT_SCHEDULER`` arrive through the options), check the executor's settings -- a scheduler address is
+    parsed, nothing imported or connected -- before the command body imports its modules or loads a model, so a
+    malformed address is one line at once."""
+    other = "scheduler" if param.name == "executor" else "executor"
+    if not ctx.resilient_parsing and other in ctx.params:
+        from qaudit import parallel
+
+        chosen = {param.name: value, other: ctx.params[other]}
+        parallel.check_executor(chosen["executor"], (chosen["scheduler"] or "").strip() or None)
+    return value
+
+
 #: ``--executor``: where batches of independent jobs run (see `qaudit executors`).
 ExecutorOpt = Annotated[str | None, typer.Option(
     "--executor", help="Where independent jobs (reference models, shards, repeats) run: see `qaudit executors` "
-    "(default: worker processes on this machine; with --scheduler: the Dask cluster).")]
+    "(default: worker processes on this machine; with --scheduler: the Dask cluster).",
+    callback=_check_executor_early)]
 #: ``--scheduler``: a Dask scheduler's address (the flag, else ``$QAUDIT_SCHEDULER``, else the config's key).
 SchedulerOpt = Annotated[str | None, typer.Option(
     "--scheduler", envvar="QAUDIT_SCHEDULER", show_envvar=False, help="Dask scheduler address, e.g. "
     "tcp://host:8786 (or $QAUDIT_SCHEDULER / 'scheduler' in qaudit.toml); workers need qaudit, its plugins and "
-    "--data-dir.")]
+    "--data-dir.", callback=_check_executor_early)]
 #: ``-o/--output`` on a command that writes a model file but no report (``train``, ``import``): ``-o`` is the
 #: report in every command, so the old ``-o MODEL`` spelling is refused (:func:`refuse_output`), never written.
 NoReportOpt = Annotated[Path | None, typer.Option(

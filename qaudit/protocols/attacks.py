@@ -189,7 +189,7 @@ class Attack(Protocol):
     ``roles`` (default empty), ``needs_shots`` (False), ``uses_known_labels`` (True), ``needs_reference``
     (False), ``reference_models`` (16),
     ``decision_threshold`` (None), ``signals`` (``{"model"}``), ``details()`` (``{}``), ``extra_protocol``
-    (none) and ``check_options`` (no early check).
+    (none), ``check_options`` (no early check) and ``target_samples`` (None).
     """
 
     name: ClassVar[str]
@@ -237,6 +237,15 @@ class Attack(Protocol):
 
     def details(self) -> dict[str, Any]:
         """JSON-serialisable facts about the fitted attack for the report (epochs, reference models...)."""
+        ...
+
+    @classmethod
+    def target_samples(cls, context: AttackContext) -> np.ndarray | None:
+        """Optional: the raw features of the samples beyond the scored ones that ``fit``/``score`` will query
+        the target on (e.g. population z-samples), or None. Called once before any attack runs, with the
+        audit's options and population and empty known sets; a budgeted backend (:class:`PlanningBackend`)
+        plans and receives them in the one query of the target, so ``--dry-run`` equals what the run submits.
+        A query of the target outside them is still answered, but submitted beyond the plan."""
         ...
 
     def extra_protocol(self, context: AttackContext, forget_class: int | None) -> dict[str, Any] | None:

@@ -141,6 +141,13 @@ class Executor(Protocol):
         an unreachable scheduler, workers lacking qaudit) with a one-line ``QauditError`` quickly."""
         ...
 
+    @classmethod
+    def check(cls, settings: ExecutorSettings) -> None:
+        """Optional: refuse settings that cannot work (e.g. a scheduler address that does not parse) with a
+        one-line ``QauditError``, by inspection only -- no import of the executor's library, no connection. The
+        commands call it while their options are read, before they load anything."""
+        ...
+
     def share(self, value: Any) -> Any:
         """Ship *value* (a large array or tuple of arrays several jobs read) to the workers once; return a
         handle to pass in ``Job.args`` in its place. The job receives the value itself."""

@@ -31,6 +31,7 @@ class _Fitted:
     is_member: np.ndarray
     tiny: TinyModel
     before: dict[str, np.ndarray]
+    queried: list[np.ndarray] = field(default_factory=list)
 
 
 def attack_suite(attack_cls: Any, options: Mapping[str, Any] | None = None, model: TinyModel | None = None,
@@ -45,8 +46,9 @@ def attack_suite(attack_cls: Any, options: Mapping[str, Any] | None = None, mode
         tiny = model or train_tiny_model()
         before = snapshot(tiny.model)
         context, X, y, is_member = tiny.attack_split(seed, **context_fields)
+        queried = _record_target_queries(context)
         attack = attack_cls()
-        return _Fitted(attack, attack.fit(context), context, X, y, is_member, tiny, before)
+        return _Fitted(attack, attack.fit(context), context, X, y, is_member, tiny, before, queried)
 
     fitted = Step("fit", fit)
     scored = Step("score", lambda: _score(fitted.need()))
@@ -54,6 +56,7 @@ def attack_suite(attack_cls: Any, options: Mapping[str, Any] | None = None, mode
     suite.add("fit_returns_self", lambda: _returns_self(fitted()))
     suite.add("one_finite_score_per_sample", scored)
     suite.add("target_model_untouched", lambda: _untouched(fitted.need(), scored.need()))
+    suite.add("queries_only_declared_samples", lambda: _declared_queries(attack_cls, fitted.need(), scored.need()))
     if deterministic:
         suite.add("same_seed_same_scores", lambda: _repeat(attack_cls, fitted.need(), scored.need(), seed,
                                                            context_fields))
@@ -73,8 +76,8 @@ def attack_checks(attack_cls: Any, options: Mapping[str, Any] | None = None, mod
                   **settings: Any) -> Iterator[Check]:
     """Named checks of a :class:`qaudit.protocols.Attack` class (arguments as :func:`check_attack`):
     ``class_attributes``, ``fit_returns_self``, ``one_finite_score_per_sample``, ``target_model_untouched``,
-    ``same_seed_same_scores`` (when *deterministic*), ``signals_are_known`` and, for an attack that does
-    not need the model, ``runs_on_recorded_outputs``."""
+    ``queries_only_declared_samples``, ``same_seed_same_scores`` (when *deterministic*), ``signals_are_known``
+    and, for an attack that does not need the model, ``runs_on_recorded_outputs``."""
     return attack_suite(attack_cls, options, model, **settings).named()
 
 
@@ -98,6 +101,36 @@ def check_attack(attack_cls: Any, options: Mapping[str, Any] | None = None, mode
 
 
 # --------------------------------------------------------------------------- checks
+def _record_target_queries(context: Any) -> list[np.ndarray]:
+    """Make *context* record the samples the target is queried on (its other queries pass through)."""
+    from qaudit.query import TargetQueries
+
+    inner = context.query or TargetQueries(context.model, context.backend, context.shots, context.seed)
+    queried: list[np.ndarray] = []
+
+    def recording(model: Any, X: np.ndarray, exact: bool = False) -> Any:
+        if model is context.model and not exact:
+            queried.append(np.asarray(X, dtype=np.float64))
+        return inner(model, X, exact)
+
+    context.query = recording
+    return queried
+
+
+def _declared_queries(attack_cls: Any, fitted: _Fitted, scores: np.ndarray) -> None:
+    """Every target query is of scored or attacker-known samples, or of samples ``target_samples`` (optional)
+    declares: a budgeted backend's plan holds only those (``--dry-run`` = what the run submits)."""
+    context = fitted.context
+    declared = getattr(attack_cls, "target_samples", None)
+    extra = declared(context) if callable(declared) else None
+    parts = [fitted.X, context.X_members, context.X_non_members, extra]
+    allowed = {row.tobytes() for part in parts if part is not None for row in np.asarray(part, dtype=np.float64)}
+    undeclared = sum(row.tobytes() not in allowed for part in fitted.queried for row in part)
+    if undeclared:
+        fail(f"queried the target on {undeclared} samples that are neither scored nor attacker-known nor "
+             "declared by target_samples(context): a budgeted backend's plan (--dry-run) would not hold them")
+
+
 def _returns_self(fitted: _Fitted) -> None:
     if fitted.returned is not fitted.attack:
         fail("fit(context) must return self")
