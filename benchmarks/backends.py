@@ -39,9 +39,9 @@ def main() -> None:
     from qaudit_backends.common import cirq_observables
     from qaudit_qnn.basic import u3_ring_layers
 
-    from qaudit.backends import resolve_backend
+    from qaudit.run.backend_choice import resolve_backend
     from qaudit.engine.noise import NoiseModel, NoisyProgram, noisy_forward
-    from qaudit.protocols import QuantumTask
+    from qaudit.sdk.protocols import QuantumTask
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=1000)

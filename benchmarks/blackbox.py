@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qaudit.audit import AuditSettings
-from qaudit.blackbox import load_outputs, run_outputs_audit
-from qaudit.metrics import clopper_pearson
-from qaudit.testing import synthetic_outputs
+from qaudit.leak.audit import AuditSettings
+from qaudit.leak.recorded import load_outputs, run_outputs_audit
+from qaudit.leak.metrics import clopper_pearson
+from qaudit.sdk.testing import synthetic_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "outputs" / "outputs.npz"
@@ -44,7 +44,7 @@ def cli_seconds(args: list[str], repeats: int, work: Path) -> tuple[float, float
     for _ in range(repeats):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-m", "qaudit.cli", *args, "-f", "json", "-o", str(work / "r.json")],
+        done = subprocess.run([sys.executable, "-m", "qaudit.cli.app", *args, "-f", "json", "-o", str(work / "r.json")],
                               capture_output=True, text=True, cwd=work)
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -57,7 +57,7 @@ def cli_seconds(args: list[str], repeats: int, work: Path) -> tuple[float, float
 
 def speed(repeats: int, work: Path) -> None:
     from qaudit import api
-    from qaudit.query import predict_proba
+    from qaudit.run.query import predict_proba
 
     big = work / "outputs-1000.npz"
     np.savez(big, **synthetic_outputs(n=1000, K=8, seed=1, memorise=0.5))

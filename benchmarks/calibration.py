@@ -8,7 +8,7 @@
 * **Positive controls**: basic QNNs trained on shuffled labels (they can only memorise) must LEAK
   for every seed; the paper's HQNN (MNIST, 1 quantum layer, 25 epochs) must LEAK.
 
-The null audits are independent jobs on an executor (``qaudit.calibration``; ``--executor local`` uses
+The null audits are independent jobs on an executor (``qaudit.leak.null_calibration``; ``--executor local`` uses
 every core, ``--executor dask --scheduler tcp://...`` a cluster); the counts do not depend on it.
 
 Usage: python benchmarks/calibration.py [--runs 100] [--mnist-runs 50] [--controls 5] [--skip-hqnn] [--small]
@@ -24,11 +24,11 @@ from pathlib import Path
 
 import numpy as np
 
-from qaudit.audit import AuditSettings, ground_truth, run_audit
-from qaudit.calibration import run_null_audits
-from qaudit.data import Dataset, load_dataset
-from qaudit.metrics import clopper_pearson
-from qaudit.workflows import train_model
+from qaudit.leak.audit import AuditSettings, ground_truth, run_audit
+from qaudit.leak.null_calibration import run_null_audits
+from qaudit.files.data import Dataset, load_dataset
+from qaudit.leak.metrics import clopper_pearson
+from qaudit.train.workflows import train_model
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 
@@ -85,7 +85,7 @@ def main() -> None:
     parser.add_argument("--executor", default=None, help="serial | local | dask (default: the default role)")
     parser.add_argument("--scheduler", default=None, help="a Dask scheduler address for --executor dask")
     args = parser.parse_args()
-    from qaudit.parallel import open_executor
+    from qaudit.run.parallel import open_executor
 
     executor = open_executor(args.executor, args.scheduler)
     try:

@@ -28,12 +28,12 @@ from pathlib import Path
 
 import numpy as np
 
-from qaudit.data import load_dataset, split
+from qaudit.files.data import load_dataset, split
 from qaudit.dp.audit import DPAuditSettings, run_dp_audit
 from qaudit.dp.sgd import private_fit
 from qaudit.dp.spec import DPSpec
-from qaudit.plugins import get_host
-from qaudit.query import predict_proba
+from qaudit.sdk.host import get_host
+from qaudit.run.query import predict_proba
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 AUDITS = {

@@ -24,9 +24,9 @@ import warnings
 
 import numpy as np
 
-from qaudit.audit import AuditSettings, GroundTruth, ground_truth, run_audit
-from qaudit.data import Dataset, load_dataset
-from qaudit.workflows import train_model
+from qaudit.leak.audit import AuditSettings, GroundTruth, ground_truth, run_audit
+from qaudit.files.data import Dataset, load_dataset
+from qaudit.train.workflows import train_model
 
 
 def sklearn_fit(self, context):  # the attack's fit before issue 19 (reference)

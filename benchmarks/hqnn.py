@@ -43,7 +43,7 @@ MNIST_DIR = os.environ.get("QAUDIT_MNIST_DIR") or str(Path(__file__).resolve().p
 
 
 def train_and_score(kind: str, dataset, options: dict) -> dict:
-    from qaudit.workflows import evaluate_model, train_model
+    from qaudit.train.workflows import evaluate_model, train_model
 
     wall, cpu = time.perf_counter(), time.process_time()
     mf = train_model(kind, dataset, n_train=1000, n_holdout=500, seed=0, options=options)
@@ -223,7 +223,7 @@ def torch_train_and_score(dataset, epochs: int, threads: int) -> dict:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import hqnn_torch
 
-    from qaudit.data import split
+    from qaudit.files.data import split
 
     torch.set_num_threads(threads)
     members, holdout = split(dataset.y, 1000, 500, 0)
@@ -240,8 +240,8 @@ def epoch_breakdown(dataset, batches: int = 125) -> dict:
     from qaudit_qnn.hqnn import HQNN
 
     from qaudit.engine import backward, choose_method, forward
-    from qaudit.qnn import cross_entropy_grad
-    from qaudit.training import SGD
+    from qaudit.train.classifier import cross_entropy_grad
+    from qaudit.train.training import SGD
 
     X, y = dataset.X[:1000], dataset.y[:1000]
     m = HQNN(seed=0).initialise(X, y, n_classes=10)
@@ -335,7 +335,7 @@ def main() -> None:
     import cirq  # noqa: F401 - import once up front so no timing includes it
     import sklearn.model_selection  # noqa: F401
 
-    from qaudit.data import load_dataset
+    from qaudit.files.data import load_dataset
 
     result: dict = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, numpy {np.__version__}",
                     "load_before": os.getloadavg()[0], "runs": []}

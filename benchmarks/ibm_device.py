@@ -26,7 +26,7 @@ from pathlib import Path
 
 def audit(path: Path, backend: str, shots: int | None, seed: int) -> tuple[dict, float]:
     from qaudit import api
-    from qaudit.audit import AuditSettings
+    from qaudit.leak.audit import AuditSettings
 
     settings = AuditSettings(attacks=["gray-box", "loss"], backend=backend, shots=shots, seed=seed, forget_class=4)
     start = time.perf_counter()

@@ -59,7 +59,7 @@ def run(args: list[str]) -> tuple[tuple[float, float], int, str]:
     work on shared cores does not inflate."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "qaudit.cli", *args], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "qaudit.cli.app", *args], capture_output=True, text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

@@ -31,7 +31,7 @@ import time
 import numpy as np
 from scipy.special import ndtri
 
-from qaudit import metrics
+from qaudit.leak import metrics
 
 OVERALL_N = (20, 50, 100, 200, 500, 1000)
 OVERALL_AUC = (0.5, 0.6, 0.7, 0.8, 0.9, 0.96)

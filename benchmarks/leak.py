@@ -46,9 +46,9 @@ def shot_aware() -> None:
     """Section 3: AUC of LiRA with and without the shot-noise variance term."""
     import numpy as np
 
-    from qaudit.audit import AuditSettings, ground_truth, run_audit
-    from qaudit.data import Dataset, load_dataset
-    from qaudit.workflows import train_model
+    from qaudit.leak.audit import AuditSettings, ground_truth, run_audit
+    from qaudit.files.data import Dataset, load_dataset
+    from qaudit.train.workflows import train_model
 
     digits = load_dataset("digits")
     y = np.random.default_rng(0).integers(0, 10, size=len(digits))

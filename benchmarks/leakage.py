@@ -13,9 +13,9 @@ import os
 import time
 from pathlib import Path
 
-from qaudit.audit import AuditSettings, ground_truth, run_audit
-from qaudit.data import load_dataset
-from qaudit.workflows import train_model
+from qaudit.leak.audit import AuditSettings, ground_truth, run_audit
+from qaudit.files.data import load_dataset
+from qaudit.train.workflows import train_model
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 ATTACKS = ["loss", "gray-box", "shadow", "lira", "lira-offline", "rmia"]

@@ -22,10 +22,10 @@ import sys
 import time
 from pathlib import Path
 
-from qaudit.audit import AuditSettings, ground_truth, run_audit
-from qaudit.data import load_dataset
-from qaudit.metrics import low_fpr_text
-from qaudit.workflows import train_model
+from qaudit.leak.audit import AuditSettings, ground_truth, run_audit
+from qaudit.files.data import load_dataset
+from qaudit.leak.metrics import low_fpr_text
+from qaudit.train.workflows import train_model
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 

@@ -43,8 +43,8 @@ def run(args: list[str], cache: Path, out: Path) -> dict:
 
 
 def timing_free(doc: dict) -> str:
-    """The report without timings, the command line and the output folder (qaudit.testing.timeless)."""
-    from qaudit.testing import timeless
+    """The report without timings, the command line and the output folder (qaudit.sdk.testing.timeless)."""
+    from qaudit.sdk.testing import timeless
 
     doc = timeless(doc, drop=("command", "file", "model"))
     doc["verdict"] = re.sub(r"runtime \d+ s", "runtime - s", doc["verdict"])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-QAUDIT = [sys.executable, "-c", "from qaudit.cli import main; main()"]
+QAUDIT = [sys.executable, "-c", "from qaudit.cli.app import main; main()"]
 
 
 def run(args: list[str], cwd: Path) -> tuple[int, str, float, float]:

@@ -31,14 +31,14 @@ QAUDIT = str(Path(sys.executable).parent / "qaudit")
 
 def _timeless(doc):
     """The report without timings and the command line (they legitimately differ between executors)."""
-    from qaudit.testing import timeless
+    from qaudit.sdk.testing import timeless
 
     return timeless(doc, drop=("command",))
 
 
 def _target(n_train: int, epochs: int, qubits: int, layers: int):
-    from qaudit.data import load_dataset
-    from qaudit.workflows import train_model
+    from qaudit.files.data import load_dataset
+    from qaudit.train.workflows import train_model
 
     ds = load_dataset("digits")
     mf = train_model("basic-qnn", ds, n_train=n_train, n_holdout=n_train, seed=1,
@@ -47,7 +47,7 @@ def _target(n_train: int, epochs: int, qubits: int, layers: int):
 
 
 def _audit(mf, ds, K: int, executor) -> tuple[float, dict]:
-    from qaudit.audit import AuditSettings, ground_truth, run_audit
+    from qaudit.leak.audit import AuditSettings, ground_truth, run_audit
 
     settings = AuditSettings(attacks=["lira"], seed=0, n_reference=K, n_jobs=1, n_bootstrap=200)
     start = time.perf_counter()
@@ -62,7 +62,7 @@ def _dask_cluster(workers: int):
 
 
 def executors_section() -> None:
-    from qaudit.parallel import open_executor
+    from qaudit.run.parallel import open_executor
 
     mf, ds = _target(n_train=800, epochs=40, qubits=8, layers=3)
     K = 16
@@ -93,7 +93,7 @@ def executors_section() -> None:
 
 
 def scaling_section() -> None:
-    from qaudit.parallel import open_executor
+    from qaudit.run.parallel import open_executor
 
     mf, ds = _target(n_train=200, epochs=10, qubits=6, layers=2)
     workers = len(os.sched_getaffinity(0))
@@ -147,9 +147,9 @@ def memory_section() -> None:
 def wide_section() -> None:
     import numpy as np
 
-    from qaudit.data import load_dataset
-    from qaudit.query import predict_proba
-    from qaudit.workflows import train_model
+    from qaudit.files.data import load_dataset
+    from qaudit.run.query import predict_proba
+    from qaudit.train.workflows import train_model
 
     ds = load_dataset("digits")
     print("\n## 4. Wide circuits")
@@ -160,7 +160,7 @@ def wide_section() -> None:
                         options={"qubits": qubits, "layers": 1, "epochs": epochs})
             print(f"{qubits} qubits {label}: 1 epoch on 40 samples in {time.perf_counter() - start:.1f} s")
         else:
-            from qaudit.plugins import get_host
+            from qaudit.sdk.host import get_host
 
             cls = get_host().get("model", "basic-qnn")
             model = cls(qubits=qubits, layers=1)

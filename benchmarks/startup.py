@@ -25,7 +25,7 @@ PROBE = """
 import sys
 sys.path[:0] = [p for p in sys.argv[1].split(":") if p]
 sys.argv = ["qaudit", *sys.argv[2:]]
-from qaudit.cli import main
+from qaudit.cli.app import main
 code = 0
 try:
     main()

@@ -19,9 +19,9 @@ import time
 
 import numpy as np
 
-from qaudit import ulira
-from qaudit.data import load_dataset
-from qaudit.workflows import train_model
+from qaudit.unlearn import ulira
+from qaudit.files.data import load_dataset
+from qaudit.train.workflows import train_model
 
 OPTIONS = {"qubits": 6, "layers": 5, "epochs": 40}
 
@@ -75,7 +75,7 @@ def main() -> None:
 
 
 def ulira_tpr(summary: dict) -> str:
-    from qaudit.metrics import low_fpr_text
+    from qaudit.leak.metrics import low_fpr_text
 
     return low_fpr_text(summary["operating_points"]["tpr@1%fpr"])
 

@@ -2,7 +2,7 @@
 
 For every setting: train the model (1000 members / 500 holdout), train the retrain oracle,
 run ga, ssd, rga and finetune with their defaults, verify each the same way
-(qaudit.unlearning.Verifier) and check the floors of issue 6:
+(qaudit.unlearn.Verifier) and check the floors of issue 6:
 
 * forget-set accuracy <= oracle's + 10 points, retained accuracy within 5 points of the original
   (ga, ssd, rga);
@@ -33,10 +33,10 @@ MNIST_DIR = os.environ.get("QAUDIT_MNIST_DIR") or str(Path(__file__).resolve().p
 
 
 def run_setting(name: str, work: Path) -> list[dict]:
-    from qaudit import model as model_io
-    from qaudit import unlearning as core
-    from qaudit.data import load_dataset
-    from qaudit.workflows import train_model
+    from qaudit.files import model_file as model_io
+    from qaudit import unlearn as core
+    from qaudit.files.data import load_dataset
+    from qaudit.train.workflows import train_model
 
     kind, dataset, options = SETTINGS[name]
     ds = load_dataset(dataset, {"data_dir": MNIST_DIR} if dataset == "mnist" else {})

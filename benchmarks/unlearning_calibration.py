@@ -3,10 +3,10 @@ retrain, and "not met" for models that are not.
 
 Setting: digits, the default ``qaudit train`` model (or ``--readme``: README's 6-qubit x 5-layer, 40-epoch
 model), forget class 4, default judgement settings (5 retrains, margins and alpha of
-``qaudit.verification.DEFAULT_TOLERANCE`` / ``qaudit.equivalence.ALPHA``).
+``qaudit.unlearn.verification.DEFAULT_TOLERANCE`` / ``qaudit.unlearn.equivalence.ALPHA``).
 
 A pool of retrains from independent seeds is trained once (cached by content, like the command's
-oracles); :func:`qaudit.unlearn_calibration.calibrate` then judges, per replicate, an independent retrain,
+oracles); :func:`qaudit.unlearn.calibration.calibrate` then judges, per replicate, an independent retrain,
 a no-op (the original model) and a destroyed retrain (retained accuracy halved by weight noise) against
 K oracles drawn from the rest of the pool, exactly as ``qaudit unlearn`` does.
 
@@ -42,9 +42,10 @@ def ulira_agreement(mf, ds, fs, pairs: int, population: dict[str, bool]) -> list
     control, saying whether it agrees with the population judgement *population* (label -> met)."""
     import types
 
-    from qaudit import hookimpl, ulira
-    from qaudit.plugins import get_host
-    from qaudit.protocols import UnlearningCost, UnlearningOutcome
+    from qaudit import hookimpl
+    from qaudit.unlearn import ulira
+    from qaudit.sdk.host import get_host
+    from qaudit.sdk.protocols import UnlearningCost, UnlearningOutcome
 
     class NoOp:
         name = "noop-benchmark"
@@ -77,11 +78,11 @@ def ulira_agreement(mf, ds, fs, pairs: int, population: dict[str, bool]) -> list
 def main() -> int:
     import json
 
-    from qaudit import unlearning as core
-    from qaudit.data import load_dataset
-    from qaudit.equivalence import ALPHA
-    from qaudit.unlearn_calibration import calibrate, rates
-    from qaudit.verification import DEFAULT_TOLERANCE, Verifier
+    from qaudit import unlearn as core
+    from qaudit.files.data import load_dataset
+    from qaudit.unlearn.equivalence import ALPHA
+    from qaudit.unlearn.calibration import calibrate, rates
+    from qaudit.unlearn.verification import DEFAULT_TOLERANCE, Verifier
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--replicates", type=int, default=40)

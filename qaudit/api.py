@@ -5,10 +5,10 @@ Every function here is what the matching command runs -- ``qaudit train``, ``eva
 one call into this module and render what it returns -- so a report from the API equals the command's, byte
 for byte, for the same inputs and seed (``tests/test_api.py``). Validation and default resolution happen
 here, once; the settings objects passed in are never changed (the resolved values are in the report). Results are
-:class:`qaudit.results.Report` objects, the same the reporters render: ``report.to_json()``,
+:class:`qaudit.report.results.Report` objects, the same the reporters render: ``report.to_json()``,
 ``report.render("html")``, and in Jupyter they display themselves (``_repr_html_``) or through Rich.
 
-Bad input raises :class:`qaudit.errors.QauditError` with a one-line message (the CLI turns it into
+Bad input raises :class:`qaudit.sdk.errors.QauditError` with a one-line message (the CLI turns it into
 ``error: ...`` and exit code 2). Nothing here writes a file unless a path is passed (``out=``).
 Importing models from other frameworks (``qaudit import``) is a separate piece of work and not part of
 this module yet.
@@ -21,17 +21,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qaudit.audit import AuditSettings
-from qaudit.data import Dataset
-from qaudit.model import ModelFile
-from qaudit.progress import SILENT, Progress
-from qaudit.results import Report
-from qaudit.shot_study import ShotSettings
-from qaudit.workflows import Evaluation
+from qaudit.files.data import Dataset
+from qaudit.files.model_file import ModelFile
+from qaudit.leak.audit import AuditSettings
+from qaudit.report.results import Report
+from qaudit.sdk.progress import SILENT, Progress
+from qaudit.shots import ShotSettings
+from qaudit.train.workflows import Evaluation
 
 PathLike = str | Path
 #: ``--fail-above`` thresholds: ``"auc=0.6,advantage=0.1"``, ``{"auc": 0.6}`` or parsed
-#: :class:`qaudit.gating.Threshold` s.
+#: :class:`qaudit.report.gating.Threshold` s.
 FailAbove = str | dict[str, float] | list[Any] | None
 
 __all__ = ["AuditSettings", "ShotSettings", "audit", "audit_dp", "audit_outputs", "compare_unlearning",
@@ -47,10 +47,10 @@ def default_jobs() -> int:
 def load_model(path: PathLike) -> ModelFile:
     """Load and validate a qaudit model file (JSON, data only: nothing in it is executed).
 
-    Returns a :class:`qaudit.model.ModelFile`: ``.model`` (the estimator), ``.kind``, ``.data`` (the
+    Returns a :class:`qaudit.files.model_file.ModelFile`: ``.model`` (the estimator), ``.kind``, ``.data`` (the
     members/holdout record), ``.training`` and ``.provenance``.
     """
-    from qaudit import model as model_io
+    from qaudit.files import model_file as model_io
 
     return model_io.load(path)
 
@@ -60,9 +60,9 @@ def load_dataset(name_or_path: str | None = None, *, data_dir: str | None = None
     """A dataset by registered name (``qaudit datasets``) or ``.csv``/``.npz`` path, or -- with *model* -- the
     data the model file's data record names (its fingerprint checked unless *allow_data_change*).
     ``None`` and no model: the dataset plugins declare as default."""
-    from qaudit.data import load_dataset as load
-    from qaudit.plugins import name_or_default
-    from qaudit.workflows import dataset_for
+    from qaudit.files.data import load_dataset as load
+    from qaudit.sdk.host import name_or_default
+    from qaudit.train.workflows import dataset_for
 
     if model is not None and name_or_path is None:
         return dataset_for(model, data_dir, allow_data_change=allow_data_change)
@@ -85,7 +85,7 @@ def train(model: str | None = None, dataset: Dataset | str | None = None, *, n_t
           dp: Any = None, preset: str | None = None, data_dir: str | None = None,
           label_column: str | None = None) -> ModelFile:
     """Train a QNN of kind *model* (``qaudit models``; None: the default kind) on *dataset* (a
-    :class:`~qaudit.data.Dataset`, a name or a path, read with *data_dir*/*label_column*; None: the default
+    :class:`~qaudit.files.data.Dataset`, a name or a path, read with *data_dir*/*label_column*; None: the default
     dataset) and return its model file (``qaudit train``).
 
     *options* are the model's hyper-parameters (``qubits``, ``layers``, ``epochs``, ``lr``...). With *out*
@@ -97,15 +97,15 @@ def train(model: str | None = None, dataset: Dataset | str | None = None, *, n_t
     ``training["evaluation"]`` records the accuracy on members and holdout right after training (exact
     backend; :func:`evaluate`'s ``splits``).
     """
-    from qaudit import model as model_io
-    from qaudit.checkpoints import Checkpoints, content_key, training_checkpoints
-    from qaudit.plugins import name_or_default
-    from qaudit.workflows import evaluate_model, train_model
+    from qaudit.files import model_file as model_io
+    from qaudit.files.checkpoints import Checkpoints, content_key, training_checkpoints
+    from qaudit.sdk.host import name_or_default
+    from qaudit.train.workflows import evaluate_model, train_model
 
     kind = name_or_default("model", "default", model, "--model")
     dp_spec = _dp_spec(dp, kind)
     if out is not None:
-        from qaudit.outputs import check_outputs
+        from qaudit.report.destinations import check_outputs
 
         check_outputs({"--out": Path(out)}, {"dataset file": dataset if isinstance(dataset, str) and
                                              Path(dataset).suffix else None,
@@ -147,10 +147,10 @@ def import_model(importer: str, source: str, *, dataset: Dataset | str, members:
     """
     import numpy as np
 
-    from qaudit import importing
-    from qaudit import model as model_io
-    from qaudit.data import read_indices
-    from qaudit.errors import QauditError
+    from qaudit.files import importing
+    from qaudit.files import model_file as model_io
+    from qaudit.files.data import read_indices
+    from qaudit.sdk.errors import QauditError
 
     ds = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
 
@@ -179,7 +179,7 @@ def _dp_spec(dp: Any, kind: str) -> Any:
     from qaudit.dp.accounting import library_version
     from qaudit.dp.sgd import require_dp
     from qaudit.dp.spec import DPSpec
-    from qaudit.plugins import get_host
+    from qaudit.sdk.host import get_host
 
     spec = dp if isinstance(dp, DPSpec) else DPSpec.parse(dp)
     require_dp(get_host().get("model", kind), kind)
@@ -192,9 +192,9 @@ class _Gates:
 
     def __init__(self, fail_above: FailAbove, baseline: PathLike | dict[str, Any] | None,
                  tolerance: str | dict[str, float] | None, fail_on: str) -> None:
-        from qaudit import gating
-        from qaudit.audit import FAIL_ON, GATE_METRICS, SCHEMA
-        from qaudit.errors import QauditError
+        from qaudit.leak.audit import FAIL_ON, GATE_METRICS, SCHEMA
+        from qaudit.report import gating
+        from qaudit.sdk.errors import QauditError
 
         if fail_on not in FAIL_ON:
             raise QauditError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail_on!r}")
@@ -208,8 +208,8 @@ class _Gates:
     def apply(self, report: Report) -> None:
         """Attach the verdict (``--fail-on leaks``), ``--fail-above`` and ``--baseline`` findings to the leak
         *report*; figures the report flags unreliable are gated on their bound."""
-        from qaudit import gating
-        from qaudit.audit import gate_bounds, verdict_finding
+        from qaudit.leak.audit import gate_bounds, verdict_finding
+        from qaudit.report import gating
 
         bounds = gate_bounds(report)
         findings = [verdict_finding(report)] if self.fail_on == "leaks" else []
@@ -246,21 +246,21 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
           executor: Any = None, fail_on: str = "leaks", command: str | None = None) -> Report:
     """Membership-inference audit of a model (``qaudit leak MODEL``): the leak :class:`Report`.
 
-    *model* is a model file path or a loaded :class:`~qaudit.model.ModelFile`. Members and non-members come
+    *model* is a model file path or a loaded :class:`~qaudit.files.model_file.ModelFile`. Members and non-members come
     from its data record, or from the index files *members*/*non_members* into *dataset*. *settings* holds
-    every audit option (:class:`qaudit.audit.AuditSettings`: attacks, seed, folds, alpha, slices, reference
+    every audit option (:class:`qaudit.leak.audit.AuditSettings`: attacks, seed, folds, alpha, slices, reference
     models...); *attacks*, *seed*, *shots* and *backend* override it. It is not changed: the report records the
     resolved values (backend, reference models, jobs -- None: :func:`default_jobs`). *fail_above*
     (``"auc=0.6,advantage=0.1"``) and *baseline* (a previous JSON report) gate the report as
     ``--fail-above``/``--baseline`` do, and a LEAKS verdict is a finding unless *fail_on* is ``"none"``
     (``--fail-on``): ``report.status == "fail"`` and ``report.failed`` list them. Reference/shadow models run on
-    *executor* (:func:`qaudit.parallel.open_executor`; None: ``settings.n_jobs`` local workers); the report does
+    *executor* (:func:`qaudit.run.parallel.open_executor`; None: ``settings.n_jobs`` local workers); the report does
     not depend on which. *command* is recorded in ``report.settings["command"]``.
     """
-    from qaudit.audit import ground_truth, run_audit
-    from qaudit.backends import resolve_backend
-    from qaudit.importing import record_import
-    from qaudit.reporting import record_data_change
+    from qaudit.files.importing import record_import
+    from qaudit.leak.audit import ground_truth, run_audit
+    from qaudit.report.render import record_data_change
+    from qaudit.run.backend_choice import resolve_backend
 
     s = _audit_settings(settings, {"attacks": list(attacks) if attacks else None, "seed": seed, "shots": shots,
                                    "backend": backend}).resolved()
@@ -272,7 +272,7 @@ def audit(model: ModelFile | PathLike, *, attacks: Sequence[str] | None = None, 
     elif mf.data is not None:
         ds = load_dataset(model=mf, data_dir=data_dir, allow_data_change=allow_data_change)
     else:
-        from qaudit.errors import QauditError
+        from qaudit.sdk.errors import QauditError
 
         raise QauditError(f"{location or 'the model'} has no data record: pass --dataset with "
                           "--members/--non-members index files")
@@ -298,7 +298,7 @@ def audit_outputs(path: PathLike, *, attacks: Sequence[str] | None = None, seed:
     with a QauditError. *settings* holds the other audit options (``settings.attacks`` is not used: the attacks
     are *attacks* or the file's signals decide). Metrics, verdict, report and gating are those of :func:`audit`.
     """
-    from qaudit.blackbox import load_outputs, run_outputs_audit
+    from qaudit.leak.recorded import load_outputs, run_outputs_audit
 
     s = _audit_settings(settings, {"seed": seed})
     gates = _Gates(fail_above, baseline, tolerance, fail_on)
@@ -319,10 +319,10 @@ class _Unlearning:
                  oracle: ModelFile | PathLike | Sequence[ModelFile | PathLike] | None, oracles: int | None,
                  retain_fraction: float, data_dir: str | None, allow_data_change: bool,
                  tolerance: dict[str, float] | None, fail_above: FailAbove) -> None:
-        from qaudit import unlearning as core
-        from qaudit.errors import QauditError
-        from qaudit.limits import MAX_ORACLES, check_option
-        from qaudit.verification import DEFAULT_TOLERANCE
+        from qaudit import unlearn as core
+        from qaudit.sdk.errors import QauditError
+        from qaudit.sdk.limits import MAX_ORACLES, check_option
+        from qaudit.unlearn.verification import DEFAULT_TOLERANCE
 
         self.thresholds = core.parse_gate(fail_above)  # before any work: a typo must not cost a whole unlearning
         given = [] if oracle is None else [oracle] if isinstance(oracle, (ModelFile, str, os.PathLike)) \
@@ -348,10 +348,10 @@ class _Unlearning:
 
     def reference(self, backend: str | None, shots: int | None, progress: Progress, executor: Any
                   ) -> tuple[Any, Any, str, int | None]:
-        """(the verifier on the backend *backend* builds -- :func:`qaudit.backends.resolve_backend`, the one
+        """(the verifier on the backend *backend* builds -- :func:`qaudit.run.backend_choice.resolve_backend`, the one
         place a backend is built --, the retraining reference, the backend's name, the shots used)."""
-        from qaudit import unlearning as core
-        from qaudit.backends import backend_or_default, resolve_backend
+        from qaudit import unlearn as core
+        from qaudit.run.backend_choice import backend_or_default, resolve_backend
 
         name = backend_or_default(backend, shots)
         be, shots = resolve_backend(name, shots, self.mf.model)
@@ -370,9 +370,9 @@ class _Unlearning:
 def _runnable_methods(mf: ModelFile, ds: Dataset, fs: Any, seed: int, retain_fraction: float,
                       options: dict[str, dict[str, Any]]) -> list[str]:
     """Every installed unlearning method whose preflight accepts this model, request and its *options*."""
-    from qaudit import unlearning as core
-    from qaudit.errors import QauditError
-    from qaudit.plugins import get_host
+    from qaudit import unlearn as core
+    from qaudit.sdk.errors import QauditError
+    from qaudit.sdk.host import get_host
 
     names = []
     for name in get_host().names("unlearning"):
@@ -402,23 +402,23 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
     its provenance and in the report's settings); the report's ``payload`` holds every measurement. The
     forget-request judgement (equivalent to retraining on forgetting and not worse on utility beyond
     *tolerance*'s margins, tested against *oracles* retrains from independent seeds, or the given *oracle*
-    file(s); :mod:`qaudit.equivalence`) and *fail_above* thresholds become the report's findings
+    file(s); :mod:`qaudit.unlearn.equivalence`) and *fail_above* thresholds become the report's findings
     (``report.failed``); *forget_gate* False reports the judgement without gating on it. The retrains, SISA's
     shard trainings and the forget-quality pairs are jobs on *executor* (None: in this process). *audit*
-    ``"ulira"`` adds the per-example U-LiRA audit with *shadow_pairs* shadow pairs (:mod:`qaudit.ulira`), also
+    ``"ulira"`` adds the per-example U-LiRA audit with *shadow_pairs* shadow pairs (:mod:`qaudit.unlearn.ulira`), also
     on *executor*, named in the verdict. Shares its code path with :func:`compare_unlearning`.
     """
-    from qaudit import ulira
-    from qaudit import unlearning as core
-    from qaudit.plugins import get_host, name_or_default
-    from qaudit.reporting import record_data_change
-    from qaudit.unlearn_reports import unlearn_report
+    from qaudit import unlearn as core
+    from qaudit.report.render import record_data_change
+    from qaudit.sdk.host import get_host, name_or_default
+    from qaudit.unlearn import ulira
+    from qaudit.unlearn.reports import unlearn_report
 
     method = name_or_default("unlearning", "default", method, "--method")
     get_host().get("unlearning", method)
     core.check_forget_quality(forget_quality)
     if out is not None:
-        from qaudit.outputs import check_outputs
+        from qaudit.report.destinations import check_outputs
 
         check_outputs({"--out": Path(out)}, {"model file": _location(model) or None,
                                             **{f"--oracle {o}": o for o in _paths(oracle)},
@@ -440,7 +440,7 @@ def unlearn(model: ModelFile | PathLike, method: str | None = None, *, forget_cl
                           executor=executor) if audit is not None else None
     new_mf = core.unlearned_model_file(mf, result, fs)
     if out is not None:
-        from qaudit import model as model_io
+        from qaudit.files import model_file as model_io
 
         model_io.save(new_mf, out, command=command)
     settings = job.settings(backend, verifier, reference)
@@ -481,14 +481,14 @@ def compare_unlearning(model: ModelFile | PathLike, methods: Sequence[str] | Non
 
     Returns the compare-unlearning :class:`Report`: data needed, cost, forget/retained accuracy, forget MIA,
     distance to the retrains, how often each request was met; *fail_above* thresholds are its findings. The
-    runs are jobs on *executor* (None: in this process). At most ``qaudit.limits.MAX_COMPARE_RUNS`` runs.
+    runs are jobs on *executor* (None: in this process). At most ``qaudit.sdk.limits.MAX_COMPARE_RUNS`` runs.
     """
-    from qaudit import unlearning as core
-    from qaudit.errors import QauditError
-    from qaudit.limits import MAX_COMPARE_RUNS, check_seed
-    from qaudit.plugins import get_host
-    from qaudit.reporting import record_data_change
-    from qaudit.unlearn_reports import compare_report
+    from qaudit import unlearn as core
+    from qaudit.report.render import record_data_change
+    from qaudit.sdk.errors import QauditError
+    from qaudit.sdk.host import get_host
+    from qaudit.sdk.limits import MAX_COMPARE_RUNS, check_seed
+    from qaudit.unlearn.reports import compare_report
 
     chosen = None if methods is None else list(dict.fromkeys(methods))
     if chosen is not None and not chosen:
@@ -532,14 +532,14 @@ def shots(model: ModelFile | PathLike, *, settings: ShotSettings | None = None, 
           progress: Progress = SILENT, executor: Any = None, command: str | None = None) -> Report:
     """How the shot count shapes leakage and unlearning stability (``qaudit shots``): the shots Report.
 
-    *settings* (:class:`qaudit.shot_study.ShotSettings`) lists the shot counts, repeats, seed, attack and the
+    *settings* (:class:`qaudit.shots.ShotSettings`) lists the shot counts, repeats, seed, attack and the
     optional unlearning method; it is not changed (the report records the resolved backend and attack).
     *fail_above* (``"auc_mean=0.6"``) gates every shot count. The (shots, repeat) runs are jobs on *executor*
     (None: in this process).
     """
-    from qaudit.gating import check_thresholds, parse_thresholds
-    from qaudit.reporting import record_data_change
-    from qaudit.shot_study import gated_metrics, run_study
+    from qaudit.report.gating import check_thresholds, parse_thresholds
+    from qaudit.report.render import record_data_change
+    from qaudit.shots import gated_metrics, run_study
 
     settings = settings or ShotSettings()
     settings.validate()
@@ -559,13 +559,13 @@ def evaluate(model: ModelFile | PathLike, *, backend: str | None = None, shots: 
     query path on *backend* (None: the exact backend, or the shot backend with *shots*) with *shots*
     measurements (None or 0: exact) seeded by *seed*.
 
-    Returns a :class:`qaudit.workflows.Evaluation`: ``splits`` (``members``/``holdout`` -> ``n``,
+    Returns a :class:`qaudit.train.workflows.Evaluation`: ``splits`` (``members``/``holdout`` -> ``n``,
     ``accuracy``, ``majority``, ``predicted_classes``, ``per_class``), the resolved ``backend`` and ``shots``,
     ``data_change`` (with *allow_data_change*), ``to_json()`` (the ``qaudit.evaluation/1`` document
     ``--json`` prints) and ``warning()`` (a model no better than the majority class).
     """
-    from qaudit.backends import backend_or_default, resolve_backend
-    from qaudit.workflows import evaluate_model
+    from qaudit.run.backend_choice import backend_or_default, resolve_backend
+    from qaudit.train.workflows import evaluate_model
 
     mf = _model_file(model)
     ds = load_dataset(model=mf, data_dir=data_dir, allow_data_change=allow_data_change)
@@ -596,7 +596,7 @@ def audit_dp(model: str | None = None, dataset: Dataset | str | None = None, *, 
     """
     from qaudit.dp.audit import DPAuditSettings, run_dp_audit
     from qaudit.dp.spec import DPSpec
-    from qaudit.plugins import name_or_default
+    from qaudit.sdk.host import name_or_default
 
     spec = None if dp is None else dp if isinstance(dp, DPSpec) else DPSpec.parse(dp)
     if spec is not None:

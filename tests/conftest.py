@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qaudit.testing import timeless  # noqa: F401 - tests import it from conftest
+from qaudit.sdk.testing import timeless  # noqa: F401 - tests import it from conftest
 
 #: Shared test data: ``../shared`` beside the repository (or $QAUDIT_SHARED_DIR); tests that need it skip
 #: with a reason where it is absent (a user's clone has none).
@@ -59,7 +59,7 @@ def golden_basic() -> dict:
 @pytest.fixture
 def host() -> Iterator:
     """A fresh plugin host with the installed entry points, restored afterwards."""
-    from qaudit import plugins
+    from qaudit.sdk import host as plugins
 
     previous = plugins._HOST
     h = plugins.Host().load_entry_points()
@@ -73,9 +73,9 @@ def host() -> Iterator:
 @pytest.fixture(scope="session")
 def digits_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small basic QNN trained on digits, saved as model.json (6 qubits, 1 layer, 2 epochs)."""
-    from qaudit import model as model_io
-    from qaudit.data import load_dataset
-    from qaudit.workflows import train_model
+    from qaudit.files import model_file as model_io
+    from qaudit.files.data import load_dataset
+    from qaudit.train.workflows import train_model
 
     ds = load_dataset("digits")
     mf = train_model("basic-qnn", ds, n_train=200, n_holdout=100, seed=3,
@@ -87,7 +87,7 @@ def digits_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def run_qaudit(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
-    """Run ``qaudit.cli:main`` in-process: ``run_qaudit([...]) -> (exit code, stdout, stderr)``.
+    """Run ``qaudit.cli.app:main`` in-process: ``run_qaudit([...]) -> (exit code, stdout, stderr)``.
 
     Exercises the real entry point (plugin loading, ``--disable-plugin``, QauditError ->
     one-line ``error:`` + exit 2); the process-wide plugin host and the commands plugins
@@ -95,7 +95,8 @@ def run_qaudit(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):
     """
     import sys
 
-    from qaudit import cli, plugins
+    from qaudit.cli import app as cli
+    from qaudit.sdk import host as plugins
 
     def run(args: list[str]) -> tuple[int, str, str]:
         monkeypatch.setattr(sys, "argv", ["qaudit", *args])

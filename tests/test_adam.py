@@ -12,7 +12,7 @@ from qaudit_qnn.user_circuit import UserCircuit
 from test_encoder import OPTIONS
 from test_import import pl_file  # noqa: F401 - a fixture: the PennyLane user file
 
-from qaudit.training import Adam, _restore, _state, make_optimizer
+from qaudit.train.training import Adam, _restore, _state, make_optimizer
 
 
 @pytest.mark.parametrize("sign", [1.0, -1.0])

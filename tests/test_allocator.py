@@ -1,4 +1,4 @@
-"""qaudit.allocator: Dask's MALLOC_TRIM_THRESHOLD_ must not make every numpy temporary a fresh mmap.
+"""qaudit.run.allocator: Dask's MALLOC_TRIM_THRESHOLD_ must not make every numpy temporary a fresh mmap.
 
 The check is behavioural and deterministic: minor page faults of an allocation loop (each 1 MiB
 temporary faults its 256 pages in again when it is a fresh mmap; a reused heap block does not).
@@ -14,7 +14,7 @@ import pytest
 LOOP = """
 import resource, sys
 import numpy as np
-from qaudit.allocator import relax_malloc_trim
+from qaudit.run.allocator import relax_malloc_trim
 changed = relax_malloc_trim() if sys.argv[1] == "relax" else False
 a = np.ones(1 << 17)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt

@@ -50,7 +50,7 @@ def test_reports_display_in_notebooks_and_rich():
 
 
 def test_api_errors_are_qaudit_errors(tmp_path):
-    from qaudit.errors import QauditError
+    from qaudit.sdk.errors import QauditError
 
     with pytest.raises(QauditError, match="attack shadow needs model"):
         api.audit_outputs(EXAMPLE, attacks=["shadow"])

@@ -1,7 +1,7 @@
 """Every command is parse -> one ``qaudit.api`` function -> render (issue 27 item 3).
 
-* Each command function in ``qaudit/commands/*.py`` reaches exactly one ``qaudit.api`` call (its own helpers
-  and ``qaudit.commands.common``'s included); ``leak`` reaches two, one per mode (a model, or ``--outputs``).
+* Each command function in ``qaudit/cli/commands/*.py`` reaches exactly one ``qaudit.api`` call (its own helpers
+  and ``qaudit.cli.commands.common``'s included); ``leak`` reaches two, one per mode (a model, or ``--outputs``).
 * For the same inputs the CLI writes byte for byte the document the API returns (``report.render("json")``,
   the model file, ``Evaluation.to_json()``). Both paths record the same fields: the API functions take the
   command line as ``command=`` and the test passes the one the CLI ran. The only fields normalised are
@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 
 from qaudit import api
-from qaudit.audit import AuditSettings
-from qaudit.shot_study import ShotSettings
+from qaudit.leak.audit import AuditSettings
+from qaudit.shots import ShotSettings
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ROOT / "qaudit" / "commands"
+COMMANDS = ROOT / "qaudit" / "cli" / "commands"
 EXAMPLE = ROOT / "examples" / "outputs" / "outputs.npz"
 TIME = re.compile(r'("(?:[A-Za-z_]*_)?seconds": )-?[0-9][0-9.eE+-]*')
 CREATED = re.compile(r'("created": )"[^"]*"')
@@ -85,7 +85,7 @@ def _registered(path: Path) -> dict[str, str]:
 
 def _api_calls(name: str, functions: dict[str, ast.FunctionDef], seen: set[str]) -> list[str]:
     """The ``api.X(...)`` call sites (and calls of names imported from qaudit.api) reachable from function
-    *name* through the helpers of its module and of qaudit.commands.common."""
+    *name* through the helpers of its module and of qaudit.cli.commands.common."""
     if name in seen or name not in functions:
         return []
     seen.add(name)
@@ -267,16 +267,17 @@ def _backend_constructions(path: Path) -> list[int]:
 
 
 def test_only_resolve_backend_builds_a_backend():
-    """qaudit.backends.resolve_backend (capability, exactness and width checks) is the one place the host builds
-    a backend; the conformance kit (qaudit.testing) builds the class under test on purpose."""
+    """qaudit.run.backend_choice.resolve_backend (capability, exactness and width checks) is the one place the host
+    builds a backend; the conformance kit (qaudit.sdk.testing) builds the class under test on purpose."""
     found = {str(p.relative_to(ROOT)): lines for p in sorted((ROOT / "qaudit").rglob("*.py"))
              if "testing" not in p.parts[-1] and p.parent.name != "testing"
              for lines in [_backend_constructions(p)] if lines}
-    assert set(found) == {"qaudit/backends.py"}, found
+    assert set(found) == {"qaudit/run/backend_choice.py"}, found
 
 
 def test_the_exact_backend_is_built_with_the_checks(monkeypatch):
-    from qaudit import backends, query
+    from qaudit.run import backend_choice as backends
+    from qaudit.run import query
 
     calls = []
     real = backends.resolve_backend

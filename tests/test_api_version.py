@@ -1,4 +1,4 @@
-"""One plugin API version, written once (qaudit.hookspecs.API_VERSION), read everywhere else; the docs
+"""One plugin API version, written once (qaudit.sdk.hookspecs.API_VERSION), read everywhere else; the docs
 describe the rule exactly as the host enforces it."""
 
 from __future__ import annotations
@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 import qaudit
-from qaudit import hookspecs, plugins
-from qaudit.errors import PluginError
-from qaudit.hookspecs import API_VERSION
+from qaudit.sdk import hookspecs
+from qaudit.sdk import host as plugins
+from qaudit.sdk.errors import PluginError
+from qaudit.sdk.hookspecs import API_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 GUIDE = ROOT / "docs" / "plugins.md"
@@ -38,7 +39,7 @@ def test_the_version_string_is_written_in_exactly_one_place_in_the_code():
                 if isinstance(node, ast.AnnAssign) else []
             if any(isinstance(t, ast.Name) and t.id == "API_VERSION" for t in targets):
                 assignments.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    assert len(literals) == 1 and literals[0].startswith("qaudit/hookspecs.py:"), literals
+    assert len(literals) == 1 and literals[0].startswith("qaudit/sdk/hookspecs.py:"), literals
     assert assignments == [literals[0]], assignments
     assert re.fullmatch(r"\d+\.\d+", API_VERSION)
 
@@ -46,7 +47,7 @@ def test_the_version_string_is_written_in_exactly_one_place_in_the_code():
 def test_the_host_and_qaudit_plugins_read_the_constant():
     assert qaudit.API_VERSION is hookspecs.API_VERSION is plugins.API_VERSION
     assert plugins.Host(env=False).describe()["api_version"] == API_VERSION
-    from qaudit.testing import QauditCliRunner, make_host
+    from qaudit.sdk.testing import QauditCliRunner, make_host
 
     shown = QauditCliRunner(make_host()).invoke(["plugins"])
     assert shown.exit_code == 0 and f"plugin API {API_VERSION}" in shown.stdout

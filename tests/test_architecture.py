@@ -12,20 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from qaudit.plugins import KINDS, get_host
+from qaudit.sdk.host import KINDS, get_host
 
 HOST = Path(__file__).resolve().parents[1] / "qaudit"
 
 #: (module relative to qaudit/, literal) -> why the word is not a plugin name there.
 NOT_PLUGIN_NAMES = {
-    ("shot_study.py", "exact"): "the --shots keyword for infinitely many shots, not a backend",
-    ("audit.py", "loss"): "the per-sample loss field of a most-exposed member in the JSON report",
-    ("backends.py", "exact"): "the optional Backend.exact instance attribute",
-    ("cli.py", "rich"): "typer's rich_markup_mode setting",
-    ("commands/backends.py", "exact"): "the Capabilities.exact field shown as a column",
-    ("testing/checks_backends.py", "exact"): "check_backend's label for runs without shots (keys of its result)",
-    ("unlearn_reports.py", "exact"): "the comparison table's label for queries without shot noise",
-    ("plugins.py", "local"): "the version shown for an in-process plugin (Host.register), not an executor",
+    ("shots/settings.py", "exact"): "the --shots keyword for infinitely many shots, not a backend",
+    ("leak/audit.py", "loss"): "the per-sample loss field of a most-exposed member in the JSON report",
+    ("run/backend_choice.py", "exact"): "the optional Backend.exact instance attribute",
+    ("cli/app.py", "rich"): "typer's rich_markup_mode setting",
+    ("cli/commands/backend_info.py", "exact"): "the Capabilities.exact field shown as a column",
+    ("sdk/testing/checks_backends.py", "exact"): "check_backend's label for runs without shots (keys of its result)",
+    ("unlearn/reports.py", "exact"): "the comparison table's label for queries without shot noise",
+    ("sdk/host.py", "local"): "the version shown for an in-process plugin (Host.register), not an executor",
 }
 
 

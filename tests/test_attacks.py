@@ -12,12 +12,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qaudit.audit import AuditSettings, GroundTruth, ground_truth, run_audit
-from qaudit.data import Dataset, load_dataset
 from qaudit.engine.tasks import readout_table
-from qaudit.errors import QauditError
-from qaudit.query import TargetQueries, basis_distribution
-from qaudit.workflows import train_model
+from qaudit.files.data import Dataset, load_dataset
+from qaudit.leak.audit import AuditSettings, GroundTruth, ground_truth, run_audit
+from qaudit.run.query import TargetQueries, basis_distribution
+from qaudit.sdk.errors import QauditError
+from qaudit.train.workflows import train_model
 
 OPTS = {"qubits": 5, "layers": 4, "epochs": 60, "lr": 0.2, "batch_size": 20}
 
@@ -79,7 +79,7 @@ def _signs(model):
 
 
 def _sampled():
-    from qaudit.backends import resolve_backend
+    from qaudit.run.backend_choice import resolve_backend
 
     return resolve_backend("sampled", 1)[0]
 

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from qaudit.backends import resolve_backend
-from qaudit.errors import QauditError
-from qaudit.plugins import get_host
-from qaudit.testing import check_backend
+from qaudit.run.backend_choice import resolve_backend
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.host import get_host
+from qaudit.sdk.testing import check_backend
 
 cirq = pytest.importorskip("cirq")
 
@@ -19,7 +19,7 @@ cirq = pytest.importorskip("cirq")
 def _ring_task(n: int = 4, layers: int = 2, batch: int = 5, terms=None, seed: int = 3):
     from qaudit_qnn.basic import u3_ring_layers
 
-    from qaudit.protocols import QuantumTask
+    from qaudit.sdk.protocols import QuantumTask
 
     rng = np.random.default_rng(seed)
     qubits = cirq.LineQubit.range(n)
@@ -32,7 +32,7 @@ def _ring_task(n: int = 4, layers: int = 2, batch: int = 5, terms=None, seed: in
 
 @pytest.mark.parametrize("name", ["sampled", "cirq", "qsim"])
 def test_backend_agrees_with_exact(name):
-    from qaudit.plugins import get_host
+    from qaudit.sdk.host import get_host
 
     cls = get_host().get("backend", name)
     results = check_backend(cls, shots=4000, seed=5)

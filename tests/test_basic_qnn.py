@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from qaudit_qnn.basic import BasicQNN
 
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 
 def _initialised(**options):

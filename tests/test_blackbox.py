@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from conftest import one_line_error, timeless
 
-from qaudit.audit import AuditSettings
-from qaudit.blackbox import PROB_TOLERANCE, choose_attacks, load_outputs, run_outputs_audit
-from qaudit.errors import QauditError
-from qaudit.plugins import get_host
-from qaudit.testing import synthetic_outputs as synthetic
+from qaudit.leak.audit import AuditSettings
+from qaudit.leak.recorded import PROB_TOLERANCE, choose_attacks, load_outputs, run_outputs_audit
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.host import get_host
+from qaudit.sdk.testing import synthetic_outputs as synthetic
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "outputs" / "outputs.npz"

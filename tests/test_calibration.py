@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from scipy.stats import binom
 
-from qaudit.audit import AuditSettings, GroundTruth, ground_truth, run_audit
-from qaudit.data import Dataset, load_dataset
-from qaudit.workflows import train_model
+from qaudit.files.data import Dataset, load_dataset
+from qaudit.leak.audit import AuditSettings, GroundTruth, ground_truth, run_audit
+from qaudit.train.workflows import train_model
 
 NULL_RUNS = 24
 ALPHA = 0.05
@@ -67,8 +67,8 @@ def test_memorising_models_always_leak(seed):
 def test_verification_before_agrees_with_the_leak_class_slice():
     """The unlearning verification's 'before' forget-MIA AUC is held out: it must agree with the leak
     audit's slice for the same class (an in-sample verification reported 0.91 against 0.53)."""
-    from qaudit.unlearning import resolve_forget
-    from qaudit.verification import Verifier
+    from qaudit.unlearn import resolve_forget
+    from qaudit.unlearn.verification import Verifier
 
     digits = load_dataset("digits")
     rng = np.random.default_rng(5)

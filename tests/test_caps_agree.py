@@ -1,4 +1,4 @@
-"""Caps in one place (issue 28, item 5): ``qaudit/limits.py`` is the single source; the docs' numbers, the
+"""Caps in one place (issue 28, item 5): ``qaudit/sdk/limits.py`` is the single source; the docs' numbers, the
 README's, ``qaudit backends`` and behaviour agree with it. The tests read the numbers out of the docs."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qaudit import limits
+from qaudit.sdk import limits
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL_FORMAT = ROOT / "docs" / "model-format.md"
@@ -25,7 +25,7 @@ def qubit_table() -> list[tuple[str, int, list[str]]]:
             break
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 3 and cells[1].isdigit():
-            rows.append((cells[0], int(cells[1]), re.findall(r"qaudit\.limits\.(\w+)", cells[2])))
+            rows.append((cells[0], int(cells[1]), re.findall(r"qaudit\.sdk\.limits\.(\w+)", cells[2])))
     return rows
 
 
@@ -55,8 +55,8 @@ def test_qaudit_backends_prints_the_documented_caps(run_qaudit):
 
 def test_the_model_file_limits_table_names_the_limits_values():
     text = MODEL_FORMAT.read_text()
-    qubits = re.search(r"\| `config.qubits` \| at most (\d+) \(`qaudit.limits.MAX_MODEL_QUBITS`", text)
-    classes = re.search(r"\| `config.n_classes` \| at most (\d+) \(`qaudit.limits.MAX_CLASSES`", text)
+    qubits = re.search(r"\| `config.qubits` \| at most (\d+) \(`qaudit.sdk.limits.MAX_MODEL_QUBITS`", text)
+    classes = re.search(r"\| `config.n_classes` \| at most (\d+) \(`qaudit.sdk.limits.MAX_CLASSES`", text)
     assert qubits and int(qubits.group(1)) == limits.MAX_MODEL_QUBITS
     assert classes and int(classes.group(1)) == limits.MAX_CLASSES
 
@@ -71,7 +71,8 @@ def test_the_readme_engine_paths_are_the_limits():
 def test_every_module_uses_the_one_constant():
     from qaudit_datasets import sources
 
-    from qaudit import data, model
+    from qaudit.files import data
+    from qaudit.files import model_file as model
 
     assert data.MAX_CLASSES is limits.MAX_CLASSES and model.MAX_CLASSES is limits.MAX_CLASSES
     assert model.MAX_MODEL_QUBITS == limits.MAX_MODEL_QUBITS == limits.MAX_STATEVECTOR_QUBITS
@@ -97,7 +98,7 @@ def test_the_largest_trainable_model_round_trips(tmp_path, run_qaudit):
     code, _, err = run_qaudit(["train", "--qubits", str(limits.MAX_MODEL_QUBITS), "--layers", "1", "--epochs", "0",
                                "--n-train", "20", "--n-holdout", "10", "--out", str(out)])
     assert code == 0, err
-    from qaudit import model as model_io
+    from qaudit.files import model_file as model_io
 
     assert model_io.load(out).model.n_qubits == limits.MAX_MODEL_QUBITS
 
@@ -105,9 +106,9 @@ def test_the_largest_trainable_model_round_trips(tmp_path, run_qaudit):
 def test_a_model_holding_nan_is_never_written(tmp_path):
     import numpy as np
 
-    from qaudit import model as model_io
-    from qaudit.errors import QauditError
-    from qaudit.testing import train_tiny_model
+    from qaudit.files import model_file as model_io
+    from qaudit.sdk.errors import QauditError
+    from qaudit.sdk.testing import train_tiny_model
 
     mf = train_tiny_model().file
     name = next(iter(mf.model.weights))

@@ -101,7 +101,7 @@ def test_train_writes_the_model_to_out(run_qaudit, cache):
 def test_every_command_gives_o_one_meaning():
     """Across every command (plugin commands included): `-o` is `--output` (the report) wherever it exists,
     and an option writing a model file, `--out`, has no short form."""
-    from qaudit import config_docs
+    from qaudit.cli import config_docs
 
     group, ctx = config_docs.root_command()
     seen = 0
@@ -123,4 +123,4 @@ def test_audit_dp_o_writes_the_report(run_qaudit, cache):
                                  "epochs=1", "-O", "qubits=2", "-O", "layers=1", "-a", "loss", "--guesses", "2",
                                  "-f", "json", "-o", "a.json"])
     assert code in (0, 1), err
-    assert json.loads((cache / "a.json").read_text())["schema"] == "qaudit.audit-dp/1" and not out.strip()
+    assert json.loads((cache / "a.json").read_text())["schema"] == "qaudit.leak.audit-dp/1" and not out.strip()

@@ -15,7 +15,7 @@ STARTUP_PROBE = """
 import sys, time
 start = time.perf_counter()
 sys.argv = ["qaudit", *sys.argv[1:]]
-from qaudit.cli import main
+from qaudit.cli.app import main
 try:
     main()
 except SystemExit:
@@ -96,8 +96,8 @@ def test_train_evaluate_round_trip(tmp_path, run_qaudit):
     report = json.loads(stdout)
     assert report["schema"] == "qaudit.evaluation/1"
     # independent check of the reported accuracy: predict with the loaded model
-    from qaudit import model as model_io
-    from qaudit.data import load_dataset
+    from qaudit.files import model_file as model_io
+    from qaudit.files.data import load_dataset
 
     mf = model_io.load(out)
     ds = load_dataset("digits")
@@ -117,8 +117,8 @@ def test_exclude_class_retrain_oracle(tmp_path, run_qaudit):
     code, _, err = run_qaudit(["train", "--qubits", "6", "--layers", "1", "--epochs", "1", "--n-train", "200",
                                "--n-holdout", "100", "--exclude-class", "4", "--out", str(out)])
     assert code == 0, err
-    from qaudit import model as model_io
-    from qaudit.data import load_dataset
+    from qaudit.files import model_file as model_io
+    from qaudit.files.data import load_dataset
 
     mf = model_io.load(out)
     ds = load_dataset("digits")
@@ -157,8 +157,8 @@ def test_demo_settings_reach_80_percent_on_digits():
     """Issue 3 floor: the 6-qubit basic QNN with the demo's settings, >= 80 % holdout accuracy."""
     from qaudit_paper.demo import DEMO_MODEL, DEMO_OPTIONS
 
-    from qaudit.data import load_dataset
-    from qaudit.workflows import evaluate_model, train_model
+    from qaudit.files.data import load_dataset
+    from qaudit.train.workflows import evaluate_model, train_model
 
     ds = load_dataset("digits")
     mf = train_model(DEMO_MODEL, ds, n_train=1000, n_holdout=500, seed=0, options=DEMO_OPTIONS)

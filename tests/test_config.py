@@ -10,9 +10,9 @@ import pytest
 import typer
 from conftest import one_line_error
 
-from qaudit import cli
-from qaudit.config import default_map, find_config
-from qaudit.errors import QauditError
+from qaudit.cli import app as cli
+from qaudit.cli.config import default_map, find_config
+from qaudit.sdk.errors import QauditError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -134,12 +134,12 @@ def test_example_ci_config_is_valid(folder, monkeypatch):
 
 
 def test_the_key_reference_in_the_docs_matches_the_options():
-    from qaudit import config_docs
+    from qaudit.cli import config_docs
 
     group, ctx = config_docs.root_command()
     text = config_docs.DOC.read_text(encoding="utf-8")
     assert config_docs.current(text) == config_docs.reference(group, ctx).strip("\n"), (
-        "docs/config.md is stale: run `python -m qaudit.config_docs --write`")
+        "docs/config.md is stale: run `python -m qaudit.cli.config_docs --write`")
     for name in ("leak", "unlearn", "train", "evaluate", "shots", "audit-dp", "compare-unlearning", "reproduce"):
         assert f"### `[{name}]`" in text
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qaudit.crossfit import FoldPlan, audit_plans, balance_strata, split_folds
+from qaudit.leak.crossfit import FoldPlan, audit_plans, balance_strata, split_folds
 
 
 class _CrossFitted:

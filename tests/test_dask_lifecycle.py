@@ -17,13 +17,13 @@ import pytest
 from conftest import one_line_error
 from test_executors import lira_model  # noqa: F401 - the fixture
 
-from qaudit.errors import QauditError
-from qaudit.protocols import ExecutorSettings, Job
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.protocols import ExecutorSettings, Job
 
 #: What a user typed, what Dask cannot use (issue 28's list).
 UNPARSEABLE = ["garbage", "tcp://", "http://10.0.0.5:8787", "tcp://host:abc", "inproc://x", "tls://",
                "file:///tmp/scheduler"]
-QAUDIT = [sys.executable, "-c", "from qaudit.cli import main; main()"]
+QAUDIT = [sys.executable, "-c", "from qaudit.cli.app import main; main()"]
 
 
 def _dask():
@@ -81,8 +81,8 @@ def test_an_unparseable_address_is_refused_while_the_options_are_read(command, g
 
 def test_an_unparseable_address_is_refused_before_the_command_imports_its_modules(tmp_path):
     """The floor (one line within 1 s) rests on this: neither the audit modules nor Cirq nor Dask are imported."""
-    probe = ("import sys\nfrom qaudit.cli import main\ntry:\n    main()\nexcept SystemExit as exc:\n"
-             "    print(exc.code, sorted(m for m in ('qaudit.api', 'qaudit.audit', 'cirq', 'distributed') "
+    probe = ("import sys\nfrom qaudit.cli.app import main\ntry:\n    main()\nexcept SystemExit as exc:\n"
+             "    print(exc.code, sorted(m for m in ('qaudit.api', 'qaudit.leak.audit', 'cirq', 'distributed') "
              "if m in sys.modules))")
     env = {k: v for k, v in os.environ.items() if k != "QAUDIT_SCHEDULER"}
     proc = subprocess.run([sys.executable, "-c", probe, "leak", str(tmp_path / "m.json"), "--scheduler", "garbage"],

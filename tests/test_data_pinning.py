@@ -52,7 +52,7 @@ def test_fingerprint_recorded_and_reshuffle_is_refused(run_qaudit, tmp_path):
     fp = data["fingerprint"]
     assert len(fp["sha256"]) == 64 and fp["shape"] == [60, 5] and "sha256" in fp["algorithm"]
     assert data["kind"] == "tabular" and data["paths"] == "model-relative" and data["dataset"] == "data.csv"
-    from qaudit.data import load_dataset
+    from qaudit.files.data import load_dataset
 
     assert load_dataset(str(csv)).fingerprint() == fp  # deterministic
     lines = csv.read_text().splitlines()
@@ -128,8 +128,8 @@ def test_relative_csv_path_works_from_another_directory(run_qaudit, tmp_path, mo
 
 
 def test_paths_relative_to_the_model_file_named_datasets_unchanged(tmp_path):
-    from qaudit.data import DataRecord
-    from qaudit.model import _validate_data
+    from qaudit.files.data import DataRecord
+    from qaudit.files.model_file import _validate_data
 
     members, holdout = np.arange(3), np.arange(3, 5)
     mnist = DataRecord("mnist", {"data_dir": str(tmp_path / "idx")}, members, holdout, 0)
@@ -142,8 +142,8 @@ def test_paths_relative_to_the_model_file_named_datasets_unchanged(tmp_path):
 
 
 def test_index_files_beyond_the_data_are_errors(tmp_path):
-    from qaudit.data import read_indices
-    from qaudit.errors import QauditError
+    from qaudit.files.data import read_indices
+    from qaudit.sdk.errors import QauditError
 
     idx = tmp_path / "idx.txt"
     idx.write_text("0 5 60")
@@ -171,8 +171,8 @@ def test_tabular_floor_default_training(run_qaudit, tmp_path, loader):
 
 
 def test_images_keep_pixel_scaling(host):
-    from qaudit.data import load_dataset
-    from qaudit.workflows import train_model
+    from qaudit.files.data import load_dataset
+    from qaudit.train.workflows import train_model
 
     ds = load_dataset("digits")
     assert ds.kind == "image"
@@ -182,8 +182,8 @@ def test_images_keep_pixel_scaling(host):
 
 
 def test_standardisation_constant_columns_and_validation():
-    from qaudit import preprocessing as pp
-    from qaudit.errors import QauditError
+    from qaudit.files import preprocessing as pp
+    from qaudit.sdk.errors import QauditError
 
     X = np.array([[1.0, 5.0], [3.0, 5.0]])
     step = pp.fit_standardize(X)
@@ -207,7 +207,7 @@ def test_string_labels(run_qaudit, tmp_path):
     assert "0 (setosa)" in out and "2 (virginica)" in out
     code, out, _ = run_qaudit(["evaluate", str(model), "--json"])
     assert json.loads(out)["label_names"] == names
-    from qaudit.data import load_dataset
+    from qaudit.files.data import load_dataset
 
     ds = load_dataset(str(csv))
     assert ds.label_names == names and ds.y[:3].tolist() == [0, 1, 2]
@@ -242,7 +242,7 @@ def test_train_refuses_to_overwrite_without_force(run_qaudit, tmp_path):
 
 
 def test_warning_when_no_better_than_majority():
-    from qaudit.workflows import Evaluation, accuracy_table
+    from qaudit.train.workflows import Evaluation, accuracy_table
 
     y = np.array([0, 0, 0, 1])
     ev = Evaluation("m.json", "k", "exact", None, {"holdout": accuracy_table(y, np.zeros(4, dtype=int), 2)})

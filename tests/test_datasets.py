@@ -10,8 +10,8 @@ import struct
 import numpy as np
 import pytest
 
-from qaudit.data import load_dataset, read_indices, split
-from qaudit.errors import QauditError
+from qaudit.files.data import load_dataset, read_indices, split
+from qaudit.sdk.errors import QauditError
 
 
 def test_digits():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from qaudit import model as model_io
+from qaudit.files import model_file as model_io
 
 
 def test_demo_runs_every_stage_in_order(run_qaudit, tmp_path, monkeypatch):

@@ -1,8 +1,8 @@
 """docs/plugins.md documents every hook and every protocol method (as datasette does).
 
 The "Hook reference" and "Protocol reference" sections of docs/plugins.md are
-generated from the docstrings of ``qaudit/hookspecs.py`` and the
-``qaudit/protocols/`` package; after changing either, regenerate them with::
+generated from the docstrings of ``qaudit/sdk/hookspecs.py`` and the
+``qaudit/sdk/protocols/`` package; after changing either, regenerate them with::
 
     python tests/test_docs.py --write
 """
@@ -26,23 +26,23 @@ MARKERS = {"hooks": ("<!-- hooks:start -->", "<!-- hooks:end -->"),
 
 def hookspecs() -> list[tuple[str, typing.Callable]]:
     """(name, function) for every pluggy hookspec, in file order."""
-    from qaudit import hookspecs as module
+    from qaudit.sdk import hookspecs as module
 
     specs = [(n, f) for n, f in vars(module).items() if callable(f) and hasattr(f, "qaudit_spec")]
     return sorted(specs, key=lambda item: inspect.getsourcelines(item[1])[1])
 
 
 def seam_modules() -> list[typing.Any]:
-    """The modules of the qaudit.protocols package, in the order ``qaudit.protocols.SEAMS`` gives."""
+    """The modules of the qaudit.sdk.protocols package, in the order ``qaudit.sdk.protocols.SEAMS`` gives."""
     import importlib
 
-    from qaudit import protocols
+    from qaudit.sdk import protocols
 
-    return [importlib.import_module(f"qaudit.protocols.{name}") for name in protocols.SEAMS]
+    return [importlib.import_module(f"qaudit.sdk.protocols.{name}") for name in protocols.SEAMS]
 
 
 def protocol_classes() -> list[type]:
-    """Every public class defined in the qaudit.protocols package (protocols and dataclasses): seam module by
+    """Every public class defined in the qaudit.sdk.protocols package (protocols and dataclasses): seam module by
     seam module, each in file order."""
     out: list[type] = []
     for module in seam_modules():
@@ -207,14 +207,14 @@ def test_guide_covers_every_plugin_kind_and_the_entry_point(doc):
         assert re.search(rf"^### .*{heading}", guide, re.M | re.I), f"no walkthrough section for {heading}"
     assert "[project.entry-points.qaudit]" in guide
     from qaudit import API_VERSION
-    from qaudit.plugins import ALLOW_ENV, DISABLE_ENV, PLUGINS_SCHEMA
+    from qaudit.sdk.host import ALLOW_ENV, DISABLE_ENV, PLUGINS_SCHEMA
 
     for needle in (ALLOW_ENV, DISABLE_ENV, PLUGINS_SCHEMA, "--disable-plugin", "QAUDIT_API", API_VERSION):
         assert needle in guide, f"docs/plugins.md should mention {needle}"
 
 
 def test_fixtures_and_checks_of_the_testing_kit_are_documented(doc):
-    from qaudit import testing
+    from qaudit.sdk import testing
 
     fixtures = [n for n, v in vars(testing).items() if hasattr(v, "_pytestfixturefunction") or
                 type(v).__name__ == "FixtureFunctionDefinition"]
@@ -222,7 +222,7 @@ def test_fixtures_and_checks_of_the_testing_kit_are_documented(doc):
     checks = [n for n in testing.__all__ if n.startswith("check_") or n.endswith("_checks")]
     assert {"parametrize_with_checks", "attack_checks", "model_checks"} <= set(checks)
     for name in fixtures + checks:
-        assert f"`{name}" in doc, f"docs/plugins.md does not mention qaudit.testing.{name}"
+        assert f"`{name}" in doc, f"docs/plugins.md does not mention qaudit.sdk.testing.{name}"
 
 
 def _example(doc: str, first_line: str) -> dict:
@@ -237,7 +237,7 @@ def _example(doc: str, first_line: str) -> dict:
 
 def test_guide_examples_pass_the_conformance_checks(doc):
     """The model, dataset, unlearning and reporter examples in the guide really work."""
-    from qaudit import testing
+    from qaudit.sdk import testing
 
     ring = _example(doc, "class RingQNN(CircuitClassifier):")["RingQNN"]
     testing.check_model(ring, {"qubits": 3, "layers": 1, "epochs": 1})

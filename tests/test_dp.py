@@ -97,7 +97,7 @@ def test_train_dp_records_the_claim_and_unlearning_still_works(run_qaudit, tmp_p
     assert dp["sampling_rate"] == pytest.approx(32 / 300) and dp["steps"] == 19 and dp["noise_multiplier"] > 0
     assert dp["epsilon"] == pytest.approx(accounting.epsilon(dp["noise_multiplier"], dp["sampling_rate"],
                                                              dp["steps"], 1e-5), abs=1e-5)
-    from qaudit.plugins import get_host
+    from qaudit.sdk.host import get_host
 
     for role in ("default", "oracle"):  # the default unlearning method and the retrain oracle
         method = get_host().role("unlearning", role)
@@ -144,8 +144,8 @@ def test_dp_training_costs_at_most_three_times_plain_training():
     """The floor, on CPU time (other work on the shared cores does not inflate it): the digits basic QNN in
     its default training (8 qubits, 5 layers, 10 epochs) with DP at epsilon = 8, noise calibration included.
     (With 3 epochs the fixed calibration cost, ~0.2 s, weighs as much as the training it calibrates.)"""
-    from qaudit.data import load_dataset, split
-    from qaudit.plugins import get_host
+    from qaudit.files.data import load_dataset, split
+    from qaudit.sdk.host import get_host
 
     ds = load_dataset("digits")
     members, _ = split(ds.y, None, None, 0)
@@ -170,9 +170,9 @@ def test_dp_training_costs_at_most_three_times_plain_training():
 def audits():
     """Three DP (epsilon = 2) audits and one non-DP audit of the same memorising setting; the non-DP one
     then forgets its included canaries with the retrain oracle and is audited again."""
-    from qaudit.data import load_dataset
     from qaudit.dp.audit import DPAuditSettings, run_dp_audit
-    from qaudit.plugins import get_host
+    from qaudit.files.data import load_dataset
+    from qaudit.sdk.host import get_host
 
     ds = load_dataset("digits")
 
@@ -207,8 +207,8 @@ def test_an_accountant_that_overclaims_is_a_finding(audits, monkeypatch):
 
 
 def test_every_format_states_claimed_and_audited(audits, tmp_path):
-    from qaudit.plugins import get_host
-    from qaudit.reporting import render_all
+    from qaudit.report.render import render_all
+    from qaudit.sdk.host import get_host
 
     # every report format qaudit ships (a third-party reporter, e.g. the example plugin's csv, may show less)
     formats = sorted(name for name, entry in get_host().registry("reporter").items() if entry.plugin == "reporters")
@@ -229,7 +229,7 @@ def test_cli_audit_dp_exit_codes(run_qaudit, tmp_path, monkeypatch):
     code, _, err = run_qaudit(args)
     assert code == 0, err
     doc = json.loads((tmp_path / "a.json").read_text())
-    assert doc["schema"] == "qaudit.audit-dp/1" and doc["audit_dp"]["canaries"]["seed"] == 0
+    assert doc["schema"] == "qaudit.leak.audit-dp/1" and doc["audit_dp"]["canaries"]["seed"] == 0
     assert len(doc["audit_dp"]["canaries"]["included"]) == 40
     monkeypatch.setattr(accounting, "epsilon", lambda *a, **k: -1.0)  # any audited bound >= 0 contradicts it
     code, _, err = run_qaudit(args[:-1] + [str(tmp_path / "b.json")])

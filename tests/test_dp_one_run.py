@@ -12,7 +12,7 @@ import pytest
 
 from qaudit.dp import one_run
 from qaudit.dp.canaries import make_canaries
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 #: (m canaries, r guesses, v correct, delta, p = 1 - confidence) -> epsilon lower bound, as computed by the
 #: paper's reference procedure (Appendix D, ``get_eps_audit(m, r, v, delta, p)``: Theorem 3.1's p-value
@@ -80,7 +80,7 @@ def test_bound_rejects_impossible_counts(args):
 
 
 def test_canaries_are_seeded_mislabelled_and_half_included():
-    from qaudit.data import load_dataset
+    from qaudit.files.data import load_dataset
 
     ds = load_dataset("digits")
     a = make_canaries(ds.X, ds.y, 400, "mislabel", 3, ds.n_classes)

@@ -12,8 +12,8 @@ import sympy
 from conftest import one_line_error
 from qaudit_qnn.user_circuit import UserCircuit
 
-from qaudit.errors import QauditError
-from qaudit.testing import check_model
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.testing import check_model
 
 ENCODER = [{"op": "linear", "out": 3}, {"op": "tanh"}, {"op": "scale", "factor": 3.0}]
 
@@ -158,8 +158,8 @@ def test_tampered_encoder_in_a_model_file_is_exit_2(cli_runner, tmp_path, data):
     X, y = data
     model = UserCircuit.from_options({**OPTIONS, "epochs": 0}).fit(X, y, n_classes=3)
     np.savez(tmp_path / "data.npz", X=X, y=y)
-    from qaudit.data import DataRecord, load_dataset
-    from qaudit.model import ModelFile, save
+    from qaudit.files.data import DataRecord, load_dataset
+    from qaudit.files.model_file import ModelFile, save
 
     dataset = load_dataset(str(tmp_path / "data.npz"))
     record = DataRecord(dataset.name, dataset.options, np.arange(0, 120, 2), np.arange(1, 120, 2), 0, {},

@@ -16,7 +16,7 @@ from qaudit.engine import (  # noqa: E402
     choose_method,
     forward,
 )
-from qaudit.errors import QauditError  # noqa: E402
+from qaudit.sdk.errors import QauditError  # noqa: E402
 
 PAULI = {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}
 METHODS = ("unitary", "batched")
@@ -303,8 +303,8 @@ def test_wide_registers_never_take_the_unitary_path():
 
 
 def test_twelve_qubit_basic_qnn_trains_on_digits():
-    from qaudit.data import load_dataset
-    from qaudit.workflows import train_model
+    from qaudit.files.data import load_dataset
+    from qaudit.train.workflows import train_model
 
     ds = load_dataset("digits")
     mf = train_model("basic-qnn", ds, n_train=64, n_holdout=32, seed=0,
@@ -318,8 +318,8 @@ def test_twelve_qubit_basic_qnn_trains_on_digits():
 
 @pytest.mark.slow
 def test_sixteen_qubit_basic_qnn_trains_on_synthetic_data():
-    from qaudit.data import Dataset
-    from qaudit.workflows import train_model
+    from qaudit.files.data import Dataset
+    from qaudit.train.workflows import train_model
 
     rng = np.random.default_rng(0)
     X = rng.random((96, 64))

@@ -1,4 +1,4 @@
-"""The judgement's tests against retraining (qaudit/equivalence.py): error rates on simulated data, the
+"""The judgement's tests against retraining (qaudit/unlearn/equivalence.py): error rates on simulated data, the
 paired standard errors against independent computations, and the reason line."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qaudit import equivalence as eq
-from qaudit import metrics
+from qaudit.leak import metrics
+from qaudit.unlearn import equivalence as eq
 
 
 def _simulate(rng, delta, sigma=0.02, k=5, n=400, p=0.6):

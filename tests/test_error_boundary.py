@@ -9,7 +9,7 @@ import pytest
 
 RAISING_PLUGIN = '''
 from qaudit import hookimpl
-from qaudit.protocols import Capabilities
+from qaudit.sdk.protocols import Capabilities
 
 QAUDIT_API = "2"
 
@@ -153,12 +153,12 @@ def test_usage_errors_are_one_line(cli_runner, args, needle):
 
 
 def test_internal_errors_exit_3_and_debug_shows_the_traceback(cli_runner, tiny_model, monkeypatch):
-    import qaudit.workflows
+    import qaudit.train.workflows
 
     def broken(*args, **kwargs):
         raise AttributeError("a bug in qaudit")
 
-    monkeypatch.setattr(qaudit.workflows, "evaluate_model", broken)
+    monkeypatch.setattr(qaudit.train.workflows, "evaluate_model", broken)
     line = _line(cli_runner.invoke(["evaluate", str(tiny_model.path)]), 3)
     assert "internal error" in line and "please report" in line and "AttributeError: a bug in qaudit" in line
     debug = cli_runner.invoke(["--debug", "evaluate", str(tiny_model.path)])
@@ -169,6 +169,6 @@ def test_main_process_boundary(tmp_path):
     """The installed console script: one line, exit 2, no traceback, for a real subprocess."""
     import subprocess
 
-    proc = subprocess.run([sys.executable, "-c", "from qaudit.cli import main; main()", "evaluate",
+    proc = subprocess.run([sys.executable, "-c", "from qaudit.cli.app import main; main()", "evaluate",
                            str(tmp_path / "[/].json")], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and proc.stderr.strip().startswith("error: ") and "Traceback" not in proc.stderr

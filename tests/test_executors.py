@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from conftest import one_line_error
 
-from qaudit.errors import JobFailed, QauditError
-from qaudit.parallel import job_seeds, open_executor, run
-from qaudit.plugins import get_host
-from qaudit.protocols import Job
+from qaudit.run.parallel import job_seeds, open_executor, run
+from qaudit.sdk.errors import JobFailed, QauditError
+from qaudit.sdk.host import get_host
+from qaudit.sdk.protocols import Job
 
 
 def _dask():
@@ -29,7 +29,7 @@ def _dask():
 
 def _timeless(doc):
     """The report without timings and the command line (they legitimately differ between executors)."""
-    from qaudit.testing import timeless
+    from qaudit.sdk.testing import timeless
 
     return timeless(doc, drop=("command",))
 
@@ -46,9 +46,9 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def lira_model(tmp_path_factory):
-    from qaudit import model as model_io
-    from qaudit.data import load_dataset
-    from qaudit.workflows import train_model
+    from qaudit.files import model_file as model_io
+    from qaudit.files.data import load_dataset
+    from qaudit.train.workflows import train_model
 
     mf = train_model("basic-qnn", load_dataset("digits"), n_train=120, n_holdout=120, seed=5,
                      options={"qubits": 4, "layers": 1, "epochs": 3})
@@ -59,9 +59,9 @@ def lira_model(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sisa_model(tmp_path_factory):
-    from qaudit import model as model_io
-    from qaudit.data import load_dataset
-    from qaudit.workflows import train_model
+    from qaudit.files import model_file as model_io
+    from qaudit.files.data import load_dataset
+    from qaudit.train.workflows import train_model
 
     # 240 members: the judgement's retrains use other seeds, hence other shard assignments, and every
     # shard's first slice must still hold >= 16 samples for the constituent's PCA
@@ -126,7 +126,7 @@ def test_a_failing_job_is_named_with_its_seed_and_plugin(workers):
 
 
 def test_run_jobs_keeps_its_signature():
-    from qaudit.workers import run_jobs
+    from qaudit.run.workers import run_jobs
 
     assert run_jobs(_draw, [(1,), (2,)], 1) == [_draw(1), _draw(2)]
 
@@ -169,7 +169,7 @@ def test_a_used_model_still_pickles_for_a_worker(lira_model):
     closure) must not stop them (compare-unlearning on ``local`` failed that way)."""
     import pickle
 
-    from qaudit import model as model_io
+    from qaudit.files import model_file as model_io
 
     model = model_io.load(lira_model).model
     X = np.random.default_rng(0).random((5, model.n_features_in))
@@ -180,9 +180,9 @@ def test_a_used_model_still_pickles_for_a_worker(lira_model):
 
 
 def test_null_calibration_runs_are_identical_on_every_executor(cluster, lira_model):
-    from qaudit import model as model_io
-    from qaudit.calibration import run_null_audits
-    from qaudit.data import load_dataset
+    from qaudit.files import model_file as model_io
+    from qaudit.files.data import load_dataset
+    from qaudit.leak.null_calibration import run_null_audits
 
     mf, ds = model_io.load(lira_model), load_dataset("digits")
     results = {}
@@ -238,7 +238,7 @@ def test_a_killed_dask_worker_does_not_change_the_report(lira_model, run_qaudit,
 def test_ctrl_c_cancels_the_outstanding_dask_jobs(cluster):
     from qaudit_executors.dask_executor import DaskExecutor
 
-    from qaudit.protocols import ExecutorSettings
+    from qaudit.sdk.protocols import ExecutorSettings
 
     ex = DaskExecutor.open(ExecutorSettings(scheduler=cluster.scheduler_address))
     try:
@@ -267,7 +267,7 @@ def test_an_unreachable_scheduler_is_one_line_within_ten_seconds(lira_model, run
 def test_workers_lacking_a_module_are_named(cluster):
     from qaudit_executors.dask_executor import DaskExecutor
 
-    from qaudit.protocols import ExecutorSettings
+    from qaudit.sdk.protocols import ExecutorSettings
 
     ex = DaskExecutor.open(ExecutorSettings(scheduler=cluster.scheduler_address))
     try:

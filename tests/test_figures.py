@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from qaudit.results import Plot, Report, Series
+from qaudit.report.results import Plot, Report, Series
 
 
 def _shots_report() -> Report:
@@ -43,8 +43,8 @@ def test_svg_is_deterministic_and_has_no_metadata():
 
 def test_matplotlib_only_when_an_html_report_with_figures_is_rendered():
     code = ("import sys, io\n"
-            "from qaudit.results import Report\n"
-            "from qaudit.plugins import get_host\n"
+            "from qaudit.report.results import Report\n"
+            "from qaudit.sdk.host import get_host\n"
             "html = get_host().get('reporter', 'html')()\n"
             "html.render(Report(kind='leak', title='t', schema='s'), io.StringIO())\n"
             "print('matplotlib' in sys.modules)\n")

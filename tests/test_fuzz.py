@@ -24,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qaudit.testing import QauditCliRunner, make_host, train_tiny_model
+from qaudit.sdk.testing import QauditCliRunner, make_host, train_tiny_model
 
 
 def fuzz_settings(kind: str, scale: int) -> settings:
@@ -41,7 +41,7 @@ DEADLINE_MS = 20_000
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A tiny trained model file, a runner, and a scratch folder (module-scoped: Hypothesis reuses them)."""
-    from qaudit import model as model_io
+    from qaudit.files import model_file as model_io
 
     os.environ["QAUDIT_CACHE_DIR"] = "off"
     folder = tmp_path_factory.mktemp("fuzz")

@@ -9,7 +9,7 @@ worker resets its peak resident memory before each input (``/proc/self/clear_ref
 * exit 0, 1 or 2 -- never 3 (qaudit's own bug), never a traceback, never a timeout;
 * exit 2 is exactly one ``error: ...`` line (progress-bar lines aside);
 * inputs are never modified; on exit 2 no output file and no temporary file is left;
-* peak RSS of the process at most ``qaudit.limits.MAX_READER_RSS_BYTES`` (1 GB), each input within 30 s;
+* peak RSS of the process at most ``qaudit.sdk.limits.MAX_READER_RSS_BYTES`` (1 GB), each input within 30 s;
 * a tampered cache entry never changes a report silently: a report that differs from the untampered run's
   comes with a ``warning:`` line.
 
@@ -39,8 +39,8 @@ from hypothesis import strategies as st
 from test_fuzz import _paths
 from test_hostile_surfaces import BOMBS, DIGITS, MALFORMED, PROGRESS, npy, npy_header, valid_outputs, zip_bytes
 
-from qaudit import limits
-from qaudit.checkpoints import value_digest
+from qaudit.files.checkpoints import value_digest
+from qaudit.sdk import limits
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
 
@@ -53,7 +53,7 @@ MEASURED: dict[str, list[dict]] = {}
 
 WORKER = r'''
 import io, json, os, signal, sys, time
-from qaudit.testing import QauditCliRunner, make_host
+from qaudit.sdk.testing import QauditCliRunner, make_host
 
 class Timeout(Exception):
     pass
@@ -118,8 +118,8 @@ def worker():
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, worker):
     """A tiny model, and genuine checkpoints / oracle entries written by qaudit itself (to mutate)."""
-    from qaudit import model as model_io
-    from qaudit.testing import train_tiny_model
+    from qaudit.files import model_file as model_io
+    from qaudit.sdk.testing import train_tiny_model
 
     folder = tmp_path_factory.mktemp("fuzz-surfaces")
     model = folder / "model.json"
@@ -149,8 +149,8 @@ UNLEARN = ["--method", "ga", "-O", "steps=2", "--forget-class", "1", "--no-forge
 
 
 def _run_keeping_checkpoints(argv: list, cache: Path):
-    from qaudit.checkpoints import Checkpoints
-    from qaudit.testing import QauditCliRunner, make_host
+    from qaudit.files.checkpoints import Checkpoints
+    from qaudit.sdk.testing import QauditCliRunner, make_host
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(Checkpoints, "discard", lambda self: None)
@@ -158,7 +158,7 @@ def _run_keeping_checkpoints(argv: list, cache: Path):
 
 
 def _report(stdout: str) -> object:
-    from qaudit.testing import timeless
+    from qaudit.sdk.testing import timeless
 
     return timeless(json.loads(stdout), drop=("command", "file", "model", "created"))
 

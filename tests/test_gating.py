@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from qaudit import gating
-from qaudit.audit import GATE_METRICS
-from qaudit.errors import QauditError
+from qaudit.leak.audit import GATE_METRICS
+from qaudit.report import gating
+from qaudit.sdk.errors import QauditError
 
 M = {"lira": {"auc": 0.7, "tpr@1%fpr": 0.02, "distinguishability": 2.5}, "loss": {"auc": 0.55, "tpr@1%fpr": 0.0,
                                                                        "distinguishability": 0.1}}

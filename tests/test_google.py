@@ -8,8 +8,8 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from qaudit.backends import resolve_backend
-from qaudit.errors import QauditError
+from qaudit.run.backend_choice import resolve_backend
+from qaudit.sdk.errors import QauditError
 
 cirq = pytest.importorskip("cirq")
 pytest.importorskip("cirq_google")
@@ -18,7 +18,7 @@ pytest.importorskip("cirq_google")
 def _task(n: int = 4, layers: int = 1, batch: int = 3, terms=None, seed: int = 2):
     from qaudit_qnn.basic import u3_ring_layers
 
-    from qaudit.protocols import QuantumTask
+    from qaudit.sdk.protocols import QuantumTask
 
     rng = np.random.default_rng(seed)
     qubits = cirq.LineQubit.range(n)
@@ -105,7 +105,7 @@ def test_virtual_processor_errors():
         resolve_backend("google:rainbow,noise=loud", 10)
     backend, _ = resolve_backend("google:rainbow", 10)
     with pytest.raises(QauditError, match="amplitude"):
-        from qaudit.protocols import QuantumTask
+        from qaudit.sdk.protocols import QuantumTask
 
         backend.expectation(QuantumTask(cirq.Circuit(), cirq.LineQubit.range(2), [], np.zeros(0), ["Z0"],
                                         features=np.zeros((1, 1)), feature_names=["x"]), 10)

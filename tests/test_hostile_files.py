@@ -22,11 +22,12 @@ import numpy as np
 import pytest
 from conftest import one_line_error
 
-from qaudit import config, gating
-from qaudit import model as model_io
-from qaudit.data import MAX_CLASSES, load_dataset, read_indices
-from qaudit.errors import QauditError
-from qaudit.io import read_stream_limited
+from qaudit.cli import config
+from qaudit.files import model_file as model_io
+from qaudit.files.data import MAX_CLASSES, load_dataset, read_indices
+from qaudit.files.io import read_stream_limited
+from qaudit.report import gating
+from qaudit.sdk.errors import QauditError
 
 ZERO = Path("/dev/zero")
 needs_dev_zero = pytest.mark.skipif(not ZERO.exists(), reason="no /dev/zero")
@@ -57,8 +58,8 @@ def deep_json(levels: int = 100_000) -> str:
 @pytest.fixture(scope="module")
 def model_doc(tmp_path_factory) -> dict:
     """A small trained basic-qnn model document (3 qubits, digits)."""
-    from qaudit.data import load_dataset as load
-    from qaudit.workflows import train_model
+    from qaudit.files.data import load_dataset as load
+    from qaudit.train.workflows import train_model
 
     mf = train_model("basic-qnn", load("digits"), n_train=60, n_holdout=40, seed=1,
                      options={"qubits": 3, "layers": 1, "epochs": 1})
@@ -140,10 +141,10 @@ def test_limited_read_of_an_endless_stream_stops_at_cap_plus_one():
 
 
 @pytest.mark.parametrize("kind,limit", [
-    ("config", "qaudit.config:MAX_CONFIG_BYTES"), ("index", "qaudit.data:MAX_INDEX_FILE_BYTES"),
-    ("baseline", "qaudit.gating:MAX_BASELINE_BYTES"), ("circuit", "qaudit_qnn.user_circuit:MAX_CIRCUIT_CHARS"),
+    ("config", "qaudit.cli.config:MAX_CONFIG_BYTES"), ("index", "qaudit.files.data:MAX_INDEX_FILE_BYTES"),
+    ("baseline", "qaudit.report.gating:MAX_BASELINE_BYTES"), ("circuit", "qaudit_qnn.user_circuit:MAX_CIRCUIT_CHARS"),
     ("csv", "qaudit_datasets.sources:MAX_CSV_BYTES"), ("npz", "qaudit_datasets.sources:MAX_NPZ_BYTES"),
-    ("model", "qaudit.model:MAX_FILE_BYTES")])
+    ("model", "qaudit.files.model_file:MAX_FILE_BYTES")])
 def test_oversized_files_are_refused(kind, limit, tmp_path, monkeypatch):
     import importlib
 
@@ -266,7 +267,7 @@ def test_deep_json_circuit_file(tmp_path):
 
 
 def test_brackets_inside_strings_do_not_count(tmp_path):
-    from qaudit.io import json_depth
+    from qaudit.files.io import json_depth
 
     assert json_depth('{"a": "[[[[[[[[\\"[[[", "b": [1, {"c": []}]}') == 4
 
@@ -345,7 +346,7 @@ def test_csv_too_many_string_classes(tmp_path):
 
 
 def test_model_with_fewer_classes_than_the_data(model_doc, tmp_path, run_qaudit):
-    from qaudit.workflows import dataset_for
+    from qaudit.train.workflows import dataset_for
 
     doc = json.loads(json.dumps(model_doc))
     doc["config"]["n_classes"] = 2

@@ -19,10 +19,10 @@ import pytest
 from conftest import one_line_error
 from test_hostile_files import refused
 
-from qaudit import limits
-from qaudit.blackbox import load_outputs
-from qaudit.checkpoints import Checkpoints, envelope, value_digest
-from qaudit.testing import timeless
+from qaudit.files.checkpoints import Checkpoints, envelope, value_digest
+from qaudit.leak.recorded import load_outputs
+from qaudit.sdk import limits
+from qaudit.sdk.testing import timeless
 
 DIGITS = "9" * 5000
 
@@ -245,8 +245,8 @@ def test_a_directory_where_the_checkpoint_was_is_refused_and_discard_survives_it
 
 
 def _train(epochs: int, resume: bool, key: str = "run", adam: bool = False):
-    from qaudit.checkpoints import training_checkpoints
-    from qaudit.training import SGD, Adam, run_epochs
+    from qaudit.files.checkpoints import training_checkpoints
+    from qaudit.train.training import SGD, Adam, run_epochs
 
     rng = np.random.default_rng(0)
     X, y = rng.normal(size=(12, 2)), rng.normal(size=12)
@@ -332,8 +332,8 @@ def test_cli_train_resume_with_a_broken_checkpoint_exits_2(cache_dir, tmp_path, 
 def test_a_reference_model_checkpoint_swapped_for_another_is_refused(cache_dir, tmp_path, run_qaudit,
                                                                      monkeypatch):
     """The issue's LiRA case: a reference checkpoint replaced by another model changed the AUC silently."""
-    from qaudit import model as model_io
-    from qaudit.testing import train_tiny_model
+    from qaudit.files import model_file as model_io
+    from qaudit.sdk.testing import train_tiny_model
 
     monkeypatch.setattr(Checkpoints, "discard", lambda self: None)
     model = tmp_path / "m.json"

@@ -10,8 +10,8 @@ from conftest import SHARED
 from qaudit_qnn import hqnn as hqnn_module
 from qaudit_qnn.hqnn import HQNN
 
-from qaudit.errors import QauditError
-from qaudit.testing import check_model, make_host, using_host
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.testing import check_model, make_host, using_host
 
 MNIST_DIR = SHARED / "data" / "mnist"
 
@@ -32,7 +32,7 @@ def central_difference(model, X, y, name: str, i: int, h: float) -> float:
 def mnist():
     if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.skip(f"MNIST IDX files not found in {MNIST_DIR}")
-    from qaudit.data import load_dataset
+    from qaudit.files.data import load_dataset
 
     with using_host(make_host()):
         return load_dataset("mnist", {"data_dir": str(MNIST_DIR)})
@@ -92,7 +92,7 @@ def test_expectations_match_cirq_simulator(trained, mnist):
 
 
 def test_predict_proba_on_the_exact_backend_matches_the_engine(trained, mnist):
-    from qaudit.backends import resolve_backend
+    from qaudit.run.backend_choice import resolve_backend
 
     with using_host(make_host()):
         backend, shots = resolve_backend("exact", None, trained)
@@ -158,7 +158,7 @@ def test_cli_rejects_wrong_image_shape_with_exit_2(cli_runner, tmp_path):
 
 
 def test_model_file_round_trip_and_validation(trained, tmp_path):
-    from qaudit import model as model_io
+    from qaudit.files import model_file as model_io
 
     mf = model_io.ModelFile(trained, "hqnn")
     path = tmp_path / "hqnn.json"

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 pytest.importorskip("qiskit_ibm_runtime", reason="the ibm extra (qiskit-ibm-runtime) is not installed")
 pytest.importorskip("qiskit_aer", reason="the ibm extra (qiskit-aer) is not installed")
@@ -25,7 +25,7 @@ SECRET_INSTANCE = "crn:v1:bluemix:public:quantum-computing:us-east:a/SECRETACCOU
 def _task(n: int = 3, batch: int = 4, seed: int = 2, terms=None):
     from qaudit_qnn.basic import u3_ring_layers
 
-    from qaudit.protocols import QuantumTask
+    from qaudit.sdk.protocols import QuantumTask
 
     rng = np.random.default_rng(seed)
     qubits = cirq.LineQubit.range(n)
@@ -57,7 +57,7 @@ def test_exported_circuit_prepares_the_engine_states():
     from qiskit.quantum_info import Statevector
 
     from qaudit.engine.tasks import final_states
-    from qaudit.testing import _angle_task
+    from qaudit.sdk.testing import _angle_task
 
     for task in (_task(4, batch=5), _angle_task()):
         circuit, params = export_circuit(task)
@@ -74,7 +74,7 @@ def test_noiseless_fake_device_passes_the_backend_conformance_check():
     and angle-encoded tasks, X/Y/Z observables, counts reproducible with the seed)."""
     from qaudit_ibm.backends import IBMFakeBackend
 
-    from qaudit.testing import check_backend
+    from qaudit.sdk.testing import check_backend
 
     results = check_backend(IBMFakeBackend, f"{DEVICE},noise=none", shots=4000)
     assert not any(key.endswith("unsupported") for key in results)
@@ -213,7 +213,7 @@ class FlakyService:
 
 
 def test_interrupted_run_resumes_without_resubmitting_finished_jobs(cache, capsys):
-    from qaudit.checkpoints import Checkpoints
+    from qaudit.files.checkpoints import Checkpoints
 
     task, shots = _task(3, batch=6), 2000
     service = FlakyService()
@@ -394,7 +394,7 @@ def test_no_credential_in_any_written_file(cli_runner, tiny_model, cache, tmp_pa
 
 
 def test_checkpoint_entries_hold_job_ids_not_accounts(cache, monkeypatch):
-    from qaudit.checkpoints import Checkpoints
+    from qaudit.files.checkpoints import Checkpoints
 
     monkeypatch.setenv("QISKIT_IBM_TOKEN", SECRET_TOKEN)
     service = FlakyService()

@@ -139,8 +139,8 @@ def _save_state(module, tmp_path: Path, name: str) -> str:
 
 
 def _qaudit_probs(model_path: Path, X: np.ndarray) -> np.ndarray:
-    from qaudit import model as model_io
-    from qaudit.query import predict_proba
+    from qaudit.files import model_file as model_io
+    from qaudit.run.query import predict_proba
 
     mf = model_io.load(model_path)
     assert mf.kind == "user-circuit"
@@ -278,7 +278,7 @@ def test_pennylane_classical_layers_before_the_circuit(pl_file, tmp_path, run_qa
     qaudit's gradients (encoder weights, circuit angles) equal torch autograd's through the whole module."""
     import torch
 
-    from qaudit import model as model_io
+    from qaudit.files import model_file as model_io
 
     path, module = pl_file
     net = getattr(module, attr)
@@ -413,11 +413,11 @@ def test_failed_fidelity_check_names_the_difference_and_writes_nothing(host, tmp
     from conftest import plugin_module
     from qaudit_qnn.user_circuit import UserCircuit
 
-    from qaudit.data import load_dataset
-    from qaudit.errors import QauditError
-    from qaudit.importing import import_model
-    from qaudit.protocols import ImportedModel
-    from qaudit.query import predict_proba
+    from qaudit.files.data import load_dataset
+    from qaudit.files.importing import import_model
+    from qaudit.run.query import predict_proba
+    from qaudit.sdk.errors import QauditError
+    from qaudit.sdk.protocols import ImportedModel
 
     data, _ = _data(tmp_path, 2, 2)
     ds = load_dataset(data)
@@ -457,7 +457,7 @@ def _ring_circuit() -> dict:
 def test_import_help_says_it_runs_user_code_and_startup_imports_no_framework():
     import subprocess
 
-    probe = ("import sys\nsys.argv = ['qaudit', 'import', '--help']\nfrom qaudit.cli import main\n"
+    probe = ("import sys\nsys.argv = ['qaudit', 'import', '--help']\nfrom qaudit.cli.app import main\n"
              "try:\n    main()\nexcept SystemExit:\n    pass\n"
              "print('HEAVY', sorted(m for m in ('pennylane', 'qiskit', 'torch') if m in sys.modules))")
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
@@ -487,7 +487,7 @@ def test_byoq_examples_train_import_and_audit(tmp_path, script, args):
     for name in {script, "torch_training.py"}:  # the PennyLane examples share their training loop
         shutil.copy(examples / name, tmp_path / name)
     subprocess.run([sys.executable, script], cwd=tmp_path, check=True, capture_output=True, timeout=600)
-    cli = [sys.executable, "-m", "qaudit.cli"]
+    cli = [sys.executable, "-m", "qaudit.cli.app"]
     proc = subprocess.run([*cli, "import", *args, "--out", "m.json"], cwd=tmp_path, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stderr

@@ -139,11 +139,11 @@ def test_an_object_array_is_refused_without_unpickling(models, tmp_path, run_qau
 
 
 def test_an_oversized_weights_file_is_refused_before_reading(models, tmp_path, run_qaudit, monkeypatch):
-    """The cap (qaudit.limits.MAX_WEIGHTS_BYTES) is checked on the file's size: torch.load never runs (a 1.2 GB
+    """The cap (qaudit.sdk.limits.MAX_WEIGHTS_BYTES) is checked on the file's size: torch.load never runs (a 1.2 GB
     file used to load to 1.46 GB resident)."""
     import torch
 
-    from qaudit import limits
+    from qaudit.sdk import limits
 
     path, module = models
     weights = _save_state(module.linear_head, tmp_path, "w")

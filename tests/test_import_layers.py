@@ -84,8 +84,8 @@ def _import(run_qaudit, path: Path, attr: str, weights: str, data: str, members:
 
 
 def _probs(out: Path, X: np.ndarray) -> np.ndarray:
-    from qaudit import model as model_io
-    from qaudit.query import predict_proba
+    from qaudit.files import model_file as model_io
+    from qaudit.run.query import predict_proba
 
     return predict_proba(model_io.load(out).model, X)
 
@@ -100,7 +100,7 @@ def test_batch_norm_and_dropout_before_and_after_the_circuit(models, tmp_path, r
     head linear) equal torch autograd's in eval mode to 1e-10; the BatchNorm layers are fixed affine ops."""
     import torch
 
-    from qaudit import model as model_io
+    from qaudit.files import model_file as model_io
 
     path, module = models
     net = module.batch_norm

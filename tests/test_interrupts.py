@@ -17,7 +17,7 @@ pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="uses /proc and 
 @pytest.fixture(scope="module")
 def slow_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("interrupt")
-    subprocess.run([sys.executable, "-c", "from qaudit.cli import main; main()", "train", "--qubits", "6",
+    subprocess.run([sys.executable, "-c", "from qaudit.cli.app import main; main()", "train", "--qubits", "6",
                     "--layers", "4", "--epochs", "300", "--n-train", "600", "--n-holdout", "300", "--out",
                     str(folder / "m.json")], check=True, capture_output=True, timeout=300)
     return folder / "m.json"
@@ -43,7 +43,7 @@ def _children(pid: int) -> list[int]:
 ])
 def test_interrupt_stops_workers_within_two_seconds(slow_model, tmp_path, sig, to_group, code, line):
     out = tmp_path / "leak.json"
-    proc = subprocess.Popen([sys.executable, "-c", "from qaudit.cli import main; main()", "leak", str(slow_model),
+    proc = subprocess.Popen([sys.executable, "-c", "from qaudit.cli.app import main; main()", "leak", str(slow_model),
                              "-a", "lira", "-K", "8", "--jobs", "2", "-f", "json", "--output", str(out)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.time() + 60
@@ -67,7 +67,7 @@ def test_ctrl_c_while_workers_start_is_not_lost(slow_model, tmp_path):
     SIGINT in that window, so the audit ran to the end and exited 0): exit 130, every time."""
     for trial in range(4):
         out = tmp_path / f"leak{trial}.json"
-        proc = subprocess.Popen([sys.executable, "-c", "from qaudit.cli import main; main()", "leak",
+        proc = subprocess.Popen([sys.executable, "-c", "from qaudit.cli.app import main; main()", "leak",
                                  str(slow_model), "-a", "lira", "-K", "8", "--jobs", "2", "-f", "json", "--output",
                                  str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)
@@ -113,7 +113,7 @@ def test_second():
 
 @pytest.mark.parametrize("sig", ["SIGINT", pytest.param("SIGTERM", marks=pytest.mark.slow)])
 def test_a_signal_during_an_in_process_cli_run_stops_pytest(tmp_path, sig):
-    """The in-process runner (qaudit.testing) must not swallow Ctrl-C / `timeout`: the CLI's boundary turns a
+    """The in-process runner (qaudit.sdk.testing) must not swallow Ctrl-C / `timeout`: the CLI's boundary turns a
     signal into exit 130/143 for a user, but inside pytest the session has to stop (issue 27 item 6)."""
     (tmp_path / "test_nap.py").write_text(NAP_TESTS.replace("SIG", sig))
     marker = tmp_path / "second-ran"

@@ -13,7 +13,7 @@ import pytest
 from scipy.special import ndtri
 from scipy.stats import binom
 
-from qaudit import metrics
+from qaudit.leak import metrics
 
 
 def _sample(rng: np.random.Generator, n1: int, n0: int, auc: float) -> tuple[np.ndarray, np.ndarray]:

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from qaudit import model as model_io
-from qaudit.cli import app
-from qaudit.data import load_dataset
-from qaudit.errors import QauditError
-from qaudit.workflows import train_model
+from qaudit.cli.app import app
+from qaudit.files import model_file as model_io
+from qaudit.files.data import load_dataset
+from qaudit.sdk.errors import QauditError
+from qaudit.train.workflows import train_model
 
 runner = CliRunner()
 FAST = ["-a", "loss,confidence,gray-box"]

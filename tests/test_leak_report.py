@@ -10,10 +10,10 @@ import re
 import numpy as np
 import pytest
 
-from qaudit import evidence
-from qaudit.plugins import get_host
-from qaudit.results import Curve, Report, Table
-from qaudit.verdict import SliceCell
+from qaudit.leak import evidence
+from qaudit.leak.verdict import SliceCell
+from qaudit.report.results import Curve, Report, Table
+from qaudit.sdk.host import get_host
 
 
 def _render(fmt: str, report: Report) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qaudit import metrics
+from qaudit.leak import metrics
 
 
 @pytest.mark.parametrize("n_non_members,flagged", [(400, {0.001: True, 0.01: True, 0.1: False}),

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from qaudit import metrics
-from qaudit.errors import QauditError
+from qaudit.leak import metrics
+from qaudit.sdk.errors import QauditError
 
 
 def test_auc_hand_computed():

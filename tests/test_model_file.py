@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from conftest import one_line_error as error_line
 
-from qaudit import arrays
-from qaudit import model as model_io
-from qaudit.errors import QauditError
+from qaudit.files import arrays
+from qaudit.files import model_file as model_io
+from qaudit.sdk.errors import QauditError
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def write(tmp_path: Path, doc, name: str = "bad.json") -> Path:
 
 
 def test_round_trip_preserves_predictions(digits_model_file, tmp_path):
-    from qaudit.data import load_dataset
+    from qaudit.files.data import load_dataset
 
     mf = model_io.load(digits_model_file)
     ds = load_dataset("digits")
@@ -184,7 +184,7 @@ def test_atomic_save_interrupted_leaves_nothing(digits_model_file, tmp_path, mon
     # an interrupt while writing: the previous file survives untouched, no temp file remains
     model_io.save(mf, target)
     before = target.read_bytes()
-    import qaudit.io as qio
+    import qaudit.files.io as qio
 
     original = qio.os.fsync
     monkeypatch.setattr(qio.os, "fsync", boom)
@@ -288,8 +288,8 @@ def doc_predict_proba(doc: dict, X: np.ndarray) -> np.ndarray:
 
 
 def test_forward_pass_from_the_doc(digits_model_file, tmp_path):
-    from qaudit.data import load_dataset
-    from qaudit.workflows import train_model
+    from qaudit.files.data import load_dataset
+    from qaudit.train.workflows import train_model
 
     if not DOC.is_file():
         pytest.skip("docs/model-format.md not found")
@@ -322,7 +322,7 @@ def test_atomic_write_gives_normal_file_mode(tmp_path):
     """Atomic outputs are readable like files opened normally (mkstemp would leave 0600)."""
     import os
 
-    from qaudit.io import write_text_atomic
+    from qaudit.files.io import write_text_atomic
 
     umask = os.umask(0o022)
     try:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import SHARED
 
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 GOLDEN_DIR = SHARED / "data" / "golden"
 
@@ -184,7 +184,7 @@ def test_bad_noise_spec(spec):
 def test_training_under_noise_has_exact_gradients(rng):
     from qaudit_qnn.basic import BasicQNN
 
-    from qaudit.data import load_dataset
+    from qaudit.files.data import load_dataset
 
     ds = load_dataset("digits", {})
     X, y = ds.X[:60], ds.y[:60]

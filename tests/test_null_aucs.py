@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qaudit.audit import AuditSettings
-from qaudit.blackbox import RecordedOutputs, run_outputs_audit
+from qaudit.leak.audit import AuditSettings
+from qaudit.leak.recorded import RecordedOutputs, run_outputs_audit
 
 ATTACKS = ["gray-box", "loss", "confidence", "entropy", "rmia"]
 CLASSES = 10

@@ -1,7 +1,7 @@
 """Options and resource limits: no silent coercion, no unbounded work.
 
 Every reproducer must end in exit 2 with a single ``error: ...`` line, quickly (before any
-expensive work). The caps live in :mod:`qaudit.limits`.
+expensive work). The caps live in :mod:`qaudit.sdk.limits`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import os
 import pytest
 from conftest import one_line_error
 
-from qaudit import limits
-from qaudit.errors import QauditError
-from qaudit.limits import check_option, check_seed
+from qaudit.sdk import limits
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.limits import check_option, check_seed
 
 #: Options are rejected before any training, so the defaults (8 qubits, 5 layers, 10 epochs) never run.
 TRAIN = ["train", "--n-train", "50", "--n-holdout", "50", "--out", "{out}"]
@@ -159,7 +159,7 @@ def test_check_option_open_bound_none_and_numpy():
 
 
 def test_every_cap_is_documented():
-    """Every cap in qaudit.limits is a named constant with a ``#:`` comment (the docs of the cap)."""
+    """Every cap in qaudit.sdk.limits is a named constant with a ``#:`` comment (the docs of the cap)."""
     import inspect
 
     lines = inspect.getsource(limits).splitlines()
@@ -177,7 +177,7 @@ def test_statevector_cap_bounds_memory():
     """The largest allowed basic QNN's per-sample state stays small: 2**16 amplitudes of 16 B = 1 MiB."""
     from qaudit_qnn.basic import BasicQNN
 
-    from qaudit.qnn import CircuitClassifier
+    from qaudit.train.classifier import CircuitClassifier
 
     assert CircuitClassifier.RANGES["qubits"] == (1, limits.MAX_QNN_QUBITS)  # wider than 16: evaluation only
     assert 16 * 2**limits.MAX_STATEVECTOR_QUBITS <= 1 << 20  # the largest *trainable* model
@@ -190,7 +190,7 @@ def test_library_paths_reject_bad_training_settings():
     """run_epochs and SGD (the loops every model and method uses) refuse what would loop forever or diverge."""
     import numpy as np
 
-    from qaudit.training import SGD, run_epochs
+    from qaudit.train.training import SGD, run_epochs
 
     with pytest.raises(QauditError, match="lr must be a number in"):
         SGD(lr=-0.1)

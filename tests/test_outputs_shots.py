@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from conftest import one_line_error
 
-from qaudit.audit import AuditSettings
-from qaudit.blackbox import load_outputs, run_outputs_audit, simulate_shots
-from qaudit.testing import synthetic_outputs
+from qaudit.leak.audit import AuditSettings
+from qaudit.leak.recorded import load_outputs, run_outputs_audit, simulate_shots
+from qaudit.sdk.testing import synthetic_outputs
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +56,7 @@ def test_exact_reference_outputs_are_simulated_at_the_targets_shots(tmp_path, mo
     recorded = load_outputs(path)
     assert recorded.ref_exact
     seen = {}
-    import qaudit.blackbox as blackbox
+    import qaudit.leak.recorded as blackbox
 
     original = blackbox.subject
 

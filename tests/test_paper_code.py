@@ -129,9 +129,9 @@ def test_paper_code_preset_is_listed_and_trains(run_qaudit, tmp_path):
 
 
 def test_paper_protocol_never_enters_metrics_or_verdict(digits_model_file):
-    from qaudit import model as model_io
-    from qaudit.audit import AuditSettings, ground_truth, run_audit
-    from qaudit.data import load_dataset
+    from qaudit.files import model_file as model_io
+    from qaudit.files.data import load_dataset
+    from qaudit.leak.audit import AuditSettings, ground_truth, run_audit
 
     mf = model_io.load(digits_model_file)
     ds = load_dataset("digits")

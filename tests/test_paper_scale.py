@@ -98,9 +98,9 @@ def test_exclude_unknown_class_is_an_error(cli_runner, tmp_path, mnist_dir):
 
 
 def paper_run(kind: str, mnist_dir: str, **options):
-    from qaudit.data import load_dataset
-    from qaudit.testing import make_host, using_host
-    from qaudit.workflows import evaluate_model, train_model
+    from qaudit.files.data import load_dataset
+    from qaudit.sdk.testing import make_host, using_host
+    from qaudit.train.workflows import evaluate_model, train_model
 
     with using_host(make_host()):
         dataset = load_dataset("mnist", {"data_dir": mnist_dir})

@@ -1,11 +1,11 @@
-"""The execution-plan seam (qaudit.protocols.ExecutionPlan, query.plan_query, leak --dry-run / --max-qpu-seconds)
+"""The execution-plan seam (qaudit.sdk.protocols.ExecutionPlan, query.plan_query, leak --dry-run / --max-qpu-seconds)
 with backends that have no plan of their own (simulators): nothing is submitted, no device time."""
 
 from __future__ import annotations
 
 import json
 
-from qaudit.protocols import ExecutionPlan
+from qaudit.sdk.protocols import ExecutionPlan
 
 
 def test_plans_add_counts_and_keep_the_worst_depth():
@@ -37,7 +37,7 @@ def test_max_qpu_seconds_must_be_positive(cli_runner, tiny_model):
 
 
 def test_a_submission_beyond_the_plan_is_said_in_the_execution_table():
-    from qaudit.audit import _execution_table
+    from qaudit.leak.audit import _execution_table
 
     plan = ExecutionPlan("ibm-fake:X", circuits=1, bindings=10, shots=64).to_json()
     execution = {"plan": plan, "submitted": {**plan, "circuits": 2, "bindings": 13, "notes": []},

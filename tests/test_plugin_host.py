@@ -7,8 +7,8 @@ import json
 import pytest
 from conftest import plugin_module
 
-from qaudit.errors import PluginError, QauditError
-from qaudit.plugins import Host
+from qaudit.sdk.errors import PluginError, QauditError
+from qaudit.sdk.host import Host
 
 
 class _Thing:
@@ -101,7 +101,7 @@ def test_disable_flag_env_and_allowlist(monkeypatch):
     assert "digits" in allow.names("dataset")
     assert "basic-qnn" not in allow.names("model")
     assert allow.plugins["qnn"].status == "disabled"
-    # env=False ignores the environment (qaudit.testing)
+    # env=False ignores the environment (qaudit.sdk.testing)
     assert "basic-qnn" in Host(env=False).load_entry_points().names("model")
 
 

@@ -19,8 +19,8 @@ import pytest
 from conftest import plugin_module
 
 from qaudit import API_VERSION
-from qaudit.errors import PluginError, QauditError
-from qaudit.plugins import PLUGINS_SCHEMA, Host, check_api, disabled_from_argv
+from qaudit.sdk.errors import PluginError, QauditError
+from qaudit.sdk.host import PLUGINS_SCHEMA, Host, check_api, disabled_from_argv
 
 MODULES = {
     "qx_import_error": 'raise RuntimeError("boom at import")\n',
@@ -100,7 +100,7 @@ def site(tmp_path_factory) -> Path:
 def run(site: Path, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
     environ = {k: v for k, v in os.environ.items() if not k.startswith("QAUDIT_")}
     environ.update({"PYTHONPATH": str(site), "COLUMNS": "200", **(env or {})})
-    return subprocess.run([sys.executable, "-c", "from qaudit.cli import main; main()", *args],
+    return subprocess.run([sys.executable, "-c", "from qaudit.cli.app import main; main()", *args],
                           capture_output=True, text=True, env=environ, cwd=cwd, timeout=120)
 
 

@@ -1,4 +1,5 @@
-"""The power statement of a PASS (qaudit.power): the stated minimum detectable AUC is detected ~80 % of the time."""
+"""The power statement of a PASS (qaudit.leak.power): the stated minimum detectable AUC is detected ~80 % of the
+time."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from qaudit import metrics, power
+from qaudit.leak import metrics, power
 
 
 @pytest.mark.parametrize("n1,n0,hypotheses", [(100, 100, 1), (1078, 719, 5), (40, 25, 44), (200, 50, 10)])

@@ -13,16 +13,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qaudit import testing
-from qaudit.errors import QauditError
-from qaudit.protocols import Model, QuantumTask
+from qaudit.sdk import testing
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.protocols import Model, QuantumTask
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["pytester"]
 
 
 class ProtocolOnlyQNN:
-    """A model written from :class:`qaudit.protocols.Model` alone: no qaudit base class.
+    """A model written from :class:`qaudit.sdk.protocols.Model` alone: no qaudit base class.
 
     A fixed two-qubit angle-encoded feature map (the means of the two halves of the inputs) with a trained
     softmax head; ``weights`` is everything trained (the head)."""
@@ -89,12 +89,12 @@ class ProtocolOnlyQNN:
         return e / e.sum(axis=1, keepdims=True)
 
     def predict_proba(self, X, backend=None, shots=None, seed=None) -> np.ndarray:
-        from qaudit.query import predict_proba
+        from qaudit.run.query import predict_proba
 
         return predict_proba(self, X, backend, shots, 0 if seed is None else seed)
 
     def _head_terms(self, X, y) -> tuple[np.ndarray, np.ndarray]:
-        from qaudit.query import query
+        from qaudit.run.query import query
 
         ev = query(self, X).expectations
         return ev, self.head(ev) - np.eye(self.n_classes)[np.asarray(y)]
@@ -156,7 +156,7 @@ def test_a_model_written_to_the_protocol_passes_check_unlearning_method(method, 
 #: Names the host reads with getattr/hasattr that are not members of a plugin object's protocol.
 NOT_PROTOCOL_MEMBERS = {
     "QAUDIT_API": "a plugin module's declared API version (docs/plugins.md, API versions)",
-    "data_change": "qaudit.data.Dataset, the host's own dataclass",
+    "data_change": "qaudit.files.data.Dataset, the host's own dataclass",
 }
 
 
@@ -164,7 +164,7 @@ def test_every_optional_member_the_host_reads_is_declared_in_a_protocol():
     """``getattr(obj, "member", default)`` on a plugin class is how the host reads an optional member; each
     must be declared (and so documented) by a protocol. Attributes of non-plugin objects (exceptions, click
     contexts, sympy expressions, the host's own classes) are told apart by the variable they are read from."""
-    import qaudit.protocols as protocols
+    import qaudit.sdk.protocols as protocols
 
     members = set()
     for name in protocols.__all__:
@@ -184,7 +184,7 @@ def test_every_optional_member_the_host_reads_is_declared_in_a_protocol():
                 member, subject = node.args[1].value, ast.unparse(node.args[0])
                 if plugin_objects.match(subject) and member not in members and member not in NOT_PROTOCOL_MEMBERS:
                     undeclared.append(f"{path.relative_to(ROOT)}:{node.lineno}: {subject}.{member}")
-    assert not undeclared, "declare these in qaudit/protocols/: " + ", ".join(undeclared)
+    assert not undeclared, "declare these in qaudit/sdk/protocols/: " + ", ".join(undeclared)
 
 
 # --------------------------------------------------------------------------- named checks
@@ -257,7 +257,7 @@ def test_the_executor_checks_catch_results_out_of_order_and_an_unnamed_failure()
     message = _failures(testing.check_executor, Reversed)
     assert "2 of 8 conformance checks failed" in message
     assert "- results_in_job_order: map must return every job's result in job order" in message
-    assert "- failing_job_is_named: a raising job must stop the batch with qaudit.errors.JobFailed" in message
+    assert "- failing_job_is_named: a raising job must stop the batch with qaudit.sdk.errors.JobFailed" in message
 
 
 class _ReImporter:
@@ -268,8 +268,8 @@ class _ReImporter:
 
     def load(self, request):
         import qaudit
-        from qaudit.protocols import ImportedModel
-        from qaudit.query import predict_proba
+        from qaudit.run.query import predict_proba
+        from qaudit.sdk.protocols import ImportedModel
 
         model = testing.train_tiny_model().model
 
@@ -314,7 +314,7 @@ def test_every_seam_yields_uniquely_named_checks_without_running_anything():
 def test_parametrize_with_checks_gives_one_named_test_per_check(pytester):
     pytester.makepyfile(
         test_reporter="""
-        from qaudit.testing import parametrize_with_checks
+        from qaudit.sdk.testing import parametrize_with_checks
 
         class Good:
             name, suffix = "good", ".txt"
@@ -340,83 +340,13 @@ def test_parametrize_with_checks_gives_one_named_test_per_check(pytester):
 
 
 # --------------------------------------------------------------------------- import circles
-def _module_graph() -> dict[str, set[str]]:
-    """qaudit module -> the qaudit modules it imports (anywhere in the file, inside functions and
-    ``TYPE_CHECKING`` blocks too); importing a submodule also runs its package's ``__init__``."""
-    package = ROOT / "qaudit"
-    modules = {}
-    for path in package.rglob("*.py"):
-        parts = list(path.relative_to(ROOT).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts.pop()
-        modules[".".join(parts)] = path
-
-    def resolve(name: str) -> str | None:
-        while name and name not in modules:
-            name = name.rpartition(".")[0]
-        return name or None
-
-    graph: dict[str, set[str]] = {m: set() for m in modules}
-    for module, path in modules.items():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("qaudit"):
-                targets = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
-            elif isinstance(node, ast.Import):
-                targets = [a.name for a in node.names if a.name.startswith("qaudit")]
-            else:
-                continue
-            for target in filter(None, map(resolve, targets)):
-                while target:  # the package __init__ files on the way run too
-                    if target != module and not module.startswith(target + "."):
-                        graph[module].add(target)
-                    target = target.rpartition(".")[0] if target != "qaudit" else ""
-    return graph
-
-
-def _cycles(graph: dict[str, set[str]]) -> list[set[str]]:
-    """Strongly connected components with more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    out: list[set[str]] = []
-
-    def visit(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        for w in graph[v]:
-            if w not in index:
-                visit(w)
-                low[v] = min(low[v], low[w])
-            elif w in stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = set()
-            while True:
-                w = stack.pop()
-                component.add(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                out.append(component)
-
-    for v in sorted(graph):
-        if v not in index:
-            visit(v)
-    return out
-
-
-#: Import circles that other parts of issue 27 remove (the unlearning split); none may grow or join them.
-KNOWN_CYCLES = [{"qaudit.ulira", "qaudit.unlearning"}]
-
-
 def test_protocols_testing_and_file_io_are_in_no_import_circle():
+    """The whole host has none (tests/test_layout.py); these packages were in one before issue 27."""
+    from test_layout import _cycles, _module_graph
+
     graph = _module_graph()
-    assert {"qaudit.protocols.backends", "qaudit.testing.checks"} <= set(graph)
-    cycles = _cycles(graph)
-    watched = ("qaudit.protocols", "qaudit.testing", "qaudit.io", "qaudit.npz", "qaudit.bounded", "qaudit.query")
-    tangled = [sorted(c) for c in cycles if any(m == w or m.startswith(w + ".") for m in c for w in watched)]
-    assert not tangled, f"import circles: {tangled}"
-    assert all(c in KNOWN_CYCLES for c in cycles), f"new import circles: {[sorted(c) for c in cycles]}"
+    assert {"qaudit.sdk.protocols.backends", "qaudit.sdk.testing.checks"} <= set(graph)
+    assert _cycles(graph) == []
 
 
 def test_the_protocols_import_nothing_of_the_host_at_run_time():
@@ -427,4 +357,4 @@ def test_the_protocols_import_nothing_of_the_host_at_run_time():
         for node in ast.walk(tree):
             module = node.module or "" if isinstance(node, ast.ImportFrom) else ""
             if module.startswith("qaudit") and id(node) not in type_only:
-                assert node.module.startswith("qaudit.protocols"), f"{path.name} imports {node.module} at run time"
+                assert node.module.startswith("qaudit.sdk.protocols"), f"{path.name} imports {node.module} at run time"

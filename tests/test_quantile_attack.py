@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qaudit import metrics
-from qaudit.testing import train_tiny_model
+from qaudit.leak import metrics
+from qaudit.sdk.testing import train_tiny_model
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +17,9 @@ def tiny():
 
 def _calibration_context(tiny, alpha: float, class_level: bool = False):
     """Known non-members: 1000 digits the model never saw; held out: the other unseen digits + holdout."""
-    from qaudit.protocols import AttackContext
-    from qaudit.query import TargetQueries
-    from qaudit.testing import _exact_backend
+    from qaudit.run.query import TargetQueries
+    from qaudit.sdk.protocols import AttackContext
+    from qaudit.sdk.testing import _exact_backend
 
     ds = tiny.dataset
     unseen = np.setdiff1d(np.arange(len(ds)), np.concatenate([tiny.file.data.members, tiny.file.data.holdout]))
@@ -37,7 +37,7 @@ def _calibration_context(tiny, alpha: float, class_level: bool = False):
 def _synthetic(alpha: float, class_level: bool, n: int = 20_000, seed: int = 0):
     """A model whose outputs are a fixed function of 8 features (3 classes), queried through the
     attack context: large enough non-member sets for a tight binomial check."""
-    from qaudit.protocols import AttackContext, Outputs
+    from qaudit.sdk.protocols import AttackContext, Outputs
 
     rng = np.random.default_rng(seed)
     W = rng.normal(size=(8, 3))
@@ -100,7 +100,7 @@ def test_uncalibrated_quantile_would_be_caught(tiny):
 
 
 def test_audit_cross_fits_it(tiny):
-    from qaudit.audit import AuditSettings, ground_truth, run_audit
+    from qaudit.leak.audit import AuditSettings, ground_truth, run_audit
 
     rep = run_audit(tiny.file, tiny.dataset, ground_truth(tiny.file, len(tiny.dataset)),
                     AuditSettings(attacks=["quantile"], n_bootstrap=100, folds=3))

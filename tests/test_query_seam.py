@@ -1,4 +1,4 @@
-"""One execution seam (issue 12): every command evaluates models through ``qaudit.query``, so
+"""One execution seam (issue 12): every command evaluates models through ``qaudit.run.query``, so
 ``--backend/--shots`` mean the same everywhere and a third-party sampling backend feeds every
 command (its ``sample`` is what the host calls for shots)."""
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import plugin_module
 
-from qaudit.protocols import Capabilities
+from qaudit.sdk.protocols import Capabilities
 
 
 class CountingSampler:

@@ -9,8 +9,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from qaudit.plugins import get_host
-from qaudit.results import Curve, Finding, Report, Table
+from qaudit.report.results import Curve, Finding, Report, Table
+from qaudit.sdk.host import get_host
 
 
 def _report(findings: bool = True) -> Report:

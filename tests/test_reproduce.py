@@ -38,8 +38,8 @@ def test_trained_models_are_cached_by_content(tmp_path, monkeypatch):
     """A rerun with the same inputs loads the model bit for bit; other options or data train afresh."""
     from qaudit_paper import cache
 
-    from qaudit.data import load_dataset
-    from qaudit.progress import SILENT
+    from qaudit.files.data import load_dataset
+    from qaudit.sdk.progress import SILENT
 
     monkeypatch.setenv("QAUDIT_CACHE_DIR", str(tmp_path))
     ds = load_dataset("digits")
@@ -62,7 +62,7 @@ def test_trained_models_are_cached_by_content(tmp_path, monkeypatch):
 def test_missing_mnist_is_a_one_line_error(tmp_path, monkeypatch, run_qaudit):
     from qaudit_paper.reproduce import check_mnist
 
-    from qaudit.errors import QauditError
+    from qaudit.sdk.errors import QauditError
 
     monkeypatch.delenv("QAUDIT_MNIST_DIR", raising=False)
     with pytest.raises(QauditError, match="--data-dir"):
@@ -278,7 +278,7 @@ def test_spread_verdicts():
 
 
 def _shots_result(runs, shots=SHOTS):
-    from qaudit.shot_study import aggregate
+    from qaudit.shots import aggregate
 
     return {"leak": aggregate(runs, shots, "leak", ("auc", "member_rate")),
             "unlearn": aggregate(runs, shots, "unlearn", ("forget_accuracy", "retain_accuracy_exact")),

@@ -18,7 +18,7 @@ TIMING_COLUMNS = {"train s", "seconds"}
 
 def timing_free(report):
     """The report as JSON plus its tables, with every timing (and the output folder) removed."""
-    from qaudit.testing import timeless
+    from qaudit.sdk.testing import timeless
 
     tables = []
     for t in report.tables:
@@ -118,8 +118,8 @@ def test_each_setting_invalidates_the_stages_that_use_it(runs):
     """Which stage keys a setting change moves, computed without running the stages."""
     from qaudit_paper import cache, reproduce, stages
 
-    from qaudit import model as model_io
-    from qaudit.data import load_dataset
+    from qaudit.files import model_file as model_io
+    from qaudit.files.data import load_dataset
 
     ds = load_dataset("digits")
     dref = stages.DatasetRef.of(ds, {})
@@ -178,7 +178,7 @@ def test_no_cache_switches_both_caches_off(tmp_path, monkeypatch, run_qaudit):
     from conftest import one_line_error
     from qaudit_paper import cache
 
-    from qaudit.data import load_dataset
+    from qaudit.files.data import load_dataset
 
     monkeypatch.setenv("QAUDIT_CACHE_DIR", str(tmp_path / "cache"))
     ds = load_dataset("digits")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="uses process groups")
-QAUDIT = [sys.executable, "-c", "from qaudit.cli import main; main()"]
+QAUDIT = [sys.executable, "-c", "from qaudit.cli.app import main; main()"]
 
 
 def _interrupt_when(args: list[str], env: dict[str, str], ready, timeout: float = 120) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qaudit.training import SGD
+from qaudit.train.training import SGD
 
 
 @pytest.mark.parametrize(("momentum", "nesterov", "sign"), [(0.9, False, 1.0), (0.9, True, 1.0), (0.5, False, -1.0),

@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from conftest import one_line_error
 
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    from qaudit import model as model_io
-    from qaudit.data import load_dataset
-    from qaudit.workflows import train_model
+    from qaudit.files import model_file as model_io
+    from qaudit.files.data import load_dataset
+    from qaudit.train.workflows import train_model
 
     ds = load_dataset("digits")
     mf = train_model("basic-qnn", ds, n_train=160, n_holdout=100, seed=5,
@@ -26,7 +26,7 @@ def tiny():
 
 @pytest.fixture(scope="module")
 def study(tiny, tmp_path_factory):
-    from qaudit.shot_study import ShotSettings, run_study
+    from qaudit.shots import ShotSettings, run_study
 
     mf, ds, model_io = tiny
     path = tmp_path_factory.mktemp("shots") / "tiny.json"
@@ -42,14 +42,14 @@ def study(tiny, tmp_path_factory):
     ("exact,16", "must come last"), ("16,abc", "neither"), ("", "comma-separated"), ("16,,64", "comma-separated"),
 ])
 def test_parse_shots_rejects_bad_lists(text, message):
-    from qaudit.shot_study import parse_shots
+    from qaudit.shots import parse_shots
 
     with pytest.raises(QauditError, match=message):
         parse_shots(text)
 
 
 def test_parse_shots_and_seeds():
-    from qaudit.shot_study import mean_std, parse_shots, repeat_seeds
+    from qaudit.shots import mean_std, parse_shots, repeat_seeds
 
     assert parse_shots("16, 64,256,exact") == [16, 64, 256, None]
     assert parse_shots("5") == [5]
@@ -62,8 +62,8 @@ def test_parse_shots_and_seeds():
 
 def test_parameter_shift_matches_adjoint_gradient(tiny):
     """Exact parameter shift (an independent path: 2 shifted circuits per parameter) == adjoint engine."""
-    from qaudit.backends import resolve_backend
-    from qaudit.shot_study import ShotEstimatedModel, check_parameter_shift
+    from qaudit.run.backend_choice import resolve_backend
+    from qaudit.shots import ShotEstimatedModel, check_parameter_shift
 
     mf, ds, _ = tiny
     X, y = ds.X[:12], ds.y[:12]
@@ -82,8 +82,8 @@ def test_parameter_shift_matches_adjoint_gradient(tiny):
 
 
 def test_shot_gradient_is_unbiased_and_noisier_with_fewer_shots(tiny):
-    from qaudit.backends import resolve_backend
-    from qaudit.shot_study import ShotEstimatedModel
+    from qaudit.run.backend_choice import resolve_backend
+    from qaudit.shots import ShotEstimatedModel
 
     mf, ds, _ = tiny
     X, y = ds.X[20:28], ds.y[20:28]
@@ -141,7 +141,7 @@ def test_output_spread_grows_as_shots_shrink(study):
 def test_reporters_render_the_study(study, host):
     import io
 
-    from qaudit.plugins import get_host
+    from qaudit.sdk.host import get_host
 
     report, _ = study
     for fmt in ("rich", "markdown", "html", "json"):

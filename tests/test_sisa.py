@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from qaudit_unlearning.sisa import SisaEnsemble, assign
 
-from qaudit.errors import QauditError
-from qaudit.testing import load_tiny_dataset
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.testing import load_tiny_dataset
 
 OPTS = {"constituent": "basic-qnn", "constituent_options": {"qubits": 4, "layers": 1, "epochs": 2, "lr": 0.1,
                                                             "batch_size": 16},
@@ -82,9 +82,9 @@ def test_unlearning_a_first_slice_sample_retrains_the_shard_from_scratch():
 
 
 def test_model_file_round_trip(tmp_path):
-    from qaudit import model as model_io
-    from qaudit.data import DataRecord
-    from qaudit.model import ModelFile
+    from qaudit.files import model_file as model_io
+    from qaudit.files.data import DataRecord
+    from qaudit.files.model_file import ModelFile
 
     ds, ids = _data()
     ens = _train(ids, ds)
@@ -114,8 +114,9 @@ def test_model_file_round_trip(tmp_path):
 
 
 def test_train_workflow_and_sisa_method(tmp_path):
-    from qaudit import unlearning as core
-    from qaudit.workflows import train_model
+    from qaudit import unlearn as core
+    from qaudit.sdk.host import get_host
+    from qaudit.train.workflows import train_model
 
     ds = load_tiny_dataset()
     mf = train_model("sisa", ds, n_train=120, n_holdout=60, seed=3,
@@ -124,7 +125,7 @@ def test_train_workflow_and_sisa_method(tmp_path):
     assert mf.kind == "sisa" and mf.model.options["constituent"] == "basic-qnn"
     assert set(mf.model.ids.tolist()) == set(mf.data.members.tolist())
     fs = core.ForgetSet(mf.data.members[:3], mf.data.members[3:])
-    request = core.build_request(core.get_host().get("unlearning", "sisa"), ds, fs, 0, {}, 10)
+    request = core.build_request(get_host().get("unlearning", "sisa"), ds, fs, 0, {}, 10)
     outcome = core.run_method("sisa", mf.model, request)
     assert not np.isin(fs.forget_ids, outcome.model.ids).any()
     assert len(outcome.model.ids) == len(mf.model.ids) - 3
@@ -132,7 +133,7 @@ def test_train_workflow_and_sisa_method(tmp_path):
 
 
 def test_ensemble_protocol_parts_combine_and_required_sample_ids():
-    from qaudit.query import query
+    from qaudit.run.query import query
 
     ds, ids = _data()
     ens = _train(ids, ds)

@@ -1,4 +1,4 @@
-"""qaudit.testing: fixtures work and every conformance check both passes good and fails bad plugins."""
+"""qaudit.sdk.testing: fixtures work and every conformance check both passes good and fails bad plugins."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import types
 import numpy as np
 import pytest
 
-from qaudit import hookimpl, testing
-from qaudit.protocols import Capabilities, UnlearningCost, UnlearningOutcome
+from qaudit import hookimpl
+from qaudit.sdk import testing
+from qaudit.sdk.protocols import Capabilities, UnlearningCost, UnlearningOutcome
 
 # --------------------------------------------------------------------------- models
 QNN_OPTIONS = {"qubits": 3, "layers": 1, "epochs": 1}
@@ -321,7 +322,7 @@ def test_host_fixture_ignores_environment(monkeypatch, request):
     monkeypatch.setenv("QAUDIT_DISABLE_PLUGINS", "qnn")
     host = request.getfixturevalue("qaudit_host")
     assert "basic-qnn" in host.names("model")
-    from qaudit.plugins import get_host
+    from qaudit.sdk.host import get_host
 
     assert get_host() is host
 
@@ -336,7 +337,7 @@ def test_register_fixture_and_cli_runner(qaudit_register, cli_runner):
     hello = cli_runner.invoke("kit-hello")
     assert hello.exit_code == 0 and "hello from a plugin command" in hello.stdout
     # the plugin command is removed again after the invocation
-    from qaudit.cli import app
+    from qaudit.cli.app import app
 
     assert not any(c.name == "kit-hello" for c in app.registered_commands)
     gone = cli_runner.invoke(["--disable-plugin", "kit-demo", "kit-hello"])
@@ -360,7 +361,7 @@ def test_cli_runner_turns_qaudit_errors_into_exit_2(cli_runner, tmp_path):
 
 def test_tiny_model_fixture(tiny_model, tiny_dataset, cli_runner):
     assert tiny_model.path.exists()
-    from qaudit import model as model_io
+    from qaudit.files import model_file as model_io
 
     loaded = model_io.load(tiny_model.path)
     X, y = tiny_model.holdout
@@ -386,7 +387,7 @@ def test_sample_report_renders_through_check(capsys):
 
 
 def test_check_backend_skips_declared_limitations_but_needs_one_task():
-    from qaudit.errors import QauditError
+    from qaudit.sdk.errors import QauditError
 
     exact = _exact_cls()
 

@@ -1,4 +1,4 @@
-"""U-LiRA (qaudit/ulira.py): the pair design, the statistics on simulated shadow observations, the
+"""U-LiRA (qaudit/unlearn/ulira.py): the pair design, the statistics on simulated shadow observations, the
 floors on real models (a no-op method on a memorising model is caught; retraining is not), the
 command line (reports, gating, bad input)."""
 
@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from conftest import plugin_module
 
-from qaudit import metrics, ulira
-from qaudit.protocols import UnlearningCost, UnlearningOutcome
+from qaudit.leak import metrics
+from qaudit.sdk.protocols import UnlearningCost, UnlearningOutcome
+from qaudit.unlearn import ulira
 
 #: A basic QNN that memorises its 24 members (no-op U-LiRA AUC 0.998 with 8 pairs, measured).
 MEMORISING = {"qubits": 6, "layers": 3, "epochs": 60, "batch_size": 4, "lr": 0.1}
@@ -122,8 +123,8 @@ def test_a_shift_is_detected_and_the_interval_covers_it():
 
 
 def test_report_in_every_format(tmp_path):
-    from qaudit.reporting import render_all
-    from qaudit.results import Report
+    from qaudit.report.render import render_all
+    from qaudit.report.results import Report
 
     res = ulira.analyse(simulate(8, 20, 1.0, np.random.default_rng(0)), "noop-test", 0, np.arange(20),
                         np.arange(20) % 10, n_perm=50, n_boot=50)
@@ -142,9 +143,9 @@ def test_report_in_every_format(tmp_path):
 
 @pytest.fixture(scope="module")
 def memorising(tmp_path_factory):
-    from qaudit import model as model_io
-    from qaudit.testing import load_tiny_dataset, make_host, using_host
-    from qaudit.workflows import train_model
+    from qaudit.files import model_file as model_io
+    from qaudit.sdk.testing import load_tiny_dataset, make_host, using_host
+    from qaudit.train.workflows import train_model
 
     ds = load_tiny_dataset()
     with using_host(make_host()):
@@ -175,9 +176,9 @@ def test_noop_method_on_a_memorising_model_is_caught_and_gated(cli_runner, memor
 @pytest.mark.slow
 def test_retrain_as_the_method_is_indistinguishable(memorising):
     """Floor: with retraining as the "unlearning" method the AUC's interval contains 0.5."""
-    from qaudit import model as model_io
-    from qaudit.testing import make_host, using_host
-    from qaudit.workflows import dataset_for
+    from qaudit.files import model_file as model_io
+    from qaudit.sdk.testing import make_host, using_host
+    from qaudit.train.workflows import dataset_for
 
     path, idx = memorising
     with using_host(make_host()):

@@ -1,4 +1,4 @@
-"""The unlearn judgement's error rates on controls (qaudit/unlearn_calibration.py): an independent retrain is
+"""The unlearn judgement's error rates on controls (qaudit/unlearn/calibration.py): an independent retrain is
 met, a no-op and a model whose retained accuracy was halved are not. The benchmark
 (benchmarks/unlearning_calibration.py, 40 replicates on the default digits model) records the rates; these
 tests keep a small version: a tiny one in the default run, the default digits model as a slow test."""
@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qaudit import unlearning as core
-from qaudit.unlearn_calibration import calibrate, destroy, rates
+from qaudit import unlearn as core
+from qaudit.unlearn.calibration import calibrate, destroy, rates
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def _pool(mf, ds, fs, n, entropy):
 
 
 def test_destroy_halves_the_accuracy_and_nothing_more():
-    from qaudit.testing import train_tiny_model
+    from qaudit.sdk.testing import train_tiny_model
 
     tiny = train_tiny_model()
     X, y = tiny.members
@@ -40,7 +40,7 @@ def test_controls_on_the_tiny_model():
     alpha = 5 % per check cannot promise 4 of 4), the no-op and the destroyed model in none. The tiny model
     has 16 forget samples against 16 holdout samples of the class: one AUC's 90 % interval is +-0.2 wide, so
     the AUC margin here is 0.3 (the default 0.1 is what ~100 vs ~70 samples resolve)."""
-    from qaudit.testing import train_tiny_model
+    from qaudit.sdk.testing import train_tiny_model
 
     tiny = train_tiny_model()
     mf, ds = tiny.file, tiny.dataset

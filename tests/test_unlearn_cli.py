@@ -19,7 +19,7 @@ def _digest(path):
 
 
 def test_unlearn_writes_model_and_json_report(cli_runner, tiny_model, tmp_path):
-    from qaudit import model as model_io
+    from qaudit.files import model_file as model_io
 
     src = tiny_model.path
     before = _digest(src)

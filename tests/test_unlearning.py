@@ -15,9 +15,9 @@ from qaudit_unlearning.methods import (
     qfi_diagonal,
 )
 
-from qaudit.errors import QauditError
-from qaudit.protocols import UnlearningRequest
-from qaudit.testing import check_unlearning_method, train_tiny_model
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.protocols import UnlearningRequest
+from qaudit.sdk.testing import check_unlearning_method, train_tiny_model
 
 
 @pytest.fixture(autouse=True)
@@ -147,7 +147,7 @@ def test_unknown_option_is_rejected():
 
 # ----------------------------------------------------------------------------- verification core
 def test_resolve_forget_errors():
-    from qaudit import unlearning as core
+    from qaudit import unlearn as core
 
     tiny = train_tiny_model()
     mf, ds = tiny.file, tiny.dataset
@@ -165,7 +165,7 @@ def test_resolve_forget_errors():
 def test_retrain_is_independent_of_the_reference_and_verification_is_consistent():
     """``retrain`` trains with the request's seed: the same seed as an oracle reproduces that oracle exactly,
     and the reference's seeds never include the run's own seed."""
-    from qaudit import unlearning as core
+    from qaudit import unlearn as core
 
     tiny = train_tiny_model()
     mf, ds = tiny.file, tiny.dataset
@@ -194,8 +194,8 @@ def test_retrain_is_independent_of_the_reference_and_verification_is_consistent(
 
 
 def test_oracle_cache_round_trip(tmp_path):
-    from qaudit import model as model_io
-    from qaudit import unlearning as core
+    from qaudit import unlearn as core
+    from qaudit.files import model_file as model_io
 
     tiny = train_tiny_model()
     path = tmp_path / "m.json"
@@ -215,8 +215,8 @@ def test_oracle_cache_round_trip(tmp_path):
 
 
 def test_request_without_retained_data_is_rejected_for_methods_needing_it():
-    from qaudit import unlearning as core
-    from qaudit.plugins import get_host
+    from qaudit import unlearn as core
+    from qaudit.sdk.host import get_host
 
     tiny = train_tiny_model()
     fs = core.resolve_forget(tiny.file, tiny.dataset, [1], None)
@@ -227,7 +227,7 @@ def test_request_without_retained_data_is_rejected_for_methods_needing_it():
 
 
 def test_epsilon_of_threshold_attacks():
-    from qaudit.unlearning import _epsilon
+    from qaudit.unlearn import _epsilon
 
     a = np.array([0.1, 0.2, 0.3, 0.4])
     assert _epsilon(a, a.copy()) == pytest.approx(0.0, abs=1e-12)
@@ -236,7 +236,7 @@ def test_epsilon_of_threshold_attacks():
 
 
 def test_forget_quality_of_retraining_is_one_and_of_doing_nothing_is_lower():
-    from qaudit import unlearning as core
+    from qaudit import unlearn as core
 
     tiny = train_tiny_model()
     fs = core.resolve_forget(tiny.file, tiny.dataset, [0], None)
@@ -254,8 +254,8 @@ def hqnn_tiny():
 
     from conftest import SHARED
 
-    from qaudit.data import load_dataset
-    from qaudit.testing import make_host, using_host
+    from qaudit.files.data import load_dataset
+    from qaudit.sdk.testing import make_host, using_host
 
     mnist_dir = SHARED / "data" / "mnist"
     if not (mnist_dir / "t10k-images-idx3-ubyte.gz").is_file():
@@ -270,11 +270,11 @@ def hqnn_tiny():
 @pytest.mark.parametrize("cls,options", [(GradientAscent, {"epochs": 1}), (RelativeGradientAscent, {"max_steps": 2}),
                                          (SelectiveSynapticDampening, {"importance": "qfi"})])
 def test_methods_on_the_hqnn(hqnn_tiny, cls, options):
-    from qaudit.testing import TinyModel
+    from qaudit.sdk.testing import TinyModel
 
     model, ds = hqnn_tiny
-    from qaudit.data import DataRecord
-    from qaudit.model import ModelFile
+    from qaudit.files.data import DataRecord
+    from qaudit.files.model_file import ModelFile
 
     record = DataRecord("mnist", {}, np.arange(120), np.arange(120, 160), 0)
     tiny = TinyModel(model.copy(), ModelFile(model, "hqnn", record), ds)

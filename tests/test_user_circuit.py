@@ -11,8 +11,8 @@ import pytest
 import sympy
 from qaudit_qnn.user_circuit import UserCircuit, load_circuit, validate_circuit_json
 
-from qaudit.errors import QauditError
-from qaudit.testing import check_model, load_tiny_dataset
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.testing import check_model, load_tiny_dataset
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "models"
 

@@ -1,5 +1,5 @@
 """Every option is validated before any work (issue 28): a typo in ``--fail-above`` or an empty name must not
-cost a whole unlearning (or write its model), and every multiplier of work has a cap in :mod:`qaudit.limits`.
+cost a whole unlearning (or write its model), and every multiplier of work has a cap in :mod:`qaudit.sdk.limits`.
 
 "Before any work" is checked, not timed: the expensive steps are replaced by ones that fail the test if
 called, and no output file may appear.
@@ -10,14 +10,15 @@ from __future__ import annotations
 import pytest
 from conftest import one_line_error
 
-from qaudit import limits
+from qaudit.sdk import limits
 
 
 @pytest.fixture
 def no_work(monkeypatch):
     """Make training, unlearning and writing a model fail the test if anything reaches them."""
-    from qaudit import model as model_io
-    from qaudit import unlearning, workflows
+    from qaudit import unlearn as unlearning
+    from qaudit.files import model_file as model_io
+    from qaudit.train import workflows
 
     def forbidden(*args, **kwargs):
         raise AssertionError("work started before the options were validated")
@@ -53,7 +54,7 @@ def test_unlearn_refuses_before_any_work(cli_runner, tiny_model, tmp_path, no_wo
 
 def test_the_library_call_refuses_a_bad_threshold_before_any_work(tiny_model, tmp_path, no_work):
     from qaudit import api
-    from qaudit.errors import QauditError
+    from qaudit.sdk.errors import QauditError
 
     with pytest.raises(QauditError, match="unknown metric 'nosuch'"):
         api.unlearn(tiny_model.path, "ga", forget_class=[1], fail_above="nosuch=1", out=tmp_path / "u.json")
@@ -85,8 +86,8 @@ def test_audit_dp_refuses_an_empty_model_name(cli_runner, no_work):
 
 
 def test_work_multipliers_are_named_caps_in_limits():
-    """The caps issue 28 added live in qaudit.limits, and U-LiRA uses that one."""
-    from qaudit import ulira
+    """The caps issue 28 added live in qaudit.sdk.limits, and U-LiRA uses that one."""
+    from qaudit.unlearn import ulira
 
     assert ulira.MAX_PAIRS == limits.MAX_SHADOW_PAIRS
     assert 2 * limits.MAX_SHADOW_PAIRS <= limits.MAX_REFERENCE_MODELS  # the same training budget as -K of leak

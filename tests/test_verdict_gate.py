@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from qaudit import api
-from qaudit.audit import AuditSettings
-from qaudit.blackbox import RecordedOutputs, run_outputs_audit
-from qaudit.plugins import get_host
+from qaudit.leak.audit import AuditSettings
+from qaudit.leak.recorded import RecordedOutputs, run_outputs_audit
+from qaudit.sdk.host import get_host
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "outputs" / "outputs.npz"
 
@@ -90,7 +90,7 @@ def test_a_flagged_low_fpr_figure_is_gated_on_its_lower_bound():
 
 def test_fast_profile_is_the_default_without_reference_attacks():
     host = get_host()
-    from qaudit.audit import default_attacks, reference_models_for
+    from qaudit.leak.audit import default_attacks, reference_models_for
 
     full, fast = default_attacks("default"), default_attacks("default", fast=True)
     assert set(fast) < set(full)

@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from qaudit_backends.exact import ExactBackend, exact_path
 
-from qaudit import limits
-from qaudit.data import load_dataset
 from qaudit.engine import MAX_UNITARY_QUBITS
-from qaudit.errors import QauditError
-from qaudit.plugins import get_host
-from qaudit.query import batch_size, predict_proba
+from qaudit.files.data import load_dataset
+from qaudit.run.query import batch_size, predict_proba
+from qaudit.sdk import limits
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.host import get_host
 
 
 def _model(qubits: int, epochs: int = 0):
@@ -39,7 +39,7 @@ def test_each_engine_path_has_a_qubit_limit_and_is_chosen_by_width_and_batch(qub
 
 @pytest.mark.parametrize("qubits", [limits.MAX_STATEVECTOR_QUBITS + 1, limits.MAX_QNN_QUBITS])
 def test_tasks_wider_than_the_engine_go_to_qsim(qubits):
-    from qaudit.protocols import QuantumTask
+    from qaudit.sdk.protocols import QuantumTask
 
     assert exact_path(QuantumTask(None, list(range(qubits)), [], np.zeros(0), ["Z0"])) == "qsim"
 

@@ -4,9 +4,9 @@ Which exact path runs is chosen per task (:func:`exact_path`), by width and batc
 
 - shared unitary (engine): up to ``qaudit.engine.MAX_UNITARY_QUBITS`` (11) qubits, one 2**n x 2**n
   matrix; chosen when the batch is large enough to amortise it (``qaudit.engine.choose_method``);
-- batched state vector (engine, adjoint gradients): up to ``qaudit.limits.MAX_STATEVECTOR_QUBITS`` (16),
+- batched state vector (engine, adjoint gradients): up to ``qaudit.sdk.limits.MAX_STATEVECTOR_QUBITS`` (16),
   16 B x 2**n per sample in chunks; chosen otherwise, and for every training run;
-- qsim (qsimcirq, one state per sample): up to ``qaudit.limits.MAX_QNN_QUBITS`` (20), 8 B x 2**n per
+- qsim (qsimcirq, one state per sample): up to ``qaudit.sdk.limits.MAX_QNN_QUBITS`` (20), 8 B x 2**n per
   sample at a time; chosen for noiseless tasks wider than 16 qubits (evaluation only).
 
 Wider noisy tasks are refused (the engine's exact Heisenberg noise does not scale past 16 qubits).

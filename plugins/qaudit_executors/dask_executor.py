@@ -12,7 +12,7 @@ that raises is not retried (it would raise again) and is reported with its seed 
 The scheduler address is parsed before Dask is imported (:func:`parse_address`): an address Dask could
 not use is one line at once, never a half-made ``Client``. Everything the executor starts is closed on every
 path: a LocalCluster's workers keep their scratch space (``dask-scratch-space``, lock files) in a temporary
-folder removed on close, start with Ctrl-C held (:func:`qaudit.boundary.signals_held`: a Ctrl-C to the
+folder removed on close, start with Ctrl-C held (:func:`qaudit.cli.boundary.signals_held`: a Ctrl-C to the
 terminal's process group reaches this process only), and on Ctrl-C, SIGTERM or an error are stopped at
 once (:data:`STOP_SECONDS`) with Dask's shutdown warnings silenced.
 

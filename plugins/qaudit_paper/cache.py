@@ -6,7 +6,7 @@ taken as the bytes of every ``.py`` file of ``qaudit`` and the model and dataset
 the same settings loads the model instead of training it, and any change to the code or the data trains
 afresh. Entries are model documents under ``$QAUDIT_CACHE_DIR/reproduce/`` (``QAUDIT_CACHE_DIR=off``
 turns the cache off) in an envelope carrying their full key and the SHA-256 of their content
-(:func:`qaudit.checkpoints.envelope`), read back with the model-file limits and validation; an entry
+(:func:`qaudit.files.checkpoints.envelope`), read back with the model-file limits and validation; an entry
 that is unreadable, stored under another key (another model copied over it) or altered is named in a
 warning on stderr and retrained -- it never changes a report silently.
 A fresh model is saved and read back before use, so a first run and a rerun compute with the very same
@@ -16,7 +16,7 @@ Stage results (a leak audit, the unlearning comparison, the shot study, the nois
 same way under ``$QAUDIT_CACHE_DIR/reproduce/stages/``: the key hashes the stage's name and inputs (model
 content, dataset identity, settings, seeds), the code of every package that computes results
 (:data:`STAGE_PACKAGES`) and the numerical libraries' versions. An entry is JSON (never pickle), read with a
-size cap and a nesting cap (:mod:`qaudit.io`), checked (schema, key, SHA-256 of its value, expected keys) and
+size cap and a nesting cap (:mod:`qaudit.files.io`), checked (schema, key, SHA-256 of its value, expected keys) and
 recomputed when anything is off; ``qaudit reproduce --no-cache`` (or ``QAUDIT_CACHE_DIR=off``) turns both
 caches off.
 """
@@ -56,7 +56,7 @@ def code_fingerprint(packages: tuple[str, ...] = CODE_PACKAGES) -> str:
     return digest.hexdigest()
 
 
-#: The envelope schema of a model cache entry (:func:`qaudit.checkpoints.envelope`).
+#: The envelope schema of a model cache entry (:func:`qaudit.files.checkpoints.envelope`).
 MODEL_SCHEMA = "qaudit.reproduce.model/2"
 
 

@@ -2,8 +2,8 @@
 
 Train the basic QNN, then run :data:`STAGES` in order: a leak audit, a small shot
 study and unlearning of digit 4. Every stage calls only the host's public workflow
-functions (:mod:`qaudit.workflows`, :mod:`qaudit.audit`, :mod:`qaudit.shot_study`,
-:mod:`qaudit.unlearning`).
+functions (:mod:`qaudit.train.workflows`, :mod:`qaudit.leak.audit`, :mod:`qaudit.shots`,
+:mod:`qaudit.unlearn`).
 """
 
 from __future__ import annotations

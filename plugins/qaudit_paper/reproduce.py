@@ -6,10 +6,10 @@ numbers are the only constants, in :data:`CLAIMS`):
 1. train the basic QNN and the HQNN at the paper's settings (MNIST, 1000
    members / 500 holdout drawn with the seed, forget class 4);
 2. gray-box MIA (plus the loss attack) on each model before unlearning
-   (:func:`qaudit.audit.run_audit`);
+   (:func:`qaudit.leak.audit.run_audit`);
 3. GA, SSD and RGA on each model against the retrain oracle, verified the same
-   way (:mod:`qaudit.unlearning`; the comparison table of ``compare-unlearning``);
-4. the shot study on the basic QNN (:func:`qaudit.shot_study.run_study`, GA under shots);
+   way (:mod:`qaudit.unlearn`; the comparison table of ``compare-unlearning``);
+4. the shot study on the basic QNN (:func:`qaudit.shots.run_study`, GA under shots);
 5. the paper's noise model on the basic QNN: leakage and accuracy on
    ``--backend noisy:paper`` (exact density-matrix semantics in the Heisenberg
    picture), before and after GA;

@@ -2,7 +2,7 @@
 
 A stage (a leak audit, the unlearning comparison of one model, the shot study, the noise stage...) is
 described by a :class:`Stage`: its name, its inputs (reduced to a content key by :func:`cache.stage_key`),
-its jobs -- module-level functions with picklable arguments, so any executor of :mod:`qaudit.parallel`
+its jobs -- module-level functions with picklable arguments, so any executor of :mod:`qaudit.run.parallel`
 runs them -- and the step that turns the jobs' results into the stage's JSON value. :func:`run_stages`
 takes every stage whose value is not in the cache, runs all their jobs as one batch (so independent
 stages run concurrently, the longest first) and stores the values.

@@ -68,7 +68,7 @@ class BasicQNN(CircuitClassifier):
         "scaling": "auto",  # "pixel" (images), "standard" (tables), "auto": from the training data's kind
         "head_init": "scaled",  # "normal": the paper's N(0, 1) for the head too (see CircuitClassifier.init_head)
         "noise": None,  # train/evaluate under a noise model: "paper" or "p1=..,p2=..,bitflip=.."
-        "loss": "ce",  # "bce-multi": the authors' per-class binary cross-entropy (qaudit.qnn.bce_multi_grad)
+        "loss": "ce",  # "bce-multi": the authors' per-class binary cross-entropy (classifier.bce_multi_grad)
         "schedule": "epochs",  # "random-batch": each epoch is one step on one random batch (authors' code)
     }
     #: ``qaudit train --model basic-qnn --preset paper-code``: the training recipe of the authors' public code

@@ -72,7 +72,7 @@ from qaudit_qnn import heads, layers
 MAX_CIRCUIT_CHARS = 8 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_NODES = 500_000
-MAX_QUBITS = MAX_STATEVECTOR_QUBITS  # the exact state-vector engine's cap (qaudit.limits)
+MAX_QUBITS = MAX_STATEVECTOR_QUBITS  # the exact state-vector engine's cap (qaudit.sdk.limits)
 #: Largest magnitude of a number in a circuit (gate parameters, coefficients, exponents).
 MAX_NUMBER = 1e6
 #: JSON nesting accepted in a circuit file: the walker's MAX_DEPTH counts about two JSON levels per node.

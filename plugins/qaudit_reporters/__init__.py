@@ -1,6 +1,6 @@
 """Built-in report formats: rich (terminal), json, markdown, html, html-fragment, sarif, junit.
 
-Every reporter renders a :class:`qaudit.results.Report` -- from ``qaudit leak``
+Every reporter renders a :class:`qaudit.report.results.Report` -- from ``qaudit leak``
 or any other command that builds one -- and computes nothing itself.
 """
 

@@ -1,6 +1,6 @@
 """The leak report's evidence figure: member vs non-member score histograms (hand-written SVG).
 
-Draws ``payload.score_histogram`` (computed by the audit, :mod:`qaudit.evidence`): each group's share
+Draws ``payload.score_histogram`` (computed by the audit, :mod:`qaudit.leak.evidence`): each group's share
 of its samples per bin, members and non-members as translucent step areas over the same bins, so a
 shift between them is visible at a glance. Deterministic text (no timestamps, no random ids), every
 label escaped.

@@ -256,7 +256,7 @@ class SisaEnsemble:
 
     def predict_proba(self, X: np.ndarray, backend: Any = None, shots: int | None = None,
                       seed: int | None = 0) -> np.ndarray:
-        """Class probabilities through :func:`qaudit.query.query` (parts queried, then combined)."""
+        """Class probabilities through :func:`qaudit.run.query.query` (parts queried, then combined)."""
         from qaudit.sdk import predict_proba
 
         return predict_proba(self, X, backend, shots, seed)

@@ -16,7 +16,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 #: What the model file records as the accountant.
 ACCOUNTANT = "rdp"
@@ -28,7 +28,7 @@ ACCOUNTANT = "rdp"
 #: epsilon 2 (0.6 % more noise), calibration 0.23 s vs 0.51 s.
 ORDERS = tuple([1 + x / 4 for x in range(1, 16)] + list(range(5, 65)) + [128, 256, 512, 1024])
 #: Noise multipliers the calibration of ``--dp epsilon=`` searches (the low end is
-#: :data:`qaudit.limits.MIN_NOISE_MULTIPLIER`, the smallest ``--dp noise_multiplier=``).
+#: :data:`qaudit.sdk.limits.MIN_NOISE_MULTIPLIER`, the smallest ``--dp noise_multiplier=``).
 CALIBRATION_BRACKET = (1e-3, 1e4)
 #: The install hint every missing-extra error gives.
 INSTALL_HINT = 'pip install "qaudit[dp]"'

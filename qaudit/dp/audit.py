@@ -29,17 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.data import Dataset, split
 from qaudit.dp import one_run
 from qaudit.dp.canaries import Canaries, make_canaries
 from qaudit.dp.spec import DPSpec
-from qaudit.errors import QauditError
-from qaudit.plugins import get_host
-from qaudit.progress import SILENT, Progress
-from qaudit.protocols import AttackContext, UnlearningRequest
-from qaudit.results import Finding, Report, Table
+from qaudit.files.data import Dataset, split
+from qaudit.report.results import Finding, Report, Table
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.host import get_host
+from qaudit.sdk.progress import SILENT, Progress
+from qaudit.sdk.protocols import AttackContext, UnlearningRequest
 
-SCHEMA = "qaudit.audit-dp/1"
+SCHEMA = "qaudit.leak.audit-dp/1"
 
 
 @dataclass
@@ -66,7 +66,7 @@ class DPAuditSettings:
     def validate(self, n_samples: int) -> None:
         """One-line errors for bad settings, before any training."""
         from qaudit.dp.canaries import check_count
-        from qaudit.limits import check_option, check_seed
+        from qaudit.sdk.limits import check_option, check_seed
 
         check_seed(self.seed)
         check_count(self.canaries, n_samples, self.n_train, self.n_holdout)
@@ -149,9 +149,9 @@ def _fit_attacks(names: list[str], model: Any, dataset: Dataset, members: np.nda
                  progress: Progress) -> dict[str, tuple[Any, Any]]:
     """Each attack fitted once on the target (queried with ``settings.shots``): known members/holdout only
     when it reads them."""
-    from qaudit.backends import resolve_backend
-    from qaudit.crossfit import uses_known_labels
-    from qaudit.query import TargetQueries
+    from qaudit.leak.crossfit import uses_known_labels
+    from qaudit.run.backend_choice import resolve_backend
+    from qaudit.run.query import TargetQueries
 
     backend, shots = resolve_backend(None, settings.shots, model)
     seed = settings.seed
@@ -174,7 +174,7 @@ def _fit_attacks(names: list[str], model: Any, dataset: Dataset, members: np.nda
 
 def _scores(fitted: dict[str, tuple[Any, Any]], canaries: Canaries, model: Any = None) -> dict[str, np.ndarray]:
     """Each fitted attack's scores of the canaries on its target, or on *model* (same backend and shots)."""
-    from qaudit.query import TargetQueries
+    from qaudit.run.query import TargetQueries
 
     out = {}
     for name, (attack, context) in fitted.items():
@@ -205,7 +205,7 @@ def bounds(scores: dict[str, np.ndarray], included: np.ndarray, grid: list[int],
 def _unlearn(settings: DPAuditSettings, model: Any, dataset: Dataset, members: np.ndarray,
              canaries: Canaries, progress: Progress) -> tuple[Any, dict[str, Any]]:
     """Forget the included canaries with method ``settings.unlearn``; (new model, cost)."""
-    from qaudit.unlearning import run_method
+    from qaudit.unlearn import run_method
 
     cls = get_host().get("unlearning", settings.unlearn)
     inc = canaries.included
@@ -249,7 +249,7 @@ def run_dp_audit(settings: DPAuditSettings, dataset: Dataset, progress: Progress
 
 
 def _accuracy(model: Any, dataset: Dataset, idx: np.ndarray) -> float:
-    from qaudit.query import predict_proba
+    from qaudit.run.query import predict_proba
 
     return float(np.mean(np.argmax(predict_proba(model, dataset.X[idx]), axis=1) == dataset.y[idx]))
 

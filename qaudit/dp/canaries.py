@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
-from qaudit.limits import MAX_CANARIES, MIN_SPLIT, check_option
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.limits import MAX_CANARIES, MIN_SPLIT, check_option
 
 #: Canary designs ``--canary-kind`` accepts.
 KINDS = ("mislabel", "ood")

@@ -23,7 +23,7 @@ import math
 import numpy as np
 from scipy import stats
 
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 #: Bisection steps: the bound is exact to (upper bracket) / 2**BISECTION_STEPS.
 BISECTION_STEPS = 40

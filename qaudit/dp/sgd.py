@@ -6,7 +6,7 @@ q = batch_size / n, so the batch size varies), per-sample gradients from ``Model
 vector -- clipped to L2 norm ``clip``, the clipped gradients summed, Gaussian noise
 N(0, (noise_multiplier * clip)^2) added to every coordinate of the sum, and the sum divided by the
 *expected* batch size q·n (so an empty batch still takes a pure-noise step). The update itself is
-the model's own optimiser settings (SGD with momentum / Nesterov, :class:`qaudit.training.SGD`) --
+the model's own optimiser settings (SGD with momentum / Nesterov, :class:`qaudit.train.training.SGD`) --
 post-processing of the noisy gradient, which costs no privacy.
 
 The model is initialised with ``Model.initialise`` (pre-processing fitted on the training data, as
@@ -25,10 +25,10 @@ import numpy as np
 
 from qaudit.dp import accounting
 from qaudit.dp.spec import DPSpec
-from qaudit.errors import QauditError
-from qaudit.limits import MAX_STEPS
-from qaudit.progress import SILENT, Progress
-from qaudit.training import SGD
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.limits import MAX_STEPS
+from qaudit.sdk.progress import SILENT, Progress
+from qaudit.train.training import SGD
 
 #: The optimiser settings used when the model's ``get_params()`` does not declare them.
 DEFAULT_TRAINING = {"epochs": 10, "lr": 0.05, "batch_size": 32, "momentum": 0.0, "nesterov": False}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from qaudit.errors import QauditError
-from qaudit.limits import MAX_DP_CLIP, MAX_DP_EPSILON, MAX_NOISE_MULTIPLIER, MIN_NOISE_MULTIPLIER, check_option
+from qaudit.sdk.errors import QauditError
+from qaudit.sdk.limits import MAX_DP_CLIP, MAX_DP_EPSILON, MAX_NOISE_MULTIPLIER, MIN_NOISE_MULTIPLIER, check_option
 
 #: Keys ``--dp`` accepts, with their defaults (epsilon / noise_multiplier: exactly one must be given).
 KEYS = {"epsilon": None, "noise_multiplier": None, "delta": 1e-5, "clip": 1.0}

@@ -23,7 +23,7 @@ from qaudit.engine.observables import PauliObservables
 from qaudit.engine.program import Program
 from qaudit.engine.scratch import scratch
 from qaudit.engine.statevector import adjoint_sweep, resolve, run, run_saving, single_thread_blas
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 Method = Literal["auto", "unitary", "batched"]
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from qaudit.engine.symbols import LinearForm
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 _HALF = 0.5
 _I2 = np.eye(2, dtype=np.complex128)

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 #: Widest register for the Heisenberg engine (observables are n_obs x 4^n float64: 67 MB for
 #: 8 observables at 10 qubits; gradients keep one copy per parametrised stage).
@@ -629,7 +629,7 @@ __all__ = [
 class NoisyEngine:
     """The noisy engine for one model: ``forward(Z)`` / ``backward(cache, d_ev)`` mirror
     :func:`qaudit.engine.forward` / :func:`qaudit.engine.backward` for amplitude-encoded
-    inputs, used by :class:`qaudit.qnn.CircuitClassifier` when its ``noise`` option is set."""
+    inputs, used by :class:`qaudit.train.classifier.CircuitClassifier` when its ``noise`` option is set."""
 
     def __init__(self, program: NoisyProgram, theta_source: Any, terms: list[str]):
         self.program = program

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from qaudit.engine.scratch import scratch
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 _TERM = re.compile(r"^([XYZI])(\d+)$")
 

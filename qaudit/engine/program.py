@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from qaudit.engine.symbols import LinearForm, linear_form
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 
 @dataclass

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Any
 
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Exact evaluation of a :class:`qaudit.protocols.QuantumTask` on the engine.
+"""Exact evaluation of a :class:`qaudit.sdk.protocols.QuantumTask` on the engine.
 
 Backends built on qaudit's engine (``exact``, ``sampled``) and the host's exact
 helpers share these functions; the compiled program is cached on the task
@@ -15,7 +15,7 @@ import numpy as np
 
 from qaudit.engine.observables import PauliObservables
 from qaudit.engine.program import Program
-from qaudit.errors import QauditError
+from qaudit.sdk.errors import QauditError
 
 
 @dataclass

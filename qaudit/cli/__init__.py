@@ -1,0 +1,1 @@
+"""The command line: the Typer app, the error boundary, configuration and one module per command."""

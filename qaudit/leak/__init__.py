@@ -1,0 +1,1 @@
+"""The leak audit: scoring, cross-fitting, metrics, the verdict and its power, recorded outputs."""

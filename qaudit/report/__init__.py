@@ -1,0 +1,1 @@
+"""Reports: the report object, rendering through reporter plugins, output destinations, gates."""

@@ -1,0 +1,1 @@
+"""Training and evaluating models: the circuit-classifier base class, optimisers, the workflows."""
