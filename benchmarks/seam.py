@@ -3,7 +3,7 @@
 Runs the same three measurements in a subprocess per source tree (``PYTHONPATH=TREE:TREE/plugins``):
 
 1. W1 -- basic QNN 8 qubits x 5 layers, loss + gradient over 1000 samples (the training path);
-2. exact predictions of 1000 samples (the query path: ``predict_proba`` before, ``qaudit.run.query`` after);
+2. exact predictions of 1000 samples (the query path: ``predict_proba`` before, ``qaudit.query`` after);
 3. the fast leak audit in-process -- gray-box, loss, confidence with 1024 shots on a 1000-member
    digits basic QNN (the target queried through the shot path).
 
@@ -25,13 +25,13 @@ from pathlib import Path
 CHILD = r'''
 import json, statistics, sys, time
 import numpy as np
-from qaudit.files.data import load_dataset
-from qaudit.train.workflows import train_model
-import os
-import qaudit
-new = os.path.exists(os.path.join(os.path.dirname(qaudit.__file__), "query.py"))
+from qaudit.data import load_dataset
+from qaudit.workflows import train_model
+import importlib.util, warnings
+warnings.simplefilter("ignore", DeprecationWarning)  # 0.1 module paths: this script measures trees of both layouts
+new = importlib.util.find_spec("qaudit.query") is not None
 if new:
-    from qaudit.leak.audit import AuditSettings, ground_truth, run_audit
+    from qaudit.audit import AuditSettings, ground_truth, run_audit
 else:
     from qaudit.leak import AuditSettings, ground_truth, run_audit
 repeat = int(sys.argv[1])
@@ -51,7 +51,7 @@ out = {"w1_ms": 1e3 * median(lambda: m8.loss_and_grad(X8, y8))}
 mf = train_model("basic-qnn", ds, n_train=1000, n_holdout=500, seed=0, options={"qubits": 6, "layers": 5, "epochs": 1})
 Xq = ds.X[mf.data.members]
 if new:
-    from qaudit.run.query import predict_proba
+    from qaudit.query import predict_proba
     out["predict_1000_ms"] = 1e3 * median(lambda: predict_proba(mf.model, Xq))
 else:
     out["predict_1000_ms"] = 1e3 * median(lambda: mf.model.predict_proba(Xq))
@@ -61,7 +61,7 @@ def audit():
     if new:
         run_audit(mf, ds, truth, s)
     else:
-        from qaudit.run.backend_choice import resolve_backend
+        from qaudit.backends import resolve_backend
         be, _ = resolve_backend("sampled", 1024, mf.model)
         run_audit(mf, ds, truth, s, backend=be)
 out["fast_leak_audit_s"] = median(audit)
