@@ -122,3 +122,19 @@ def test_a_signal_during_an_in_process_cli_run_stops_pytest(tmp_path, sig):
                           timeout=120, env={**os.environ, "MARKER": str(marker)})
     assert proc.returncode == 2 and "KeyboardInterrupt" in proc.stdout + proc.stderr, proc.stdout[-800:]
     assert not marker.exists(), "pytest went on to the next test after the signal"
+
+
+def test_running_a_command_in_process_leaves_the_sigterm_handler_as_it_was():
+    """`timeout` sends SIGTERM: a test session (or notebook) that ran `qaudit.cli.app.run` must still stop on it.
+    Before issue 27 `run` installed qaudit's SIGTERM handler for good, and `timeout 20 pytest` ran for minutes."""
+    from qaudit.cli.app import run
+
+    def mine(signum, frame):  # pragma: no cover - never delivered
+        raise AssertionError
+
+    previous = signal.signal(signal.SIGTERM, mine)
+    try:
+        assert run(["backends", "--json"]) == 0
+        assert signal.getsignal(signal.SIGTERM) is mine
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -90,13 +90,13 @@ def run(argv: list[str]) -> int:
 
     debug = boundary.debug_requested(argv)
     argv = [a for a in argv if a != "--debug"]
-    boundary.install_signal_handlers()
 
     def go() -> object:
         _register_plugin_commands(argv)
         return app(argv, prog_name="qaudit", standalone_mode=False)
 
-    code, _ = boundary.guarded(go, _print_line, get_host, debug)
+    with boundary.signal_handlers():  # restored on return: run() called in a process of its own (pytest) leaves
+        code, _ = boundary.guarded(go, _print_line, get_host, debug)  # SIGTERM to that process's own handler
     return code
 
 

@@ -117,12 +117,20 @@ def _sigterm(signum: int, frame: Any) -> None:
     raise Terminated()
 
 
-def install_signal_handlers() -> None:
-    """SIGTERM raises :class:`Terminated` in the main thread (so cleanup runs and workers stop)."""
+@contextmanager
+def signal_handlers() -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread (so cleanup runs and workers
+    stop); the previous handler is restored afterwards, so a process that runs a command in-process (a test
+    session, a notebook) keeps its own SIGTERM behaviour -- ``timeout`` still stops it."""
     try:
-        signal.signal(signal.SIGTERM, _sigterm)
+        previous = signal.signal(signal.SIGTERM, _sigterm)
     except ValueError:  # not the main thread (embedded use): leave the default handler
-        pass
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextmanager
