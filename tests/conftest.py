@@ -197,6 +197,8 @@ HEAVY = (
     "tests/test_reproduce.py",
     "tests/test_executors.py",
     "tests/test_google.py",
+    "tests/test_import_hostile.py",
+    "tests/test_option_limits.py",
 )
 
 
