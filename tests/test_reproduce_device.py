@@ -67,10 +67,10 @@ def test_the_survival_sentence_follows_both_verdicts():
     dev = "ibm-fake:FakeSherbrooke"
     exact_leaks = _entry("before", "exact", True, 0.70, 0.62, 0.78)
     both = [exact_leaks, _entry("before", dev, True, 0.66, 0.57, 0.74)]
-    assert survives(both, dev).startswith("leakage survives device noise")
+    assert survives(both, dev).startswith(f"leakage survives on {dev}")
     lost = [exact_leaks, _entry("before", dev, False, 0.53, 0.45, 0.61)]
     text = survives(lost, dev)
-    assert text.startswith("leakage does not survive device noise at this size") and "0.620" in text
+    assert text.startswith(f"leakage is not detected on {dev} at this size") and "0.620" in text
     none = [_entry("before", "exact", False, 0.52, 0.44, 0.60), _entry("before", dev, True, 0.61, 0.52, 0.69)]
     assert "cannot say" in survives(none, dev)
     assert survives(both[:1], dev).endswith("not run")

@@ -160,7 +160,8 @@ COLUMNS = ["model", "backend", "strongest attack AUC [95% CI]", "verdict (Holm, 
 
 
 def survives(entries: list[dict[str, Any]], backend: str) -> str:
-    """One sentence: does the exact audit's leakage survive *backend*'s noise (before unlearning)?"""
+    """One sentence: does the exact audit's leakage survive on *backend* (its shot and device noise), before
+    unlearning?"""
     by = {(e["model"], e["backend"]): e for e in entries}
     ex, dev = by.get(("before", EXACT)), by.get(("before", backend))
     if ex is None or dev is None:
@@ -170,10 +171,10 @@ def survives(entries: list[dict[str, Any]], backend: str) -> str:
             f"[{b['auc_low']:.3f}, {b['auc_high']:.3f}] on {backend}")
     if not ex["leaks"]:
         return (f"the model shows no significant leakage even on the exact backend ({pair}), so this run cannot say "
-                "whether leakage survives device noise: train a model that leaks (fewer members, more epochs)")
+                f"whether leakage survives on {backend}: train a model that leaks (fewer members, more epochs)")
     if dev["leaks"]:
-        return f"leakage survives device noise: the audit on {backend} still finds it ({pair}; Holm, α 0.05)"
+        return f"leakage survives on {backend}: the audit there still finds it ({pair}; Holm, α 0.05)"
     power = dev.get("detectable_auc")
     extra = f"; this audit detects AUC ≥ {power:.3f} with 80% power" if power else ""
-    return (f"leakage does not survive device noise at this size: the exact audit finds it but the audit on "
-            f"{backend} does not ({pair}{extra}); more scored samples could still detect a weaker leak")
+    return (f"leakage is not detected on {backend} at this size: the exact audit finds it, the audit there does "
+            f"not ({pair}{extra}); more scored samples could still detect a weaker leak")

@@ -775,7 +775,7 @@ def _device_claims(results: dict[str, Any]) -> list[list[Any]]:
                    AGREES if before["leaks"] else INCONCLUSIVE)
         measured = ", ".join(f"{where} {'LEAKS' if e['leaks'] else 'no significant leakage'} (AUC "
                              f"{e['metrics']['auc']:.3f})" for where, e in (("exact", exact), ("device", before)))
-        rows.append(_row(f"device ({backend}): leakage survives device noise", "yes", measured,
+        rows.append(_row(f"device ({backend}): leakage survives on the device", "yes", measured,
                          "the device audit finds the leakage the exact audit finds",
                          Judgement(verdict, test, d["survives"][backend])))
     return rows
