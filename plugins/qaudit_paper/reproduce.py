@@ -97,7 +97,6 @@ class ReproduceConfig:
                    attacks=["gray-box"], shots=[16, None], repeats=2, bootstrap=50,
                    paper_code={"qubits": 4, "layers": 2, "epochs": 20})
 
-
     @classmethod
     def device_only(cls, device: dev.DeviceSettings | None) -> ReproduceConfig:
         """Only the device experiment (``--device-only``): no MNIST, no other stage."""
@@ -870,6 +869,8 @@ def build_report(config: ReproduceConfig, results: dict[str, Any], compare_table
                             "stage's job time ('cached': read from the cache), wall = elapsed time of each batch"))
     rep.seeds = {"split/init/training": config.seed, "attacks": config.seed, "unlearning": config.seed,
                  **({f"shot_repeat_{k}": v for k, v in shot_part["seeds"].items()} if shot_part else {})}
+    if not config.models:  # --device-only: no empty tables of the stages that did not run
+        rep.tables = [t for t in rep.tables if t.rows]
     cfg = asdict(config)
     cfg["shots"] = ["exact" if s is None else s for s in config.shots]
     rep.settings = {"config": cfg, "command": command}
