@@ -20,8 +20,8 @@ def test_device_options_are_parsed_and_checked():
     from qaudit_paper.device import DeviceSettings
 
     base = DeviceSettings(backends=["ibm-fake:FakeSherbrooke"])
-    s = base.with_options("members=30, holdout=50,qubits=4,layers=3,epochs=12,shots=256")
-    assert (s.n_train, s.n_holdout, s.shots) == (30, 50, 256)
+    s = base.with_options("members=30, holdout=50,qubits=4,layers=3,epochs=12,shots=256,max_qpu_seconds=300")
+    assert (s.n_train, s.n_holdout, s.shots, s.max_qpu_seconds) == (30, 50, 256, 300)
     assert (s.model["qubits"], s.model["layers"], s.model["epochs"]) == (4, 3, 12)
     assert base.model["qubits"] == 6 and base.n_train == 60  # the defaults are not changed in place
     assert base.with_options(None) == base and base.with_options("") == base
@@ -108,4 +108,11 @@ def test_the_stage_runs_on_a_noiseless_fake_device(tmp_path, monkeypatch):
     assert "the paper's device experiment, offline" in md and d["survives"][backend] in md
     doc = json.loads(next(p for p in paths if p.name == "report.json").read_text())
     assert doc["results"]["device"]["n_forget_members"] == d["n_forget_members"] > 0
-    assert (tmp_path / "out" / "device-basic-qnn.json").is_file()
+    # a device audit whose plan exceeds the cap is refused before anything is submitted
+    from qaudit_paper.device import run_one
+
+    from qaudit.sdk import load_dataset, load_model_file
+
+    mf = load_model_file(tmp_path / "out" / "device-basic-qnn.json")
+    with pytest.raises(QauditError, match="max-qpu-seconds"):
+        run_one(mf, load_dataset("digits", {}), "before", backend, 1024, ["gray-box"], 1, 4, 20, "ga", 1)

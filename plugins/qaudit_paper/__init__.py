@@ -66,7 +66,8 @@ def register_commands(app: Any) -> None:
             "exact beside the device (docs/hardware.md). Off by default.")] = None,
         device_options: Annotated[str | None, typer.Option(
             "--device-options", metavar="KEY=N,...", help="The device experiment's size: members, holdout, qubits, "
-            "layers, epochs, shots (default members=60,holdout=140,qubits=6,layers=8,epochs=200,shots=1024).")
+            "layers, epochs, shots (default members=60,holdout=140,qubits=6,layers=8,epochs=200,shots=1024), and "
+            "max_qpu_seconds (each device audit refused before submission above it; for hardware).")
                                   ] = None,
         device_only: Annotated[bool, typer.Option(
             "--device-only", help="Run only the device experiment (no MNIST needed).")] = False,

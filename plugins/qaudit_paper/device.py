@@ -39,6 +39,8 @@ class DeviceSettings:
                                                             "batch_size": 8})
     attacks: list[str] = field(default_factory=lambda: ["gray-box", "loss"])
     method: str = "ga"
+    #: Refuse a device audit whose estimated QPU time exceeds this (``--max-qpu-seconds`` of each audit).
+    max_qpu_seconds: int | None = None
 
     @classmethod
     def quick(cls, backends: list[str]) -> DeviceSettings:
@@ -66,8 +68,8 @@ class DeviceSettings:
             check_option(f"--device-options {key}", number, "int", low, high)
             if key in ("members", "holdout"):
                 setattr(out, "n_train" if key == "members" else "n_holdout", number)
-            elif key == "shots":
-                out.shots = number
+            elif key in ("shots", "max_qpu_seconds"):
+                setattr(out, key, number)
             else:
                 out.model[key] = number
         return out
@@ -75,7 +77,7 @@ class DeviceSettings:
 
 #: ``--device-options`` keys and their ranges: scored samples, the model's size and training, the device's shots.
 OPTIONS = {"members": (10, 5000), "holdout": (10, 5000), "qubits": (2, 16), "layers": (1, 20),
-           "epochs": (1, 1000), "shots": (1, 100_000)}
+           "epochs": (1, 1000), "shots": (1, 100_000), "max_qpu_seconds": (1, 10_000_000)}
 
 
 def check_backend(spec: str, shots: int) -> None:
@@ -94,9 +96,10 @@ def check_backend(spec: str, shots: int) -> None:
 
 
 def run_one(mf: Any, ds: Any, which: str, backend: str, shots: int | None, attacks: list[str], seed: int,
-            forget_class: int, bootstrap: int, method: str) -> dict[str, Any]:
+            forget_class: int, bootstrap: int, method: str, max_qpu_seconds: int | None = None) -> dict[str, Any]:
     """One cell of the experiment: the model *which* (``before`` or ``after`` unlearning *forget_class* with
-    *method*, rerun here with the same seed so every job audits the same model) audited on *backend*."""
+    *method*, rerun here with the same seed so every job audits the same model) audited on *backend*, refused
+    before anything is submitted when its plan exceeds *max_qpu_seconds*."""
     from qaudit.sdk import get_host
     from qaudit.sdk import workflows as wf
 
@@ -108,7 +111,8 @@ def run_one(mf: Any, ds: Any, which: str, backend: str, shots: int | None, attac
     shots = None if backend == EXACT else shots
     be, shots = wf.resolve_backend(backend, shots, mf.model)
     settings = wf.AuditSettings(attacks=list(attacks), backend=backend, shots=shots, seed=seed,
-                                forget_class=forget_class, n_bootstrap=bootstrap)
+                                forget_class=forget_class, n_bootstrap=bootstrap,
+                                max_qpu_seconds=None if backend == EXACT else max_qpu_seconds)
     report = wf.run_audit(mf, ds, wf.ground_truth(mf, len(ds)), settings, backend=be, location=str(mf.path))
     return entry(report.to_json(), which, backend, shots)
 

@@ -300,8 +300,8 @@ def _device_stage(config: ReproduceConfig, data: tuple[Any, stages.DatasetRef], 
     ds, dref = data
     fc, seed, boot = config.forget_class, config.seed, config.bootstrap
     n_forget = int(np.sum(ds.y[np.asarray(mf.data.members)] == fc))
-    jobs = [(dev.run_one, ref, dref, which, backend, d.shots, list(d.attacks), seed, fc, boot, d.method)
-            for which, backend in dev.cells(d.backends)]
+    jobs = [(dev.run_one, ref, dref, which, backend, d.shots, list(d.attacks), seed, fc, boot, d.method,
+             d.max_qpu_seconds) for which, backend in dev.cells(d.backends)]
 
     def finish(pieces: list[Any]) -> dict[str, Any]:
         return {"entries": pieces, "n_forget_members": n_forget, "settings": asdict(d),
