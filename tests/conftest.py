@@ -163,6 +163,7 @@ HEAVY = (
     "tests/test_adam.py::test_adam_matches_torch",
     "tests/test_wide_circuits.py::test_a_20_qubit_qnn_evaluates_through_qsim_in_small_batches",
     "tests/test_reproduce.py::test_every_stage_runs_and_outputs_are_written",
+    "tests/test_reproduce_device.py::test_the_stage_runs_on_a_noiseless_fake_device",
     "tests/test_reproduce.py::test_trend_verdicts",
     "tests/test_reproduce.py::test_shot_claims_never_use_exact_for_the_spread",
     "tests/test_paper_code.py::test_paper_protocol_pool_split_and_scored_set_match_mia_py",

@@ -130,7 +130,7 @@ def test_each_setting_invalidates_the_stages_that_use_it(runs):
         for name, value in changes.items():
             setattr(config, name, value)
         return {st.name: cache.stage_key(st.name, stages.identity(st.inputs))
-                for st in reproduce._stages(config, ds, dref, files)}
+                for st in reproduce._stages(config, {"main": (ds, dref)}, files)}
 
     base = keys()
 

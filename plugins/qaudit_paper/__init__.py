@@ -60,18 +60,33 @@ def register_commands(app: Any) -> None:
         no_cache: Annotated[bool, typer.Option(
             "--no-cache", help="Neither read nor write the content-addressed caches of trained models and stage "
             "results ($QAUDIT_CACHE_DIR/reproduce; QAUDIT_CACHE_DIR=off does the same).")] = False,
+        device: Annotated[list[str] | None, typer.Option(
+            "--device", metavar="BACKEND", help="Also run the paper's device experiment on BACKEND (e.g. "
+            "ibm-fake:FakeSherbrooke; repeatable): a small leaking basic QNN audited before and after unlearning, "
+            "exact beside the device (docs/hardware.md). Off by default.")] = None,
+        device_options: Annotated[str | None, typer.Option(
+            "--device-options", metavar="KEY=N,...", help="The device experiment's size: members, holdout, qubits, "
+            "layers, epochs, shots (default members=60,holdout=140,qubits=6,layers=8,epochs=200,shots=1024), and "
+            "max_qpu_seconds (each device audit refused before submission above it; for hardware).")
+                                  ] = None,
+        device_only: Annotated[bool, typer.Option(
+            "--device-only", help="Run only the device experiment (no MNIST needed).")] = False,
     ) -> None:
         """Run the paper's experiments (basic QNN + HQNN on MNIST) and report them beside the paper's claims."""
         from contextlib import closing
 
         from qaudit.sdk import RichProgress, check_jobs, make_out_dir, open_executor, scheduler_from_env
         from qaudit.sdk.workflows import command_line, err, parse_shots, repeat_seeds
-        from qaudit_paper.reproduce import ReproduceConfig, check_mnist, run, write_outputs
+        from qaudit_paper.reproduce import ReproduceConfig, check_mnist, device_config, run, write_outputs
 
-        if quick:
+        settings = device_config(device, device_options, device_only, quick)
+        if device_only:
+            config = ReproduceConfig.device_only(settings)
+        elif quick:
             config = ReproduceConfig.quick(data_dir, "mnist" if data_dir else "digits")
         else:
             config = ReproduceConfig(data_dir=check_mnist(data_dir))
+        config.device = settings
         config.seed = seed
         if shots is not None:
             config.shots = parse_shots(shots)
@@ -88,5 +103,7 @@ def register_commands(app: Any) -> None:
                          use_cache=not no_cache)
         paths = write_outputs(report, out_dir)
         err.print(report.verdict, highlight=False, soft_wrap=True, markup=False)
+        for backend, sentence in report.summary.get("device_noise", {}).items():
+            err.print(f"device {backend}: {sentence}", highlight=False, soft_wrap=True, markup=False)
         for p in paths:
             err.print(f"wrote {p}", highlight=False, markup=False)

@@ -13,7 +13,10 @@ numbers are the only constants, in :data:`CLAIMS`):
 5. the paper's noise model on the basic QNN: leakage and accuracy on
    ``--backend noisy:paper`` (exact density-matrix semantics in the Heisenberg
    picture), before and after GA;
-6. the claims table: every paper claim, the measured value, the explicit
+6. with ``--device BACKEND`` (off by default), the paper's device experiment offline: a small leaking basic QNN
+   audited before and after unlearning the forget class on the exact backend and on the device, side by side
+   (:mod:`qaudit_paper.device`);
+7. the claims table: every paper claim, the measured value, the explicit
    criterion, the statistical test that judges it (test, statistic, CI or
    p-value, level) and its verdict: agrees / disagrees / inconclusive
    (:func:`judging_conventions` lists the rules; the report prints them).
@@ -35,6 +38,7 @@ import numpy as np
 
 from qaudit.sdk import SILENT, Plot, Progress, QauditError, Report, Series, Table
 from qaudit_paper import cache, origins, stages
+from qaudit_paper import device as dev
 from qaudit_paper import jobs as paper_jobs
 
 SCHEMA = "qaudit.reproduce/1"
@@ -79,6 +83,8 @@ class ReproduceConfig:
     #: The basic QNN trained with the authors' recipe (preset ``paper-code``) beside ours: option overrides of
     #: the preset ({} = the preset as is), or None to skip (:mod:`qaudit_paper.origins`).
     paper_code: dict[str, Any] | None = field(default_factory=dict)
+    #: The device experiment (``--device``): None = off.
+    device: dev.DeviceSettings | None = None
 
     @classmethod
     def quick(cls, data_dir: str | None = None, dataset: str = "digits") -> ReproduceConfig:
@@ -90,6 +96,30 @@ class ReproduceConfig:
         return cls(dataset=dataset, data_dir=data_dir, n_train=240, n_holdout=120, forget_class=4, models=models,
                    attacks=["gray-box"], shots=[16, None], repeats=2, bootstrap=50,
                    paper_code={"qubits": 4, "layers": 2, "epochs": 20})
+
+    @classmethod
+    def device_only(cls, device: dev.DeviceSettings | None) -> ReproduceConfig:
+        """Only the device experiment (``--device-only``): no MNIST, no other stage."""
+        return cls(dataset=device.dataset if device else "digits", models={}, shots=[], noise="", paper_code=None,
+                   device=device)
+
+
+def device_config(backends: list[str] | None, options: str | None, only: bool, quick: bool
+                  ) -> dev.DeviceSettings | None:
+    """The device experiment's settings from ``--device``/``--device-options``/``--device-only`` (None: off),
+    each backend checked before anything trains (:func:`qaudit_paper.device.check_backend`)."""
+    if not backends:
+        if options is not None or only:
+            raise QauditError("--device-options and --device-only need --device BACKEND (e.g. "
+                              "--device ibm-fake:FakeSherbrooke)")
+        return None
+    base = dev.DeviceSettings.quick(backends) if quick else dev.DeviceSettings(backends=list(backends))
+    settings = base.with_options(options)
+    if len(set(backends)) != len(backends):
+        raise QauditError("--device: each backend once")
+    for spec in backends:
+        dev.check_backend(spec, settings.shots)
+    return settings
 
 
 def check_mnist(data_dir: str | None) -> str:
@@ -128,7 +158,8 @@ def _pct(v: Any) -> Any:
 
 #: Expected seconds of each stage's jobs at paper settings on one core (measured, issue 19): only the order
 #: in which a batch's jobs start (longest first) depends on them, never a result.
-STAGE_COST = {"model": 0.5, "leak": 10.0, "unlearn": 15.0, "paper-code": 6.0, "shot run": 10.0, "noise": 15.0}
+STAGE_COST = {"model": 0.5, "leak": 10.0, "unlearn": 15.0, "paper-code": 6.0, "shot run": 10.0, "noise": 15.0,
+              "device": 150.0}
 
 
 def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Progress = SILENT,
@@ -146,20 +177,24 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
     start = time.perf_counter()
     options = {"data_dir": check_mnist(config.data_dir)} if config.dataset == "mnist" else {}
     ds = load_dataset(config.dataset, options)
-    if config.forget_class not in set(ds.y.tolist()):
-        raise QauditError(f"forget class {config.forget_class} does not occur in {config.dataset}")
+    data = {"main": (ds, stages.DatasetRef.of(ds, options))}
+    if config.device is not None:
+        dds = ds if config.device.dataset == config.dataset else load_dataset(config.device.dataset, {})
+        data["device"] = (dds, data["main"][1] if dds is ds else stages.DatasetRef.of(dds, {}))
+    for d, _ in data.values():
+        if config.forget_class not in set(d.y.tolist()):
+            raise QauditError(f"forget class {config.forget_class} does not occur in {d.name}")
     out_dir.mkdir(parents=True, exist_ok=True)
-    dref = stages.DatasetRef.of(ds, options)
     store = cache.StageStore(use_cache)
     with using_executor(executor, jobs) as ex:
         t0 = time.perf_counter()
-        model_files, seconds = _train_all(config, ds, dref, out_dir, command, ex, progress, say, use_cache)
+        model_files, seconds = _train_all(config, data, out_dir, command, ex, progress, say, use_cache)
         wall = {"wall: trainings": round(time.perf_counter() - t0, 2)}
-        say("leak audits, unlearning, shot study, noise and paper-code stages"
+        todo = _stages(config, data, model_files)
+        say(", ".join(stage.name for stage in todo)
             + (" (concurrently)" if ex.describe().get("workers", 1) > 1 else ""))
         t0 = time.perf_counter()
-        values, stage_seconds = stages.run_stages(_stages(config, ds, dref, model_files), ex, store, progress,
-                                                  "reproduce stages")
+        values, stage_seconds = stages.run_stages(todo, ex, store, progress, "reproduce stages")
         wall["wall: stages"] = round(time.perf_counter() - t0, 2)
     cached = [name for name, s in stage_seconds.items() if s == "cached"]
     if cached:
@@ -172,28 +207,43 @@ def run(config: ReproduceConfig, out_dir: Path, command: str = "", progress: Pro
                         command)
 
 
-def _train_all(config: ReproduceConfig, ds: Any, dref: stages.DatasetRef, out_dir: Path, command: str, ex: Any,
+def _wanted(config: ReproduceConfig) -> list[tuple[Any, ...]]:
+    """(label, kind, options, preset, dataset, members, holdout) of every model the run trains."""
+    n, h = config.n_train, config.n_holdout
+    wanted = [(kind, kind, opts, None, "main", n, h) for kind, opts in config.models.items()]
+    if "basic-qnn" in config.models and "gray-box" in config.attacks and config.paper_code is not None:
+        wanted.append(("paper-code", "basic-qnn", config.paper_code, "paper-code", "main", n, h))
+    d = config.device
+    if d is not None:
+        wanted.append((DEVICE_MODEL, "basic-qnn", d.model, None, "device", d.n_train, d.n_holdout))
+    return wanted
+
+
+#: The device experiment's model (label and file stem).
+DEVICE_MODEL = "device-basic-qnn"
+
+
+def _train_all(config: ReproduceConfig, data: dict[str, Any], out_dir: Path, command: str, ex: Any,
                progress: Progress, say: Any, use_cache: bool) -> tuple[dict[str, Any], dict[str, float]]:
-    """Every model the run needs (``config.models`` and the ``paper-code`` basic QNN), from the model cache
-    or trained as concurrent jobs, each saved into *out_dir* and read back from there."""
+    """Every model the run needs (``config.models``, the ``paper-code`` basic QNN and the device experiment's
+    model), from the model cache or trained as concurrent jobs, each saved into *out_dir* and read back from
+    there. *data* maps ``main``/``device`` to (dataset, its reference)."""
     from qaudit.sdk import Job, from_portable, load_model_file, run_jobs, save_model_file
 
-    wanted = [(kind, kind, opts, None) for kind, opts in config.models.items()]
-    if "basic-qnn" in config.models and "gray-box" in config.attacks and config.paper_code is not None:
-        wanted.append(("paper-code", "basic-qnn", config.paper_code, "paper-code"))
+    wanted = _wanted(config)
     found: dict[str, Any] = {}
     todo = []
-    for label, kind, opts, preset in wanted:
-        mf = cache.load_cached(kind, ds, config.n_train, config.n_holdout, config.seed, opts, preset, use_cache)
+    for label, kind, opts, preset, which, n, h in wanted:
+        mf = cache.load_cached(kind, data[which][0], n, h, config.seed, opts, preset, use_cache)
         if mf is not None:
             say(f"{label}: trained model loaded from the content-addressed cache")
             found[label] = mf
         else:
             say(f"training {label} {opts}")
-            todo.append((label, kind, opts, preset))
-    jobs = [Job((paper_jobs.train, dref, kind, config.n_train, config.n_holdout, config.seed, opts, preset,
-                 use_cache), seed=config.seed, origin=f"reproduce training {label}")
-            for label, kind, opts, preset in todo]
+            todo.append((label, kind, opts, preset, which, n, h))
+    jobs = [Job((paper_jobs.train, data[which][1], kind, n, h, config.seed, opts, preset, use_cache),
+                seed=config.seed, origin=f"reproduce training {label}")
+            for label, kind, opts, preset, which, n, h in todo]
     seconds: dict[str, Any] = {f"train {label}": "cached" for label in found}
     done = run_jobs(stages.call, jobs, ex, progress, "trainings") if jobs else []
     for (label, *_), (bundle, took) in zip(todo, done):
@@ -207,9 +257,9 @@ def _train_all(config: ReproduceConfig, ds: Any, dref: stages.DatasetRef, out_di
     return model_files, seconds
 
 
-def _stages(config: ReproduceConfig, ds: Any, dref: stages.DatasetRef, model_files: dict[str, Any]
-            ) -> list[stages.Stage]:
+def _stages(config: ReproduceConfig, data: dict[str, Any], model_files: dict[str, Any]) -> list[stages.Stage]:
     """The stages after training, each with its inputs (the cache key) and jobs."""
+    ds, dref = data["main"]
     fc, seed, boot = config.forget_class, config.seed, config.bootstrap
     refs = {label: stages.ModelRef(mf, f"{label}.json") for label, mf in model_files.items()}
     out = []
@@ -237,7 +287,28 @@ def _stages(config: ReproduceConfig, ds: Any, dref: stages.DatasetRef, model_fil
         out.append(stages.Stage("noise", [basic, dref, config.noise, seed, fc, boot, method],
                                 [(paper_jobs.noise, basic, dref, config.noise, seed, fc, boot, method)],
                                 cost=STAGE_COST["noise"], required=("backend", "before")))
+    if config.device is not None:
+        out.append(_device_stage(config, data["device"], model_files[DEVICE_MODEL], refs[DEVICE_MODEL]))
     return out
+
+
+def _device_stage(config: ReproduceConfig, data: tuple[Any, stages.DatasetRef], mf: Any, ref: stages.ModelRef
+                  ) -> stages.Stage:
+    """The device experiment: one job per (model before/after unlearning, backend), exact and every device."""
+    d = config.device
+    assert d is not None
+    ds, dref = data
+    fc, seed, boot = config.forget_class, config.seed, config.bootstrap
+    n_forget = int(np.sum(ds.y[np.asarray(mf.data.members)] == fc))
+    jobs = [(dev.run_one, ref, dref, which, backend, d.shots, list(d.attacks), seed, fc, boot, d.method,
+             d.max_qpu_seconds) for which, backend in dev.cells(d.backends)]
+
+    def finish(pieces: list[Any]) -> dict[str, Any]:
+        return {"entries": pieces, "n_forget_members": n_forget, "settings": asdict(d),
+                "survives": {b: dev.survives(pieces, b) for b in d.backends}}
+
+    return stages.Stage("device", [ref, dref, d, seed, fc, boot], jobs, finish,
+                        cost=STAGE_COST["device"] * len(d.backends), required=("entries", "survives"))
 
 
 def _shot_stage(config: ReproduceConfig, ds: Any, dref: stages.DatasetRef, mf: Any, ref: stages.ModelRef
@@ -278,7 +349,7 @@ def _assemble(config: ReproduceConfig, values: dict[str, dict[str, Any]], model_
     """The report's ``results``, the unlearning comparison tables and the shot-study part, from the stage
     values (in the configuration's order, whatever order the jobs finished in)."""
     results: dict[str, Any] = {"models": {}, "leak": {}, "unlearning": {}, "shots": None, "noise": None,
-                               "origins": {"leak": {}}}
+                               "device": None, "origins": {"leak": {}}}
     compare_tables: list[Table] = []
     for kind in config.models:
         results["models"][kind] = {**values[f"model {kind}"], "file": model_files[kind].path}
@@ -296,6 +367,8 @@ def _assemble(config: ReproduceConfig, values: dict[str, dict[str, Any]], model_
         results["shots"] = shot_part["results"]
     if "noise" in values:
         results["noise"] = values["noise"]
+    if "device" in values:
+        results["device"] = {**values["device"], "file": model_files[DEVICE_MODEL].path}
     return results, compare_tables, shot_part
 
 
@@ -678,6 +751,35 @@ def _noise_claims(results: dict[str, Any]) -> list[list[Any]]:
     return rows
 
 
+def _device_claims(results: dict[str, Any]) -> list[list[Any]]:
+    """The paper's hardware figures (MIA success before / after unlearning) on each device backend, and
+    whether the exact audit's leakage survives its noise (the audit's own Holm verdict)."""
+    d = results.get("device")
+    if not d:
+        return []
+    by = {(e["model"], e["backend"]): e for e in d["entries"]}
+    n = d["n_forget_members"]
+    rows = []
+    for backend in d["settings"]["backends"]:
+        before, after, exact = by[("before", backend)], by[("after", backend)], by[("before", dev.EXACT)]
+        rows.append(_row(f"device ({backend}): MIA success before unlearning", f"{100 * CLAIMS['mia_before_hw']:.1f}% "
+                         "(hardware)", f"{_pct(before['member_rate'])}% (exact backend {_pct(exact['member_rate'])}%)",
+                         f"within ±{100 * TOL_RATE:.0f} pp",
+                         judge_band(before["member_rate"], n, CLAIMS["mia_before_hw"], TOL_RATE)))
+        rows.append(_row(f"device ({backend}): MIA success after unlearning", f"{100 * CLAIMS['mia_after_hw']:.1f}% "
+                         "(hardware)", f"{_pct(after['member_rate'])}%", f"≤ {100 * TOL_AFTER:.0f}%",
+                         judge_at_most(after["member_rate"], n, TOL_AFTER)))
+        test = "the leak audit's verdict on the device: Holm over the attacks' held-out p-values (α = 0.05)"
+        verdict = (f"{INCONCLUSIVE} (no leakage on the exact backend)" if not exact["leaks"] else
+                   AGREES if before["leaks"] else INCONCLUSIVE)
+        measured = ", ".join(f"{where} {'LEAKS' if e['leaks'] else 'no significant leakage'} (AUC "
+                             f"{e['metrics']['auc']:.3f})" for where, e in (("exact", exact), ("device", before)))
+        rows.append(_row(f"device ({backend}): leakage survives on the device", "yes", measured,
+                         "the device audit finds the leakage the exact audit finds",
+                         Judgement(verdict, test, d["survives"][backend])))
+    return rows
+
+
 #: Columns of the claims table (rows from :func:`claims`); the verdict is last.
 CLAIM_COLUMNS = ["claim", "paper", "this run", "criterion (ours)", "test (level)", "statistic / CI", "verdict"]
 CLAIM_KEYS = ["claim", "paper", "measured", "criterion", "test", "result", "verdict"]
@@ -689,7 +791,7 @@ def claims(config: ReproduceConfig, results: dict[str, Any]) -> list[list[Any]]:
     rows = _leak_claims(config, results) + _unlearning_claims(results) + _start_claims(config, results)
     if results.get("shots"):
         rows += _shot_claims(config, results["shots"])
-    return rows + _noise_claims(results)
+    return rows + _noise_claims(results) + _device_claims(results)
 
 
 def build_report(config: ReproduceConfig, results: dict[str, Any], compare_tables: list[Table],
@@ -754,6 +856,9 @@ def build_report(config: ReproduceConfig, results: dict[str, Any], compare_table
                                 "depolarising 0.0005 after U3, 0.005 after CNOT, bit flip 0.01 per layer; outputs "
                                 "exact "
                                 "(no shots); attack fitted on the noisy original"))
+    if results.get("device"):
+        rep.tables.append(_device_table(config, results["device"]))
+        rep.summary["device_noise"] = results["device"]["survives"]
     vers = versions()
     rep.tables.append(Table("provenance", ["item", "value"],
                             [["command", command], ["seed", config.seed],
@@ -764,12 +869,27 @@ def build_report(config: ReproduceConfig, results: dict[str, Any], compare_table
                             "stage's job time ('cached': read from the cache), wall = elapsed time of each batch"))
     rep.seeds = {"split/init/training": config.seed, "attacks": config.seed, "unlearning": config.seed,
                  **({f"shot_repeat_{k}": v for k, v in shot_part["seeds"].items()} if shot_part else {})}
+    if not config.models:  # --device-only: no empty tables of the stages that did not run
+        rep.tables = [t for t in rep.tables if t.rows]
     cfg = asdict(config)
     cfg["shots"] = ["exact" if s is None else s for s in config.shots]
     rep.settings = {"config": cfg, "command": command}
     rep.payload = {"results": results, "claims": [dict(zip(CLAIM_KEYS, r)) for r in claim_rows],
                    "versions": vers, "stage_seconds": stage_seconds, "runtime_seconds": total, "paper_claims": CLAIMS}
     return rep
+
+
+def _device_table(config: ReproduceConfig, d: dict[str, Any]) -> Table:
+    s = d["settings"]
+    m = s["model"]
+    rows = [dev.row(e, config.forget_class) for e in d["entries"]]
+    note = (f"basic-qnn {m.get('qubits')} qubits, {m.get('layers')} layers, {m.get('epochs')} epochs on "
+            f"{s['dataset']}, "
+            f"{s['n_train']} members / {s['n_holdout']} non-members ({d['n_forget_members']} class-"
+            f"{config.forget_class} members), attacks {', '.join(s['attacks'])}, unlearning {s['method']}; every AUC "
+            "held out, the verdict Holm over the attacks; MIA accuracy = the paper's figure (a rate, not an AUC: "
+            "compare it with the non-member column). " + " ".join(f"{b}: {t}." for b, t in d["survives"].items()))
+    return Table("the paper's device experiment, offline (exact backend beside the device)", dev.COLUMNS, rows, note)
 
 
 def write_outputs(report: Report, out_dir: Path) -> list[Path]:
