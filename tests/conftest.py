@@ -204,7 +204,10 @@ HEAVY = (
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark the :data:`HEAVY` tests ``heavy`` (an entry is a test id, an id without its parameters, or a file)."""
+    """Mark the :data:`HEAVY` tests ``heavy`` (an entry is a test id, an id without its parameters, or a file);
+    a ``slow`` test stays only ``slow``."""
     for item in items:
+        if item.get_closest_marker("slow") is not None:  # `pytest -m heavy` never runs a slow test
+            continue
         if item.nodeid in HEAVY or item.nodeid.split("[")[0] in HEAVY or item.nodeid.split("::")[0] in HEAVY:
             item.add_marker(pytest.mark.heavy)
