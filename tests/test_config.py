@@ -170,3 +170,18 @@ def test_the_documented_examples_are_valid_configs(folder, doc, heading):
     dm = _defaults(folder)
     assert dm["unlearn"]["method"] == "rga" and dm["unlearn"]["forget_class"] == [4]
     assert dm["leak"]["model_path"] == str(folder / "models" / "model.json")
+
+
+def test_leak_option_defaults_are_the_settings_defaults():
+    """The literal defaults `qaudit leak` declares (what --help and docs/config.md show) are AuditSettings' own, so
+    the CLI and the API (which leaves them to AuditSettings) cannot drift apart."""
+    import inspect
+
+    from qaudit.cli.commands.leak import leak_cmd
+    from qaudit.leak.audit import AuditSettings
+
+    declared = {name: p.default for name, p in inspect.signature(leak_cmd).parameters.items()}
+    settings = AuditSettings()
+    for option, field in {"folds": "folds", "alpha": "alpha", "delta": "delta", "bootstrap": "n_bootstrap",
+                          "seed": "seed", "top_k": "top_k"}.items():
+        assert declared[option] == getattr(settings, field), option

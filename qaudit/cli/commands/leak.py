@@ -118,18 +118,16 @@ def leak_cmd(
         help="Previous JSON report: exit 1 only on regression beyond --tolerance.")] = None,
     tolerance: Annotated[str | None, typer.Option(
         help="Allowed increase over the baseline: a number or metric=value pairs (default 0.02).")] = None,
-    folds: Annotated[int | None, typer.Option(
-        "--folds", help="Cross-fitting folds: every sample is scored by attacks fitted on the others (default 5).")
-    ] = None,
-    alpha: Annotated[float | None, typer.Option(
+    folds: Annotated[int, typer.Option(
+        "--folds", help="Cross-fitting folds: every sample is scored by attacks fitted on the others.")] = 5,
+    alpha: Annotated[float, typer.Option(
         "--alpha", help="Family-wise error rate of the LEAKS verdict and 1 - confidence of the distinguishability "
-        "bound (default 0.05).")
-    ] = None,
-    delta: Annotated[float | None, typer.Option(
-        "--delta", help="delta in the distinguishability figure log((1 - delta - FPR)/FNR) (default 1e-5).")] = None,
-    bootstrap: Annotated[int | None, typer.Option(
+        "bound.")] = 0.05,
+    delta: Annotated[float, typer.Option(
+        "--delta", help="delta in the distinguishability figure log((1 - delta - FPR)/FNR).")] = 1e-5,
+    bootstrap: Annotated[int, typer.Option(
         "--bootstrap", help="Resamples of the percentile-bootstrap AUC interval reported beside the main one "
-        "for comparison (auc_bootstrap; default 1000).")] = None,
+        "for comparison (auc_bootstrap).")] = 1000,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Reuse reference/shadow models an interrupted run with the same inputs and seed "
         "finished, and collect its hardware jobs instead of resubmitting them (checkpoints in "
