@@ -612,3 +612,94 @@ def audit_dp(model: str | None = None, dataset: Dataset | str | None = None, *, 
                                options=dict(options or {}), unlearn=unlearn,
                                unlearn_options=dict(unlearn_options or {}), shots=shots or None)
     return _record_command(run_dp_audit(settings, ds, progress), command)
+
+
+# --------------------------------------------------------------------------- what is installed
+#: Extra columns of ``qaudit models|reporters|executors`` (optional members of the registered classes).
+_LIST_COLUMNS: dict[str, Any] = {
+    "model": lambda cls: {"presets": ", ".join(sorted(getattr(cls, "PRESETS", None) or {})) or "-"},
+    "reporter": lambda cls: {"suffix": getattr(cls, "suffix", "")},
+    "executor": lambda cls: {"roles": ", ".join(sorted(getattr(cls, "roles", ())))},
+}
+
+
+def plugins() -> dict[str, Any]:
+    """What ``qaudit plugins`` shows (``qaudit.plugins/1``): the plugin API version, every installed plugin with
+    its version, distribution, what it registers and its status (a failed plugin's one-line error), and warnings.
+    The commands a plugin adds are listed (``registers["command"]``) once a CLI app has registered them, as
+    ``qaudit plugins`` does; from Python they are absent."""
+    from qaudit.sdk.host import get_host
+
+    return get_host().describe()
+
+
+def registered(kind: str) -> dict[str, Any]:
+    """What ``qaudit datasets|models|attacks|reporters|executors`` list (``qaudit.<kind>s/1``): one row per
+    registered name of *kind* -- its plugin and description, plus the kind's own columns (model presets, a
+    reporter's file suffix, an executor's roles)."""
+    from qaudit.sdk.host import get_host
+
+    extra = _LIST_COLUMNS.get(kind)
+    rows = []
+    for name, entry in sorted(get_host().registry(kind).items()):
+        row = {"name": name, "plugin": entry.plugin, "description": getattr(entry.obj, "description", "")}
+        if extra:
+            row.update(extra(entry.obj))
+        rows.append(row)
+    return {"schema": f"qaudit.{kind}s/1", "items": rows}
+
+
+def backends(describe: str | None = None, model: PathLike | None = None) -> dict[str, Any]:
+    """What ``qaudit backends`` shows (``qaudit.backends/1``): every registered backend's name, plugin,
+    description, argument syntax and capabilities; with *describe* (e.g. ``"google:rainbow"``) that backend built
+    and asked to describe itself -- with *model*, the compiled depth and two-qubit gates of one real input."""
+    document: dict[str, Any] = {"schema": "qaudit.backends/1", "backends": _backend_rows()}
+    if describe:
+        document["described"] = _describe_backend(describe, Path(model) if model is not None else None)
+    return document
+
+
+def _backend_rows() -> list[dict[str, Any]]:
+    """One row per registered backend: name, plugin, description, capabilities, argument syntax."""
+    from dataclasses import asdict
+
+    from qaudit.sdk.host import get_host
+
+    rows = []
+    for name, entry in sorted(get_host().registry("backend").items()):
+        cls = entry.obj
+        caps = getattr(cls, "capabilities", None)
+        rows.append({
+            "name": name,
+            "plugin": entry.plugin,
+            "description": getattr(cls, "description", ""),
+            "takes_argument": bool(getattr(cls, "takes_argument", False)),
+            "capabilities": asdict(caps) if caps is not None else None,
+        })
+    return rows
+
+
+def _describe_backend(name: str, model_path: Path | None) -> dict[str, Any]:
+    """Instantiate *name* and ask it to describe itself (compiled depth etc. for a model)."""
+    model = task = None
+    if model_path is not None:
+        from qaudit.train.workflows import dataset_for
+
+        mf = load_model(model_path)
+        model = mf.model
+        dataset = dataset_for(mf)
+        task = model.task(dataset.X[mf.data.members[:1]])  # one real training input
+    from qaudit.run.backend_choice import resolve_backend
+
+    backend, _ = resolve_backend(name, None if _cls(name).capabilities.exact else 1, model)
+    info: dict[str, Any] = {"backend": name}
+    describe = getattr(backend, "describe", None)  # optional Backend member
+    if callable(describe):
+        info.update(describe(task) if task is not None else describe())
+    return info
+
+
+def _cls(name: str) -> Any:
+    from qaudit.sdk.host import get_host
+
+    return get_host().get("backend", name)

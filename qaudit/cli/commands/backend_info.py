@@ -3,60 +3,12 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from qaudit.cli.commands.common import emit, out
-
-SCHEMA = "qaudit.backends/1"
-
-
-def backend_rows() -> list[dict[str, Any]]:
-    """One row per registered backend: name, plugin, description, capabilities, argument syntax."""
-    from qaudit.sdk.host import get_host
-
-    rows = []
-    for name, entry in sorted(get_host().registry("backend").items()):
-        cls = entry.obj
-        caps = getattr(cls, "capabilities", None)
-        rows.append({
-            "name": name,
-            "plugin": entry.plugin,
-            "description": getattr(cls, "description", ""),
-            "takes_argument": bool(getattr(cls, "takes_argument", False)),
-            "capabilities": asdict(caps) if caps is not None else None,
-        })
-    return rows
-
-
-def describe_backend(name: str, model_path: Path | None) -> dict[str, Any]:
-    """Instantiate *name* and ask it to describe itself (compiled depth etc. for a model)."""
-    from qaudit.run.backend_choice import resolve_backend
-
-    model = task = None
-    if model_path is not None:
-        from qaudit.files import model_file as model_io
-        from qaudit.train.workflows import dataset_for
-
-        mf = model_io.load(model_path)
-        model = mf.model
-        dataset = dataset_for(mf)
-        task = model.task(dataset.X[mf.data.members[:1]])  # one real training input
-    backend, _ = resolve_backend(name, None if _cls(name).capabilities.exact else 1, model)
-    info: dict[str, Any] = {"backend": name}
-    describe = getattr(backend, "describe", None)  # optional Backend member
-    if callable(describe):
-        info.update(describe(task) if task is not None else describe())
-    return info
-
-
-def _cls(name: str) -> Any:
-    from qaudit.sdk.host import get_host
-
-    return get_host().get("backend", name)
 
 
 def _yes(value: bool) -> str:
@@ -72,13 +24,12 @@ def backends_cmd(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the listing here (atomic).")] = None,
 ) -> None:
     """List execution backends and their capabilities (exact, shots, noise, hardware, max qubits)."""
-    rows = backend_rows()
-    document: dict[str, Any] = {"schema": SCHEMA, "backends": rows}
+    from qaudit import api
     from qaudit.report.destinations import check_outputs
 
     check_outputs({"--output": output}, {"--model file": model})
-    if describe:
-        document["described"] = describe_backend(describe, model)
+    document = api.backends(describe, model)
+    rows = document["backends"]
     if as_json:
         emit(json.dumps(document, indent=1), output)
         return

@@ -101,12 +101,6 @@ def finish_report(report: Any, targets: list[tuple[str | None, Any]], exit_zero:
         raise typer.Exit(1)
 
 
-def host() -> Any:
-    from qaudit.sdk.host import get_host
-
-    return get_host()
-
-
 def command_line() -> str:
     return "qaudit " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
@@ -159,25 +153,3 @@ def render_text(renderable: Any, width: int = 100) -> str:
     console = Console(file=io.StringIO(), width=width, record=True)
     console.print(renderable)
     return console.export_text()
-
-
-def list_kind(kind: str, title: str, as_json: bool, extra: Any = None) -> None:
-    """Print the registered things of one kind as a table, or as JSON (``qaudit.<kind>s/1``)."""
-    h = host()
-    rows = []
-    for name, entry in sorted(h.registry(kind).items()):
-        row = {"name": name, "plugin": entry.plugin, "description": getattr(entry.obj, "description", "")}
-        if extra:
-            row.update(extra(entry.obj))
-        rows.append(row)
-    if as_json:
-        print(json.dumps({"schema": f"qaudit.{kind}s/1", "items": rows}, indent=1))
-        return
-    from rich.table import Table
-
-    table = Table(title=title)
-    for col in rows[0].keys() if rows else ("name",):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*[str(v) for v in row.values()])
-    out.print(table)

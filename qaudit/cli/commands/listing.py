@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from qaudit.cli.commands.common import err, host, list_kind, out
+from qaudit.cli.commands.common import err, out
 
 
 def plugins_cmd(
@@ -16,7 +16,9 @@ def plugins_cmd(
     """List installed plugins, their versions, what they register and load failures."""
     from rich.markup import escape
 
-    doc = host().describe()
+    from qaudit import api
+
+    doc = api.plugins()
     if as_json:
         print(json.dumps(doc, indent=1))
         return
@@ -44,8 +46,7 @@ def datasets_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
 
 def models_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List registered model kinds."""
-    list_kind("model", "model kinds", as_json,  # PRESETS: optional Model member (`train --preset NAME`)
-              extra=lambda cls: {"presets": ", ".join(sorted(getattr(cls, "PRESETS", None) or {})) or "-"})
+    list_kind("model", "model kinds", as_json)
 
 
 def attacks_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -55,13 +56,31 @@ def attacks_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> Non
 
 def reporters_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List registered report formats."""
-    list_kind("reporter", "report formats", as_json, extra=lambda cls: {"suffix": getattr(cls, "suffix", "")})
+    list_kind("reporter", "report formats", as_json)
 
 
 def executors_cmd(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List registered executors (--executor) and their roles."""
-    list_kind("executor", "executors", as_json,
-              extra=lambda cls: {"roles": ", ".join(sorted(getattr(cls, "roles", ())))})
+    list_kind("executor", "executors", as_json)
+
+
+def list_kind(kind: str, title: str, as_json: bool) -> None:
+    """Print the registered things of one kind (:func:`qaudit.api.registered`) as a table, or as JSON."""
+    from qaudit import api
+
+    document = api.registered(kind)
+    rows = document["items"]
+    if as_json:
+        print(json.dumps(document, indent=1))
+        return
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in rows[0].keys() if rows else ("name",):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*[str(v) for v in row.values()])
+    out.print(table)
 
 
 def register_commands(app: typer.Typer) -> None:
