@@ -138,3 +138,24 @@ def test_running_a_command_in_process_leaves_the_sigterm_handler_as_it_was():
         assert signal.getsignal(signal.SIGTERM) is mine
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_sigterm_during_an_in_process_command_is_handed_back_to_the_caller(tmp_path):
+    """The command still ends as qaudit ends on SIGTERM (cleanup, exit 143), and then the caller's own handler
+    gets the signal: a test session under `timeout` stops instead of running on (CI saw 124 s for `timeout 20`)."""
+    import threading
+
+    from qaudit.cli.app import run
+
+    got = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: got.append(signum))
+    timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
+    try:
+        timer.start()
+        code = run(["train", "--qubits", "4", "--layers", "1", "--epochs", "100000", "--n-train", "100",
+                    "--n-holdout", "100", "--out", str(tmp_path / "m.json")])
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGTERM, previous)
+    assert code == 143
+    assert got == [signal.SIGTERM]

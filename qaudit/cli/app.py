@@ -80,11 +80,13 @@ _register_builtin_commands()
 
 def main() -> None:
     """Console entry point: one-line errors and documented exit codes (see :mod:`qaudit.cli.boundary`)."""
-    sys.exit(run(sys.argv[1:]))
+    sys.exit(run(sys.argv[1:], console=True))
 
 
-def run(argv: list[str]) -> int:
-    """Run ``qaudit ARGV`` behind the error boundary; returns the exit code."""
+def run(argv: list[str], *, console: bool = False) -> int:
+    """Run ``qaudit ARGV`` behind the error boundary; returns the exit code. In-process (*console* False) a SIGTERM
+    received during the command is handed back to the caller's handler afterwards (``timeout`` stops a test
+    session); the console entry point exits 143 instead."""
     from qaudit.cli import boundary
     from qaudit.sdk.host import get_host
 
@@ -95,8 +97,8 @@ def run(argv: list[str]) -> int:
         _register_plugin_commands(argv)
         return app(argv, prog_name="qaudit", standalone_mode=False)
 
-    with boundary.signal_handlers():  # restored on return: run() called in a process of its own (pytest) leaves
-        code, _ = boundary.guarded(go, _print_line, get_host, debug)  # SIGTERM to that process's own handler
+    with boundary.signal_handlers(hand_back=not console):
+        code, _ = boundary.guarded(go, _print_line, get_host, debug)
     return code
 
 

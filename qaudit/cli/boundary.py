@@ -113,24 +113,30 @@ def describe_failure(exc: BaseException, host: Any) -> tuple[str, int]:
             f"of --debug", 3)
 
 
-def _sigterm(signum: int, frame: Any) -> None:
-    raise Terminated()
-
-
 @contextmanager
-def signal_handlers() -> Iterator[None]:
-    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread (so cleanup runs and workers
-    stop); the previous handler is restored afterwards, so a process that runs a command in-process (a test
-    session, a notebook) keeps its own SIGTERM behaviour -- ``timeout`` still stops it."""
+def signal_handlers(hand_back: bool = True) -> Iterator[None]:
+    """While the block runs, SIGTERM raises :class:`Terminated` in the main thread (so cleanup runs, workers stop
+    and the boundary prints its line); the previous handler is restored afterwards. With *hand_back* (a command
+    run in-process, e.g. by a test session or a notebook) a SIGTERM received meanwhile is then handed to that
+    previous handler too, so ``timeout`` still stops the calling process; ``qaudit``'s console entry point passes
+    False and exits 143 itself."""
+    received: list[int] = []
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        received.append(signum)
+        raise Terminated()
+
     try:
-        previous = signal.signal(signal.SIGTERM, _sigterm)
-    except ValueError:  # not the main thread (embedded use): leave the default handler
+        previous = signal.signal(signal.SIGTERM, on_sigterm)
+    except ValueError:  # not the main thread (embedded use): leave the handler alone
         yield
         return
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if hand_back and received:
+            _deliver(signal.SIGTERM, previous)
 
 
 @contextmanager
