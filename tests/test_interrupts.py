@@ -152,7 +152,7 @@ def test_a_sigterm_during_an_in_process_command_is_handed_back_to_the_caller(tmp
     timer = threading.Timer(1.0, os.kill, (os.getpid(), signal.SIGTERM))
     try:
         timer.start()
-        code = run(["train", "--qubits", "4", "--layers", "1", "--epochs", "100000", "--n-train", "100",
+        code = run(["train", "--qubits", "4", "--layers", "1", "--epochs", "10000", "--n-train", "100",
                     "--n-holdout", "100", "--out", str(tmp_path / "m.json")])
     finally:
         timer.cancel()
