@@ -31,27 +31,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from seam import W1  # the W1 measurement, shared with benchmarks/seam.py
+
 # Both layouts: 0.1 module paths import in the new one too (with a DeprecationWarning, ignored here).
 CHILD = r'''
-import json, statistics, sys, time, warnings
+import json, sys, warnings
 warnings.simplefilter("ignore", DeprecationWarning)
-import numpy as np
 from qaudit.data import load_dataset
 from qaudit.workflows import train_model
-from qaudit_qnn.basic import BasicQNN
-
-def median(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-rng = np.random.default_rng(0)
-X8, y8 = rng.random((1000, 256)), rng.integers(0, 10, 1000)
-m8 = BasicQNN(qubits=8, layers=5, seed=0)
-m8.initialise(X8, y8, n_classes=10)
-m8.loss_and_grad(X8, y8)
-out = {"w1_ms": 1e3 * median(lambda: m8.loss_and_grad(X8, y8), 5)}
+''' + W1 + r'''
+out = {"w1_ms": w1_ms(5)}
 mnist = load_dataset("mnist", {"data_dir": sys.argv[1]})
 out["hqnn_train_s"] = median(lambda: train_model("hqnn", mnist, n_train=400, n_holdout=200, seed=0,
                                                  options={"epochs": 3}), 3)

@@ -22,13 +22,33 @@ import subprocess
 import sys
 from pathlib import Path
 
-CHILD = r'''
-import json, statistics, sys, time
+#: Child-process code shared with benchmarks/layout.py: ``median(fn, repeat)`` of wall times, and ``w1_ms(repeat)``
+#: -- W1, the basic QNN at 8 qubits x 5 layers, loss + gradient over 1000 seeded random samples (ms).
+W1 = r'''
+import statistics, time
 import numpy as np
+from qaudit_qnn.basic import BasicQNN
+
+def median(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+def w1_ms(repeat):
+    rng = np.random.default_rng(0)
+    X8, y8 = rng.random((1000, 256)), rng.integers(0, 10, 1000)
+    m8 = BasicQNN(qubits=8, layers=5, seed=0)
+    m8.initialise(X8, y8, n_classes=10)
+    m8.loss_and_grad(X8, y8)
+    return 1e3 * median(lambda: m8.loss_and_grad(X8, y8), repeat)
+'''
+
+CHILD = r'''
+import importlib.util, json, sys, warnings
+warnings.simplefilter("ignore", DeprecationWarning)  # 0.1 module paths: this script measures trees of both layouts
 from qaudit.data import load_dataset
 from qaudit.workflows import train_model
-import importlib.util, warnings
-warnings.simplefilter("ignore", DeprecationWarning)  # 0.1 module paths: this script measures trees of both layouts
 new = importlib.util.find_spec("qaudit.query") is not None
 if new:
     from qaudit.audit import AuditSettings, ground_truth, run_audit
@@ -36,25 +56,15 @@ else:
     from qaudit.leak import AuditSettings, ground_truth, run_audit
 repeat = int(sys.argv[1])
 ds = load_dataset("digits")
-def median(fn):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter(); fn(); times.append(time.perf_counter() - t)
-    return statistics.median(times)
-from qaudit_qnn.basic import BasicQNN
-rng = np.random.default_rng(0)
-X8, y8 = rng.random((1000, 256)), rng.integers(0, 10, 1000)
-m8 = BasicQNN(qubits=8, layers=5, seed=0)
-m8.initialise(X8, y8, n_classes=10)
-m8.loss_and_grad(X8, y8)
-out = {"w1_ms": 1e3 * median(lambda: m8.loss_and_grad(X8, y8))}
+''' + W1 + r'''
+out = {"w1_ms": w1_ms(repeat)}
 mf = train_model("basic-qnn", ds, n_train=1000, n_holdout=500, seed=0, options={"qubits": 6, "layers": 5, "epochs": 1})
 Xq = ds.X[mf.data.members]
 if new:
     from qaudit.query import predict_proba
-    out["predict_1000_ms"] = 1e3 * median(lambda: predict_proba(mf.model, Xq))
+    out["predict_1000_ms"] = 1e3 * median(lambda: predict_proba(mf.model, Xq), repeat)
 else:
-    out["predict_1000_ms"] = 1e3 * median(lambda: mf.model.predict_proba(Xq))
+    out["predict_1000_ms"] = 1e3 * median(lambda: mf.model.predict_proba(Xq), repeat)
 truth = ground_truth(mf, len(ds))
 def audit():
     s = AuditSettings(attacks=["gray-box", "loss", "confidence"], backend="sampled", shots=1024, seed=0)
@@ -64,7 +74,7 @@ def audit():
         from qaudit.backends import resolve_backend
         be, _ = resolve_backend("sampled", 1024, mf.model)
         run_audit(mf, ds, truth, s, backend=be)
-out["fast_leak_audit_s"] = median(audit)
+out["fast_leak_audit_s"] = median(audit, repeat)
 print(json.dumps(out))
 '''
 
